@@ -1,0 +1,3 @@
+from sellerguard.cli import main
+
+main()

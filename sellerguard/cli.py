@@ -1,0 +1,188 @@
+"""The command line: the only place where errors become one stderr line and an exit code.
+
+Exit codes follow Nagios plugins: 0 ok, 1 warn, 2 critical, 3 unknown or error (any SellerguardError).
+Commands stay thin: each parses options, calls one function of the core, and renders its result.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from sellerguard import __version__
+from sellerguard.config import Config, default_config_path, load_config
+from sellerguard.errors import NotBuiltError, SellerguardError
+from sellerguard.store import Store, default_db_url
+
+F = TypeVar("F", bound=Callable[..., Any])
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Ctx:
+    """What every command gets: the config path, the database URL, and lazily the loaded objects."""
+
+    def __init__(self, config_path: Path | None, db_url: str | None) -> None:
+        self.config_path = config_path
+        self._db_url = db_url
+        self._config: Config | None = None
+        self._store: Store | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def db_url(self) -> str:
+        return self._db_url or self.config.store.url or default_db_url()
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_url)
+        return self._store
+
+
+def handle_errors(fn: F) -> F:
+    """Turn any SellerguardError into ``Error: <where>: <what>`` on stderr and exit 3."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SellerguardError as exc:
+            err_console.print(f"Error: {exc}", markup=False)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err_console.print("Interrupted.", markup=False)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sellerguard")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="SELLERGUARD_CONFIG",
+    help=f"Config file (default: {default_config_path()}).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    envvar="SELLERGUARD_DB",
+    metavar="URL",
+    help="SQLAlchemy database URL (default: SQLite in the per-user data directory).",
+)
+@click.pass_context
+def cli(click_ctx: click.Context, config_path: Path | None, db_url: str | None) -> None:
+    """sellerguard: know before a marketplace suspends or delists you.
+
+    Pulls orders, shipments, cancellations, messages, ratings and claims from each marketplace,
+    checks every channel's service thresholds, and warns before a breach.
+    """
+    click_ctx.obj = Ctx(config_path, db_url)
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_ctx
+@handle_errors
+def init(ctx: Ctx, force: bool) -> None:
+    """Write a commented starter config file."""
+    from sellerguard.starter import write_starter_config
+
+    path = ctx.config_path or default_config_path()
+    write_starter_config(path, force=force)
+    click.echo(f"Wrote {path}. Edit it, then run `sellerguard sync`.")
+
+
+@cli.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_ctx
+@handle_errors
+def import_(ctx: Ctx, files: tuple[Path, ...]) -> None:
+    """Import canonical records from JSONL or CSV files (optionally .gz).
+
+    Every line is validated first; one bad line imports nothing and names file:line:field.
+    See docs/import-format.md.
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from sellerguard.importer import import_files
+
+    paths = list(files)
+    size = sum(p.stat().st_size for p in paths if p.is_file())
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        # two passes (validate, then write), so the bar spans twice the bytes
+        task = bar.add_task("importing", total=size * 2)
+        result = import_files(ctx.store, paths, progress=lambda n: bar.advance(task, n))
+    click.echo(
+        f"Imported {result.records} records from {result.files} file(s): "
+        f"{result.changed} new or changed, {result.records - result.changed} unchanged."
+    )
+
+
+def _not_built(command: str, issue: int) -> NotBuiltError:
+    return NotBuiltError(f"`sellerguard {command}` is not built yet (tracked in issue #{issue})")
+
+
+@cli.command()
+@click.option("--account", "accounts", multiple=True, help="Only this account id (repeatable).")
+@pass_ctx
+@handle_errors
+def sync(ctx: Ctx, accounts: tuple[str, ...]) -> None:
+    """Pull new data from every configured marketplace account."""
+    raise _not_built("sync", 9)
+
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def status(ctx: Ctx) -> None:
+    """Show every account's service metrics, headroom, forecast and deadlines (Nagios exit codes)."""
+    raise _not_built("status", 4)
+
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def run(ctx: Ctx) -> None:
+    """Run the daemon: sync on schedule, evaluate, notify."""
+    raise _not_built("run", 7)
+
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def demo(ctx: Ctx) -> None:
+    """Run the whole product against the built-in sandbox: no marketplace account needed."""
+    raise _not_built("demo", 9)
+
+
+def main() -> None:
+    cli(prog_name="sellerguard")
+
+
+if __name__ == "__main__":
+    main()

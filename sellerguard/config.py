@@ -1,0 +1,251 @@
+"""The TOML config, validated by pydantic: accounts, credentials by reference, targets, schedule, overrides.
+
+Credentials are references, resolved only when a connector needs them:
+``"env:SP_REFRESH_TOKEN"`` reads an environment variable, ``"file:~/.secrets/sp"`` a file's first line.
+A literal value also works but is discouraged (it would live in the file). Resolved values are pydantic
+``SecretStr``: their repr is ``'**********'``, so they cannot leak through logs or tracebacks by accident.
+
+Any error names the file, the key path and what was expected; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sellerguard.errors import ConfigError
+
+ENV_CONFIG = "SELLERGUARD_CONFIG"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"24h"``, ``"2d"``, ``"1w"``, or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+    raise ValueError(f"expected a duration such as '15m', '24h' or '2d', got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def default_config_path() -> Path:
+    if path := os.environ.get(ENV_CONFIG):
+        return Path(path)
+    return Path(platformdirs.user_config_dir("sellerguard", appauthor=False)) / "sellerguard.toml"
+
+
+class SecretRef(BaseModel):
+    """Where a secret lives. ``reveal()`` reads it; nothing else ever shows the value."""
+
+    model_config = ConfigDict(frozen=True)
+    ref: str
+
+    def __repr__(self) -> str:
+        kind = self.ref.split(":", 1)[0] if self.ref.startswith(("env:", "file:")) else "inline"
+        name = self.ref.split(":", 1)[1] if kind != "inline" else "***"
+        return f"SecretRef({kind}:{name})"
+
+    __str__ = __repr__
+
+    def reveal(self, where: str = "secret") -> SecretStr:
+        if self.ref.startswith("env:"):
+            name = self.ref[4:]
+            value = os.environ.get(name)
+            if not value:
+                raise ConfigError(f"environment variable {name} is not set", where=where)
+            return SecretStr(value)
+        if self.ref.startswith("file:"):
+            path = Path(self.ref[5:]).expanduser()
+            try:
+                lines = path.read_text().splitlines()
+            except OSError as exc:
+                raise ConfigError(f"cannot read secret file {path}: {exc.strerror}", where=where) from None
+            if not lines or not lines[0].strip():
+                raise ConfigError(f"secret file {path} is empty", where=where)
+            return SecretStr(lines[0].strip())
+        return SecretStr(self.ref)
+
+
+def _to_ref(value: Any) -> Any:
+    return {"ref": value} if isinstance(value, str) else value
+
+
+Secret = Annotated[SecretRef, BeforeValidator(_to_ref)]
+Level = Literal["ok", "warn", "critical", "unknown"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicyOverride(_Strict):
+    """A seller's own threshold or warning band for one metric of one account."""
+
+    enabled: bool | None = None
+    threshold: float | None = None
+    warn: float | None = None
+    min_volume: int | None = Field(default=None, ge=0)
+    window_days: int | None = Field(default=None, ge=1)
+    params: dict[str, Any] = Field(default_factory=dict)  # calculator parameters, e.g. business_days
+
+
+class AccountConfig(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    marketplace: str
+    region: str | None = None  # region or site: na / eu / fe, EBAY_US, MLB, NL ...
+    seller_id: str | None = None
+    display_name: str | None = None
+    enabled: bool = True
+    sandbox: bool = False  # use the marketplace's own sandbox hosts
+    base_url: str | None = None  # endpoint override: a regional, sandbox or test host
+    token_url: str | None = None
+    sync_every: Duration = timedelta(minutes=30)
+    stale_after: Duration | None = None  # data older than this makes status "unknown"; default 4x sync_every
+    credentials: dict[str, Secret] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)  # validated by the account's connector
+    policy: dict[str, PolicyOverride] = Field(default_factory=dict)
+
+    def secret(self, name: str) -> SecretStr:
+        """The resolved credential ``name``; a clear ConfigError when it is missing or unset."""
+        ref = self.credentials.get(name)
+        where = f"accounts[{self.id}].credentials.{name}"
+        if ref is None:
+            raise ConfigError(f"missing credential '{name}' (set it as \"env:VARIABLE\")", where=where)
+        return ref.reveal(where)
+
+    @property
+    def stale_limit(self) -> timedelta:
+        return self.stale_after or self.sync_every * 4
+
+
+class TargetConfig(_Strict):
+    """A notification target: a Slack incoming webhook or a generic JSON webhook."""
+
+    name: str
+    type: Literal["slack", "webhook"]
+    url: Secret  # webhook URLs are secrets: anyone holding one can post
+    min_level: Literal["warn", "critical"] = "warn"
+    accounts: list[str] | None = None  # None = every account
+    quiet_hours: str | None = Field(default=None, pattern=r"^\d\d:\d\d-\d\d:\d\d$")
+    timezone: str = "UTC"
+    digest: bool = True
+
+
+class DaemonConfig(_Strict):
+    repeat_interval: Duration = timedelta(hours=24)
+    digest_at: str | None = Field(default=None, pattern=r"^\d\d:\d\d$")
+    jitter: Duration = timedelta(seconds=30)
+    horizon_days: int = Field(default=14, ge=1, le=90)
+
+
+class StoreConfig(_Strict):
+    url: str | None = None
+
+
+class Config(_Strict):
+    store: StoreConfig = StoreConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    accounts: list[AccountConfig] = Field(default_factory=list)
+    notify: list[TargetConfig] = Field(default_factory=list)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_ids(cls, accounts: list[AccountConfig]) -> list[AccountConfig]:
+        seen: set[str] = set()
+        for acc in accounts:
+            if acc.id in seen:
+                raise ValueError(f"account id '{acc.id}' is used twice")
+            seen.add(acc.id)
+        return accounts
+
+    @model_validator(mode="after")
+    def _targets_name_accounts(self) -> Config:
+        ids = {a.id for a in self.accounts}
+        for t in self.notify:
+            for acc in t.accounts or []:
+                if acc not in ids:
+                    raise ValueError(f"notify target '{t.name}' names unknown account '{acc}'")
+        return self
+
+    def account(self, account_id: str) -> AccountConfig:
+        for acc in self.accounts:
+            if acc.id == account_id:
+                return acc
+        raise ConfigError(f"no account '{account_id}' in the config", where=str(self.source or "config"))
+
+
+def _loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """Render a pydantic error location as a key path, naming accounts by id where we can."""
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            label = str(item)
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
+                label = str(node[item].get("id") or node[item].get("name") or item)
+            parts[-1] = f"{parts[-1]}[{label}]" if parts else f"[{label}]"
+        else:
+            parts.append(str(item))
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts)
+
+
+def config_error(exc: ValidationError, where: str, data: dict[str, Any]) -> ConfigError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    # "Value error, expected ..." -> "expected ..."
+    msg = first["msg"].removeprefix("Value error, ")
+    path = _loc(tuple(p for p in first["loc"] if p not in ("function-before[_to_ref(), SecretRef]",)), data)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return ConfigError(f"{path}: {msg}{more}" if path else f"{msg}{more}", where=where)
+
+
+def parse_config(data: dict[str, Any], where: str = "config") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(exc, where, data) from None
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate the config file; a missing default file gives an empty config."""
+    explicit = path is not None or ENV_CONFIG in os.environ
+    file = Path(path) if path is not None else default_config_path()
+    if not file.exists():
+        if explicit:
+            raise ConfigError("config file not found (run `sellerguard init` to write one)", where=str(file))
+        return Config()
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", where=str(file)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", where=str(file)) from None
+    config = parse_config(data, where=str(file))
+    return config.model_copy(update={"source": file})

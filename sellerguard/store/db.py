@@ -1,0 +1,247 @@
+"""Open the database, migrate it, and write records idempotently.
+
+SQLite (WAL mode) is the default, at a per-user data path; any SQLAlchemy URL works, PostgreSQL included.
+Writes go through ``Store.write``: records and the cursors that cover them commit in one transaction, so a
+failure mid-batch leaves neither behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session, create_engine
+
+from sellerguard.errors import StoreError
+from sellerguard.schema import Account, Record, payload_hash
+from sellerguard.store.tables import RECORD_TABLES, AccountRow, ConnectorState, SyncCursor, SyncRun
+
+ENV_DB = "SELLERGUARD_DB"
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_db_url() -> str:
+    """``$SELLERGUARD_DB`` if set, else ``sellerguard.db`` in the per-user data directory."""
+    if url := os.environ.get(ENV_DB):
+        return url
+    data_dir = Path(platformdirs.user_data_dir("sellerguard", appauthor=False))
+    return f"sqlite:///{data_dir / 'sellerguard.db'}"
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit for messages: the password never shows."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def _alembic_config(connection: Any) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _row(record: Record) -> dict[str, Any]:
+    row = record.model_dump(exclude={"kind"})
+    if row.get("raw_hash") is None:
+        row["raw_hash"] = payload_hash(row)
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+
+
+class Store:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot use database {redact_url(url)}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if migrate:
+            self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- schema ---------------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; each revision runs in its own transaction."""
+        try:
+            with self.engine.begin() as conn:
+                command.upgrade(_alembic_config(conn), "head")
+        except OperationalError as exc:
+            raise StoreError(f"cannot open database {redact_url(self.url)}: {exc.orig}") from None
+
+    def schema_version(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @staticmethod
+    def head_version() -> str | None:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    # -- sessions -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for reads, or for writes the caller commits itself."""
+        with Session(self.engine) as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes ---------------------------------------------------------------------------------------
+
+    def write(
+        self,
+        records: Iterable[Record],
+        cursors: Mapping[tuple[str, str], str | None] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        """Upsert records and move cursors in one transaction; returns how many rows were new or changed.
+
+        Keyed by (kind, account, external_id); a record whose raw_hash is unchanged is left alone, so
+        re-importing the same data changes nothing.
+        """
+        with self.transaction() as tx:
+            return tx.write(records, cursors, now=now)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Several writes that commit together or not at all (an import of many batches)."""
+        with Session(self.engine) as session, session.begin():
+            yield Transaction(self, session)
+
+    def _upsert(self, session: Session, kind: str, rows: list[dict[str, Any]]) -> int:
+        table = RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = insert(table)
+        update = {c: stmt.excluded[c] for c in rows[0] if c not in ("account", "external_id")}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account", "external_id"],
+            set_=update,
+            where=table.c.raw_hash.is_distinct_from(stmt.excluded.raw_hash),
+        )
+        result = session.connection().execute(stmt, rows)
+        return max(result.rowcount, 0)
+
+    def upsert_accounts(self, accounts: Iterable[Account]) -> None:
+        with Session(self.engine) as session, session.begin():
+            for acc in accounts:
+                session.merge(AccountRow(**acc.model_dump()))
+
+    # -- cursors and connector state ------------------------------------------------------------------
+
+    def cursor(self, account: str, stream: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(SyncCursor, (account, stream))
+            return row.cursor if row else None
+
+    def state(self, account: str, key: str) -> str | None:
+        with Session(self.engine) as session:
+            row = session.get(ConnectorState, (account, key))
+            return row.value if row else None
+
+    def put_state(self, account: str, key: str, value: str | None, *, now: datetime | None = None) -> None:
+        """Save (or with None, drop) one state value and commit at once."""
+        with Session(self.engine) as session, session.begin():
+            row = session.get(ConnectorState, (account, key))
+            if value is None:
+                if row is not None:
+                    session.delete(row)
+            else:
+                session.merge(ConnectorState(account=account, key=key, value=value, updated_at=now))
+
+    # -- sync runs ------------------------------------------------------------------------------------
+
+    def record_sync(self, run: SyncRun) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(run)
+
+    def last_sync(self, account: str, *, ok: bool | None = None) -> SyncRun | None:
+        with Session(self.engine) as session:
+            q = select(SyncRun).where(SyncRun.account == account)
+            if ok is not None:
+                q = q.where(SyncRun.ok == ok)
+            q = q.order_by(SyncRun.started_at.desc()).limit(1)  # type: ignore[attr-defined]
+            return session.execute(q).scalars().first()
+
+    # -- reads used by the CLI and tests --------------------------------------------------------------
+
+    def count(self, kind: str, account: str | None = None) -> int:
+        table = RECORD_TABLES[kind]
+        with Session(self.engine) as session:
+            q = select(func.count()).select_from(table)
+            if account is not None:
+                q = q.where(table.account == account)
+            return int(session.execute(q).scalar_one())
+
+    def counts(self) -> dict[str, int]:
+        return {kind: self.count(kind) for kind in RECORD_TABLES}
+
+
+class Transaction:
+    def __init__(self, store: Store, session: Session) -> None:
+        self._store = store
+        self.session = session
+
+    def write(
+        self,
+        records: Iterable[Record],
+        cursors: Mapping[tuple[str, str], str | None] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> int:
+        by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for record in records:
+            by_kind[record.kind].append(_row(record))
+        changed = 0
+        for kind, rows in by_kind.items():
+            changed += self._store._upsert(self.session, kind, _dedupe(rows))
+        for (account, stream), cursor in (cursors or {}).items():
+            self.session.merge(SyncCursor(account=account, stream=stream, cursor=cursor, updated_at=now))
+        return changed
+
+
+def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep the last row per key: one statement may not touch the same row twice."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        seen[(row["account"], row["external_id"])] = row
+    return list(seen.values())
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

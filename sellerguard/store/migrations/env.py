@@ -1,0 +1,15 @@
+"""Alembic environment: always run by sellerguard.store.db with a live connection, never by URL."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import sellerguard.store.tables  # noqa: F401  (registers the tables on the metadata)
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things in place
+)
+with context.begin_transaction():
+    context.run_migrations()
