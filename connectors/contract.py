@@ -1,0 +1,68 @@
+"""The connector contract: what a marketplace module must provide, and what it is given.
+
+A connector is one flat module in ``connectors/`` (``connectors/amazon.py``) with these module-level names::
+
+    MARKETPLACE: str                      # "amazon": the value of `marketplace` in the config
+    STREAMS: tuple[str, ...]              # ("orders", "performance", ...): synced in this order
+    Options: type[pydantic.BaseModel]     # optional: validates AccountConfig.options (extra="forbid")
+    def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]: ...
+    def sandbox_account(base_url: str, account_id: str) -> dict: ...   # config dict pointing at the sandbox
+
+``fetch`` pulls one stream incrementally from ``cursor`` and yields batches of normalized records, each with
+the cursor that is safe to resume from once that batch is stored. The sync runner (``sellerguard.sync``)
+writes each batch and its cursor in one transaction, so a failure mid-stream keeps every stored batch and
+resumes after it, never past it. Connectors fetch and normalize; they never judge, notify, print or write
+records to the store themselves (only ``ctx.state`` for tokens and pending reports).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sellerguard.clock import Clock
+from sellerguard.config import AccountConfig
+from sellerguard.schema import Record
+
+
+@dataclass
+class Batch:
+    records: list[Record]
+    cursor: str | None  # resume point after this batch; None keeps the stream's stored cursor
+    progress: int = 0  # units of work done in this batch (pages, orders), for the progress bar
+    total: int | None = None  # total units when the connector knows them (backfills)
+
+
+class StateAccess(Protocol):
+    """Per-account connector state, committed at once (a rotated refresh token must survive a crash)."""
+
+    def get(self, key: str) -> str | None: ...
+    def put(self, key: str, value: str | None) -> None: ...
+
+
+@dataclass
+class SyncContext:
+    account: AccountConfig
+    state: StateAccess
+    clock: Clock
+    sleep: Callable[[float], None]
+    options: Any = None  # the connector's validated Options instance, if it declares one
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("sellerguard.connectors"))
+    # lock(name) -> context manager held while refreshing a single-use token (one refresher per account,
+    # across processes where the store allows it)
+    lock: Callable[[str], Any] | None = None
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+class Connector(Protocol):
+    MARKETPLACE: str
+    STREAMS: tuple[str, ...]
+
+    def fetch(self, ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]: ...
+
+    def sandbox_account(self, base_url: str, account_id: str) -> dict[str, Any]: ...
