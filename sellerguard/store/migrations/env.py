@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import sellerguard.store.tables  # noqa: F401  (registers the tables on the metadata)
+import sellerguard.alerts.tables  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(
