@@ -7,7 +7,11 @@ failure mid-batch leaves neither behind.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +25,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -33,6 +37,9 @@ from sellerguard.store.tables import RECORD_TABLES, AccountRow, ConnectorState, 
 
 ENV_DB = "SELLERGUARD_DB"
 _MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+_PROCESS_LOCKS: dict[str, threading.Lock] = {}
 
 
 def default_db_url() -> str:
@@ -115,6 +122,80 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def lock(self, name: str, *, timeout_s: float = 60) -> Iterator[None]:
+        """An exclusive lock on ``name`` that also holds across processes sharing this store.
+
+        PostgreSQL: a session advisory lock; SQLite: a file lock beside the database file; in-memory: a
+        process lock. Used for single-use token refreshes and for "one daemon per store".
+        """
+        if self.dialect == "postgresql":
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            return
+        path = self._lock_path(name)
+        if path is None:
+            with _PROCESS_LOCKS.setdefault(name, threading.Lock()):
+                yield
+            return
+        with path.open("a") as fh:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreError(f"timed out waiting for lock '{name}'") from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def try_lock(self, name: str) -> Any:
+        """Take ``name`` without waiting; returns a release() callable, or None when someone holds it."""
+        if self.dialect == "postgresql":
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            conn = self.engine.connect()
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                conn.close()
+                return None
+
+            def release_pg() -> None:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.close()
+
+            return release_pg
+        path = self._lock_path(name)
+        if path is None:
+            lk = _PROCESS_LOCKS.setdefault(name, threading.Lock())
+            return lk.release if lk.acquire(blocking=False) else None
+        fh = path.open("a")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return None
+
+        def release_file() -> None:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+        return release_file
+
+    def _lock_path(self, name: str) -> Path | None:
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        safe = hashlib.sha256(name.encode()).hexdigest()[:16]
+        return Path(database).with_name(f"{Path(database).name}.{safe}.lock")
 
     # -- writes ---------------------------------------------------------------------------------------
 
