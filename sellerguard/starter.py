@@ -53,12 +53,17 @@ horizon_days = 14            # how far ahead forecasts and deadlines look
 def write_starter_config(path: Path, *, force: bool = False) -> None:
     if path.exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", where=str(path))
+    write_text_atomic(path, STARTER)
+
+
+def write_text_atomic(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write through a temp file and rename: a crash never leaves half a file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sellerguard-", suffix=".toml")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sellerguard-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(STARTER)
-        os.chmod(tmp, 0o600)
+            fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -3,8 +3,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import sellerguard.store.tables  # noqa: F401  (registers the tables on the metadata)
+# imported for their side effect: each module registers its tables on the metadata
 import sellerguard.alerts.tables  # noqa: F401
+import sellerguard.store.tables  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -1,0 +1,341 @@
+"""A deterministic, marketplace-neutral world of seller activity that the sandbox renders per marketplace.
+
+The same seed and ``now`` always give the same world: 90 days of orders per account with shipments,
+cancellations, feedback, claims, returns and buyer messages. Profiles shape each account's health:
+
+- ``healthy``: defects well under every threshold;
+- ``drifting``: clean history, but the last two weeks ship later, cancel more and answer slower, so the
+  short windows sit in the warning band and forecasts show a breach ahead;
+- ``critical``: already over the line on the main rate metrics.
+
+Events after ``now`` have not happened yet (an order purchased an hour ago is unshipped), which gives the
+deadline queue real items. Tests, the demo and the benchmarks all draw from this one generator.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+DAYS = 90
+
+
+@dataclass(slots=True)
+class WShipment:
+    shipped_at: datetime | None
+    confirmed_at: datetime | None
+    carrier: str
+    tracking: str
+    tracking_valid: bool
+    delivered_at: datetime | None
+
+
+@dataclass(slots=True)
+class WCancel:
+    at: datetime
+    by: str  # buyer | seller | marketplace
+    buyer_requested: bool
+    reason: str
+
+
+@dataclass(slots=True)
+class WFeedback:
+    id: str
+    score: int  # 1..5
+    at: datetime
+    removed: bool = False
+
+
+@dataclass(slots=True)
+class WClaim:
+    id: str
+    kind: str  # a_to_z | item_not_received | not_as_described | chargeback
+    opened_at: datetime
+    closed_at: datetime | None
+    seller_at_fault: bool | None
+    outcome: str | None
+
+
+@dataclass(slots=True)
+class WReturn:
+    id: str
+    requested_at: datetime
+    resolved_at: datetime | None
+    refund: Decimal | None
+    dissatisfied: bool
+    reason: str
+
+
+@dataclass(slots=True)
+class WOrder:
+    seq: int
+    id: str
+    account: str
+    purchased_at: datetime
+    ship_by: datetime
+    deliver_by: datetime
+    fulfilment: str  # seller | marketplace
+    items: int
+    unit_price: Decimal
+    currency: str
+    sku: str
+    shipment: WShipment | None = None
+    cancel: WCancel | None = None
+    feedback: WFeedback | None = None
+    claim: WClaim | None = None
+    ret: WReturn | None = None
+    updated_at: datetime = field(default=None)  # type: ignore[assignment]
+
+    @property
+    def total(self) -> Decimal:
+        return self.unit_price * self.items
+
+    @property
+    def status(self) -> str:
+        if self.cancel is not None:
+            return "cancelled"
+        if self.shipment is None or self.shipment.shipped_at is None:
+            return "unshipped"
+        if self.shipment.delivered_at is not None:
+            return "delivered"
+        return "shipped"
+
+    def touch(self, now: datetime) -> None:
+        times = [self.purchased_at]
+        s = self.shipment
+        if s is not None:
+            times += [t for t in (s.shipped_at, s.confirmed_at, s.delivered_at) if t is not None]
+        for t in (
+            self.cancel and self.cancel.at,
+            self.feedback and self.feedback.at,
+            self.claim and self.claim.opened_at,
+            self.claim and self.claim.closed_at,
+            self.ret and self.ret.requested_at,
+            self.ret and self.ret.resolved_at,
+        ):
+            if t:
+                times.append(t)
+        self.updated_at = min(max(times), now)
+
+
+@dataclass(slots=True)
+class WMessage:
+    id: str
+    thread_id: str
+    order_id: str | None
+    received_at: datetime
+    replied_at: datetime | None
+    needs_reply: bool = True
+
+
+@dataclass(frozen=True)
+class Profile:
+    late_ship: float  # seller-fulfilled orders confirmed after ship-by
+    cancel: float  # seller cancellations
+    buyer_cancel: float
+    invalid_tracking: float
+    late_delivery: float
+    negative: float  # 1-2 star feedback
+    claim: float
+    returns: float
+    late_reply: float  # messages answered after 24 h
+    recent_factor: float = 1.0  # multiplier on defect rates over the last ``recent_days``
+    recent_days: int = 14
+
+
+PROFILES: dict[str, Profile] = {
+    "healthy": Profile(0.004, 0.004, 0.01, 0.01, 0.03, 0.003, 0.001, 0.03, 0.02),
+    "drifting": Profile(0.012, 0.006, 0.01, 0.02, 0.04, 0.004, 0.002, 0.04, 0.04, recent_factor=3.6),
+    "critical": Profile(0.07, 0.03, 0.01, 0.08, 0.12, 0.012, 0.008, 0.06, 0.15),
+}
+
+
+@dataclass
+class WAccount:
+    id: str
+    marketplace: str
+    seller_id: str
+    display_name: str
+    profile: str
+    site: str
+    currency: str
+    orders_per_day: int
+    marketplace_fulfilled: float  # share of orders the marketplace fulfils (FBA, WFS, FBT, LVB)
+    orders: list[WOrder] = field(default_factory=list)
+    messages: list[WMessage] = field(default_factory=list)
+
+
+# (id, marketplace, profile, site, currency, orders/day, marketplace-fulfilled share)
+DEFAULT_ACCOUNTS: list[tuple[str, str, str, str, str, int, float]] = [
+    ("amazon-us", "amazon", "drifting", "ATVPDKIKX0DER", "USD", 40, 0.35),
+    ("amazon-de", "amazon", "healthy", "A1PA6795UKMFR9", "EUR", 20, 0.5),
+    ("ebay-us", "ebay", "healthy", "EBAY_US", "USD", 25, 0.0),
+    ("walmart-us", "walmart", "drifting", "US", "USD", 20, 0.3),
+    ("etsy-shop", "etsy", "healthy", "US", "USD", 8, 0.0),
+    ("tiktok-us", "tiktok", "drifting", "US", "USD", 15, 0.2),
+    ("shopify-store", "shopify", "healthy", "US", "USD", 10, 0.0),
+    ("mercadolibre-br", "mercadolibre", "critical", "MLB", "BRL", 15, 0.25),
+    ("bol-nl", "bol", "healthy", "NL", "EUR", 12, 0.3),
+]
+_CARRIERS = ["UPS", "USPS", "FedEx", "DHL", "PostNL"]
+
+
+def _order_id(marketplace: str, seq: int, rng: random.Random) -> str:
+    if marketplace == "amazon":
+        return f"{100 + seq % 900:03d}-{rng.randrange(10**7):07d}-{rng.randrange(10**7):07d}"
+    if marketplace == "ebay":
+        return f"{10 + seq % 90:02d}-{rng.randrange(10**5):05d}-{rng.randrange(10**5):05d}"
+    return str(1_000_000_000 + seq * 7 + rng.randrange(7))
+
+
+class World:
+    def __init__(self, now: datetime, *, seed: int = 7, scale: float = 1.0,
+                 accounts: list[tuple[str, str, str, str, str, int, float]] | None = None) -> None:
+        self.now = now
+        self.seed = seed
+        self.accounts: dict[str, WAccount] = {}
+        for acc_id, mp, profile, site, cur, per_day, share in accounts or DEFAULT_ACCOUNTS:
+            acc = WAccount(acc_id, mp, f"SELLER-{acc_id.upper()}", acc_id.replace("-", " ").title(), profile,
+                           site, cur, max(1, round(per_day * scale)), share)
+            self._generate(acc)
+            self.accounts[acc_id] = acc
+
+    def of(self, marketplace: str) -> list[WAccount]:
+        return [a for a in self.accounts.values() if a.marketplace == marketplace]
+
+    def order(self, account: str, order_id: str) -> WOrder | None:
+        for o in self.accounts[account].orders:
+            if o.id == order_id:
+                return o
+        return None
+
+    # -- generation -----------------------------------------------------------------------------------
+
+    def _generate(self, acc: WAccount) -> None:
+        p = PROFILES[acc.profile]
+        start = self.now - timedelta(days=DAYS)
+        seq = 0
+        for day in range(DAYS + 1):
+            day_start = start + timedelta(days=day)
+            for _ in range(acc.orders_per_day):
+                rng = random.Random(f"{self.seed}:{acc.id}:{seq}")
+                purchased = day_start + timedelta(seconds=rng.randrange(86400))
+                if purchased > self.now:
+                    continue
+                recent = (self.now - purchased).days < p.recent_days
+                factor = p.recent_factor if recent else 1.0
+                acc.orders.append(self._order(acc, seq, purchased, p, factor, rng))
+                seq += 1
+        for i, order in enumerate(acc.orders):
+            rng = random.Random(f"{self.seed}:{acc.id}:msg:{i}")
+            if rng.random() < 0.12:
+                self._message(acc, order, rng, p)
+
+    def _order(self, acc: WAccount, seq: int, purchased: datetime, p: Profile, factor: float,
+               rng: random.Random) -> WOrder:
+        now = self.now
+        mfn = rng.random() >= acc.marketplace_fulfilled
+        ship_by = purchased + timedelta(days=1 + rng.randrange(2), hours=6)
+        deliver_by = ship_by + timedelta(days=4 + rng.randrange(3))
+        order = WOrder(
+            seq=seq, id=_order_id(acc.marketplace, seq, rng), account=acc.id, purchased_at=purchased,
+            ship_by=ship_by, deliver_by=deliver_by, fulfilment="seller" if mfn else "marketplace",
+            items=1 + (rng.random() < 0.2) + (rng.random() < 0.05), unit_price=Decimal(rng.randrange(799, 9999)) / 100,
+            currency=acc.currency, sku=f"SKU-{rng.randrange(1, 60):03d}",
+        )
+        if mfn and rng.random() < p.cancel * factor:
+            order.cancel = WCancel(purchased + timedelta(hours=rng.uniform(2, 30)), "seller", False, "OUT_OF_STOCK")
+        elif rng.random() < p.buyer_cancel:
+            order.cancel = WCancel(purchased + timedelta(hours=rng.uniform(0.5, 10)), "buyer", True, "BUYER_REQUEST")
+        if order.cancel is not None:
+            if order.cancel.at > now:
+                order.cancel = None
+            else:
+                order.touch(now)
+                return order
+        late = mfn and rng.random() < p.late_ship * factor
+        shipped = (ship_by + timedelta(hours=rng.uniform(3, 48))) if late else (
+            purchased + timedelta(hours=rng.uniform(2, max(3.0, (ship_by - purchased).total_seconds() / 3600 - 2.5))))
+        if shipped <= now:
+            confirmed = shipped + timedelta(minutes=rng.uniform(1, 90))
+            transit = timedelta(days=rng.uniform(1.5, 4.5))
+            if rng.random() < p.late_delivery * factor:
+                transit += timedelta(days=rng.uniform(3, 6))
+            delivered = shipped + transit
+            order.shipment = WShipment(
+                shipped_at=shipped, confirmed_at=confirmed if confirmed <= now else None,
+                carrier=rng.choice(_CARRIERS), tracking=f"1Z{rng.randrange(10**12):012d}",
+                tracking_valid=rng.random() >= p.invalid_tracking * factor,
+                delivered_at=delivered if delivered <= now else None,
+            )
+            if order.shipment.confirmed_at is None:
+                order.shipment = None
+        if order.shipment is not None and order.shipment.delivered_at is not None:
+            got = order.shipment.delivered_at
+            r = rng.random()
+            rated = got + timedelta(days=rng.uniform(0.5, 9))
+            if r < p.negative * factor:
+                order.feedback = WFeedback(f"FB{seq:08d}", rng.choice((1, 2)), rated)
+            elif r < 0.25:
+                order.feedback = WFeedback(f"FB{seq:08d}", rng.choice((4, 5, 5, 5)), rated)
+            if order.feedback is not None and order.feedback.at > now:
+                order.feedback = None
+            if rng.random() < p.claim * factor:
+                opened = got + timedelta(days=rng.uniform(1, 10))
+                if opened <= now:
+                    closed = opened + timedelta(days=rng.uniform(2, 8))
+                    kind = rng.choice(("a_to_z", "item_not_received", "not_as_described"))
+                    order.claim = WClaim(f"CL{seq:08d}", kind, opened, closed if closed <= now else None,
+                                         (rng.random() < 0.6) if closed <= now else None,
+                                         ("seller_at_fault" if rng.random() < 0.6 else "closed_for_seller")
+                                         if closed <= now else None)
+            if rng.random() < p.returns:
+                req = got + timedelta(days=rng.uniform(1, 20))
+                if req <= now:
+                    res = req + timedelta(hours=rng.uniform(4, 96))
+                    order.ret = WReturn(f"RT{seq:08d}", req, res if res <= now else None,
+                                        order.total if res <= now else None, res - req > timedelta(hours=48),
+                                        rng.choice(("DEFECTIVE", "NO_LONGER_NEEDED", "NOT_AS_DESCRIBED")))
+        order.touch(now)
+        return order
+
+    def _message(self, acc: WAccount, order: WOrder, rng: random.Random, p: Profile) -> None:
+        received = order.purchased_at + timedelta(hours=rng.uniform(1, 120))
+        if received > self.now:
+            return
+        recent = (self.now - received).days < p.recent_days
+        late = rng.random() < p.late_reply * (p.recent_factor if recent else 1.0)
+        replied = received + timedelta(hours=rng.uniform(25, 60) if late else rng.uniform(0.2, 20))
+        acc.messages.append(WMessage(
+            id=f"MSG{order.seq:08d}", thread_id=f"TH{order.seq:08d}", order_id=order.id, received_at=received,
+            replied_at=replied if replied <= self.now else None,
+        ))
+
+    # -- mutation (daemon tests, `POST /_sandbox/inject`) ------------------------------------------------
+
+    def inject(self, account: str, kind: str, count: int, now: datetime) -> list[str]:
+        """Turn ``count`` recent clean orders into defects of ``kind``; returns the order ids touched."""
+        acc = self.accounts[account]
+        touched: list[str] = []
+        for order in reversed(acc.orders):
+            if len(touched) >= count:
+                break
+            s = order.shipment
+            if kind == "late_shipment" and order.fulfilment == "seller" and s and s.shipped_at and \
+                    s.confirmed_at and s.confirmed_at <= order.ship_by:
+                s.shipped_at = order.ship_by + timedelta(hours=5)
+                s.confirmed_at = s.shipped_at + timedelta(minutes=5)
+            elif kind == "negative_feedback" and s and s.delivered_at and order.feedback is None:
+                order.feedback = WFeedback(f"FBX{order.seq:08d}", 1, min(now, s.delivered_at + timedelta(days=1)))
+            elif kind == "seller_cancel" and order.fulfilment == "seller" and order.cancel is None and s is None:
+                order.cancel = WCancel(now, "seller", False, "OUT_OF_STOCK")
+            else:
+                continue
+            order.touch(now)
+            order.updated_at = now
+            touched.append(order.id)
+        if kind not in ("late_shipment", "negative_feedback", "seller_cancel"):
+            raise ValueError(f"unknown defect kind {kind!r}")
+        return touched
