@@ -4,7 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 # imported for their side effect: each module registers its tables on the metadata
-import sellerguard.alerts.tables  # noqa: F401
+import sellerguard.alerts.tables
 import sellerguard.store.tables  # noqa: F401
 
 connection = context.config.attributes["connection"]
