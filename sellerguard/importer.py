@@ -44,6 +44,10 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
     def readinto(self, b: Any) -> int:
         n = self._raw.readinto(b)  # type: ignore[attr-defined]
         if self._progress and n:

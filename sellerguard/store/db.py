@@ -28,7 +28,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from sellerguard.errors import StoreError
@@ -78,7 +78,11 @@ class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(url.removeprefix("sqlite:///")).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {folder}: {exc.strerror}") from None
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -99,7 +103,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 command.upgrade(_alembic_config(conn), "head")
-        except OperationalError as exc:
+        except (OperationalError, DatabaseError) as exc:
             raise StoreError(f"cannot open database {redact_url(self.url)}: {exc.orig}") from None
 
     def schema_version(self) -> str | None:
@@ -230,8 +234,10 @@ class Store:
             set_=update,
             where=table.c.raw_hash.is_distinct_from(stmt.excluded.raw_hash),
         )
-        result = session.connection().execute(stmt, rows)
-        return max(result.rowcount, 0)
+        # RETURNING yields only inserted or actually updated rows, on SQLite and PostgreSQL alike
+        # (executemany rowcounts are not reliable across drivers)
+        result = session.connection().execute(stmt.returning(table.c.id), rows)
+        return len(result.all())
 
     def upsert_accounts(self, accounts: Iterable[Account]) -> None:
         with Session(self.engine) as session, session.begin():
