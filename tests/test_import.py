@@ -77,6 +77,6 @@ def test_malformed_input_is_one_line_with_location(store, tmp_path, name, conten
 def test_truncated_gzip_is_a_clear_error(store, tmp_path):
     gz = tmp_path / "cut.jsonl.gz"
     gz.write_bytes(gzip.compress(EXAMPLE.read_bytes())[:5000])
-    with pytest.raises(InputError, match="cut.jsonl.gz: cannot read"):
+    with pytest.raises(InputError, match=r"cut\.jsonl\.gz: cannot read"):
         import_files(store, [gz])
     assert total(store) == 0

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,7 @@ def order(**kw):
 
 def test_datetimes_become_utc():
     o = order()
-    assert o.purchased_at == datetime(2026, 11, 1, 8, tzinfo=timezone.utc)
+    assert o.purchased_at == datetime(2026, 11, 1, 8, tzinfo=UTC)
     assert o.purchased_at.utcoffset() == timedelta(0)
 
 
@@ -45,7 +45,7 @@ def test_unknown_fields_and_kinds_are_rejected():
 
 def test_reported_metric_id_is_dotted():
     with pytest.raises(ValidationError):
-        ReportedMetric(account="a", external_id="x", metric_id="odr", as_of=datetime.now(timezone.utc))
+        ReportedMetric(account="a", external_id="x", metric_id="odr", as_of=datetime.now(UTC))
 
 
 def test_payload_hash_ignores_key_order():
@@ -57,7 +57,7 @@ def test_payload_hash_ignores_key_order():
 def test_any_aware_datetime_round_trips_as_the_same_instant(dt):
     s = Shipment(account="a", external_id="s", order_ref="o", shipped_at=dt)
     assert s.shipped_at == dt
-    assert s.shipped_at.tzinfo == timezone.utc
+    assert s.shipped_at.tzinfo == UTC
 
 
 def test_model_is_frozen():
