@@ -4,10 +4,10 @@ import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sellerguard.connectors.contract import Batch
 
 from sellerguard import connectors
 from sellerguard.config import parse_config
+from sellerguard.connectors.contract import Batch
 from sellerguard.errors import ConnectorError
 from sellerguard.schema import Order
 from sellerguard.sync import sync_accounts
