@@ -1,0 +1,176 @@
+"""Calculators: turn a metric of a pack into daily counts over its window, with SQL aggregates.
+
+Every calculator returns a ``Series``: per day of the window (plus the lag days after it), how many events
+were eligible and how many were defects (for ``average``: how many ratings and the sum of their scores).
+One GROUP BY query over an indexed (account, time) range produces it, so the cost grows with the window,
+never with the history. The value, the headroom and the forecast are all derived from the Series
+(``sellerguard.rules.assess``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, case, cast, func, literal, select
+from sqlalchemy.orm import Session
+
+from sellerguard.rules.calendars import BusinessCalendar
+from sellerguard.rules.events import (
+    MESSAGES,
+    POPULATIONS,
+    RATINGS,
+    Ctx,
+    defect_clause,
+    population_filters,
+)
+from sellerguard.rules.packs import EventParams, Metric, ResponseParams
+from sellerguard.store.tables import ReportedMetricRow
+
+DAY = timedelta(days=1)
+
+
+@dataclass
+class Series:
+    """Daily buckets from ``start``: bucket i covers [start + i days, start + i+1 days)."""
+
+    kind: str  # rate | successes | count | average
+    start: datetime
+    window_days: int
+    lag_days: int
+    eligible: list[float]  # length window_days + lag_days (average: number of ratings)
+    defects: list[float]  # (average: sum of scores)
+    numerator: float = 0.0  # exact totals of the window (bucket edges are day fractions in SQLite)
+    denominator: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.window_days * DAY
+
+
+def _sqlite_text(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _bucket(col: Any, start: datetime, dialect: str) -> Any:
+    if dialect == "sqlite":
+        # +1e-9 day (~0.1 ms): a row exactly on a day edge lands in the later bucket despite float error
+        return cast(func.julianday(col) - func.julianday(literal(_sqlite_text(start))) + 1e-9, Integer)
+    return cast(func.floor(func.extract("epoch", col - literal(start)) / 86400), Integer)
+
+
+def window_bounds(metric: Metric, as_of: datetime, days: int) -> tuple[datetime, datetime]:
+    end = as_of - metric.lag_days * DAY
+    return end - days * DAY, end
+
+
+def event_series(
+    session: Session, dialect: str, account: str, metric: Metric, params: EventParams, as_of: datetime,
+    days: int,
+) -> Series:
+    """``rate`` / ``count``: eligible events and defects per day, one GROUP BY over the window."""
+    pop = POPULATIONS[params.events]
+    table = pop.table
+    anchor = table.c[params.anchor]
+    start, end = window_bounds(metric, as_of, days)
+    ctx = Ctx(as_of=as_of, params=params, dialect=dialect)
+    inner = (
+        select(
+            _bucket(anchor, start, dialect).label("b"),
+            (anchor < end).label("w"),
+            case((defect_clause(params.events, params.defects, ctx), 1), else_=0).label("d"),
+        )
+        .where(table.c.account == account, anchor >= start, anchor < as_of)
+        .where(*population_filters(params.events, params, ctx))
+        .subquery()
+    )
+    rows = session.execute(
+        select(inner.c.b, inner.c.w, func.count(), func.sum(inner.c.d)).group_by(inner.c.b, inner.c.w)
+    ).all()
+    kind = "count" if metric.calculator == "count" else ("successes" if params.numerator == "successes" else "rate")
+    return _fold(kind, start, days, metric.lag_days, [(b, w, n, d or 0) for b, w, n, d in rows])
+
+
+def average_series(
+    session: Session, dialect: str, account: str, metric: Metric, params: Any, as_of: datetime, days: int
+) -> Series:
+    """``average``: ratings and the sum of their normalized scores per day."""
+    start, end = window_bounds(metric, as_of, days)
+    t = RATINGS
+    ctx = Ctx(as_of=as_of, params=params, dialect=dialect)
+    inner = (
+        select(
+            _bucket(t.c.rated_at, start, dialect).label("b"),
+            (t.c.rated_at < end).label("w"),
+            t.c.score_normalized.label("s"),
+        )
+        .where(t.c.account == account, t.c.rated_at >= start, t.c.rated_at < as_of)
+        .where(t.c.score_normalized.is_not(None), *population_filters("ratings", params, ctx))
+        .subquery()
+    )
+    rows = session.execute(
+        select(inner.c.b, inner.c.w, func.count(), func.sum(inner.c.s)).group_by(inner.c.b, inner.c.w)
+    ).all()
+    return _fold("average", start, days, metric.lag_days, [(b, w, n, s or 0.0) for b, w, n, s in rows])
+
+
+def business_reply_series(
+    session: Session, account: str, metric: Metric, params: ResponseParams, calendar: BusinessCalendar,
+    as_of: datetime, days: int,
+) -> Series:
+    """``response_time`` on a business clock: due times need the calendar, so the window's messages are
+    read (only the window's, by the indexed received_at range) and judged here."""
+    start, end = window_bounds(metric, as_of, days)
+    m = MESSAGES
+    rows = session.execute(
+        select(m.c.received_at, m.c.first_reply_at).where(
+            m.c.account == account, m.c.received_at >= start, m.c.received_at < as_of,
+            m.c.needs_reply.is_(True), m.c.sender == "buyer",
+        )
+    ).all()
+    buckets: dict[tuple[int, bool], list[float]] = {}
+    for received, replied in rows:
+        received = _aware(received)
+        due = calendar.add_hours(received, params.hours)
+        late = _aware(replied) > due if replied is not None else due < as_of
+        key = (int((received - start) / DAY), received < end)
+        acc = buckets.setdefault(key, [0, 0])
+        acc[0] += 1
+        acc[1] += int(late)
+    return _fold("rate", start, days, metric.lag_days, [(b, w, n, d) for (b, w), (n, d) in buckets.items()])
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _fold(kind: str, start: datetime, days: int, lag: int, rows: list[tuple[Any, Any, Any, Any]]) -> Series:
+    size = days + lag
+    eligible = [0.0] * size
+    defects = [0.0] * size
+    num = den = 0.0
+    for b, w, n, d in rows:
+        i = min(max(int(b), 0), size - 1)
+        eligible[i] += float(n)
+        defects[i] += float(d)
+        if w:
+            den += float(n)
+            num += float(d)
+    return Series(kind, start, days, lag, eligible, defects, numerator=num, denominator=den)
+
+
+def latest_reported(
+    session: Session, account: str, metric_id: str, scope: str | None, as_of: datetime
+) -> ReportedMetricRow | None:
+    """The marketplace's newest own figure for this metric, as known at ``as_of``."""
+    q = select(ReportedMetricRow).where(
+        ReportedMetricRow.account == account,
+        ReportedMetricRow.metric_id == metric_id,
+        ReportedMetricRow.as_of <= as_of,  # type: ignore[operator]
+    )
+    if scope is not None:
+        q = q.where(ReportedMetricRow.scope == scope)
+    q = q.order_by(ReportedMetricRow.as_of.desc()).limit(1)  # type: ignore[attr-defined]
+    return session.execute(q).scalars().first()

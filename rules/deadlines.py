@@ -1,0 +1,159 @@
+"""The deadline queue: open items that become defects unless the seller acts.
+
+- ship: seller-fulfilled orders not yet confirmed as shipped, with ship-by in [now - 7 d, now + horizon];
+- reply: buyer messages still unanswered whose reply deadline falls in the same range;
+- tracking: shipped packages without a tracking number (due: ship-by for upload-within-handling rules,
+  otherwise deliver-by, or ship date + 3 days when the order has none);
+- return: return requests not yet resolved (due: requested + the metric's respond hours).
+
+Each item names the most sensitive metric it feeds (the shortest window) and that metric's value if the
+item is missed. Items already past due are already counted in that value. Every query reads an indexed
+(account, time) range bounded by the horizon, never the whole history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, not_, select
+from sqlalchemy.orm import Session
+
+from sellerguard.rules.assess import value_of
+from sellerguard.rules.calculators import Series
+from sellerguard.rules.calendars import BusinessCalendar
+from sellerguard.rules.events import MESSAGES, ORDERS, RETURNS, SHIPMENTS
+from sellerguard.rules.packs import EventParams, Metric, ResponseParams
+from sellerguard.rules.report import Deadline
+
+LOOKBACK = timedelta(days=7)
+MAX_ITEMS = 200  # per kind and account: the queue is for people, the metric carries the rest
+
+
+@dataclass
+class Evaluated:
+    """A metric as evaluated now, for value-if-missed."""
+
+    metric: Metric
+    series: Series | None
+
+    def value_if_missed(self, anchor: datetime, due: datetime, as_of: datetime) -> float | None:
+        s = self.series
+        if s is None:
+            return None
+        d, n = s.numerator, s.denominator
+        if due <= as_of:  # already counted as a defect
+            return value_of(s.kind, d, n)
+        inside = s.start <= anchor < s.end
+        return value_of(s.kind, d + 1, n if inside else n + 1)
+
+
+def _pick(evaluated: list[Evaluated], test: Callable[[Metric], bool]) -> Evaluated | None:
+    hits = [e for e in evaluated if test(e.metric) and e.metric.threshold is not None]
+    return min(hits, key=lambda e: e.metric.window_days) if hits else None
+
+
+def _has_defect(*names: str) -> Callable[[Metric], bool]:
+    def test(m: Metric) -> bool:
+        return m.calculator in ("rate", "count") and any(d in m.params.get("defects", []) for d in names)
+
+    return test
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def find_deadlines(
+    session: Session, account: str, evaluated: list[Evaluated], as_of: datetime, horizon_days: int,
+    calendar_for: Callable[[ResponseParams], BusinessCalendar | None],
+) -> list[Deadline]:
+    until = as_of + timedelta(days=horizon_days)
+    since = as_of - LOOKBACK
+    out: list[Deadline] = []
+
+    if ev := _pick(evaluated, _has_defect("shipped_late")):
+        confirmed = exists().where(
+            SHIPMENTS.c.account == ORDERS.c.account, SHIPMENTS.c.order_ref == ORDERS.c.external_id,
+            func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at).is_not(None),
+        )
+        rows = session.execute(
+            select(ORDERS.c.external_id, ORDERS.c.ship_by).where(
+                ORDERS.c.account == account, ORDERS.c.ship_by >= since, ORDERS.c.ship_by < until,
+                ORDERS.c.fulfilment == "seller",
+                ORDERS.c.status.in_(["pending", "unshipped", "partially_shipped"]), not_(confirmed),
+            ).order_by(ORDERS.c.ship_by).limit(MAX_ITEMS)
+        ).all()
+        for ref, ship_by in rows:
+            due = _aware(ship_by)
+            out.append(Deadline(kind="ship", ref=ref, due=due, metric=ev.metric.id,
+                                value_if_missed=ev.value_if_missed(due, due, as_of)))
+
+    if ev := _pick(evaluated, lambda m: m.calculator == "response_time"):
+        params: ResponseParams = ev.metric.parsed
+        calendar = calendar_for(params)
+        # a business clock can stretch 24 h over a long weekend: read a few more days back
+        slack = timedelta(hours=params.hours) + (timedelta(days=5) if calendar else timedelta())
+        rows = session.execute(
+            select(MESSAGES.c.thread_id, MESSAGES.c.external_id, MESSAGES.c.received_at).where(
+                MESSAGES.c.account == account, MESSAGES.c.received_at >= since - slack,
+                MESSAGES.c.received_at < as_of, MESSAGES.c.first_reply_at.is_(None),
+                MESSAGES.c.needs_reply.is_(True), MESSAGES.c.sender == "buyer",
+            ).order_by(MESSAGES.c.received_at).limit(MAX_ITEMS * 5)
+        ).all()
+        for thread, ext, received in rows:
+            received = _aware(received)
+            due = calendar.add_hours(received, params.hours) if calendar else received + timedelta(
+                hours=params.hours)
+            if since <= due < until:
+                out.append(Deadline(kind="reply", ref=thread or ext, due=due, metric=ev.metric.id,
+                                    value_if_missed=ev.value_if_missed(received, due, as_of)))
+
+    if ev := _pick(evaluated, _has_defect("invalid_tracking", "tracking_not_on_time")):
+        upload_by_ship_by = "tracking_not_on_time" in ev.metric.params.get("defects", [])
+        window = timedelta(days=ev.metric.window_days)
+        rows = session.execute(
+            select(SHIPMENTS.c.order_ref, SHIPMENTS.c.shipped_at, ORDERS.c.ship_by, ORDERS.c.deliver_by)
+            .join(ORDERS, (ORDERS.c.account == SHIPMENTS.c.account)
+                  & (ORDERS.c.external_id == SHIPMENTS.c.order_ref))
+            .where(SHIPMENTS.c.account == account, SHIPMENTS.c.shipped_at >= as_of - window,
+                   SHIPMENTS.c.shipped_at < as_of, SHIPMENTS.c.tracking_number.is_(None),
+                   ORDERS.c.fulfilment == "seller")
+            .order_by(SHIPMENTS.c.shipped_at).limit(MAX_ITEMS)
+        ).all()
+        for ref, shipped, ship_by, deliver_by in rows:
+            shipped = _aware(shipped)
+            if upload_by_ship_by and ship_by is not None:
+                due = _aware(ship_by)
+            else:
+                due = _aware(deliver_by) if deliver_by is not None else shipped + timedelta(days=3)
+            if due < until:
+                anchor = _anchor_for(ev.metric, shipped, ship_by)
+                out.append(Deadline(kind="tracking", ref=ref, due=due, metric=ev.metric.id,
+                                    value_if_missed=ev.value_if_missed(anchor, due, as_of)))
+
+    if ev := _pick(evaluated, _has_defect("dissatisfied")):
+        hours = EventParams.model_validate(ev.metric.params).respond_hours
+        rows = session.execute(
+            select(RETURNS.c.external_id, RETURNS.c.order_ref, RETURNS.c.requested_at).where(
+                RETURNS.c.account == account, RETURNS.c.requested_at >= since - timedelta(hours=hours),
+                RETURNS.c.requested_at < as_of, RETURNS.c.resolved_at.is_(None),
+            ).order_by(RETURNS.c.requested_at).limit(MAX_ITEMS)
+        ).all()
+        for ext, order_ref, requested in rows:
+            requested = _aware(requested)
+            due = requested + timedelta(hours=hours)
+            if since <= due < until:
+                out.append(Deadline(kind="return", ref=order_ref or ext, due=due, metric=ev.metric.id,
+                                    value_if_missed=ev.value_if_missed(requested, due, as_of)))
+    out.sort(key=lambda d: d.due)
+    return out
+
+
+def _anchor_for(metric: Metric, shipped: datetime, ship_by: Any) -> datetime:
+    anchor = metric.params.get("anchor")
+    if anchor == "ship_by" and ship_by is not None:
+        return _aware(ship_by)
+    return shipped

@@ -1,0 +1,259 @@
+"""The vocabulary packs use: event populations and the defect predicates over them, as SQL.
+
+A population is one table plus the timestamps ("anchors") that can place its rows in a window. A defect is a
+named SQL predicate over a row of that population, usually an indexed EXISTS on (account, order_ref). Keeping
+the vocabulary here, in code, keeps packs declarative: a pack picks names, it never writes SQL.
+Sub-second precision is not kept when two stored times are compared (SQLite compares them as day fractions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy.sql.expression import ColumnElement as _Col
+
+from sellerguard.store.tables import (
+    CancellationRow,
+    ClaimRow,
+    MessageRow,
+    OrderRow,
+    RatingRow,
+    ReturnRow,
+    ShipmentRow,
+)
+
+ORDERS: Table = OrderRow.__table__  # type: ignore[attr-defined]
+SHIPMENTS: Table = ShipmentRow.__table__  # type: ignore[attr-defined]
+CANCELLATIONS: Table = CancellationRow.__table__  # type: ignore[attr-defined]
+MESSAGES: Table = MessageRow.__table__  # type: ignore[attr-defined]
+RATINGS: Table = RatingRow.__table__  # type: ignore[attr-defined]
+CLAIMS: Table = ClaimRow.__table__  # type: ignore[attr-defined]
+RETURNS: Table = ReturnRow.__table__  # type: ignore[attr-defined]
+EPSILON_HOURS = 1e-6  # float slack when comparing elapsed times: exactly N hours is on time
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a predicate may depend on besides the row: the moment of evaluation, parameters, dialect."""
+
+    as_of: datetime
+    params: Any
+    dialect: str
+
+
+def hours_between(ctx: Ctx, start: Any, end: Any) -> ColumnElement[float]:
+    """``end - start`` in hours, as SQL."""
+    if ctx.dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 24.0
+    return func.extract("epoch", end - start) / 3600.0
+
+
+def _related(table: Table, row: Table) -> list[_Col[bool]]:
+    return [table.c.account == row.c.account, table.c.order_ref == row.c.external_id]
+
+
+def _order_of(row: Table) -> list[_Col[bool]]:
+    return [ORDERS.c.account == row.c.account, ORDERS.c.external_id == row.c.order_ref]
+
+
+def _fault(ctx: Ctx) -> _Col[bool]:
+    decided = CLAIMS.c.seller_at_fault.is_(True)
+    if getattr(ctx.params, "count_open_claims", False):
+        return or_(decided, and_(CLAIMS.c.seller_at_fault.is_(None), CLAIMS.c.closed_at.is_(None)))
+    return decided
+
+
+def _confirmed() -> ColumnElement[Any]:
+    return func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at)
+
+
+# -- order defects -------------------------------------------------------------------------------------
+
+
+def negative_feedback(o: Table, ctx: Ctx) -> _Col[bool]:
+    """Negative seller feedback (1-2 stars / negative) on the order, not removed by the marketplace."""
+    return exists().where(
+        *_related(RATINGS, o),
+        RATINGS.c.rating_kind == "seller_feedback",
+        RATINGS.c.negative.is_(True),
+        RATINGS.c.removed.is_(False),
+    )
+
+
+def claim(o: Table, ctx: Ctx) -> _Col[bool]:
+    """A guarantee claim / case (not a chargeback) decided against the seller (or open, if the pack says so)."""
+    return exists().where(*_related(CLAIMS, o), CLAIMS.c.claim_kind != "chargeback", _fault(ctx))
+
+
+def chargeback(o: Table, ctx: Ctx) -> _Col[bool]:
+    """A chargeback the seller is liable for (service disputes; fraud chargebacks carry seller_at_fault=false)."""
+    return exists().where(*_related(CLAIMS, o), CLAIMS.c.claim_kind == "chargeback", _fault(ctx))
+
+
+def seller_cancelled(o: Table, ctx: Ctx) -> _Col[bool]:
+    """Cancelled by the seller, or by the marketplace, and not at the buyer's request."""
+    return exists().where(
+        *_related(CANCELLATIONS, o),
+        CANCELLATIONS.c.buyer_requested.is_(False),
+        CANCELLATIONS.c.initiated_by != "buyer",
+    )
+
+
+def shipped_late(o: Table, ctx: Ctx) -> _Col[bool]:
+    """Shipment confirmed after ship-by, or ship-by passed with no confirmation (and not cancelled)."""
+    late = exists().where(*_related(SHIPMENTS, o), _confirmed() > o.c.ship_by)
+    any_confirmed = exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None))
+    overdue = and_(o.c.ship_by < ctx.as_of, o.c.status != "cancelled", not_(any_confirmed))
+    return and_(o.c.ship_by.is_not(None), or_(late, overdue))
+
+
+def delivered_late(o: Table, ctx: Ctx) -> _Col[bool]:
+    """Delivered after deliver-by, or deliver-by passed with no delivery (and not cancelled)."""
+    late = exists().where(*_related(SHIPMENTS, o), SHIPMENTS.c.delivered_at > o.c.deliver_by)
+    delivered = exists().where(*_related(SHIPMENTS, o), SHIPMENTS.c.delivered_at.is_not(None))
+    overdue = and_(o.c.deliver_by < ctx.as_of, o.c.status != "cancelled", not_(delivered))
+    return and_(o.c.deliver_by.is_not(None), or_(late, overdue))
+
+
+def late_scan_and_delivery(o: Table, ctx: Ctx) -> _Col[bool]:
+    """eBay: no acceptance scan within handling time AND delivered after the estimated delivery date."""
+    return exists().where(
+        *_related(SHIPMENTS, o),
+        or_(SHIPMENTS.c.shipped_at.is_(None), SHIPMENTS.c.shipped_at > o.c.ship_by),
+        SHIPMENTS.c.delivered_at > o.c.deliver_by,
+    )
+
+
+def tracking_not_on_time(o: Table, ctx: Ctx) -> _Col[bool]:
+    """eBay: no tracking uploaded within handling time (by ship-by) that the carrier validated.
+
+    ``tracking_validated`` NULL (the connector cannot tell) is given the benefit of the doubt.
+    An order still inside its handling time is not a defect yet.
+    """
+    good = exists().where(
+        *_related(SHIPMENTS, o),
+        SHIPMENTS.c.tracking_number.is_not(None),
+        SHIPMENTS.c.tracking_validated.is_not(False),
+        or_(o.c.ship_by.is_(None), _confirmed() <= o.c.ship_by),
+    )
+    due = or_(o.c.ship_by < ctx.as_of, exists().where(*_related(SHIPMENTS, o)))
+    return and_(due, not_(good))
+
+
+# -- other populations ---------------------------------------------------------------------------------
+
+
+def invalid_tracking(s: Table, ctx: Ctx) -> _Col[bool]:
+    """A package with no tracking number, or one the carrier never validated (NULL = not known: valid)."""
+    return or_(s.c.tracking_number.is_(None), s.c.tracking_validated.is_(False))
+
+
+def late_reply(m: Table, ctx: Ctx) -> _Col[bool]:
+    """First reply after ``hours`` (calendar), or none yet and ``hours`` already passed."""
+    hours = ctx.params.hours
+    replied_late = hours_between(ctx, m.c.received_at, m.c.first_reply_at) > hours + EPSILON_HOURS
+    unanswered = and_(m.c.first_reply_at.is_(None), m.c.received_at < ctx.as_of - timedelta(hours=hours))
+    return or_(and_(m.c.first_reply_at.is_not(None), replied_late), unanswered)
+
+
+def return_dissatisfied(r: Table, ctx: Ctx) -> _Col[bool]:
+    """Amazon RDR: negative buyer outcome, or not resolved within ``respond_hours``."""
+    hours = ctx.params.respond_hours
+    resolved_late = hours_between(ctx, r.c.requested_at, r.c.resolved_at) > hours + EPSILON_HOURS
+    unresolved = and_(r.c.resolved_at.is_(None), r.c.requested_at < ctx.as_of - timedelta(hours=hours))
+    return or_(r.c.dissatisfied.is_(True), and_(r.c.resolved_at.is_not(None), resolved_late), unresolved)
+
+
+def against_seller(c: Table, ctx: Ctx) -> _Col[bool]:
+    return c.c.seller_at_fault.is_(True)
+
+
+def by_seller(c: Table, ctx: Ctx) -> _Col[bool]:
+    return and_(c.c.buyer_requested.is_(False), c.c.initiated_by != "buyer")
+
+
+def negative(r: Table, ctx: Ctx) -> _Col[bool]:
+    return and_(r.c.negative.is_(True), r.c.removed.is_(False))
+
+
+def any_event(t: Table, ctx: Ctx) -> _Col[bool]:
+    """Every event of the population counts (for count limits)."""
+    return true()
+
+
+Predicate = Callable[[Table, Ctx], _Col[bool]]
+
+
+@dataclass(frozen=True)
+class Population:
+    table: Table
+    anchors: tuple[str, ...]
+    via_order: bool  # fulfilment filters go through the related order
+
+
+POPULATIONS: dict[str, Population] = {
+    "orders": Population(ORDERS, ("purchased_at", "ship_by", "deliver_by"), via_order=False),
+    "shipments": Population(SHIPMENTS, ("shipped_at", "confirmed_at"), via_order=True),
+    "messages": Population(MESSAGES, ("received_at",), via_order=False),
+    "returns": Population(RETURNS, ("requested_at",), via_order=True),
+    "claims": Population(CLAIMS, ("opened_at",), via_order=True),
+    "cancellations": Population(CANCELLATIONS, ("cancelled_at",), via_order=True),
+    "ratings": Population(RATINGS, ("rated_at",), via_order=False),
+}
+
+DEFECTS: dict[str, dict[str, Predicate]] = {
+    "orders": {
+        "negative_feedback": negative_feedback,
+        "claim": claim,
+        "chargeback": chargeback,
+        "seller_cancelled": seller_cancelled,
+        "shipped_late": shipped_late,
+        "delivered_late": delivered_late,
+        "late_scan_and_delivery": late_scan_and_delivery,
+        "tracking_not_on_time": tracking_not_on_time,
+        "any": any_event,
+    },
+    "shipments": {"invalid_tracking": invalid_tracking, "any": any_event},
+    "messages": {"late_reply": late_reply, "any": any_event},
+    "returns": {"dissatisfied": return_dissatisfied, "any": any_event},
+    "claims": {"against_seller": against_seller, "any": any_event},
+    "cancellations": {"by_seller": by_seller, "any": any_event},
+    "ratings": {"negative": negative, "any": any_event},
+}
+
+
+def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
+    """The WHERE terms (besides account and window) that make a row eligible."""
+    pop = POPULATIONS[events]
+    t = pop.table
+    terms: list[_Col[bool]] = []
+    fulfilment = getattr(params, "fulfilment", "any")
+    if events == "orders":
+        if fulfilment != "any":
+            terms.append(t.c.fulfilment == fulfilment)
+        if getattr(params, "exclude_cancelled", False):
+            terms.append(t.c.status != "cancelled")
+        if getattr(params, "exclude_buyer_cancelled", False):
+            buyer = exists().where(*_related(CANCELLATIONS, t), CANCELLATIONS.c.buyer_requested.is_(True))
+            terms.append(not_(buyer))
+    elif events == "messages":
+        terms += [t.c.needs_reply.is_(True), t.c.sender == "buyer"]
+    elif events == "ratings":
+        kind = getattr(params, "rating_kind", None)
+        if kind:
+            terms.append(t.c.rating_kind == kind)
+        terms.append(t.c.removed.is_(False))
+    if pop.via_order and fulfilment != "any":
+        terms.append(exists(select(ORDERS.c.id).where(*_order_of(t), ORDERS.c.fulfilment == fulfilment)))
+    return terms
+
+
+def defect_clause(events: str, names: list[str], ctx: Ctx) -> _Col[bool]:
+    """OR of the named defects: an event with several defects counts once."""
+    table = POPULATIONS[events].table
+    preds = [DEFECTS[events][n](table, ctx) for n in names]
+    return or_(*preds) if preds else false()
