@@ -198,11 +198,33 @@ def report_sync(outcomes: list[Any]) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (docs/status-json.md).")
+@click.option("--as-of", "as_of", metavar="TIMESTAMP", help="Evaluate as of this moment (ISO 8601 with offset).")
+@click.option("--account", "accounts", multiple=True, help="Only this account id (repeatable).")
+@click.option("--marketplace", "marketplaces", multiple=True, help="Only this marketplace (repeatable).")
+@click.option("--horizon", "horizon_days", type=click.IntRange(1, 90), help="Days ahead for forecast and deadlines.")
 @pass_ctx
 @handle_errors
-def status(ctx: Ctx) -> None:
-    """Show every account's service metrics, headroom, forecast and deadlines (Nagios exit codes)."""
-    raise _not_built("status", 4)
+def status(ctx: Ctx, as_json: bool, as_of: str | None, accounts: tuple[str, ...],
+           marketplaces: tuple[str, ...], horizon_days: int | None) -> None:
+    """Show every account's service metrics, headroom, forecast and deadlines (Nagios exit codes).
+
+    Exit code: 0 all ok, 1 some warn, 2 some critical, 3 unknown or error.
+    """
+    from sellerguard.clock import SystemClock
+    from sellerguard.status import build_status, parse_as_of, render_status
+
+    moment = parse_as_of(as_of) if as_of else None
+    report = build_status(ctx.config, ctx.store, SystemClock(), as_of=moment, accounts=accounts,
+                          marketplaces=marketplaces, horizon_days=horizon_days)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        out = Console(highlight=False)
+        if not out.is_terminal:
+            out.width = 140  # a pipe or a log: do not squeeze the tables into 80 columns
+        out.print(render_status(report))
+    sys.exit(report.exit_code if report.accounts else 3)
 
 
 @cli.command()
