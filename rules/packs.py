@@ -13,7 +13,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sellerguard.errors import ConfigError
 from sellerguard.rules.events import DEFECTS, POPULATIONS
@@ -39,18 +47,29 @@ class EventParams(_Strict):
     numerator: Literal["defects", "successes"] = "defects"  # successes: value = good share (e.g. VTR)
     respond_hours: float = Field(default=48, gt=0)  # for return defects: time to authorise/close a request
 
-    @model_validator(mode="after")
-    def _known(self) -> EventParams:
-        pop = POPULATIONS.get(self.events)
-        if pop is None:
-            raise ValueError(f"unknown events '{self.events}' (known: {', '.join(sorted(POPULATIONS))})")
-        if self.anchor not in pop.anchors:
-            raise ValueError(f"anchor '{self.anchor}' is not a time of {self.events} ({', '.join(pop.anchors)})")
-        for name in self.defects:
-            if name not in DEFECTS.get(self.events, {}):
-                known = ", ".join(sorted(DEFECTS.get(self.events, {})))
-                raise ValueError(f"unknown defect '{name}' for {self.events} (known: {known})")
-        return self
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: str) -> str:
+        if v not in POPULATIONS:
+            raise ValueError(f"unknown events '{v}' (known: {', '.join(sorted(POPULATIONS))})")
+        return v
+
+    @field_validator("anchor")
+    @classmethod
+    def _anchor(cls, v: str, info: ValidationInfo) -> str:
+        events = info.data.get("events")
+        if events in POPULATIONS and v not in POPULATIONS[events].anchors:
+            raise ValueError(f"anchor '{v}' is not a time of {events} ({', '.join(POPULATIONS[events].anchors)})")
+        return v
+
+    @field_validator("defects")
+    @classmethod
+    def _defects(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        known = DEFECTS.get(info.data.get("events") or "", {})
+        for name in v:
+            if known and name not in known:
+                raise ValueError(f"unknown defect '{name}' (known for these events: {', '.join(sorted(known))})")
+        return v
 
 
 class ResponseParams(_Strict):

@@ -115,7 +115,7 @@ def test_override_of_an_unknown_metric_fails_with_where(world):
 
 def test_override_with_bad_params_fails_with_where(world):
     bad = {"amazon.odr": PolicyOverride(params={"defects": ["not_a_defect"]})}
-    with pytest.raises(ConfigError, match=r"policy\.amazon\.odr\.params: unknown defect 'not_a_defect'"):
+    with pytest.raises(ConfigError, match=r"policy\.amazon\.odr\.params\.defects: unknown defect 'not_a_defect'"):
         world.status("amazon", policy=bad)
 
 
