@@ -126,6 +126,7 @@ class AccountConfig(_Strict):
     credentials: dict[str, Secret] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)  # validated by the account's connector
     policy: dict[str, PolicyOverride] = Field(default_factory=dict)
+    seller_page: str | None = Field(default=None, pattern=r"^https?://")  # link in alerts; default per marketplace
 
     def secret(self, name: str) -> SecretStr:
         """The resolved credential ``name``; a clear ConfigError when it is missing or unset."""
@@ -149,8 +150,19 @@ class TargetConfig(_Strict):
     min_level: Literal["warn", "critical"] = "warn"
     accounts: list[str] | None = None  # None = every account
     quiet_hours: str | None = Field(default=None, pattern=r"^\d\d:\d\d-\d\d:\d\d$")
-    timezone: str = "UTC"
+    timezone: str = "UTC"  # IANA zone for quiet_hours and the digest time
     digest: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+        return value
 
 
 class DaemonConfig(_Strict):
@@ -158,6 +170,7 @@ class DaemonConfig(_Strict):
     digest_at: str | None = Field(default=None, pattern=r"^\d\d:\d\d$")
     jitter: Duration = timedelta(seconds=30)
     horizon_days: int = Field(default=14, ge=1, le=90)
+    deadline_lead: Duration = timedelta(hours=24)  # alert on an item to act on this long before it is due
 
 
 class StoreConfig(_Strict):
