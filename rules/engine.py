@@ -186,11 +186,11 @@ class Engine:
         gate = d if series.kind != "average" else 0
         if stale:
             return MetricStatus(**base, level="unknown", reason=stale), series
-        if value is None:
-            return MetricStatus(**base, level="unknown", reason="no eligible events in the window"), series
         if series.kind != "count" and n < metric.min_volume:
             reason = f"below the minimum volume ({n:g} < {metric.min_volume})"
             return MetricStatus(**base, level="unknown", reason=reason), series
+        if value is None:  # nothing to judge, and no minimum volume to miss: nothing is at risk
+            return MetricStatus(**base, level="ok", reason="no eligible events in the window"), series
         if metric.threshold is None:
             return MetricStatus(**base, level="ok", reason="informational: no threshold of its own"), series
         fc = None if assess.breached(metric, value, gate) else assess.forecast(metric, series, as_of, horizon)
@@ -230,16 +230,16 @@ def _base_status(metric: Metric, reported: Any) -> dict[str, Any]:
 def _reported_status(metric: Metric, base: dict[str, Any], reported: Any, as_of: datetime,
                      stale: str | None) -> MetricStatus:
     max_age = metric.parsed.max_age_days * DAY
-    if reported is None or reported.value is None:
-        return MetricStatus(**base, level="unknown", reason="the marketplace has not reported this figure")
+    if stale:
+        return MetricStatus(**base, level="unknown", reason=stale)
+    if reported is None or reported.value is None:  # never reported: say so, without making the account unknown
+        return MetricStatus(**base, level="ok", reason="not reported by the marketplace (yet)")
     reported_at = reported.as_of if reported.as_of.tzinfo else reported.as_of.replace(tzinfo=as_of.tzinfo)
     base.update(value=reported.value, numerator=reported.numerator, denominator=reported.denominator,
                 window_start=reported.window_start, window_end=reported.window_end)
     if as_of - reported_at > max_age:
         return MetricStatus(**base, level="unknown",
                             reason=f"the marketplace's figure is from {reported_at:%Y-%m-%d}")
-    if stale:
-        return MetricStatus(**base, level="unknown", reason=stale)
     if metric.threshold is None:
         return MetricStatus(**base, level="ok", reason="informational")
     level = assess.level_of(metric, reported.value, reported.numerator or 0, None)

@@ -82,9 +82,11 @@ def test_odr_keeps_seller_and_amazon_fulfilled_orders_apart(world):
     assert mfn
 
 
-def test_no_orders_is_unknown_not_ok(world):
+def test_no_orders_and_no_minimum_volume_is_ok_without_a_value(world):
     m = world.metric("amazon.odr")
-    assert m.level == "unknown" and m.value is None and "no eligible" in m.reason
+    assert m.level == "ok" and m.value is None and "no eligible" in m.reason
+    ahr = world.metric("amazon.account_health_rating")
+    assert ahr.level == "ok" and ahr.value is None and "not reported" in ahr.reason
 
 
 def test_below_minimum_volume_is_unknown(world):
