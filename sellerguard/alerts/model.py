@@ -1,0 +1,92 @@
+"""Alerts as plain data, built from a StatusReport: one per (account, metric), deadline item or sync health.
+
+Identity is (account, item): ``item`` is a metric id (``amazon.odr``), ``deadline:<kind>:<ref>`` for an order or
+thread that must be acted on, or ``sync`` when the account's data has gone stale because its sync keeps failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sellerguard.rules.report import AccountStatus, Deadline, MetricStatus, StatusReport
+
+LEVEL_RANK = {"ok": 0, "warn": 1, "critical": 2}
+SYNC_ITEM = "sync"
+
+
+@dataclass(frozen=True)
+class Alert:
+    account: str
+    marketplace: str
+    item: str
+    level: str  # ok / warn / critical / unknown
+    metric: MetricStatus | None = None
+    deadline: Deadline | None = None
+    detail: str | None = None  # sync alerts: what failed, since when
+
+    @property
+    def metric_id(self) -> str | None:
+        """The metric this alert is about (a deadline's metric is the one a miss would hurt)."""
+        if self.metric is not None:
+            return self.metric.id
+        return self.deadline.metric if self.deadline is not None else None
+
+
+_GOOD = {
+    "<": lambda v, t: v < t,
+    "<=": lambda v, t: v <= t,
+    ">": lambda v, t: v > t,
+    ">=": lambda v, t: v >= t,
+}
+
+
+def deadline_level(deadline: Deadline, metric: MetricStatus | None, as_of: datetime, lead: timedelta) -> str:
+    """Due later than ``lead``: ok (listed, not alerted). Due soon: critical when missing it would cross the
+    metric's threshold, else warn. Already past due: warn (it already counts; acting late still helps)."""
+    if deadline.due > as_of + lead:
+        return "ok"
+    if deadline.due <= as_of:
+        return "warn"
+    missed, m = deadline.value_if_missed, metric
+    known = missed is not None and m is not None and m.threshold is not None and m.comparator in _GOOD
+    if known and not _GOOD[m.comparator](missed, m.threshold):  # type: ignore[union-attr,arg-type]
+        return "critical"
+    return "warn"
+
+
+def account_alerts(account: AccountStatus, as_of: datetime, deadline_lead: timedelta) -> list[Alert]:
+    metrics = {m.id: m for m in account.metrics}
+    alerts = [
+        Alert(account.account, account.marketplace, m.id, m.level, metric=m) for m in account.metrics
+    ]
+    for d in account.deadlines:
+        alerts.append(
+            Alert(
+                account.account,
+                account.marketplace,
+                f"deadline:{d.kind}:{d.ref}",
+                deadline_level(d, metrics.get(d.metric), as_of, deadline_lead),
+                deadline=d,
+            )
+        )
+    return alerts
+
+
+def report_alerts(report: StatusReport, deadline_lead: timedelta) -> list[Alert]:
+    return [a for acc in report.accounts for a in account_alerts(acc, report.as_of, deadline_lead)]
+
+
+def effective_level(level: str, min_level: str) -> str:
+    """A level below the target's minimum counts as ok for that target; unknown stays unknown."""
+    if level in ("unknown", "ok"):
+        return level
+    return level if LEVEL_RANK[level] >= LEVEL_RANK[min_level] else "ok"
+
+
+def by_account(alerts: Iterable[Alert]) -> dict[str, list[Alert]]:
+    out: dict[str, list[Alert]] = {}
+    for a in alerts:
+        out.setdefault(a.account, []).append(a)
+    return out

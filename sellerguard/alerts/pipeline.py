@@ -1,0 +1,194 @@
+"""From a StatusReport to queued messages, in Alertmanager's order, as plain functions:
+
+    alerts (report + sync health) -> per target: filter accounts -> minimum level -> silence / quiet hours
+    -> dedup (``decide``) -> group into one message set per target -> outbox + alert state, in ONE transaction.
+
+Committing the state together with the outbox rows is what makes a restart neither re-send nor forget: a message
+decided is either queued (and will be delivered, at least once) or was never decided.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from sellerguard.alerts import outbox
+from sellerguard.alerts.dedup import NOTIFY, Reason, decide
+from sellerguard.alerts.links import seller_page
+from sellerguard.alerts.model import Alert, effective_level, report_alerts
+from sellerguard.alerts.silences import Silence, active_silences
+from sellerguard.alerts.slack import Notice, render_alerts, render_digest
+from sellerguard.alerts.stale import sync_alert
+from sellerguard.alerts.tables import AlertStateRow, OutboxRow
+from sellerguard.alerts.timing import digest_due, in_quiet_hours
+from sellerguard.config import Config, TargetConfig
+from sellerguard.rules.report import StatusReport
+from sellerguard.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineResult:
+    decisions: dict[str, dict[tuple[str, str], Reason]] = field(default_factory=dict)  # target -> key -> reason
+    queued: dict[str, int] = field(default_factory=dict)  # target -> messages written to the outbox
+
+    def notified(self, target: str) -> dict[tuple[str, str], Reason]:
+        return {k: r for k, r in self.decisions.get(target, {}).items() if r in NOTIFY}
+
+
+def seller_pages(config: Config, report: StatusReport) -> dict[str, str | None]:
+    configured = {a.id: a for a in config.accounts}
+    pages: dict[str, str | None] = {}
+    for acc in report.accounts:
+        cfg = configured.get(acc.account)
+        pages[acc.account] = seller_page(
+            acc.marketplace, cfg.region if cfg else None, cfg.seller_page if cfg else None
+        )
+    return pages
+
+
+def target_report(report: StatusReport, target: TargetConfig) -> StatusReport:
+    if target.accounts is None:
+        return report
+    keep = set(target.accounts)
+    return report.model_copy(update={"accounts": [a for a in report.accounts if a.account in keep]})
+
+
+def all_alerts(store: Store, config: Config, report: StatusReport, now: datetime) -> list[Alert]:
+    alerts = report_alerts(report, config.daemon.deadline_lead)
+    stale_limits = {a.id: a.stale_limit for a in config.accounts}
+    for acc in report.accounts:
+        if acc.account in stale_limits:
+            alerts.append(sync_alert(store, acc.account, acc.marketplace, stale_limits[acc.account], now))
+    return alerts
+
+
+def _decide_target(
+    session: Session,
+    config: Config,
+    target: TargetConfig,
+    report: StatusReport,
+    alerts: list[Alert],
+    silences: list[Silence],
+    now: datetime,
+) -> tuple[dict[tuple[str, str], Reason], list[Notice]]:
+    accounts = {a.account: a.marketplace for a in report.accounts}
+    rows = session.exec(
+        select(AlertStateRow).where(
+            AlertStateRow.target == target.name,
+            AlertStateRow.account.in_(list(accounts)),  # type: ignore[attr-defined]
+        )
+    ).all()
+    states = {(r.account, r.item): r for r in rows}
+    current = {(a.account, a.item): a for a in alerts if a.account in accounts}
+    for key in states.keys() - current.keys():  # gone from the report: the item cleared
+        current[key] = Alert(key[0], accounts[key[0]], key[1], "ok")
+    quiet = in_quiet_hours(now, target.quiet_hours, target.timezone)
+    decisions: dict[tuple[str, str], Reason] = {}
+    notices: list[Notice] = []
+    for key, alert in sorted(current.items()):
+        level = effective_level(alert.level, target.min_level)
+        state = states.get(key)
+        notified = state.notified_level if state else "ok"
+        reason = decide(
+            notified,
+            state.last_notified_at if state else None,
+            level,
+            now=now,
+            repeat_interval=config.daemon.repeat_interval,
+            silenced=any(s.matches(alert) for s in silences),
+            quiet=quiet,
+        )
+        decisions[key] = reason
+        if reason in NOTIFY:
+            notices.append(Notice(alert if level == alert.level else _at(alert, level), reason))
+        _update_state(session, target.name, key, state, level, reason, now)
+    return decisions, notices
+
+
+def _at(alert: Alert, level: str) -> Alert:
+    return Alert(alert.account, alert.marketplace, alert.item, level, alert.metric, alert.deadline, alert.detail)
+
+
+def _update_state(
+    session: Session,
+    target: str,
+    key: tuple[str, str],
+    state: AlertStateRow | None,
+    level: str,
+    reason: Reason,
+    now: datetime,
+) -> None:
+    notify = reason in NOTIFY
+    if state is None:
+        if level in ("ok", "unknown") and not notify:
+            return  # nothing fired, nothing to remember
+        state = AlertStateRow(target=target, account=key[0], item=key[1], level=level, notified_level="ok")
+    state.level = level
+    state.updated_at = now
+    if notify:
+        state.notified_level = "ok" if reason is Reason.RESOLVED else level
+        state.last_notified_at = now
+        if reason is Reason.NEW:
+            state.firing_since = now
+    if state.notified_level == "ok" and level == "ok":
+        if state in session:
+            session.delete(state)
+        return
+    session.add(state)
+
+
+def bodies(target: TargetConfig, messages: list[dict[str, object]], report: StatusReport) -> list[str]:
+    """Slack gets the Block Kit messages; a generic webhook gets the ``status --json`` document."""
+    if target.type == "webhook":
+        return [report.model_dump_json()]
+    return [json.dumps(m, ensure_ascii=False) for m in messages]
+
+
+def process_report(store: Store, config: Config, report: StatusReport, *, now: datetime) -> PipelineResult:
+    """Decide and queue the notifications for one evaluation; nothing is sent here (see ``outbox.flush``)."""
+    result = PipelineResult()
+    if not config.notify:
+        return result
+    alerts = all_alerts(store, config, report, now)
+    silences = active_silences(store, now)
+    pages = seller_pages(config, report)
+    with Session(store.engine) as session, session.begin():
+        for target in config.notify:
+            scoped = target_report(report, target)
+            decisions, notices = _decide_target(session, config, target, scoped, alerts, silences, now)
+            result.decisions[target.name] = decisions
+            if not notices:
+                continue
+            messages = render_alerts(notices, scoped, pages) if target.type == "slack" else []
+            queued = outbox.enqueue(session, target.name, "alert", bodies(target, messages, scoped), now)
+            result.queued[target.name] = queued
+            log.info("queued %d message(s) for target %s: %d alert change(s)", queued, target.name, len(notices))
+    return result
+
+
+def enqueue_digests(store: Store, config: Config, report: StatusReport, *, now: datetime) -> list[str]:
+    """Queue today's digest for every target that wants one and has not had it; returns the target names."""
+    done = []
+    with Session(store.engine) as session, session.begin():
+        for target in config.notify:
+            if not target.digest:
+                continue
+            last = session.exec(
+                select(OutboxRow.created_at)
+                .where(OutboxRow.target == target.name, OutboxRow.kind == "digest")
+                .order_by(OutboxRow.created_at.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            ).first()
+            if not digest_due(now, config.daemon.digest_at, target.timezone, last):
+                continue
+            scoped = target_report(report, target)
+            messages = render_digest(scoped, seller_pages(config, scoped), now) if target.type == "slack" else []
+            outbox.enqueue(session, target.name, "digest", bodies(target, messages, scoped), now)
+            done.append(target.name)
+    return done

@@ -1,0 +1,201 @@
+"""Slack messages for alerts, the daily digest and the test notice, as Block Kit payloads.
+
+Every text that came from a marketplace, a buyer or a pack goes through ``blocks.escape``; the only raw mrkdwn is
+our own formatting and links built by ``blocks.link``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sellerguard.alerts.blocks import context, escape, header, link, pack, section
+from sellerguard.alerts.dedup import Reason
+from sellerguard.alerts.model import SYNC_ITEM, Alert
+from sellerguard.rules.report import AccountStatus, Deadline, MetricStatus, StatusReport
+
+ICONS = {"critical": ":red_circle:", "warn": ":large_orange_circle:", "resolved": ":white_check_mark:"}
+LABELS = {
+    Reason.NEW: "new",
+    Reason.ESCALATED: "now critical",
+    Reason.REPEAT: "still firing",
+    Reason.RESOLVED: "resolved",
+}
+ITEMS_SHOWN = 15
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One alert worth a message to one target, and why."""
+
+    alert: Alert
+    reason: Reason
+
+
+def when(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _is_rate(m: MetricStatus) -> bool:
+    """Rates are stored as fractions (packs: "0.01 = 1%"); a value equal to numerator/denominator is one."""
+    if m.value is None or m.numerator is None or not m.denominator:
+        return False
+    return abs(m.value - m.numerator / m.denominator) < 1e-9
+
+
+def fmt(m: MetricStatus, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if _is_rate(m) or (m.threshold is not None and 0 < m.threshold < 1 and 0 <= value <= 1 and m.numerator):
+        return f"{value * 100:.2f}%"
+    return f"{value:,.4g}"
+
+
+def _account_title(acc: AccountStatus | None, account: str, marketplace: str) -> str:
+    name = acc.display_name if acc and acc.display_name else account
+    return f"{name} ({marketplace})"
+
+
+def _deadline_line(d: Deadline, metrics: dict[str, MetricStatus]) -> str:
+    line = f"• {escape(d.kind)} `{escape(d.ref)}` by {when(d.due)}"
+    m = metrics.get(d.metric)
+    if d.value_if_missed is not None and m is not None:
+        line += f" (if missed: {escape(m.id)} → {fmt(m, d.value_if_missed)})"
+    return line
+
+
+def metric_text(m: MetricStatus, label: str, acc: AccountStatus | None, page: str | None) -> str:
+    lines = [f"*{escape(m.name)}* `{escape(m.id)}` · {label}"]
+    value = f"Value *{fmt(m, m.value)}*"
+    if m.numerator is not None and m.denominator is not None:
+        value += f" ({m.numerator:g} of {m.denominator:g}"
+        value += f" over {m.window_days} days)" if m.window_days else ")"
+    if m.threshold is not None:
+        value += f" vs threshold {escape(m.comparator)} {fmt(m, m.threshold)}"
+        if m.warn is not None:
+            value += f" (warning at {fmt(m, m.warn)})"
+    lines.append(value)
+    if m.headroom is not None:
+        if m.headroom >= 0:
+            lines.append(f"Headroom: {m.headroom:g} more defects before the threshold")
+        else:
+            lines.append(f"Headroom: {-m.headroom:g} defect-free orders needed to recover")
+    if m.breach_forecast is not None:
+        lines.append(f"Forecast: crosses the threshold on {when(m.breach_forecast)}")
+    if m.reported_value is not None:
+        lines.append(f"Marketplace reports {fmt(m, m.reported_value)}")
+    if m.reason:
+        lines.append(f"Why: {escape(m.reason)}")
+    if m.consequence:
+        lines.append(f"If breached: {escape(m.consequence)}")
+    if not m.confirmed:
+        lines.append("_This rule is not confirmed by the marketplace (see the pack)._")
+    items = sorted((d for d in (acc.deadlines if acc else []) if d.metric == m.id), key=lambda d: d.due)
+    if items:
+        shown = ", ".join(f"{escape(d.kind)} `{escape(d.ref)}` by {when(d.due)}" for d in items[:5])
+        more = f" and {len(items) - 5} more" if len(items) > 5 else ""
+        lines.append(f"Items to act on: {shown}{more}")
+    links = [link(page, "Open seller page")] if page else []
+    if m.source:
+        links.append(link(m.source, "Policy"))
+    if links:
+        lines.append(" · ".join(links))
+    return "\n".join(lines)
+
+
+def _bucket(n: Notice) -> str:
+    return "resolved" if n.reason is Reason.RESOLVED else n.alert.level
+
+
+def _group_sections(
+    notices: list[Notice], acc: AccountStatus | None, page: str | None, bucket: str
+) -> list[dict[str, Any]]:
+    metrics = {m.id: m for m in (acc.metrics if acc else [])}
+    sections: list[dict[str, Any]] = []
+    items: list[Notice] = []
+    for n in notices:
+        a = n.alert
+        if bucket == "resolved":
+            continue
+        if a.item == SYNC_ITEM:
+            sections.append(section(f"*Data is stale: sync keeps failing* · {LABELS[n.reason]}\n{escape(a.detail)}"))
+        elif a.deadline is not None:
+            items.append(n)
+        elif a.metric is not None:
+            sections.append(section(metric_text(a.metric, LABELS[n.reason], acc, page)))
+    if items:
+        items.sort(key=lambda n: n.alert.deadline.due if n.alert.deadline else datetime.max)
+        lines = [_deadline_line(n.alert.deadline, metrics) for n in items[:ITEMS_SHOWN] if n.alert.deadline]
+        if len(items) > ITEMS_SHOWN:
+            lines.append(f"…and {len(items) - ITEMS_SHOWN} more")
+        head = f"*Items to act on* · {len(items)} due soon"
+        sections.append(section("\n".join([head, *lines, link(page, "Open seller page") if page else ""]).strip()))
+    if bucket == "resolved":
+        lines, done = [], 0
+        for n in notices:
+            a = n.alert
+            if a.deadline is not None:
+                done += 1
+            elif a.item == SYNC_ITEM:
+                lines.append("• sync works again")
+            else:
+                m = metrics.get(a.item) or a.metric
+                value = f" ({fmt(m, m.value)})" if m is not None else ""
+                lines.append(f"• `{escape(a.item)}` back to ok{value}")
+        if done:
+            lines.append(f"• {done} item(s) done or no longer due")
+        sections.append(section("\n".join(lines)))
+    return sections
+
+
+def render_alerts(
+    notices: list[Notice], report: StatusReport, pages: dict[str, str | None]
+) -> list[dict[str, Any]]:
+    """Messages for one target and one evaluation: per account, a header per level, then its sections."""
+    accounts = {a.account: a for a in report.accounts}
+    order = {a.account: i for i, a in enumerate(report.accounts)}
+    by_account: dict[str, list[Notice]] = {}
+    for n in notices:
+        by_account.setdefault(n.alert.account, []).append(n)
+    groups = []
+    for account in sorted(by_account, key=lambda a: (order.get(a, len(order)), a)):
+        acc = accounts.get(account)
+        title = _account_title(acc, account, by_account[account][0].alert.marketplace)
+        for bucket in ("critical", "warn", "resolved"):
+            group = [n for n in by_account[account] if _bucket(n) == bucket]
+            if not group:
+                continue
+            label = {"critical": "CRITICAL", "warn": "warning", "resolved": "resolved"}[bucket]
+            head = header(f"{ICONS[bucket]} {escape(title)}: {label}")
+            groups.append([head, *_group_sections(group, acc, pages.get(account), bucket)])
+    return pack(groups, context(f"sellerguard · data as of {when(report.as_of)}"))
+
+
+def render_digest(report: StatusReport, pages: dict[str, str | None], now: datetime) -> list[dict[str, Any]]:
+    groups = [[header(f":bar_chart: sellerguard daily digest · {now:%Y-%m-%d}")]]
+    for acc in report.accounts:
+        bad = [m for m in acc.metrics if m.level != "ok"]
+        soon = [d for d in acc.deadlines if d.due <= now + timedelta(hours=24)]
+        synced = when(acc.last_sync) if acc.last_sync else "never"
+        lines = [f"*{escape(_account_title(acc, acc.account, acc.marketplace))}* · {acc.level.upper()} · "
+                 f"last sync {synced}"]
+        for m in bad:
+            thr = f" vs {escape(m.comparator)} {fmt(m, m.threshold)}" if m.threshold is not None else ""
+            lines.append(f"• {escape(m.name)} `{escape(m.id)}`: {fmt(m, m.value)}{thr} ({m.level})")
+        if not bad:
+            lines.append(f"All {len(acc.metrics)} metrics ok")
+        if soon:
+            lines.append(f"{len(soon)} item(s) due in the next 24 h")
+        if page := pages.get(acc.account):
+            lines.append(link(page, "Open seller page"))
+        groups[0].append(section("\n".join(lines)))
+    if not report.accounts:
+        groups[0].append(section("No accounts configured."))
+    return pack(groups, context(f"sellerguard · data as of {when(report.as_of)}"))
+
+
+def render_test(target: str, now: datetime) -> list[dict[str, Any]]:
+    text = (f"This is a test from sellerguard to target `{escape(target)}` at {when(now)}.\n"
+            "Alerts will look like this: a header per account and level, then one section per metric.")
+    return pack([[header(":wave: sellerguard test notification"), section(text)]])

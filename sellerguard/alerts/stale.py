@@ -1,0 +1,41 @@
+"""The "sync keeps failing" alert, derived from the store's sync runs so that a restart neither forgets nor
+re-fires it: an account whose syncs have failed for longer than its ``stale_limit`` (default 4x sync_every)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from sellerguard.alerts.model import SYNC_ITEM, Alert
+from sellerguard.store import Store
+from sellerguard.store.tables import SyncRun
+
+
+def failing_since(store: Store, account: str) -> tuple[datetime, SyncRun] | None:
+    """When the current run of failures began, and the latest failed run; None when the last sync was ok."""
+    last = store.last_sync(account)
+    if last is None or last.ok:
+        return None
+    last_ok = store.last_sync(account, ok=True)
+    with store.session() as session:
+        q = select(func.min(SyncRun.started_at)).where(SyncRun.account == account)
+        if last_ok is not None:
+            q = q.where(SyncRun.started_at > last_ok.started_at)
+        since = session.execute(q).scalar_one()
+    return (since or last.started_at), last
+
+
+def sync_alert(store: Store, account: str, marketplace: str, stale_limit: timedelta, now: datetime) -> Alert:
+    failing = failing_since(store, account)
+    if failing is None or now - failing[0] < stale_limit:
+        return Alert(account, marketplace, SYNC_ITEM, "ok")
+    since, last = failing
+    # credentials or settings that are wrong will not heal by waiting: that is critical
+    level = "critical" if last.error_kind == "config" else "warn"
+    hours = (now - since).total_seconds() / 3600
+    detail = (
+        f"Failing for {hours:.1f} h (since {since:%Y-%m-%d %H:%M} UTC); metrics may be out of date.\n"
+        f"Last error ({last.error_kind or 'unknown'}): {last.error or 'no message'}"
+    )
+    return Alert(account, marketplace, SYNC_ITEM, level, detail=detail)
