@@ -122,9 +122,14 @@ def flush(
     http: requests.Session | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     limit: int = 500,
+    last_sent: dict[str, datetime] | None = None,
 ) -> FlushResult:
-    """Send what is due, oldest first, one message per second per Slack webhook; commit after each message."""
+    """Send what is due, oldest first, one message per second per Slack webhook; commit after each message.
+
+    ``last_sent`` (target -> time of its last post) lets a long-lived caller keep the pacing across flushes.
+    """
     http = http or requests.Session()
+    last_sent = {} if last_sent is None else last_sent
     targets = {t.name: t for t in config.notify}
     result = FlushResult()
     now = clock.now()
@@ -135,15 +140,16 @@ def flush(
             .order_by(OutboxRow.id)  # type: ignore[arg-type]
             .limit(limit)
         ).all()
-    last_target: str | None = None
     for row_id, target_name in due:
         if should_stop():
             break
         if target_name in result.paused:
             continue
         target = targets.get(target_name)
-        if target is not None and target.type == "slack" and last_target == target_name:
-            sleep(SLACK_INTERVAL_S)
+        if target is not None and target.type == "slack" and target_name in last_sent:
+            wait = SLACK_INTERVAL_S - (clock.now() - last_sent[target_name]).total_seconds()
+            if wait > 0:
+                sleep(wait)
         with Session(store.engine) as session, session.begin():
             row = session.get(OutboxRow, row_id)
             if row is None or row.status != "pending":
@@ -154,7 +160,7 @@ def flush(
             else:
                 key = f"sellerguard-{row.id}-{int(row.created_at.timestamp())}"
                 outcome = send(http, target, row.body, row.kind, key, now)
-                last_target = target_name
+                last_sent[target_name] = clock.now()
             _record(row, outcome, now, result)
             session.add(row)
     return result

@@ -1,0 +1,126 @@
+"""Slack payloads: Block Kit limits hold for any size of message, and hostile text stays inert."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from alert_builders import account, at, deadline, metric, report
+
+from sellerguard.alerts.blocks import BLOCKS_MAX, MESSAGE_CHARS_MAX, escape, truncate
+from sellerguard.alerts.dedup import Reason
+from sellerguard.alerts.model import Alert
+from sellerguard.alerts.slack import Notice, render_alerts, render_digest, render_test
+
+HOSTILE = "<!channel> @here <https://evil.example|Click me> & <@U123> <!subteam^S1> " + "x" * 40
+
+
+def assert_block_kit_limits(message: dict[str, Any]) -> None:
+    """The documented limits (docs/alerts.md): checked on every message we build."""
+    blocks = message["blocks"]
+    assert 1 <= len(blocks) <= BLOCKS_MAX
+    assert 0 < len(message["text"]) <= 3000
+    assert message["unfurl_links"] is False
+    total = 0
+    for b in blocks:
+        assert b["type"] in {"header", "section", "context"}
+        texts = [b["text"]] if "text" in b else b["elements"]
+        for t in texts:
+            assert 1 <= len(t["text"]) <= (150 if b["type"] == "header" else 3000)
+            if t["type"] == "mrkdwn":
+                assert t["verbatim"] is True
+            else:
+                assert t["type"] == "plain_text"
+            total += len(t["text"])
+    assert total <= MESSAGE_CHARS_MAX
+
+
+def only_our_links(payload: str) -> None:
+    """Every '<' left in the payload opens a link we built ourselves (seller page or policy)."""
+    for m in re.finditer(r"<([^>]*)>", payload):
+        assert m.group(1).startswith(("https://sellercentral.amazon.com", "https://www.ebay.com")), m.group(0)
+
+
+def notices_for(rep, reason=Reason.NEW):
+    out = []
+    for acc in rep.accounts:
+        for m in acc.metrics:
+            out.append(Notice(Alert(acc.account, acc.marketplace, m.id, m.level, metric=m), reason))
+        for d in acc.deadlines:
+            out.append(Notice(Alert(acc.account, acc.marketplace, f"deadline:{d.kind}:{d.ref}", "warn",
+                                    deadline=d), reason))
+    return out
+
+
+def test_escape_neutralises_control_characters_and_broadcasts():
+    out = escape(HOSTILE)
+    assert "<" not in out and ">" not in out
+    assert "&lt;!channel&gt;" in out and "&amp;" in out
+    assert "@here" not in out  # a zero-width joiner sits after the @
+
+
+def test_truncate_never_splits_an_entity():
+    text = escape("a" * 2995 + "<<<<<")
+    cut = truncate(text, 3000)
+    assert len(cut) <= 3000 and cut.endswith("…")
+    assert not re.search(r"&[a-z]{0,3}…$", cut)
+
+
+def test_hostile_marketplace_and_buyer_text_is_inert():
+    m = metric(level="critical", value=0.02, name=HOSTILE, reason=HOSTILE, consequence=HOSTILE)
+    acc = account("acme-us", m, deadlines=[deadline(HOSTILE[:150], at(3))])
+    acc = acc.model_copy(update={"display_name": HOSTILE})
+    rep = report(at(0), acc)
+    for message in render_alerts(notices_for(rep), rep, {"acme-us": "https://sellercentral.amazon.com/x"}):
+        assert_block_kit_limits(message)
+        payload = json.dumps(message, ensure_ascii=False)
+        assert "<!channel>" not in payload and "<@U123>" not in payload and "@here" not in payload
+        only_our_links(payload)
+    for message in render_digest(rep, {"acme-us": "https://sellercentral.amazon.com/x"}, at(0)):
+        only_our_links(json.dumps(message, ensure_ascii=False))
+
+
+def test_a_hostile_seller_page_cannot_break_out_of_its_link():
+    m = metric(level="warn", source="https://sellercentral.amazon.com/a|b>c <!channel>")
+    rep = report(at(0), account("acme-us", m))
+    payload = json.dumps(render_alerts(notices_for(rep), rep, {"acme-us": "javascript:alert(1)"}))
+    assert "javascript:" not in payload and "<!channel>" not in payload
+    assert "a%7Cb%3Ec%20%3C!channel%3E|Policy>" in payload
+
+
+def test_long_messages_are_split_within_limits():
+    metrics = [metric(f"amazon.m{i}", level="critical", value=0.02, reason="r" * 2500) for i in range(70)]
+    deadlines = [deadline(f"order-{i}", at(2)) for i in range(300)]
+    accounts = [account(f"acct-{n}", *metrics, deadlines=deadlines) for n in range(3)]
+    rep = report(at(0), *accounts)
+    messages = render_alerts(notices_for(rep), rep, {})
+    assert len(messages) > 3
+    for message in messages:
+        assert_block_kit_limits(message)
+    headers = [b["text"]["text"] for msg in messages for b in msg["blocks"] if b["type"] == "header"]
+    assert any(h.endswith("(continued)") for h in headers)
+    sections = sum(1 for msg in messages for b in msg["blocks"] if b["type"] == "section")
+    assert sections == 3 * (70 + 1)  # one per metric plus one "items to act on" per account: nothing dropped
+
+
+def test_metric_section_shows_value_threshold_headroom_forecast_items_and_link():
+    m = metric(level="warn", value=0.008, headroom=2, breach_forecast=at(72))
+    rep = report(at(0), account("acme-us", m, deadlines=[deadline("111-1", at(5))]))
+    [message] = render_alerts(notices_for(rep)[:1], rep, {"acme-us": "https://sellercentral.amazon.com/p"})
+    text = message["blocks"][1]["text"]["text"]
+    assert "Value *0.80%* (8 of 1000 over 60 days) vs threshold &lt; 1.00% (warning at 0.75%)" in text
+    assert "Headroom: 2 more defects" in text
+    assert "Forecast: crosses the threshold on 2026-11-26 12:00 UTC" in text
+    assert "ship `111-1`" in text
+    assert "<https://sellercentral.amazon.com/p|Open seller page>" in text
+    assert message["text"].startswith(":large_orange_circle: acme-us (amazon): warning")
+
+
+def test_resolved_and_test_messages_are_valid():
+    rep = report(at(0), account("acme-us", metric(level="ok")))
+    [message] = render_alerts(notices_for(rep, Reason.RESOLVED), rep, {})
+    assert_block_kit_limits(message)
+    assert "back to ok (0.50%)" in message["blocks"][1]["text"]["text"]
+    [test] = render_test("ops", at(0))
+    assert_block_kit_limits(test)
