@@ -66,31 +66,61 @@ def window_bounds(metric: Metric, as_of: datetime, days: int) -> tuple[datetime,
     return end - days * DAY, end
 
 
+def population_key(metric: Metric, params: Any) -> tuple[Any, ...]:
+    """Metrics with equal keys read the same rows: one query serves them all (``event_series_many``)."""
+    return (params.events, params.anchor, getattr(params, "fulfilment", "any"),
+            getattr(params, "exclude_buyer_cancelled", False), getattr(params, "exclude_cancelled", False),
+            metric.window_days, metric.lag_days, metric.fallback_window)
+
+
+def _defect_key(params: Any) -> tuple[Any, ...]:
+    return (tuple(params.defects), getattr(params, "count_open_claims", False),
+            getattr(params, "respond_hours", None), getattr(params, "hours", None))
+
+
+def event_series_many(
+    session: Session, dialect: str, account: str, group: list[tuple[Metric, Any]], as_of: datetime, days: int,
+) -> list[Series]:
+    """``rate`` / ``count`` for metrics sharing one population: one GROUP BY over the window, one defect
+    column per distinct defect definition."""
+    first_metric, first = group[0]
+    table = POPULATIONS[first.events].table
+    anchor = table.c[first.anchor]
+    start, end = window_bounds(first_metric, as_of, days)
+    columns: dict[tuple[Any, ...], Any] = {}
+    for _, params in group:
+        key = _defect_key(params)
+        if key not in columns:
+            ctx = Ctx(as_of=as_of, params=params, dialect=dialect)
+            clause = defect_clause(params.events, params.defects, ctx)
+            columns[key] = case((clause, 1), else_=0).label(f"d{len(columns)}")
+    base_ctx = Ctx(as_of=as_of, params=first, dialect=dialect)
+    inner = (
+        select(_bucket(anchor, start, dialect).label("b"), (anchor < end).label("w"), *columns.values())
+        .where(table.c.account == account, anchor >= start, anchor < as_of)
+        .where(*population_filters(first.events, first, base_ctx))
+        .subquery()
+    )
+    sums = [func.sum(inner.c[c.name]) for c in columns.values()]
+    rows = session.execute(
+        select(inner.c.b, inner.c.w, func.count(), *sums).group_by(inner.c.b, inner.c.w)
+    ).all()
+    index = {key: i for i, key in enumerate(columns)}
+    out = []
+    for metric, params in group:
+        i = index[_defect_key(params)]
+        kind = "count" if metric.calculator == "count" else (
+            "successes" if params.numerator == "successes" else "rate")
+        out.append(_fold(kind, start, days, metric.lag_days, [(r[0], r[1], r[2], r[3 + i] or 0) for r in rows]))
+    return out
+
+
 def event_series(
     session: Session, dialect: str, account: str, metric: Metric, params: EventParams, as_of: datetime,
     days: int,
 ) -> Series:
-    """``rate`` / ``count``: eligible events and defects per day, one GROUP BY over the window."""
-    pop = POPULATIONS[params.events]
-    table = pop.table
-    anchor = table.c[params.anchor]
-    start, end = window_bounds(metric, as_of, days)
-    ctx = Ctx(as_of=as_of, params=params, dialect=dialect)
-    inner = (
-        select(
-            _bucket(anchor, start, dialect).label("b"),
-            (anchor < end).label("w"),
-            case((defect_clause(params.events, params.defects, ctx), 1), else_=0).label("d"),
-        )
-        .where(table.c.account == account, anchor >= start, anchor < as_of)
-        .where(*population_filters(params.events, params, ctx))
-        .subquery()
-    )
-    rows = session.execute(
-        select(inner.c.b, inner.c.w, func.count(), func.sum(inner.c.d)).group_by(inner.c.b, inner.c.w)
-    ).all()
-    kind = "count" if metric.calculator == "count" else ("successes" if params.numerator == "successes" else "rate")
-    return _fold(kind, start, days, metric.lag_days, [(b, w, n, d or 0) for b, w, n, d in rows])
+    """``rate`` / ``count`` for one metric."""
+    return event_series_many(session, dialect, account, [(metric, params)], as_of, days)[0]
 
 
 def average_series(

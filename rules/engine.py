@@ -25,8 +25,9 @@ from sellerguard.rules.calculators import (
     Series,
     average_series,
     business_reply_series,
-    event_series,
+    event_series_many,
     latest_reported,
+    population_key,
     window_bounds,
 )
 from sellerguard.rules.calendars import BusinessCalendar, load_calendar
@@ -128,11 +129,11 @@ class Engine:
             stale = f"data stale: last successful sync {last_sync:%Y-%m-%d %H:%M} UTC"
         metrics: list[MetricStatus] = []
         evaluated: list[Evaluated] = []
-        for base in pack.metrics:
-            metric = apply_override(base, acc.policy.get(base.id), f"accounts[{acc.id}].policy.{base.id}")
-            if metric is None:
-                continue
-            status, series = self._metric(session, acc.id, metric, as_of, horizon, stale)
+        effective = [apply_override(m, acc.policy.get(m.id), f"accounts[{acc.id}].policy.{m.id}") for m in pack.metrics]
+        active = [m for m in effective if m is not None]
+        prefetched = self._prefetch(session, acc.id, active, as_of)
+        for metric in active:
+            status, series = self._metric(session, acc.id, metric, as_of, horizon, stale, prefetched)
             metrics.append(status)
             evaluated.append(Evaluated(metric, series))
         deadlines = find_deadlines(session, acc.id, evaluated, as_of, horizon, self._calendar_for)
@@ -141,34 +142,64 @@ class Engine:
         return AccountStatus(marketplace=acc.marketplace, account=acc.id, display_name=acc.display_name,
                              level=level, last_sync=last_sync, metrics=metrics, deadlines=deadlines)
 
+    def _event_params(self, metric: Metric) -> Any:
+        """The event parameters of a metric computed by ``event_series``; None for the other calculators."""
+        params = metric.parsed
+        if metric.calculator in ("rate", "count"):
+            return params
+        if metric.calculator == "response_time" and self._calendar_for(params) is None:
+            as_rate = EventParams(events="messages", anchor="received_at", defects=["late_reply"])
+            return _Merged(as_rate, params)
+        return None
+
+    def _prefetch(self, session: Session, account: str, metrics: list[Metric],
+                  as_of: datetime) -> dict[str, tuple[Series, int]]:
+        """Series of every event metric, one query per shared population (ODR and its parts read once)."""
+        groups: dict[tuple[Any, ...], list[tuple[Metric, Any]]] = {}
+        for metric in metrics:
+            if (params := self._event_params(metric)) is not None:
+                groups.setdefault(population_key(metric, params), []).append((metric, params))
+        out: dict[str, tuple[Series, int]] = {}
+        for group in groups.values():
+            lead = group[0][0]
+            days = lead.window_days
+            series = event_series_many(session, self.store.dialect, account, group, as_of, days)
+            if lead.fallback_window and series[0].denominator < lead.fallback_window.below:
+                days = lead.fallback_window.days
+                series = event_series_many(session, self.store.dialect, account, group, as_of, days)
+            for (metric, _), one in zip(group, series, strict=True):
+                out[metric.id] = (one, days)
+        return out
+
     def series(self, session: Session, account: str, metric: Metric, as_of: datetime,
                days: int) -> Series:
         dialect = self.store.dialect
         params = metric.parsed
-        if metric.calculator in ("rate", "count"):
-            return event_series(session, dialect, account, metric, params, as_of, days)
+        if (event_params := self._event_params(metric)) is not None:
+            return event_series_many(session, dialect, account, [(metric, event_params)], as_of, days)[0]
         if metric.calculator == "average":
             return average_series(session, dialect, account, metric, params, as_of, days)
         assert metric.calculator == "response_time"
         calendar = self._calendar_for(params)
-        if calendar is not None:
-            return business_reply_series(session, account, metric, params, calendar, as_of, days)
-        as_rate = EventParams(events="messages", anchor="received_at", defects=["late_reply"])
-        return event_series(session, dialect, account, metric, _Merged(as_rate, params), as_of, days)
+        assert calendar is not None
+        return business_reply_series(session, account, metric, params, calendar, as_of, days)
 
     def _metric(self, session: Session, account: str, metric: Metric, as_of: datetime, horizon: int,
-                stale: str | None) -> tuple[MetricStatus, Series | None]:
+                stale: str | None, prefetched: dict[str, tuple[Series, int]]) -> tuple[MetricStatus, Series | None]:
         ref = metric.reported_ref
         reported = latest_reported(session, account, ref.metric_id, ref.scope, as_of)
         base = _base_status(metric, reported)
         if metric.calculator == "reported":
             return _reported_status(metric, base, reported, as_of, stale), None
 
-        days = metric.window_days
-        series = self.series(session, account, metric, as_of, days)
-        if metric.fallback_window and series.denominator < metric.fallback_window.below:
-            days = metric.fallback_window.days
+        if metric.id in prefetched:
+            series, days = prefetched[metric.id]
+        else:
+            days = metric.window_days
             series = self.series(session, account, metric, as_of, days)
+            if metric.fallback_window and series.denominator < metric.fallback_window.below:
+                days = metric.fallback_window.days
+                series = self.series(session, account, metric, as_of, days)
         start, end = window_bounds(metric, as_of, days)
         d, n = series.numerator, series.denominator
         value = assess.value_of(series.kind, d, n)
