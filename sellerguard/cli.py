@@ -294,8 +294,15 @@ def demo(ctx: Ctx, keep: bool) -> None:
 
 
 def show_status(config: Config, store: Store) -> None:
-    """Print the status table and deadline queue (the `status` command's renderer)."""
-    raise _not_built("status", 4)
+    """Print the status table and deadline queue, as `sellerguard status` does."""
+    from sellerguard.clock import SystemClock
+    from sellerguard.status import build_status, render_status
+
+    report = build_status(config, store, SystemClock())
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out.width = 140
+    out.print(render_status(report))
 
 
 def main() -> None:
