@@ -212,7 +212,7 @@ def status(ctx: Ctx, as_json: bool, as_of: str | None, accounts: tuple[str, ...]
     Exit code: 0 all ok, 1 some warn, 2 some critical, 3 unknown or error.
     """
     from sellerguard.clock import SystemClock
-    from sellerguard.status import build_status, parse_as_of, render_status
+    from sellerguard.status import build_status, parse_as_of
 
     moment = parse_as_of(as_of) if as_of else None
     report = build_status(ctx.config, ctx.store, SystemClock(), as_of=moment, accounts=accounts,
@@ -220,10 +220,7 @@ def status(ctx: Ctx, as_json: bool, as_of: str | None, accounts: tuple[str, ...]
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     else:
-        out = Console(highlight=False)
-        if not out.is_terminal:
-            out.width = 140  # a pipe or a log: do not squeeze the tables into 80 columns
-        out.print(render_status(report))
+        print_report(report)
     sys.exit(report.exit_code if report.accounts else 3)
 
 
@@ -296,12 +293,17 @@ def demo(ctx: Ctx, keep: bool) -> None:
 def show_status(config: Config, store: Store) -> None:
     """Print the status table and deadline queue, as `sellerguard status` does."""
     from sellerguard.clock import SystemClock
-    from sellerguard.status import build_status, render_status
+    from sellerguard.status import build_status
 
-    report = build_status(config, store, SystemClock())
+    print_report(build_status(config, store, SystemClock()))
+
+
+def print_report(report: Any) -> None:
+    from sellerguard.status import render_status
+
     out = Console(highlight=False)
     if not out.is_terminal:
-        out.width = 140
+        out.width = 140  # a pipe or a log: do not squeeze the tables into 80 columns
     out.print(render_status(report))
 
 
