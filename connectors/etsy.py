@@ -1,0 +1,234 @@
+"""Etsy Open API v3: shop receipts (orders, shipments, cancellations, refunds) and shop reviews.
+
+Auth: OAuth 2.0 (authorization code + PKCE once, at set-up); each sync refreshes the access token with the
+stored refresh token, and Etsy may hand back a new refresh token: it is saved to the account state before the
+new access token is used (``sellerguard.oauth.refresh_rotating``). Every call, token calls included, carries
+``x-api-key: <keystring>:<shared_secret>`` (required since 2026-01-18; the vendored spec still shows the
+keystring alone).
+
+Receipts are read incrementally by ``min_last_modified`` with offset paging. Etsy does NOT bump a receipt's
+modified time for cancellations, refunds or ship-by changes (etsy/open-api#604, #232, #513), so each sync also
+re-reads every receipt created in the last ``rescan_days`` (the still-open window). Reviews are filtered by
+creation time only, so the last ``review_rescan_days`` are re-read to catch edits.
+
+Not in the API, so not pulled: buyer conversations (import them with the canonical import), Star Seller and
+customer-service figures (sellerguard computes them), cases, delivery times. See docs/connectors/etsy.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from sellerguard.connectors.contract import Batch, SyncContext
+from sellerguard.connectors.etsy_normalize import bad, normalize_receipt, normalize_review
+from sellerguard.errors import ConnectorError
+from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.oauth import expires_at, post_token, refresh_rotating
+from sellerguard.schema import Record
+
+MARKETPLACE = "etsy"
+STREAMS = ("receipts", "reviews")
+API_URL = "https://api.etsy.com"  # the spec's servers entry is https://openapi.etsy.com: both serve v3
+TOKEN_URL = "https://api.etsy.com/v3/public/oauth/token"
+PAGE = 100  # the largest `limit` Etsy accepts
+APP = "/v3/application"
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shop_id: int | None = Field(default=None, ge=1)  # default: the shop of the authorizing user (GET /users/me)
+    backfill_days: int = Field(default=90, ge=1, le=3650)  # first sync reads receipts modified this far back
+    rescan_days: int = Field(default=30, ge=0, le=365)  # receipts created this recently are re-read every sync
+    review_rescan_days: int = Field(default=14, ge=0, le=365)
+    overlap_s: int = Field(default=300, ge=0)  # cursor overlap: receipts written late still get read
+    rate_per_second: float = Field(default=5, gt=0)  # below the QPS on the app's "Your Apps" page
+
+
+ERRORS: dict[int | str, ErrorRule] = {
+    400: ErrorRule("fail", "payload", "Etsy rejected the request as malformed"),
+    401: ErrorRule("refresh", "config", "Etsy rejected the access token: re-authorize the app (OAuth)"),
+    403: ErrorRule("fail", "config", "Etsy refused access: the app lacks the transactions_r scope, or x-api-key is"
+                                     " not '<keystring>:<shared_secret>'"),
+    404: ErrorRule("fail", "config", "Etsy does not know this shop: check options.shop_id"),
+    429: ErrorRule("retry", "wait", "Etsy rate limit reached (per second or per day)"),
+}
+
+
+def _classify(response: requests.Response) -> ErrorRule | None:
+    """403s that name the API key problem get a message that says exactly what to fix."""
+    if response.status_code != 403:
+        return None
+    try:
+        text = str(response.json().get("error", ""))
+    except (ValueError, AttributeError):
+        return None
+    if "shared secret" in text.lower() or "keystring" in text.lower() or "api key" in text.lower():
+        return ErrorRule("fail", "config", "Etsy refused the x-api-key header: set credentials keystring and"
+                                           " shared_secret from the app's Your Apps page")
+    return None
+
+
+def _on_response(client: HttpClient) -> Any:
+    def follow(bucket: str | None, response: requests.Response) -> None:
+        limit = response.headers.get("x-limit-per-second")
+        if bucket in client.limits and limit and limit.isdigit():
+            client.limits[bucket].set_rate(min(float(limit), client.limits[bucket].rate))
+
+    return follow
+
+
+def client(ctx: SyncContext) -> HttpClient:
+    acc = ctx.account
+    keystring = acc.secret("keystring").get_secret_value()
+    api_key = f"{keystring}:{acc.secret('shared_secret').get_secret_value()}"
+    http = HttpClient(base_url=acc.base_url or API_URL, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
+                      errors=ERRORS, classify=_classify, headers={"x-api-key": api_key})
+    token_url = acc.token_url or (acc.base_url.rstrip("/") + "/v3/public/oauth/token" if acc.base_url else TOKEN_URL)
+
+    def fetch_token() -> tuple[str, Any]:
+        # a stored token is tried first, but never again after Etsy rejected one (401 -> refetch)
+        cached = cached_token(ctx) if token.fetches == 0 else None
+        if cached is not None:
+            return cached
+
+        def exchange(refresh_token: str) -> dict[str, Any]:
+            form = {"grant_type": "refresh_token", "client_id": keystring, "refresh_token": refresh_token}
+            return post_token(http, token_url, form, headers={"x-api-key": api_key})
+
+        payload = refresh_rotating(ctx, exchange)  # a rotated refresh token is saved before we go on
+        fresh, expires = str(payload["access_token"]), expires_at(ctx.now(), payload.get("expires_in"))
+        ctx.state.put("access_token", f"{int(expires.timestamp())}:{fresh}")
+        return fresh, expires
+
+    token = AccessToken(fetch_token, ctx.clock)
+    http.token = token
+    http.auth = lambda headers: headers.update({"Authorization": f"Bearer {token.get()}"})
+    options: Options = ctx.options or Options()
+    http.limit("api", options.rate_per_second, options.rate_per_second)
+    http.on_response = _on_response(http)
+    return http
+
+
+def cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
+    """The access token of an earlier stream or sync, while it has more than two minutes left (Etsy: 1 h)."""
+    saved = ctx.state.get("access_token")
+    if not saved or ":" not in saved:
+        return None
+    until, token = saved.split(":", 1)
+    if not until.isdigit():
+        return None
+    expires = datetime.fromtimestamp(int(until), UTC)
+    return (token, expires) if (expires - ctx.now()).total_seconds() > 120 else None
+
+
+def shop_id(ctx: SyncContext, http: HttpClient) -> int:
+    options: Options = ctx.options or Options()
+    if options.shop_id:
+        return options.shop_id
+    if (known := ctx.state.get("shop_id")) and known.isdigit():
+        return int(known)
+    me = http.get_json(f"{APP}/users/me", bucket="api")
+    found = me.get("shop_id") if isinstance(me, dict) else None
+    if not isinstance(found, int) or found < 1:
+        raise ConnectorError("this Etsy user has no shop: set options.shop_id", kind="config",
+                             where=f"etsy: GET {APP}/users/me")
+    ctx.state.put("shop_id", str(found))
+    return found
+
+
+def _pages(http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[tuple[list[Any], int]]:
+    """Offset paging to the end: yields (results, offset of the first result)."""
+    offset = 0
+    while True:
+        body = http.get_json(path, params={**params, "limit": PAGE, "offset": offset}, bucket="api")
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise bad(f"GET {path}", "results", "missing or not a list")
+        results: list[Any] = body["results"]
+        count = body.get("count")
+        yield results, offset
+        offset += len(results)
+        if len(results) < PAGE or (isinstance(count, int) and offset >= count):
+            return
+
+
+def _receipt_batches(ctx: SyncContext, http: HttpClient, path: str, params: dict[str, Any],
+                     cursor_of: Any) -> Iterator[Batch]:
+    where = f"GET {path}"
+    for results, offset in _pages(http, path, params):
+        records: list[Record] = []
+        for i, receipt in enumerate(results):
+            records += normalize_receipt(ctx.account.id, receipt, where, f"results[{offset + i}]")
+        yield Batch(records, cursor=cursor_of(results), progress=1)
+
+
+def fetch_receipts(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    options: Options = ctx.options or Options()
+    now = ctx.now()
+    shop = shop_id(ctx, http)
+    path = f"{APP}/shops/{shop}/receipts"
+    if cursor and cursor.isdigit():
+        since = int(cursor) - options.overlap_s
+    else:
+        since = int((now - timedelta(days=options.backfill_days)).timestamp())
+    newest = [int(cursor) if cursor and cursor.isdigit() else since]
+
+    def advance(results: list[Any]) -> str:
+        for r in results:
+            ts = r.get("updated_timestamp", r.get("update_timestamp")) if isinstance(r, dict) else None
+            if isinstance(ts, int) and ts > newest[0]:
+                newest[0] = ts
+        return str(min(newest[0], int(now.timestamp())))
+
+    params = {"min_last_modified": max(since, 946684800), "sort_on": "updated", "sort_order": "asc"}
+    yield from _receipt_batches(ctx, http, path, params, advance)
+    # The still-open window: refunds, cancellations and ship-by changes leave updated_timestamp alone.
+    rescan_from = int((now - timedelta(days=options.rescan_days)).timestamp())
+    if options.rescan_days and since > rescan_from:
+        params = {"min_created": rescan_from, "sort_on": "created", "sort_order": "asc"}
+        yield from _receipt_batches(ctx, http, path, params, lambda results: None)
+
+
+def fetch_reviews(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    options: Options = ctx.options or Options()
+    now = ctx.now()
+    shop = shop_id(ctx, http)
+    path = f"{APP}/shops/{shop}/reviews"
+    edits_from = int((now - timedelta(days=options.review_rescan_days)).timestamp())
+    if cursor and cursor.isdigit():
+        since = min(int(cursor) - options.overlap_s, edits_from)
+    else:
+        since = int((now - timedelta(days=options.backfill_days)).timestamp())
+    newest = int(cursor) if cursor and cursor.isdigit() else since
+    for results, offset in _pages(http, path, {"min_created": max(since, 946684800)}):
+        ratings = [normalize_review(ctx.account.id, r, f"GET {path}", f"results[{offset + i}]")
+                   for i, r in enumerate(results)]
+        newest = max([newest, *(int(r.rated_at.timestamp()) for r in ratings)])
+        yield Batch(list(ratings), cursor=str(min(newest, int(now.timestamp()))), progress=1)
+
+
+def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
+    http = client(ctx)
+    if stream == "receipts":
+        yield from fetch_receipts(ctx, http, cursor)
+    elif stream == "reviews":
+        yield from fetch_reviews(ctx, http, cursor)
+    else:
+        raise ConnectorError(f"unknown stream '{stream}' (known: {', '.join(STREAMS)})", kind="config",
+                             where="etsy")
+
+
+def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
+    """A config entry for the loopback sandbox (these credentials open nothing else)."""
+    return {
+        "id": account_id,
+        "marketplace": MARKETPLACE,
+        "base_url": base_url,
+        "credentials": {"keystring": "sbxkeystring", "shared_secret": "sbxsecret",
+                        "refresh_token": f"sbx-refresh-{account_id}"},
+    }

@@ -1,0 +1,349 @@
+"""TikTok Shop Partner API (202309+ paths): orders, packages/tracking, cancellations, returns, reviews, CS figures.
+
+Auth: the app key and secret from Partner Center plus the seller's refresh token. Access tokens come from
+``GET auth.tiktok-shops.com/api/v2/token/refresh`` (a different host from the API); its ``*_expire_in`` fields
+are absolute unix times, not durations. A refresh token handed back by TikTok is saved before the new access
+token is used. Every API call is signed (``connectors/tiktok_sign.py``) and shop calls carry ``shop_cipher``
+(from ``GET /authorization/202309/shops`` unless configured).
+
+TikTok answers most failures with HTTP 200 and ``code != 0`` in the body: ``classify`` sorts those like any
+other error (fix the config / wait / bad payload). Orders, cancellations and returns are read incrementally
+by update time (``update_time_ge``/``update_time_lt``) with cursor paging (``page_token``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from sellerguard.connectors.contract import Batch, SyncContext
+from sellerguard.connectors.tiktok_normalize import (
+    bad,
+    normalize_cancellation,
+    normalize_order,
+    normalize_return,
+    normalize_review,
+)
+from sellerguard.connectors.tiktok_sign import SignedRequest
+from sellerguard.errors import ConnectorError
+from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.oauth import refresh_rotating
+from sellerguard.schema import Record, ReportedMetric
+
+MARKETPLACE = "tiktok"
+STREAMS = ("orders", "cancellations", "returns", "reviews", "performance")
+API_URL = "https://open-api.tiktokglobalshop.com"
+AUTH_URL = "https://auth.tiktok-shops.com"
+PAGE = 100  # page_size maximum of the search calls
+SEARCHES = {  # stream -> (path, list key in data)
+    "orders": ("/order/202309/orders/search", "orders"),
+    "cancellations": ("/return_refund/202309/cancellations/search", "cancellations"),
+    "returns": ("/return_refund/202309/returns/search", "return_orders"),
+}
+REVIEWS_PATH = "/review_rating/202605/product_reviews/search"  # [unverified] third-party use only
+PERFORMANCE_PATH = "/customer_service/202407/performance"
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shop_cipher: str | None = None  # default: looked up with GET /authorization/202309/shops
+    shop_id: str | None = None  # picks the shop when the authorization covers several
+    backfill_days: int = Field(default=90, ge=1, le=3650)
+    overlap_s: int = Field(default=300, ge=0)  # search indexes lag writes: re-read this much before the cursor
+    reviews: bool = True  # needs the "Reviews and ratings" API package
+    performance: bool = False  # needs the customer-service scope (seller.customer_service)
+    rate_per_second: float = Field(default=5, gt=0)  # per-endpoint QPS is listed only in Partner Center
+
+
+def _code_rule(code: int, message: str, request_id: str) -> ErrorRule:
+    text = f"TikTok code {code}: {message[:120]}" + (f" (request_id {request_id})" if request_id else "")
+    low = message.lower()
+    if code in (105001, 105002) or ("expired" in low and "token" in low):
+        return ErrorRule("refresh", "config", f"{text}: the access token was refused; re-authorize the shop if"
+                                              " this persists")
+    if code in (105005, 32002017) or "auth pkg" in low or "permission" in low or "scope" in low:
+        return ErrorRule("fail", "config", f"{text}: the app lacks the API package (scope) for this call;"
+                                           " add it in Partner Center")
+    if code in (36004001, 36004005) or "refresh" in low:
+        return ErrorRule("fail", "config", f"{text}: the refresh token is expired or unknown; re-authorize the shop")
+    if "sign" in low:
+        return ErrorRule("fail", "config", f"{text}: the signature was refused; check app_key and app_secret")
+    if "cipher" in low or ("shop" in low and "invalid" in low):
+        return ErrorRule("fail", "config", f"{text}: check options.shop_cipher / shop_id")
+    if "too many" in low or "rate limit" in low or "frequen" in low or "busy" in low or "timeout" in low \
+            or "internal" in low or "system error" in low:
+        return ErrorRule("retry", "wait", text)
+    return ErrorRule("fail", "payload", f"{text}: TikTok refused the request")
+
+
+def classify(response: requests.Response) -> ErrorRule | None:
+    """HTTP 200 with ``code != 0`` is an error; 429 and 5xx are left to the status table (retries)."""
+    if response.status_code == 429 or response.status_code >= 500:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("code") in (0, "0", None):
+        return None
+    try:
+        code = int(body["code"])
+    except (TypeError, ValueError):
+        code = -1
+    return _code_rule(code, str(body.get("message") or ""), str(body.get("request_id") or ""))
+
+
+def _data(http: HttpClient, response: requests.Response, where: str) -> dict[str, Any]:
+    body = http.json(response, where)
+    data = body.get("data") if isinstance(body, dict) else None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise bad(where, "data", "expected an object")
+    return data
+
+
+def _cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
+    saved = ctx.state.get("access_token")
+    until, _, token = (saved or "").partition(":")
+    if not until.isdigit() or not token:
+        return None
+    expires = datetime.fromtimestamp(int(until), UTC)
+    return (token, expires) if (expires - ctx.now()).total_seconds() > 300 else None
+
+
+def _token_fetcher(ctx: SyncContext, app_key: str, app_secret: str, holder: list[AccessToken]) -> Callable[[], Any]:
+    acc = ctx.account
+    auth = HttpClient(base_url=acc.token_url or acc.base_url or AUTH_URL, marketplace=MARKETPLACE, clock=ctx.clock,
+                      sleep=ctx.sleep, classify=classify, max_attempts=3)
+
+    def fetch() -> tuple[str, datetime]:
+        cached = _cached_token(ctx) if holder[0].fetches == 0 else None  # never reuse a refused token
+        if cached is not None:
+            return cached
+
+        def exchange(refresh_token: str) -> dict[str, Any]:
+            params = {"app_key": app_key, "app_secret": app_secret, "refresh_token": refresh_token,
+                      "grant_type": "refresh_token"}
+            data = _data(auth, auth.request("GET", "/api/v2/token/refresh", params=params), "token refresh")
+            if not data.get("access_token"):
+                raise bad("GET /api/v2/token/refresh", "data.access_token", "missing")
+            return data
+
+        data = refresh_rotating(ctx, exchange)  # a new refresh token is stored before we use the access token
+        # absolute unix times, not durations (G3)
+        expires = datetime.fromtimestamp(int(data.get("access_token_expire_in") or 0), UTC)
+        if expires <= ctx.now():
+            expires = ctx.now() + timedelta(hours=1)
+        if data.get("refresh_token_expire_in"):
+            ctx.state.put("refresh_token_expires_at", str(int(data["refresh_token_expire_in"])))
+        ctx.state.put("access_token", f"{int(expires.timestamp())}:{data['access_token']}")
+        return str(data["access_token"]), expires
+
+    return fetch
+
+
+class Session:
+    """One account's signed API access: the HTTP client and the two signers (with and without shop_cipher)."""
+
+    def __init__(self, ctx: SyncContext) -> None:
+        acc = ctx.account
+        self.ctx = ctx
+        self.options: Options = ctx.options or Options()
+        app_key = acc.secret("app_key").get_secret_value()
+        app_secret = acc.secret("app_secret").get_secret_value()
+        base = acc.base_url or API_URL
+        self.http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
+                               classify=classify)
+        holder: list[AccessToken] = []
+        token = AccessToken(_token_fetcher(ctx, app_key, app_secret, holder), ctx.clock, margin_s=300)
+        holder.append(token)
+        self.http.token = token
+        self.http.limit("api", self.options.rate_per_second, self.options.rate_per_second)
+        base_path = urlsplit(base).path
+        self.plain = SignedRequest(app_key, app_secret, ctx.clock, base_path=base_path, access_token=token.get)
+        self.shop = SignedRequest(app_key, app_secret, ctx.clock, base_path=base_path, access_token=token.get,
+                                  shop_cipher=self.shop_cipher())
+
+    def get(self, path: str, params: dict[str, Any], signer: SignedRequest) -> dict[str, Any]:
+        response = self.http.request("GET", path, params=params, auth=signer, bucket="api")
+        return _data(self.http, response, f"GET {path}")
+
+    def post(self, path: str, params: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        raw = json.dumps(body, separators=(",", ":")).encode()  # serialised once: these bytes are signed and sent
+        response = self.http.request("POST", path, params=params, data=raw, auth=self.shop, bucket="api",
+                                     headers={"Content-Type": "application/json"})
+        return _data(self.http, response, f"POST {path}")
+
+    def shop_cipher(self) -> str:
+        if self.options.shop_cipher:
+            return self.options.shop_cipher
+        if cached := self.ctx.state.get("shop_cipher"):
+            return cached
+        path = "/authorization/202309/shops"
+        shops = self.get(path, {}, self.plain).get("shops")
+        if not isinstance(shops, list) or not all(isinstance(s, dict) for s in shops):
+            raise bad(f"GET {path}", "data.shops", "expected a list of shops")
+        wanted = self.options.shop_id or self.ctx.account.seller_id
+        found = [s for s in shops if not wanted or str(s.get("id")) == wanted]
+        if len(found) != 1 or not found[0].get("cipher"):
+            problem = "no shop matches options.shop_id" if wanted else f"{len(shops)} shops are authorized"
+            raise ConnectorError(f"{problem}: set options.shop_id (or options.shop_cipher)", kind="config",
+                                 where=f"tiktok: GET {path}")
+        cipher = str(found[0]["cipher"])
+        self.ctx.state.put("shop_cipher", cipher)
+        return cipher
+
+    def search(self, path: str, body: dict[str, Any], sort_field: str = "update_time") -> Iterator[
+            tuple[dict[str, Any], bool]]:
+        """Cursor paging to the end: yields (data, more pages follow)."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"page_size": PAGE, "sort_field": sort_field, "sort_order": "ASC"}
+            if token:
+                params["page_token"] = token
+            data = self.post(path, params, body)
+            token = str(data.get("next_page_token") or "") or None
+            if token in seen:
+                raise bad(f"POST {path}", "data.next_page_token", "the same page token came back twice")
+            yield data, token is not None
+            if token is None:
+                return
+            seen.add(token)
+
+
+def _items(data: dict[str, Any], key: str, where: str) -> list[Any]:
+    items = data.get(key) or []
+    if not isinstance(items, list):
+        raise bad(where, f"data.{key}", "expected a list")
+    return items
+
+
+def fetch_updates(session: Session, stream: str, cursor: str | None) -> Iterator[Batch]:
+    """orders / cancellations / returns changed in [cursor - overlap, now)."""
+    ctx, options = session.ctx, session.options
+    path, key = SEARCHES[stream]
+    now = int(ctx.now().timestamp())
+    since = int(cursor) - options.overlap_s if cursor and cursor.isdigit() else \
+        now - options.backfill_days * 86400
+    body = {"update_time_ge": since, "update_time_lt": now}
+    newest = since
+    where = f"POST {path}"
+    offset = 0
+    for data, more in session.search(path, body):
+        records: list[Record] = []
+        for i, item in enumerate(_items(data, key, where)):
+            field = f"data.{key}[{offset + i}]"
+            if stream == "orders":
+                records += normalize_order(ctx.account.id, item, where, field)
+            elif stream == "cancellations":
+                if (c := normalize_cancellation(ctx.account.id, item, where, field)) is not None:
+                    records.append(c)
+            else:
+                records.append(normalize_return(ctx.account.id, item, where, field))
+            if isinstance(item, dict) and str(item.get("update_time") or "").isdigit():
+                newest = max(newest, int(item["update_time"]))
+        offset += len(data.get(key) or [])
+        # mid-scan the newest update seen is a safe resume point (results come oldest first); at the end, now
+        yield Batch(records, cursor=str(min(newest, now)) if more else str(now), progress=1)
+
+
+def fetch_reviews(session: Session, cursor: str | None) -> Iterator[Batch]:
+    ctx, options = session.ctx, session.options
+    if not options.reviews:
+        return
+    now = ctx.now()
+    since = datetime.fromtimestamp(int(cursor), UTC) - timedelta(seconds=options.overlap_s) \
+        if cursor and cursor.isdigit() else now - timedelta(days=options.backfill_days)
+    body = {"review_start_time": since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "review_end_time": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    newest = int(since.timestamp())
+    where = f"POST {REVIEWS_PATH}"
+    offset = 0
+    try:
+        for data, more in session.search(REVIEWS_PATH, body, sort_field="create_time"):
+            items = _items(data, "reviews", where)
+            ratings = [normalize_review(ctx.account.id, r, where, f"data.reviews[{offset + i}]")
+                       for i, r in enumerate(items)]
+            offset += len(items)
+            newest = max([newest, *(int(r.rated_at.timestamp()) for r in ratings)])
+            yield Batch(list(ratings), cursor=str(newest) if more else str(int(now.timestamp())), progress=1)
+    except ConnectorError as exc:
+        if exc.kind == "config":
+            exc.message += " (or set options.reviews = false)"
+            exc.args = (f"{exc.where}: {exc.message}",)
+        raise
+
+
+def _percent(value: Any, where: str, field: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value) / 100
+    except (TypeError, ValueError):
+        raise bad(where, field, f"not a percentage: {value!r}") from None
+
+
+def fetch_performance(session: Session) -> Iterator[Batch]:
+    """The customer-service figures TikTok reports (30 days to yesterday), as ReportedMetric records."""
+    ctx = session.ctx
+    if not session.options.performance:
+        return
+    today = ctx.now().date()
+    start = today - timedelta(days=30)
+    data = session.get(PERFORMANCE_PATH, {"support_date_ge": start.isoformat(), "support_date_lt": today.isoformat()},
+                       session.shop)
+    perf = data.get("performance")
+    where = f"GET {PERFORMANCE_PATH}"
+    if not isinstance(perf, dict):
+        raise bad(where, "data.performance", "expected an object")
+    sessions = perf.get("support_session_count")
+    window = {"window_start": datetime.combine(start, datetime.min.time(), UTC),
+              "window_end": datetime.combine(today, datetime.min.time(), UTC)}
+    records: list[Record] = []
+    for metric, field in (("tiktok.cs_response_rate", "response_percentage"),
+                          ("tiktok.cs_satisfaction_rate", "satisfaction_percentage")):
+        value = _percent(perf.get(field), where, f"data.performance.{field}")
+        records.append(ReportedMetric(
+            account=ctx.account.id, external_id=f"{metric}:{today.isoformat()}", metric_id=metric, value=value,
+            denominator=float(sessions) if isinstance(sessions, int | float) else None, as_of=ctx.now(),
+            scope="customer_service", **window,
+        ))
+    yield Batch(records, cursor=None, progress=1)
+
+
+def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
+    if stream not in STREAMS:
+        raise ConnectorError(f"unknown stream '{stream}' (known: {', '.join(STREAMS)})", kind="config",
+                             where="tiktok")
+    opts: Options = ctx.options or Options()
+    if (stream == "reviews" and not opts.reviews) or (stream == "performance" and not opts.performance):
+        return
+    session = Session(ctx)
+    if stream in SEARCHES:
+        yield from fetch_updates(session, stream, cursor)
+    elif stream == "reviews":
+        yield from fetch_reviews(session, cursor)
+    else:
+        yield from fetch_performance(session)
+
+
+def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
+    """A config entry for the loopback sandbox (these credentials open nothing else)."""
+    return {
+        "id": account_id,
+        "marketplace": MARKETPLACE,
+        "region": "US",
+        "base_url": base_url,
+        "credentials": {"app_key": "sbxappkey", "app_secret": "sbxappsecret",
+                        "refresh_token": f"sbx-refresh-{account_id}"},
+        "options": {"performance": True},
+    }
