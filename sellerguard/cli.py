@@ -225,11 +225,110 @@ def status(ctx: Ctx, as_json: bool, as_of: str | None, accounts: tuple[str, ...]
 
 
 @cli.command()
+@click.option("--once", is_flag=True, help="Run every job once (sync, evaluate, notify, digest) and exit.")
+@click.option("--health-port", type=click.IntRange(1, 65535), help="Serve /healthz and Prometheus /metrics.")
+@click.option("--health-host", default="127.0.0.1", show_default=True, help="Address for --health-port.")
+@click.option("--log-format", type=click.Choice(["human", "json"]), default="human", show_default=True)
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              default="INFO", show_default=True)
 @pass_ctx
 @handle_errors
-def run(ctx: Ctx) -> None:
-    """Run the daemon: sync on schedule, evaluate, notify."""
-    raise _not_built("run", 7)
+def run(ctx: Ctx, once: bool, health_port: int | None, health_host: str, log_format: str, log_level: str) -> None:
+    """Run the daemon: sync on schedule, evaluate, notify (docs/deploy.md).
+
+    One daemon per database: a second one refuses to start. SIGTERM or Ctrl-C finishes the current batch
+    and exits within 10 s.
+    """
+    import os
+
+    from sellerguard.clock import SystemClock
+    from sellerguard.daemon import Daemon, serve
+    from sellerguard.logs import configure_logging
+
+    configure_logging(log_format, log_level)  # type: ignore[arg-type]
+    daemon = Daemon(ctx.config, ctx.store, clock=SystemClock())
+    serve(daemon, once=once, health_host=health_host, health_port=health_port, exit_fn=os._exit)
+
+
+@cli.command()
+@click.argument("matcher", required=False, metavar="ACCOUNT[/METRIC]")
+@click.option("--for", "duration", default="1d", show_default=True, help="How long: 2h, 2d, 1w ...")
+@click.option("--reason", help="Why (required when adding a silence).")
+@click.option("--list", "list_", is_flag=True, help="List active silences (the default with no ACCOUNT).")
+@click.option("--all", "show_all", is_flag=True, help="With --list: include expired silences.")
+@click.option("--expire", type=int, metavar="ID", help="End the silence ID now.")
+@pass_ctx
+@handle_errors
+def silence(ctx: Ctx, matcher: str | None, duration: str, reason: str | None, list_: bool, show_all: bool,
+            expire: int | None) -> None:
+    """Mute alerts for ACCOUNT/METRIC (shell wildcards; ACCOUNT alone mutes the whole account)."""
+    import getpass
+
+    from sellerguard.alerts.silences import add_silence, expire_silence, list_silences, parse_matcher
+    from sellerguard.clock import SystemClock
+    from sellerguard.config import parse_duration
+
+    now = SystemClock().now()
+    if expire is not None:
+        s = expire_silence(ctx.store, expire, now)
+        click.echo(f"Silence {s.id} ({s.account}/{s.item}) ended.")
+        return
+    if matcher and not list_:
+        account, _ = parse_matcher(matcher)
+        if not any(ch in account for ch in "*?[") and account not in {a.id for a in ctx.config.accounts}:
+            raise ConfigError(f"no account '{account}' in the config", where="silence")
+        try:
+            length = parse_duration(duration)
+        except ValueError as exc:
+            raise ConfigError(str(exc), where="silence --for") from None
+        s = add_silence(ctx.store, matcher, duration=length, reason=reason or "", now=now,
+                        created_by=getpass.getuser())
+        click.echo(f"Silence {s.id}: {s.account}/{s.item} muted until {s.ends_at:%Y-%m-%d %H:%M} UTC.")
+        return
+    rows = list_silences(ctx.store, now, include_expired=show_all)
+    if not rows:
+        click.echo("No silences." if show_all else "No active silences.")
+    for s in rows:
+        state = "active" if s.active(now) else "expired"
+        click.echo(f"{s.id}\t{s.account}/{s.item}\tuntil {s.ends_at:%Y-%m-%d %H:%M} UTC\t{state}\t"
+                   f"{s.created_by or '-'}: {s.reason}")
+
+
+@cli.command()
+@click.option("--test", "test_", is_flag=True, help="Send a sample message to every target now.")
+@click.option("--flush", is_flag=True, help="Deliver the queued messages that are due now.")
+@click.option("--retry-failed", is_flag=True, help="Queue again the messages a target refused.")
+@pass_ctx
+@handle_errors
+def notify(ctx: Ctx, test_: bool, flush: bool, retry_failed: bool) -> None:
+    """Check notification targets and the outbox (queued, sent and failed messages)."""
+    import time
+
+    import requests
+
+    from sellerguard.alerts import outbox
+    from sellerguard.clock import SystemClock
+
+    clock = SystemClock()
+    if not ctx.config.notify:
+        raise ConfigError("no [[notify]] targets in the config (see docs/alerts.md)", where=str(ctx.config.source
+                                                                                               or "config"))
+    if test_:
+        results = outbox.send_test(ctx.config, requests.Session(), clock.now())
+        for target, result in results:
+            click.echo(f"{target.name} ({target.type}): {result.status}"
+                       + (f" ({result.error})" if result.error else ""))
+        failed = sum(1 for _, r in results if r.status != "sent")
+        if failed:
+            raise SellerguardError(f"{failed} of {len(results)} target(s) did not accept the test message")
+        return
+    if retry_failed:
+        click.echo(f"Queued again: {outbox.retry_failed(ctx.store, clock.now())} message(s).")
+    if flush:
+        r = outbox.flush(ctx.store, ctx.config, clock=clock, sleep=time.sleep)
+        click.echo(f"Sent {r.sent}, to retry {r.retried}, failed {r.failed}.")
+    counts = outbox.counts(ctx.store)
+    click.echo(", ".join(f"{status}: {counts.get(status, 0)}" for status in ("pending", "sent", "failed")))
 
 
 @cli.command()

@@ -30,6 +30,7 @@ from sellerguard.alerts.tables import OutboxRow
 from sellerguard.clock import Clock
 from sellerguard.config import Config, TargetConfig
 from sellerguard.errors import ConfigError
+from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
 from sellerguard.store import Store
 
 log = logging.getLogger(__name__)
@@ -202,3 +203,28 @@ def counts(store: Store) -> dict[str, int]:
     with Session(store.engine) as session:
         rows = session.exec(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all()
     return {status: int(n) for status, n in rows}
+
+
+def sample_report(now: datetime) -> StatusReport:
+    """What ``notify --test`` sends to a generic webhook: a valid status document about a sample account."""
+    metric = MetricStatus(id="sample.defect_rate", name="Sample defect rate", value=0.004, numerator=4,
+                          denominator=1000, window_days=60, threshold=0.01, warn=0.0075, comparator="<",
+                          level="ok", source="https://github.com/sellerguard", reason="test notification")
+    return StatusReport(as_of=now, accounts=[AccountStatus(marketplace="sample", account="sample", level="ok",
+                                                           metrics=[metric], deadlines=[])])
+
+
+def send_test(config: Config, http: requests.Session, now: datetime) -> list[tuple[TargetConfig, SendResult]]:
+    """Send a sample message to every target right away (not through the outbox) and say how each went."""
+    import json
+
+    from sellerguard.alerts.slack import render_test
+
+    results = []
+    for target in config.notify:
+        if target.type == "slack":
+            body = json.dumps(render_test(target.name, now)[0], ensure_ascii=False)
+        else:
+            body = sample_report(now).model_dump_json()
+        results.append((target, send(http, target, body, "test", f"sellerguard-test-{int(now.timestamp())}", now)))
+    return results

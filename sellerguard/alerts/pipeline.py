@@ -172,23 +172,31 @@ def process_report(store: Store, config: Config, report: StatusReport, *, now: d
     return result
 
 
+def _last_digest(session: Session, target: str) -> datetime | None:
+    return session.exec(
+        select(OutboxRow.created_at)
+        .where(OutboxRow.target == target, OutboxRow.kind == "digest")
+        .order_by(OutboxRow.created_at.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    ).first()
+
+
+def digest_targets_due(store: Store, config: Config, now: datetime) -> list[TargetConfig]:
+    with Session(store.engine) as session:
+        return [
+            t for t in config.notify
+            if t.digest and digest_due(now, config.daemon.digest_at, t.timezone, _last_digest(session, t.name))
+        ]
+
+
 def enqueue_digests(store: Store, config: Config, report: StatusReport, *, now: datetime) -> list[str]:
     """Queue today's digest for every target that wants one and has not had it; returns the target names."""
-    done = []
+    due = {t.name for t in digest_targets_due(store, config, now)}
     with Session(store.engine) as session, session.begin():
         for target in config.notify:
-            if not target.digest:
-                continue
-            last = session.exec(
-                select(OutboxRow.created_at)
-                .where(OutboxRow.target == target.name, OutboxRow.kind == "digest")
-                .order_by(OutboxRow.created_at.desc())  # type: ignore[attr-defined]
-                .limit(1)
-            ).first()
-            if not digest_due(now, config.daemon.digest_at, target.timezone, last):
+            if target.name not in due:
                 continue
             scoped = target_report(report, target)
             messages = render_digest(scoped, seller_pages(config, scoped), now) if target.type == "slack" else []
             outbox.enqueue(session, target.name, "digest", bodies(target, messages, scoped), now)
-            done.append(target.name)
-    return done
+    return sorted(due)

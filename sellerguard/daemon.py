@@ -1,0 +1,359 @@
+"""``sellerguard run``: sync each account on its schedule, evaluate, notify; one channel's trouble stays its own.
+
+Jobs (on the daemon's own ``schedule.Scheduler``, never the module default):
+
+    sync:<account>   every ``sync_every`` +/- ``daemon.jitter``; then evaluation and the alert pipeline
+    outbox           every 30 s: deliver queued messages, retry failed ones when their backoff is over
+    digest           every minute: queue the daily digest when ``daemon.digest_at`` has passed
+
+Every job runs inside a ``Guard``: an exception or a failed sync is logged once (repeats go to debug), the
+channel backs off exponentially, the stale-data alert surfaces it once it lasts longer than the account's
+``stale_after``, and the other jobs carry on. ``schedule`` does not catch up on missed runs: after a suspend
+each job simply runs at its next due time (the first loop pass after waking).
+
+Stopping (SIGTERM/SIGINT sets ``stop``): the running sync finishes its current batch (records + cursor commit
+together), the pipeline and the outbox stop between messages, and the loop exits; a watchdog exits the
+process after ``STOP_GRACE_S`` if something still hangs, which loses nothing because every write is a
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+import schedule
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from sellerguard.alerts import outbox
+from sellerguard.alerts.pipeline import digest_targets_due, enqueue_digests, process_report
+from sellerguard.alerts.tables import AlertStateRow
+from sellerguard.clock import Clock
+from sellerguard.config import AccountConfig, Config
+from sellerguard.errors import SellerguardError, StoreError
+from sellerguard.health import Snapshot
+from sellerguard.rules.report import StatusReport
+from sellerguard.store import Store
+from sellerguard.store.tables import SyncRun
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "sellerguard-daemon"
+STOP_GRACE_S = 9.0
+OUTBOX_EVERY_S = 30
+BACKOFF_CAP = timedelta(hours=6)
+
+SyncFn = Callable[..., list[Any]]  # sellerguard.sync.sync_accounts
+EvaluateFn = Callable[[Config, Store, datetime, tuple[str, ...]], StatusReport]
+
+
+def default_evaluate(config: Config, store: Store, as_of: datetime, accounts: tuple[str, ...]) -> StatusReport:
+    from sellerguard.clock import FixedClock
+    from sellerguard.status import build_status
+
+    return build_status(config, store, FixedClock(as_of), accounts=accounts)
+
+
+def default_sync(config: Config, store: Store, **kw: Any) -> list[Any]:
+    from sellerguard.sync import sync_accounts
+
+    return sync_accounts(config, store, **kw)
+
+
+@dataclass
+class Channel:
+    failures: int = 0
+    blocked_until: datetime | None = None
+    errors_total: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class Guard:
+    """Per-channel containment: log once, back off, count; never let one job stop the loop."""
+
+    clock: Clock
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def channel(self, name: str) -> Channel:
+        return self.channels.setdefault(name, Channel())
+
+    def ready(self, name: str) -> bool:
+        ch = self.channel(name)
+        return ch.blocked_until is None or self.clock.now() >= ch.blocked_until
+
+    def failed(self, name: str, error: str, *, base: timedelta, retry_after: float | None = None) -> None:
+        ch = self.channel(name)
+        ch.failures += 1
+        ch.errors_total += 1
+        # the first failure retries at the next normal run; then base, 2x base, ... capped
+        delay = timedelta(0) if ch.failures == 1 else min(base * 2 ** (ch.failures - 2), BACKOFF_CAP)
+        if retry_after:
+            delay = max(delay, timedelta(seconds=retry_after))
+        ch.blocked_until = self.clock.now() + delay if delay else None
+        if ch.failures == 1:
+            log.error("%s failing: %s", name, error)
+        elif error != ch.last_error:
+            log.warning("%s still failing (%d times), now: %s; next try after %s", name, ch.failures, error,
+                        f"{delay.total_seconds():.0f} s")
+        else:
+            log.debug("%s still failing (%d times): %s", name, ch.failures, error)
+        ch.last_error = error
+
+    def succeeded(self, name: str) -> None:
+        ch = self.channel(name)
+        if ch.failures:
+            log.info("%s recovered after %d failure(s)", name, ch.failures)
+        ch.failures, ch.blocked_until, ch.last_error = 0, None, None
+
+    def run(self, name: str, fn: Callable[[], Any], *, base: timedelta = timedelta(minutes=1)) -> Any:
+        """Call ``fn``; a crash is contained (traceback logged the first time only)."""
+        if not self.ready(name):
+            return None
+        try:
+            result = fn()
+        except Exception as exc:  # the guard's whole point: one job's bug must not stop the daemon
+            if self.channel(name).failures == 0:
+                log.exception("%s crashed", name)
+            self.failed(name, f"{type(exc).__name__}: {exc}", base=base)
+            return None
+        return result
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Clock,
+        stop: threading.Event | None = None,
+        sync: SyncFn = default_sync,
+        evaluate: EvaluateFn = default_evaluate,
+        http: requests.Session | None = None,
+    ) -> None:
+        self.config, self.store, self.clock = config, store, clock
+        self.stop = stop or threading.Event()
+        self.sync_fn, self.evaluate_fn = sync, evaluate
+        self.http = http or requests.Session()
+        self.guard = Guard(clock)
+        self.scheduler = schedule.Scheduler()
+        self.last_sent: dict[str, datetime] = {}
+        self._snapshot = Snapshot()
+        self._snap_lock = threading.Lock()
+        self._release: Callable[[], None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    @property
+    def accounts(self) -> list[AccountConfig]:
+        return [a for a in self.config.accounts if a.enabled]
+
+    def sleep(self, seconds: float) -> None:
+        """Waits that end early on stop: rate-limit pauses, Slack pacing, the idle loop."""
+        self.stop.wait(seconds)
+
+    def acquire(self) -> None:
+        """One daemon per store: PostgreSQL advisory lock or a file lock beside the SQLite file."""
+        release = self.store.try_lock(LOCK_NAME)
+        if release is None:
+            raise StoreError(
+                "another sellerguard daemon is already running on this database; stop it first, "
+                "or give this one its own database with --db"
+            )
+        self._release = release
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
+
+    def schedule_jobs(self) -> None:
+        jitter = int(self.config.daemon.jitter.total_seconds())
+        for acc in self.accounts:
+            every = int(acc.sync_every.total_seconds())
+            low, high = max(every - jitter, 30), max(every + jitter, 31)
+            self.scheduler.every(low).to(high).seconds.do(self.sync_job, acc.id).tag("sync", acc.id)
+        self.scheduler.every(OUTBOX_EVERY_S).seconds.do(self.outbox_job).tag("outbox")
+        self.scheduler.every(60).seconds.do(self.digest_job).tag("digest")
+
+    def cycle(self) -> None:
+        """Every job once, in order: what the daemon does at start, and what ``run --once`` does."""
+        for acc in self.accounts:
+            if self.stop.is_set():
+                return
+            self.sync_job(acc.id)
+        self.digest_job()
+        self.outbox_job()
+        self.tick()
+
+    def run_forever(self) -> None:
+        log.info("daemon started: %d account(s), %d notify target(s)", len(self.accounts), len(self.config.notify))
+        self.schedule_jobs()
+        self.cycle()
+        while not self.stop.is_set():
+            self.scheduler.run_pending()
+            self.tick()
+            idle = self.scheduler.idle_seconds
+            self.sleep(min(max(idle if idle is not None else 1.0, 0.05), 1.0))
+        log.info("daemon stopped")
+
+    def request_stop(self, exit_fn: Callable[[int], None] = os._exit) -> None:
+        """Called from the signal handler: ask jobs to stop, and make sure the process ends in time."""
+        if self.stop.is_set():
+            return
+        log.info("stopping: finishing the current batch")
+        self.stop.set()
+
+        def watchdog() -> None:
+            log.error("could not stop within %.0f s; exiting (committed work is safe)", STOP_GRACE_S)
+            exit_fn(1)
+
+        timer = threading.Timer(STOP_GRACE_S, watchdog)
+        timer.daemon = True
+        timer.start()
+
+    # -- jobs -----------------------------------------------------------------------------------------
+
+    def sync_job(self, account_id: str) -> None:
+        name = f"sync:{account_id}"
+        acc = self.config.account(account_id)
+        if not self.guard.ready(name):
+            log.debug("%s backing off", name)
+            return
+        started = self.clock.now()
+        outcomes = self.guard.run(name, lambda: self.sync_fn(
+            self.config, self.store, clock=self.clock, sleep=self.sleep, accounts=[account_id],
+            should_stop=self.stop.is_set,
+        ), base=acc.sync_every)
+        if outcomes is None and self.guard.channel(name).failures:
+            self._record_crash(account_id, started)  # a crash left no sync run: the stale alert needs one
+        for outcome in outcomes or []:
+            if outcome.ok:
+                self.guard.succeeded(name)
+            elif not getattr(outcome, "stopped", False):
+                self.guard.failed(name, outcome.error or "sync failed", base=acc.sync_every,
+                                  retry_after=outcome.retry_after)
+            self._note_sync(account_id, outcome.ok)
+        if not self.stop.is_set():
+            self.guard.run(f"evaluate:{account_id}", lambda: self.evaluate_and_queue((account_id,)))
+            self.outbox_job()
+
+    def evaluate_and_queue(self, accounts: tuple[str, ...]) -> None:
+        now = self.clock.now()
+        report = self.evaluate_fn(self.config, self.store, now, accounts)
+        process_report(self.store, self.config, report, now=now)
+        self._note_report(report)
+        self.guard.succeeded(f"evaluate:{accounts[0]}" if len(accounts) == 1 else "evaluate")
+
+    def outbox_job(self) -> None:
+        if not self.config.notify:
+            return
+
+        def flush() -> None:
+            result = outbox.flush(self.store, self.config, clock=self.clock, sleep=self.sleep, http=self.http,
+                                  should_stop=self.stop.is_set, last_sent=self.last_sent)
+            if result.retried or result.failed:
+                self.guard.channel("outbox").errors_total += result.retried + result.failed
+            self._note_store()
+
+        self.guard.run("outbox", flush)
+
+    def digest_job(self) -> None:
+        def digest() -> None:
+            now = self.clock.now()
+            if not digest_targets_due(self.store, self.config, now):
+                return
+            report = self.evaluate_fn(self.config, self.store, now, tuple(a.id for a in self.accounts))
+            sent = enqueue_digests(self.store, self.config, report, now=now)
+            log.info("daily digest queued for %s", ", ".join(sent))
+
+        self.guard.run("digest", digest)
+
+    # -- health snapshot ------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        with self._snap_lock:
+            snap = self._snapshot
+            errors = {n: c.errors_total for n, c in self.guard.channels.items()}
+            return Snapshot(snap.last_tick, dict(snap.last_sync), dict(snap.metrics), dict(snap.alerts),
+                            errors, dict(snap.outbox))
+
+    def tick(self) -> None:
+        with self._snap_lock:
+            self._snapshot.last_tick = self.clock.now()
+
+    def _note_sync(self, account: str, ok: bool) -> None:
+        with self._snap_lock:
+            self._snapshot.last_sync[account] = (self.clock.now(), ok)
+
+    def _note_report(self, report: StatusReport) -> None:
+        with self._snap_lock:
+            for acc in report.accounts:
+                for m in acc.metrics:
+                    self._snapshot.metrics[(acc.account, m.id)] = (m.value, m.level)
+        self._note_store()
+
+    def _note_store(self) -> None:
+        with Session(self.store.engine) as session:
+            rows = session.exec(
+                select(AlertStateRow.target, AlertStateRow.notified_level, func.count())
+                .where(AlertStateRow.notified_level != "ok")
+                .group_by(AlertStateRow.target, AlertStateRow.notified_level)
+            ).all()
+        counts = outbox.counts(self.store)
+        with self._snap_lock:
+            self._snapshot.alerts = {(t, lv): int(n) for t, lv, n in rows}
+            self._snapshot.outbox = counts
+
+    def _record_crash(self, account_id: str, started: datetime) -> None:
+        error = self.guard.channel(f"sync:{account_id}").last_error or "sync crashed"
+        try:
+            self.store.record_sync(SyncRun(account=account_id, started_at=started, finished_at=self.clock.now(),
+                                           ok=False, error_kind="internal", error=error[:500]))
+        except SellerguardError as exc:
+            log.debug("could not record the crashed sync of %s: %s", account_id, exc)
+
+
+def serve(
+    daemon: Daemon,
+    *,
+    once: bool = False,
+    health_host: str = "127.0.0.1",
+    health_port: int | None = None,
+    exit_fn: Callable[[int], None] = os._exit,
+) -> None:
+    """Take the store's daemon lock, start the health server, trap SIGTERM/SIGINT, and run."""
+    import signal
+
+    from sellerguard.errors import ConfigError
+    from sellerguard.health import HealthServer
+
+    daemon.acquire()
+    server = None
+    try:
+        if health_port is not None:
+            try:
+                server = HealthServer(daemon.snapshot, daemon.clock.now, health_host, health_port).start()
+            except OSError as exc:
+                raise ConfigError(f"cannot listen on {health_host}:{health_port}: {exc.strerror}",
+                                  where="--health-port") from None
+            log.info("health and metrics on http://%s:%d/healthz and /metrics", health_host, server.port)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: daemon.request_stop(exit_fn))
+        if once:
+            daemon.cycle()
+        else:
+            daemon.run_forever()
+    finally:
+        if server is not None:
+            server.stop()
+        daemon.release()
