@@ -1,6 +1,6 @@
 """Pure judgement over a Series: value, level, headroom and breach forecast. No I/O, no clock.
 
-Conventions (docs/metrics/index.md):
+Conventions (docs/policy-packs.md, "How status judges a metric"):
 - ``comparator`` says when a value is good: ``value <comparator> threshold``. Exactly at the threshold is
   therefore a breach under ``<`` / ``>`` and fine under ``<=`` / ``>=``.
 - A count gate (eBay) makes a breach need the rate AND at least ``count_gate`` defects.
