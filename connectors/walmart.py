@@ -1,0 +1,311 @@
+"""Walmart Marketplace (US): orders, shipments, cancellations, returns/refunds and Walmart's own performance figures.
+
+Auth is a client-credentials token (15 minutes) sent as ``WM_SEC.ACCESS_TOKEN`` with a fresh
+``WM_QOS.CORRELATION_ID`` and ``WM_SVC.NAME`` on every call; it is cached and renewed a minute before it runs out.
+Orders are read incrementally by last-modified time, once per ship-node type (the API's default leaves WFS out),
+with ``nextCursor`` appended to the path exactly as Walmart sends it. Walmart keeps 180 days of orders.
+Normalization lives in ``walmart_normalize`` and the Seller Performance (Insights) summaries in ``walmart_insights``.
+Facts and sources: docs/connectors/walmart.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from sellerguard.connectors.contract import Batch, SyncContext
+from sellerguard.connectors.walmart_insights import INSIGHTS, parse_summary
+from sellerguard.connectors.walmart_normalize import (
+    normalize_order,
+    normalize_return,
+    payload_error,
+)
+from sellerguard.errors import ConnectorError
+from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.oauth import expires_at, post_token
+from sellerguard.schema import Record
+
+MARKETPLACE = "walmart"
+STREAMS = ("orders", "returns", "performance")
+PRODUCTION = "https://marketplace.walmartapis.com"
+SANDBOX = "https://sandbox.walmartapis.com"
+SVC_NAME = "Walmart Marketplace"
+MAX_HISTORY_DAYS = 180  # Walmart returns no orders older than this
+TOKEN_STATE = "access_token"  # "<expiry ISO> <token>" in the account's connector state
+ShipNode = Literal["SellerFulfilled", "WFSFulfilled", "3PLFulfilled"]
+
+ERRORS: dict[int | str, ErrorRule] = {
+    400: ErrorRule("fail", "payload", "Walmart rejected the request (check the date window: at most 180 days back)"),
+    401: ErrorRule("refresh", "config", "Walmart refused the access token: check the client id and secret"),
+    403: ErrorRule("fail", "config", "access denied: the API key lacks permission for this API (Seller Center > API Key"
+                                     " Management)"),
+    404: ErrorRule("fail", "config", "not found"),
+    429: ErrorRule("retry", "wait", "rate limited by Walmart"),
+    520: ErrorRule("retry", "wait", "Walmart had an internal error"),
+}
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ship_node_types: list[ShipNode] = Field(default=["SellerFulfilled", "WFSFulfilled"], min_length=1)
+    backfill_days: int = Field(default=90, ge=1, le=MAX_HISTORY_DAYS)  # first sync reaches this far back
+    overlap_minutes: int = Field(default=15, ge=0)  # re-read this much before the cursor: late index updates
+    page_size: int = Field(default=200, ge=1, le=200)
+    performance: bool = True  # the Seller Performance summaries (US only)
+    performance_every_hours: float = Field(default=12, gt=0)  # Walmart refreshes them every 24 h
+    svc_name: str = SVC_NAME
+    channel_type: str | None = None  # WM_CONSUMER.CHANNEL.TYPE, if Walmart gave you one
+
+
+def _options(ctx: SyncContext) -> Options:
+    return ctx.options if isinstance(ctx.options, Options) else Options()
+
+
+def _ms(dt: datetime) -> str:
+    """Walmart's query dates: ISO 8601 UTC with milliseconds."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
+    opts = opts or _options(ctx)
+    acc = ctx.account
+    base = acc.base_url or (SANDBOX if acc.sandbox else PRODUCTION)
+    token_url = acc.token_url or base.rstrip("/") + "/v3/token"
+    session = requests.Session()
+    last: dict[str, Any] = {}
+
+    def common(headers: dict[str, str]) -> None:
+        headers["WM_QOS.CORRELATION_ID"] = str(uuid.uuid4())  # Walmart support asks for it per call
+        headers["WM_SVC.NAME"] = opts.svc_name
+        headers["Accept"] = "application/json"
+        if opts.channel_type:
+            headers["WM_CONSUMER.CHANNEL.TYPE"] = opts.channel_type
+
+    def fetch_token() -> tuple[str, datetime]:
+        # A token from an earlier sync of this account is reused while it has a minute left; after a 401
+        # (the AccessToken refetches) or near expiry, a new one is fetched and saved.
+        if token.fetches == 0 and (cached := _cached_token(ctx)) is not None:
+            return cached
+        client_id = acc.secret("client_id").get_secret_value()
+        secret = acc.secret("client_secret").get_secret_value()
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        headers = {"Authorization": f"Basic {basic}"}
+        common(headers)
+        body = post_token(http, token_url, {"grant_type": "client_credentials"}, headers=headers)
+        value, expiry = str(body["access_token"]), expires_at(ctx.now(), body.get("expires_in"), default_s=900)
+        ctx.state.put(TOKEN_STATE, f"{expiry.isoformat()} {value}")
+        return value, expiry
+
+    token = AccessToken(fetch_token, ctx.clock, margin_s=60)
+
+    def auth(headers: dict[str, str]) -> None:
+        common(headers)
+        headers["WM_SEC.ACCESS_TOKEN"] = token.get()
+
+    def on_response(bucket: str | None, response: requests.Response) -> None:
+        last["status"] = response.status_code
+        last["code"] = _error_code(response) if response.status_code >= 400 else None
+        # Walmart's usage headers: when the window is spent, wait for its refill instead of burning retries.
+        left, refill = response.headers.get("x-current-token-count"), response.headers.get("x-next-replenishment-time")
+        if refill and (left == "0" or response.status_code == 429):
+            wait = _replenish_wait(refill, ctx.now())
+            if wait is not None and 0 < wait <= http.max_wait:
+                ctx.sleep(wait)
+
+    http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
+                      token=token, errors=ERRORS, on_response=on_response, session=session)
+    http.last = last  # type: ignore[attr-defined]  # the last error code, for "404 = no rows"
+    for path, *_ in INSIGHTS:
+        http.limit(f"insights:{path}", rate=1 / 60, burst=1)  # 1 call per minute per seller and endpoint
+    return http
+
+
+def _cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
+    saved = ctx.state.get(TOKEN_STATE)
+    if not saved or " " not in saved:
+        return None
+    when, value = saved.split(" ", 1)
+    try:
+        expiry = datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    return (value, expiry) if (expiry - ctx.now()).total_seconds() > 60 else None
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, dict):  # XML-to-JSON renderings wrap the list: {"errors": {"error": [...]}}
+        errors = errors.get("error")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("code") or "")
+    return None
+
+
+def _replenish_wait(value: str, now: datetime) -> float | None:
+    """``x-next-replenishment-time``: epoch milliseconds (seen) or seconds; None when unreadable."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    when = number / 1000 if number > 1e11 else number
+    return when - now.timestamp()
+
+
+def _window_start(ctx: SyncContext, cursor: str | None, opts: Options) -> datetime:
+    now = ctx.now()
+    oldest = now - timedelta(days=MAX_HISTORY_DAYS) + timedelta(minutes=5)
+    if cursor:
+        try:
+            start = datetime.fromisoformat(cursor) - timedelta(minutes=opts.overlap_minutes)
+        except ValueError:
+            raise ConnectorError(f"stored cursor {cursor[:40]!r} is not a time; reset it with a full re-sync",
+                                 kind="config", where=f"{MARKETPLACE}: {ctx.account.id}") from None
+    else:
+        start = now - timedelta(days=opts.backfill_days)
+    return max(start, oldest)
+
+
+def _pages(http: HttpClient, path: str, params: dict[str, str], items: Callable[[Any], tuple[list[Any], str | None]],
+           *, empty_on_404: bool = False) -> Iterator[list[Any]]:
+    """GET ``path`` then ``path + nextCursor`` (unchanged) until Walmart sends no cursor."""
+    url: str | None = None
+    seen: set[str] = set()
+    while True:
+        try:
+            body = http.get_json(path, params=params) if url is None else http.get_json(url)
+        except ConnectorError as exc:
+            # Walmart answers an empty order list with 404 CONTENT_NOT_FOUND: that is "no rows", not a failure.
+            last = getattr(http, "last", {})
+            if empty_on_404 and exc.status == 404 and "NOT_FOUND" in (last.get("code") or ""):
+                return
+            raise
+        rows, next_cursor = items(body)
+        yield rows
+        if not next_cursor:
+            return
+        next_cursor = html.unescape(next_cursor)  # one API was seen sending &amp; inside nextCursor
+        if next_cursor in seen:
+            raise payload_error(path, "meta.nextCursor", "the same cursor came back twice")
+        seen.add(next_cursor)
+        url = path + (next_cursor if next_cursor.startswith("?") else "?" + next_cursor)
+
+
+def _order_page(body: Any) -> tuple[list[Any], str | None]:
+    lst = body.get("list") if isinstance(body, dict) else None
+    if not isinstance(lst, dict) or not isinstance(lst.get("meta"), dict):
+        raise payload_error("/v3/orders", "list.meta", "missing")
+    elements = lst.get("elements") or {}
+    orders = elements.get("order") if isinstance(elements, dict) else None
+    if orders is None:
+        orders = []
+    if not isinstance(orders, list):
+        raise payload_error("/v3/orders", "list.elements.order", "not a list")
+    return orders, lst["meta"].get("nextCursor")
+
+
+def _return_page(body: Any) -> tuple[list[Any], str | None]:
+    if not isinstance(body, dict) or not isinstance(body.get("meta"), dict):
+        raise payload_error("/v3/returns", "meta", "missing")
+    rows = body.get("returnOrders") or []
+    if not isinstance(rows, list):
+        raise payload_error("/v3/returns", "returnOrders", "not a list")
+    return rows, body["meta"].get("nextCursor")
+
+
+def fetch_orders(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:
+    opts = _options(ctx)
+    http = http or make_client(ctx, opts)
+    now = ctx.now()
+    start = _window_start(ctx, cursor, opts)
+    created_from = now - timedelta(days=MAX_HISTORY_DAYS) + timedelta(minutes=5)
+    for node in opts.ship_node_types:
+        params = {
+            "lastModifiedStartDate": _ms(start),
+            "lastModifiedEndDate": _ms(now),
+            # without it Walmart silently limits the query to orders created in the last 7 days
+            "createdStartDate": _ms(created_from),
+            "shipNodeType": node,
+            "limit": str(opts.page_size),
+        }
+        for page in _pages(http, "/v3/orders", params, _order_page, empty_on_404=True):
+            records: list[Record] = []
+            for raw in page:
+                records.extend(normalize_order(ctx.account.id, raw, node, site=ctx.account.region or "US"))
+            yield Batch(records, None, progress=len(page))
+    yield Batch([], now.isoformat())  # the window is complete: resume from its end next time
+
+
+def fetch_returns(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:
+    opts = _options(ctx)
+    http = http or make_client(ctx, opts)
+    now = ctx.now()
+    params = {
+        "returnLastModifiedStartDate": _ms(_window_start(ctx, cursor, opts)),
+        "returnLastModifiedEndDate": _ms(now),
+        "limit": str(opts.page_size),
+    }
+    for page in _pages(http, "/v3/returns", params, _return_page, empty_on_404=True):
+        records: list[Record] = []
+        for raw in page:
+            records.extend(normalize_return(ctx.account.id, raw))
+        yield Batch(records, None, progress=len(page))
+    yield Batch([], now.isoformat())
+
+
+def fetch_performance(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:
+    """Walmart's own figures, at most every ``performance_every_hours`` (they refresh daily)."""
+    opts = _options(ctx)
+    now = ctx.now()
+    if not opts.performance:
+        return
+    if cursor:
+        try:
+            if now - datetime.fromisoformat(cursor) < timedelta(hours=opts.performance_every_hours):
+                return
+        except ValueError:
+            pass  # an unreadable cursor just means: fetch now
+    http = http or make_client(ctx, opts)
+    records: list[Record] = []
+    for path, metric_id, duration, rate_keys in INSIGHTS:
+        endpoint = f"/v3/insights/performance/{path}/summary"
+        response = http.request("GET", endpoint, bucket=f"insights:{path}", params={"reportDuration": str(duration)})
+        if response.status_code == 204 or not response.content:
+            continue  # no data accumulated yet (new seller, too few orders)
+        body = http.json(response, endpoint)
+        metric = parse_summary(ctx.account.id, metric_id, endpoint, body, duration, rate_keys, now)
+        if metric is not None:
+            records.append(metric)
+    yield Batch(records, now.isoformat(), progress=len(INSIGHTS))
+
+
+def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
+    if stream == "orders":
+        return fetch_orders(ctx, cursor)
+    if stream == "returns":
+        return fetch_returns(ctx, cursor)
+    if stream == "performance":
+        return fetch_performance(ctx, cursor)
+    raise ConnectorError(f"unknown stream '{stream}'", kind="config", where=MARKETPLACE)
+
+
+def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
+    """A config entry for the loopback sandbox (its client id and secret open only the sandbox)."""
+    return {
+        "id": account_id,
+        "marketplace": MARKETPLACE,
+        "region": "US",
+        "base_url": base_url,
+        "credentials": {"client_id": f"sandbox-{account_id}", "client_secret": "sandbox-secret"},
+    }
