@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from sellerguard.config import PolicyOverride
 from sellerguard.rules.engine import AccountRef, Engine
@@ -117,6 +121,41 @@ def one_metric_pack(**metric: Any) -> Pack:
             "confirmed": True, **metric}
     return parse_pack({"marketplace": "test", "name": "t", "reviewed": "2026-11-23",
                        "metrics": {"test.m": body}}, where="test.toml")
+
+
+PG_URL = os.environ.get("SELLERGUARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_store() -> Iterator[Store]:
+    try:
+        admin = create_engine(PG_URL)
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # the server is optional on a developer laptop
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    schema = f"sg_{uuid.uuid4().hex[:10]}"
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    store = Store(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
+    try:
+        yield store
+    finally:
+        store.close()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every rules test runs on SQLite and, when reachable, PostgreSQL: the SQL differs by dialect."""
+    if request.param == "postgres":
+        yield from _postgres_store()
+        return
+    s = Store(f"sqlite:///{tmp_path / 'test.db'}")
+    yield s
+    s.close()
 
 
 @pytest.fixture
