@@ -39,12 +39,14 @@ class Evaluated:
     metric: Metric
     series: Series | None
 
-    def value_if_missed(self, anchor: datetime, due: datetime, as_of: datetime) -> float | None:
+    def value_if_missed(self, anchor: datetime, due: datetime, as_of: datetime, *,
+                        counted: bool = False) -> float | None:
+        """``counted``: the item is already a defect in the value (a package without tracking)."""
         s = self.series
         if s is None:
             return None
         d, n = s.numerator, s.denominator
-        if due <= as_of:  # already counted as a defect
+        if counted or due <= as_of:  # already counted as a defect
             return value_of(s.kind, d, n)
         inside = s.start <= anchor < s.end
         return value_of(s.kind, d + 1, n if inside else n + 1)
@@ -132,7 +134,7 @@ def find_deadlines(
             if due < until:
                 anchor = _anchor_for(ev.metric, shipped, ship_by)
                 out.append(Deadline(kind="tracking", ref=ref, due=due, metric=ev.metric.id,
-                                    value_if_missed=ev.value_if_missed(anchor, due, as_of)))
+                                    value_if_missed=ev.value_if_missed(anchor, due, as_of, counted=True)))
 
     if ev := _pick(evaluated, _has_defect("dissatisfied")):
         hours = EventParams.model_validate(ev.metric.params).respond_hours

@@ -130,6 +130,8 @@ class Engine:
         stale = None
         if last_sync is not None and acc.stale_limit is not None and as_of - last_sync > acc.stale_limit:
             stale = f"data stale: last successful sync {last_sync:%Y-%m-%d %H:%M} UTC"
+        elif last_sync is None and _tried_sync(session, acc.id, as_of):
+            stale = "no successful sync yet"  # imported data without any sync is judged as it is
         metrics: list[MetricStatus] = []
         evaluated: list[Evaluated] = []
         effective = [apply_override(m, acc.policy.get(m.id), f"accounts[{acc.id}].policy.{m.id}") for m in pack.metrics]
@@ -298,3 +300,8 @@ def _last_ok_sync(session: Session, account: str, as_of: datetime) -> datetime |
         .limit(1)
     )
     return session.execute(q).scalar_one_or_none()
+
+
+def _tried_sync(session: Session, account: str, as_of: datetime) -> bool:
+    q = select(SyncRun.id).where(SyncRun.account == account, SyncRun.started_at <= as_of).limit(1)  # type: ignore[arg-type]
+    return session.execute(q).first() is not None

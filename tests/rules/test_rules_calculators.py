@@ -376,3 +376,63 @@ def test_deadlines_and_metrics_sorted_worst_first(world):
     order = {"critical": 0, "warn": 1, "unknown": 2, "ok": 3}
     assert levels == sorted(levels, key=order.__getitem__)
     assert acc.level == "critical"
+
+
+def test_failed_syncs_only_make_the_account_unknown(world, store):
+    world.orders(20, ODR_END - D)
+    store.record_sync(SyncRun(account="acct", started_at=NOW - H, finished_at=NOW - H, ok=False,
+                              error_kind="config", error="bad token"))
+    m = world.metric("amazon.odr", stale_limit=6 * H)
+    assert (m.level, m.reason) == ("unknown", "no successful sync yet")
+
+
+# -- the other calculators -------------------------------------------------------------------------------------
+
+
+def test_average_rating_with_headroom_and_recovery(world, make_pack):
+    # Etsy-style rule: average review >= 4.8 (the shop_review kind, 90 days)
+    pack = make_pack(calculator="average", comparator=">=", threshold=4.8, window_days=90,
+                     params={"rating_kind": "shop_review"})
+    for _ in range(9):
+        world.rating(5, NOW - 10 * D)
+    world.rating(4, NOW - 10 * D)
+    world.rating(1, NOW - 100 * D)  # outside the window
+    world.rating(1, NOW - D, kind="seller_feedback")  # another kind
+    m = world.status("test", pack=pack).metrics[0]
+    assert (m.value, m.numerator, m.denominator, m.level) == (4.9, 49, 10, "ok")
+    assert m.headroom == 0  # one 1-star review: 50/11 = 4.55
+    world.rating(3, NOW - D)
+    m = world.status("test", pack=pack).metrics[0]
+    assert m.value == pytest.approx(52 / 11) and m.level == "critical"
+    # recovery by 5-star reviews: (52 + 5k) / (11 + k) >= 4.8  <=>  0.2k >= 0.8  <=>  k >= 4
+    assert m.headroom == -4
+
+
+def test_count_limit_with_headroom(world, make_pack):
+    # "at most 2 policy violations in 180 days": good iff count < 3
+    pack = make_pack(calculator="count", comparator="<", threshold=3, window_days=180,
+                     params={"events": "claims", "anchor": "opened_at", "defects": ["against_seller"]})
+    ref = world.order(NOW - 50 * D)
+    world.claim(ref, at=NOW - 40 * D)
+    world.claim(ref, at=NOW - 200 * D)  # outside
+    world.claim(ref, at=NOW - 10 * D, at_fault=False)
+    m = world.status("test", pack=pack).metrics[0]
+    assert (m.value, m.numerator, m.denominator, m.level, m.headroom) == (1, 1, None, "ok", 1)
+    world.claim(ref, at=NOW - 5 * D)
+    world.claim(ref, at=NOW - 4 * D)
+    m = world.status("test", pack=pack).metrics[0]
+    assert (m.value, m.level, m.headroom) == (3, "critical", -1)  # one must leave the window
+
+
+def test_tracking_deadline_for_a_package_without_tracking(world):
+    ref = world.order(NOW - 3 * D, ship_by=NOW - 2 * D, deliver_by=NOW + 2 * D)
+    world.shipment(ref, shipped_at=NOW - 2 * D - H, confirmed_at=NOW - 2 * D - H, tracking_number=None)
+    for i in range(9):
+        other = world.order(NOW - 3 * D)
+        world.shipment(other, shipped_at=NOW - 2 * D, tracking_number=f"1Z{i}", tracking_validated=True)
+    acc = world.status("amazon")
+    tracking = [d for d in acc.deadlines if d.kind == "tracking"]
+    assert [(d.ref, d.due, d.metric) for d in tracking] == [(ref, NOW + 2 * D, "amazon.valid_tracking_rate")]
+    vtr = next(m for m in acc.metrics if m.id == "amazon.valid_tracking_rate")
+    assert (vtr.numerator, vtr.denominator) == (9, 10)
+    assert tracking[0].value_if_missed == pytest.approx(0.9)  # already counted as invalid: stays if missed
