@@ -89,7 +89,8 @@ class Guard:
         ch = self.channel(name)
         return ch.blocked_until is None or self.clock.now() >= ch.blocked_until
 
-    def failed(self, name: str, error: str, *, base: timedelta, retry_after: float | None = None) -> None:
+    def failed(self, name: str, error: str, *, base: timedelta, retry_after: float | None = None,
+               exc_info: bool = False) -> None:
         ch = self.channel(name)
         ch.failures += 1
         ch.errors_total += 1
@@ -99,7 +100,7 @@ class Guard:
             delay = max(delay, timedelta(seconds=retry_after))
         ch.blocked_until = self.clock.now() + delay if delay else None
         if ch.failures == 1:
-            log.error("%s failing: %s", name, error)
+            log.error("%s failing: %s", name, error, exc_info=exc_info)  # a crash's traceback, once
         elif error != ch.last_error:
             log.warning("%s still failing (%d times), now: %s; next try after %s", name, ch.failures, error,
                         f"{delay.total_seconds():.0f} s")
@@ -120,9 +121,7 @@ class Guard:
         try:
             result = fn()
         except Exception as exc:  # the guard's whole point: one job's bug must not stop the daemon
-            if self.channel(name).failures == 0:
-                log.exception("%s crashed", name)
-            self.failed(name, f"{type(exc).__name__}: {exc}", base=base)
+            self.failed(name, f"{type(exc).__name__}: {exc}", base=base, exc_info=True)
             return None
         return result
 
@@ -138,8 +137,10 @@ class Daemon:
         sync: SyncFn = default_sync,
         evaluate: EvaluateFn = default_evaluate,
         http: requests.Session | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.config, self.store, self.clock = config, store, clock
+        self._sleep = sleep
         self.stop = stop or threading.Event()
         self.sync_fn, self.evaluate_fn = sync, evaluate
         self.http = http or requests.Session()
@@ -157,8 +158,11 @@ class Daemon:
         return [a for a in self.config.accounts if a.enabled]
 
     def sleep(self, seconds: float) -> None:
-        """Waits that end early on stop: rate-limit pauses, Slack pacing, the idle loop."""
-        self.stop.wait(seconds)
+        """Waits that end early on stop: rate-limit pauses, Slack pacing, the idle loop (tests inject theirs)."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:
+            self.stop.wait(seconds)
 
     def acquire(self) -> None:
         """One daemon per store: PostgreSQL advisory lock or a file lock beside the SQLite file."""
