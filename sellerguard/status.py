@@ -50,8 +50,10 @@ def build_status(
 
 
 def _is_rate(m: MetricStatus) -> bool:
-    values = [v for v in (m.value, m.threshold) if v is not None]
-    return m.denominator is not None and all(v <= 1 for v in values)
+    """Show as a percentage: computed rates, and reported figures whose limit is a fraction."""
+    values = [v for v in (m.value, m.threshold, m.reported_value) if v is not None]
+    fraction_limit = m.threshold is not None and 0 < m.threshold < 1
+    return (m.denominator is not None or fraction_limit) and all(0 <= v <= 1 for v in values)
 
 
 def fmt_value(m: MetricStatus, value: float | None) -> str:

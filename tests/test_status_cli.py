@@ -142,3 +142,19 @@ def test_the_example_import_evaluates(tmp_path):
     odr = next(m for m in doc["accounts"][0]["metrics"] if m["id"] == "amazon.odr")
     assert odr["denominator"] > 0
     assert result.exit_code in (0, 1, 2, 3)
+
+
+def test_formatting_of_values():
+    from sellerguard.rules.report import MetricStatus
+    from sellerguard.status import fmt_value
+
+    def metric(**kw):
+        base = {"id": "x.m", "name": "m", "value": None, "numerator": None, "denominator": None,
+                "window_days": 30, "threshold": None, "comparator": "<", "level": "ok", "source": "https://e.org"}
+        return MetricStatus(**{**base, **kw})
+
+    assert fmt_value(metric(value=0.0123, denominator=100, threshold=0.01), 0.0123) == "1.23%"
+    assert fmt_value(metric(value=0.96, numerator=14, threshold=0.99), 0.96) == "96.00%"  # reported rate
+    assert fmt_value(metric(value=4.9, denominator=10, threshold=4.8), 4.9) == "4.90"  # an average
+    assert fmt_value(metric(value=2, numerator=2, threshold=3), 2) == "2"  # a count
+    assert fmt_value(metric(value=150, threshold=100), 150) == "150"  # a score
