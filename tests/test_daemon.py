@@ -231,13 +231,25 @@ def test_health_and_metrics_endpoints(store, slack):
     assert server.server.server_address[0] == "127.0.0.1"
 
 
-def test_json_log_lines():
+@pytest.fixture
+def restore_logging():
+    """configure_logging() rewires the "sellerguard" logger; put it back so later tests' caplog sees records."""
+    logger = logging.getLogger("sellerguard")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+
+
+def test_json_and_human_log_lines(restore_logging):
     buf = io.StringIO()
     configure_logging("json", "INFO", stream=buf)
     logging.getLogger("sellerguard.daemon").warning("sync:%s failing", "acme")
     line = json.loads(buf.getvalue())
     assert (line["level"], line["logger"], line["msg"]) == ("warning", "sellerguard.daemon", "sync:acme failing")
-    configure_logging("human", "INFO", stream=buf)
+    human = io.StringIO()
+    configure_logging("human", "INFO", stream=human)
+    logging.getLogger("sellerguard.daemon").info("daemon started")
+    assert human.getvalue().endswith(" INFO    sellerguard.daemon: daemon started\n")
 
 
 # -- against the loopback sandbox -----------------------------------------------------------------------
