@@ -257,7 +257,7 @@ def _numerator(kind: str, d: float, n: float) -> float | None:
 def _base_status(metric: Metric, reported: Any) -> dict[str, Any]:
     return {
         "id": metric.id, "name": metric.name, "value": None, "numerator": None, "denominator": None,
-        "window_days": metric.window_days, "threshold": metric.threshold, "warn": metric.warn,
+        "window_days": None if metric.calculator == "reported" else metric.window_days, "threshold": metric.threshold, "warn": metric.warn,
         "comparator": metric.comparator, "confirmed": metric.confirmed, "consequence": metric.consequence,
         "source": metric.source, "reported_value": reported.value if reported is not None else None,
     }
@@ -271,8 +271,10 @@ def _reported_status(metric: Metric, base: dict[str, Any], reported: Any, as_of:
     if reported is None or reported.value is None:  # never reported: say so, without making the account unknown
         return MetricStatus(**base, level="ok", reason="not reported by the marketplace (yet)")
     reported_at = reported.as_of if reported.as_of.tzinfo else reported.as_of.replace(tzinfo=as_of.tzinfo)
+    span = (reported.window_end - reported.window_start) if reported.window_start and reported.window_end else None
     base.update(value=reported.value, numerator=reported.numerator, denominator=reported.denominator,
-                window_start=reported.window_start, window_end=reported.window_end)
+                window_start=reported.window_start, window_end=reported.window_end,
+                window_days=round(span / DAY) if span is not None else None)
     if as_of - reported_at > max_age:
         return MetricStatus(**base, level="unknown",
                             reason=f"the marketplace's figure is from {reported_at:%Y-%m-%d}")
