@@ -257,7 +257,8 @@ def _numerator(kind: str, d: float, n: float) -> float | None:
 def _base_status(metric: Metric, reported: Any) -> dict[str, Any]:
     return {
         "id": metric.id, "name": metric.name, "value": None, "numerator": None, "denominator": None,
-        "window_days": None if metric.calculator == "reported" else metric.window_days, "threshold": metric.threshold, "warn": metric.warn,
+        "window_days": None if metric.calculator == "reported" else metric.window_days,
+        "threshold": metric.threshold, "warn": metric.warn,
         "comparator": metric.comparator, "confirmed": metric.confirmed, "consequence": metric.consequence,
         "source": metric.source, "reported_value": reported.value if reported is not None else None,
     }
