@@ -102,7 +102,7 @@ def _decide_target(
             now=now,
             repeat_interval=config.daemon.repeat_interval,
             silenced=any(s.matches(alert) for s in silences),
-            quiet=quiet,
+            quiet=quiet and level != "critical",  # quiet hours hold everything but critical news
         )
         decisions[key] = reason
         if reason in NOTIFY:

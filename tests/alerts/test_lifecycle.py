@@ -99,6 +99,13 @@ def test_quiet_hours_hold_then_send(store):
     assert run(store, config, "warn", morning).notified("ops") == {KEY: Reason.NEW}
 
 
+def test_quiet_hours_let_critical_news_through(store):
+    config = make_config(quiet_hours="22:00-07:00", timezone="Europe/Berlin")
+    assert run(store, config, "critical", 10).notified("ops") == {KEY: Reason.NEW}  # 23:00 in Berlin
+    assert run(store, config, "ok", 11).decisions["ops"][KEY] is Reason.QUIET  # the all-clear can wait
+    assert run(store, config, "ok", 19).notified("ops") == {KEY: Reason.RESOLVED}  # 08:00
+
+
 def test_one_message_per_target_groups_accounts(store, config):
     rep = report(
         at(1),
