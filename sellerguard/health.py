@@ -36,7 +36,8 @@ def _series(name: str, help_text: str, kind: str, rows: list[tuple[dict[str, str
     out = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
     for labels, value in rows:
         inner = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-        out.append(f"{name}{{{inner}}} {value:g}" if inner else f"{name} {value:g}")
+        number = repr(float(value))  # full precision: %g would round a Unix time to 10 s
+        out.append(f"{name}{{{inner}}} {number}" if inner else f"{name} {number}")
     return out
 
 

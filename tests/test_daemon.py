@@ -223,11 +223,12 @@ def test_health_and_metrics_endpoints(store, slack):
         text = urllib.request.urlopen(f"{base}/metrics").read().decode()
     finally:
         server.stop()
-    assert 'sellerguard_last_sync_success{account="acme"} 1' in text
+    assert 'sellerguard_last_sync_success{account="acme"} 1.0' in text
+    assert f'sellerguard_last_sync_timestamp_seconds{{account="acme"}} {NOW.timestamp()!r}' in text
     assert 'sellerguard_metric_value{account="acme",metric="amazon.odr"} 0.02' in text
-    assert 'sellerguard_metric_level{account="acme",metric="amazon.odr"} 3' in text
-    assert 'sellerguard_alerts_firing{target="ops",level="critical"} 1' in text
-    assert 'sellerguard_outbox_messages{status="sent"} 1' in text
+    assert 'sellerguard_metric_level{account="acme",metric="amazon.odr"} 3.0' in text
+    assert 'sellerguard_alerts_firing{target="ops",level="critical"} 1.0' in text
+    assert 'sellerguard_outbox_messages{status="sent"} 1.0' in text
     assert server.server.server_address[0] == "127.0.0.1"
 
 
