@@ -158,3 +158,15 @@ def test_formatting_of_values():
     assert fmt_value(metric(value=4.9, denominator=10, threshold=4.8), 4.9) == "4.90"  # an average
     assert fmt_value(metric(value=2, numerator=2, threshold=3), 2) == "2"  # a count
     assert fmt_value(metric(value=150, threshold=100), 150) == "150"  # a score
+
+
+def test_as_of_offsets_are_converted_to_utc(setup):
+    cfg, db = setup
+    write(db, 3)
+    a = json.loads(status(cfg, db, "--json", "--as-of", "2026-11-23T14:00:00+02:00").output)
+    b = json.loads(status(cfg, db, "--json", "--as-of", "2026-11-23T12:00:00Z").output)
+    assert a == b and a["as_of"] == "2026-11-23T12:00:00Z"
+    # a day later the cancellations of 2026-11-22 are still in the 7-day window; 8 days later they are not
+    later = json.loads(status(cfg, db, "--json", "--as-of", "2026-12-01", "--account", "amz").output)
+    pfcr = next(m for m in later["accounts"][0]["metrics"] if m["id"] == "amazon.pre_fulfillment_cancel_rate")
+    assert pfcr["denominator"] == 0 and pfcr["level"] == "ok"
