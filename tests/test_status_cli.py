@@ -166,7 +166,7 @@ def test_as_of_offsets_are_converted_to_utc(setup):
     a = json.loads(status(cfg, db, "--json", "--as-of", "2026-11-23T14:00:00+02:00").output)
     b = json.loads(status(cfg, db, "--json", "--as-of", "2026-11-23T12:00:00Z").output)
     assert a == b and a["as_of"] == "2026-11-23T12:00:00Z"
-    # a day later the cancellations of 2026-11-22 are still in the 7-day window; 8 days later they are not
+    # the orders of 2026-11-21 have left the 7-day window by 2026-12-01
     later = json.loads(status(cfg, db, "--json", "--as-of", "2026-12-01", "--account", "amz").output)
     pfcr = next(m for m in later["accounts"][0]["metrics"] if m["id"] == "amazon.pre_fulfillment_cancel_rate")
     assert pfcr["denominator"] == 0 and pfcr["level"] == "ok"
