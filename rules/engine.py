@@ -75,10 +75,10 @@ def accounts_to_check(
 
 
 def apply_override(metric: Metric, override: PolicyOverride | None, where: str) -> Metric | None:
-    """The metric as this account sees it; None when the account switched it off."""
+    """The metric as this account sees it; None when the account switched it off (or never on)."""
     if override is None:
-        return metric
-    if override.enabled is False:
+        return metric if metric.enabled else None
+    if override.enabled is False or (override.enabled is None and not metric.enabled):
         return None
     update: dict[str, Any] = {
         k: v for k, v in (("threshold", override.threshold), ("warn", override.warn),

@@ -140,6 +140,7 @@ class Metric(_Strict):
     unconfirmed: str | None = None  # what exactly is not confirmed by the marketplace
     reported: ReportedRef | None = None  # the marketplace's own figure to compare with (default: same id)
     forecast: bool = True
+    enabled: bool = True  # false: off until an account turns it on (a seller's own targets, e.g. Shopify)
 
     @field_validator("calculator")
     @classmethod
