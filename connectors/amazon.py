@@ -1,0 +1,356 @@
+"""Amazon Selling Partner API: orders (Orders API 2026-01-01), Amazon's own performance figures, negative feedback.
+
+Auth: Login with Amazon (LWA) refresh-token grant, one token URL for every region; the access token goes in
+``x-amz-access-token``. No AWS SigV4 since 2023-10-02. The token is cached in the account state for its hour.
+
+Streams:
+- ``orders``: ``searchOrders`` with ``lastUpdatedAfter`` = the cursor and ``lastUpdatedBefore`` = now - 3 min
+  (Amazon refuses a bound closer than 2 minutes to now), ``includedData=FULFILLMENT,PACKAGES,CANCELLATION``,
+  paged by ``paginationToken``; the cursor becomes the window's end once every page is stored. The first sync
+  is a backfill: order-level history from the All Orders report, then pages only for the recent
+  seller-fulfilled orders whose packages and ship windows the metrics need (``amazon_reports.plan``).
+  searchOrders allows 0.0056 req/s with a burst of 20: the bucket's level is kept in the account state, so
+  consecutive syncs never spend the same burst twice.
+- ``performance``: ``GET_V2_SELLER_PERFORMANCE_REPORT`` (once a day) -> ReportedMetric.
+- ``feedback``: ``GET_SELLER_FEEDBACK_DATA`` (once a day, 90 days) -> 1-3 star ratings; CANCELLED = no data.
+
+Amazon exposes no buyer messages, no individual A-to-z claims or chargebacks, no delivery time: see
+docs/connectors/amazon.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from sellerguard.connectors import amazon_reports as reports
+from sellerguard.connectors.amazon_normalize import (
+    bad,
+    normalize_feedback_rows,
+    normalize_order,
+    normalize_order_rows,
+    normalize_performance,
+)
+from sellerguard.connectors.contract import Batch, SyncContext
+from sellerguard.errors import ConnectorError
+from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.oauth import expires_at, post_token
+from sellerguard.schema import Record
+
+MARKETPLACE = "amazon"
+STREAMS = ("orders", "performance", "feedback")
+TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+HOSTS = {"na": "sellingpartnerapi-na.amazon.com", "eu": "sellingpartnerapi-eu.amazon.com",
+         "fe": "sellingpartnerapi-fe.amazon.com"}
+ORDERS = "/orders/2026-01-01/orders"
+PARTICIPATIONS = "/sellers/v1/marketplaceParticipations"
+INCLUDED = "FULFILLMENT,PACKAGES,CANCELLATION"
+ORDER_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+PERFORMANCE_REPORT = "GET_V2_SELLER_PERFORMANCE_REPORT"
+FEEDBACK_REPORT = "GET_SELLER_FEEDBACK_DATA"
+BATCH = 1000  # report rows are stored 1,000 orders at a time
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    marketplace_ids: list[str] | None = None  # default: the participating marketplaces (Sellers API)
+    backfill_days: int = Field(default=90, ge=1, le=730)  # Amazon keeps 2 years of orders
+    package_days: int = Field(default=35, ge=1, le=730)  # backfill pages this far back for packages/ship-by
+    backfill: Literal["report", "pages"] = "report"
+    settle_s: int = Field(default=180, ge=120)  # lastUpdatedBefore must be >= 2 min before now
+    report_every_hours: float = Field(default=24, gt=0)  # performance and feedback reports
+    report_wait_s: float = Field(default=900, ge=0)  # then the next sync resumes the pending report
+    report_poll_s: float = Field(default=15, gt=0)
+    feedback_days: int = Field(default=90, ge=7, le=365)  # short windows often end CANCELLED
+    feedback_day_first: bool = False  # EU feedback reports write dates day first
+
+
+ERRORS: dict[int | str, ErrorRule] = {
+    400: ErrorRule("fail", "payload", "Amazon rejected the request (InvalidInput)"),
+    403: ErrorRule("fail", "config", "Amazon refused access: the app lacks a role (Inventory and Order Tracking,"
+                                     " Selling Partner Insights) or the seller revoked it"),
+    404: ErrorRule("fail", "config", "Amazon does not know this resource: check the region and marketplace ids"),
+    429: ErrorRule("retry", "wait", "Amazon usage plan exceeded (QuotaExceeded)"),
+}
+
+
+def _classify(response: requests.Response) -> ErrorRule | None:
+    """Amazon answers an expired access token with 403 Unauthorized: refresh once, then retry."""
+    if response.status_code != 403:
+        return None
+    try:
+        errors = response.json().get("errors") or []
+        text = " ".join(f"{e.get('code', '')} {e.get('message', '')}" for e in errors).lower()
+    except (ValueError, AttributeError):
+        return None
+    if "expired" in text or "invalid access token" in text:
+        return ErrorRule("refresh", "config", "Amazon rejected the access token: check the LWA credentials")
+    return None
+
+
+def host(ctx: SyncContext) -> str:
+    acc = ctx.account
+    if acc.base_url:
+        return acc.base_url
+    region = (acc.region or "na").lower()
+    if region not in HOSTS:
+        raise ConnectorError(f"unknown region '{acc.region}' (known: na, eu, fe)", kind="config",
+                             where=f"accounts[{acc.id}].region")
+    return f"https://{'sandbox.' if acc.sandbox else ''}{HOSTS[region]}"
+
+
+def _follow_rate(http: HttpClient) -> Any:
+    def follow(bucket: str | None, response: requests.Response) -> None:
+        if bucket not in http.limits:
+            return
+        limit = response.headers.get("x-amzn-RateLimit-Limit")
+        try:
+            rate = float(limit) if limit else 0
+        except ValueError:
+            rate = 0
+        if rate:
+            http.limits[bucket].set_rate(min(rate, http.limits[bucket].rate))  # lower only, never above the plan
+        if response.status_code == 429:
+            http.limits[bucket]._tokens = 0  # no Retry-After on SP-API: wait a full refill period
+    return follow
+
+
+def client(ctx: SyncContext) -> HttpClient:
+    acc = ctx.account
+    base = host(ctx)
+    http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, errors=ERRORS,
+                      classify=_classify)
+    token_url = acc.token_url or (base.rstrip("/") + "/auth/o2/token" if acc.base_url else TOKEN_URL)
+
+    def fetch_token() -> tuple[str, datetime]:
+        if token.fetches == 0 and (cached := cached_token(ctx)) is not None:
+            return cached
+        form = {"grant_type": "refresh_token", "refresh_token": acc.secret("refresh_token").get_secret_value(),
+                "client_id": acc.secret("client_id").get_secret_value(),
+                "client_secret": acc.secret("client_secret").get_secret_value()}
+        payload = post_token(http, token_url, form)
+        fresh, expires = str(payload["access_token"]), expires_at(ctx.now(), payload.get("expires_in"))
+        ctx.state.put("access_token", f"{int(expires.timestamp())}:{fresh}")
+        return fresh, expires
+
+    token = AccessToken(fetch_token, ctx.clock, margin_s=300)
+    http.token = token
+    http.auth = lambda headers: headers.update({"x-amz-access-token": token.get()})
+    http.limit("searchOrders", 0.0056, 20)
+    http.limit("getMarketplaceParticipations", 0.016, 15)
+    for name, (rate, burst) in reports.LIMITS.items():
+        http.limit(name, rate, burst)
+    _restore_buckets(ctx, http)
+    http.on_response = _follow_rate(http)
+    return http
+
+
+def cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
+    saved = ctx.state.get("access_token")
+    if not saved or ":" not in saved or not saved.split(":", 1)[0].isdigit():
+        return None
+    until, value = saved.split(":", 1)
+    expires = datetime.fromtimestamp(int(until), UTC)
+    return (value, expires) if (expires - ctx.now()).total_seconds() > 300 else None
+
+
+def _restore_buckets(ctx: SyncContext, http: HttpClient) -> None:
+    """Start each bucket where the last sync left it (refilled for the time since), not full."""
+    for name in ("searchOrders", "createReport", "getReportDocument"):
+        saved = ctx.state.get(f"bucket:{name}")
+        if not saved or ":" not in saved:
+            continue
+        level, at = saved.split(":", 1)
+        try:
+            elapsed = (ctx.now() - datetime.fromtimestamp(float(at), UTC)).total_seconds()
+            bucket = http.limits[name]
+            bucket._tokens = min(bucket.burst, max(0.0, float(level)) + max(0.0, elapsed) * bucket.rate)
+        except ValueError:
+            continue
+
+
+def _save_bucket(ctx: SyncContext, http: HttpClient, name: str) -> None:
+    bucket = http.limits[name]
+    bucket._refill()
+    ctx.state.put(f"bucket:{name}", f"{bucket._tokens:.4f}:{ctx.now().timestamp():.0f}")
+
+
+def marketplace_ids(ctx: SyncContext, http: HttpClient) -> list[str]:
+    options: Options = ctx.options or Options()
+    if options.marketplace_ids:
+        return options.marketplace_ids
+    if known := ctx.state.get("marketplace_ids"):
+        return known.split(",")
+    body = http.get_json(PARTICIPATIONS, bucket="getMarketplaceParticipations")
+    found = [p["marketplace"]["id"] for p in (body.get("payload") or []) if isinstance(body, dict)
+             and isinstance(p, dict) and (p.get("participation") or {}).get("isParticipating")
+             and isinstance(p.get("marketplace"), dict) and p["marketplace"].get("id")]
+    if not found:
+        raise ConnectorError("this seller participates in no marketplace: set options.marketplace_ids",
+                             kind="config", where=f"amazon: GET {PARTICIPATIONS}")
+    ctx.state.put("marketplace_ids", ",".join(found))
+    return found
+
+
+# -- orders ------------------------------------------------------------------------------------------------
+
+
+def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any]) -> Iterator[tuple[list[Any], str | None]]:
+    """searchOrders pages to the end: (orders, next token). The token goes with the same filters."""
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        query = {**params, **({"paginationToken": token} if token else {})}
+        body = http.get_json(ORDERS, params=query, bucket="searchOrders")
+        _save_bucket(ctx, http, "searchOrders")
+        if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
+            raise bad(f"GET {ORDERS}", "orders", "missing or not a list")
+        token = (body.get("pagination") or {}).get("nextToken") if isinstance(body.get("pagination"), dict) else None
+        if token in seen:
+            raise bad(f"GET {ORDERS}", "pagination.nextToken", "the same token came back twice")
+        if token:
+            seen.add(token)
+        yield body["orders"], token
+        if not token:
+            return
+
+
+def _window(ctx: SyncContext, http: HttpClient, params: dict[str, Any], end: datetime, *,
+            total: int | None = None) -> Iterator[Batch]:
+    """Every page of one closed window; the last batch carries the window's end as the cursor."""
+    where = f"GET {ORDERS}"
+    for page, (orders, token) in enumerate(_pages(ctx, http, params), start=1):
+        records: list[Record] = []
+        for i, order in enumerate(orders):
+            records += normalize_order(ctx.account.id, order, where, f"page {page}.orders[{i}]")
+        yield Batch(records, cursor=None if token else reports.iso(end), progress=1,
+                    total=max(total, page) if total else None)
+
+
+def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    options: Options = ctx.options or Options()
+    now = ctx.now()
+    end = now - timedelta(seconds=options.settle_s)
+    ids = marketplace_ids(ctx, http)
+    base = {"marketplaceIds": ",".join(ids), "includedData": INCLUDED, "maxResultsPerPage": 100,
+            "lastUpdatedBefore": reports.iso(end)}
+    if cursor:
+        since = datetime.fromisoformat(cursor.replace("Z", "+00:00"))
+        if since >= end:
+            return
+        yield from _window(ctx, http, {**base, "lastUpdatedAfter": cursor}, end)
+        return
+    start = now - timedelta(days=options.backfill_days)
+    if options.backfill == "pages":
+        yield from _window(ctx, http, {**base, "lastUpdatedAfter": reports.iso(start)}, end)
+        return
+    # Backfill: order-level history from the report (a handful of calls), then pages only for what needs packages.
+    report = reports.run(ctx, http, ORDER_REPORT, ids, start=start, end=end, max_wait_s=options.report_wait_s,
+                         poll_s=options.report_poll_s)
+    package_from = now - timedelta(days=min(options.package_days, options.backfill_days))
+    recent_mfn = 0
+    if report.document is not None:
+        batch: list[Any] = []
+        group: list[dict[str, str]] = []
+        for row in reports.tsv_rows(report.document):
+            if group and row.get("amazon-order-id") != group[0].get("amazon-order-id"):
+                batch += normalize_order_rows(ctx.account.id, group, f"{ORDER_REPORT} {report.report_id}")
+                group = []
+                if len(batch) >= BATCH:
+                    recent_mfn += _recent_mfn(batch, package_from)
+                    yield Batch(batch, cursor=None, progress=0)
+                    batch = []
+            group.append(row)
+        if group:
+            batch += normalize_order_rows(ctx.account.id, group, f"{ORDER_REPORT} {report.report_id}")
+        recent_mfn += _recent_mfn(batch, package_from)
+        yield Batch(batch, cursor=None, progress=1, total=1 + max(1, -(-recent_mfn // 100)))
+    reports.done(ctx, ORDER_REPORT)
+    params = {**base, "lastUpdatedAfter": reports.iso(package_from), "fulfilledBy": "MERCHANT"}
+    pages = max(1, -(-recent_mfn // 100)) + 1
+    yield from _window(ctx, http, params, end, total=pages)
+
+
+def _recent_mfn(orders: list[Any], since: datetime) -> int:
+    return sum(1 for o in orders if o.fulfilment == "seller" and (o.updated_at or o.purchased_at) >= since)
+
+
+# -- reports -----------------------------------------------------------------------------------------------
+
+
+def _due(ctx: SyncContext, cursor: str | None, report_type: str) -> bool:
+    options: Options = ctx.options or Options()
+    if ctx.state.get(f"report:{report_type}"):
+        return True  # a pending report is always resumed
+    if not cursor:
+        return True
+    last = datetime.fromisoformat(cursor.replace("Z", "+00:00"))
+    return ctx.now() - last >= timedelta(hours=options.report_every_hours)
+
+
+def fetch_performance(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    options: Options = ctx.options or Options()
+    if not _due(ctx, cursor, PERFORMANCE_REPORT):
+        return
+    ids = marketplace_ids(ctx, http)
+    report = reports.run(ctx, http, PERFORMANCE_REPORT, ids, max_wait_s=options.report_wait_s,
+                         poll_s=options.report_poll_s)
+    now = ctx.now()
+    records: list[Record] = []
+    if report.document is not None:
+        try:
+            document = json.loads(report.document)
+        except ValueError:
+            raise bad(f"{PERFORMANCE_REPORT} {report.report_id}", "(document)", "not valid JSON") from None
+        records += normalize_performance(ctx.account.id, document, ids[0], now,
+                                         f"{PERFORMANCE_REPORT} {report.report_id}")
+    yield Batch(records, cursor=reports.iso(now), progress=1)
+    reports.done(ctx, PERFORMANCE_REPORT)
+
+
+def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    options: Options = ctx.options or Options()
+    if not _due(ctx, cursor, FEEDBACK_REPORT):
+        return
+    ids = marketplace_ids(ctx, http)
+    now = ctx.now()
+    # a wide window with no end: short windows and explicit ends often come back CANCELLED
+    report = reports.run(ctx, http, FEEDBACK_REPORT, ids, start=now - timedelta(days=options.feedback_days),
+                         max_wait_s=options.report_wait_s, poll_s=options.report_poll_s)
+    records: list[Record] = []
+    if report.document is not None:  # CANCELLED: no data, which is not "no negative feedback"
+        rows = list(reports.tsv_rows(report.document))
+        records += normalize_feedback_rows(ctx.account.id, rows, f"{FEEDBACK_REPORT} {report.report_id}",
+                                           options.feedback_day_first)
+    yield Batch(records, cursor=reports.iso(now), progress=1)
+    reports.done(ctx, FEEDBACK_REPORT)
+
+
+def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
+    http = client(ctx)
+    if stream == "orders":
+        yield from fetch_orders(ctx, http, cursor)
+    elif stream == "performance":
+        yield from fetch_performance(ctx, http, cursor)
+    elif stream == "feedback":
+        yield from fetch_feedback(ctx, http, cursor)
+    else:
+        raise ConnectorError(f"unknown stream '{stream}' (known: {', '.join(STREAMS)})", kind="config",
+                             where="amazon")
+
+
+def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
+    """A config entry for the loopback sandbox (these credentials open nothing else)."""
+    return {
+        "id": account_id,
+        "marketplace": MARKETPLACE,
+        "base_url": base_url,
+        "credentials": {"client_id": "amzn1.application-oa2-client.sandbox", "client_secret": "sbx-secret",
+                        "refresh_token": f"Atzr|sbx-{account_id}"},
+    }

@@ -1,0 +1,163 @@
+"""Amazon Reports API 2021-06-30: request a report, wait for it, download its document; the backfill plan.
+
+createReport -> poll getReport until DONE / CANCELLED / FATAL -> getReportDocument -> GET the presigned URL.
+
+- A requested report id is saved in ``ctx.state`` at once, so a restart resumes polling that report instead of
+  requesting a new one (Amazon cancels reports requested too often). The caller clears it once the records
+  are stored (``done``).
+- ``CANCELLED`` means "no data" (Amazon's own wording), not an error and not zero: ``run`` returns None.
+- The document URL is presigned and expires after 5 minutes: it is fetched right after getReportDocument,
+  without the access token, and an expired URL (S3 answers 403) is asked for once more.
+- The body may be GZIP (``compressionAlgorithm``); it is decompressed as a stream.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sellerguard.connectors.contract import SyncContext
+from sellerguard.errors import ConnectorError
+from sellerguard.http import ErrorRule, HttpClient
+
+REPORTS = "/reports/2021-06-30/reports"
+DOCUMENTS = "/reports/2021-06-30/documents"
+# Default usage plans (reports_2021-06-30.json, each operation's description): (rate req/s, burst)
+LIMITS = {"createReport": (0.0167, 15), "getReport": (2.0, 15), "getReportDocument": (0.0167, 15)}
+DOCUMENT_ERRORS: dict[int | str, ErrorRule] = {
+    403: ErrorRule("fail", "wait", "the report document URL expired (Amazon's URLs last 5 minutes)"),
+    400: ErrorRule("fail", "wait", "the report document URL was refused"),
+}
+
+
+def iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Report:
+    report_type: str
+    report_id: str
+    document: bytes | None  # None: CANCELLED, i.e. Amazon has no data for it
+
+
+def _key(report_type: str) -> str:
+    return f"report:{report_type}"
+
+
+def run(ctx: SyncContext, http: HttpClient, report_type: str, marketplace_ids: list[str], *,
+        start: datetime | None = None, end: datetime | None = None, max_wait_s: float = 900,
+        poll_s: float = 15) -> Report:
+    """Request (or resume) one report and return its document; raises kind="wait" while Amazon works on it."""
+    where = f"amazon: {report_type}"
+    report_id = ctx.state.get(_key(report_type))
+    if not report_id:
+        body: dict[str, Any] = {"reportType": report_type, "marketplaceIds": marketplace_ids}
+        if start is not None:
+            body["dataStartTime"] = iso(start)
+        if end is not None:
+            body["dataEndTime"] = iso(end)
+        created = http.json(http.request("POST", REPORTS, json=body, bucket="createReport"), REPORTS)
+        report_id = created.get("reportId") if isinstance(created, dict) else None
+        if not isinstance(report_id, str) or not report_id:
+            raise ConnectorError("bad payload: reportId: missing", kind="payload", where=f"{where}: POST {REPORTS}")
+        ctx.state.put(_key(report_type), report_id)  # a restart resumes this report
+    waited = 0.0
+    while True:
+        path = f"{REPORTS}/{report_id}"
+        report = http.get_json(path, bucket="getReport")
+        status = report.get("processingStatus") if isinstance(report, dict) else None
+        if status == "DONE":
+            doc_id = report.get("reportDocumentId")
+            if not isinstance(doc_id, str) or not doc_id:
+                raise ConnectorError("bad payload: reportDocumentId: missing on a DONE report", kind="payload",
+                                     where=f"{where}: GET {path}")
+            return Report(report_type, report_id, download(http, doc_id))
+        if status == "CANCELLED":
+            done(ctx, report_type)
+            return Report(report_type, report_id, None)
+        if status == "FATAL":
+            done(ctx, report_type)
+            raise ConnectorError("Amazon could not produce the report (FATAL); the next sync requests a new one",
+                                 kind="wait", where=where)
+        if status not in ("IN_QUEUE", "IN_PROGRESS"):
+            raise ConnectorError(f"bad payload: processingStatus: unknown value {status!r}", kind="payload",
+                                 where=f"{where}: GET {path}")
+        if waited >= max_wait_s:
+            raise ConnectorError(f"report {report_id} is still {status} after {int(waited)} s; the next sync"
+                                 " resumes it", kind="wait", where=where, retry_after=poll_s * 4)
+        ctx.sleep(poll_s)
+        waited += poll_s
+
+
+def done(ctx: SyncContext, report_type: str) -> None:
+    """Forget the pending report (its records are stored, or it had none)."""
+    ctx.state.put(_key(report_type), None)
+
+
+def download(http: HttpClient, document_id: str) -> bytes:
+    path = f"{DOCUMENTS}/{document_id}"
+    s3 = HttpClient(base_url="", marketplace="amazon", clock=http.clock, sleep=http.sleep, errors=DOCUMENT_ERRORS,
+                    session=http.session, max_attempts=3, timeout=http.timeout)
+    for attempt in (1, 2):
+        meta = http.get_json(path, bucket="getReportDocument")
+        url = meta.get("url") if isinstance(meta, dict) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConnectorError("bad payload: url: missing", kind="payload", where=f"amazon: GET {path}")
+        try:
+            body = s3.request("GET", url).content  # never with the access token: the URL is presigned
+        except ConnectorError as exc:
+            if exc.status in (400, 403) and attempt == 1:
+                continue  # expired while we waited: ask for a fresh URL
+            raise
+        if meta.get("compressionAlgorithm") == "GZIP":
+            try:
+                return gzip.decompress(body)
+            except (OSError, EOFError):
+                raise ConnectorError("bad payload: the GZIP report document is corrupt", kind="payload",
+                                     where=f"amazon: GET {path}") from None
+        return body
+    raise AssertionError("unreachable")
+
+
+def tsv_rows(document: bytes) -> Iterator[dict[str, str]]:
+    """Rows of a tab-delimited flat-file report, streamed (header on line 1)."""
+    text = io.TextIOWrapper(io.BytesIO(document), encoding="utf-8-sig", errors="replace", newline="")
+    yield from csv.DictReader(text, delimiter="\t", quoting=csv.QUOTE_NONE)
+
+
+# -- backfill plan ---------------------------------------------------------------------------------------
+
+SEARCH_RATE, SEARCH_BURST, PAGE_SIZE = 0.0056, 20, 100
+
+
+@dataclass(frozen=True)
+class Plan:
+    orders: int
+    page_by_page_calls: int
+    page_by_page_hours: float
+    report_calls: int  # createReport, getReport polls, getReportDocument, the download
+    paged_orders: int  # the recent seller-fulfilled orders that still need packages and ship windows
+    page_calls: int
+    hours: float
+
+
+def paging_hours(pages: int) -> float:
+    """Time to read ``pages`` searchOrders pages: the burst at once, then one page per 1/rate seconds."""
+    return max(0, pages - SEARCH_BURST) / SEARCH_RATE / 3600
+
+
+def plan(orders: int, *, days: int = 90, package_days: int = 35, mfn_share: float = 0.65,
+         polls: int = 4) -> Plan:
+    """The cost of a first sync of ``orders`` orders over ``days`` days, page by page vs report + paging."""
+    naive_pages = math.ceil(orders / PAGE_SIZE)
+    paged = math.ceil(orders * min(1.0, package_days / days) * mfn_share)
+    pages = math.ceil(paged / PAGE_SIZE)
+    return Plan(orders=orders, page_by_page_calls=naive_pages, page_by_page_hours=paging_hours(naive_pages),
+                report_calls=3 + polls, paged_orders=paged, page_calls=pages, hours=paging_hours(pages))
