@@ -1,0 +1,352 @@
+"""Mercado Libre (all sites: MLA, MLB, MLM, MLC, MCO, MLU, ...): orders, shipments, cancellations, claims,
+buyer questions and post-sale messages, and the seller reputation Mercado Libre computes itself.
+
+Auth is OAuth 2.0 with single-use refresh tokens: every refresh returns a new refresh token and kills the
+old one. So a refresh runs under the account's lock (``ctx.lock``, which holds across processes), re-reads
+the stored tokens inside the lock (another process may just have refreshed: then its access token is used),
+and saves the new refresh token before the new access token is used. Access tokens (6 hours) are cached
+in the account's state and shared by every sync.
+
+Orders are searched by ``order.date_last_updated.from/.to`` (the look-alike ``order.last_updated.from`` is
+silently ignored by the API) with offset paging; a window with more orders than the deepest offset is split
+in two. Normalization lives in ``mercadolibre_normalize``. Facts and sources: docs/connectors/mercadolibre.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import nullcontext
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from sellerguard.connectors.contract import Batch, SyncContext
+from sellerguard.connectors.mercadolibre_normalize import (
+    normalize_claim,
+    normalize_order,
+    normalize_pack_messages,
+    normalize_question,
+    normalize_reputation,
+    pack_id,
+    payload_error,
+    shipment_id,
+)
+from sellerguard.errors import ConnectorError
+from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.oauth import expires_at, post_token
+from sellerguard.paginate import by_offset, dig
+from sellerguard.schema import Record
+
+MARKETPLACE = "mercadolibre"
+STREAMS = ("orders", "claims", "messages", "reputation")
+API = "https://api.mercadolibre.com"
+MAX_OFFSET = 10_000  # /orders/search refuses deeper offsets: split the date window instead
+ACCESS_STATE = "access_token"  # "<expiry ISO> <token>"
+REFRESH_STATE = "refresh_token"
+
+ERRORS: dict[int | str, ErrorRule] = {
+    400: ErrorRule("fail", "payload", "Mercado Libre rejected the request"),
+    401: ErrorRule("refresh", "config", "Mercado Libre refused the access token (invalid_token): re-authorize the"
+                                        " app if this persists"),
+    403: ErrorRule("fail", "config", "access denied: the app lacks a scope, or the resource belongs to another"
+                                     " seller"),
+    404: ErrorRule("fail", "config", "not found: check the seller id"),
+    429: ErrorRule("retry", "wait", "rate limited by Mercado Libre"),
+}
+TOKEN_ERRORS: dict[int | str, ErrorRule] = {
+    400: ErrorRule("fail", "config", "the refresh token was refused (invalid_grant: expired, revoked or already"
+                                     " used): re-authorize the app for this seller"),
+    429: ErrorRule("retry", "wait", "the token endpoint is rate limited (local_rate_limited)"),
+}
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backfill_days: int = Field(default=90, ge=1, le=365)  # the first sync reaches this far back
+    overlap_minutes: int = Field(default=10, ge=0)  # re-read before the cursor: late index updates
+    page_size: int = Field(default=50, ge=1, le=50)
+    seller_filter: bool = True  # send seller=<id> with date filters (some integrators report 400/403 with it)
+    message_days: int = Field(default=14, ge=0, le=90)  # post-sale messages of orders bought this recently
+    questions: bool = True  # buyers' pre-sale questions count as messages to answer
+    reputation_every_hours: float = Field(default=6, gt=0)  # Mercado Libre recomputes it daily
+
+
+def _options(ctx: SyncContext) -> Options:
+    return ctx.options if isinstance(ctx.options, Options) else Options()
+
+
+def _iso(dt: datetime) -> str:
+    """Mercado Libre's query dates: ISO 8601 with milliseconds and an offset."""
+    return dt.isoformat(timespec="milliseconds")
+
+
+def stored_access(ctx: SyncContext, *, not_this: str | None = None) -> tuple[str, datetime] | None:
+    """The access token saved by any sync of this account, if it has a few minutes left."""
+    saved = ctx.state.get(ACCESS_STATE)
+    if not saved or " " not in saved:
+        return None
+    stamp, value = saved.split(" ", 1)
+    try:
+        expiry = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if value == not_this or (expiry - ctx.now()).total_seconds() <= 300:
+        return None
+    return value, expiry
+
+
+def refresh_access(ctx: SyncContext, http: HttpClient, token_url: str, rejected: str | None) -> tuple[str, datetime]:
+    """One refresh for this account at a time, across processes; the new refresh token is saved first."""
+    lock = ctx.lock("oauth") if ctx.lock is not None else nullcontext()
+    with lock:
+        fresh = stored_access(ctx, not_this=rejected)
+        if fresh is not None:  # another sync refreshed while we waited for the lock
+            return fresh
+        acc = ctx.account
+        current = ctx.state.get(REFRESH_STATE) or acc.secret("refresh_token").get_secret_value()
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": acc.secret("client_id").get_secret_value(),
+            "client_secret": acc.secret("client_secret").get_secret_value(),
+            "refresh_token": current,
+        }
+        token_http = HttpClient(base_url=token_url, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
+                                errors=TOKEN_ERRORS, session=http.session)
+        body = post_token(token_http, token_url, form, headers={"Accept": "application/json"})
+        new_refresh = body.get("refresh_token")
+        if new_refresh and new_refresh != current:
+            ctx.state.put(REFRESH_STATE, str(new_refresh))  # before anything uses the new access token
+        value = str(body["access_token"])
+        expiry = expires_at(ctx.now(), body.get("expires_in"), default_s=21600)
+        ctx.state.put(ACCESS_STATE, f"{expiry.isoformat()} {value}")
+        return value, expiry
+
+
+def make_client(ctx: SyncContext) -> HttpClient:
+    acc = ctx.account
+    base = acc.base_url or API
+    token_url = acc.token_url or base.rstrip("/") + "/oauth/token"
+    session = requests.Session()
+    used: dict[str, str | None] = {"last": None}
+
+    def fetch_token() -> tuple[str, datetime]:
+        # First use: a token saved by an earlier sync. After a 401 the rejected token is never reused.
+        rejected = used["last"] if token.fetches else None
+        cached = stored_access(ctx, not_this=rejected)
+        if cached is None:
+            cached = refresh_access(ctx, http, token_url, rejected)
+        used["last"] = cached[0]
+        return cached
+
+    token = AccessToken(fetch_token, ctx.clock, margin_s=300)
+
+    def auth(headers: dict[str, str]) -> None:
+        headers["Authorization"] = f"Bearer {token.get()}"  # the query-string form is no longer accepted
+        headers.setdefault("Accept", "application/json")
+
+    http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
+                      token=token, errors=ERRORS, session=session)
+    http.limit("messages", rate=500 / 60, burst=20)  # GET /messages/*: 500 rpm per app
+    http.limit("default", rate=10, burst=20)  # undocumented; integrators see throttling at ~5-7 writes/s
+    return http
+
+
+def seller(ctx: SyncContext, http: HttpClient) -> tuple[str, str | None]:
+    """(seller id, site id): from the config when given, else ``/users/me``."""
+    if ctx.account.seller_id and ctx.account.region:
+        return ctx.account.seller_id, ctx.account.region
+    me = http.get_json("/users/me", bucket="default")
+    if not isinstance(me, dict) or me.get("id") in (None, ""):
+        raise payload_error("/users/me", "id", "missing")
+    return ctx.account.seller_id or str(me["id"]), ctx.account.region or me.get("site_id")
+
+
+def _window_start(ctx: SyncContext, cursor: str | None, opts: Options) -> datetime:
+    if not cursor:
+        return ctx.now() - timedelta(days=opts.backfill_days)
+    try:
+        return datetime.fromisoformat(cursor) - timedelta(minutes=opts.overlap_minutes)
+    except ValueError:
+        raise ConnectorError(f"stored cursor {cursor[:40]!r} is not a time; reset it with a full re-sync",
+                             kind="config", where=f"{MARKETPLACE}: {ctx.account.id}") from None
+
+
+def _search_page(http: HttpClient, params: dict[str, str], offset: int, limit: int) -> tuple[list[Any], int | None]:
+    body = http.get_json("/orders/search", params={**params, "offset": str(offset), "limit": str(limit)},
+                         bucket="default")
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        raise payload_error("/orders/search", "results", "missing or not a list")
+    total = dig(body, "paging", "total")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
+        raise payload_error("/orders/search", "paging.total", f"not a count: {str(total)[:20]!r}")
+    return results, total
+
+
+def search_orders(http: HttpClient, seller_id: str, opts: Options, start: datetime, end: datetime,
+                  field: str = "date_last_updated") -> Iterator[list[Any]]:
+    """Pages of orders whose ``field`` falls in [start, end]; a window deeper than MAX_OFFSET is halved."""
+    params = {f"order.{field}.from": _iso(start), f"order.{field}.to": _iso(end), "sort": "date_asc"}
+    if opts.seller_filter:
+        params["seller"] = seller_id
+    first, total = _search_page(http, params, 0, opts.page_size)
+    if total is not None and total > MAX_OFFSET and end - start > timedelta(minutes=1):
+        middle = start + (end - start) / 2
+        yield from search_orders(http, seller_id, opts, start, middle, field)
+        yield from search_orders(http, seller_id, opts, middle, end, field)
+        return
+    pages = iter([first])
+
+    def fetch_page(offset: int, limit: int) -> tuple[list[Any], int | None]:
+        if offset == 0:
+            return next(pages), total
+        return _search_page(http, params, offset, limit)
+
+    yield from (list(p) for p in by_offset(fetch_page, opts.page_size, max_offset=MAX_OFFSET))
+
+
+def _shipment(http: HttpClient, order: Any) -> dict[str, Any] | None:
+    sid = shipment_id(order) if isinstance(order, dict) else None
+    if sid is None:
+        return None
+    body = http.get_json(f"/shipments/{sid}", headers={"x-format-new": "true"}, bucket="default")
+    if not isinstance(body, dict):
+        raise payload_error("/shipments/{id}", "(root)", "not an object")
+    return body
+
+
+def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    opts = _options(ctx)
+    seller_id, site = seller(ctx, http)
+    now = ctx.now()
+    for page in search_orders(http, seller_id, opts, _window_start(ctx, cursor, opts), now):
+        records: list[Record] = []
+        for raw in page:
+            records.extend(normalize_order(ctx.account.id, raw, _shipment(http, raw), site))
+        yield Batch(records, None, progress=len(page))
+    yield Batch([], now.isoformat())  # the window is complete: resume from its end next time
+
+
+def fetch_claims(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    """Claims where this seller is the respondent, newest change first, down to the cursor."""
+    opts = _options(ctx)
+    seller_id, _ = seller(ctx, http)
+    now, start = ctx.now(), _window_start(ctx, cursor, opts)
+    ep = "/post-purchase/v1/claims/search"
+    params = {"players.role": "respondent", "players.user_id": seller_id, "sort": "last_updated:desc",
+              "range": f"last_updated:after:{_iso(start)}"}
+    done = False
+
+    def fetch_page(offset: int, limit: int) -> tuple[list[Any], int | None]:
+        body = http.get_json(ep, params={**params, "offset": str(offset), "limit": str(limit)}, bucket="default")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise payload_error(ep, "data", "missing or not a list")
+        return data, dig(body, "paging", "total")
+
+    for page in by_offset(fetch_page, 30):
+        records: list[Record] = []
+        for raw in page:
+            claim = normalize_claim(ctx.account.id, raw)
+            changed = raw.get("last_updated") or raw.get("date_created")
+            if isinstance(changed, str) and datetime.fromisoformat(changed.replace("Z", "+00:00")) < start:
+                done = True  # the range filter is unverified: stop at the cursor ourselves
+                break
+            records.append(claim)
+        yield Batch(records, None, progress=len(page))
+        if done:
+            break
+    yield Batch([], now.isoformat())
+
+
+def fetch_messages(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    """Post-sale messages of recent orders' packs, and pre-sale questions. Re-read each time: answers arrive
+    after the question, and the API has no "changed since" filter for either."""
+    opts = _options(ctx)
+    seller_id, _ = seller(ctx, http)
+    now = ctx.now()
+    since = now - timedelta(days=opts.message_days)
+    seen: set[str] = set()
+    for page in search_orders(http, seller_id, opts, since, now, field="date_created"):
+        records: list[Record] = []
+        for order in page:
+            if not isinstance(order, dict) or order.get("id") is None:
+                raise payload_error("/orders/search", "results[].id", "missing")
+            pack = pack_id(order)
+            if pack in seen:
+                continue
+            seen.add(pack)
+            order_ref = None if order.get("pack_id") else str(order["id"])
+            path = f"/messages/packs/{pack}/sellers/{seller_id}"
+            body = http.get_json(path, params={"tag": "post_sale", "mark_as_read": "false", "limit": "50"},
+                                 bucket="messages")
+            records.extend(normalize_pack_messages(ctx.account.id, pack, order_ref, seller_id, body))
+        yield Batch(records, None, progress=len(page))
+    if opts.questions:
+        yield from _questions(ctx, http, seller_id, since)
+    yield Batch([], now.isoformat())
+
+
+def _questions(ctx: SyncContext, http: HttpClient, seller_id: str, since: datetime) -> Iterator[Batch]:
+    ep = "/questions/search"
+    params = {"seller_id": seller_id, "api_version": "4", "sort_fields": "date_created", "sort_types": "DESC"}
+    older = False
+
+    def fetch_page(offset: int, limit: int) -> tuple[list[Any], int | None]:
+        body = http.get_json(ep, params={**params, "offset": str(offset), "limit": str(limit)}, bucket="default")
+        rows = body.get("questions") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise payload_error(ep, "questions", "missing or not a list")
+        return rows, body.get("total")
+
+    for page in by_offset(fetch_page, 50, max_offset=1000):
+        records: list[Record] = []
+        for raw in page:
+            msg = normalize_question(ctx.account.id, raw)
+            if msg is not None and msg.received_at < since:
+                older = True
+                break
+            if msg is not None:
+                records.append(msg)
+        yield Batch(records, None, progress=len(page))
+        if older:
+            return
+
+
+def fetch_reputation(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    opts = _options(ctx)
+    now = ctx.now()
+    if cursor:
+        try:
+            if now - datetime.fromisoformat(cursor) < timedelta(hours=opts.reputation_every_hours):
+                return
+        except ValueError:
+            pass  # an unreadable cursor just means: fetch now
+    seller_id, _ = seller(ctx, http)
+    user = http.get_json(f"/users/{seller_id}", bucket="default")
+    yield Batch(list(normalize_reputation(ctx.account.id, user, now)), now.isoformat(), progress=1)
+
+
+_FETCHERS = {"orders": fetch_orders, "claims": fetch_claims, "messages": fetch_messages,
+             "reputation": fetch_reputation}
+
+
+def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
+    if stream not in _FETCHERS:
+        raise ConnectorError(f"unknown stream '{stream}'", kind="config", where=MARKETPLACE)
+    return _FETCHERS[stream](ctx, make_client(ctx), cursor)
+
+
+def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
+    """A config entry for the loopback sandbox (these credentials open only the sandbox)."""
+    return {
+        "id": account_id,
+        "marketplace": MARKETPLACE,
+        "region": "MLB",
+        "base_url": base_url,
+        "credentials": {"client_id": f"sandbox-{account_id}", "client_secret": "sandbox-secret",
+                        "refresh_token": f"TG-sandbox-{account_id}"},
+    }

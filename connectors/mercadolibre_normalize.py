@@ -1,0 +1,337 @@
+"""Mercado Libre payloads -> normalized records. Pure functions: no HTTP, no clock.
+
+Mercado Libre publishes no schema: field names follow the reference page (docs/connectors/mercadolibre.md), and
+the names marked there as unverified are read defensively (a missing optional block is "not known", never zero).
+An order's shipping data lives apart from the order (``/shipments/{id}``), so an order is normalized together
+with its shipment. Buyer nicknames, names, addresses and message texts are never copied.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sellerguard.errors import ConnectorError
+from sellerguard.paginate import dig
+from sellerguard.schema import (
+    Cancellation,
+    Claim,
+    Message,
+    Order,
+    Party,
+    Record,
+    ReportedMetric,
+    Shipment,
+    payload_hash,
+)
+
+PENDING = {"confirmed", "payment_required", "payment_in_process", "partially_paid"}
+CANCELLED = {"cancelled", "invalid"}
+# cancel_detail.requested_by -> who asked [field unverified: docs/connectors/mercadolibre.md]
+REQUESTED_BY: dict[str, Party] = {"buyer": "buyer", "seller": "seller", "mediator": "marketplace",
+                                  "fraud": "marketplace", "internal": "marketplace", "mercadolibre": "marketplace"}
+# seller_reputation.metrics key -> pack metric id
+REPUTATION: dict[str, str] = {
+    "claims": "mercadolibre.claims_rate",
+    "cancellations": "mercadolibre.cancellations_rate",
+    "delayed_handling_time": "mercadolibre.delayed_handling_rate",
+}
+LEVELS = {"1_red": 1, "2_orange": 2, "3_yellow": 3, "4_light_green": 4, "5_green": 5}
+
+
+def payload_error(endpoint: str, field: str, problem: str) -> ConnectorError:
+    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"mercadolibre: {endpoint}")
+
+
+def when(value: Any, field: str, endpoint: str, *, required: bool = True) -> datetime | None:
+    """ISO 8601 with an offset (``2026-11-02T10:15:00.000-03:00``); a date alone means its end in UTC."""
+    if value is None or value == "":
+        if required:
+            raise payload_error(endpoint, field, "missing")
+        return None
+    if not isinstance(value, str):
+        raise payload_error(endpoint, field, f"not a time: {str(value)[:30]!r}")
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise payload_error(endpoint, field, f"not a time: {value[:30]!r}") from None
+    if len(value) == 10:  # a bare date: the deadline is the end of that day
+        dt = dt.replace(tzinfo=UTC) + timedelta(days=1) - timedelta(seconds=1)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _id(payload: Any, field: str, endpoint: str) -> str:
+    value = payload.get(field) if isinstance(payload, dict) else None
+    if value is None or value == "" or isinstance(value, bool):
+        raise payload_error(endpoint, field, "missing")
+    return str(value)
+
+
+def _money(value: Any, field: str, endpoint: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise payload_error(endpoint, field, f"not an amount: {str(value)[:20]!r}") from None
+
+
+def shipment_id(order: dict[str, Any]) -> str | None:
+    sid = dig(order, "shipping", "id")
+    return str(sid) if sid not in (None, "") else None
+
+
+def pack_id(order: dict[str, Any]) -> str:
+    """Messages live per pack (cart); an order outside a pack is its own pack."""
+    return str(order.get("pack_id") or order["id"])
+
+
+def _order_status(order: dict[str, Any], shipment: dict[str, Any] | None) -> str:
+    status = str(order.get("status") or "")
+    if status in CANCELLED:
+        return "cancelled"
+    if status in PENDING:
+        return "pending"
+    ship = str((shipment or {}).get("status") or "")
+    if ship == "delivered":
+        return "delivered"
+    if ship in ("shipped", "not_delivered"):
+        return "shipped"
+    return "unshipped"
+
+
+def normalize_order(account: str, order: Any, shipment: dict[str, Any] | None, site: str | None) -> list[Record]:
+    """One order (from ``/orders/search``) plus its shipment (``x-format-new``) -> order, shipment, cancellation."""
+    ep = "/orders/search"
+    if not isinstance(order, dict):
+        raise payload_error(ep, "results[]", "not an object")
+    oid = _id(order, "id", ep)
+    items = order.get("order_items") or []
+    if not isinstance(items, list):
+        raise payload_error(ep, "order_items", "not a list")
+    count = 0
+    for i, line in enumerate(items):
+        qty = dig(line, "quantity", default=1)
+        if not isinstance(qty, int) or isinstance(qty, bool):
+            raise payload_error(ep, f"order_items[{i}].quantity", f"not a count: {str(qty)[:20]!r}")
+        count += qty
+    ship = shipment or {}
+    logistic = dig(ship, "logistic", "type") or dig(ship, "logistic_type")
+    updated = order.get("date_last_updated") or order.get("last_updated")
+    records: list[Record] = [Order(
+        account=account, external_id=oid, raw_hash=payload_hash(order),
+        purchased_at=when(order.get("date_created"), "date_created", ep),  # type: ignore[arg-type]
+        updated_at=when(updated, "date_last_updated", ep, required=False),
+        ship_by=_handling_limit(ship),
+        deliver_by=_delivery_limit(ship),
+        fulfilment="marketplace" if logistic == "fulfillment" else "seller",
+        status=_order_status(order, shipment),  # type: ignore[arg-type]
+        total=_money(order.get("total_amount"), "total_amount", ep),
+        currency=order.get("currency_id") or None,
+        item_count=max(count, 1) if items else 1,
+        site=site,
+    )]
+    if shipment is not None:
+        records.append(normalize_shipment(account, oid, shipment, count or None))
+    if order.get("status") in CANCELLED:
+        records.append(_cancellation(account, oid, order, count or None))
+    return records
+
+
+def _handling_limit(ship: dict[str, Any]) -> datetime | None:
+    ep = "/shipments/{id}"
+    raw = dig(ship, "lead_time", "estimated_handling_limit", "date") or \
+        dig(ship, "shipping_option", "estimated_handling_limit", "date")
+    return when(raw, "lead_time.estimated_handling_limit.date", ep, required=False)
+
+
+def _delivery_limit(ship: dict[str, Any]) -> datetime | None:
+    ep = "/shipments/{id}"
+    lead = ship.get("lead_time") or ship.get("shipping_option") or {}
+    raw = dig(lead, "estimated_delivery_limit", "date") or dig(lead, "estimated_delivery_time", "date")
+    return when(raw, "lead_time.estimated_delivery_limit.date", ep, required=False)
+
+
+def normalize_shipment(account: str, order_id: str, ship: Any, items: int | None) -> Shipment:
+    """A shipment with its status history: handed to the carrier (``date_shipped``) and delivered."""
+    ep = "/shipments/{id}"
+    if not isinstance(ship, dict):
+        raise payload_error(ep, "(root)", "not an object")
+    sid = _id(ship, "id", ep)
+    history = ship.get("status_history") or {}
+    if not isinstance(history, dict):
+        raise payload_error(ep, "status_history", "not an object")
+    shipped = when(history.get("date_shipped"), "status_history.date_shipped", ep, required=False)
+    delivered = when(history.get("date_delivered"), "status_history.date_delivered", ep, required=False)
+    tracking = ship.get("tracking_number") or None
+    carrier = ship.get("tracking_method") or dig(ship, "logistic", "mode") or None
+    moved = ship.get("status") in ("shipped", "delivered", "not_delivered")
+    return Shipment(
+        account=account, external_id=sid, order_ref=order_id, raw_hash=payload_hash(ship),
+        shipped_at=shipped, carrier=str(carrier) if carrier else None,
+        tracking_number=str(tracking) if tracking else None,
+        # Mercado Envíos labels are the carrier's own: a moving parcel has a scanned, valid code
+        tracking_validated=True if (tracking and moved) else None,
+        delivered_at=delivered, item_count=items,
+    )
+
+
+def _cancellation(account: str, oid: str, order: dict[str, Any], items: int | None) -> Cancellation:
+    ep = "/orders/search"
+    detail = order.get("cancel_detail") or {}
+    if not isinstance(detail, dict):
+        raise payload_error(ep, "cancel_detail", "not an object")
+    by = REQUESTED_BY.get(str(detail.get("requested_by") or "").lower(), "unknown")
+    at = when(detail.get("date"), "cancel_detail.date", ep, required=False) or \
+        when(order.get("date_last_updated") or order.get("last_updated"), "date_last_updated", ep)
+    reason = "/".join(str(p) for p in (detail.get("group"), detail.get("code")) if p) or None
+    return Cancellation(account=account, external_id=f"{oid}-c", order_ref=oid, raw_hash=payload_hash(detail),
+                        cancelled_at=at, initiated_by=by, buyer_requested=by == "buyer",  # type: ignore[arg-type]
+                        reason=reason[:200] if reason else None, item_count=items)
+
+
+def normalize_claim(account: str, claim: Any) -> Claim:
+    """A post-purchase claim (``/post-purchase/v1/claims/search``); mediations are claims in stage ``dispute``."""
+    ep = "/post-purchase/v1/claims/search"
+    if not isinstance(claim, dict):
+        raise payload_error(ep, "data[]", "not an object")
+    cid = _id(claim, "id", ep)
+    reason = str(claim.get("reason_id") or "").upper()
+    kind = "item_not_received" if reason.startswith("PNR") else "not_as_described" if reason.startswith("PDD") \
+        else "case"
+    resolution = claim.get("resolution") or {}
+    closed = claim.get("status") == "closed"
+    benefited = resolution.get("benefited") or [] if isinstance(resolution, dict) else []
+    fault: bool | None = None
+    if closed and benefited:
+        fault = "complainant" in benefited  # the buyer won: the claim counts against the seller
+    order_ref = str(claim["resource_id"]) if claim.get("resource") in ("order", None) and \
+        claim.get("resource_id") else None
+    closed_at = when(dig(resolution, "date_created") or (claim.get("last_updated") if closed else None),
+                     "resolution.date_created", ep, required=False) if closed else None
+    outcome = dig(resolution, "reason")
+    stage = claim.get("stage")
+    return Claim(
+        account=account, external_id=cid, raw_hash=payload_hash(claim), claim_kind=kind,  # type: ignore[arg-type]
+        order_ref=order_ref, opened_at=when(claim.get("date_created"), "date_created", ep),  # type: ignore[arg-type]
+        closed_at=closed_at,
+        outcome=(f"{stage}:{outcome}" if stage == "dispute" and outcome else outcome or None),
+        seller_at_fault=fault,
+    )
+
+
+def normalize_pack_messages(account: str, pack: str, order_ref: str | None, seller_id: str,
+                            body: Any) -> list[Message]:
+    """Buyer messages of one pack. One record per buyer message that opens a wait for the seller: its
+    ``first_reply_at`` is the seller's next message. Texts are never kept."""
+    ep = "/messages/packs/{pack_id}/sellers/{seller_id}"
+    rows = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise payload_error(ep, "messages", "missing or not a list")
+    timeline: list[tuple[datetime, bool, str]] = []
+    for i, m in enumerate(rows):
+        if not isinstance(m, dict):
+            raise payload_error(ep, f"messages[{i}]", "not an object")
+        created = dig(m, "message_date", "created") or m.get("date_created")
+        at = when(created, f"messages[{i}].message_date.created", ep)
+        sender = dig(m, "from", "user_id")
+        if sender is None:
+            raise payload_error(ep, f"messages[{i}].from.user_id", "missing")
+        mid = m.get("id") or m.get("message_id")
+        if not mid:
+            raise payload_error(ep, f"messages[{i}].id", "missing")
+        timeline.append((at, str(sender) == str(seller_id), str(mid)))  # type: ignore[arg-type]
+    timeline.sort()
+    out: list[Message] = []
+    waiting: tuple[datetime, str] | None = None
+    for at, from_seller, mid in timeline:
+        if from_seller:
+            if waiting is not None:
+                out.append(_message(account, waiting, pack, order_ref, at))
+                waiting = None
+        elif waiting is None:
+            waiting = (at, mid)
+    if waiting is not None:
+        out.append(_message(account, waiting, pack, order_ref, None))
+    return out
+
+
+def _message(account: str, waiting: tuple[datetime, str], pack: str, order_ref: str | None,
+             reply: datetime | None) -> Message:
+    return Message(account=account, external_id=waiting[1], thread_id=f"pack-{pack}", order_ref=order_ref,
+                   received_at=waiting[0], first_reply_at=reply)
+
+
+def normalize_question(account: str, question: Any) -> Message | None:
+    """A buyer's pre-sale question (``/questions/search``) as a message awaiting the seller's answer."""
+    ep = "/questions/search"
+    if not isinstance(question, dict):
+        raise payload_error(ep, "questions[]", "not an object")
+    qid = _id(question, "id", ep)
+    status = str(question.get("status") or "")
+    if status in ("DELETED", "BANNED", "DISABLED"):
+        return None  # removed by Mercado Libre: nothing to answer
+    answer = question.get("answer") or {}
+    return Message(
+        account=account, external_id=f"q-{qid}", thread_id=f"question-{qid}", raw_hash=payload_hash(question),
+        received_at=when(question.get("date_created"), "date_created", ep),  # type: ignore[arg-type]
+        first_reply_at=when(dig(answer, "date_created"), "answer.date_created", ep, required=False),
+        needs_reply=status != "CLOSED_UNANSWERED",
+    )
+
+
+def _period_days(period: Any) -> int | None:
+    """``"60 days"`` / ``"365 days"`` -> 60 / 365; ``"historic"`` and unknown -> None."""
+    if isinstance(period, str) and period.split(" ")[0].isdigit():
+        return int(period.split(" ")[0])
+    return None
+
+
+def normalize_reputation(account: str, user: Any, as_of: datetime) -> list[ReportedMetric]:
+    """``GET /users/{id}`` -> ``seller_reputation`` as reported metrics, each over the window its ``period`` names."""
+    ep = "/users/{id}"
+    if not isinstance(user, dict):
+        raise payload_error(ep, "(root)", "not an object")
+    rep = user.get("seller_reputation")
+    if rep is None:
+        return []
+    if not isinstance(rep, dict):
+        raise payload_error(ep, "seller_reputation", "not an object")
+    site = str(user.get("site_id") or "") or None
+    day = as_of.date().isoformat()
+    metrics = rep.get("metrics") or {}
+    if not isinstance(metrics, dict):
+        raise payload_error(ep, "seller_reputation.metrics", "not an object")
+    completed = dig(metrics, "sales", "completed")
+    level = rep.get("level_id")
+    real = rep.get("real_level")
+    status = f"{level or 'no_level'}" + (f" protected, real {real}" if real else "")
+    out: list[ReportedMetric] = []
+    for key, metric_id in REPUTATION.items():
+        block = metrics.get(key)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            raise payload_error(ep, f"seller_reputation.metrics.{key}", "not an object")
+        rate, value = block.get("rate"), block.get("value")
+        for name, v in (("rate", rate), ("value", value)):
+            if v is not None and (not isinstance(v, int | float) or isinstance(v, bool)):
+                raise payload_error(ep, f"seller_reputation.metrics.{key}.{name}", f"not a number: {str(v)[:20]!r}")
+        denominator = round(value / rate) if rate and value is not None else completed
+        days = _period_days(block.get("period"))
+        out.append(ReportedMetric(
+            account=account, external_id=f"{metric_id}:{site or '-'}:{day}", raw_hash=payload_hash(block),
+            metric_id=metric_id, value=float(rate) if rate is not None else None,
+            numerator=float(value) if value is not None else None,
+            denominator=float(denominator) if denominator is not None else None,
+            window_start=as_of - timedelta(days=days) if days else None, window_end=as_of if days else None,
+            status=status[:50], scope=site, as_of=as_of,
+        ))
+    out.append(ReportedMetric(
+        account=account, external_id=f"mercadolibre.level:{site or '-'}:{day}", raw_hash=payload_hash(rep),
+        metric_id="mercadolibre.level", value=float(LEVELS[real or level]) if (real or level) in LEVELS else None,
+        denominator=float(completed) if isinstance(completed, int | float) else None,
+        status=status[:50], scope=site, as_of=as_of,
+    ))
+    return out

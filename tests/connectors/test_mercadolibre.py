@@ -1,0 +1,393 @@
+"""Mercado Libre connector: given a hand-made payload (fixtures/mercadolibre/README.md), when synced, then ...
+
+HTTP is mocked with ``responses``; the clock is fixed and sleeping only advances it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+
+from sellerguard.clock import FixedClock
+from sellerguard.config import AccountConfig
+from sellerguard.connectors import mercadolibre as ml
+from sellerguard.connectors.mercadolibre_normalize import (
+    normalize_claim,
+    normalize_order,
+    normalize_pack_messages,
+    normalize_question,
+    normalize_reputation,
+)
+from sellerguard.errors import ConnectorError
+from sellerguard.store import Store
+from sellerguard.sync import account_record, sync_account
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mercadolibre"
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+API = "https://api.mercadolibre.com"
+SELLER = "202020"
+
+
+def load(name: str) -> dict:
+    return json.loads((FIX / name).read_text())
+
+
+def account(**kw) -> AccountConfig:
+    data = {
+        "id": "ml-br", "marketplace": "mercadolibre", "region": "MLB", "seller_id": SELLER,
+        "credentials": {"client_id": "123456", "client_secret": "s3cret", "refresh_token": "TG-first"},
+        **kw,
+    }
+    return AccountConfig.model_validate(data)
+
+
+def query(request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+
+
+class Tokens:
+    """A token endpoint with single-use refresh tokens, like Mercado Libre's."""
+
+    def __init__(self, first: str = "TG-first") -> None:
+        self.valid = {first}
+        self.calls = 0
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request):
+        form = {k: v[0] for k, v in parse_qs(request.body).items()}
+        with self.lock:
+            self.calls += 1
+            if form.get("grant_type") != "refresh_token" or form.get("refresh_token") not in self.valid:
+                return 400, {}, json.dumps({"error": "invalid_grant", "message": "invalid_grant", "status": 400})
+            self.valid.discard(form["refresh_token"])
+            self.n += 1
+            new = f"TG-{self.n}"
+            self.valid.add(new)
+        body = {**load("token.json"), "access_token": f"APP_USR-{self.n}", "refresh_token": new}
+        return 200, {}, json.dumps(body)
+
+
+def orders_callback(pages: list[dict], seen: list[dict]):
+    def reply(request):
+        q = query(request)
+        seen.append(q)
+        offset = int(q.get("offset", "0"))
+        page = next((p for p in pages if p["paging"]["offset"] == offset), None)
+        if page is None:
+            return 200, {}, json.dumps({"results": [], "paging": {"total": 3, "offset": offset, "limit": 2}})
+        return 200, {}, json.dumps(page)
+
+    return reply
+
+
+def mock_orders(rsps, seen: list[dict], pages: list[dict] | None = None) -> None:
+    pages = pages or [load("orders_search_page1.json"), load("orders_search_page2.json")]
+    rsps.add_callback(responses.GET, f"{API}/orders/search", callback=orders_callback(pages, seen))
+    rsps.add(responses.GET, f"{API}/shipments/41000000001", json=load("shipment.json"))
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """Page size 2 so that the three fixture orders need two pages."""
+    monkeypatch.setattr(ml, "_options", lambda ctx: ml.Options(page_size=2))
+
+
+# -- normalization ----------------------------------------------------------------------------------
+
+
+def test_order_with_its_shipment_and_status_history():
+    order = load("orders_search_page1.json")["results"][0]
+    recs = normalize_order("a", order, load("shipment.json"), "MLB")
+    o, s = recs
+    assert (o.kind, o.external_id, o.status, o.item_count, o.site, o.fulfilment) == \
+        ("order", "2000003508419013", "delivered", 2, "MLB", "seller")
+    assert o.purchased_at == datetime(2026, 11, 20, 13, 15, tzinfo=UTC)
+    assert o.ship_by == datetime(2026, 11, 22, 2, 59, 59, tzinfo=UTC)
+    assert o.deliver_by == datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+    assert (s.kind, s.order_ref, s.carrier, s.tracking_validated) == ("shipment", o.external_id, "Correios", True)
+    assert s.shipped_at == datetime(2026, 11, 21, 11, 40, tzinfo=UTC)
+    assert s.delivered_at == datetime(2026, 11, 23, 17, 5, tzinfo=UTC)
+
+
+def test_cancellation_says_who_asked():
+    seller_cancel = load("orders_search_page1.json")["results"][1]
+    buyer_cancel = load("orders_search_page2.json")["results"][0]
+    _, c1 = normalize_order("a", seller_cancel, None, "MLB")
+    _, c2 = normalize_order("a", buyer_cancel, None, "MLB")
+    assert (c1.initiated_by, c1.buyer_requested, c1.reason) == ("seller", False, "seller/out_of_stock")
+    assert (c2.initiated_by, c2.buyer_requested) == ("buyer", True)
+    assert c1.cancelled_at == datetime(2026, 11, 20, 21, 29, tzinfo=UTC)
+
+
+def test_fulfillment_orders_are_shipped_by_mercado_libre():
+    ship = {**load("shipment.json"), "logistic": {"mode": "me2", "type": "fulfillment"}}
+    o = normalize_order("a", load("orders_search_page1.json")["results"][0], ship, "MLB")[0]
+    assert o.fulfilment == "marketplace"
+
+
+def test_reputation_reads_each_period():
+    metrics = {m.metric_id: m for m in normalize_reputation("a", load("user_reputation.json"), NOW)}
+    claims = metrics["mercadolibre.claims_rate"]
+    assert (claims.value, claims.numerator, claims.denominator, claims.scope) == (0.0166, 4, 241, "MLB")
+    assert claims.window_start == NOW - timedelta(days=60)
+    assert metrics["mercadolibre.delayed_handling_rate"].denominator == 228
+    assert metrics["mercadolibre.level"].value == 3
+    rep = load("user_reputation.json")
+    rep["seller_reputation"]["metrics"]["claims"]["period"] = "365 days"
+    rep["seller_reputation"]["real_level"] = "2_orange"
+    again = {m.metric_id: m for m in normalize_reputation("a", rep, NOW)}
+    assert again["mercadolibre.claims_rate"].window_start == NOW - timedelta(days=365)
+    assert again["mercadolibre.level"].value == 2  # the real level, not the protected one
+    assert "protected" in again["mercadolibre.level"].status
+
+
+def test_claims_fault_follows_who_benefited():
+    won, pending = (normalize_claim("a", c) for c in load("claims_search.json")["data"])
+    assert (won.claim_kind, won.seller_at_fault, won.order_ref, won.outcome) == \
+        ("item_not_received", True, "2000003508419013", "dispute:item_returned")
+    assert (pending.claim_kind, pending.seller_at_fault, pending.closed_at) == ("not_as_described", None, None)
+
+
+def test_messages_wait_from_the_first_unanswered_buyer_message():
+    msgs = normalize_pack_messages("a", "2000003508419013", "2000003508419013", SELLER, load("messages_pack.json"))
+    assert [(m.external_id, m.first_reply_at) for m in msgs] == [
+        ("019a0001", datetime(2026, 11, 20, 17, 0, tzinfo=UTC)),  # the seller's reply answers both buyer lines
+        ("019a0004", None),
+    ]
+    assert all(m.thread_id == "pack-2000003508419013" for m in msgs)
+
+
+def test_questions_are_messages_to_answer():
+    unanswered, answered = (normalize_question("a", q) for q in load("questions_search.json")["questions"])
+    assert unanswered.first_reply_at is None and unanswered.needs_reply
+    assert answered.first_reply_at == datetime(2026, 11, 21, 12, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("field,value,named", [
+    ("date_created", "yesterday", "date_created"),
+    ("order_items", [{"quantity": "two"}], "order_items[0].quantity"),
+    ("id", None, "id"),
+])
+def test_a_malformed_order_names_the_field(field, value, named):
+    order = {**load("orders_search_page1.json")["results"][0], field: value}
+    with pytest.raises(ConnectorError) as err:
+        normalize_order("a", order, None, "MLB")
+    assert err.value.kind == "payload"
+    assert str(err.value).startswith(f"mercadolibre: /orders/search: bad payload: {named}")
+
+
+# -- fetching ---------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_orders_page_to_the_end_by_date_last_updated(store, clock, small_pages):
+    tokens = Tokens()
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=tokens)
+    seen: list[dict] = []
+    mock_orders(responses, seen)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert [q["offset"] for q in seen] == ["0", "2"]
+    assert all("order.date_last_updated.from" in q and "order.last_updated.from" not in q for q in seen)
+    assert seen[0]["seller"] == SELLER and seen[0]["sort"] == "date_asc"
+    assert store.count("order", account="ml-br") == 3
+    assert store.count("cancellation", account="ml-br") == 2
+    assert store.count("shipment", account="ml-br") == 1
+    ship_call = next(c for c in responses.calls if "/shipments/" in c.request.url)
+    assert ship_call.request.headers["x-format-new"] == "true"
+    assert ship_call.request.headers["Authorization"] == "Bearer APP_USR-1"
+    assert "access_token" not in ship_call.request.url  # never in the query string
+    assert store.cursor("ml-br", "orders") == NOW.isoformat()
+
+
+@responses.activate
+def test_rerun_fetches_only_what_changed_since_the_cursor(store, clock, small_pages):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    seen: list[dict] = []
+    mock_orders(responses, seen)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    first_from = seen[0]["order.date_last_updated.from"]
+    assert datetime.fromisoformat(first_from) == NOW - timedelta(days=90)
+    clock.advance(hours=1)
+    seen.clear()
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert datetime.fromisoformat(seen[0]["order.date_last_updated.from"]) == NOW - timedelta(minutes=10)
+    assert datetime.fromisoformat(seen[0]["order.date_last_updated.to"]) == NOW + timedelta(hours=1)
+
+
+@responses.activate
+def test_expired_token_mid_sync_refreshes_once_and_saves_the_new_refresh_token_first(store, clock, small_pages):
+    tokens = Tokens()
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=tokens)
+    seen: list[dict] = []
+    pages = [load("orders_search_page1.json"), load("orders_search_page2.json")]
+    inner = orders_callback(pages, seen)
+    state_at_retry: list[str | None] = []
+
+    def reply(request):
+        if query(request).get("offset") == "2" and request.headers["Authorization"] == "Bearer APP_USR-1":
+            return 401, {}, json.dumps({"message": "invalid access token", "error": "invalid_token", "status": 401})
+        if query(request).get("offset") == "2":
+            state_at_retry.append(store.state("ml-br", "refresh_token"))
+        return inner(request)
+
+    responses.add_callback(responses.GET, f"{API}/orders/search", callback=reply)
+    responses.add(responses.GET, f"{API}/shipments/41000000001", json=load("shipment.json"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert tokens.calls == 2
+    assert state_at_retry == ["TG-2"]  # saved before the new access token was used
+    assert store.count("order", account="ml-br") == 3
+
+
+@responses.activate
+def test_a_token_from_an_earlier_sync_is_reused(store, clock, small_pages):
+    tokens = Tokens()
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=tokens)
+    mock_orders(responses, [])
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    clock.advance(hours=2)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert tokens.calls == 1
+
+
+def test_two_concurrent_syncs_refresh_a_single_use_token_once(tmp_path, small_pages):
+    """Two processes (two Store objects on one database) sync the same seller at the same moment."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    tokens = Tokens()
+    gate = threading.Barrier(2)
+    outcomes = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.POST, f"{API}/oauth/token", callback=tokens)
+        mock_orders(rsps, [])
+        first = Store(url)  # migrate and register the account once before the race (the account upsert is
+        first.upsert_accounts([account_record(account())])  # not itself race-safe: see the report)
+        first.close()
+
+        stores = [Store(url), Store(url)]  # opened (and migration-checked) one after the other
+
+        def run(store: Store) -> None:
+            clock = FixedClock(NOW)
+            gate.wait()
+            outcomes.append(sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]))
+            store.close()
+
+        threads = [threading.Thread(target=run, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert [o.ok for o in outcomes] == [True, True], [o.error for o in outcomes]
+    assert tokens.calls == 1  # the second sync found the first one's fresh token inside the lock
+    store = Store(url)
+    assert store.state("ml-br", "refresh_token") == "TG-1"
+    store.close()
+
+
+@responses.activate
+def test_a_spent_refresh_token_is_a_config_error(store, clock):
+    responses.add(responses.POST, f"{API}/oauth/token", status=400,
+                  json={"error": "invalid_grant", "message": "invalid_grant", "status": 400})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "config")
+    assert "re-authorize" in outcome.error and "TG-first" not in outcome.error and "s3cret" not in outcome.error
+
+
+@responses.activate
+def test_rate_limited_then_served(store, clock, small_pages):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    seen: list[dict] = []
+    pages = [load("orders_search_page1.json"), load("orders_search_page2.json")]
+    responses.add(responses.GET, f"{API}/orders/search", status=429, json={"message": "too_many_requests"},
+                  headers={"Retry-After": "7"})
+    responses.add_callback(responses.GET, f"{API}/orders/search", callback=orders_callback(pages, seen))
+    responses.add(responses.GET, f"{API}/shipments/41000000001", json=load("shipment.json"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert 7 in clock.slept
+    assert store.count("order", account="ml-br") == 3
+
+
+@responses.activate
+def test_server_errors_exhausted_leave_the_cursor_alone(store, clock):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    responses.add(responses.GET, f"{API}/orders/search", status=503, json={"message": "unavailable"})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "wait")
+    assert "gave up after 5 attempts" in outcome.error and "/orders/search" in outcome.error
+    assert store.cursor("ml-br", "orders") is None
+    assert store.count("order", account="ml-br") == 0
+
+
+@responses.activate
+def test_a_malformed_page_stops_the_stream_and_keeps_the_cursor(store, clock, small_pages):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    bad = load("orders_search_page2.json")
+    bad["results"][0]["date_created"] = "not a date"
+    seen: list[dict] = []
+    mock_orders(responses, seen, [load("orders_search_page1.json"), bad])
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "payload")
+    assert outcome.error == ("ml-br: orders: mercadolibre: /orders/search: bad payload: date_created:"
+                             " not a time: 'not a date'")
+    assert store.cursor("ml-br", "orders") is None  # the next run reads the whole window again
+    assert store.count("order", account="ml-br") == 2  # the first page's batch, complete; nothing of page two
+
+
+@responses.activate
+def test_a_deep_window_is_split_instead_of_paging_past_the_offset_limit(store, clock):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    seen: list[dict] = []
+
+    def reply(request):
+        q = query(request)
+        seen.append(q)
+        start = datetime.fromisoformat(q["order.date_last_updated.from"])
+        end = datetime.fromisoformat(q["order.date_last_updated.to"])
+        total = 12_000 if end - start > timedelta(days=50) else 0
+        return 200, {}, json.dumps({"results": [], "paging": {"total": total, "offset": 0, "limit": 50}})
+
+    responses.add_callback(responses.GET, f"{API}/orders/search", callback=reply)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(seen) == 3  # 90 days (too deep) -> two halves of 45 days
+
+
+@responses.activate
+def test_claims_messages_questions_and_reputation(store, clock):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    claims_q: list[dict] = []
+
+    def claims(request):
+        claims_q.append(query(request))
+        return 200, {}, json.dumps(load("claims_search.json"))
+
+    responses.add_callback(responses.GET, f"{API}/post-purchase/v1/claims/search", callback=claims)
+    responses.add_callback(responses.GET, f"{API}/orders/search",
+                           callback=orders_callback([load("orders_search_page1.json")], []))
+    responses.add(responses.GET, f"{API}/messages/packs/2000003508419013/sellers/{SELLER}",
+                  json=load("messages_pack.json"))
+    responses.add(responses.GET, f"{API}/messages/packs/2000004000000001/sellers/{SELLER}",
+                  json={"paging": {"limit": 50, "offset": 0, "total": 0}, "messages": []})
+    responses.add(responses.GET, f"{API}/questions/search", json=load("questions_search.json"))
+    responses.add(responses.GET, f"{API}/users/{SELLER}", json=load("user_reputation.json"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep,
+                           streams=["claims", "messages", "reputation"])
+    assert outcome.ok, outcome.error
+    assert claims_q[0]["players.role"] == "respondent" and claims_q[0]["players.user_id"] == SELLER
+    assert store.count("claim", account="ml-br") == 2
+    assert store.count("message", account="ml-br") == 4  # two waits in the pack, two questions
+    msg_call = next(c for c in responses.calls if "/messages/packs/" in c.request.url)
+    assert query(msg_call.request)["tag"] == "post_sale" and query(msg_call.request)["mark_as_read"] == "false"
+    assert store.count("reported_metric", account="ml-br") == 4
+    # reputation is recomputed daily: a sync an hour later does not ask again
+    clock.advance(hours=1)
+    calls = len(responses.calls)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["reputation"]).ok
+    assert len(responses.calls) == calls
