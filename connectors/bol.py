@@ -1,0 +1,294 @@
+"""bol.com Retailer API v10 (Netherlands, Belgium): orders, shipments with transport events, cancellations,
+returns, and bol's own weekly performance indicators.
+
+Auth is OAuth2 client credentials at login.bol.com; the token (a JWT, about 5 minutes) is cached in the
+account's state and reused by every sync until shortly before it expires: bol blocks addresses that ask for
+tokens too often (a blocked address sees 404 from login.bol.com). The API version is chosen by media type
+(``Accept: application/vnd.retailer.v10+json``). Rate limits are per endpoint: 429 carries Retry-After, and
+the ``x-ratelimit-*`` budget headers are followed. bol has **no API for customer messages or cases**; its own
+figures for them arrive as the RESPONSE_TIME and CASE_ITEM_RATIO indicators.
+Normalization lives in ``bol_normalize``. Facts and sources: docs/connectors/bol.md.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from contextlib import nullcontext, suppress
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from sellerguard.connectors.bol_normalize import (
+    AMSTERDAM,
+    INDICATORS,
+    normalize_indicator,
+    normalize_order,
+    normalize_return,
+    normalize_shipment,
+    payload_error,
+    when,
+)
+from sellerguard.connectors.contract import Batch, SyncContext
+from sellerguard.errors import ConnectorError
+from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.oauth import expires_at, post_token
+from sellerguard.paginate import by_page
+from sellerguard.schema import Record
+
+MARKETPLACE = "bol"
+STREAMS = ("orders", "shipments", "returns", "performance")
+API = "https://api.bol.com"
+TOKEN_URL = "https://login.bol.com/token"
+PAGE_SIZE = 50  # fixed by bol
+HISTORY_DAYS = 90  # orders and shipments go back 3 months
+TOKEN_STATE = "access_token"  # "<expiry ISO> <token>"
+
+ERRORS: dict[int | str, ErrorRule] = {
+    400: ErrorRule("fail", "payload", "bol rejected the request"),
+    401: ErrorRule("refresh", "config", "bol refused the access token: check the client id and secret"),
+    403: ErrorRule("fail", "config", "access denied: the API credentials lack access to this part of the Retailer API"),
+    404: ErrorRule("fail", "config", "not found"),
+    406: ErrorRule("fail", "config", "bol refused the media type: check the api_version option"),
+    429: ErrorRule("retry", "wait", "rate limited by bol"),
+}
+TOKEN_ERRORS: dict[int | str, ErrorRule] = {
+    401: ErrorRule("fail", "config", "login.bol.com refused the client id or secret"),
+    404: ErrorRule("fail", "config", "login.bol.com answered 404: this address may be blocked for asking for tokens"
+                                     " too often; wait and contact bol partner support if it persists"),
+}
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_version: int = Field(default=10, ge=10)  # the media-type version; bol retires versions on a schedule
+    backfill_days: int = Field(default=HISTORY_DAYS, ge=1, le=HISTORY_DAYS)
+    transport_days: int = Field(default=10, ge=0, le=HISTORY_DAYS)  # re-read recent shipments for new events
+    performance_every_hours: float = Field(default=12, gt=0)
+    indicators: list[str] = Field(default_factory=lambda: list(INDICATORS))
+
+
+def _options(ctx: SyncContext) -> Options:
+    return ctx.options if isinstance(ctx.options, Options) else Options()
+
+
+def stored_token(ctx: SyncContext, *, not_this: str | None = None) -> tuple[str, datetime] | None:
+    saved = ctx.state.get(TOKEN_STATE)
+    if not saved or " " not in saved:
+        return None
+    stamp, value = saved.split(" ", 1)
+    try:
+        expiry = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if value == not_this or (expiry - ctx.now()).total_seconds() <= 30:
+        return None
+    return value, expiry
+
+
+def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
+    opts = opts or _options(ctx)
+    acc = ctx.account
+    base = acc.base_url or API
+    token_url = acc.token_url or (base.rstrip("/") + "/token" if acc.base_url else TOKEN_URL)
+    media = f"application/vnd.retailer.v{opts.api_version}+json"
+    session = requests.Session()
+    used: dict[str, str | None] = {"last": None}
+
+    def new_token(rejected: str | None) -> tuple[str, datetime]:
+        # one token request per client id at a time; whoever waited reuses the token just fetched
+        lock = ctx.lock("token") if ctx.lock is not None else nullcontext()
+        with lock:
+            if (fresh := stored_token(ctx, not_this=rejected)) is not None:
+                return fresh
+            client_id = acc.secret("client_id").get_secret_value()
+            secret = acc.secret("client_secret").get_secret_value()
+            basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+            token_http = HttpClient(base_url=token_url, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
+                                    errors=TOKEN_ERRORS, session=session)
+            body = post_token(token_http, token_url + "?grant_type=client_credentials", {},
+                              headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
+            value, expiry = str(body["access_token"]), expires_at(ctx.now(), body.get("expires_in"), default_s=299)
+            ctx.state.put(TOKEN_STATE, f"{expiry.isoformat()} {value}")
+            return value, expiry
+
+    def fetch_token() -> tuple[str, datetime]:
+        rejected = used["last"] if token.fetches else None
+        found = stored_token(ctx, not_this=rejected) or new_token(rejected)
+        used["last"] = found[0]
+        return found
+
+    token = AccessToken(fetch_token, ctx.clock, margin_s=30)
+
+    def auth(headers: dict[str, str]) -> None:
+        headers["Authorization"] = f"Bearer {token.get()}"
+        headers["Accept"] = media
+
+    def on_response(bucket: str | None, response: requests.Response) -> None:
+        # budget headers: when this endpoint's budget is spent, wait for the refill instead of earning 429s
+        left, reset = response.headers.get("x-ratelimit-remaining"), response.headers.get("x-ratelimit-reset")
+        if response.status_code != 429 and left == "0" and reset:
+            try:
+                wait = float(reset)
+            except ValueError:
+                return
+            if 0 < wait <= http.max_wait:
+                ctx.sleep(wait)
+
+    http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
+                      token=token, errors=ERRORS, on_response=on_response, session=session)
+    # documented per-endpoint limits are not public in numbers; these stay well below what bol grants by default
+    http.limit("orders", rate=5, burst=10)
+    http.limit("shipments", rate=5, burst=10)
+    http.limit("returns", rate=3, burst=5)
+    http.limit("insights", rate=1, burst=4)
+    return http
+
+
+def _list(http: HttpClient, path: str, key: str, params: dict[str, str], bucket: str) -> Iterator[list[Any]]:
+    """Pages of 50 until a short page; bol answers an empty list as ``{}``."""
+    def fetch_page(page: int) -> tuple[list[Any], bool]:
+        body = http.get_json(path, params={**params, "page": str(page)}, bucket=bucket)
+        if not isinstance(body, dict):
+            raise payload_error(path, "(root)", "not an object")
+        rows = body.get(key, [])
+        if not isinstance(rows, list):
+            raise payload_error(path, key, "not a list")
+        return rows, len(rows) >= PAGE_SIZE
+
+    yield from (list(p) for p in by_page(fetch_page))
+
+
+def _local_today(ctx: SyncContext) -> date:
+    return ctx.now().astimezone(AMSTERDAM).date()
+
+
+def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    """One query per day of latest change (the filter takes a date, not a time), from the cursor's day
+    (re-read: it was not over when last read) to today; each changed order is read in full for its dates."""
+    opts = _options(ctx)
+    today = _local_today(ctx)
+    oldest = today - timedelta(days=HISTORY_DAYS - 1)
+    try:
+        day = date.fromisoformat(cursor) if cursor else today - timedelta(days=opts.backfill_days - 1)
+    except ValueError:
+        raise ConnectorError(f"stored cursor {cursor[:40]!r} is not a date; reset it with a full re-sync",
+                             kind="config", where=f"{MARKETPLACE}: {ctx.account.id}") from None
+    day = max(day, oldest)
+    while day <= today:
+        params = {"status": "ALL", "fulfilment-method": "ALL", "latest-change-date": day.isoformat()}
+        for page in _list(http, "/retailer/orders", "orders", params, "orders"):
+            records: list[Record] = []
+            for reduced in page:
+                if not isinstance(reduced, dict) or not reduced.get("orderId"):
+                    raise payload_error("/retailer/orders", "orders[].orderId", "missing")
+                detail = http.get_json(f"/retailer/orders/{reduced['orderId']}", bucket="orders")
+                records.extend(normalize_order(ctx.account.id, detail))
+            yield Batch(records, None, progress=len(page))
+        yield Batch([], day.isoformat())
+        day += timedelta(days=1)
+
+
+def fetch_shipments(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    """Newest first, down to the cursor less ``transport_days`` (recent shipments get new transport events);
+    each is read in full for its transport events. Only seller-shipped (FBR) shipments have events to judge."""
+    opts = _options(ctx)
+    recent = ctx.now() - timedelta(days=opts.transport_days)
+    known = None
+    if cursor:
+        try:
+            known = datetime.fromisoformat(cursor)
+        except ValueError:
+            known = None  # an unreadable cursor just means: read all three months again
+    newest: datetime | None = None
+    for page in _list(http, "/retailer/shipments", "shipments", {"fulfilment-method": "FBR"}, "shipments"):
+        records: list[Record] = []
+        reached = False
+        for reduced in page:
+            sid = reduced.get("shipmentId") if isinstance(reduced, dict) else None
+            if not sid:
+                raise payload_error("/retailer/shipments", "shipments[].shipmentId", "missing")
+            at = when(reduced.get("shipmentDateTime"), "shipments[].shipmentDateTime", "/retailer/shipments",
+                      required=False)
+            if at is not None and known is not None and at <= known and at < recent:
+                reached = True  # neither new nor recent enough to get transport events: older ones neither
+                break
+            if at is not None and (newest is None or at > newest):
+                newest = at
+            detail = http.get_json(f"/retailer/shipments/{sid}", bucket="shipments")
+            records.append(normalize_shipment(ctx.account.id, detail))
+        yield Batch(records, None, progress=len(page))
+        if reached:
+            break
+    done = max((t for t in (newest, known) if t), default=None)
+    yield Batch([], done.isoformat() if done else None)
+
+
+def fetch_returns(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    """Every unhandled return (oldest first), then handled ones newest first down to the cursor."""
+    opts = _options(ctx)
+    now = ctx.now()
+    since = now - timedelta(days=opts.backfill_days)
+    if cursor:
+        with suppress(ValueError):  # an unreadable cursor: the full backfill window
+            since = datetime.fromisoformat(cursor) - timedelta(days=2)
+    for handled in ("false", "true"):
+        for page in _list(http, "/retailer/returns", "returns", {"handled": handled}, "returns"):
+            records: list[Record] = []
+            older = False
+            for raw in page:
+                found = normalize_return(ctx.account.id, raw)
+                if handled == "true" and found and found[0].requested_at < since:
+                    older = True
+                    break
+                records.extend(found)
+            yield Batch(records, None, progress=len(page))
+            if older:
+                break
+    yield Batch([], now.isoformat())
+
+
+def fetch_performance(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    """The last complete ISO week (final once bol has calculated it) and the running week's estimate."""
+    opts = _options(ctx)
+    now = ctx.now()
+    if cursor:
+        try:
+            if now - datetime.fromisoformat(cursor) < timedelta(hours=opts.performance_every_hours):
+                return
+        except ValueError:
+            pass
+    today = now.astimezone(AMSTERDAM).date()
+    current = today.isocalendar()
+    last = (today - timedelta(days=7)).isocalendar()
+    records: list[Record] = []
+    for name in opts.indicators:
+        for (year, week, _), final in ((last, True), (current, False)):
+            params = {"name": name, "year": str(year), "week": str(week)}
+            body = http.get_json("/retailer/insights/performance/indicator", params=params, bucket="insights")
+            records.extend(normalize_indicator(ctx.account.id, body, final=final, as_of=now))
+    yield Batch(records, now.isoformat(), progress=len(opts.indicators))
+
+
+_FETCHERS = {"orders": fetch_orders, "shipments": fetch_shipments, "returns": fetch_returns,
+             "performance": fetch_performance}
+
+
+def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
+    if stream not in _FETCHERS:
+        raise ConnectorError(f"unknown stream '{stream}'", kind="config", where=MARKETPLACE)
+    return _FETCHERS[stream](ctx, make_client(ctx), cursor)
+
+
+def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
+    """A config entry for the loopback sandbox (these credentials open only the sandbox)."""
+    return {
+        "id": account_id,
+        "marketplace": MARKETPLACE,
+        "region": "NL",
+        "base_url": base_url,
+        "credentials": {"client_id": f"sandbox-{account_id}", "client_secret": "sandbox-secret"},
+    }

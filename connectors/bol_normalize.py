@@ -1,0 +1,255 @@
+"""bol.com Retailer API v10 payloads -> normalized records. Pure functions: no HTTP, no clock.
+
+bol counts its service standards per ITEM (order line x quantity), so every record carries its item count.
+Shapes follow the vendored OpenAPI spec (``retailer-v10.json``; the tests validate the fixtures against it).
+Customer names, addresses and scrambled e-mails in ``shipmentDetails`` / ``customerDetails`` are never copied.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sellerguard.errors import ConnectorError
+from sellerguard.paginate import dig
+from sellerguard.schema import Cancellation, Order, Record, ReportedMetric, Return, Shipment, payload_hash
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# a first delivery attempt: at the door, at the neighbours, or parked at a pick-up point
+DELIVERED = ("DELIVERED_AT_CUSTOMER", "DELIVERED_AT_NEIGHBOURS", "AT_PICK_UP_POINT", "PICKED_UP_AT_PICK_UP_POINT")
+SCANNED = ("AT_TRANSPORTER", "IN_TRANSIT", *DELIVERED, "RETURNED_TO_SENDER")
+# performance indicator name -> (pack metric id, report the bad share instead of bol's score)
+INDICATORS: dict[str, tuple[str, bool]] = {
+    "FULFILMENT": ("bol.late_items", True),
+    "CANCELLATIONS": ("bol.cancelled_items", False),
+    "RESPONSE_TIME": ("bol.late_replies", True),
+    "TRACK_AND_TRACE": ("bol.missing_track_and_trace", True),
+    "CASE_ITEM_RATIO": ("bol.customer_questions_ratio", False),
+    "REVIEWS": ("bol.customer_rating", False),
+    "PHONE_AVAILABILITY": ("bol.phone_availability", False),
+    "RETURNS": ("bol.returns", False),
+}
+
+
+def payload_error(endpoint: str, field: str, problem: str) -> ConnectorError:
+    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"bol: {endpoint}")
+
+
+def when(value: Any, field: str, endpoint: str, *, required: bool = True) -> datetime | None:
+    if value is None or value == "":
+        if required:
+            raise payload_error(endpoint, field, "missing")
+        return None
+    if not isinstance(value, str):
+        raise payload_error(endpoint, field, f"not a time: {str(value)[:30]!r}")
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise payload_error(endpoint, field, f"not a time: {value[:30]!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=AMSTERDAM)  # bol's local time when no offset is given
+
+
+def end_of_day(value: Any, field: str, endpoint: str) -> datetime | None:
+    """A bol delivery date (``2026-11-24``) as the end of that day in the Netherlands, in UTC."""
+    if value in (None, ""):
+        return None
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise payload_error(endpoint, field, f"not a date: {str(value)[:30]!r}") from None
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=AMSTERDAM).astimezone(UTC) - \
+        timedelta(seconds=1)
+
+
+def _count(node: Any, key: str, field: str, endpoint: str) -> int:
+    value = node.get(key, 0) if isinstance(node, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise payload_error(endpoint, field, f"not a count: {str(value)[:20]!r}")
+    return value
+
+
+def _text(node: Any, key: str, endpoint: str, prefix: str = "") -> str:
+    value = node.get(key) if isinstance(node, dict) else None
+    if value in (None, "") or isinstance(value, bool | dict | list):
+        raise payload_error(endpoint, f"{prefix}{key}", "missing")
+    return str(value)
+
+
+def normalize_order(account: str, order: Any) -> list[Record]:
+    """One order (``GET /retailer/orders/{order-id}``) -> the order and one cancellation per cancelled line."""
+    ep = "/retailer/orders/{order-id}"
+    if not isinstance(order, dict):
+        raise payload_error(ep, "(root)", "not an object")
+    oid = _text(order, "orderId", ep)
+    lines = order.get("orderItems")
+    if not isinstance(lines, list) or not lines:
+        raise payload_error(ep, "orderItems", "missing or empty")
+    ordered = shipped = cancelled = 0
+    total = Decimal(0)
+    changed: list[datetime] = []
+    records: list[Record] = []
+    fulfilment = None
+    for i, line in enumerate(lines):
+        f = f"orderItems[{i}]."
+        qty = _count(line, "quantity", f + "quantity", ep)
+        q_ship = _count(line, "quantityShipped", f + "quantityShipped", ep)
+        q_cancel = _count(line, "quantityCancelled", f + "quantityCancelled", ep)
+        ordered, shipped, cancelled = ordered + qty, shipped + q_ship, cancelled + q_cancel
+        at = when(line.get("latestChangedDateTime"), f + "latestChangedDateTime", ep)
+        changed.append(at)  # type: ignore[arg-type]
+        try:
+            total += Decimal(str(line.get("totalPrice", 0)))
+        except InvalidOperation:
+            raise payload_error(ep, f + "totalPrice", f"not an amount: {str(line.get('totalPrice'))[:20]!r}") \
+                from None
+        fulfilment = fulfilment or line.get("fulfilment") or {}
+        if q_cancel:
+            buyer = line.get("cancellationRequest") is True
+            records.append(Cancellation(
+                account=account, external_id=f"{_text(line, 'orderItemId', ep, f)}-c", order_ref=oid,
+                raw_hash=payload_hash(line), cancelled_at=at,  # type: ignore[arg-type]
+                # bol's read API does not say who cancelled: a customer request, else the seller or bol (expiry)
+                initiated_by="buyer" if buyer else "unknown", buyer_requested=buyer,
+                reason="CUSTOMER_REQUEST" if buyer else None, item_count=q_cancel,
+            ))
+    if cancelled >= ordered:
+        status = "cancelled"
+    elif shipped == 0:
+        status = "unshipped"
+    else:
+        status = "shipped" if shipped + cancelled >= ordered else "partially_shipped"
+    method = dig(fulfilment, "method")
+    deliver_by = end_of_day(dig(fulfilment, "exactDeliveryDate") or dig(fulfilment, "latestDeliveryDate"),
+                            "orderItems[0].fulfilment.latestDeliveryDate", ep)
+    placed = when(order.get("orderPlacedDateTime"), "orderPlacedDateTime", ep)
+    records.insert(0, Order(
+        account=account, external_id=oid, raw_hash=payload_hash({k: v for k, v in order.items()
+                                                                  if k not in ("shipmentDetails", "billingDetails")}),
+        purchased_at=placed, updated_at=max(changed),  # type: ignore[arg-type]
+        # no dispatch deadline in the API: the expiry date (auto-cancel if unshipped) is the hard one
+        ship_by=end_of_day(dig(fulfilment, "expiryDate"), "orderItems[0].fulfilment.expiryDate", ep),
+        deliver_by=deliver_by, fulfilment="marketplace" if method == "FBB" else "seller",
+        status=status, total=total, currency="EUR", item_count=ordered,  # type: ignore[arg-type]
+        site=None,
+    ))
+    return records
+
+
+def normalize_shipment(account: str, shipment: Any) -> Shipment:
+    """``GET /retailer/shipments/{shipment-id}``: the transport events give the first delivery attempt."""
+    ep = "/retailer/shipments/{shipment-id}"
+    if not isinstance(shipment, dict):
+        raise payload_error(ep, "(root)", "not an object")
+    sid = _text(shipment, "shipmentId", ep)
+    order_id = _text(shipment.get("order"), "orderId", ep, "order.")
+    transport = shipment.get("transport") or {}
+    events = transport.get("transportEvents") or [] if isinstance(transport, dict) else []
+    if not isinstance(events, list):
+        raise payload_error(ep, "transport.transportEvents", "not a list")
+    times: dict[str, datetime] = {}
+    for i, ev in enumerate(events):
+        code = _text(ev, "eventCode", ep, f"transport.transportEvents[{i}].")
+        at = when(ev.get("eventDateTime"), f"transport.transportEvents[{i}].eventDateTime", ep)
+        times[code] = min(times.get(code, at), at)  # type: ignore[type-var,arg-type]
+    delivered = min((times[c] for c in DELIVERED if c in times), default=None)
+    items = shipment.get("shipmentItems") or []
+    count = sum(_count(it, "quantity", f"shipmentItems[{i}].quantity", ep) if "quantity" in it else 1
+                for i, it in enumerate(items) if isinstance(it, dict))
+    shipped = when(shipment.get("shipmentDateTime"), "shipmentDateTime", ep, required=False)
+    tracking = transport.get("trackAndTrace") if isinstance(transport, dict) else None
+    return Shipment(
+        account=account, external_id=sid, order_ref=order_id,
+        raw_hash=payload_hash({k: v for k, v in shipment.items() if k not in ("shipmentDetails", "billingDetails")}),
+        shipped_at=shipped, confirmed_at=shipped, carrier=dig(transport, "transporterCode"),
+        tracking_number=tracking or None,
+        tracking_validated=True if any(c in times for c in SCANNED) else None,
+        delivered_at=delivered, item_count=count or None,
+    )
+
+
+def normalize_return(account: str, ret: Any) -> list[Return]:
+    """``GET /retailer/returns``: one record per returned item (RMA); resolved when the seller handled it."""
+    ep = "/retailer/returns"
+    if not isinstance(ret, dict):
+        raise payload_error(ep, "returns[]", "not an object")
+    registered = when(ret.get("registrationDateTime"), "registrationDateTime", ep)
+    items = ret.get("returnItems")
+    if not isinstance(items, list):
+        raise payload_error(ep, "returnItems", "missing or not a list")
+    out = []
+    for i, item in enumerate(items):
+        f = f"returnItems[{i}]."
+        results = item.get("processingResults") or [] if isinstance(item, dict) else []
+        handled_at = [when(r.get("processingDateTime"), f + "processingResults[].processingDateTime", ep)
+                      for r in results if isinstance(r, dict)]
+        resolved = max(handled_at) if item.get("handled") and handled_at else None  # type: ignore[type-var]
+        out.append(Return(
+            account=account, external_id=_text(item, "rmaId", ep, f), order_ref=_text(item, "orderId", ep, f),
+            raw_hash=payload_hash({k: v for k, v in item.items() if k != "customerDetails"}),
+            requested_at=registered, resolved_at=resolved, currency="EUR",  # type: ignore[arg-type]
+        ))
+    return out
+
+
+def iso_week_bounds(year: int, week: int) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00, Dutch time, in UTC."""
+    monday = date.fromisocalendar(year, week, 1)
+    start = datetime.combine(monday, time(0), tzinfo=AMSTERDAM)
+    return start.astimezone(UTC), (start + timedelta(days=7)).astimezone(UTC)
+
+
+def _fraction(value: float, kind: str) -> float:
+    """PERCENTAGE scores as fractions (bol has shown both 0.96 and 96); AVERAGE scores as they are."""
+    return value / 100 if kind == "PERCENTAGE" and value > 1 else value
+
+
+def normalize_indicator(account: str, body: Any, *, final: bool, as_of: datetime) -> list[ReportedMetric]:
+    """``GET /retailer/insights/performance/indicator``: one ISO week of one indicator.
+
+    Metrics whose norm is "higher is better" (on-time, response time, track & trace) are stored as the bad
+    share with the bad item count as numerator, so that a pack can require both the percentage and the minimum
+    count for a strike. ``scope`` is ``week`` for a final week, ``current`` for the running week's estimate.
+    """
+    ep = "/retailer/insights/performance/indicator"
+    rows = body.get("performanceIndicators") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise payload_error(ep, "performanceIndicators", "missing or not a list")
+    out = []
+    for i, row in enumerate(rows):
+        f = f"performanceIndicators[{i}]."
+        name = _text(row, "name", ep, f)
+        if name not in INDICATORS:
+            continue
+        metric_id, invert = INDICATORS[name]
+        details = row.get("details") or {}
+        year, week = dig(details, "period", "year"), dig(details, "period", "week")
+        try:
+            start, end = iso_week_bounds(int(year), int(week))
+        except (TypeError, ValueError):
+            raise payload_error(ep, f + "details.period", f"not an ISO week: {year!r}-W{week!r}") from None
+        score = details.get("score")
+        kind = str(row.get("type") or "PERCENTAGE")
+        condition = dig(details, "norm", "condition")
+        value = numerator = denominator = None
+        status = None
+        if isinstance(score, dict):
+            raw = score.get("value")
+            if not isinstance(raw, int | float) or isinstance(raw, bool):
+                raise payload_error(ep, f + "details.score.value", f"not a number: {str(raw)[:20]!r}")
+            value = _fraction(float(raw), kind)
+            num, den = score.get("numerator"), score.get("denominator")
+            numerator = float(num) if isinstance(num, int | float) else None
+            denominator = float(den) if isinstance(den, int | float) else None
+            if invert and condition == ">=" and kind == "PERCENTAGE":
+                value = 1 - value
+                if numerator is not None and denominator is not None:
+                    numerator = denominator - numerator
+            status = "conforms" if score.get("conforms") else "below norm"
+        out.append(ReportedMetric(
+            account=account, external_id=f"{metric_id}:{int(year)}-W{int(week):02d}", raw_hash=payload_hash(row),
+            metric_id=metric_id, value=value, numerator=numerator, denominator=denominator,
+            window_start=start, window_end=end, status=status, scope="week" if final else "current", as_of=as_of,
+        ))
+    return out

@@ -1,0 +1,344 @@
+"""bol.com connector: given spec-shaped payloads (fixtures/bol), when synced, then ...
+
+HTTP is mocked with ``responses``; the clock is fixed and sleeping only advances it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from spec_check import component, load_spec, response_schema, validate
+
+from sellerguard.config import AccountConfig
+from sellerguard.connectors import bol
+from sellerguard.connectors.bol_normalize import (
+    iso_week_bounds,
+    normalize_indicator,
+    normalize_order,
+    normalize_return,
+    normalize_shipment,
+)
+from sellerguard.errors import ConnectorError
+from sellerguard.sync import sync_account
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "bol"
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday: ISO week 48 of 2026
+API = "https://api.bol.com"
+MEDIA = "application/vnd.retailer.v10+json"
+
+
+def load(name: str) -> dict:
+    return json.loads((FIX / name).read_text())
+
+
+def account(**kw) -> AccountConfig:
+    return AccountConfig.model_validate({
+        "id": "bol-nl", "marketplace": "bol", "region": "NL",
+        "credentials": {"client_id": "cid", "client_secret": "csecret"}, **kw,
+    })
+
+
+def query(request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+
+
+def mock_token(rsps, counter: list | None = None) -> None:
+    def reply(request):
+        if counter is not None:
+            counter.append(request)
+        n = len(counter or [None])
+        return 200, {}, json.dumps({**load("token.json"), "access_token": f"jwt-{n}"})
+
+    rsps.add_callback(responses.POST, "https://login.bol.com/token", callback=reply)
+
+
+def mock_orders(rsps, seen: list, days_with_orders: set[str], pages: int = 1) -> None:
+    def reply(request):
+        q = query(request)
+        seen.append(q)
+        if q["latest-change-date"] not in days_with_orders or int(q["page"]) > pages:
+            return 200, {}, "{}"  # bol's empty list
+        body = load("orders_page1.json")
+        if pages > 1 and int(q["page"]) < pages:  # a full page of 50 means: ask for the next one
+            body["orders"] = body["orders"] * 25
+        return 200, {}, json.dumps(body)
+
+    rsps.add_callback(responses.GET, f"{API}/retailer/orders", callback=reply)
+    for oid in ("1043946570", "1043965710"):
+        rsps.add(responses.GET, f"{API}/retailer/orders/{oid}", json=load(f"order_{oid}.json"),
+                 content_type=MEDIA)
+
+
+# -- spec -------------------------------------------------------------------------------------------
+
+
+SPEC_CASES = [
+    ("orders_page1.json", "/retailer/orders", None),
+    ("order_1043946570.json", "/retailer/orders/{order-id}", None),
+    ("order_1043965710.json", "/retailer/orders/{order-id}", None),
+    ("shipments_page1.json", "/retailer/shipments", None),
+    ("shipment_541757635.json", "/retailer/shipments/{shipment-id}", None),
+    ("returns_unhandled.json", "/retailer/returns", None),
+    ("returns_handled.json", "/retailer/returns", None),
+    ("indicator_fulfilment.json", "/retailer/insights/performance/indicator", None),
+    ("indicator_cancellations.json", "/retailer/insights/performance/indicator", None),
+    ("problem_429.json", None, "Problem"),
+]
+
+
+@pytest.mark.parametrize("name,path,schema", SPEC_CASES)
+def test_fixtures_match_the_official_spec(specs, name, path, schema):
+    spec = load_spec(specs / "bol" / "retailer-v10.json")
+    target = response_schema(spec, path, "get", media=MEDIA) if path else component(spec, schema)
+    validate(spec, target, load(name))
+
+
+# -- normalization ----------------------------------------------------------------------------------
+
+
+def test_orders_count_items_and_who_cancelled():
+    o, = normalize_order("a", load("order_1043946570.json"))
+    assert (o.status, o.item_count, o.fulfilment, str(o.total), o.currency) == ("shipped", 3, "seller", "38.97", "EUR")
+    assert o.deliver_by == datetime(2026, 11, 22, 22, 59, 59, tzinfo=UTC)  # end of the day, Dutch time
+    assert o.ship_by == datetime(2026, 11, 25, 22, 59, 59, tzinfo=UTC)  # expiry: auto-cancel if unshipped
+    o2, c = normalize_order("a", load("order_1043965710.json"))
+    assert (o2.status, c.initiated_by, c.buyer_requested, c.item_count) == ("cancelled", "buyer", True, 2)
+    assert o2.deliver_by == datetime(2026, 11, 24, 22, 59, 59, tzinfo=UTC)  # exactDeliveryDate wins
+    no_request = load("order_1043965710.json")
+    no_request["orderItems"][0]["cancellationRequest"] = False
+    assert normalize_order("a", no_request)[1].initiated_by == "unknown"  # seller, or bol's expiry
+
+
+def test_no_customer_data_is_kept():
+    records = [*normalize_order("a", load("order_1043946570.json")),
+               normalize_shipment("a", load("shipment_541757635.json"))]
+    dumped = json.dumps([r.model_dump(mode="json") for r in records])
+    assert "Placeholder" not in dumped and "1234AB" not in dumped
+
+
+def test_shipment_delivery_is_the_first_delivery_attempt():
+    s = normalize_shipment("a", load("shipment_541757635.json"))
+    assert (s.order_ref, s.carrier, s.tracking_number, s.tracking_validated, s.item_count) == \
+        ("1043946570", "TNT", "3SBOL0987654321", True, 3)
+    assert s.delivered_at == datetime(2026, 11, 22, 12, 5, tzinfo=UTC)
+    pre = load("shipment_541757635.json")
+    pre["transport"]["transportEvents"] = pre["transport"]["transportEvents"][:1]
+    assert normalize_shipment("a", pre).tracking_validated is None  # only pre-announced: not scanned yet
+
+
+def test_returns_are_resolved_when_handled():
+    open_, = normalize_return("a", load("returns_unhandled.json")["returns"][0])
+    done, = normalize_return("a", load("returns_handled.json")["returns"][0])
+    assert (open_.external_id, open_.resolved_at) == ("31234567", None)
+    assert done.resolved_at == datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
+
+
+def test_indicators_keep_the_iso_week_and_the_bad_item_count():
+    late, = normalize_indicator("a", load("indicator_fulfilment.json"), final=True, as_of=NOW)
+    assert late.metric_id == "bol.late_items"
+    assert (round(late.value, 4), late.numerator, late.denominator, late.scope) == (0.075, 3, 40, "week")
+    assert (late.window_start, late.window_end) == iso_week_bounds(2026, 47)
+    assert late.window_start == datetime(2026, 11, 15, 23, 0, tzinfo=UTC)  # Monday 00:00 in Amsterdam
+    cancelled, = normalize_indicator("a", load("indicator_cancellations.json"), final=False, as_of=NOW)
+    assert (cancelled.metric_id, cancelled.value, cancelled.numerator, cancelled.scope) == \
+        ("bol.cancelled_items", 0.025, 1, "current")
+
+
+def test_a_malformed_order_names_the_field():
+    bad = load("order_1043946570.json")
+    bad["orderItems"][0]["quantity"] = "three"
+    with pytest.raises(ConnectorError) as err:
+        normalize_order("a", bad)
+    assert str(err.value) == ("bol: /retailer/orders/{order-id}: bad payload: orderItems[0].quantity:"
+                              " not a count: 'three'")
+
+
+# -- fetching ---------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_orders_one_day_at_a_time_to_the_last_page(store, clock):
+    seen: list = []
+    mock_token(responses)
+    mock_orders(responses, seen, {"2026-11-21"}, pages=2)
+    acc = account(options={"backfill_days": 3})
+    outcome = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert [(q["latest-change-date"], q["page"]) for q in seen] == [
+        ("2026-11-21", "1"), ("2026-11-21", "2"), ("2026-11-22", "1"), ("2026-11-23", "1")]
+    assert seen[0]["status"] == "ALL" and seen[0]["fulfilment-method"] == "ALL"
+    call = next(c for c in responses.calls if "/retailer/orders" in c.request.url)
+    assert call.request.headers["Accept"] == MEDIA and call.request.headers["Authorization"] == "Bearer jwt-1"
+    assert store.count("order", account="bol-nl") == 2 and store.count("cancellation", account="bol-nl") == 1
+    assert store.cursor("bol-nl", "orders") == "2026-11-23"
+
+
+@responses.activate
+def test_rerun_starts_at_the_cursor_day(store, clock):
+    seen: list = []
+    mock_token(responses)
+    mock_orders(responses, seen, set())
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert seen[0]["latest-change-date"] == (date(2026, 11, 23) - timedelta(days=89)).isoformat()  # 3 months
+    seen.clear()
+    clock.advance(hours=13)  # now 2026-11-24 01:00 UTC
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert [q["latest-change-date"] for q in seen] == ["2026-11-23", "2026-11-24"]
+
+
+@responses.activate
+def test_the_token_is_cached_and_reused_until_it_expires(store, clock):
+    asked: list = []
+    mock_token(responses, asked)
+    mock_orders(responses, [], set())
+    acc = account(options={"backfill_days": 1})
+    for _ in range(3):  # three syncs within the token's 5 minutes: one token request
+        assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+        clock.advance(seconds=60)
+    assert len(asked) == 1
+    assert asked[0].url.endswith("/token?grant_type=client_credentials")
+    assert asked[0].headers["Authorization"].startswith("Basic ")
+    clock.advance(seconds=200)  # past expiry
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(asked) == 2
+
+
+@responses.activate
+def test_a_rejected_token_is_replaced_once(store, clock):
+    asked: list = []
+    mock_token(responses, asked)
+    responses.add(responses.GET, f"{API}/retailer/orders", status=401,
+                  json={"type": "https://api.bol.com/problems", "title": "Unauthorized", "status": 401,
+                        "detail": "expired", "violations": []})
+    responses.add(responses.GET, f"{API}/retailer/orders", body="{}", content_type=MEDIA)
+    outcome = sync_account(account(options={"backfill_days": 1}), store, clock=clock, sleep=clock.sleep,
+                           streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert len(asked) == 2
+
+
+@responses.activate
+def test_a_blocked_address_is_named(store, clock):
+    responses.add(responses.POST, "https://login.bol.com/token", status=404, body="")
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "config")
+    assert "blocked" in outcome.error and "csecret" not in outcome.error
+
+
+@responses.activate
+def test_rate_limited_with_retry_after_then_served(store, clock):
+    mock_token(responses)
+    responses.add(responses.GET, f"{API}/retailer/orders", status=429, json=load("problem_429.json"),
+                  headers={"Retry-After": "3"})
+    mock_orders(responses, [], set())
+    outcome = sync_account(account(options={"backfill_days": 1}), store, clock=clock, sleep=clock.sleep,
+                           streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert 3 in clock.slept
+
+
+@responses.activate
+def test_a_spent_budget_waits_for_the_reset(store, clock):
+    mock_token(responses)
+    responses.add(responses.GET, f"{API}/retailer/orders", body="{}", content_type=MEDIA,
+                  headers={"x-ratelimit-limit": "25", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "4"})
+    assert sync_account(account(options={"backfill_days": 1}), store, clock=clock, sleep=clock.sleep,
+                        streams=["orders"]).ok
+    assert 4.0 in clock.slept
+
+
+@responses.activate
+def test_server_errors_exhausted_leave_the_cursor_alone(store, clock):
+    mock_token(responses)
+    responses.add(responses.GET, f"{API}/retailer/orders", status=503, body="")
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "wait")
+    assert "gave up after 5 attempts" in outcome.error
+    assert store.cursor("bol-nl", "orders") is None
+
+
+@responses.activate
+def test_a_malformed_order_stops_the_stream_and_keeps_the_cursor(store, clock):
+    mock_token(responses)
+    responses.add(responses.GET, f"{API}/retailer/orders", json=load("orders_page1.json"), content_type=MEDIA)
+    responses.add(responses.GET, f"{API}/retailer/orders/1043946570", json=load("order_1043946570.json"))
+    bad = load("order_1043965710.json")
+    del bad["orderItems"][0]["latestChangedDateTime"]
+    responses.add(responses.GET, f"{API}/retailer/orders/1043965710", json=bad)
+    outcome = sync_account(account(options={"backfill_days": 1}), store, clock=clock, sleep=clock.sleep,
+                           streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "payload")
+    assert outcome.error == ("bol-nl: orders: bol: /retailer/orders/{order-id}: bad payload:"
+                             " orderItems[0].latestChangedDateTime: missing")
+    assert store.count("order", account="bol-nl") == 0  # the page's batch is all or nothing
+    assert store.cursor("bol-nl", "orders") is None
+
+
+@responses.activate
+def test_shipments_newest_first_down_to_the_cursor_with_transport_events(store, clock):
+    mock_token(responses)
+    pages: list = []
+
+    def listing(request):
+        pages.append(query(request))
+        return 200, {}, json.dumps(load("shipments_page1.json"))
+
+    responses.add_callback(responses.GET, f"{API}/retailer/shipments", callback=listing)
+    responses.add(responses.GET, f"{API}/retailer/shipments/541757635", json=load("shipment_541757635.json"))
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["shipments"]).ok
+    assert pages == [{"fulfilment-method": "FBR", "page": "1"}]  # a short page is the last
+    assert store.count("shipment", account="bol-nl") == 1
+    assert store.cursor("bol-nl", "shipments") == "2026-11-21T09:12:00+01:00"
+    # 30 days later the same shipment is older than the cursor less transport_days: not read again
+    clock.advance(days=30)
+    calls = len(responses.calls)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["shipments"]).ok
+    assert not any("/shipments/541757635" in c.request.url for c in responses.calls[calls:])
+
+
+@responses.activate
+def test_returns_unhandled_then_handled(store, clock):
+    mock_token(responses)
+    asked: list = []
+
+    def reply(request):
+        q = query(request)
+        asked.append(q["handled"])
+        name = "returns_handled.json" if q["handled"] == "true" else "returns_unhandled.json"
+        return 200, {}, json.dumps(load(name))
+
+    responses.add_callback(responses.GET, f"{API}/retailer/returns", callback=reply)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["returns"]).ok
+    assert asked == ["false", "true"]
+    assert store.count("return", account="bol-nl") == 2
+
+
+@responses.activate
+def test_performance_last_week_and_this_week(store, clock):
+    mock_token(responses)
+    asked: list = []
+
+    def reply(request):
+        q = query(request)
+        asked.append((q["name"], q["year"], q["week"]))
+        body = load("indicator_fulfilment.json")
+        body["performanceIndicators"][0]["name"] = q["name"]
+        body["performanceIndicators"][0]["details"]["period"] = {"year": q["year"], "week": q["week"]}
+        return 200, {}, json.dumps(body)
+
+    responses.add_callback(responses.GET, f"{API}/retailer/insights/performance/indicator", callback=reply)
+    acc = account(options={"indicators": ["FULFILMENT", "CANCELLATIONS"]})
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["performance"]).ok
+    assert asked == [("FULFILMENT", "2026", "47"), ("FULFILMENT", "2026", "48"),
+                     ("CANCELLATIONS", "2026", "47"), ("CANCELLATIONS", "2026", "48")]
+    assert store.count("reported_metric", account="bol-nl") == 4
+
+
+def test_messages_and_cases_are_not_streams():
+    assert "messages" not in bol.STREAMS and "claims" not in bol.STREAMS
+    assert "no API for customer messages or cases" in bol.__doc__
