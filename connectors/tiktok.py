@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
@@ -60,6 +60,14 @@ class Options(BaseModel):
     reviews: bool = True  # needs the "Reviews and ratings" API package
     performance: bool = False  # needs the customer-service scope (seller.customer_service)
     rate_per_second: float = Field(default=5, gt=0)  # per-endpoint QPS is listed only in Partner Center
+    # what "dispatched" means for the late-dispatch rate: US counts the carrier handover, the UK (since
+    # 2024-11-04) the Ready-To-Ship mark; default from the account's region
+    dispatch_event: Literal["rts", "handover"] | None = None
+
+    def dispatch(self, region: str | None) -> str:
+        if self.dispatch_event:
+            return self.dispatch_event
+        return "handover" if (region or "").upper() == "US" else "rts"
 
 
 def _code_rule(code: int, message: str, request_id: str) -> ErrorRule:
@@ -243,7 +251,8 @@ def fetch_updates(session: Session, stream: str, cursor: str | None) -> Iterator
         for i, item in enumerate(_items(data, key, where)):
             field = f"data.{key}[{offset + i}]"
             if stream == "orders":
-                records += normalize_order(ctx.account.id, item, where, field)
+                records += normalize_order(ctx.account.id, item, where, field,
+                                           dispatch=options.dispatch(ctx.account.region))
             elif stream == "cancellations":
                 if (c := normalize_cancellation(ctx.account.id, item, where, field)) is not None:
                     records.append(c)

@@ -70,8 +70,13 @@ def _object(value: Any, where: str, field: str) -> dict[str, Any]:
     return value
 
 
-def normalize_order(account: str, order: Any, where: str, field: str) -> list[Record]:
-    """One order of ``orders/search`` -> Order + Shipments (one per package) + Cancellation."""
+def normalize_order(account: str, order: Any, where: str, field: str, *, dispatch: str = "rts") -> list[Record]:
+    """One order of ``orders/search`` -> Order + Shipments (one per package) + Cancellation.
+
+    ``dispatch`` says which event counts as the dispatch the late-dispatch rate judges: ``rts`` (UK since
+    2024-11-04: the seller marks the order Ready To Ship) or ``handover`` (US: the carrier has the parcel, i.e.
+    ``collection_time``). It becomes the shipment's ``confirmed_at``.
+    """
     o = _object(order, where, field)
     oid = text_id(o, "id", where, field)
     status = str(o.get("status") or "")
@@ -113,7 +118,8 @@ def normalize_order(account: str, order: Any, where: str, field: str) -> list[Re
         for pid, p in packages.items():
             out.append(Shipment(
                 account=account, external_id=f"{oid}-{pid}", order_ref=oid, shipped_at=collected or rts,
-                confirmed_at=rts, carrier=p["carrier"] or o.get("shipping_provider") or None,
+                confirmed_at=collected if dispatch == "handover" else rts,
+                carrier=p["carrier"] or o.get("shipping_provider") or None,
                 tracking_number=p["tracking"] or o.get("tracking_number") or None, delivered_at=delivered,
                 item_count=p["items"], raw_hash=raw,
             ))

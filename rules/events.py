@@ -111,6 +111,21 @@ def shipped_late(o: Table, ctx: Ctx) -> _Col[bool]:
     return and_(o.c.ship_by.is_not(None), or_(late, overdue))
 
 
+def seller_fault_return(o: Table, ctx: Ctx) -> _Col[bool]:
+    """A return / refund request for a seller or carrier fault (the connector sets ``dissatisfied`` for those)."""
+    return exists().where(*_related(RETURNS, o), RETURNS.c.dissatisfied.is_(True))
+
+
+def negative_review(o: Table, ctx: Ctx) -> _Col[bool]:
+    """A 1-2 star product review on the order, not removed (TikTok's Negative Review Rate)."""
+    return exists().where(
+        *_related(RATINGS, o),
+        RATINGS.c.rating_kind == "product_review",
+        RATINGS.c.negative.is_(True),
+        RATINGS.c.removed.is_(False),
+    )
+
+
 def delivered_late(o: Table, ctx: Ctx) -> _Col[bool]:
     """Delivered after deliver-by, or deliver-by passed with no delivery (and not cancelled)."""
     late = exists().where(*_related(SHIPMENTS, o), SHIPMENTS.c.delivered_at > o.c.deliver_by)
@@ -215,6 +230,8 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
         "delivered_late": delivered_late,
         "late_scan_and_delivery": late_scan_and_delivery,
         "tracking_not_on_time": tracking_not_on_time,
+        "seller_fault_return": seller_fault_return,
+        "negative_review": negative_review,
         "any": any_event,
     },
     "shipments": {"invalid_tracking": invalid_tracking, "any": any_event},
