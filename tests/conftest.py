@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +16,19 @@ from sellerguard.store import Store
 REPO = Path(__file__).resolve().parents[1]
 SPECS = Path(os.environ.get("SELLERGUARD_SPECS", REPO.parent / "shared" / "specs"))
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give every pytest run its own temp root: concurrent runs on one machine otherwise prune each other's."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="sellerguard-pytest-")
+        config._sellerguard_basetemp = config.option.basetemp  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = getattr(config, "_sellerguard_basetemp", None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture
