@@ -34,6 +34,7 @@ from sellerguard.rules.calendars import BusinessCalendar, load_calendar
 from sellerguard.rules.deadlines import Evaluated, find_deadlines
 from sellerguard.rules.packs import EventParams, Metric, Pack, ResponseParams, check_params
 from sellerguard.rules.report import LEVEL_ORDER, AccountStatus, MetricStatus, StatusReport
+from sellerguard.rules.sites import with_site_policy
 from sellerguard.store import Store
 from sellerguard.store.tables import AccountRow, SyncRun
 
@@ -54,7 +55,8 @@ def accounts_to_check(
 ) -> list[AccountRef]:
     """Configured accounts (enabled ones) plus accounts only the store knows (imported data)."""
     refs = [
-        AccountRef(a.id, a.marketplace, a.display_name, dict(a.policy), a.stale_limit)
+        AccountRef(a.id, a.marketplace, a.display_name, with_site_policy(a.marketplace, a.region, a.policy),
+                   a.stale_limit)
         for a in config.accounts
         if a.enabled
     ]
