@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import closing, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -255,10 +256,10 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
                          poll_s=options.report_poll_s)
     package_from = now - timedelta(days=min(options.package_days, options.backfill_days))
     recent_mfn = 0
-    if report.document is not None:
+    with closing(report.document) if report.document is not None else nullcontext():
         batch: list[Any] = []
         group: list[dict[str, str]] = []
-        for row in reports.tsv_rows(report.document):
+        for row in reports.tsv_rows(report.document) if report.document is not None else ():
             if group and row.get("amazon-order-id") != group[0].get("amazon-order-id"):
                 batch += normalize_order_rows(ctx.account.id, group, f"{ORDER_REPORT} {report.report_id}")
                 group = []
@@ -305,7 +306,8 @@ def fetch_performance(ctx: SyncContext, http: HttpClient, cursor: str | None) ->
     records: list[Record] = []
     if report.document is not None:
         try:
-            document = json.loads(report.document)
+            with closing(report.document) as raw:
+                document = json.loads(raw.read())
         except ValueError:
             raise bad(f"{PERFORMANCE_REPORT} {report.report_id}", "(document)", "not valid JSON") from None
         records += normalize_performance(ctx.account.id, document, ids[0], now,
@@ -325,7 +327,8 @@ def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
                          max_wait_s=options.report_wait_s, poll_s=options.report_poll_s)
     records: list[Record] = []
     if report.document is not None:  # CANCELLED: no data, which is not "no negative feedback"
-        rows = list(reports.tsv_rows(report.document))
+        with closing(report.document) as raw:
+            rows = list(reports.tsv_rows(raw))
         records += normalize_feedback_rows(ctx.account.id, rows, f"{FEEDBACK_REPORT} {report.report_id}",
                                            options.feedback_day_first)
     yield Batch(records, cursor=reports.iso(now), progress=1)

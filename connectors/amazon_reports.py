@@ -8,7 +8,7 @@ createReport -> poll getReport until DONE / CANCELLED / FATAL -> getReportDocume
 - ``CANCELLED`` means "no data" (Amazon's own wording), not an error and not zero: ``run`` returns None.
 - The document URL is presigned and expires after 5 minutes: it is fetched right after getReportDocument,
   without the access token, and an expired URL (S3 answers 403) is asked for once more.
-- The body may be GZIP (``compressionAlgorithm``); it is decompressed as a stream.
+- The body may be GZIP (``compressionAlgorithm``); it is spooled to disk and decompressed as it is read.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import csv
 import gzip
 import io
 import math
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from sellerguard.connectors.contract import SyncContext
 from sellerguard.errors import ConnectorError
@@ -44,7 +45,7 @@ def iso(dt: datetime) -> str:
 class Report:
     report_type: str
     report_id: str
-    document: bytes | None  # None: CANCELLED, i.e. Amazon has no data for it
+    document: BinaryIO | None  # None: CANCELLED, i.e. Amazon has no data for it
 
 
 def _key(report_type: str) -> str:
@@ -101,7 +102,8 @@ def done(ctx: SyncContext, report_type: str) -> None:
     ctx.state.put(_key(report_type), None)
 
 
-def download(http: HttpClient, document_id: str) -> bytes:
+def download(http: HttpClient, document_id: str) -> BinaryIO:
+    """The document, decompressed as it is read: spooled to a temporary file, so memory stays flat."""
     path = f"{DOCUMENTS}/{document_id}"
     s3 = HttpClient(base_url="", marketplace="amazon", clock=http.clock, sleep=http.sleep, errors=DOCUMENT_ERRORS,
                     session=http.session, max_attempts=3, timeout=http.timeout)
@@ -111,24 +113,49 @@ def download(http: HttpClient, document_id: str) -> bytes:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConnectorError("bad payload: url: missing", kind="payload", where=f"amazon: GET {path}")
         try:
-            body = s3.request("GET", url).content  # never with the access token: the URL is presigned
+            response = s3.request("GET", url, stream=True)  # never with the access token: the URL is presigned
         except ConnectorError as exc:
             if exc.status in (400, 403) and attempt == 1:
                 continue  # expired while we waited: ask for a fresh URL
             raise
-        if meta.get("compressionAlgorithm") == "GZIP":
-            try:
-                return gzip.decompress(body)
-            except (OSError, EOFError):
-                raise ConnectorError("bad payload: the GZIP report document is corrupt", kind="payload",
-                                     where=f"amazon: GET {path}") from None
-        return body
+        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 (returned to the caller)
+        for chunk in response.iter_content(1 << 16):
+            spool.write(chunk)
+        spool.seek(0)
+        return _Document(spool, path, gzipped=meta.get("compressionAlgorithm") == "GZIP")
     raise AssertionError("unreachable")
 
 
-def tsv_rows(document: bytes) -> Iterator[dict[str, str]]:
+class _Document(io.RawIOBase):
+    """The spooled document, gunzipped while read; corruption surfaces as a payload error naming it."""
+
+    def __init__(self, raw: Any, path: str, *, gzipped: bool) -> None:
+        self._raw = raw
+        self._gz = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        self._path = path
+
+    def close(self) -> None:
+        self._gz.close()
+        self._raw.close()
+        super().close()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._gz.read(len(buffer))
+            buffer[:len(data)] = data
+            return len(data)
+        except (OSError, EOFError):
+            raise ConnectorError("bad payload: the GZIP report document is corrupt", kind="payload",
+                                 where=f"amazon: GET {self._path}") from None
+
+
+def tsv_rows(document: bytes | BinaryIO) -> Iterator[dict[str, str]]:
     """Rows of a tab-delimited flat-file report, streamed (header on line 1)."""
-    text = io.TextIOWrapper(io.BytesIO(document), encoding="utf-8-sig", errors="replace", newline="")
+    raw = io.BytesIO(document) if isinstance(document, bytes) else io.BufferedReader(document)  # type: ignore[arg-type]
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
     yield from csv.DictReader(text, delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
