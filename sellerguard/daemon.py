@@ -150,6 +150,7 @@ class Daemon:
         self._snapshot = Snapshot()
         self._snap_lock = threading.Lock()
         self._release: Callable[[], None] | None = None
+        self._watchdog: threading.Timer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -220,9 +221,15 @@ class Daemon:
             log.error("could not stop within %.0f s; exiting (committed work is safe)", STOP_GRACE_S)
             exit_fn(1)
 
-        timer = threading.Timer(STOP_GRACE_S, watchdog)
-        timer.daemon = True
-        timer.start()
+        self._watchdog = threading.Timer(STOP_GRACE_S, watchdog)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def cancel_watchdog(self) -> None:
+        """The shutdown finished in time."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     # -- jobs -----------------------------------------------------------------------------------------
 
@@ -361,3 +368,4 @@ def serve(
         if server is not None:
             server.stop()
         daemon.release()
+        daemon.cancel_watchdog()
