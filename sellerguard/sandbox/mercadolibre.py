@@ -22,7 +22,10 @@ from sellerguard.sandbox.world import WAccount, WOrder
 MARKETPLACE = "mercadolibre"
 TOKEN_TTL_S = 21600
 MAX_OFFSET = 10_000
-_LEVELS = [(0.02, "5_green"), (0.045, "3_yellow"), (0.08, "2_orange")]  # MLB claims limits per colour
+# MLB limits per colour (green, yellow, orange; above: red) for claims, cancellations, delayed handling
+_LIMITS = {"claims": (0.02, 0.045, 0.08), "cancellations": (0.015, 0.035, 0.04),
+           "delayed_handling_time": (0.10, 0.18, 0.22)}
+_COLOURS = ("5_green", "3_yellow", "2_orange", "1_red")
 
 
 def user_id(acc: WAccount) -> int:
@@ -126,8 +129,11 @@ def reputation(acc: WAccount, now: datetime) -> dict[str, Any]:
         rate = round(value / base, 4) if base else 0.0
         return {"period": period, "rate": rate, "value": value, "excluded": {"real_value": value, "real_rate": rate}}
 
-    claim_rate = claims / sales if sales else 0
-    level = next((lv for limit, lv in _LEVELS if claim_rate <= limit), "1_red") if sales >= 10 else None
+    rates = {"claims": claims / sales if sales else 0.0, "cancellations": cancels / sales if sales else 0.0,
+             "delayed_handling_time": late / len(shipped) if shipped else 0.0}
+    # the worst rate decides the colour; no colour below 10 sales
+    worst = max(sum(rate > limit for limit in _LIMITS[key]) for key, rate in rates.items())
+    level = _COLOURS[worst] if sales >= 10 else None
     return {
         "level_id": level, "power_seller_status": None,
         "transactions": {"canceled": cancels, "completed": sales - cancels, "total": sales, "period": "historic",
