@@ -234,28 +234,32 @@ class Daemon:
     # -- jobs -----------------------------------------------------------------------------------------
 
     def sync_job(self, account_id: str) -> None:
+        """Sync one account (unless it is backing off), then evaluate it: a backing-off account is still
+        evaluated, so its stale-data alert and repeats arrive on time."""
         name = f"sync:{account_id}"
-        acc = self.config.account(account_id)
-        if not self.guard.ready(name):
+        if self.guard.ready(name):
+            self._sync(name, self.config.account(account_id))
+        else:
             log.debug("%s backing off", name)
-            return
+        if not self.stop.is_set():
+            self.guard.run(f"evaluate:{account_id}", lambda: self.evaluate_and_queue((account_id,)))
+            self.outbox_job()
+
+    def _sync(self, name: str, acc: AccountConfig) -> None:
         started = self.clock.now()
         outcomes = self.guard.run(name, lambda: self.sync_fn(
-            self.config, self.store, clock=self.clock, sleep=self.sleep, accounts=[account_id],
+            self.config, self.store, clock=self.clock, sleep=self.sleep, accounts=[acc.id],
             should_stop=self.stop.is_set,
         ), base=acc.sync_every)
-        if outcomes is None and self.guard.channel(name).failures:
-            self._record_crash(account_id, started)  # a crash left no sync run: the stale alert needs one
+        if outcomes is None:
+            self._record_crash(acc.id, started)  # a crash left no sync run: the stale alert needs one
         for outcome in outcomes or []:
             if outcome.ok:
                 self.guard.succeeded(name)
             elif not getattr(outcome, "stopped", False):
                 self.guard.failed(name, outcome.error or "sync failed", base=acc.sync_every,
                                   retry_after=outcome.retry_after)
-            self._note_sync(account_id, outcome.ok)
-        if not self.stop.is_set():
-            self.guard.run(f"evaluate:{account_id}", lambda: self.evaluate_and_queue((account_id,)))
-            self.outbox_job()
+            self._note_sync(acc.id, outcome.ok)
 
     def evaluate_and_queue(self, accounts: tuple[str, ...]) -> None:
         now = self.clock.now()
