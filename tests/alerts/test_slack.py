@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 from alert_builders import account, at, deadline, metric, report
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sellerguard.alerts.blocks import BLOCKS_MAX, MESSAGE_CHARS_MAX, escape, truncate
 from sellerguard.alerts.dedup import Reason
@@ -124,3 +126,25 @@ def test_resolved_and_test_messages_are_valid():
     assert "back to ok (0.50%)" in message["blocks"][1]["text"]["text"]
     [test] = render_test("ops", at(0))
     assert_block_kit_limits(test)
+
+
+_TOKENS = ["a", "bc", " ", "<", ">", "&", "|", "@", "!", "*", "_", "~", "`", "\n", "é", "😀", "@channel",
+           "<!here>", "&amp;", "<https://evil.example|x>", "word " * 20]
+_TEXT = st.lists(st.sampled_from(_TOKENS), max_size=400).map("".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(names=st.lists(_TEXT, min_size=1, max_size=60), refs=st.lists(_TEXT.map(lambda t: t[:150] or "x"),
+                                                                      max_size=80))
+def test_any_content_packs_within_limits_and_stays_inert(names, refs):
+    metrics = [metric(f"m.{i}", level="critical", value=0.02, name=n or "n", reason=n or None)
+               for i, n in enumerate(names)]
+    rep = report(at(0), account("acct", *metrics, deadlines=[deadline(r, at(2)) for r in refs]))
+    messages = render_alerts(notices_for(rep), rep, {"acct": "https://sellercentral.amazon.com/x"})
+    for message in messages:
+        assert_block_kit_limits(message)
+        payload = json.dumps(message, ensure_ascii=False)
+        assert "<!here>" not in payload and "<!channel>" not in payload
+        only_our_links(payload)
+    sections = sum(1 for msg in messages for b in msg["blocks"] if b["type"] == "section")
+    assert sections == len(names) + (1 if refs else 0)
