@@ -36,7 +36,8 @@ def safe_url(url: str | None) -> str | None:
     """An http(s) URL fit for ``<url|label>``: the characters that would end the link are percent-encoded."""
     if not url or urlsplit(url).scheme not in ("http", "https"):
         return None
-    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+    # "&" stays a query separator but is written as an entity, like every "&" Slack reads
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._").replace("&", "&amp;")
 
 
 def link(url: str | None, label: str) -> str:

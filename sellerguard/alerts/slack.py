@@ -47,7 +47,8 @@ def _is_rate(m: MetricStatus) -> bool:
 def fmt(m: MetricStatus, value: float | None) -> str:
     if value is None:
         return "n/a"
-    if _is_rate(m) or (m.threshold is not None and 0 < m.threshold < 1 and 0 <= value <= 1 and m.numerator):
+    # a reported figure may come without counts: a threshold and value within 0..1 is a rate as well
+    if _is_rate(m) or (m.threshold is not None and 0 < m.threshold <= 1 and 0 <= value <= 1):
         return f"{value * 100:.2f}%"
     return f"{value:,.4g}"
 

@@ -83,6 +83,12 @@ def test_hostile_marketplace_and_buyer_text_is_inert():
         only_our_links(json.dumps(message, ensure_ascii=False))
 
 
+def test_link_urls_keep_their_query_and_escape_ampersands():
+    from sellerguard.alerts.blocks import link
+
+    assert link("https://x.test/a?b=1&c=2", "A & B") == "<https://x.test/a?b=1&amp;c=2|A &amp; B>"
+
+
 def test_a_hostile_seller_page_cannot_break_out_of_its_link():
     m = metric(level="warn", source="https://sellercentral.amazon.com/a|b>c <!channel>")
     rep = report(at(0), account("acme-us", m))
