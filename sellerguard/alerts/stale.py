@@ -13,15 +13,22 @@ from sellerguard.store.tables import SyncRun
 
 
 def failing_since(store: Store, account: str) -> tuple[datetime, SyncRun] | None:
-    """When the current run of failures began, and the latest failed run; None when the last sync was ok."""
-    last = store.last_sync(account)
-    if last is None or last.ok:
-        return None
-    last_ok = store.last_sync(account, ok=True)
+    """When the current run of failures began, and the latest failed run; None when the last sync was ok.
+
+    A sync stopped on purpose (SIGTERM between batches: not ok, no error) is neither a failure nor a success.
+    """
+    judged = (SyncRun.account == account) & (SyncRun.ok.is_(True) | SyncRun.error_kind.is_not(None))  # type: ignore[attr-defined]
+    latest = SyncRun.started_at.desc()  # type: ignore[attr-defined]
     with store.session() as session:
-        q = select(func.min(SyncRun.started_at)).where(SyncRun.account == account)
+        last = session.execute(select(SyncRun).where(judged).order_by(latest).limit(1)).scalars().first()
+        if last is None or last.ok:
+            return None
+        q = select(func.min(SyncRun.started_at)).where(judged, SyncRun.ok.is_(False))  # type: ignore[attr-defined]
+        last_ok = session.execute(
+            select(SyncRun.started_at).where(judged, SyncRun.ok.is_(True)).order_by(latest).limit(1)  # type: ignore[attr-defined]
+        ).scalar()
         if last_ok is not None:
-            q = q.where(SyncRun.started_at > last_ok.started_at)
+            q = q.where(SyncRun.started_at > last_ok)
         since = session.execute(q).scalar_one()
     return (since or last.started_at), last
 

@@ -143,8 +143,12 @@ def test_stale_sync_becomes_an_alert(store, config):
     key = ("acme-us", "sync")
     assert key not in run(store, config, "ok", 1).notified("ops")  # 1 h of failures: not yet (limit 2 h)
     assert run(store, config, "ok", 2.5).notified("ops") == {key: Reason.NEW}
+    store.record_sync(SyncRun(account="acme-us", started_at=at(2.8), finished_at=at(2.8), ok=False))  # stopped
+    assert key not in run(store, config, "ok", 2.9).notified("ops")  # a stopped sync resolves nothing
     store.record_sync(SyncRun(account="acme-us", started_at=at(3), finished_at=at(3), ok=True))
     assert run(store, config, "ok", 3.1).notified("ops") == {key: Reason.RESOLVED}
+    store.record_sync(SyncRun(account="acme-us", started_at=at(3.2), finished_at=at(3.2), ok=False))  # stopped
+    assert key not in run(store, config, "ok", 10).notified("ops")  # ... and is no failure either
 
 
 def test_digest_once_a_day_at_its_time(store, config):
