@@ -417,3 +417,14 @@ def test_unknown_region_is_a_config_error(store, clock):
 def test_deadline_fields_are_utc():
     order = normalize_order("a", load("search_orders__page2")["orders"][1], "x", "y")[0]
     assert order.ship_by.utcoffset() == timedelta(0)
+
+
+@responses.activate
+def test_a_corrupt_gzip_document_is_a_payload_error(store, clock):
+    _reports(responses.mock, ["DONE"])
+    responses.mock.remove(responses.GET, S3)
+    responses.mock.add(responses.GET, S3, body=b"not gzip at all")
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["feedback"])
+    assert outcome.error_kind == "payload" and "the GZIP report document is corrupt" in outcome.error
+    # the report stays pending: the next sync resumes it instead of requesting a new one
+    assert store.state("amz-1", "report:GET_SELLER_FEEDBACK_DATA") == "50020019003"
