@@ -9,7 +9,7 @@ never with the history. The value, the headroom and the forecast are all derived
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,7 +43,6 @@ class Series:
     defects: list[float]  # (average: sum of scores)
     numerator: float = 0.0  # exact totals of the window (bucket edges are day fractions in SQLite)
     denominator: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def end(self) -> datetime:
