@@ -316,8 +316,8 @@ def notify(ctx: Ctx, test_: bool, flush: bool, retry_failed: bool) -> None:
     if test_:
         results = outbox.send_test(ctx.config, requests.Session(), clock.now())
         for target, result in results:
-            click.echo(f"{target.name} ({target.type}): {result.status}"
-                       + (f" ({result.error})" if result.error else ""))
+            state = "sent" if result.status == "sent" else "failed"
+            click.echo(f"{target.name} ({target.type}): {state}" + (f" ({result.error})" if result.error else ""))
         failed = sum(1 for _, r in results if r.status != "sent")
         if failed:
             raise SellerguardError(f"{failed} of {len(results)} target(s) did not accept the test message")

@@ -86,7 +86,7 @@ def test_notify_test_reports_each_target(env, monkeypatch):
     assert result.exit_code == 3
     assert result.output.splitlines() == [
         "ops (slack): sent",
-        "hook (webhook): retry (HTTP 500: oops)",
+        "hook (webhook): failed (HTTP 500: oops)",
         "Error: 1 of 2 target(s) did not accept the test message",
     ]
     assert "SECRET" not in result.output
