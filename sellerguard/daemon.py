@@ -24,7 +24,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import requests
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "sellerguard-daemon"
 STOP_GRACE_S = 9.0
 OUTBOX_EVERY_S = 30
+OUTBOX_KEEP = timedelta(days=30)  # sent messages are kept this long (the digest reads yesterday's)
 BACKOFF_CAP = timedelta(hours=6)
 
 SyncFn = Callable[..., list[Any]]  # sellerguard.sync.sync_accounts
@@ -151,6 +152,7 @@ class Daemon:
         self._snap_lock = threading.Lock()
         self._release: Callable[[], None] | None = None
         self._watchdog: threading.Timer | None = None
+        self._pruned_on: date | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -273,6 +275,10 @@ class Daemon:
             return
 
         def flush() -> None:
+            today = self.clock.now().date()
+            if self._pruned_on != today:  # once a day
+                outbox.prune(self.store, self.clock.now() - OUTBOX_KEEP)
+                self._pruned_on = today
             result = outbox.flush(self.store, self.config, clock=self.clock, sleep=self.sleep, http=self.http,
                                   should_stop=self.stop.is_set, last_sent=self.last_sent)
             if result.retried or result.failed:

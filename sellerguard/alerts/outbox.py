@@ -199,6 +199,17 @@ def retry_failed(store: Store, now: datetime) -> int:
         return len(rows)
 
 
+def prune(store: Store, older_than: datetime) -> int:
+    """Drop sent messages delivered before ``older_than``; pending and failed ones are never dropped."""
+    with Session(store.engine) as session, session.begin():
+        rows = session.exec(
+            select(OutboxRow).where(OutboxRow.status == "sent", OutboxRow.sent_at < older_than)  # type: ignore[operator]
+        ).all()
+        for row in rows:
+            session.delete(row)
+        return len(rows)
+
+
 def counts(store: Store) -> dict[str, int]:
     with Session(store.engine) as session:
         rows = session.exec(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all()

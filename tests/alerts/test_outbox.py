@@ -157,3 +157,14 @@ def test_target_removed_from_config(store, config):
     responses.post(HOOK_URL, status=204)
     result = flush(store, trimmed, FixedClock(at(0)))
     assert (result.sent, result.failed) == (1, 1)
+
+
+@responses.activate
+def test_prune_drops_only_old_sent_messages(store, config):
+    responses.post(SLACK_URL, body="ok")
+    responses.post(HOOK_URL, status=500)
+    queue_alert(store, config)
+    flush(store, config, FixedClock(at(0)))
+    assert outbox.prune(store, at(0)) == 0  # sent exactly then: not older
+    assert outbox.prune(store, at(1)) == 1
+    assert outbox.counts(store) == {"pending": 1}
