@@ -203,3 +203,20 @@ def latest_reported(
         q = q.where(ReportedMetricRow.scope == scope)
     q = q.order_by(ReportedMetricRow.as_of.desc()).limit(1)  # type: ignore[attr-defined]
     return session.execute(q).scalars().first()
+
+
+def newest_reported(
+    session: Session, account: str, metric_id: str, scope: str | None, as_of: datetime
+) -> list[ReportedMetricRow]:
+    """Every row of the marketplace's newest report of this metric (one per scope: program, region, category)."""
+    newest = latest_reported(session, account, metric_id, scope, as_of)
+    if newest is None:
+        return []
+    q = select(ReportedMetricRow).where(
+        ReportedMetricRow.account == account,
+        ReportedMetricRow.metric_id == metric_id,
+        ReportedMetricRow.as_of == newest.as_of,  # type: ignore[arg-type]
+    )
+    if scope is not None:
+        q = q.where(ReportedMetricRow.scope == scope)
+    return list(session.execute(q).scalars())

@@ -27,6 +27,7 @@ from sellerguard.rules.calculators import (
     business_reply_series,
     event_series_many,
     latest_reported,
+    newest_reported,
     population_key,
     window_bounds,
 )
@@ -197,7 +198,8 @@ class Engine:
         reported = latest_reported(session, account, ref.metric_id, ref.scope, as_of)
         base = _base_status(metric, reported)
         if metric.calculator == "reported":
-            return _reported_status(metric, base, reported, as_of, stale), None
+            rows = newest_reported(session, account, ref.metric_id, ref.scope, as_of)
+            return _reported_status(metric, base, rows, as_of, stale), None
 
         if metric.id in prefetched:
             series, days = prefetched[metric.id]
@@ -266,25 +268,44 @@ def _base_status(metric: Metric, reported: Any) -> dict[str, Any]:
     }
 
 
-def _reported_status(metric: Metric, base: dict[str, Any], reported: Any, as_of: datetime,
+def _reported_level(metric: Metric, row: Any) -> str:
+    """Judge one reported row: against the threshold, and by the marketplace's own verdict."""
+    params = metric.parsed
+    level = "ok"
+    if metric.threshold is not None and row.value is not None:
+        level = assess.level_of(metric, row.value, row.numerator or 0, None)
+    status = (row.status or "").upper()
+    if status in {s.upper() for s in params.critical_statuses}:
+        level = max(level, "critical", key=LEVEL_ORDER.__getitem__)
+    elif status in {s.upper() for s in params.warn_statuses}:
+        level = max(level, "warn", key=LEVEL_ORDER.__getitem__)
+    return level
+
+
+def _reported_status(metric: Metric, base: dict[str, Any], rows: list[Any], as_of: datetime,
                      stale: str | None) -> MetricStatus:
+    """A ``reported`` metric: the worst row of the newest report (one row per program / region / category)."""
     max_age = metric.parsed.max_age_days * DAY
     if stale:
         return MetricStatus(**base, level="unknown", reason=stale)
-    if reported is None or reported.value is None:  # never reported: say so, without making the account unknown
+    rows = [r for r in rows if r.value is not None or r.status]
+    if not rows:  # never reported: say so, without making the account unknown
         return MetricStatus(**base, level="ok", reason="not reported by the marketplace (yet)")
+    reported = max(rows, key=lambda r: (LEVEL_ORDER[_reported_level(metric, r)], r.value or 0))
+    level = _reported_level(metric, reported)
     reported_at = reported.as_of if reported.as_of.tzinfo else reported.as_of.replace(tzinfo=as_of.tzinfo)
     span = (reported.window_end - reported.window_start) if reported.window_start and reported.window_end else None
     base.update(value=reported.value, numerator=reported.numerator, denominator=reported.denominator,
-                window_start=reported.window_start, window_end=reported.window_end,
+                window_start=reported.window_start, window_end=reported.window_end, reported_value=reported.value,
                 window_days=round(span / DAY) if span is not None else None)
     if as_of - reported_at > max_age:
         return MetricStatus(**base, level="unknown",
                             reason=f"the marketplace's figure is from {reported_at:%Y-%m-%d}")
-    if metric.threshold is None:
-        return MetricStatus(**base, level="ok", reason="informational")
-    level = assess.level_of(metric, reported.value, reported.numerator or 0, None)
-    return MetricStatus(**base, level=level, reason=f"as reported by the marketplace ({reported.status or '-'})")
+    where = f" for {reported.scope}" if reported.scope and len(rows) > 1 else ""
+    verdict = f"as reported by the marketplace{where} ({reported.status or '-'})"
+    if metric.threshold is None and level == "ok":
+        return MetricStatus(**base, level="ok", reason=f"informational; {verdict}")
+    return MetricStatus(**base, level=level, reason=verdict)
 
 
 def _reason(metric: Metric, value: float, gate: float, fc: datetime | None) -> str | None:

@@ -94,6 +94,9 @@ class AverageParams(_Strict):
 
 class ReportedParams(_Strict):
     max_age_days: int = Field(default=7, ge=1)  # an older marketplace figure makes the metric unknown
+    # the marketplace's own verdict (reported_metric.status), for figures judged against peers, not a limit
+    warn_statuses: list[str] = Field(default_factory=list)
+    critical_statuses: list[str] = Field(default_factory=list)
 
 
 PARAMS: dict[str, type[_Strict]] = {

@@ -437,3 +437,21 @@ def test_tracking_deadline_for_a_package_without_tracking(world):
     vtr = next(m for m in acc.metrics if m.id == "amazon.valid_tracking_rate")
     assert (vtr.numerator, vtr.denominator) == (9, 10)
     assert tracking[0].value_if_missed == pytest.approx(0.9)  # already counted as invalid: stays if missed
+
+
+def test_ebay_service_metrics_judged_by_ebays_rating_worst_region_first(world):
+    def report(region: str, value: float, rating: str) -> None:
+        world.reported("ebay.inr_rate", value, as_of=NOW - 3 * D, scope=region)
+        world.records[-1] = world.records[-1].model_copy(update={"status": rating})
+
+    report("DOMESTIC", 0.004, "AVERAGE")
+    report("INTERNATIONAL_EMERGING_REGION", 0.02, "HIGH")
+    m = world.metric("ebay.inr_rate")
+    assert (m.level, m.value) == ("warn", 0.02)
+    assert "INTERNATIONAL_EMERGING_REGION" in m.reason and "HIGH" in m.reason
+    world.reported("ebay.inr_rate", 0.03, as_of=NOW - D, scope="DOMESTIC")
+    world.records[-1] = world.records[-1].model_copy(update={"status": "VERY_HIGH"})
+    m = world.metric("ebay.inr_rate")  # the newer report replaces the older one entirely
+    assert (m.level, m.value) == ("critical", 0.03)
+    assert world.metric("ebay.inr_rate", as_of=NOW + 40 * D).level == "unknown"  # a missed evaluation
+    assert world.metric("ebay.inad_rate").level == "ok"  # never reported
