@@ -134,7 +134,7 @@ def sync_account(
     run.error_kind, run.error = outcome.error_kind, (outcome.error or None) and outcome.error[:500]
     store.record_sync(run)
     if outcome.error:
-        log.warning("sync failed: %s", outcome.error)
+        log.debug("sync failed: %s", outcome.error)  # the caller reports it once (CLI line, daemon guard)
     return outcome
 
 
