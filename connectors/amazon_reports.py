@@ -72,7 +72,14 @@ def run(ctx: SyncContext, http: HttpClient, report_type: str, marketplace_ids: l
     waited = 0.0
     while True:
         path = f"{REPORTS}/{report_id}"
-        report = http.get_json(path, bucket="getReport")
+        try:
+            report = http.get_json(path, bucket="getReport")
+        except ConnectorError as exc:
+            if exc.status == 404:  # a saved report Amazon no longer knows (retention): forget it, ask again
+                done(ctx, report_type)
+                raise ConnectorError(f"report {report_id} is gone; the next sync requests a new one", kind="wait",
+                                     where=where, status=404) from None
+            raise
         status = report.get("processingStatus") if isinstance(report, dict) else None
         if status == "DONE":
             doc_id = report.get("reportDocumentId")

@@ -428,3 +428,31 @@ def test_a_corrupt_gzip_document_is_a_payload_error(store, clock):
     assert outcome.error_kind == "payload" and "the GZIP report document is corrupt" in outcome.error
     # the report stays pending: the next sync resumes it instead of requesting a new one
     assert store.state("amz-1", "report:GET_SELLER_FEEDBACK_DATA") == "50020019003"
+
+
+@responses.activate
+def test_a_saved_report_amazon_no_longer_knows_is_forgotten(store, clock):
+    _reports(responses.mock, ["DONE"])
+    store.put_state("amz-1", "report:GET_SELLER_FEEDBACK_DATA", "999", now=clock.now())
+    responses.mock.add(responses.GET, f"{REPORTS}/999", status=404,
+                       json={"errors": [{"code": "NotFound", "message": "not found"}]})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["feedback"])
+    assert outcome.error_kind == "wait" and "the next sync requests a new one" in outcome.error
+    assert store.state("amz-1", "report:GET_SELLER_FEEDBACK_DATA") is None
+
+
+def test_regional_and_sandbox_hosts():
+    from sellerguard.connectors import amazon, ebay
+    from sellerguard.connectors.contract import SyncContext
+
+    def ctx(acc):
+        return SyncContext(account=acc, state=None, clock=None, sleep=None)  # type: ignore[arg-type]
+
+    eu = account().model_copy(update={"region": "eu"})
+    assert amazon.host(ctx(eu)) == "https://sellingpartnerapi-eu.amazon.com"
+    fe_sandbox = account().model_copy(update={"region": "fe", "sandbox": True})
+    assert amazon.host(ctx(fe_sandbox)) == "https://sandbox.sellingpartnerapi-fe.amazon.com"
+    assert ebay.hosts(ctx(eu.model_copy(update={"marketplace": "ebay", "sandbox": True}))) == (
+        "https://api.sandbox.ebay.com", "https://apiz.sandbox.ebay.com")
+    assert ebay.hosts(ctx(eu.model_copy(update={"marketplace": "ebay"}))) == ("https://api.ebay.com",
+                                                                              "https://apiz.ebay.com")
