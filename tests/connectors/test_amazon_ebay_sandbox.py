@@ -178,6 +178,10 @@ def test_rerun_fetches_only_what_changed(box, clock, store):
     assert amazon_calls.count("/orders/2026-01-01/orders") == 2  # one short page per account
     assert "/reports/2021-06-30/reports" not in amazon_calls  # reports are daily
     assert store.count("cancellation", account="amazon-us") >= 2
+    ebay_calls = [p for mp, m, p in box.log if mp == "ebay"]
+    assert ebay_calls.count("/sell/fulfillment/v1/order") == 1  # one page from the cursor (minus 15 min)
+    assert sum(p.endswith("/shipping_fulfillment") for p in ebay_calls) < 20
+    assert "/sell/analytics/v1/seller_standards_profile" not in ebay_calls  # once a day
 
 
 def test_expired_tokens_are_renewed(box, clock, store):
