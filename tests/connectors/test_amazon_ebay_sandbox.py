@@ -192,3 +192,14 @@ def test_expired_tokens_are_renewed(box, clock, store):
     clock.advance(minutes=30)
     outcomes = sync_accounts(config, store, clock=clock, sleep=clock.sleep)
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+
+
+def test_injected_faults_429_and_malformed(box, clock, store):
+    config = parse_config({"accounts": entries(box)}, where="t")
+    box.inject("amazon", r"^/orders/", status=429, body={"errors": [{"code": "QuotaExceeded", "message": "quota"}]})
+    box.inject("ebay", r"^/sell/fulfillment/v1/order$", malformed=True)
+    outcomes = {o.account: o for o in sync_accounts(config, store, clock=clock, sleep=clock.sleep)}
+    assert outcomes["amazon-us"].ok and any(s > 100 for s in clock.slept)  # waited a refill period, then went on
+    bad = outcomes["ebay-us"]
+    assert not bad.ok and bad.error_kind == "payload" and "not valid JSON" in bad.error
+    assert store.cursor("ebay-us", "orders") is None
