@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sellerguard.rules import assess
@@ -147,3 +147,43 @@ def test_headroom_is_exact(n, d_frac, threshold, comparator, gate):
         assert assess.breached(metric, d / n, d)
         assert not assess.breached(metric, d / (n + m), d)
         assert m == 1 or assess.breached(metric, d / (n + m - 1), d)
+
+
+@SETTINGS
+@given(
+    orders=st.lists(  # one in six cancelled, and younger: the clean orders tend to leave the window first
+        st.tuples(st.integers(14 * 24 * 60 + 1, 30 * 24 * 60 - 1), st.integers(0, 5)).map(
+            lambda t: (14 * 24 * 60 + 1 + t[0] % (6 * 24 * 60), True) if t[1] == 0 else (t[0], False)),
+        min_size=3, max_size=30),
+    threshold=st.sampled_from([0.1, 0.2, 0.34, 0.5]),
+    comparator=st.sampled_from(["<", "<="]),
+)
+def test_forecast_equals_evaluating_the_future_when_nothing_new_arrives(world, make_pack, orders, threshold,
+                                                                         comparator):
+    """No events in the last 14 days (the basis of the projected rates, start included): the rates are zero, so
+    the forecast must name exactly the first day on which evaluating as of that day (same data) breaches."""
+    world.account = f"f{next(_accounts)}"
+    pack = make_pack(calculator="rate", comparator=comparator, threshold=threshold, window_days=30,
+                     params={"events": "orders", "anchor": "purchased_at", "defects": ["seller_cancelled"]})
+    records = []
+    for i, (age, cancelled) in enumerate(orders):
+        at = NOW - age * MIN
+        records.append(Order(account=world.account, external_id=f"o{i}", purchased_at=at, fulfilment="seller",
+                             status="cancelled" if cancelled else "shipped"))
+        if cancelled:
+            records.append(Cancellation(account=world.account, external_id=f"x{i}", order_ref=f"o{i}",
+                                        cancelled_at=at, initiated_by="seller"))
+    world.store.write(records)
+    now = world.status("test", pack=pack).metrics[0]
+    if now.level == "critical":
+        event("already breached")
+        assert now.breach_forecast is None
+        return
+    expected = None
+    for t in range(1, 15):
+        later = world.status("test", pack=pack, as_of=NOW + t * timedelta(days=1)).metrics[0]
+        if later.level == "critical":
+            expected = NOW + t * timedelta(days=1)
+            break
+    event("forecast" if expected else "no breach")
+    assert now.breach_forecast == expected
