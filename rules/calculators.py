@@ -220,3 +220,13 @@ def newest_reported(
     if scope is not None:
         q = q.where(ReportedMetricRow.scope == scope)
     return list(session.execute(q).scalars())
+
+
+def window_volume(session: Session, account: str, metric: Metric, params: Any, as_of: datetime) -> int:
+    """All events of the population in the metric's normal window, before any filter: what a rule such as
+    eBay's "400 transactions in the last 3 months" counts. Index-only (account, anchor) count."""
+    table = POPULATIONS[params.events].table
+    anchor = table.c[params.anchor]
+    start, end = window_bounds(metric, as_of, metric.window_days)
+    q = select(func.count()).select_from(table).where(table.c.account == account, anchor >= start, anchor < end)
+    return int(session.execute(q).scalar_one())

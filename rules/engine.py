@@ -30,6 +30,7 @@ from sellerguard.rules.calculators import (
     newest_reported,
     population_key,
     window_bounds,
+    window_volume,
 )
 from sellerguard.rules.calendars import BusinessCalendar, load_calendar
 from sellerguard.rules.deadlines import Evaluated, find_deadlines
@@ -172,7 +173,8 @@ class Engine:
             lead = group[0][0]
             days = lead.window_days
             series = event_series_many(session, self.store.dialect, account, group, as_of, days)
-            if lead.fallback_window and series[0].denominator < lead.fallback_window.below:
+            if lead.fallback_window and window_volume(session, account, lead, group[0][1],
+                                                      as_of) < lead.fallback_window.below:
                 days = lead.fallback_window.days
                 series = event_series_many(session, self.store.dialect, account, group, as_of, days)
             for (metric, _), one in zip(group, series, strict=True):
@@ -206,9 +208,12 @@ class Engine:
         else:
             days = metric.window_days
             series = self.series(session, account, metric, as_of, days)
-            if metric.fallback_window and series.denominator < metric.fallback_window.below:
-                days = metric.fallback_window.days
-                series = self.series(session, account, metric, as_of, days)
+            if metric.fallback_window:
+                params = self._event_params(metric)
+                volume = window_volume(session, account, metric, params, as_of) if params else series.denominator
+                if volume < metric.fallback_window.below:
+                    days = metric.fallback_window.days
+                    series = self.series(session, account, metric, as_of, days)
         start, end = window_bounds(metric, as_of, days)
         d, n = series.numerator, series.denominator
         value = assess.value_of(series.kind, d, n)

@@ -455,3 +455,12 @@ def test_ebay_service_metrics_judged_by_ebays_rating_worst_region_first(world):
     assert (m.level, m.value) == ("critical", 0.03)
     assert world.metric("ebay.inr_rate", as_of=NOW + 40 * D).level == "unknown"  # a missed evaluation
     assert world.metric("ebay.inad_rate").level == "ok"  # never reported
+
+
+def test_ebay_400_rule_counts_all_transactions_for_every_standard(world):
+    world.orders(390, NOW - 10 * D)
+    world.orders(10, NOW - 10 * D, status="cancelled")  # 400 transactions, 390 not cancelled
+    status = {m.id: m for m in world.status("ebay").metrics}
+    assert status["ebay.transaction_defect_rate"].window_days == 90
+    assert status["ebay.late_shipment_rate"].window_days == 90  # same lookback though it leaves cancelled out
+    assert status["ebay.late_shipment_rate"].denominator == 390
