@@ -176,10 +176,20 @@ def _restore_buckets(ctx: SyncContext, http: HttpClient) -> None:
             continue
 
 
-def _save_bucket(ctx: SyncContext, http: HttpClient, name: str) -> None:
-    bucket = http.limits[name]
-    bucket._refill()
-    ctx.state.put(f"bucket:{name}", f"{bucket._tokens:.4f}:{ctx.now().timestamp():.0f}")
+def _save_bucket(ctx: SyncContext, http: HttpClient, *names: str) -> None:
+    for name in names:
+        bucket = http.limits[name]
+        bucket._refill()
+        ctx.state.put(f"bucket:{name}", f"{bucket._tokens:.4f}:{ctx.now().timestamp():.0f}")
+
+
+def _report(ctx: SyncContext, http: HttpClient, report_type: str, ids: list[str], **kw: Any) -> reports.Report:
+    options: Options = ctx.options or Options()
+    try:
+        return reports.run(ctx, http, report_type, ids, max_wait_s=options.report_wait_s,
+                           poll_s=options.report_poll_s, **kw)
+    finally:
+        _save_bucket(ctx, http, "createReport", "getReportDocument")
 
 
 def marketplace_ids(ctx: SyncContext, http: HttpClient) -> list[str]:
@@ -252,8 +262,7 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
         yield from _window(ctx, http, {**base, "lastUpdatedAfter": reports.iso(start)}, end)
         return
     # Backfill: order-level history from the report (a handful of calls), then pages only for what needs packages.
-    report = reports.run(ctx, http, ORDER_REPORT, ids, start=start, end=end, max_wait_s=options.report_wait_s,
-                         poll_s=options.report_poll_s)
+    report = _report(ctx, http, ORDER_REPORT, ids, start=start, end=end)
     package_from = now - timedelta(days=min(options.package_days, options.backfill_days))
     recent_mfn = 0
     with closing(report.document) if report.document is not None else nullcontext():
@@ -296,12 +305,10 @@ def _due(ctx: SyncContext, cursor: str | None, report_type: str) -> bool:
 
 
 def fetch_performance(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
-    options: Options = ctx.options or Options()
     if not _due(ctx, cursor, PERFORMANCE_REPORT):
         return
     ids = marketplace_ids(ctx, http)
-    report = reports.run(ctx, http, PERFORMANCE_REPORT, ids, max_wait_s=options.report_wait_s,
-                         poll_s=options.report_poll_s)
+    report = _report(ctx, http, PERFORMANCE_REPORT, ids)
     now = ctx.now()
     records: list[Record] = []
     if report.document is not None:
@@ -323,8 +330,7 @@ def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
     ids = marketplace_ids(ctx, http)
     now = ctx.now()
     # a wide window with no end: short windows and explicit ends often come back CANCELLED
-    report = reports.run(ctx, http, FEEDBACK_REPORT, ids, start=now - timedelta(days=options.feedback_days),
-                         max_wait_s=options.report_wait_s, poll_s=options.report_poll_s)
+    report = _report(ctx, http, FEEDBACK_REPORT, ids, start=now - timedelta(days=options.feedback_days))
     records: list[Record] = []
     if report.document is not None:  # CANCELLED: no data, which is not "no negative feedback"
         with closing(report.document) as raw:
