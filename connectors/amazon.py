@@ -264,13 +264,14 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
     # Backfill: order-level history from the report (a handful of calls), then pages only for what needs packages.
     report = _report(ctx, http, ORDER_REPORT, ids, start=start, end=end)
     package_from = now - timedelta(days=min(options.package_days, options.backfill_days))
+    where, site = f"{ORDER_REPORT} {report.report_id}", ids[0] if len(ids) == 1 else None
     recent_mfn = 0
     with closing(report.document) if report.document is not None else nullcontext():
         batch: list[Any] = []
         group: list[dict[str, str]] = []
         for row in reports.tsv_rows(report.document) if report.document is not None else ():
             if group and row.get("amazon-order-id") != group[0].get("amazon-order-id"):
-                batch += normalize_order_rows(ctx.account.id, group, f"{ORDER_REPORT} {report.report_id}")
+                batch += normalize_order_rows(ctx.account.id, group, where, site)
                 group = []
                 if len(batch) >= BATCH:
                     recent_mfn += _recent_mfn(batch, package_from)
@@ -278,7 +279,7 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
                     batch = []
             group.append(row)
         if group:
-            batch += normalize_order_rows(ctx.account.id, group, f"{ORDER_REPORT} {report.report_id}")
+            batch += normalize_order_rows(ctx.account.id, group, where, site)
         recent_mfn += _recent_mfn(batch, package_from)
         yield Batch(batch, cursor=None, progress=1, total=1 + max(1, -(-recent_mfn // 100)))
     reports.done(ctx, ORDER_REPORT)

@@ -197,8 +197,12 @@ REPORT_STATUS = {
 }
 
 
-def normalize_order_rows(account: str, rows: list[dict[str, str]], where: str) -> list[Order]:
-    """All Orders report rows (one per item, tab-delimited) -> one Order per ``amazon-order-id``."""
+def normalize_order_rows(account: str, rows: list[dict[str, str]], where: str, site: str | None = None) -> list[Order]:
+    """All Orders report rows (one per item, tab-delimited) -> one Order per ``amazon-order-id``.
+
+    ``site``: the marketplace id when the report covers one marketplace (the rows name only the sales channel,
+    "Amazon.com"; searchOrders gives the id, and both must agree).
+    """
     orders: dict[str, dict[str, Any]] = {}
     for n, row in enumerate(rows, start=2):  # line 1 is the header
         oid = row.get("amazon-order-id")
@@ -229,7 +233,7 @@ def normalize_order_rows(account: str, rows: list[dict[str, str]], where: str) -
             status=REPORT_STATUS.get(raw, "pending"),  # type: ignore[arg-type]
             total=entry["total"].quantize(Decimal("0.0001")) if currency else None,
             currency=currency if currency and len(currency) == 3 else None, item_count=entry["count"],
-            site=first.get("sales-channel") or None, raw_hash=payload_hash(entry["rows"]),
+            site=site or first.get("sales-channel") or None, raw_hash=payload_hash(entry["rows"]),
         ))
     return out
 

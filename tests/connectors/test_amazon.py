@@ -456,3 +456,13 @@ def test_regional_and_sandbox_hosts():
         "https://api.sandbox.ebay.com", "https://apiz.sandbox.ebay.com")
     assert ebay.hosts(ctx(eu.model_copy(update={"marketplace": "ebay"}))) == ("https://api.ebay.com",
                                                                               "https://apiz.ebay.com")
+
+
+def test_order_report_rows_become_one_order_each():
+    from sellerguard.connectors.amazon_normalize import normalize_order_rows
+
+    rows = list(amazon_reports.tsv_rows(tsv("orders_report.tsv")))
+    mfn, afn, cancelled = normalize_order_rows("a", rows, "report", "ATVPDKIKX0DER")
+    assert mfn.external_id == "113-1234567-7654321" and mfn.item_count == 3 and str(mfn.total) == "59.9700"
+    assert mfn.fulfilment == "seller" and mfn.site == "ATVPDKIKX0DER" and mfn.ship_by is None
+    assert afn.fulfilment == "marketplace" and cancelled.status == "cancelled" and cancelled.total is None
