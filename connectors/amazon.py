@@ -233,15 +233,18 @@ def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any]) -> Iterat
 
 
 def _window(ctx: SyncContext, http: HttpClient, params: dict[str, Any], end: datetime, *,
-            total: int | None = None) -> Iterator[Batch]:
-    """Every page of one closed window; the last batch carries the window's end as the cursor."""
+            total: int | None = None, done: int = 0) -> Iterator[Batch]:
+    """Every page of one closed window; the last batch carries the window's end as the cursor.
+
+    Progress is one unit per page; ``total`` (with ``done`` units before the first page) feeds the ETA.
+    """
     where = f"GET {ORDERS}"
     for page, (orders, token) in enumerate(_pages(ctx, http, params), start=1):
         records: list[Record] = []
         for i, order in enumerate(orders):
             records += normalize_order(ctx.account.id, order, where, f"page {page}.orders[{i}]")
         yield Batch(records, cursor=None if token else reports.iso(end), progress=1,
-                    total=max(total, page) if total else None)
+                    total=max(total, done + page) if total else None)
 
 
 def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
@@ -265,7 +268,7 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
     report = _report(ctx, http, ORDER_REPORT, ids, start=start, end=end)
     package_from = now - timedelta(days=min(options.package_days, options.backfill_days))
     where, site = f"{ORDER_REPORT} {report.report_id}", ids[0] if len(ids) == 1 else None
-    recent_mfn = 0
+    recent_mfn, units = 0, 0  # progress: one unit per 1,000 report orders, then one per page
     with closing(report.document) if report.document is not None else nullcontext():
         batch: list[Any] = []
         group: list[dict[str, str]] = []
@@ -275,17 +278,19 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
                 group = []
                 if len(batch) >= BATCH:
                     recent_mfn += _recent_mfn(batch, package_from)
-                    yield Batch(batch, cursor=None, progress=0)
+                    units += 1
+                    yield Batch(batch, cursor=None, progress=1)
                     batch = []
             group.append(row)
         if group:
             batch += normalize_order_rows(ctx.account.id, group, where, site)
         recent_mfn += _recent_mfn(batch, package_from)
-        yield Batch(batch, cursor=None, progress=1, total=1 + max(1, -(-recent_mfn // 100)))
+        units += 1
+        total = units + max(1, -(-recent_mfn // 100))  # the pages still to read are known now
+        yield Batch(batch, cursor=None, progress=1, total=total)
     reports.done(ctx, ORDER_REPORT)
     params = {**base, "lastUpdatedAfter": reports.iso(package_from), "fulfilledBy": "MERCHANT"}
-    pages = max(1, -(-recent_mfn // 100)) + 1
-    yield from _window(ctx, http, params, end, total=pages)
+    yield from _window(ctx, http, params, end, total=total, done=units)
 
 
 def _recent_mfn(orders: list[Any], since: datetime) -> int:
