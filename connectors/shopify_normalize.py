@@ -26,14 +26,14 @@ query SellerguardOrders($first: Int!, $after: String, $query: String) {
       fulfillmentOrders(first: 2) {
         nodes { id status fulfillBy deliveryMethod { methodType maxDeliveryDateTime } }
       }
-      fulfillments(first: 3) {
+      fulfillments(first: 2) {
         id createdAt inTransitAt deliveredAt estimatedDeliveryAt displayStatus status totalQuantity
         trackingInfo(first: 1) { company number }
       }
       returns(first: 2) {
         nodes {
           id status totalQuantity
-          refunds(first: 2) { nodes { createdAt totalRefundedSet { shopMoney { amount currencyCode } } } }
+          refunds(first: 1) { nodes { createdAt totalRefundedSet { shopMoney { amount currencyCode } } } }
         }
       }
     }

@@ -2,7 +2,7 @@
 
 Answers are projected onto the query's own selection, shaped like the Admin schema (the tests check them against
 the 2025-01 introspection). Like Shopify: ``X-Shopify-Access-Token``; Relay cursors; ``updated_at:>=`` search;
-a leaky cost bucket per shop (2,000 points, 100 restored per second) reported in ``extensions.cost``, and a
+a leaky cost bucket per shop (20,000 points, 2,000 restored per second) reported in ``extensions.cost``, and a
 throttled query is HTTP 200 with ``errors[].extensions.code = THROTTLED``, never a 429.
 Tokens: ``shpat_sandbox_<account id>`` (a store-admin app token) or a client-credentials token for
 client id ``sandbox-<account id>``.
@@ -22,8 +22,10 @@ from sellerguard.sandbox.server import Reply, Request, Sandbox
 from sellerguard.sandbox.world import WAccount, WOrder
 
 MARKETPLACE = "shopify"
-BUCKET_MAX = 2000.0
-RESTORE_RATE = 100.0
+# The sandbox store is on a large plan (Shopify's Enterprise restore rate, 2,000 points/s; bucket size assumed), so the
+# demo stays quick on a real clock; a backfill still drains the bucket and the connector still has to pace itself.
+BUCKET_MAX = 20000.0
+RESTORE_RATE = 2000.0
 TOKEN_TTL_S = 86399
 MAX_QUERY_COST = 1000.0
 _CANCEL = {"buyer": "CUSTOMER", "seller": "INVENTORY", "marketplace": "DECLINED"}

@@ -152,7 +152,7 @@ def test_pages_to_the_end_and_skips_test_orders(clock):
     assert len(orders) == 6  # the seventh is a test order
     assert batches[-1].cursor == clock.now().isoformat() and all(b.cursor is None for b in batches[:-1])
     first, second = (body_of(c) for c in responses.calls)
-    assert first["variables"]["after"] is None and first["variables"]["first"] == 15
+    assert first["variables"]["after"] is None and first["variables"]["first"] == 20
     assert second["variables"]["after"] == fixture("orders__page1")["data"]["orders"]["pageInfo"]["endCursor"]
     assert first["variables"]["query"] == "updated_at:>='2026-09-24T12:00:00Z'"  # 60 days back
     assert "sortKey: UPDATED_AT" in first["query"]

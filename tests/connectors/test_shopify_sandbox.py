@@ -38,20 +38,21 @@ def ask(box, query: str, variables: dict, token: str = "shpat_sandbox_shopify-st
 
 def test_sandbox_answers_match_the_schema(box, specs):
     schema = load_schema(specs / "shopify" / "admin_schema_2025-01.json.gz")
-    page = ask(box, ORDERS_QUERY, {"first": 15, "after": None, "query": "updated_at:>='2026-09-01T00:00:00Z'"})
+    page = ask(box, ORDERS_QUERY, {"first": 20, "after": None, "query": "updated_at:>='2026-09-01T00:00:00Z'"})
     check_response(schema, ORDERS_QUERY, page["data"])
     assert page["data"]["orders"]["pageInfo"]["hasNextPage"]
     cost = page["extensions"]["cost"]
-    assert cost["requestedQueryCost"] <= 1000 and cost["throttleStatus"]["restoreRate"] == 100
+    assert cost["requestedQueryCost"] <= 1000 and cost["throttleStatus"]["restoreRate"] > 0
     check_response(schema, DISPUTES_QUERY, ask(box, DISPUTES_QUERY, {"first": 50})["data"])
     check_response(schema, SCOPES_QUERY, ask(box, SCOPES_QUERY, {})["data"])
 
 
 def test_sandbox_throttles_with_http_200(box):
-    for _ in range(2):
-        ask(box, ORDERS_QUERY, {"first": 15})
-    third = ask(box, ORDERS_QUERY, {"first": 15})  # no time passed: the 2,000-point bucket is spent
-    assert third["errors"][0]["extensions"]["code"] == "THROTTLED" and "data" not in third
+    answers = [ask(box, ORDERS_QUERY, {"first": 20}) for _ in range(30)]  # faster than the bucket refills
+    throttled = [a for a in answers if "errors" in a]
+    assert throttled and throttled[0]["errors"][0]["extensions"]["code"] == "THROTTLED" and "data" not in throttled[0]
+    big = ask(box, ORDERS_QUERY, {"first": 250})
+    assert big["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
     bad = requests.post(f"{box.base_url('shopify')}/admin/api/2025-01/graphql.json", json={"query": "{ shop }"},
                         headers={"X-Shopify-Access-Token": "wrong"}, timeout=10)
     assert bad.status_code == 401
