@@ -69,6 +69,7 @@ class Options(BaseModel):
     transport_days: int = Field(default=10, ge=0, le=HISTORY_DAYS)  # re-read recent shipments for new events
     performance_every_hours: float = Field(default=12, gt=0)
     indicators: list[str] = Field(default_factory=lambda: list(INDICATORS))
+    pace: float = Field(default=1.0, gt=0)  # multiplies the per-endpoint request rates below
 
 
 def _options(ctx: SyncContext) -> Options:
@@ -141,10 +142,10 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
     http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
                       token=token, errors=ERRORS, on_response=on_response, session=session)
     # documented per-endpoint limits are not public in numbers; these stay well below what bol grants by default
-    http.limit("orders", rate=5, burst=10)
-    http.limit("shipments", rate=5, burst=10)
-    http.limit("returns", rate=3, burst=5)
-    http.limit("insights", rate=1, burst=4)
+    http.limit("orders", rate=5 * opts.pace, burst=10)
+    http.limit("shipments", rate=5 * opts.pace, burst=10)
+    http.limit("returns", rate=3 * opts.pace, burst=5)
+    http.limit("insights", rate=1 * opts.pace, burst=4)
     return http
 
 
@@ -290,5 +291,6 @@ def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
         "marketplace": MARKETPLACE,
         "region": "NL",
         "base_url": base_url,
+        "options": {"pace": 200},  # loopback: no need to pace like the real API
         "credentials": {"client_id": f"sandbox-{account_id}", "client_secret": "sandbox-secret"},
     }

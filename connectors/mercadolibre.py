@@ -72,6 +72,8 @@ class Options(BaseModel):
     message_days: int = Field(default=14, ge=0, le=90)  # post-sale messages of orders bought this recently
     questions: bool = True  # buyers' pre-sale questions count as messages to answer
     reputation_every_hours: float = Field(default=6, gt=0)  # Mercado Libre recomputes it daily
+    requests_per_second: float = Field(default=10, gt=0)  # own pacing; limits are per app and mostly unpublished
+    messages_per_minute: float = Field(default=500, gt=0)  # GET /messages/*: 500 rpm per app (documented)
 
 
 def _options(ctx: SyncContext) -> Options:
@@ -126,6 +128,7 @@ def refresh_access(ctx: SyncContext, http: HttpClient, token_url: str, rejected:
 
 
 def make_client(ctx: SyncContext) -> HttpClient:
+    opts = _options(ctx)
     acc = ctx.account
     base = acc.base_url or API
     token_url = acc.token_url or base.rstrip("/") + "/oauth/token"
@@ -149,8 +152,8 @@ def make_client(ctx: SyncContext) -> HttpClient:
 
     http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
                       token=token, errors=ERRORS, session=session)
-    http.limit("messages", rate=500 / 60, burst=20)  # GET /messages/*: 500 rpm per app
-    http.limit("default", rate=10, burst=20)  # undocumented; integrators see throttling at ~5-7 writes/s
+    http.limit("messages", rate=opts.messages_per_minute / 60, burst=20)
+    http.limit("default", rate=opts.requests_per_second, burst=20)  # integrators see throttling at ~5-7 writes/s
     return http
 
 
@@ -347,6 +350,7 @@ def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
         "marketplace": MARKETPLACE,
         "region": "MLB",
         "base_url": base_url,
+        "options": {"requests_per_second": 1000, "messages_per_minute": 60000},  # loopback: no real limits
         "credentials": {"client_id": f"sandbox-{account_id}", "client_secret": "sandbox-secret",
                         "refresh_token": f"TG-sandbox-{account_id}"},
     }
