@@ -74,8 +74,14 @@ def _headroom(m: MetricStatus) -> str:
 
 
 def _metric_row(m: MetricStatus) -> list[RenderableType]:
-    counts = "-" if m.numerator is None else (
-        f"{m.numerator:g}/{m.denominator:g}" if m.denominator is not None else f"{m.numerator:g}")
+    if m.numerator is None:
+        counts = "-"
+    elif m.denominator is None:
+        counts = f"{m.numerator:g}"
+    elif m.value is not None and not _is_rate(m):  # an average: the numerator is a sum of scores
+        counts = f"{m.denominator:g} rated"
+    else:
+        counts = f"{m.numerator:g}/{m.denominator:g}"
     if m.window_days and m.numerator is not None:
         counts += f" in {m.window_days}d"
     limit = "-" if m.threshold is None else f"{m.comparator} {fmt_value(m, m.threshold)}"
