@@ -143,3 +143,52 @@ def test_site_rows_replace_the_pack_limits_under_the_sellers_own():
     assert merged["mercadolibre.claims_rate"].threshold == 0.012  # the seller's own wins ...
     assert merged["mercadolibre.claims_rate"].warn == 0.0113  # ... field by field over the site's
     assert merged["mercadolibre.cancellations_rate"].threshold == 0.01
+
+
+# -- the bol pack's rules ----------------------------------------------------------------------------
+
+
+def _bol_week(store, clock, late: int, items: int, *, scope: str = "week") -> dict:
+    from sellerguard.connectors.bol_normalize import iso_week_bounds
+    from sellerguard.schema import ReportedMetric
+
+    start, end = iso_week_bounds(2026, 47)
+    metric = ReportedMetric(account="bol-nl", external_id=f"bol.late_items:2026-W47:{late}",
+                            metric_id="bol.late_items", value=late / items, numerator=late, denominator=items,
+                            window_start=start, window_end=end, scope=scope, as_of=clock.now())
+    store.write([metric], None, now=clock.now())
+    config = parse_config({"accounts": [{"id": "bol-nl", "marketplace": "bol", "region": "NL"}]})
+    report = Engine(store, load_packs()).evaluate(accounts_to_check(config, store), clock.now())
+    return {m.id: m for a in report.accounts for m in a.metrics}
+
+
+@pytest.mark.parametrize("late,items,level", [
+    (3, 40, "critical"),  # 92.5% on time and 3 late items: a strike
+    (2, 25, "warn"),      # 92% on time but only 2 late items: no strike (above the 98% target: a warning)
+    (2, 40, "warn"),      # 95% on time: fine for strikes, under bol's 98% target
+    (0, 40, "ok"),
+])
+def test_bol_strike_needs_the_percentage_and_the_minimum_count(store, clock, late, items, level):
+    assert _bol_week(store, clock, late, items)["bol.late_items"].level == level
+
+
+def test_bol_running_week_is_not_the_verdict(store, clock):
+    metrics = _bol_week(store, clock, 5, 40, scope="current")
+    assert metrics["bol.late_items"].level == "ok"  # no final week stored yet
+    assert metrics["bol.late_items_7d"].reported_value == 5 / 40  # shown beside the early warning
+
+
+def test_bol_reply_clock_skips_weekends_and_dutch_and_belgian_holidays():
+    from datetime import UTC, datetime
+
+    from sellerguard.rules.calendars import load_calendar
+
+    nl, be = load_calendar("nl"), load_calendar("be")
+    friday = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # 16:00 in Amsterdam
+    assert nl.add_hours(friday, 24) == datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday 16:00
+    christmas_eve = datetime(2026, 12, 24, 9, 0, tzinfo=UTC)  # Thursday 10:00; 25 and 26 December are holidays
+    assert nl.add_hours(christmas_eve, 24) == datetime(2026, 12, 28, 9, 0, tzinfo=UTC)
+    assert be.add_hours(christmas_eve, 24) == datetime(2026, 12, 28, 9, 0, tzinfo=UTC)  # 26th is a Saturday
+    national_day = datetime(2027, 7, 20, 10, 0, tzinfo=UTC)  # Belgium's 21 July, a working day in NL
+    assert be.add_hours(national_day, 24) == datetime(2027, 7, 22, 10, 0, tzinfo=UTC)
+    assert nl.add_hours(national_day, 24) == datetime(2027, 7, 21, 10, 0, tzinfo=UTC)
