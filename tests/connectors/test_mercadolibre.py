@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from sqlalchemy import select
 
 from sellerguard.clock import FixedClock
 from sellerguard.config import AccountConfig
@@ -26,6 +27,7 @@ from sellerguard.connectors.mercadolibre_normalize import (
 )
 from sellerguard.errors import ConnectorError
 from sellerguard.store import Store
+from sellerguard.store.tables import OrderRow
 from sellerguard.sync import account_record, sync_account
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "mercadolibre"
@@ -300,19 +302,34 @@ def test_a_spent_refresh_token_is_a_config_error(store, clock):
     assert "re-authorize" in outcome.error and "TG-first" not in outcome.error and "s3cret" not in outcome.error
 
 
+@pytest.mark.parametrize("headers", [{}, {"Retry-After": "7"}])  # Mercado Libre documents no Retry-After
 @responses.activate
-def test_rate_limited_then_served(store, clock, small_pages):
+def test_rate_limited_then_served(store, clock, small_pages, headers):
     responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
     seen: list[dict] = []
     pages = [load("orders_search_page1.json"), load("orders_search_page2.json")]
-    responses.add(responses.GET, f"{API}/orders/search", status=429, json={"message": "too_many_requests"},
-                  headers={"Retry-After": "7"})
+    responses.add(responses.GET, f"{API}/orders/search", status=429, json={"message": "local_rate_limited"},
+                  headers=headers)
     responses.add_callback(responses.GET, f"{API}/orders/search", callback=orders_callback(pages, seen))
     responses.add(responses.GET, f"{API}/shipments/41000000001", json=load("shipment.json"))
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert outcome.ok, outcome.error
-    assert 7 in clock.slept
+    assert clock.slept and (7 in clock.slept or not headers)  # Retry-After when given, else a backoff
     assert store.count("order", account="ml-br") == 3
+
+
+@responses.activate
+def test_seller_and_site_come_from_users_me_when_not_configured(store, clock, small_pages):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    responses.add(responses.GET, f"{API}/users/me", json=load("users_me.json"))
+    seen: list[dict] = []
+    mock_orders(responses, seen)
+    acc = account(seller_id=None, region=None)
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert seen[0]["seller"] == SELLER
+    with store.session() as session:
+        sites = set(session.execute(select(OrderRow.site)).scalars())
+    assert sites == {"MLB"}
 
 
 @responses.activate
