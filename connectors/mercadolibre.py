@@ -215,7 +215,12 @@ def _shipment(http: HttpClient, order: Any) -> dict[str, Any] | None:
     sid = shipment_id(order) if isinstance(order, dict) else None
     if sid is None:
         return None
-    body = http.get_json(f"/shipments/{sid}", headers={"x-format-new": "true"}, bucket="default")
+    try:
+        body = http.get_json(f"/shipments/{sid}", headers={"x-format-new": "true"}, bucket="default")
+    except ConnectorError as exc:
+        if exc.status == 404:  # a shipment withdrawn with its cancelled order: the order stands alone
+            return None
+        raise
     if not isinstance(body, dict):
         raise payload_error("/shipments/{id}", "(root)", "not an object")
     return body

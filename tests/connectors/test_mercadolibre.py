@@ -408,3 +408,14 @@ def test_claims_messages_questions_and_reputation(store, clock):
     calls = len(responses.calls)
     assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["reputation"]).ok
     assert len(responses.calls) == calls
+
+
+@responses.activate
+def test_a_withdrawn_shipment_leaves_the_order_alone(store, clock, small_pages):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    responses.add_callback(responses.GET, f"{API}/orders/search", callback=orders_callback(
+        [load("orders_search_page1.json"), load("orders_search_page2.json")], []))
+    responses.add(responses.GET, f"{API}/shipments/41000000001", status=404,
+                  json={"message": "Shipment not found", "error": "not_found", "status": 404})
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert (store.count("order", account="ml-br"), store.count("shipment", account="ml-br")) == (3, 0)
