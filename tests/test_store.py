@@ -118,3 +118,33 @@ def test_postgres_same_code_path(pg_store):
     assert pg_store.cursor("acc", "orders") == "x"
     with pg_store.lock("acc:oauth"):
         assert pg_store.try_lock("acc:oauth") is None
+
+
+def test_stores_open_and_write_in_parallel_threads(tmp_path):
+    """Two syncs of one account in two threads: no IntegrityError, no Alembic race."""
+    import threading
+
+    from sellerguard.schema import Account
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    errors: list[BaseException] = []
+
+    def work(n):
+        try:
+            s = Store(url)
+            s.upsert_accounts([Account(id="acc", marketplace="x")])
+            s.put_state("acc", "token", f"t{n}")
+            s.write(orders(5), {("acc", "orders"): f"c{n}"})
+            s.close()
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    check = Store(url)
+    assert check.count("order") == 5 and check.cursor("acc", "orders") in {"c0", "c1", "c2", "c3"}
+    check.close()

@@ -38,6 +38,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 _PROCESS_LOCKS: dict[str, threading.Lock] = {}
+_MIGRATE_LOCK = threading.Lock()
 _REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+|None)['\"]?", re.M)
 
 
@@ -124,7 +125,8 @@ class Store:
                 return
             from alembic import command
 
-            with self.engine.begin() as conn:
+            # Alembic is not safe to run twice at once, in threads or in processes
+            with _MIGRATE_LOCK, self.lock("schema-migration"), self.engine.begin() as conn:
                 command.upgrade(_alembic_config(conn), "head")
         except (OperationalError, DatabaseError) as exc:
             raise StoreError(f"cannot open database {redact_url(self.url)}: {exc.orig}") from None
@@ -263,10 +265,18 @@ class Store:
         result = session.connection().execute(stmt.returning(table.c.id), rows)
         return len(result.all())
 
+    def _put(self, session: Session, model: Any, values: dict[str, Any], key: tuple[str, ...]) -> None:
+        """Insert or overwrite one row by its key in one statement (``merge`` races between processes)."""
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = insert(model.__table__).values(**values)
+        stmt = stmt.on_conflict_do_update(index_elements=list(key),
+                                          set_={k: stmt.excluded[k] for k in values if k not in key})
+        session.connection().execute(stmt)
+
     def upsert_accounts(self, accounts: Iterable[Account]) -> None:
         with Session(self.engine) as session, session.begin():
             for acc in accounts:
-                session.merge(AccountRow(**acc.model_dump()))
+                self._put(session, AccountRow, acc.model_dump(), ("id",))
 
     # -- cursors and connector state ------------------------------------------------------------------
 
@@ -288,7 +298,8 @@ class Store:
                 if row is not None:
                     session.delete(row)
             else:
-                session.merge(ConnectorState(account=account, key=key, value=value, updated_at=now))
+                self._put(session, ConnectorState, {"account": account, "key": key, "value": value,
+                                                    "updated_at": now}, ("account", "key"))
 
     # -- sync runs ------------------------------------------------------------------------------------
 
@@ -337,7 +348,8 @@ class Transaction:
         for kind, rows in by_kind.items():
             changed += self._store._upsert(self.session, kind, _dedupe(rows))
         for (account, stream), cursor in (cursors or {}).items():
-            self.session.merge(SyncCursor(account=account, stream=stream, cursor=cursor, updated_at=now))
+            self._store._put(self.session, SyncCursor, {"account": account, "stream": stream, "cursor": cursor,
+                                                        "updated_at": now}, ("account", "stream"))
         return changed
 
 
