@@ -136,3 +136,16 @@ def test_sandbox_to_status_json(box, clock, store, tmp_path):
     assert acc["level"] == "critical" and result.exit_code == 2
     otd = next(m for m in acc["metrics"] if m["id"] == "walmart.on_time_delivery_rate")
     assert otd["reported_value"] == pytest.approx(otd["value"], abs=0.001)  # computed agrees with Walmart's figure
+
+
+def test_faults_from_the_sandbox_429_then_a_malformed_page(box, clock, store):
+    config, _ = config_for(box)
+    box.inject("walmart", r"^/v3/orders$", status=429, retry_after="2", times=1)
+    [out] = sync_accounts(config, store, clock=clock, sleep=clock.sleep)
+    assert out.ok, out.error
+    assert 2 in clock.slept  # Retry-After honoured, then the page came
+    clock.advance(hours=1)
+    box.inject("walmart", r"^/v3/returns$", malformed=True, times=1)
+    [bad] = sync_accounts(config, store, clock=clock, sleep=clock.sleep)
+    assert bad.error_kind == "payload" and "not valid JSON" in bad.error
+    assert store.cursor("walmart-us", "returns") != clock.now().isoformat()  # not advanced past the bad page
