@@ -52,6 +52,9 @@ ERRORS: dict[int | str, ErrorRule] = {
 }
 
 
+NO_ROWS = ErrorRule("fail", "config", "nothing matches the query (404 CONTENT_NOT_FOUND)")
+
+
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -80,7 +83,6 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
     base = acc.base_url or (SANDBOX if acc.sandbox else PRODUCTION)
     token_url = acc.token_url or base.rstrip("/") + "/v3/token"
     session = requests.Session()
-    last: dict[str, Any] = {}
 
     def common(headers: dict[str, str]) -> None:
         headers["WM_QOS.CORRELATION_ID"] = str(uuid.uuid4())  # Walmart support asks for it per call
@@ -111,8 +113,6 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
         headers["WM_SEC.ACCESS_TOKEN"] = token.get()
 
     def on_response(bucket: str | None, response: requests.Response) -> None:
-        last["status"] = response.status_code
-        last["code"] = _error_code(response) if response.status_code >= 400 else None
         # Walmart's usage headers: when the window is spent, wait for its refill instead of burning retries.
         left, refill = response.headers.get("x-current-token-count"), response.headers.get("x-next-replenishment-time")
         if refill and (left == "0" or response.status_code == 429):
@@ -121,8 +121,7 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
                 ctx.sleep(wait)
 
     http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
-                      token=token, errors=ERRORS, on_response=on_response, session=session)
-    http.last = last  # type: ignore[attr-defined]  # the last error code, for "404 = no rows"
+                      token=token, errors=ERRORS, classify=classify, on_response=on_response, session=session)
     for path, *_ in INSIGHTS:
         http.limit(f"insights:{path}", rate=1 / 60, burst=1)  # 1 call per minute per seller and endpoint
     return http
@@ -138,6 +137,13 @@ def _cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
     except ValueError:
         return None
     return (value, expiry) if (expiry - ctx.now()).total_seconds() > 60 else None
+
+
+def classify(response: requests.Response) -> ErrorRule | None:
+    """Walmart answers an empty list with 404 CONTENT_NOT_FOUND: sorted apart from a wrong path."""
+    if response.status_code == 404 and "NOT_FOUND" in (_error_code(response) or ""):
+        return NO_ROWS
+    return None
 
 
 def _error_code(response: requests.Response) -> str | None:
@@ -187,8 +193,7 @@ def _pages(http: HttpClient, path: str, params: dict[str, str], items: Callable[
             body = http.get_json(path, params=params) if url is None else http.get_json(url)
         except ConnectorError as exc:
             # Walmart answers an empty order list with 404 CONTENT_NOT_FOUND: that is "no rows", not a failure.
-            last = getattr(http, "last", {})
-            if empty_on_404 and exc.status == 404 and "NOT_FOUND" in (last.get("code") or ""):
+            if empty_on_404 and exc.status == 404 and exc.message.startswith(NO_ROWS.message):
                 return
             raise
         rows, next_cursor = items(body)
