@@ -283,3 +283,18 @@ def test_secrets_never_reach_an_error(clock, store):
         acc = parse_config({"accounts": [account()]}, where="t").accounts[0]
         out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert out.error_kind == "config" and "shpat_secret_value" not in out.error
+
+
+def test_the_pack_ships_every_target_off_until_an_account_turns_it_on():
+    from sellerguard.config import PolicyOverride
+    from sellerguard.rules.engine import apply_override
+    from sellerguard.rules.packs import load_packs
+
+    pack = load_packs()["shopify"]
+    assert pack.metrics and not any(m.enabled for m in pack.metrics)
+    metric = pack.metric("shopify.ship_on_time")
+    assert metric is not None
+    assert apply_override(metric, None, "t") is None
+    assert apply_override(metric, PolicyOverride(threshold=0.02), "t") is None  # a threshold alone is not "on"
+    on = apply_override(metric, PolicyOverride(enabled=True, threshold=0.02), "t")
+    assert on is not None and on.threshold == 0.02 and not on.confirmed
