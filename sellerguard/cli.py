@@ -163,7 +163,7 @@ def sync(ctx: Ctx, accounts: tuple[str, ...]) -> None:
         raise ConfigError("no accounts configured (run `sellerguard init`, or try `sellerguard demo`)",
                           where=str(ctx.config.source or default_config_path()))
     with sync_progress() as progress:
-        outcomes = sync_accounts(ctx.config, ctx.store, accounts=accounts or None, progress=progress)
+        outcomes = sync_accounts(ctx.config, ctx.store, accounts=accounts or None, progress=progress, workers=4)
     report_sync(outcomes)
     if any(not o.ok for o in outcomes):
         sys.exit(3)
@@ -381,7 +381,7 @@ def demo(ctx: Ctx, keep: bool) -> None:
         click.echo(f"Sandbox at {box.url}: syncing {len(config.accounts)} accounts "
                    f"({', '.join(a.id for a in config.accounts)})")
         with sync_progress() as progress:
-            outcomes = sync_accounts(config, store, progress=progress)
+            outcomes = sync_accounts(config, store, progress=progress, workers=4)
         report_sync(outcomes)
         show_status(config, store)
         store.close()

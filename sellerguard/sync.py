@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +128,7 @@ def sync_account(
         outcome.error = f"{acc.id}: {stream}: bad payload: {field}: {err['msg']}"
     except SellerguardError as exc:
         outcome.error_kind, outcome.error = "config", str(exc)
-    if outcome.error and not outcome.error.startswith(acc.id):
+    if outcome.error and not outcome.error.startswith(f"{acc.id}: "):
         outcome.error = f"{acc.id}: {stream}: {outcome.error}"
     run.finished_at = clock.now()
     run.ok, run.records = outcome.ok, outcome.records
@@ -147,19 +148,27 @@ def sync_accounts(
     accounts: Iterable[str] | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    workers: int = 1,
 ) -> list[SyncOutcome]:
-    """Sync the enabled accounts (or those named); one account's failure never stops the others."""
+    """Sync the enabled accounts (or those named); one account's failure never stops the others.
+
+    With ``workers`` > 1, accounts sync concurrently (each has its own marketplace host and rate limits, so a
+    slow one, paced by its marketplace, does not hold up the rest); outcomes keep the config's order.
+    """
     wanted = set(accounts) if accounts else None
     if wanted:
         for name in wanted:
             config.account(name)  # unknown ids are a config error
-    outcomes = []
-    for acc in config.accounts:
-        if (wanted and acc.id not in wanted) or (not wanted and not acc.enabled):
-            continue
+    chosen = [acc for acc in config.accounts if (acc.id in wanted if wanted else acc.enabled)]
+
+    def one(acc: AccountConfig) -> SyncOutcome | None:
         if should_stop():
-            break
-        outcomes.append(
-            sync_account(acc, store, clock=clock, sleep=sleep, progress=progress, should_stop=should_stop)
-        )
-    return outcomes
+            return None
+        return sync_account(acc, store, clock=clock, sleep=sleep, progress=progress, should_stop=should_stop)
+
+    if workers <= 1 or len(chosen) <= 1:
+        results = [one(acc) for acc in chosen]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sellerguard-sync") as pool:
+            results = list(pool.map(one, chosen))
+    return [o for o in results if o is not None]

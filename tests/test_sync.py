@@ -89,3 +89,17 @@ def test_unknown_marketplace_is_a_config_error(store, clock):
     cfg = parse_config({"accounts": [{"id": "x", "marketplace": "nowhere"}]})
     outcome = sync_accounts(cfg, store, clock=clock)[0]
     assert outcome.error_kind == "config" and "unknown marketplace 'nowhere'" in outcome.error
+
+
+def test_parallel_workers_keep_config_order_and_results(store, clock, config, monkeypatch):
+    monkeypatch.setattr(connectors, "get", lambda mp: fake_module())
+    outcomes = sync_accounts(config, store, clock=clock, workers=2)
+    assert [(o.account, o.ok, o.records) for o in outcomes] == [("one", True, 30), ("two", True, 30)]
+    assert store.count("order") == 60
+
+
+def test_error_prefix_when_the_account_id_prefixes_the_marketplace(store, clock, monkeypatch):
+    monkeypatch.setattr(connectors, "get", lambda mp: fake_module(fail_after=0))
+    cfg = parse_config({"accounts": [{"id": "fa", "marketplace": "fake"}]})
+    outcome = sync_accounts(cfg, store, clock=clock)[0]
+    assert outcome.error == "fa: orders: the marketplace is unavailable (HTTP 503)"

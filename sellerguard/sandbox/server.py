@@ -247,7 +247,8 @@ class Sandbox:
 
         self._server = ThreadingHTTPServer((self.host, self._port), _Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="sellerguard-sandbox", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         name="sellerguard-sandbox", daemon=True).start()
         return self
 
     def stop(self) -> None:
