@@ -147,7 +147,8 @@ class Engine:
             evaluated.append(Evaluated(metric, series))
         deadlines = find_deadlines(session, acc.id, evaluated, as_of, horizon, self._calendar_for)
         metrics.sort(key=lambda m: -LEVEL_ORDER[m.level])
-        level = max((m.level for m in metrics), key=lambda lv: LEVEL_ORDER[lv], default="unknown")
+        # no enabled metric (a Shopify store before the seller sets targets) is nothing wrong, unless data is stale
+        level = max((m.level for m in metrics), key=lambda lv: LEVEL_ORDER[lv], default="unknown" if stale else "ok")
         return AccountStatus(marketplace=acc.marketplace, account=acc.id, display_name=acc.display_name,
                              level=level, last_sync=last_sync, metrics=metrics, deadlines=deadlines)
 
