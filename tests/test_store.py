@@ -148,3 +148,13 @@ def test_stores_open_and_write_in_parallel_threads(tmp_path):
     check = Store(url)
     assert check.count("order") == 5 and check.cursor("acc", "orders") in {"c0", "c1", "c2", "c3"}
     check.close()
+
+
+def test_closed_postgres_port_is_one_line_without_password():
+    from sellerguard.errors import StoreError
+
+    with pytest.raises(StoreError) as err:
+        Store("postgresql+psycopg://u:PGPASSW0RD@127.0.0.1:1/db")
+    message = str(err.value)
+    assert "\n" not in message and "PGPASSW0RD" not in message
+    assert message.startswith("cannot open database postgresql+psycopg://u:***@127.0.0.1:1/db: connection failed")

@@ -129,7 +129,9 @@ class Store:
             with _MIGRATE_LOCK, self.lock("schema-migration"), self.engine.begin() as conn:
                 command.upgrade(_alembic_config(conn), "head")
         except (OperationalError, DatabaseError) as exc:
-            raise StoreError(f"cannot open database {redact_url(self.url)}: {exc.orig}") from None
+            # drivers add hint lines ("Is the server running...?"): keep the error to one line
+            reason = " ".join(str(exc.orig).split())
+            raise StoreError(f"cannot open database {redact_url(self.url)}: {reason}") from None
 
     def schema_version(self) -> str | None:
         with self.engine.connect() as conn:
