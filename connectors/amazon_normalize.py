@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
+from sellerguard.payload import iso_time, payload_error
 from sellerguard.schema import Cancellation, Order, Rating, Record, ReportedMetric, Shipment, payload_hash
 
 FULFILLED_BY = {"MERCHANT": "seller", "AMAZON": "marketplace"}
@@ -33,24 +34,12 @@ SCANNED = {"IN_TRANSIT", "DELIVERED", "UNDELIVERABLE"}
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:
-    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"amazon: {where}")
+    return payload_error("amazon", where, field, problem)
 
 
 def when(value: Any, where: str, field: str, *, required: bool = True) -> datetime | None:
     """ISO 8601 (``2024-12-25T10:30:00Z``, also the report's ``2020-10-21T00:00Z``) -> aware UTC."""
-    if value is None or value == "":
-        if required:
-            raise bad(where, field, "missing")
-        return None
-    if not isinstance(value, str):
-        raise bad(where, field, f"not a date-time: {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise bad(where, field, f"not an ISO 8601 date-time: {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return iso_time(value, "amazon", where, field, required=required)
 
 
 def _dict(node: Any, where: str, field: str) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
+from sellerguard.payload import iso_time
+from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.schema import Cancellation, Order, Record, ReportedMetric, Return, Shipment, payload_hash
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -34,21 +36,12 @@ INDICATORS: dict[str, tuple[str, bool]] = {
 
 
 def payload_error(endpoint: str, field: str, problem: str) -> ConnectorError:
-    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"bol: {endpoint}")
+    return shared_payload_error("bol", endpoint, field, problem)
 
 
 def when(value: Any, field: str, endpoint: str, *, required: bool = True) -> datetime | None:
-    if value is None or value == "":
-        if required:
-            raise payload_error(endpoint, field, "missing")
-        return None
-    if not isinstance(value, str):
-        raise payload_error(endpoint, field, f"not a time: {str(value)[:30]!r}")
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise payload_error(endpoint, field, f"not a time: {value[:30]!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=AMSTERDAM)  # bol's local time when no offset is given
+    # bol's local time when no offset is given
+    return iso_time(value, "bol", endpoint, field, required=required, naive=AMSTERDAM)
 
 
 def end_of_day(value: Any, field: str, endpoint: str) -> datetime | None:

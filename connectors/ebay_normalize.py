@@ -12,11 +12,12 @@ Buyer usernames, addresses and message bodies are never stored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
+from sellerguard.payload import iso_time, payload_error
 from sellerguard.schema import (
     Cancellation,
     Claim,
@@ -45,23 +46,13 @@ CASE_KIND = {"INR": "item_not_received", "SNAD": "not_as_described", "ITEM_NOT_R
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:
-    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"ebay: {where}")
+    return payload_error("ebay", where, field, problem)
 
 
 def when(value: Any, where: str, field: str, *, required: bool = True) -> datetime | None:
     if isinstance(value, dict):  # Post-Order wraps dates: {"value": "2026-01-02T03:04:05.000Z"}
         value = value.get("value")
-    if value is None or value == "":
-        if required:
-            raise bad(where, field, "missing")
-        return None
-    if not isinstance(value, str):
-        raise bad(where, field, f"not a date-time: {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise bad(where, field, f"not an ISO 8601 date-time: {value[:40]!r}") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    return iso_time(value, "ebay", where, field, required=required)
 
 
 def _list(node: Any, where: str, field: str) -> list[dict[str, Any]]:

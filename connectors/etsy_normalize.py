@@ -12,13 +12,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
+from sellerguard.payload import payload_error
 from sellerguard.schema import Cancellation, Order, Rating, Record, Return, Shipment, payload_hash
 
 MIN_TS = 946684800  # the spec's minimum for every timestamp (2000-01-01)
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:
-    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"etsy: {where}")
+    return payload_error("etsy", where, field, problem)
 
 
 def timestamp(value: Any, where: str, field: str, *, required: bool = True) -> datetime | None:

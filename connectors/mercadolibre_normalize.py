@@ -8,12 +8,14 @@ with its shipment. Buyer nicknames, names, addresses and message texts are never
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
+from sellerguard.payload import iso_time
+from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.schema import (
     Cancellation,
     Claim,
@@ -41,24 +43,15 @@ LEVELS = {"1_red": 1, "2_orange": 2, "3_yellow": 3, "4_light_green": 4, "5_green
 
 
 def payload_error(endpoint: str, field: str, problem: str) -> ConnectorError:
-    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"mercadolibre: {endpoint}")
+    return shared_payload_error("mercadolibre", endpoint, field, problem)
 
 
 def when(value: Any, field: str, endpoint: str, *, required: bool = True) -> datetime | None:
     """ISO 8601 with an offset (``2026-11-02T10:15:00.000-03:00``); a date alone means its end in UTC."""
-    if value is None or value == "":
-        if required:
-            raise payload_error(endpoint, field, "missing")
-        return None
-    if not isinstance(value, str):
-        raise payload_error(endpoint, field, f"not a time: {str(value)[:30]!r}")
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise payload_error(endpoint, field, f"not a time: {value[:30]!r}") from None
-    if len(value) == 10:  # a bare date: the deadline is the end of that day
-        dt = dt.replace(tzinfo=UTC) + timedelta(days=1) - timedelta(seconds=1)
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = iso_time(value, "mercadolibre", endpoint, field, required=required)
+    if dt is not None and len(value) == 10:  # a bare date: the deadline is the end of that day
+        dt += timedelta(days=1) - timedelta(seconds=1)
+    return dt
 
 
 def _id(payload: Any, field: str, endpoint: str) -> str:

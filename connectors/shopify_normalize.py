@@ -13,6 +13,7 @@ from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
+from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.schema import Cancellation, Claim, Order, Party, Record, Return, Shipment, payload_hash
 
 ORDERS_QUERY = """
@@ -72,7 +73,7 @@ TRACKED_STATUSES = {"IN_TRANSIT", "OUT_FOR_DELIVERY", "ATTEMPTED_DELIVERY", "DEL
 
 
 def payload_error(what: str, field: str, problem: str) -> ConnectorError:
-    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"shopify: {what}")
+    return shared_payload_error("shopify", what, field, problem)
 
 
 def ts(value: Any, field: str, what: str = "orders") -> datetime:

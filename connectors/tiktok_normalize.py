@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
+from sellerguard.payload import payload_error
 from sellerguard.schema import Cancellation, Order, Party, Rating, Record, Return, Shipment, payload_hash
 
 # cancellation_initiator (orders) and role (cancellations, returns): who asked
@@ -30,7 +31,7 @@ SELLER_FAULT_HINTS = ("damaged", "defective", "wrong", "missing", "not_as_descri
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:
-    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"tiktok: {where}")
+    return payload_error("tiktok", where, field, problem)
 
 
 def seconds(value: Any, where: str, field: str, *, required: bool = False) -> datetime | None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
+from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.schema import Cancellation, Order, Party, Record, Return, Shipment, payload_hash
 
 BUYER_REASONS = {"CUSTOMER_REQUESTED_SELLER_TO_CANCEL", "CUSTOMER_CANCEL", "BUYER_CANCEL"}
@@ -21,7 +22,7 @@ SHIPPED = {"Shipped", "Delivered"}
 
 
 def payload_error(endpoint: str, field: str, problem: str) -> ConnectorError:
-    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"walmart: {endpoint}")
+    return shared_payload_error("walmart", endpoint, field, problem)
 
 
 def epoch_ms(value: Any, field: str, endpoint: str = "/v3/orders") -> datetime:

@@ -377,7 +377,7 @@ def test_a_malformed_page_stops_the_stream_and_keeps_the_cursor(store, clock, sm
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert (outcome.ok, outcome.error_kind) == (False, "payload")
     assert outcome.error == ("ml-br: orders: mercadolibre: /orders/search: bad payload: date_created:"
-                             " not a time: 'not a date'")
+                             " not an ISO 8601 date-time: 'not a date'")
     assert store.cursor("ml-br", "orders") is None  # the next run reads the whole window again
     assert store.count("order", account="ml-br") == 2  # the first page's batch, complete; nothing of page two
 
