@@ -1,15 +1,12 @@
-import os
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
+from pg import pg_schema_url
 
 from sellerguard.schema import Cancellation, Order
 from sellerguard.store import Store
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-PG_URL = os.environ.get("SELLERGUARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def orders(n, account="acc", status="shipped"):
@@ -84,22 +81,10 @@ def test_unreachable_database_is_one_clear_error(tmp_path):
 
 @pytest.fixture
 def pg_store():
-    try:
-        admin = create_engine(PG_URL)
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # the server is optional on a developer laptop
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    schema = f"sg_{uuid.uuid4().hex[:10]}"
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_URL else "?"
-    store = Store(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
-    yield store
-    store.close()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with pg_schema_url() as url:
+        store = Store(url)
+        yield store
+        store.close()
 
 
 @pytest.mark.postgres

@@ -6,16 +6,15 @@ HTTP is mocked with ``responses``; the clock is fixed and sleeping only advances
 from __future__ import annotations
 
 import json
-import os
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from sqlalchemy import create_engine, select, text
+from pg import pg_schema_url
+from sqlalchemy import select
 
 from sellerguard.clock import FixedClock
 from sellerguard.config import AccountConfig
@@ -268,20 +267,8 @@ def shared_db(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'shared.db'}"
         return
-    pg = os.environ.get("SELLERGUARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    try:
-        admin = create_engine(pg)
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # the server is optional on a developer laptop
-        pytest.skip(f"PostgreSQL not reachable at {pg}: {type(exc).__name__}")
-    schema = f"sg_{uuid.uuid4().hex[:10]}"
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{pg}{'&' if '?' in pg else '?'}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with pg_schema_url() as url:
+        yield url
 
 
 def test_two_concurrent_syncs_refresh_a_single_use_token_once(shared_db, small_pages):
