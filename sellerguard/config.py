@@ -40,10 +40,13 @@ def parse_duration(value: Any) -> timedelta:
     """``"90s"``, ``"15m"``, ``"24h"``, ``"2d"``, ``"1w"``, or a number of seconds."""
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return timedelta(seconds=value)
+        if isinstance(value, str) and (m := _DURATION.match(value)):
+            return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+    except OverflowError:  # beyond timedelta's range; a ValueError so pydantic reports it with its key
+        raise ValueError(f"duration too long: {value!r}") from None
     raise ValueError(f"expected a duration such as '15m', '24h' or '2d', got {value!r}")
 
 

@@ -70,3 +70,10 @@ def test_missing_default_config_is_empty():
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("24h", 86400), ("2d", 172800), (30, 30)])
 def test_durations(text, seconds):
     assert parse_duration(text).total_seconds() == seconds
+
+
+def test_huge_duration_is_a_config_error_naming_the_key():
+    account = {"id": "x", "marketplace": "amazon", "sync_every": "9999999999999d"}
+    with pytest.raises(ConfigError) as err:
+        parse_config({"accounts": [account]})
+    assert str(err.value) == "config: accounts[x].sync_every: duration too long: '9999999999999d'"

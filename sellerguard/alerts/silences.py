@@ -65,11 +65,15 @@ def add_silence(
     if not reason.strip():
         raise ConfigError("give a reason, so others know why alerts are muted", where="silence --reason")
     account, item = parse_matcher(matcher)
+    try:
+        ends_at = now + duration
+    except OverflowError:
+        raise ConfigError("the silence duration is too long", where="silence --for") from None
     row = SilenceRow(
         account=account,
         item=item,
         starts_at=now,
-        ends_at=now + duration,
+        ends_at=ends_at,
         reason=reason.strip()[:500],
         created_by=created_by,
     )

@@ -159,3 +159,12 @@ def test_digest_once_a_day_at_its_time(store, config):
     assert enqueue_digests(store, config, rep, now=at(21)) == ["ops"]  # next day 09:00
     digest = json.loads(outbox(store)[0].body)
     assert "daily digest" in digest["blocks"][0]["text"]["text"]
+
+
+def test_silence_beyond_the_calendar_is_a_clear_error(store):
+    import pytest
+
+    from sellerguard.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="silence --for: the silence duration is too long"):
+        add_silence(store, "acme-us", duration=timedelta(days=99999999), reason="x", now=at(0))
