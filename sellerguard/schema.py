@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -51,12 +52,23 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     account: str = Field(min_length=1, max_length=100)
     external_id: str = Field(min_length=1, max_length=200)
     raw_hash: str | None = Field(default=None, max_length=64)
+
+    @field_validator("account")
+    @classmethod
+    def _account_id(cls, v: str) -> str:
+        # the config's account id rule (AccountConfig.id): data under any other id could never be configured
+        if not _ACCOUNT_ID.match(v):
+            raise ValueError(f"{v!r} is not an account id (letters, digits, '_', '.', '-', as in the config)")
+        return v
 
 
 class Order(_Record):

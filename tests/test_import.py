@@ -80,3 +80,15 @@ def test_truncated_gzip_is_a_clear_error(store, tmp_path):
     with pytest.raises(InputError, match=r"cut\.jsonl\.gz: cannot read"):
         import_files(store, [gz])
     assert total(store) == 0
+
+
+def test_account_that_no_config_could_name_is_refused(store, tmp_path):
+    f = tmp_path / "acct.jsonl"
+    record = {"kind": "order", "account": "my shop/../x", "external_id": "1",
+              "purchased_at": "2026-08-26T01:47:18Z", "fulfilment": "seller", "status": "shipped"}
+    f.write_text(json.dumps(record) + "\n")
+    with pytest.raises(InputError) as exc:
+        import_files(store, [f])
+    assert str(exc.value) == (f"{f}:1: account: 'my shop/../x' is not an account id "
+                              "(letters, digits, '_', '.', '-', as in the config)")
+    assert total(store) == 0
