@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import func
@@ -92,6 +93,15 @@ def _headers(target: TargetConfig, kind: str, key: str) -> dict[str, str]:
     return headers
 
 
+def _without_url(text: str, url: str) -> str:
+    """The response body with the webhook URL and its secret path cut out: many servers echo the path in a 404."""
+    parts = urlsplit(url)
+    for secret in (url, parts.path, parts.query):
+        if len(secret) > 1:
+            text = text.replace(secret, "***")
+    return text
+
+
 def send(http: requests.Session, target: TargetConfig, body: str, kind: str, key: str, now: datetime) -> SendResult:
     """POST one body; never raises for HTTP or network trouble, and never puts the URL in an error."""
     try:
@@ -105,7 +115,7 @@ def send(http: requests.Session, target: TargetConfig, body: str, kind: str, key
     code = resp.status_code
     if 200 <= code < 300:
         return SendResult("sent", code)
-    detail = " ".join(resp.text.split())[:200]
+    detail = " ".join(_without_url(resp.text, url).split())[:200]
     error = f"HTTP {code}: {detail}" if detail else f"HTTP {code}"
     if code == 429:
         return SendResult("retry", code, retry_after_seconds(resp.headers.get("Retry-After"), now), error)

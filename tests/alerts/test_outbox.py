@@ -168,3 +168,14 @@ def test_prune_drops_only_old_sent_messages(store, config):
     assert outbox.prune(store, at(0)) == 0  # sent exactly then: not older
     assert outbox.prune(store, at(1)) == 1
     assert outbox.counts(store) == {"pending": 1}
+
+
+@responses.activate
+def test_a_refusal_that_echoes_the_secret_path_is_logged_without_it(store, config, caplog):
+    responses.post(SLACK_URL, status=404, body="no route for POST /services/T000/B000/SECRETSECRETSECRET")
+    responses.post(HOOK_URL, status=400, body=f"bad request to {HOOK_URL}")
+    queue_alert(store, config)
+    assert flush(store, config, FixedClock(at(0))).failed == 2
+    assert "SECRET" not in caplog.text
+    errors = {r.target: r.last_error for r in rows(store).values()}
+    assert errors == {"ops": "HTTP 404: no route for POST ***", "hook": "HTTP 400: bad request to ***"}
