@@ -29,13 +29,16 @@ def parse_as_of(text: str) -> datetime:
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        else:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ConfigError(f"not a date or ISO 8601 timestamp: {text!r}", where="--as-of") from None
     if moment.tzinfo is None:
         raise ConfigError(f"{text!r} has no time zone; add one, e.g. {raw}Z or {raw}+02:00",
                           where="--as-of") from None
+    if not 1970 <= moment.year <= 9000:  # windows reach a year back and the forecast 90 days ahead
+        raise ConfigError(f"{text!r} is out of range (years 1970 to 9000)", where="--as-of")
     return moment.astimezone(UTC)
 
 

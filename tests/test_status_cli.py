@@ -101,6 +101,8 @@ def test_unknown_account_is_one_error_line(setup):
     ("yesterday", "Error: --as-of: not a date or ISO 8601 timestamp: 'yesterday'"),
     ("2026-11-23T12:00", "Error: --as-of: '2026-11-23T12:00' has no time zone; add one, e.g. 2026-11-23T12:00Z "
                          "or 2026-11-23T12:00+02:00"),
+    ("0001-01-01T00:00:00Z", "Error: --as-of: '0001-01-01T00:00:00Z' is out of range (years 1970 to 9000)"),
+    ("9999-12-31", "Error: --as-of: '9999-12-31' is out of range (years 1970 to 9000)"),
 ])
 def test_bad_as_of_is_one_error_line(setup, value, message):
     cfg, db = setup
