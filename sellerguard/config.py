@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -144,6 +145,15 @@ class AccountConfig(_Strict):
         return self.stale_after or self.sync_every * 4
 
 
+_HHMM = r"(?:[01]\d|2[0-3]):[0-5]\d"  # a clock time 00:00..23:59; 25:00 would crash the daemon later
+
+
+def _clock_times(value: str | None, shape: str) -> str | None:
+    if value is not None and not re.fullmatch(shape.replace("HH:MM", _HHMM), value):
+        raise ValueError(f"expected {shape} with times 00:00 to 23:59, got {value!r}")
+    return value
+
+
 class TargetConfig(_Strict):
     """A notification target: a Slack incoming webhook or a generic JSON webhook."""
 
@@ -152,7 +162,7 @@ class TargetConfig(_Strict):
     url: Secret  # webhook URLs are secrets: anyone holding one can post
     min_level: Literal["warn", "critical"] = "warn"
     accounts: list[str] | None = None  # None = every account
-    quiet_hours: str | None = Field(default=None, pattern=r"^\d\d:\d\d-\d\d:\d\d$")
+    quiet_hours: Annotated[str | None, AfterValidator(lambda v: _clock_times(v, "HH:MM-HH:MM"))] = None
     timezone: str = "UTC"  # IANA zone for quiet_hours and the digest time
     digest: bool = True
 
@@ -170,7 +180,7 @@ class TargetConfig(_Strict):
 
 class DaemonConfig(_Strict):
     repeat_interval: Duration = timedelta(hours=24)
-    digest_at: str | None = Field(default=None, pattern=r"^\d\d:\d\d$")
+    digest_at: Annotated[str | None, AfterValidator(lambda v: _clock_times(v, "HH:MM"))] = None
     jitter: Duration = timedelta(seconds=30)
     horizon_days: int = Field(default=14, ge=1, le=90)
     deadline_lead: Duration = timedelta(hours=24)  # alert on an item to act on this long before it is due

@@ -77,3 +77,13 @@ def test_huge_duration_is_a_config_error_naming_the_key():
     with pytest.raises(ConfigError) as err:
         parse_config({"accounts": [account]})
     assert str(err.value) == "config: accounts[x].sync_every: duration too long: '9999999999999d'"
+
+
+def test_impossible_clock_times_are_refused_at_load():
+    target = {"name": "a", "type": "slack", "url": "env:X", "quiet_hours": "25:00-99:00"}
+    with pytest.raises(ConfigError, match=r"notify\[a\]\.quiet_hours: expected HH:MM-HH:MM with times 00:00 to "
+                                          r"23:59, got '25:00-99:00'"):
+        parse_config({"notify": [target]})
+    with pytest.raises(ConfigError, match=r"daemon\.digest_at: expected HH:MM with times 00:00 to 23:59, got '24:00'"):
+        parse_config({"daemon": {"digest_at": "24:00"}})
+    assert parse_config({"daemon": {"digest_at": "23:59"}}).daemon.digest_at == "23:59"
