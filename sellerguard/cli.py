@@ -247,7 +247,11 @@ def run(ctx: Ctx, once: bool, health_port: int | None, health_host: str, log_for
 
     configure_logging(log_format, log_level)  # type: ignore[arg-type]
     daemon = Daemon(ctx.config, ctx.store, clock=SystemClock())
-    serve(daemon, once=once, health_host=health_host, health_port=health_port, exit_fn=os._exit)
+    failed = serve(daemon, once=once, health_host=health_host, health_port=health_port, exit_fn=os._exit)
+    if once and failed:  # a cron job must see that a channel failed (the daemon itself carries on)
+        for name, error in failed.items():
+            err_console.print(f"Error: {name}: {error}", markup=False)
+        sys.exit(3)
 
 
 @cli.command()

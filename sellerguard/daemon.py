@@ -350,8 +350,11 @@ def serve(
     health_host: str = "127.0.0.1",
     health_port: int | None = None,
     exit_fn: Callable[[int], None] = os._exit,
-) -> None:
-    """Take the store's daemon lock, start the health server, trap SIGTERM/SIGINT, and run."""
+) -> dict[str, str]:
+    """Take the store's daemon lock, start the health server, trap SIGTERM/SIGINT, and run.
+
+    Returns the channels that failed (name -> last error): with ``once`` the caller exits non-zero on them.
+    """
     import signal
 
     from sellerguard.errors import ConfigError
@@ -374,6 +377,7 @@ def serve(
             daemon.cycle()
         else:
             daemon.run_forever()
+        return {name: ch.last_error or "failed" for name, ch in daemon.guard.channels.items() if ch.errors_total}
     finally:
         if server is not None:
             server.stop()

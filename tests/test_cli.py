@@ -62,3 +62,13 @@ def test_sync_without_accounts_says_what_to_do(tmp_path):
     result = run("--config", str(cfg), "--db", f"sqlite:///{tmp_path / 'x.db'}", "sync")
     assert result.exit_code == 3
     assert "no accounts configured" in result.output
+
+
+def test_run_once_exits_3_when_a_channel_failed(tmp_path, monkeypatch):
+    monkeypatch.delenv("SG_NOPE", raising=False)
+    cfg = tmp_path / "sg.toml"
+    cfg.write_text('[[accounts]]\nid = "wm"\nmarketplace = "walmart"\n'
+                   'credentials = { client_id = "env:SG_NOPE", client_secret = "env:SG_NOPE" }\n')
+    result = run("--config", str(cfg), "--db", f"sqlite:///{tmp_path / 'x.db'}", "run", "--once")
+    assert result.exit_code == 3
+    assert "Error: sync:wm: " in result.output and "environment variable SG_NOPE is not set" in result.output
