@@ -37,7 +37,11 @@ class Ctx:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            from sellerguard.sync import check_accounts
+
+            config = load_config(self.config_path)
+            check_accounts(config)
+            self._config = config
         return self._config
 
     @property

@@ -70,6 +70,19 @@ def connector_options(module: Any, acc: AccountConfig) -> Any:
         raise config_error(exc, f"accounts[{acc.id}].options", acc.options) from None
 
 
+def check_accounts(config: Config) -> None:
+    """Fail fast, naming the config file: every account's marketplace has a connector and valid options."""
+    where = str(config.source or "config")
+    for acc in config.accounts:
+        try:
+            connector_options(connectors.get(acc.marketplace), acc)
+        except ConfigError as exc:
+            inner = f"{exc.where}: {exc.message}" if exc.where else exc.message
+            if inner.startswith("unknown marketplace"):
+                inner = f"accounts[{acc.id}].marketplace: {inner}"
+            raise ConfigError(inner, where=where) from None
+
+
 def make_context(acc: AccountConfig, store: Store, *, clock: Clock, sleep: Callable[[float], None]) -> SyncContext:
     module = connectors.get(acc.marketplace)
     return SyncContext(

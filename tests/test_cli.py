@@ -72,3 +72,16 @@ def test_run_once_exits_3_when_a_channel_failed(tmp_path, monkeypatch):
     result = run("--config", str(cfg), "--db", f"sqlite:///{tmp_path / 'x.db'}", "run", "--once")
     assert result.exit_code == 3
     assert "Error: sync:wm: " in result.output and "environment variable SG_NOPE is not set" in result.output
+
+
+def test_unknown_marketplace_and_bad_options_fail_at_load_naming_the_file(tmp_path):
+    cfg = tmp_path / "sg.toml"
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    cfg.write_text('[[accounts]]\nid = "a"\nmarketplace = "amazn"\n')
+    result = run("--config", str(cfg), "--db", db, "status")
+    assert result.exit_code == 3
+    assert result.output.startswith(f"Error: {cfg}: accounts[a].marketplace: unknown marketplace 'amazn' (known: ")
+    cfg.write_text('[[accounts]]\nid = "b"\nmarketplace = "bol"\noptions = { nonsense = 1 }\n')
+    result = run("--config", str(cfg), "--db", db, "sync")
+    assert result.exit_code == 3
+    assert result.output.strip() == f"Error: {cfg}: accounts[b].options: nonsense: Extra inputs are not permitted"
