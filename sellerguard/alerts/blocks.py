@@ -91,6 +91,7 @@ def pack(groups: list[list[dict[str, Any]]], footer: dict[str, Any] | None = Non
     A group that does not fit is continued in the next message under a repeated "(continued)" header.
     """
     reserve = 1 if footer else 0
+    reserve_chars = len(block_text(footer)) if footer else 0  # the footer counts toward the message's size
     messages: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     chars = 0
@@ -105,7 +106,7 @@ def pack(groups: list[list[dict[str, Any]]], footer: dict[str, Any] | None = Non
         head, body = group[0], group[1:]
         for i, block in enumerate([head, *body]):
             size = len(block_text(block))
-            if len(current) + 1 + reserve > BLOCKS_MAX or chars + size > MESSAGE_CHARS_MAX:
+            if len(current) + 1 + reserve > BLOCKS_MAX or chars + size + reserve_chars > MESSAGE_CHARS_MAX:
                 flush()
                 if i > 0:  # mid-group: repeat the header so the reader knows whose sections these are
                     cont = header(block_text(head) + " (continued)")
