@@ -132,6 +132,13 @@ class AccountConfig(_Strict):
     policy: dict[str, PolicyOverride] = Field(default_factory=dict)
     seller_page: str | None = Field(default=None, pattern=r"^https?://")  # link in alerts; default per marketplace
 
+    @field_validator("sync_every")
+    @classmethod
+    def _not_too_often(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):  # marketplaces rate-limit per minute; faster only burns the quota
+            raise ValueError("must be at least 1m")
+        return value
+
     def secret(self, name: str) -> SecretStr:
         """The resolved credential ``name``; a clear ConfigError when it is missing or unset."""
         ref = self.credentials.get(name)

@@ -47,6 +47,8 @@ def test_unset_env_secret_names_the_key_not_the_value(tmp_path, monkeypatch):
         ('[[accounts]]\nid = "a"\nmarketplace = "amazon"\nsync_every = "soon"\n',
          r"accounts\[a\]\.sync_every: expected a duration"),
         ('[[accounts]]\nid = "a"\n', r"accounts\[a\]\.marketplace: Field required"),
+        ('[[accounts]]\nid = "a"\nmarketplace = "x"\nsync_every = "0s"\n',
+         r"accounts\[a\]\.sync_every: must be at least 1m"),
         ('[daemon]\nhorizon_days = 0\n', r"daemon\.horizon_days: Input should be greater than or equal to 1"),
         ('[[accounts]]\nid = "a"\nmarketplace = "x"\n[[accounts]]\nid = "a"\nmarketplace = "y"\n',
          r"accounts: account id 'a' is used twice"),
