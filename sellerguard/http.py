@@ -197,21 +197,18 @@ class HttpClient:
             retry_after = None
             if response is not None:
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.clock.now())
-            error = ConnectorError(
-                rule.message + (f" (HTTP {status})" if status else ""),
-                kind=rule.kind,
-                where=where,
-                retry_after=retry_after,
-                status=status,
-            )
+            # a Retry-After too long to sleep on ends the call: the caller comes back later, told when
+            too_long = rule.action == "retry" and retry_after is not None and retry_after > self.max_wait
+            message = rule.message + (f" (HTTP {status})" if status else "")
+            if too_long:
+                message += f"; the marketplace asks to retry in {retry_after:.0f} s"
+            error = ConnectorError(message, kind=rule.kind, where=where, retry_after=retry_after, status=status)
             if rule.action == "refresh" and not refreshed and self.token is not None:
                 refreshed = True
                 self.token.invalidate()
                 error.retry_after = 0
                 raise _Retry(error)
-            if rule.action == "retry":
-                if retry_after is not None and retry_after > self.max_wait:
-                    raise error  # too long to sleep on: the caller comes back later
+            if rule.action == "retry" and not too_long:
                 raise _Retry(error)
             raise error
 

@@ -37,6 +37,7 @@ def test_long_retry_after_is_not_slept_on(clock):
     with pytest.raises(ConnectorError) as exc:
         client(clock).get_json("/orders")
     assert exc.value.kind == "wait" and exc.value.retry_after == 3600
+    assert str(exc.value).endswith("(HTTP 429); the marketplace asks to retry in 3600 s")
     assert clock.slept == []
 
 
