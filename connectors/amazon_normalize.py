@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
-from sellerguard.payload import iso_time, payload_error
+from sellerguard.payload import iso_time, object_list, payload_error
 from sellerguard.schema import Cancellation, Order, Rating, Record, ReportedMetric, Shipment, payload_hash
 
 FULFILLED_BY = {"MERCHANT": "seller", "AMAZON": "marketplace"}
@@ -51,11 +51,7 @@ def _dict(node: Any, where: str, field: str) -> dict[str, Any]:
 
 
 def _list(node: Any, where: str, field: str) -> list[dict[str, Any]]:
-    if node is None:
-        return []
-    if not isinstance(node, list) or not all(isinstance(i, dict) for i in node):
-        raise bad(where, field, "expected a list of objects")
-    return node
+    return object_list(node, "amazon", where, field)
 
 
 def _decimal(value: Any, where: str, field: str) -> Decimal:

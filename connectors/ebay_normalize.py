@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
-from sellerguard.payload import iso_time, payload_error
+from sellerguard.payload import iso_time, object_list, payload_error
 from sellerguard.schema import (
     Cancellation,
     Claim,
@@ -56,11 +56,7 @@ def when(value: Any, where: str, field: str, *, required: bool = True) -> dateti
 
 
 def _list(node: Any, where: str, field: str) -> list[dict[str, Any]]:
-    if node is None:
-        return []
-    if not isinstance(node, list) or not all(isinstance(i, dict) for i in node):
-        raise bad(where, field, "expected a list of objects")
-    return node
+    return object_list(node, "ebay", where, field)
 
 
 def _amount(node: Any, where: str, field: str) -> tuple[Decimal | None, str | None]:

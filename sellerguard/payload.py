@@ -33,3 +33,12 @@ def iso_time(value: Any, marketplace: str, where: str, field: str, *, required: 
     except ValueError:
         raise payload_error(marketplace, where, field, f"not an ISO 8601 date-time: {value[:40]!r}") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=naive)).astimezone(UTC)
+
+
+def object_list(node: Any, marketplace: str, where: str, field: str) -> list[dict[str, Any]]:
+    """A list of JSON objects; absent means empty, anything else is a payload error."""
+    if node is None:
+        return []
+    if not isinstance(node, list) or not all(isinstance(i, dict) for i in node):
+        raise payload_error(marketplace, where, field, "expected a list of objects")
+    return node

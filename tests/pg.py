@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -34,3 +35,22 @@ def pg_schema_url(prefix: str = "sg") -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def store_on(backend: str, tmp_path: Any, prefix: str = "sg") -> Iterator[Any]:
+    """A fresh Store on SQLite (in ``tmp_path``) or PostgreSQL (a throwaway schema), closed afterwards."""
+    from sellerguard.store import Store
+
+    if backend == "postgres":
+        with pg_schema_url(prefix) as url:
+            store = Store(url)
+            try:
+                yield store
+            finally:
+                store.close()
+        return
+    store = Store(f"sqlite:///{tmp_path / 'test.db'}")
+    try:
+        yield store
+    finally:
+        store.close()

@@ -7,31 +7,16 @@ from pathlib import Path
 
 import pytest
 from alert_builders import HOOK_URL, SLACK_URL, make_config
-from pg import pg_schema_url
+from pg import store_on
 
 from sellerguard.config import Config
 from sellerguard.store import Store
 
 
-def _postgres_store() -> Iterator[Store]:
-    """A fresh schema per test on the shared server, dropped afterwards; skipped when no server answers."""
-    with pg_schema_url("sg_alerts") as url:
-        store = Store(url)
-        try:
-            yield store
-        finally:
-            store.close()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """Alert state, silences and the outbox are exercised on SQLite and, when reachable, PostgreSQL."""
-    if request.param == "postgres":
-        yield from _postgres_store()
-        return
-    s = Store(f"sqlite:///{tmp_path / 'test.db'}")
-    yield s
-    s.close()
+    yield from store_on(request.param, tmp_path, "sg_alerts")
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pg import pg_schema_url
+from pg import store_on
 
 from sellerguard.config import PolicyOverride
 from sellerguard.rules.engine import AccountRef, Engine
@@ -121,25 +121,10 @@ def one_metric_pack(**metric: Any) -> Pack:
                        "metrics": {"test.m": body}}, where="test.toml")
 
 
-def _postgres_store() -> Iterator[Store]:
-    """A fresh schema per test on the shared server, dropped afterwards; skipped when no server answers."""
-    with pg_schema_url("sg") as url:
-        store = Store(url)
-        try:
-            yield store
-        finally:
-            store.close()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """Every rules test runs on SQLite and, when reachable, PostgreSQL: the SQL differs by dialect."""
-    if request.param == "postgres":
-        yield from _postgres_store()
-        return
-    s = Store(f"sqlite:///{tmp_path / 'test.db'}")
-    yield s
-    s.close()
+    yield from store_on(request.param, tmp_path, "sg")
 
 
 @pytest.fixture
