@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from sellerguard import pseudonym
 from sellerguard.clock import Clock
 from sellerguard.config import AccountConfig
 from sellerguard.schema import Record
@@ -54,9 +55,16 @@ class SyncContext:
     # lock(name) -> context manager held while refreshing a single-use token (one refresher per account,
     # across processes where the store allows it)
     lock: Callable[[str], Any] | None = None
+    # the store's buyer-key secret (sellerguard.pseudonym); connectors call ``ctx.buyer_key(raw_id)`` and put
+    # only its result in a record: raw buyer ids never reach the store
+    buyer_secret: bytes = b"sellerguard-test-secret"
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def buyer_key(self, raw_id: str | None) -> str | None:
+        """The pseudonymous key of a marketplace buyer id (64 hex chars), None when there is no id."""
+        return pseudonym.buyer_key(self.buyer_secret, self.account.marketplace, raw_id)
 
 
 class Connector(Protocol):

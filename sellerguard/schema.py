@@ -41,6 +41,8 @@ OrderStatus = Literal["pending", "unshipped", "partially_shipped", "shipped", "d
 Party = Literal["buyer", "seller", "marketplace", "unknown"]
 RatingKind = Literal["seller_feedback", "product_review", "shop_review"]
 ClaimKind = Literal["a_to_z", "item_not_received", "not_as_described", "chargeback", "case"]
+ReturnReason = Literal["not_as_described", "remorse", "damaged", "not_received", "other"]
+MessageFlag = Literal["spam", "no_reply_needed"]
 RecordKind = Literal[
     "order", "shipment", "cancellation", "message", "rating", "claim", "return", "reported_metric"
 ]
@@ -71,6 +73,21 @@ class _Record(BaseModel):
         return v
 
 
+BuyerKey = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # HMAC-SHA-256 hex (sellerguard.pseudonym)
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2, upper case
+
+
+class OrderLine(BaseModel):
+    """One line of an order: its units and the marketplace's own product category (per-category metrics)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    line_id: str | None = Field(default=None, max_length=200)
+    quantity: int = Field(default=1, ge=0)
+    category_id: str | None = Field(default=None, max_length=100)  # Amazon product type / eBay leaf category id
+    category_name: str | None = Field(default=None, max_length=200)
+
+
 class Order(_Record):
     kind: Literal["order"] = "order"
     purchased_at: UtcDatetime
@@ -83,6 +100,15 @@ class Order(_Record):
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     item_count: int = Field(default=1, ge=0)
     site: str | None = None  # marketplace site / sales channel (amazon.de, EBAY_US, MLB)
+    # facts the rules need (docs/schema.md says which connector fills each)
+    buyer_key: BuyerKey | None = None  # keyed hash of the marketplace's buyer id, never the id itself
+    buyer_country: CountryCode | None = None  # ship-to country of the buyer
+    paid_at: UtcDatetime | None = None  # payment cleared (eBay's handling-time clock starts here)
+    handling_days: int | None = Field(default=None, ge=0, le=60)  # promised handling time, business days
+    seller_timezone: str | None = Field(default=None, max_length=64)  # IANA zone of the seller's clock
+    order_type: str | None = Field(default=None, max_length=50)  # marketplace's own order type (TikTok SLA)
+    items_subtotal: Money | None = None  # item total before discounts, order currency (Etsy tracking exemption)
+    lines: tuple[OrderLine, ...] = ()  # per line units and category; empty when the API gives no lines
 
 
 class Shipment(_Record):
@@ -95,6 +121,9 @@ class Shipment(_Record):
     tracking_validated: bool | None = None  # the carrier scanned it / the marketplace accepted it
     delivered_at: UtcDatetime | None = None
     item_count: int | None = Field(default=None, ge=0)
+    tracking_uploaded_at: UtcDatetime | None = None  # tracking number given to the marketplace
+    first_scan_at: UtcDatetime | None = None  # first carrier scan (acceptance / origin scan)
+    first_attempt_at: UtcDatetime | None = None  # first delivery attempt, successful or not
 
 
 class Cancellation(_Record):
@@ -105,6 +134,7 @@ class Cancellation(_Record):
     buyer_requested: bool = False  # the buyer asked for it (does not count against the seller on most sites)
     reason: str | None = Field(default=None, max_length=200)
     item_count: int | None = Field(default=None, ge=0)
+    processed_at: UtcDatetime | None = None  # the seller processed it (bol: before the promised date = no defect)
 
 
 class Message(_Record):
@@ -115,6 +145,7 @@ class Message(_Record):
     first_reply_at: UtcDatetime | None = None
     needs_reply: bool = True  # false when marked "no response needed" or answered elsewhere
     sender: Literal["buyer", "marketplace"] = "buyer"
+    marketplace_flag: MessageFlag | None = None  # as the marketplace marks it: excluded from response metrics
 
 
 class Rating(_Record):
@@ -146,6 +177,8 @@ class Return(_Record):
     refund_amount: Money | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     dissatisfied: bool | None = None  # the marketplace's dissatisfaction signal, None when unknown
+    reason: str | None = Field(default=None, max_length=200)  # the marketplace's reason code / text
+    reason_category: ReturnReason | None = None  # not_as_described (INAD) vs remorse, for INAD metrics
 
 
 class ReportedMetric(_Record):
