@@ -9,7 +9,9 @@ Rules every record follows:
   together with ``kind`` they key the record, so importing the same record twice changes nothing.
 - datetimes must carry a timezone and are converted to UTC; a naive datetime is rejected.
 - no buyer names, addresses or e-mails: only ids, times, amounts and flags that a metric needs.
-- ``raw_hash`` is a hash of the marketplace payload the record came from (see ``payload_hash``).
+- ``raw_hash`` is a hash of the marketplace payload the record came from (see ``payload_hash``); the store keeps
+  a hash of the whole normalized record (this one included), so re-writing the same record changes nothing
+  while the same payload normalized differently (a newly filled fact) updates the stored row.
 """
 
 from __future__ import annotations

@@ -143,3 +143,105 @@ def test_closed_postgres_port_is_one_line_without_password():
     message = str(err.value)
     assert "\n" not in message and "PGPASSW0RD" not in message
     assert message.startswith("cannot open database postgresql+psycopg://u:***@127.0.0.1:1/db: connection failed")
+
+
+# -- migration 0003: the facts the rules need -------------------------------------------------------------
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _url_at(backend, tmp_path, stack):
+    if backend == "postgres":
+        return stack.enter_context(pg_schema_url("sg_mig"))
+    return f"sqlite:///{tmp_path / 'old.db'}"
+
+
+def _store_at_0002_with_data(url):
+    """A store as the previous release left it: schema 0002, one row in each table the migration touches."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from sellerguard.store.db import _alembic_config
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0002")
+    with engine.begin() as conn:
+        t = T0.replace(tzinfo=None) if engine.dialect.name == "sqlite" else T0
+        conn.execute(text("INSERT INTO orders (account, external_id, raw_hash, purchased_at, fulfilment, status, "
+                          "total, currency, item_count) VALUES ('acc', 'o1', 'h1', :t, 'seller', 'shipped', "
+                          "'12.50', 'EUR', 2)"), {"t": t})
+        conn.execute(text("INSERT INTO shipment (account, external_id, order_ref, shipped_at, item_count) "
+                          "VALUES ('acc', 's1', 'o1', :t, 2)"), {"t": t})
+        conn.execute(text("INSERT INTO cancellation (account, external_id, order_ref, cancelled_at, initiated_by, "
+                          "buyer_requested) VALUES ('acc', 'c1', 'o1', :t, 'buyer', true)"), {"t": t})
+        conn.execute(text("INSERT INTO message (account, external_id, thread_id, received_at, needs_reply, sender) "
+                          "VALUES ('acc', 'm1', 't1', :t, true, 'buyer')"), {"t": t})
+        conn.execute(text("INSERT INTO return_request (account, external_id, order_ref, requested_at, "
+                          "refund_amount) VALUES ('acc', 'r1', 'o1', :t, '3.00')"), {"t": t})
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migration_0003_upgrades_a_store_with_data_in_place(backend, tmp_path):
+    from contextlib import ExitStack
+
+    from sqlmodel import Session, select
+
+    from sellerguard.schema import Message, OrderLine, Return, Shipment
+    from sellerguard.store.tables import CancellationRow, MessageRow, OrderRow, ReturnRow, ShipmentRow
+
+    with ExitStack() as stack:
+        url = _url_at(backend, tmp_path, stack)
+        _store_at_0002_with_data(url)
+        store = Store(url)
+        stack.callback(store.close)
+        assert store.schema_version() == Store.head_version() == "0003"
+        with Session(store.engine) as s:
+            old = s.exec(select(OrderRow)).one()
+            assert (old.external_id, old.purchased_at, old.total, old.item_count) == ("o1", T0, "12.50", 2)
+            assert old.lines == [] and old.buyer_key is None and old.paid_at is None
+            assert s.exec(select(ShipmentRow)).one().first_attempt_at is None
+            assert s.exec(select(CancellationRow)).one().buyer_requested is True
+            assert s.exec(select(MessageRow)).one().marketplace_flag is None
+            assert s.exec(select(ReturnRow)).one().refund_amount == "3.00"
+        lines = (OrderLine(line_id="l1", quantity=2, category_id="123", category_name="Books"),
+                 OrderLine(line_id="l2", quantity=1, category_id="9", category_name="Toys & Games"))
+        full = Order(account="acc", external_id="o1", purchased_at=T0, fulfilment="seller", status="shipped",
+                     buyer_key="ab" * 32, buyer_country="US", paid_at=T0 + timedelta(minutes=5), handling_days=2,
+                     seller_timezone="America/Los_Angeles", order_type="NORMAL", items_subtotal="19.99",
+                     lines=lines, item_count=3)
+        facts = [
+            full,
+            Shipment(account="acc", external_id="s1", order_ref="o1", shipped_at=T0,
+                     tracking_uploaded_at=T0 + timedelta(hours=1), first_scan_at=T0 + timedelta(hours=5),
+                     first_attempt_at=T0 + timedelta(days=2)),
+            Cancellation(account="acc", external_id="c1", order_ref="o1", cancelled_at=T0, initiated_by="buyer",
+                         processed_at=T0 + timedelta(hours=3)),
+            Message(account="acc", external_id="m1", thread_id="t1", received_at=T0, marketplace_flag="spam"),
+            Return(account="acc", external_id="r1", order_ref="o1", requested_at=T0, reason="DEFECTIVE",
+                   reason_category="not_as_described"),
+        ]
+        assert store.write(facts) == 5  # the new facts reach the old rows
+        assert store.write(facts) == 0  # and writing them again changes nothing
+        with Session(store.engine) as s:
+            row = s.exec(select(OrderRow)).one()
+            back = Order.model_validate({k: v for k, v in row.model_dump().items() if k not in ("id", "raw_hash")})
+            assert back == full
+            assert row.lines[1] == {"line_id": "l2", "quantity": 1, "category_id": "9",
+                                    "category_name": "Toys & Games"}
+            assert s.exec(select(ShipmentRow)).one().first_attempt_at == T0 + timedelta(days=2)
+            assert s.exec(select(CancellationRow)).one().processed_at == T0 + timedelta(hours=3)
+            assert s.exec(select(MessageRow)).one().marketplace_flag == "spam"
+            assert s.exec(select(ReturnRow)).one().reason_category == "not_as_described"
+        changed = full.model_copy(update={"lines": lines[:1]})
+        assert store.write([changed]) == 1  # a change inside lines is a change
+
+
+def test_same_payload_hash_normalized_differently_updates_the_row(store):
+    """A connector's raw_hash is the payload's: a new code version filling a new fact must still store it."""
+    base = dict(account="acc", external_id="o1", purchased_at=T0, fulfilment="seller", status="shipped",
+                raw_hash="f" * 64)
+    assert store.write([Order(**base)]) == 1
+    assert store.write([Order(**base)]) == 0
+    assert store.write([Order(**base, buyer_country="US")]) == 1

@@ -84,9 +84,16 @@ def _alembic_config(connection: Any) -> Any:
 
 
 def _row(record: Record) -> dict[str, Any]:
+    """The record as column values; ``raw_hash`` becomes the hash of the whole normalized row.
+
+    The connector's raw_hash (of the marketplace payload) is part of what is hashed, so an unchanged
+    payload normalized the same way changes nothing, while a payload normalized differently (a connector
+    that now fills a new column, after a migration) does update the stored row.
+    """
     row = record.model_dump(exclude={"kind"})
-    if row.get("raw_hash") is None:
-        row["raw_hash"] = payload_hash(row)
+    if "lines" in row:
+        row["lines"] = list(row["lines"])  # JSON column: a list of {line_id, quantity, category_id, category_name}
+    row["raw_hash"] = payload_hash(row)
     return {k: str(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 

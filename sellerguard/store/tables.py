@@ -3,13 +3,19 @@
 One table per record kind, each keyed by (account, external_id) and indexed on (account, <event time>) so that
 windowed aggregates read only the rows of the window. Money is kept as exact decimal text. The store knows no
 marketplace: ``account`` is an opaque id and ``metric_id`` an opaque string.
+
+``orders.lines`` is a JSON array of ``{"line_id", "quantity", "category_id", "category_name"}`` objects (JSONB on
+PostgreSQL, JSON text on SQLite); SQL reads it with ``json_each(orders.lines)`` on SQLite and
+``jsonb_array_elements(orders.lines)`` on PostgreSQL (see ``LINES_JSON``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -32,6 +38,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON on SQLite (text, json_each), JSONB on PostgreSQL (jsonb_array_elements, comparable for upserts)
+LINES_JSON = JSON().with_variant(JSONB(), "postgresql")
 
 
 def ts(nullable: bool = True, index: bool = False) -> datetime | None:
@@ -72,6 +82,17 @@ class OrderRow(_Keyed, table=True):
     currency: str | None = Field(default=None, max_length=3)
     item_count: int = 1
     site: str | None = None
+    buyer_key: str | None = Field(default=None, max_length=64)  # HMAC of the buyer id (sellerguard.keys)
+    buyer_country: str | None = Field(default=None, max_length=2)
+    paid_at: datetime | None = ts()
+    handling_days: int | None = None  # business days
+    seller_timezone: str | None = Field(default=None, max_length=64)
+    order_type: str | None = Field(default=None, max_length=50)
+    items_subtotal: str | None = None  # exact decimal text, order currency
+    lines: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(LINES_JSON, nullable=False, server_default=text("'[]'")),
+    )
 
 
 class ShipmentRow(_Keyed, table=True):
@@ -89,6 +110,9 @@ class ShipmentRow(_Keyed, table=True):
     tracking_validated: bool | None = None
     delivered_at: datetime | None = ts()
     item_count: int | None = None
+    tracking_uploaded_at: datetime | None = ts()
+    first_scan_at: datetime | None = ts()
+    first_attempt_at: datetime | None = ts()
 
 
 class CancellationRow(_Keyed, table=True):
@@ -104,6 +128,7 @@ class CancellationRow(_Keyed, table=True):
     buyer_requested: bool = False
     reason: str | None = Field(default=None, max_length=200)
     item_count: int | None = None
+    processed_at: datetime | None = ts()
 
 
 class MessageRow(_Keyed, table=True):
@@ -118,6 +143,7 @@ class MessageRow(_Keyed, table=True):
     first_reply_at: datetime | None = ts()
     needs_reply: bool = True
     sender: str = Field(default="buyer", max_length=20)
+    marketplace_flag: str | None = Field(default=None, max_length=20)
 
 
 class RatingRow(_Keyed, table=True):
@@ -164,6 +190,8 @@ class ReturnRow(_Keyed, table=True):
     refund_amount: str | None = None
     currency: str | None = Field(default=None, max_length=3)
     dissatisfied: bool | None = None
+    reason: str | None = Field(default=None, max_length=200)
+    reason_category: str | None = Field(default=None, max_length=30)
 
 
 class ReportedMetricRow(_Keyed, table=True):
