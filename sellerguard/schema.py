@@ -39,7 +39,9 @@ UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4)]
 
 Fulfilment = Literal["seller", "marketplace"]
-OrderStatus = Literal["pending", "unshipped", "partially_shipped", "shipped", "delivered", "cancelled"]
+# "unknown": the marketplace sent a status value the connector does not know (logged once as a warning); never
+# guessed into a plausible state. Rules treat it as neither open nor shipped.
+OrderStatus = Literal["pending", "unshipped", "partially_shipped", "shipped", "delivered", "cancelled", "unknown"]
 Party = Literal["buyer", "seller", "marketplace", "unknown"]
 RatingKind = Literal["seller_feedback", "product_review", "shop_review"]
 ClaimKind = Literal["a_to_z", "item_not_received", "not_as_described", "chargeback", "case"]
