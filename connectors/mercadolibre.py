@@ -211,10 +211,23 @@ def search_orders(http: HttpClient, seller_id: str, opts: Options, start: dateti
     yield from (list(p) for p in by_offset(fetch_page, opts.page_size, max_offset=MAX_OFFSET))
 
 
-def _shipment(http: HttpClient, order: Any) -> dict[str, Any] | None:
+def _shipment(http: HttpClient, order: Any, cache: dict[str, dict[str, Any] | None] | None = None
+              ) -> dict[str, Any] | None:
+    """The order's shipment (``x-format-new``); ``cache`` keeps one read per shipment for the orders of a pack."""
     sid = shipment_id(order) if isinstance(order, dict) else None
     if sid is None:
         return None
+    if cache is not None and sid in cache:
+        return cache[sid]
+    body = _read_shipment(http, sid)
+    if cache is not None:
+        if len(cache) >= 1000:  # bounded: pack orders are bought together and arrive close to each other
+            cache.clear()
+        cache[sid] = body
+    return body
+
+
+def _read_shipment(http: HttpClient, sid: str) -> dict[str, Any] | None:
     try:
         body = http.get_json(f"/shipments/{sid}", headers={"x-format-new": "true"}, bucket="default")
     except ConnectorError as exc:
@@ -230,10 +243,11 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
     opts = _options(ctx)
     seller_id, site = seller(ctx, http)
     now = ctx.now()
+    shipments: dict[str, dict[str, Any] | None] = {}  # a pack's orders share one shipment: read it once
     for page in search_orders(http, seller_id, opts, _window_start(ctx, cursor, opts), now):
         records: list[Record] = []
         for raw in page:
-            records.extend(normalize_order(ctx.account.id, raw, _shipment(http, raw), site))
+            records.extend(normalize_order(ctx.account.id, raw, _shipment(http, raw, shipments), site))
         yield Batch(records, None, progress=len(page))
     yield Batch([], now.isoformat())  # the window is complete: resume from its end next time
 

@@ -147,7 +147,12 @@ def _delivery_limit(ship: dict[str, Any]) -> datetime | None:
 
 
 def normalize_shipment(account: str, order_id: str, ship: Any, items: int | None) -> Shipment:
-    """A shipment with its status history: handed to the carrier (``date_shipped``) and delivered."""
+    """A shipment with its status history: handed to the carrier (``date_shipped``) and delivered.
+
+    The orders of one cart (pack) share ONE shipment (the same ``shipping.id``), so the record is per
+    (shipment, order), keyed ``<shipping_id>:<order_id>``: keyed by the shipment alone, each pack order would
+    overwrite the one before and all but the last would look unshipped (and late).
+    """
     ep = "/shipments/{id}"
     if not isinstance(ship, dict):
         raise payload_error(ep, "(root)", "not an object")
@@ -161,7 +166,7 @@ def normalize_shipment(account: str, order_id: str, ship: Any, items: int | None
     carrier = ship.get("tracking_method") or dig(ship, "logistic", "mode") or None
     moved = ship.get("status") in ("shipped", "delivered", "not_delivered")
     return Shipment(
-        account=account, external_id=sid, order_ref=order_id, raw_hash=payload_hash(ship),
+        account=account, external_id=f"{sid}:{order_id}", order_ref=order_id, raw_hash=payload_hash(ship),
         shipped_at=shipped, carrier=str(carrier) if carrier else None,
         tracking_number=str(tracking) if tracking else None,
         # Mercado Envíos labels are the carrier's own: a moving parcel has a scanned, valid code

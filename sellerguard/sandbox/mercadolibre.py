@@ -41,11 +41,19 @@ def _time(value: str | None) -> datetime | None:
 
 
 def _shipment_id(o: WOrder) -> int:
-    return 40_000_000_000 + o.seq
+    """A pack's orders share one shipment: the cart's first order's (``shipping.id`` is the same on each)."""
+    return 40_000_000_000 + (o.cart if o.cart is not None else o.seq)
+
+
+PACK_BASE = 2_000_009_000_000_000
+
+
+def _pack_id(o: WOrder) -> int | None:
+    return PACK_BASE + o.cart if o.cart is not None else None
 
 
 def _buyer(o: WOrder) -> int:
-    return 300_000_000 + o.seq
+    return 300_000_000 + (o.cart if o.cart is not None else o.seq)  # one buyer per pack
 
 
 def render_order(acc: WAccount, o: WOrder) -> dict[str, Any]:
@@ -58,13 +66,13 @@ def render_order(acc: WAccount, o: WOrder) -> dict[str, Any]:
     return {
         "id": int(o.id), "status": "cancelled" if cancelled else "paid", "status_detail": None,
         "date_created": _ts(o.purchased_at), "date_closed": _ts(o.purchased_at + timedelta(minutes=1)),
-        "date_last_updated": _ts(o.updated_at), "last_updated": _ts(o.updated_at), "pack_id": None,
+        "date_last_updated": _ts(o.updated_at), "last_updated": _ts(o.updated_at), "pack_id": _pack_id(o),
         "total_amount": float(o.total), "paid_amount": float(o.total), "currency_id": o.currency,
         "order_items": [{"item": {"id": f"{acc.site}{o.sku[4:]}000", "title": o.sku}, "quantity": o.items,
                          "unit_price": float(o.unit_price), "currency_id": o.currency}],
         "shipping": {"id": None if cancelled else _shipment_id(o)},
         "seller": {"id": user_id(acc)}, "buyer": {"id": _buyer(o)},
-        "tags": ["paid"] + (["delivered"] if o.status == "delivered" else []),
+        "tags": ["paid"] + (["delivered"] if o.status == "delivered" else []) + (["pack_order"] if o.cart else []),
         "cancel_detail": detail,
     }
 
@@ -255,8 +263,11 @@ def register(sandbox: Sandbox) -> None:
             return error(400, "bad_request", "tag=post_sale is required")
         me_id = user_id(acc)
         rows: list[dict[str, Any]] = []
-        order = sandbox.world.order(acc.id, req.match["pack"])
-        for m in (x for x in acc.messages if x.order_id == req.match["pack"]):
+        pack = int(req.match["pack"])
+        members = {o.id: o for o in acc.orders
+                   if (o.cart is not None and PACK_BASE + o.cart == pack) or (o.cart is None and o.id == str(pack))}
+        for m in (x for x in acc.messages if x.order_id in members):
+            order = members[m.order_id]  # type: ignore[index]
             buyer = _buyer(order) if order else 1
             rows.append({"id": m.id, "from": {"user_id": buyer}, "to": {"user_id": me_id}, "status": "available",
                          "text": "(buyer text)", "message_date": {"created": _ts(m.received_at)},

@@ -87,6 +87,7 @@ class WOrder:
     claim: WClaim | None = None
     ret: WReturn | None = None
     updated_at: datetime = field(default=None)  # type: ignore[assignment]
+    cart: int | None = None  # seq of the cart's first order: orders bought together share its shipment
 
     @property
     def total(self) -> Decimal:
@@ -180,6 +181,7 @@ DEFAULT_ACCOUNTS: list[tuple[str, str, str, str, str, int, float]] = [
     ("bol-nl", "bol", "healthy", "NL", "EUR", 12, 0.3),
 ]
 _CARRIERS = ["UPS", "USPS", "FedEx", "DHL", "PostNL"]
+CART_MARKETPLACES = ("mercadolibre",)  # where orders bought together share one shipment (packs)
 
 
 def _order_id(marketplace: str, seq: int, rng: random.Random) -> str:
@@ -228,6 +230,8 @@ class World:
                 factor = p.recent_factor if recent else 1.0
                 acc.orders.append(self._order(acc, seq, purchased, p, factor, rng))
                 seq += 1
+        if acc.marketplace in CART_MARKETPLACES:
+            self._carts(acc)
         for i, order in enumerate(acc.orders):
             rng = random.Random(f"{self.seed}:{acc.id}:msg:{i}")
             if rng.random() < 0.12:
@@ -300,6 +304,20 @@ class World:
                                         rng.choice(("DEFECTIVE", "NO_LONGER_NEEDED", "NOT_AS_DESCRIBED")))
         order.touch(now)
         return order
+
+    def _carts(self, acc: WAccount) -> None:
+        """Every 20th shipped seller order is bought together with the next one (a Mercado Libre pack): same
+        purchase time and deadlines, one shared shipment. Only orders without later events are joined."""
+        orders = acc.orders
+        for i in range(3, len(orders) - 1, 20):
+            first, mate = orders[i], orders[i + 1]
+            if any(o.cancel or o.shipment is None or o.fulfilment != "seller" or o.feedback or o.claim or o.ret
+                   for o in (first, mate)):
+                continue
+            mate.purchased_at, mate.ship_by, mate.deliver_by = first.purchased_at, first.ship_by, first.deliver_by
+            mate.shipment = first.shipment  # the same object: one parcel
+            first.cart = mate.cart = first.seq
+            mate.touch(self.now)
 
     def _message(self, acc: WAccount, order: WOrder, rng: random.Random, p: Profile) -> None:
         received = order.purchased_at + timedelta(hours=rng.uniform(1, 120))

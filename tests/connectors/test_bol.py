@@ -342,3 +342,17 @@ def test_performance_last_week_and_this_week(store, clock):
 def test_messages_and_cases_are_not_streams():
     assert "messages" not in bol.STREAMS and "claims" not in bol.STREAMS
     assert "no API for customer messages or cases" in bol.__doc__
+
+
+def test_shipments_and_returns_that_cover_several_orders_or_items_reach_each_order():
+    """Issue 17 kind: one object covering several orders. A bol shipment names one order (``order`` is singular
+    in the v10 spec) and an order may ship in several shipments (keyed by shipment id); a return (returnId) can
+    hold items of several orders: one record per RMA, each with its own order id."""
+    one = load("shipment_541757635.json")
+    two = {**one, "shipmentId": "541757636"}
+    assert {normalize_shipment("a", s).external_id for s in (one, two)} == {"541757635", "541757636"}
+    ret = load("returns_unhandled.json")["returns"][0]
+    other = {**ret["returnItems"][0], "rmaId": "31234599", "orderId": "4099999999"}
+    recs = normalize_return("a", {**ret, "returnItems": [ret["returnItems"][0], other]})
+    assert [(r.external_id, r.order_ref) for r in recs] == [
+        (ret["returnItems"][0]["rmaId"], ret["returnItems"][0]["orderId"]), ("31234599", "4099999999")]

@@ -430,3 +430,53 @@ def test_a_withdrawn_shipment_leaves_the_order_alone(store, clock, small_pages):
                   json={"message": "Shipment not found", "error": "not_found", "status": 404})
     assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
     assert (store.count("order", account="ml-br"), store.count("shipment", account="ml-br")) == (3, 0)
+
+
+# -- packs: one shipment, several orders (issue 17, item 1) ---------------------------------------------
+
+
+def _pack_orders() -> tuple[list[dict], dict[int, dict]]:
+    """3 orders of one pack sharing shipment 41000000100 + 7 single orders, every one shipped on time."""
+    template = load("orders_search_page1.json")["results"][0]
+    ship = load("shipment.json")
+    orders, shipments = [], {}
+    for i in range(10):
+        sid = 41000000100 if i < 3 else 41000000100 + i
+        orders.append({**template, "id": 2000003600000000 + i, "pack_id": 2000004100000000 if i < 3 else None,
+                       "shipping": {"id": sid}, "buyer": {"id": 909000 if i < 3 else 909000 + i},
+                       "tags": ["paid", "delivered"] + (["pack_order"] if i < 3 else [])})
+        shipments[sid] = {**ship, "id": sid, "order_id": orders[-1]["id"]}  # a pack's shipment names one order
+    return orders, shipments
+
+
+def test_every_order_of_a_pack_sees_the_shared_shipment():
+    orders, shipments = _pack_orders()
+    recs = [r for o in orders[:3] for r in normalize_order("a", o, shipments[41000000100], "MLB")]
+    ships = [r for r in recs if r.kind == "shipment"]
+    assert [(s.external_id, s.order_ref) for s in ships] == [
+        (f"41000000100:{o['id']}", str(o["id"])) for o in orders[:3]]
+    assert all(r.status == "delivered" for r in recs if r.kind == "order")
+
+
+@responses.activate
+def test_pack_orders_shipped_on_time_are_not_delayed(store, clock):
+    """3 pack orders + 7 single orders, all on time: delayed handling 0/10 (keyed by shipment alone: 2/10)."""
+    from sellerguard.config import parse_config
+    from sellerguard.rules.engine import Engine, accounts_to_check
+    from sellerguard.rules.packs import load_packs
+
+    orders, shipments = _pack_orders()
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    responses.add(responses.GET, f"{API}/orders/search",
+                  json={"results": orders, "paging": {"total": 10, "offset": 0, "limit": 50}})
+    for sid, body in shipments.items():
+        responses.add(responses.GET, f"{API}/shipments/{sid}", json=body)
+    acc = account()
+    outcome = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert store.count("shipment", account="ml-br") == 10
+    assert sum("/shipments/41000000100" in c.request.url for c in responses.calls) == 1  # read once per pack
+    config = parse_config({"accounts": [{"id": "ml-br", "marketplace": "mercadolibre", "region": "MLB"}]})
+    report = Engine(store, load_packs()).evaluate(accounts_to_check(config, store), clock.now())
+    delayed = next(m for a in report.accounts for m in a.metrics if m.id == "mercadolibre.delayed_handling_rate")
+    assert (delayed.value, delayed.denominator) == (0.0, 10)

@@ -10,6 +10,7 @@ import base64
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from sellerguard.config import parse_config
 from sellerguard.demo import demo_accounts
@@ -18,6 +19,7 @@ from sellerguard.rules.packs import load_packs
 from sellerguard.rules.sites import site_policy, with_site_policy
 from sellerguard.sandbox import Sandbox, World
 from sellerguard.sandbox.world import DEFAULT_ACCOUNTS
+from sellerguard.store.tables import ShipmentRow
 from sellerguard.sync import sync_accounts
 
 ACCOUNTS = [a for a in DEFAULT_ACCOUNTS if a[1] in ("mercadolibre", "bol")]
@@ -40,6 +42,13 @@ def test_sandbox_sync_status_levels(sandbox, store, clock):
     assert store.count("cancellation", account="mercadolibre-br") == \
         sum(1 for o in world["mercadolibre-br"].orders if o.cancel)
     assert store.count("claim", account="mercadolibre-br") == sum(1 for o in world["mercadolibre-br"].orders if o.claim)
+    # packs: the orders bought together share one shipment, and every one of them has it (issue 17, item 1)
+    ml_orders = world["mercadolibre-br"].orders
+    assert sum(1 for o in ml_orders if o.cart is not None) >= 20
+    with store.session() as session:
+        shipped = set(session.scalars(select(ShipmentRow.order_ref).where(
+            ShipmentRow.account == "mercadolibre-br", ShipmentRow.shipped_at.is_not(None))))
+    assert shipped == {o.id for o in ml_orders if o.shipment and o.shipment.shipped_at}
     assert store.count("message", account="mercadolibre-br") > 0
     bol_orders = [o for o in world["bol-nl"].orders if (clock.now() - o.purchased_at).days < 90]
     assert store.count("order", account="bol-nl") == len(bol_orders)  # bol keeps three months

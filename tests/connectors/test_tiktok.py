@@ -324,3 +324,18 @@ def test_reviews_without_the_package_say_how_to_switch_them_off(store, clock):
     outcome = run(store, clock, streams=["reviews"])
     assert outcome.error_kind == "config" and outcome.error.endswith("(or set options.reviews = false)")
     assert run(store, clock, streams=["reviews"], options={"reviews": False}).ok
+
+
+def test_a_package_shared_by_orders_or_split_over_packages_is_seen_by_every_order():
+    """Issue 17 kind: one object covering several orders. TikTok combines orders into one package and splits
+    an order over several; shipments are per (order, package), so every order sees its package(s)."""
+    first, second = orders(2, 1795262400)
+    (_, s1), (_, s2) = (normalize_order("t", o, "POST search", "data.orders[]") for o in (first, second))
+    assert (s1.order_ref, s2.order_ref) == (first["id"], second["id"])  # one package, both orders
+    assert s1.external_id != s2.external_id and s1.tracking_number == s2.tracking_number
+    split = copy.deepcopy(first)
+    split["line_items"][1]["package_id"] = "1152921504000002"
+    split["line_items"][1]["tracking_number"] = "9400111899223300000002"
+    _, *ships = normalize_order("t", split, "POST search", "data.orders[]")
+    assert sorted((s.external_id.split("-")[-1], s.item_count) for s in ships) == [
+        ("1152921504000001", 1), ("1152921504000002", 1)]
