@@ -21,8 +21,10 @@ docs/connectors/amazon.md.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterator
-from contextlib import closing, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -81,17 +83,37 @@ ERRORS: dict[int | str, ErrorRule] = {
 }
 
 
-def _classify(response: requests.Response) -> ErrorRule | None:
-    """Amazon answers an expired access token with 403 Unauthorized: refresh once, then retry."""
-    if response.status_code != 403:
-        return None
+# Words of Amazon's "this access token is dead" answers, in any of code / message / details: 403 Unauthorized with
+# details "The access token you provided has expired." or "... is revoked, malformed or invalid." (amzn/selling-
+# partner-api-models#4122, #2333), "The security token included in the request is expired", or an access token
+# missing altogether (MissingAuthenticationToken). "Access to requested resource is denied." with empty details is
+# a missing role: never refreshed.
+_DEAD_TOKEN = ("expired", "access token", "security token", "revoked", "malformed", "missingauthenticationtoken",
+               "invalid token")
+TOKEN_RULE = ErrorRule("refresh", "config", "Amazon rejected the access token even after a refresh: check the LWA"
+                                            " client id/secret and the refresh token")
+
+
+def error_text(response: requests.Response) -> str:
+    """code, message and details of every entry of an SP-API error body, lower case ("" when unreadable)."""
     try:
-        errors = response.json().get("errors") or []
-        text = " ".join(f"{e.get('code', '')} {e.get('message', '')}" for e in errors).lower()
-    except (ValueError, AttributeError):
+        body = response.json()
+    except ValueError:
+        return ""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return ""
+    parts = [str(e.get(k) or "") for e in errors if isinstance(e, dict) for k in ("code", "message", "details")]
+    return " ".join(parts).lower()[:2000]
+
+
+def _classify(response: requests.Response) -> ErrorRule | None:
+    """An expired, revoked or malformed access token (401, or 403 saying so anywhere): refresh once, then retry."""
+    if response.status_code not in (401, 403):
         return None
-    if "expired" in text or "invalid access token" in text:
-        return ErrorRule("refresh", "config", "Amazon rejected the access token: check the LWA credentials")
+    text = error_text(response)
+    if response.status_code == 401 or any(word in text for word in _DEAD_TOKEN):
+        return TOKEN_RULE
     return None
 
 
@@ -132,11 +154,19 @@ def client(ctx: SyncContext) -> HttpClient:
     def fetch_token() -> tuple[str, datetime]:
         if token.fetches == 0 and (cached := cached_token(ctx)) is not None:
             return cached
+        ctx.state.put("access_token", None)  # a refused or expiring token is never kept, even if the refresh fails
         form = {"grant_type": "refresh_token", "refresh_token": acc.secret("refresh_token").get_secret_value(),
                 "client_id": acc.secret("client_id").get_secret_value(),
                 "client_secret": acc.secret("client_secret").get_secret_value()}
-        payload = post_token(http, token_url, form)
-        fresh, expires = str(payload["access_token"]), expires_at(ctx.now(), payload.get("expires_in"))
+        try:
+            payload = post_token(http, token_url, form)
+        except ConnectorError as exc:
+            raise _token_refused(ctx, exc) from None
+        fresh = payload["access_token"]
+        if not isinstance(fresh, str) or not _TOKEN.fullmatch(fresh):
+            raise ConnectorError("bad payload: access_token: not a token (empty, too long or not printable)",
+                                 kind="payload", where="amazon: token endpoint")
+        expires = expires_at(ctx.now(), _seconds(payload.get("expires_in")))
         ctx.state.put("access_token", f"{int(expires.timestamp())}:{fresh}")
         return fresh, expires
 
@@ -152,11 +182,44 @@ def client(ctx: SyncContext) -> HttpClient:
     return http
 
 
+_TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")  # an LWA access token: printable ASCII, no spaces (Atza|...)
+
+
+def _seconds(value: Any) -> float:
+    """``expires_in``: a number of seconds within a day; anything else counts as the documented hour."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 3600
+    try:
+        seconds = float(value)
+    except ValueError:
+        return 3600
+    return seconds if math.isfinite(seconds) and 60 <= seconds <= 86400 else 3600
+
+
+def _token_refused(ctx: SyncContext, exc: ConnectorError) -> ConnectorError:
+    """LWA's refusals, naming the account: 400 invalid_grant = the refresh token is revoked or expired."""
+    acc = ctx.account.id
+    if exc.status == 400:
+        return ConnectorError(f"Amazon refused the refresh token of account '{acc}' (revoked, expired or from"
+                              " another app): re-authorize sellerguard in Seller Central and put the new refresh"
+                              " token in credentials.refresh_token", kind="config", where=exc.where,
+                              status=exc.status)
+    if exc.status in (401, 403):
+        return ConnectorError(f"Amazon refused the LWA client id or secret of account '{acc}' (rotated or wrong):"
+                              " copy them again from the app's LWA credentials", kind="config", where=exc.where,
+                              status=exc.status)
+    return exc
+
+
 def cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
+    """The access token saved by an earlier sync while it has 5 minutes left; a garbled one is dropped."""
     saved = ctx.state.get("access_token")
-    if not saved or ":" not in saved or not saved.split(":", 1)[0].isdigit():
+    if not saved:
         return None
-    until, value = saved.split(":", 1)
+    until, _, value = saved.partition(":")
+    if not until.isdigit() or len(until) > 11 or not _TOKEN.fullmatch(value):
+        ctx.state.put("access_token", None)
+        return None
     expires = datetime.fromtimestamp(int(until), UTC)
     return (value, expires) if (expires - ctx.now()).total_seconds() > 300 else None
 
@@ -170,10 +233,13 @@ def _restore_buckets(ctx: SyncContext, http: HttpClient) -> None:
         level, at = saved.split(":", 1)
         try:
             elapsed = (ctx.now() - datetime.fromtimestamp(float(at), UTC)).total_seconds()
-            bucket = http.limits[name]
-            bucket._tokens = min(bucket.burst, max(0.0, float(level)) + max(0.0, elapsed) * bucket.rate)
-        except ValueError:
+            tokens = max(0.0, float(level)) + max(0.0, elapsed) * http.limits[name].rate
+        except (ValueError, OverflowError, OSError):
+            tokens = math.nan
+        if not math.isfinite(tokens):
+            ctx.state.put(f"bucket:{name}", None)  # garbled: start from a full bucket, as on a first sync
             continue
+        http.limits[name]._tokens = min(http.limits[name].burst, tokens)
 
 
 def _save_bucket(ctx: SyncContext, http: HttpClient, *names: str) -> None:
@@ -269,10 +335,12 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
     package_from = now - timedelta(days=min(options.package_days, options.backfill_days))
     where, site = f"{ORDER_REPORT} {report.report_id}", ids[0] if len(ids) == 1 else None
     recent_mfn, units = 0, 0  # progress: one unit per 1,000 report orders, then one per page
-    with closing(report.document) if report.document is not None else nullcontext():
+    with closing(report.document) if report.document is not None else nullcontext(), \
+            _forget_on_payload_error(ctx, ORDER_REPORT):
         batch: list[Any] = []
         group: list[dict[str, str]] = []
-        for row in reports.tsv_rows(report.document) if report.document is not None else ():
+        rows = reports.flat_file(report.document, ORDER_REPORT, where).rows if report.document is not None else ()
+        for row in rows:
             if group and row.get("amazon-order-id") != group[0].get("amazon-order-id"):
                 batch += normalize_order_rows(ctx.account.id, group, where, site)
                 group = []
@@ -300,6 +368,20 @@ def _recent_mfn(orders: list[Any], since: datetime) -> int:
 # -- reports -----------------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _forget_on_payload_error(ctx: SyncContext, report_type: str) -> Iterator[None]:
+    """A document that cannot be read is dropped with the error: the next sync requests a new report instead of
+    re-reading the same broken document forever (issue 17 item 7)."""
+    try:
+        yield
+    except ConnectorError as exc:
+        if exc.kind != "payload":
+            raise
+        reports.done(ctx, report_type)
+        raise ConnectorError(f"{exc.message}; the next sync requests a new report", kind="payload",
+                             where=exc.where, status=exc.status) from None
+
+
 def _due(ctx: SyncContext, cursor: str | None, report_type: str) -> bool:
     options: Options = ctx.options or Options()
     if ctx.state.get(f"report:{report_type}"):
@@ -318,13 +400,17 @@ def fetch_performance(ctx: SyncContext, http: HttpClient, cursor: str | None) ->
     now = ctx.now()
     records: list[Record] = []
     if report.document is not None:
-        try:
-            with closing(report.document) as raw:
-                document = json.loads(raw.read())
-        except ValueError:
-            raise bad(f"{PERFORMANCE_REPORT} {report.report_id}", "(document)", "not valid JSON") from None
-        records += normalize_performance(ctx.account.id, document, ids[0], now,
-                                         f"{PERFORMANCE_REPORT} {report.report_id}")
+        with _forget_on_payload_error(ctx, PERFORMANCE_REPORT):
+            try:
+                with closing(report.document) as raw:
+                    document = json.loads(raw.read())
+            except (ValueError, RecursionError):
+                raise bad(f"{PERFORMANCE_REPORT} {report.report_id}", "(document)", "not valid JSON") from None
+            if not isinstance(document, dict) or not isinstance(document.get("performanceMetrics"), list):
+                raise bad(f"{PERFORMANCE_REPORT} {report.report_id}", "performanceMetrics",
+                          "missing: not an Account Health document")
+            records += normalize_performance(ctx.account.id, document, ids[0], now,
+                                             f"{PERFORMANCE_REPORT} {report.report_id}")
     yield Batch(records, cursor=reports.iso(now), progress=1)
     reports.done(ctx, PERFORMANCE_REPORT)
 
@@ -339,10 +425,13 @@ def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
     report = _report(ctx, http, FEEDBACK_REPORT, ids, start=now - timedelta(days=options.feedback_days))
     records: list[Record] = []
     if report.document is not None:  # CANCELLED: no data, which is not "no negative feedback"
-        with closing(report.document) as raw:
-            rows = list(reports.tsv_rows(raw))
-        records += normalize_feedback_rows(ctx.account.id, rows, f"{FEEDBACK_REPORT} {report.report_id}",
-                                           options.feedback_day_first)
+        where = f"{FEEDBACK_REPORT} {report.report_id}"
+        with closing(report.document) as raw, _forget_on_payload_error(ctx, FEEDBACK_REPORT):
+            flat = reports.flat_file(raw, FEEDBACK_REPORT, where)
+            rows = list(flat.rows)
+            # dates follow the language too: German 03.11.26 is 3 November
+            records += normalize_feedback_rows(ctx.account.id, rows, where,
+                                               options.feedback_day_first or flat.language != "en")
     yield Batch(records, cursor=reports.iso(now), progress=1)
     reports.done(ctx, FEEDBACK_REPORT)
 

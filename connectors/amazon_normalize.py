@@ -14,23 +14,46 @@ Buyer names, addresses, e-mails and comments are never read.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.payload import iso_time, object_list, payload_error
-from sellerguard.schema import Cancellation, Order, Rating, Record, ReportedMetric, Shipment, payload_hash
+from sellerguard.schema import (
+    Cancellation,
+    Order,
+    OrderLine,
+    Rating,
+    Record,
+    ReportedMetric,
+    Shipment,
+    payload_hash,
+)
 
 FULFILLED_BY = {"MERCHANT": "seller", "AMAZON": "marketplace"}
+# orders_2026-01-01.json FulfillmentStatus, the whole enum (tests walk it).
 STATUS = {
     "PENDING_AVAILABILITY": "pending", "PENDING": "pending", "UNSHIPPED": "unshipped",
     "PARTIALLY_SHIPPED": "partially_shipped", "SHIPPED": "shipped", "CANCELLED": "cancelled",
-    "UNFULFILLABLE": "unshipped",
+    "UNFULFILLABLE": "unshipped",  # Multi-Channel Fulfillment order Amazon cannot fill: still open for the seller
 }
 PARTY = {"BUYER": "buyer", "MERCHANT": "seller", "SELLER": "seller", "AMAZON": "marketplace"}
+# packages[].packageStatus.status, the whole enum of orders_2026-01-01.json PackageStatus.
+PACKAGE_STATUSES = {"PENDING", "IN_TRANSIT", "SHIPPED", "DELIVERED", "CANCELLED", "UNDELIVERABLE"}
 # Packages Amazon has seen moving: the tracking number was accepted by the carrier.
 SCANNED = {"IN_TRANSIT", "DELIVERED", "UNDELIVERABLE"}
+_log = logging.getLogger("sellerguard.connectors.amazon")
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_unknown(field: str, value: Any) -> None:
+    """Log an unknown enum value once per process (the record keeps it recognisable: status "unknown")."""
+    key = (field, str(value)[:60])
+    if key not in _warned:
+        _warned.add(key)
+        _log.warning("amazon: unknown %s value %r: stored as 'unknown'; please report it", field, key[1])
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:
@@ -54,11 +77,33 @@ def _list(node: Any, where: str, field: str) -> list[dict[str, Any]]:
     return object_list(node, "amazon", where, field)
 
 
+MAX_UNITS = 100_000  # units in one order line or order: more is not a real order
+MAX_AMOUNT = Decimal("10000000")  # 10 million in the order currency
+
+
 def _decimal(value: Any, where: str, field: str) -> Decimal:
+    """A non-negative, finite amount below MAX_AMOUNT (prices cannot be negative, NaN or astronomic)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise bad(where, field, f"not a decimal: {str(value)[:40]!r}")
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise bad(where, field, f"not a decimal: {value!r}") from None
+        raise bad(where, field, f"not a decimal: {str(value)[:40]!r}") from None
+    if not amount.is_finite() or not 0 <= amount < MAX_AMOUNT:
+        raise bad(where, field, f"not a plausible amount: {str(value)[:40]!r}")
+    return amount
+
+
+def _count(value: Any, where: str, field: str) -> int:
+    """A unit count: absent is 0; a bool, a fraction, a negative or an absurd number is a payload error."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip().isdigit():
+        raise bad(where, field, f"not a count: {str(value)[:20]!r}")
+    number = int(str(value).strip())
+    if number > MAX_UNITS:
+        raise bad(where, field, f"not a plausible count: {number}")
+    return number
 
 
 def _fulfilment(order: dict[str, Any], fulfillment: dict[str, Any]) -> str:
@@ -80,19 +125,25 @@ def normalize_order(account: str, order: Any, where: str, field: str) -> list[Re
     updated = when(order.get("lastUpdatedTime"), where, f"{field}.lastUpdatedTime")
     fulfillment = _dict(order.get("fulfillment"), where, f"{field}.fulfillment")
     raw_status = fulfillment.get("fulfillmentStatus")
+    if not isinstance(raw_status, str) or not raw_status:
+        raise bad(where, f"{field}.fulfillment.fulfillmentStatus", "missing")
     if raw_status not in STATUS:
-        raise bad(where, f"{field}.fulfillment.fulfillmentStatus", f"unknown value {raw_status!r}")
+        warn_unknown("fulfillment.fulfillmentStatus", raw_status)
     ship_by = _dict(fulfillment.get("shipByWindow"), where, f"{field}.fulfillment.shipByWindow")
     deliver_by = _dict(fulfillment.get("deliverByWindow"), where, f"{field}.fulfillment.deliverByWindow")
     items = _list(order.get("orderItems"), where, f"{field}.orderItems")
     packages = _list(order.get("packages"), where, f"{field}.packages")
 
     total, currency, count = Decimal(0), None, 0
+    lines: list[OrderLine] = []
     for i, item in enumerate(items):
         qty = item.get("quantityOrdered")
-        if not isinstance(qty, int) or qty < 0:
-            raise bad(where, f"{field}.orderItems[{i}].quantityOrdered", "missing or not a count")
+        if not isinstance(qty, int) or isinstance(qty, bool) or not 0 <= qty <= MAX_UNITS:
+            raise bad(where, f"{field}.orderItems[{i}].quantityOrdered", f"missing or not a count: {str(qty)[:20]!r}")
         count += qty
+        item_id = item.get("orderItemId")
+        # Orders API items carry no product category (Catalog Items API only): category stays None, see the docs.
+        lines.append(OrderLine(line_id=str(item_id)[:200] if item_id else None, quantity=qty))
         price = _dict(_dict(item.get("product"), where, f"{field}.orderItems[{i}].product").get("price"),
                       where, f"{field}.orderItems[{i}].product.price")
         unit = price.get("unitPrice")
@@ -100,9 +151,12 @@ def normalize_order(account: str, order: Any, where: str, field: str) -> list[Re
             total += _decimal(unit["amount"], where, f"{field}.orderItems[{i}].product.price.unitPrice.amount") * qty
             currency = currency or unit.get("currencyCode")
 
-    status = STATUS[raw_status]
+    status = STATUS.get(raw_status, "unknown")
     states = [_dict(p.get("packageStatus"), where, f"{field}.packages[{i}].packageStatus").get("status")
               for i, p in enumerate(packages)]
+    for state in states:
+        if state is not None and state not in PACKAGE_STATUSES:
+            warn_unknown("packages[].packageStatus.status", state)
     if status == "shipped" and states and all(s == "DELIVERED" for s in states):
         status = "delivered"
     hashed = payload_hash(order)
@@ -117,6 +171,8 @@ def normalize_order(account: str, order: Any, where: str, field: str) -> list[Re
         total=total.quantize(Decimal("0.0001")) if currency else None,
         currency=currency if isinstance(currency, str) and len(currency) == 3 else None,
         item_count=count, site=_dict(order.get("salesChannel"), where, f"{field}.salesChannel").get("marketplaceId"),
+        # unit price x quantity before promotions (PROMOTION data is not asked for)
+        items_subtotal=total.quantize(Decimal("0.0001")) if currency else None, lines=tuple(lines),
         raw_hash=hashed,
     )]
     for i, package in enumerate(packages):
@@ -126,13 +182,16 @@ def normalize_order(account: str, order: Any, where: str, field: str) -> list[Re
         state = states[i]
         shipped = when(package.get("shipTime"), where, f"{field}.packages[{i}].shipTime", required=False)
         created = when(package.get("createdTime"), where, f"{field}.packages[{i}].createdTime", required=False)
-        qty = sum(int(p.get("quantity") or 0) for p in _list(package.get("packageItems"), where,
-                                                                f"{field}.packages[{i}].packageItems"))
+        qty = sum(_count(p.get("quantity"), where, f"{field}.packages[{i}].packageItems[{j}].quantity")
+                  for j, p in enumerate(_list(package.get("packageItems"), where,
+                                              f"{field}.packages[{i}].packageItems")))
         records.append(Shipment(
             account=account, external_id=f"{order_id}-{ref}", order_ref=order_id, shipped_at=shipped,
             confirmed_at=created or shipped, carrier=package.get("carrier") or None,
             tracking_number=package.get("trackingNumber") or None,
             tracking_validated=True if state in SCANNED else None,
+            # the package is created when the seller confirms shipment with its tracking number
+            tracking_uploaded_at=created if package.get("trackingNumber") else None,
             # Amazon gives no delivery time: the order's last update is when DELIVERED was set (docs: Quirks).
             delivered_at=updated if state == "DELIVERED" else None,
             item_count=qty or None, raw_hash=hashed,
@@ -176,49 +235,74 @@ def _cancellation(account: str, order_id: str, items: list[dict[str, Any]], stat
 
 # -- order report (backfill) ---------------------------------------------------------------------------
 
+# order-status of the All Orders flat file, lower case without spaces. Amazon documents no list; these are the
+# values the v0 OrderStatus enum names plus the "Shipped - ..." sub-statuses integrators report
+# (amzn/selling-partner-api-models#1428; ../shared/field-cases/amazon_all_orders_statuses.tsv). Tests walk it.
 REPORT_STATUS = {
-    "pending": "pending", "unshipped": "unshipped", "partiallyshipped": "partially_shipped", "shipped": "shipped",
-    "shipping": "unshipped", "cancelled": "cancelled", "canceled": "cancelled", "complete": "shipped",
+    "pending": "pending", "pendingavailability": "pending", "unshipped": "unshipped",
+    "partiallyshipped": "partially_shipped", "shipping": "unshipped", "shipped": "shipped",
+    "invoiceunconfirmed": "shipped",  # v0: shipped, the invoice not yet confirmed
+    "unfulfillable": "unshipped", "cancelled": "cancelled", "canceled": "cancelled", "complete": "shipped",
+    "shipped-deliveredtobuyer": "delivered",
+    "shipped-outfordelivery": "shipped", "shipped-lostintransit": "shipped", "shipped-returnedtoseller": "shipped",
+    "shipped-returningtoseller": "shipped", "shipped-rejectedbybuyer": "shipped", "shipped-undeliverable": "shipped",
+    "shipped-pickedup": "shipped", "shipped-damaged": "shipped",
 }
+
+
+def report_status(value: str) -> str:
+    """An All Orders ``order-status`` -> the normalized status; unknown values are "unknown" and logged once.
+
+    A new "Shipped - <sub-status>" is still shipped (the sub-status only tells where the parcel is).
+    """
+    key = value.replace(" ", "").lower()
+    if key in REPORT_STATUS:
+        return REPORT_STATUS[key]
+    warn_unknown("order-status", value)
+    return "shipped" if key.startswith("shipped-") else "unknown"
 
 
 def normalize_order_rows(account: str, rows: list[dict[str, str]], where: str, site: str | None = None) -> list[Order]:
     """All Orders report rows (one per item, tab-delimited) -> one Order per ``amazon-order-id``.
 
     ``site``: the marketplace id when the report covers one marketplace (the rows name only the sales channel,
-    "Amazon.com"; searchOrders gives the id, and both must agree).
+    "Amazon.com"; searchOrders gives the id, and both must agree). Rows carry English column titles
+    (``amazon_reports.flat_file`` maps localized ones).
     """
     orders: dict[str, dict[str, Any]] = {}
     for n, row in enumerate(rows, start=2):  # line 1 is the header
-        oid = row.get("amazon-order-id")
-        if not oid:
-            raise bad(where, f"line {n}.amazon-order-id", "missing")
-        entry = orders.setdefault(oid, {"rows": [], "total": Decimal(0), "count": 0, "currency": None})
+        oid = (row.get("amazon-order-id") or "").strip()
+        if not oid or len(oid) > 100 or not oid.isprintable():
+            raise bad(where, f"line {n}.amazon-order-id", f"missing or not an order id: {oid[:40]!r}")
+        entry = orders.setdefault(oid, {"rows": [], "total": Decimal(0), "count": 0, "currency": None,
+                                        "lines": []})
         entry["rows"].append(row)
-        qty = row.get("quantity") or "0"
-        if not qty.isdigit():
-            raise bad(where, f"line {n}.quantity", f"not a count: {qty!r}")
-        entry["count"] += int(qty)
+        qty = _count((row.get("quantity") or "0").strip() or "0", where, f"line {n}.quantity")
+        entry["count"] += qty
+        entry["lines"].append(OrderLine(line_id=(row.get("sku") or "").strip()[:200] or None, quantity=qty))
         if row.get("item-price"):
             entry["total"] += _decimal(row["item-price"], where, f"line {n}.item-price")
-            entry["currency"] = entry["currency"] or row.get("currency") or None
+            entry["currency"] = entry["currency"] or (row.get("currency") or "").strip() or None
     out = []
     for oid, entry in orders.items():
         first = entry["rows"][0]
-        channel = (first.get("fulfillment-channel") or "").lower()
+        channel = (first.get("fulfillment-channel") or "").strip().lower()
         if channel not in ("amazon", "merchant", "afn", "mfn"):
-            raise bad(where, f"{oid}.fulfillment-channel", f"unknown value {channel!r}")
-        raw = (first.get("order-status") or "").replace(" ", "").lower()
+            raise bad(where, f"{oid}.fulfillment-channel", f"unknown value {channel[:30]!r}")
         currency = entry["currency"]
+        country = (first.get("ship-country") or "").strip().upper()
         out.append(Order(
             account=account, external_id=oid,
             purchased_at=when(first.get("purchase-date"), where, f"{oid}.purchase-date"),
             updated_at=when(first.get("last-updated-date"), where, f"{oid}.last-updated-date", required=False),
             fulfilment="marketplace" if channel in ("amazon", "afn") else "seller",
-            status=REPORT_STATUS.get(raw, "pending"),  # type: ignore[arg-type]
+            status=report_status((first.get("order-status") or "").strip()),  # type: ignore[arg-type]
             total=entry["total"].quantize(Decimal("0.0001")) if currency else None,
             currency=currency if currency and len(currency) == 3 else None, item_count=entry["count"],
             site=site or first.get("sales-channel") or None, raw_hash=payload_hash(entry["rows"]),
+            items_subtotal=entry["total"].quantize(Decimal("0.0001")) if currency else None,
+            buyer_country=country if len(country) == 2 and country.isalpha() and country.isascii() else None,
+            lines=tuple(entry["lines"]),
         ))
     return out
 

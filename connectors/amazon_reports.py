@@ -160,10 +160,114 @@ class _Document(io.RawIOBase):
 
 
 def tsv_rows(document: bytes | BinaryIO) -> Iterator[dict[str, str]]:
-    """Rows of a tab-delimited flat-file report, streamed (header on line 1)."""
+    """Rows of a tab-delimited flat-file report, streamed (header on line 1, a UTF-8 BOM accepted).
+
+    Raw: no header check, no language mapping. Connector code reads documents with ``flat_rows``.
+    """
     raw = io.BytesIO(document) if isinstance(document, bytes) else io.BufferedReader(document)  # type: ignore[arg-type]
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
     yield from csv.DictReader(text, delimiter="\t", quoting=csv.QUOTE_NONE)
+
+
+# Flat-file column titles follow the seller's "Language for feed processing report" (Seller Central > Settings >
+# Account Info); the Reports API has no locale option for these report types. Localized title -> English title.
+# Sources: ../shared/field-cases/amazon_feedback_de.tsv, amazon_all_orders_jp_cp932.tsv; docs/connectors/amazon.md.
+HEADERS: dict[str, dict[str, str]] = {
+    "de": {"Datum": "Date", "Bewertung": "Rating", "Kommentare": "Comments", "Ihre Antwort": "Your Response",
+           "Bestellnummer": "Order ID", "E-Mail-Adresse des Bewerters": "Rater Email"},
+    "ja": {"注文番号": "amazon-order-id", "出品者注文番号": "merchant-order-id", "購入日": "purchase-date",
+           "最終更新日": "last-updated-date", "注文ステータス": "order-status",
+           "フルフィルメント・チャネル": "fulfillment-channel", "販売チャネル": "sales-channel",
+           "配送サービスレベル": "ship-service-level", "出品者SKU": "sku", "商品ステータス": "item-status",
+           "数量": "quantity", "通貨": "currency", "商品価格": "item-price", "配送先国": "ship-country"},
+}
+# The columns without which a document is not the report asked for (a wrong document is an error, not "no rows").
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "GET_SELLER_FEEDBACK_DATA": ("Date", "Rating", "Order ID"),
+    "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL": (
+        "amazon-order-id", "purchase-date", "order-status", "fulfillment-channel", "quantity"),
+}
+# Encodings tried in order: UTF-8 (Amazon's default, BOM or not), then Shift_JIS/cp932 (Japan), then Windows-1252
+# (older EU/NA documents). A document is read in the first one whose header line decodes into the report's columns.
+ENCODINGS = ("utf-8-sig", "cp932", "cp1252")
+LANGUAGE_HINT = ("the seller's 'Language for feed processing report' setting in Seller Central (Settings > Account"
+                 " Info) decides the column titles; English is always read")
+
+
+def _canonical(title: str) -> str:
+    title = title.strip().strip('"')
+    for table in HEADERS.values():
+        if title in table:
+            return table[title]
+    lower = {"date": "Date", "rating": "Rating", "comments": "Comments", "order id": "Order ID",
+             "order-id": "Order ID", "rater email": "Rater Email", "your response": "Your Response"}
+    return lower.get(title.lower(), title)
+
+
+def _language(titles: list[str]) -> str:
+    for language, table in HEADERS.items():
+        if any(t.strip() in table for t in titles):
+            return language
+    return "en"
+
+
+@dataclass
+class FlatFile:
+    """A flat-file report document, decoded and checked: ``rows`` yields dicts keyed by English titles."""
+
+    encoding: str
+    language: str  # "en", or the language its titles were mapped from
+    header: list[str]  # English titles
+    rows: Iterator[dict[str, str]]
+
+
+def flat_file(document: bytes | BinaryIO, report_type: str, where: str) -> FlatFile:
+    """Decode a tab-delimited report, map localized titles and check it is ``report_type``'s document.
+
+    Raises a payload error (naming the encoding or the language setting) for an empty document, a header that is
+    not the report's, bytes that are not text in the document's encoding, or a row cut short (truncated document).
+    """
+    raw = io.BytesIO(document) if isinstance(document, bytes) else document
+    buffered = io.BufferedReader(raw, buffer_size=1 << 16)  # type: ignore[arg-type]
+    first = buffered.peek(1 << 16)[: 1 << 16]
+    if not first.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise _bad(where, "(document)", "empty: no header line (a report always has one)")
+    line = first.split(b"\n", 1)[0].rstrip(b"\r")
+    required = REQUIRED.get(report_type, ())
+    seen: list[str] = []
+    for encoding in ENCODINGS:
+        try:
+            titles = line.decode(encoding).split("\t")
+        except UnicodeDecodeError:
+            continue
+        header = [_canonical(t) for t in titles]
+        if all(c in header for c in required):
+            return FlatFile(encoding, _language(titles), header, _rows(buffered, encoding, header, where))
+        seen = seen or [t.strip()[:30] for t in titles[:4]]
+    raise _bad(where, "(header)", f"not a {report_type} document or not in a language sellerguard reads"
+               f" (first columns {seen or '(not text)'}; expected {', '.join(required)}): {LANGUAGE_HINT}")
+
+
+def _rows(buffered: io.BufferedReader, encoding: str, header: list[str], where: str) -> Iterator[dict[str, str]]:
+    text = io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
+    reader = csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        next(reader)  # the header, already read
+        for n, values in enumerate(reader, start=2):
+            if not values or values == [""]:
+                continue  # blank line (a trailing newline)
+            if len(values) < len(header):
+                raise _bad(where, f"line {n}", f"{len(values)} of {len(header)} columns: the document is cut short")
+            yield dict(zip(header, values, strict=False))
+    except UnicodeDecodeError as exc:
+        raise _bad(where, "(document)", f"bytes that are not {encoding} text at offset {exc.start}:"
+                   f" {LANGUAGE_HINT}") from None
+    except csv.Error as exc:
+        raise _bad(where, "(document)", f"not a tab-delimited report: {str(exc)[:80]}") from None
+
+
+def _bad(where: str, field: str, problem: str) -> ConnectorError:
+    return ConnectorError(f"bad payload: {field}: {problem}", kind="payload", where=f"amazon: {where}")
 
 
 # -- backfill plan ---------------------------------------------------------------------------------------

@@ -129,12 +129,33 @@ def test_an_order_becomes_order_packages_and_cancellation():
 
 def test_malformed_order_names_endpoint_and_field():
     broken = load("search_orders__page1")["orders"][0]
-    broken["fulfillment"]["fulfillmentStatus"] = "TELEPORTED"
+    broken["fulfillment"]["fulfillmentStatus"] = None
     with pytest.raises(ConnectorError) as err:
         normalize_order("a", broken, "GET /orders/2026-01-01/orders", "page 2.orders[7]")
     assert err.value.kind == "payload"
     assert str(err.value) == ("amazon: GET /orders/2026-01-01/orders: bad payload: "
-                              "page 2.orders[7].fulfillment.fulfillmentStatus: unknown value 'TELEPORTED'")
+                              "page 2.orders[7].fulfillment.fulfillmentStatus: missing")
+
+
+def test_every_fulfillment_status_of_the_spec_is_mapped_and_an_unknown_one_stays_recognisable(specs, caplog):
+    from sellerguard.connectors import amazon_normalize
+
+    spec = json.loads((specs / "amazon" / "orders_2026-01-01.json").read_text())
+    enum = spec["definitions"]["FulfillmentStatus"]["enum"]
+    assert set(enum) == set(amazon_normalize.STATUS)
+    packages = spec["definitions"]["PackageStatus"]["properties"]["status"]
+    assert set(packages.get("enum") or amazon_normalize.PACKAGE_STATUSES) == amazon_normalize.PACKAGE_STATUSES
+    order = load("search_orders__page1")["orders"][0]
+    for value in enum:
+        order["fulfillment"]["fulfillmentStatus"] = value
+        assert normalize_order("a", order, "GET", "o")[0].status in ("pending", "unshipped", "shipped",
+                                                                      "delivered", "cancelled", "partially_shipped")
+    amazon_normalize._warned.clear()
+    order["fulfillment"]["fulfillmentStatus"] = "TELEPORTED"
+    for _ in range(3):
+        assert normalize_order("a", order, "GET", "o")[0].status == "unknown"  # never a plausible wrong state
+    warnings = [r for r in caplog.records if "TELEPORTED" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
 
 
 def _by_id(metrics: list[ReportedMetric]) -> dict[tuple[str, str | None], ReportedMetric]:
@@ -426,8 +447,9 @@ def test_a_corrupt_gzip_document_is_a_payload_error(store, clock):
     responses.mock.add(responses.GET, S3, body=b"not gzip at all")
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["feedback"])
     assert outcome.error_kind == "payload" and "the GZIP report document is corrupt" in outcome.error
-    # the report stays pending: the next sync resumes it instead of requesting a new one
-    assert store.state("amz-1", "report:GET_SELLER_FEEDBACK_DATA") == "50020019003"
+    # the broken document is not re-read forever: the pending report is dropped, the next sync asks anew
+    assert "the next sync requests a new report" in outcome.error
+    assert store.state("amz-1", "report:GET_SELLER_FEEDBACK_DATA") is None
 
 
 @responses.activate
