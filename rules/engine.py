@@ -8,18 +8,20 @@ items that would become defects are queued (``deadlines``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from sellerguard.config import Config, PolicyOverride
+from sellerguard.config import AccountConfig, Config, PolicyOverride
 from sellerguard.errors import ConfigError
-from sellerguard.rules import assess
+from sellerguard.rules import assess, periodic, windows
 from sellerguard.rules.calculators import (
     DAY,
     Series,
@@ -34,11 +36,12 @@ from sellerguard.rules.calculators import (
 )
 from sellerguard.rules.calendars import BusinessCalendar, load_calendar
 from sellerguard.rules.deadlines import Evaluated, find_deadlines
+from sellerguard.rules.events import MissingColumn
 from sellerguard.rules.packs import EventParams, Metric, Pack, ResponseParams, check_params
-from sellerguard.rules.report import LEVEL_ORDER, AccountStatus, MetricStatus, StatusReport
+from sellerguard.rules.report import LEVEL_ORDER, AccountStatus, MetricStatus, Part, Period, StatusReport
 from sellerguard.rules.sites import with_site_policy
 from sellerguard.store import Store
-from sellerguard.store.tables import AccountRow, SyncRun
+from sellerguard.store.tables import RECORD_TABLES, AccountRow, SyncRun
 
 DEFAULT_HORIZON_DAYS = 14
 
@@ -66,7 +69,9 @@ def accounts_to_check(
     with store.session() as session:
         for row in session.execute(select(AccountRow)).scalars():
             if row.id not in known:
-                refs.append(AccountRef(row.id, row.marketplace, row.display_name))
+                # no longer configured: judged stale after the default limit, so old data cannot look fresh
+                refs.append(AccountRef(row.id, row.marketplace, row.display_name,
+                                       stale_limit=AccountConfig.model_fields["sync_every"].default * 4))
     if accounts:
         missing = set(accounts) - {r.id for r in refs}
         if missing:
@@ -86,9 +91,12 @@ def apply_override(metric: Metric, override: PolicyOverride | None, where: str) 
         return None
     update: dict[str, Any] = {
         k: v for k, v in (("threshold", override.threshold), ("warn", override.warn),
-                          ("min_volume", override.min_volume), ("window_days", override.window_days))
+                          ("min_volume", override.min_volume), ("window_days", override.window_days),
+                          ("lag_days", getattr(override, "lag_days", None)))
         if v is not None
     }
+    if "window_days" in update and metric.window_kind != "days":
+        raise ConfigError(f"window_days: {metric.id} has a {metric.window_kind} window", where=where)
     if override.params:
         params = {**metric.params, **override.params}
         check_params(metric, params, where=f"{where}.params")
@@ -117,6 +125,9 @@ class Engine:
             if self.store.dialect == "sqlite":
                 # windowed reads jump between table pages: memory-mapped reads skip a syscall per page
                 session.execute(text("PRAGMA mmap_size=1073741824"))
+                # local calendar dates (Etsy judges ship-by dates), as PostgreSQL does with timezone()
+                raw = session.connection().connection.driver_connection
+                raw.create_function("sg_local_date", 2, _sqlite_local_date, deterministic=True)  # type: ignore[union-attr]
             statuses = [self._account(session, acc, as_of, horizon_days) for acc in accounts]
         statuses.sort(key=lambda a: (-LEVEL_ORDER[a.level], a.marketplace, a.account))
         return StatusReport(as_of=as_of, accounts=statuses)
@@ -136,12 +147,17 @@ class Engine:
             stale = f"data stale: last successful sync {last_sync:%Y-%m-%d %H:%M} UTC"
         elif last_sync is None and _tried_sync(session, acc.id, as_of):
             stale = "no successful sync yet"  # imported data without any sync is judged as it is
+        elif last_sync is None and not _has_records(session, acc.id):
+            stale = "no data: never synced and nothing imported"  # no data is never ok
         metrics: list[MetricStatus] = []
         evaluated: list[Evaluated] = []
         effective = [apply_override(m, acc.policy.get(m.id), f"accounts[{acc.id}].policy.{m.id}") for m in pack.metrics]
         active = [m for m in effective if m is not None]
         prefetched = self._prefetch(session, acc.id, active, as_of)
         for metric in active:
+            if metric.calculator == "periodic":  # per-period verdicts and strikes: rules/periodic.py (rules-B)
+                metrics.append(periodic.evaluate(session, acc.id, metric, active, as_of, stale, self.calendar))
+                continue
             status, series = self._metric(session, acc.id, metric, as_of, horizon, stale, prefetched)
             metrics.append(status)
             evaluated.append(Evaluated(metric, series))
@@ -163,37 +179,64 @@ class Engine:
         return None
 
     def _prefetch(self, session: Session, account: str, metrics: list[Metric],
-                  as_of: datetime) -> dict[str, tuple[Series, int]]:
-        """Series of every event metric, one query per shared population (ODR and its parts read once)."""
+                  as_of: datetime) -> dict[str, tuple[Series, int] | str]:
+        """Series of every event metric, one query per shared population (ODR and its parts read once).
+        A metric needing a column the store lacks maps to the column's name instead."""
         groups: dict[tuple[Any, ...], list[tuple[Metric, Any]]] = {}
         for metric in metrics:
+            if metric.calculator == "periodic":
+                continue
             if (params := self._event_params(metric)) is not None:
                 groups.setdefault(population_key(metric, params), []).append((metric, params))
-        out: dict[str, tuple[Series, int]] = {}
+        out: dict[str, tuple[Series, int] | str] = {}
         for group in groups.values():
-            lead = group[0][0]
-            days = lead.window_days
-            series = event_series_many(session, self.store.dialect, account, group, as_of, days)
-            if lead.fallback_window and window_volume(session, account, lead, group[0][1],
-                                                      as_of) < lead.fallback_window.below:
-                days = lead.fallback_window.days
-                series = event_series_many(session, self.store.dialect, account, group, as_of, days)
+            try:
+                series, length = self._group_series(session, account, group, as_of)
+            except MissingColumn as exc:
+                for metric, _ in group:
+                    out[metric.id] = str(exc)
+                continue
             for (metric, _), one in zip(group, series, strict=True):
-                out[metric.id] = (one, days)
+                out[metric.id] = (one, length)
         return out
 
+    def _group_series(self, session: Session, account: str, group: list[tuple[Metric, Any]],
+                      as_of: datetime) -> tuple[list[Series], int]:
+        """The group's series on its normal window, or on the fallback window when the normal one holds fewer
+        events than the fallback's ``below`` (eBay: 400 transactions in the last 3 months)."""
+        lead = group[0][0]
+        length = lead.window_length
+        series = event_series_many(session, self.store.dialect, account, group, as_of, length)
+        if lead.fallback_window and window_volume(session, account, lead, group[0][1],
+                                                  as_of) < lead.fallback_window.below:
+            length = lead.fallback_window.length
+            series = event_series_many(session, self.store.dialect, account, group, as_of, length)
+        return series, length
+
     def series(self, session: Session, account: str, metric: Metric, as_of: datetime,
-               days: int) -> Series:
+               length: int | None = None) -> Series:
         dialect = self.store.dialect
         params = metric.parsed
         if (event_params := self._event_params(metric)) is not None:
-            return event_series_many(session, dialect, account, [(metric, event_params)], as_of, days)[0]
+            return event_series_many(session, dialect, account, [(metric, event_params)], as_of, length)[0]
         if metric.calculator == "average":
-            return average_series(session, dialect, account, metric, params, as_of, days)
+            return average_series(session, dialect, account, metric, params, as_of, length)
         assert metric.calculator == "response_time"
         calendar = self._calendar_for(params)
         assert calendar is not None
-        return business_reply_series(session, account, metric, params, calendar, as_of, days)
+        return business_reply_series(session, account, metric, params, calendar, as_of, length)
+
+    def _series_at(self, session: Session, account: str, metric: Metric, as_of: datetime) -> tuple[Series, int]:
+        """The metric's series as of ``as_of`` with the fallback rule applied (for a past verdict moment)."""
+        if (params := self._event_params(metric)) is not None:
+            series, length = self._group_series(session, account, [(metric, params)], as_of)
+            return series[0], length
+        length = metric.window_length
+        series = self.series(session, account, metric, as_of, length)
+        if metric.fallback_window and series.denominator < metric.fallback_window.below:
+            length = metric.fallback_window.length
+            series = self.series(session, account, metric, as_of, length)
+        return series, length
 
     def _metric(self, session: Session, account: str, metric: Metric, as_of: datetime, horizon: int,
                 stale: str | None, prefetched: dict[str, tuple[Series, int]]) -> tuple[MetricStatus, Series | None]:
@@ -204,45 +247,125 @@ class Engine:
             rows = newest_reported(session, account, ref.metric_id, ref.scope, as_of)
             return _reported_status(metric, base, rows, as_of, stale), None
 
-        if metric.id in prefetched:
-            series, days = prefetched[metric.id]
-        else:
-            days = metric.window_days
-            series = self.series(session, account, metric, as_of, days)
-            if metric.fallback_window:
-                params = self._event_params(metric)
-                volume = window_volume(session, account, metric, params, as_of) if params else series.denominator
-                if volume < metric.fallback_window.below:
-                    days = metric.fallback_window.days
-                    series = self.series(session, account, metric, as_of, days)
-        start, end = window_bounds(metric, as_of, days)
-        d, n = series.numerator, series.denominator
-        value = assess.value_of(series.kind, d, n)
-        base.update(
-            window_days=days, window_start=start, window_end=end, value=value,
-            numerator=_numerator(series.kind, d, n), denominator=None if series.kind == "count" else n,
-        )
-        if value is not None and base["reported_value"] is not None:
-            base["drift"] = value - base["reported_value"]
-        kw = {}
-        if metric.calculator == "average":
-            p = metric.parsed
-            kw = {"worst": p.worst, "best": p.best}
-        base["headroom"] = assess.headroom(metric, series.kind, d, n, **kw)
-        gate = d if series.kind != "average" else 0
-        if stale:
-            return MetricStatus(**base, level="unknown", reason=stale), series
-        if series.kind != "count" and n < metric.min_volume:
-            reason = f"below the minimum volume ({n:g} < {metric.min_volume})"
-            return MetricStatus(**base, level="unknown", reason=reason), series
-        if value is None:  # nothing to judge, and no minimum volume to miss: nothing is at risk
-            return MetricStatus(**base, level="ok", reason="no eligible events in the window"), series
-        if metric.threshold is None:
-            return MetricStatus(**base, level="ok", reason="informational: no threshold of its own"), series
-        fc = None if assess.breached(metric, value, gate) else assess.forecast(metric, series, as_of, horizon)
-        level = assess.level_of(metric, value, gate, fc)
-        reason = _reason(metric, value, gate, fc)
-        return MetricStatus(**base, level=level, reason=reason, breach_forecast=fc), series
+        got = prefetched.get(metric.id)
+        try:
+            if isinstance(got, str):
+                raise MissingColumn(got)
+            series, length = got if got is not None else self._series_at(session, account, metric, as_of)
+        except MissingColumn as exc:
+            base.update(window_kind=metric.window_kind)
+            return MetricStatus(**base, level="unknown", reason=f"the store has no {exc} yet"), None
+        status = _judge(metric, base, series, length, as_of, horizon, stale)
+        if metric.verdict is not None:
+            status.final = self._final(session, account, metric, as_of, stale)
+        return status, series
+
+    def _final(self, session: Session, account: str, metric: Metric, as_of: datetime,
+               stale: str | None) -> Period | None:
+        """The metric as of its last verdict moment (eBay's 20th, Etsy's 1st), judged like the running one."""
+        v = metric.verdict
+        assert v is not None
+        at = windows.last_verdict(v.every, v.day or 1, as_of, metric.tz)
+        try:
+            series, length = self._series_at(session, account, metric, at)
+        except MissingColumn:
+            return None
+        one = _judge(metric, _base_status(metric, None), series, length, at, 0, stale, forecast=False)
+        return Period(at=at, window_start=one.window_start, window_end=one.window_end, value=one.value,
+                      numerator=one.numerator, denominator=one.denominator, gate_count=one.gate_count,
+                      level=one.level, reason=one.reason)
+
+
+def _sqlite_local_date(moment: str | None, zone: str | None) -> str | None:
+    """SQLite ``sg_local_date(stored UTC text, IANA zone)`` -> 'YYYY-MM-DD' (None in, None out)."""
+    if moment is None:
+        return None
+    dt = datetime.fromisoformat(str(moment).replace(" ", "T"))
+    dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+    try:
+        tz = ZoneInfo(zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    return dt.astimezone(tz).date().isoformat()
+
+
+def _judge(metric: Metric, base: dict[str, Any], series: Series, length: int, as_of: datetime, horizon: int,
+           stale: str | None, *, forecast: bool = True) -> MetricStatus:
+    """Value, gate counts, level and reason of a computed metric; a split metric is judged per scope and the
+    worst scope decides (its figures are the metric's)."""
+    parts = [_judge_one(metric, dict(base), p, as_of, horizon, stale, forecast) for p in series.parts]
+    start, end = window_bounds(metric, as_of, length)
+    base.update(window_kind=metric.window_kind, window_start=start, window_end=end,
+                window_days=math.ceil((end - start) / DAY),
+                unknown_count=series.unknown, unknown_refs=series.unknown_refs)
+    whole = _judge_one(metric, base, series, as_of, horizon, stale, forecast)
+    if not parts:
+        return whole
+    worst = max(parts, key=lambda m: (LEVEL_ORDER[m.level], _badness(metric, m.value)))
+    breakdown = [Part(scope=p.scope or "", value=p.value, numerator=p.numerator, denominator=p.denominator,
+                      defect_count=p.defect_count, level=p.level) for p in parts]
+    keep = {k: getattr(whole, k) for k in ("window_start", "window_end", "window_days", "window_kind",
+                                           "unknown_count", "unknown_refs")}
+    reason = worst.reason
+    if worst.level != "unknown" and len(parts) > 1:
+        reason = f"{worst.scope}: {reason}" if reason else f"worst category: {worst.scope}"
+    return worst.model_copy(update={**keep, "breakdown": breakdown, "reason": reason})
+
+
+def _badness(metric: Metric, value: float | None) -> float:
+    if value is None:
+        return float("-inf")
+    return -value if metric.comparator in (">", ">=") else value
+
+
+def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: datetime, horizon: int,
+               stale: str | None, forecast: bool) -> MetricStatus:
+    d, n = series.numerator, series.denominator
+    value = assess.value_of(series.kind, d, n)
+    unit = metric.parsed.unit if metric.calculator in ("rate", "count") else "events"
+    counted = series.kind != "average"
+    gate = series.gate(metric.gate_unit) if counted else 0.0
+    gated = metric.count_gate is not None or metric.count_rule is not None or metric.warn_count_gate is not None
+    base.update(
+        value=value, numerator=_numerator(series.kind, d, n), denominator=None if series.kind == "count" else n,
+        unit=unit, scope=series.scope,
+        defect_count=(series.defect_events if series.defect_events is not None else d) if counted else None,
+        eligible_count=(series.eligible_events if series.eligible_events is not None else n) if counted else None,
+        gate_unit=metric.gate_unit if gated else None, gate_count=gate if gated else None,
+        unique_buyers=series.unique_buyers,
+    )
+    base.setdefault("window_kind", metric.window_kind)
+    if value is not None and base.get("reported_value") is not None:
+        base["drift"] = value - base["reported_value"]
+    kw: dict[str, Any] = {}
+    if metric.calculator == "average":
+        p = metric.parsed
+        kw = {"worst": p.worst, "best": p.best}
+    base["headroom"] = assess.headroom(metric, series.kind, d, n, gate=gate if counted else None, **kw)
+    if stale:
+        return MetricStatus(**base, level="unknown", reason=stale)
+    if series.kind != "count" and n < metric.min_volume:
+        reason = f"below the minimum volume ({n:g} < {metric.min_volume})"
+        return MetricStatus(**base, level="unknown", reason=reason)
+    if value is None:  # no data is never ok: say what is missing
+        why = "no eligible events in the window"
+        if series.unknown:
+            why += f"; {series.unknown} without a ship-by (unknown, not on time)"
+        if base.get("reported_value") is not None:
+            why += "; the marketplace's own figure is shown beside"
+        return MetricStatus(**base, level="unknown", reason=why)
+    if metric.threshold is None:
+        return MetricStatus(**base, level="ok", reason="informational: no threshold of its own")
+    eligible = n if counted else None
+    fc = None
+    if forecast and metric.window_kind != "iso_weeks" and not assess.breached(metric, value, gate, eligible):
+        fc = assess.forecast(metric, series, as_of, horizon)
+    level = assess.level_of(metric, value, gate, fc, eligible)
+    reason = _reason(metric, value, gate, fc, eligible)
+    if series.unknown:
+        note = f"{series.unknown} order(s) without a ship-by left out as unknown"
+        reason = f"{reason}; {note}" if reason else note
+    return MetricStatus(**base, level=level, reason=reason, breach_forecast=fc)
 
 
 class _Merged:
@@ -285,6 +408,9 @@ def _reported_level(metric: Metric, row: Any) -> str:
         level = max(level, "critical", key=LEVEL_ORDER.__getitem__)
     elif status in {s.upper() for s in params.warn_statuses}:
         level = max(level, "warn", key=LEVEL_ORDER.__getitem__)
+    elif status and params.ok_statuses and status not in {s.upper() for s in params.ok_statuses}:
+        # a verdict sellerguard does not know is not read as ok; a numeric breach still wins
+        level = level if LEVEL_ORDER[level] > LEVEL_ORDER["unknown"] else "unknown"
     return level
 
 
@@ -295,8 +421,8 @@ def _reported_status(metric: Metric, base: dict[str, Any], rows: list[Any], as_o
     if stale:
         return MetricStatus(**base, level="unknown", reason=stale)
     rows = [r for r in rows if r.value is not None or r.status]
-    if not rows:  # never reported: say so, without making the account unknown
-        return MetricStatus(**base, level="ok", reason="not reported by the marketplace (yet)")
+    if not rows:  # no computed and no reported figure: unknown, never ok
+        return MetricStatus(**base, level="unknown", reason="not reported by the marketplace (yet)")
     reported = max(rows, key=lambda r: (LEVEL_ORDER[_reported_level(metric, r)], r.value or 0))
     level = _reported_level(metric, reported)
     reported_at = reported.as_of if reported.as_of.tzinfo else reported.as_of.replace(tzinfo=as_of.tzinfo)
@@ -307,20 +433,41 @@ def _reported_status(metric: Metric, base: dict[str, Any], rows: list[Any], as_o
     if as_of - reported_at > max_age:
         return MetricStatus(**base, level="unknown",
                             reason=f"the marketplace's figure is from {reported_at:%Y-%m-%d}")
+    base.update(marketplace_status=reported.status, scope=reported.scope)
     where = f" for {reported.scope}" if reported.scope and len(rows) > 1 else ""
-    verdict = f"as reported by the marketplace{where} ({reported.status or '-'})"
+    said = f"the marketplace says {reported.status}" if reported.status else "as reported by the marketplace"
+    verdict = f"{said}{where}"
+    if level == "unknown":
+        verdict = f"{said}{where}: a status sellerguard does not know"
+    elif level != "ok" and reported.status and metric.threshold is not None and reported.value is not None \
+            and assess.is_good(reported.value, metric.comparator, metric.warn or metric.threshold) \
+            and level in ("warn", "critical"):
+        verdict = f"{said}{where} ({level} by the marketplace's verdict, the figure alone is within the limit)"
     if metric.threshold is None and level == "ok":
         return MetricStatus(**base, level="ok", reason=f"informational; {verdict}")
     return MetricStatus(**base, level=level, reason=verdict)
 
 
-def _reason(metric: Metric, value: float, gate: float, fc: datetime | None) -> str | None:
-    if assess.breached(metric, value, gate):
+def _reason(metric: Metric, value: float, gate: float, fc: datetime | None,
+            eligible: float | None = None) -> str | None:
+    """One phrase that agrees with the level (``level_of``)."""
+    rule = metric.count_rule
+    counting = assess.under_count_rule(metric, eligible)
+    what = {"unique_buyers": "unique buyers", "events": "defective events"}.get(metric.gate_unit, "defects")
+    if assess.breached(metric, value, gate, eligible):
+        if counting and rule is not None:
+            return f"count rule under {rule.below}: {gate:g} {what} > {rule.max}"
+        if metric.count_gate is not None:
+            return f"threshold crossed with {gate:g} {what} (gate {metric.count_gate})"
         return "threshold crossed"
     if fc is not None:
         return f"forecast to cross on {fc:%Y-%m-%d}"
-    if assess.in_warn_band(metric, value, gate):
+    if assess.in_warn_band(metric, value, gate, eligible):
+        if counting and rule is not None:
+            return f"count rule under {rule.below}: at the limit of {rule.max} {what}"
         return "in the warning band" + (" (sellerguard default)" if metric.warn_suggested else "")
+    if metric.count_gate is not None and not assess.is_good(value, metric.comparator, metric.threshold or 0):
+        return f"rate over the limit but only {gate:g} {what} (gate {metric.count_gate}): not a breach"
     return None
 
 
@@ -332,6 +479,14 @@ def _last_ok_sync(session: Session, account: str, as_of: datetime) -> datetime |
         .limit(1)
     )
     return session.execute(q).scalar_one_or_none()
+
+
+def _has_records(session: Session, account: str) -> bool:
+    """Any stored record of the account (imported or synced), whatever its time."""
+    for model in RECORD_TABLES.values():
+        if session.execute(select(model.id).where(model.account == account).limit(1)).first() is not None:
+            return True
+    return False
 
 
 def _tried_sync(session: Session, account: str, as_of: datetime) -> bool:

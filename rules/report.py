@@ -22,6 +22,54 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PeriodFigures(_Model):
+    """One period (an ISO week) of a periodic metric: computed figures, the marketplace's own, the level."""
+
+    period: str  # "2026-W48"
+    window_start: datetime
+    window_end: datetime
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    reported_value: float | None = None
+    level: Level
+
+
+class StrikeWeek(_Model):
+    """A final week that struck (bol.com): which metrics were bad and which figure said so."""
+
+    period: str
+    window_start: datetime
+    window_end: datetime
+    metrics: list[str]  # metric ids bad that week
+    sources: list[str]  # per metric: "reported" (bol's final figure) or "computed"
+
+
+class Part(_Model):
+    """One scope of a split metric (Amazon valid tracking per product category): the worst decides."""
+
+    scope: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    defect_count: float | None = None
+    level: Level
+
+
+class Period(_Model):
+    """The metric as the marketplace fixed it at its last verdict (eBay's 20th, Etsy's 1st, bol's Monday)."""
+
+    at: datetime  # the verdict moment; the running/projected figure is the metric itself
+    window_start: datetime | None
+    window_end: datetime | None
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    gate_count: float | None = None
+    level: Level
+    reason: str | None = None
+
+
 class MetricStatus(_Model):
     id: str  # pack metric id, e.g. amazon.odr
     name: str
@@ -43,6 +91,26 @@ class MetricStatus(_Model):
     confirmed: bool = True  # false when the marketplace never confirmed this rule (see the pack)
     consequence: str | None = None
     source: str
+    # how it was counted (docs/policy-packs.md): window kind, counting unit, and the gate's count beside the rate
+    window_kind: str | None = None  # days | months | iso_weeks
+    unit: str | None = None  # events | units (numerator and denominator are in this unit)
+    defect_count: float | None = None  # defective events (orders, cases, messages...), whatever the unit
+    eligible_count: float | None = None  # eligible events in the window
+    gate_unit: str | None = None  # unit | events | unique_buyers
+    gate_count: float | None = None  # what count_gate / count_rule compared
+    unique_buyers: float | None = None  # distinct buyers among the defects (gate_unit unique_buyers)
+    marketplace_status: str | None = None  # the marketplace's own verdict (reported_metric.status)
+    scope: str | None = None  # the category (or program, region) that decided the level
+    breakdown: list[Part] = []  # one row per category of a split metric
+    final: Period | None = None  # the last fixed verdict, for metrics with a verdict day
+    unknown_count: int = 0  # events left out because a fact is missing (no ship-by): never counted on time
+    unknown_refs: list[str] = []  # some of them, by order id
+    # periodic verdicts (rules/periodic.py, bol.com ISO weeks; rules-B): the evaluated period's label, the
+    # running period beside it, and for bol.strikes the weeks that struck
+    period: str | None = None  # e.g. "2026-W47" (the last final ISO week)
+    running: PeriodFigures | None = None
+    strikes: list[StrikeWeek] | None = None
+    colour: str | None = None  # the marketplace's colour verdict (Mercado Libre thermometer: green .. red)
 
 
 class Deadline(_Model):
