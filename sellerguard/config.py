@@ -195,6 +195,9 @@ class DaemonConfig(_Strict):
 
 class StoreConfig(_Strict):
     url: str | None = None
+    # where the store's secret lives (sellerguard.keys): "env:NAME" or "file:PATH", never the key itself;
+    # unset = a key file beside a SQLite database, or beside this config for PostgreSQL
+    key: str | None = Field(default=None, pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$")
 
 
 class Config(_Strict):

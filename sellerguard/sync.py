@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sellerguard import connectors
+from sellerguard import connectors, keys
 from sellerguard.clock import Clock, SystemClock
 from sellerguard.config import AccountConfig, Config, config_error
 from sellerguard.connectors.contract import Batch, SyncContext
@@ -93,6 +93,7 @@ def make_context(acc: AccountConfig, store: Store, *, clock: Clock, sleep: Calla
         options=connector_options(module, acc),
         log=logging.getLogger(f"sellerguard.connectors.{acc.marketplace}"),
         lock=lambda name: store.lock(f"{acc.id}:{name}"),
+        buyer_secret=keys.buyer_secret(store),  # created at first use, kept outside the records
     )
 
 
@@ -168,6 +169,7 @@ def sync_accounts(
     With ``workers`` > 1, accounts sync concurrently (each has its own marketplace host and rate limits, so a
     slow one, paced by its marketplace, does not hold up the rest); outcomes keep the config's order.
     """
+    keys.configure(store, key=config.store.key, config_path=config.source)  # where the buyer-key secret lives
     wanted = set(accounts) if accounts else None
     if wanted:
         for name in wanted:
