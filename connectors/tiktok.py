@@ -252,7 +252,7 @@ def fetch_updates(session: Session, stream: str, cursor: str | None) -> Iterator
             field = f"data.{key}[{offset + i}]"
             if stream == "orders":
                 records += normalize_order(ctx.account.id, item, where, field,
-                                           dispatch=options.dispatch(ctx.account.region))
+                                           dispatch=options.dispatch(ctx.account.region), buyer_key=ctx.buyer_key)
             elif stream == "cancellations":
                 if (c := normalize_cancellation(ctx.account.id, item, where, field)) is not None:
                     records.append(c)

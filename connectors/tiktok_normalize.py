@@ -6,13 +6,29 @@ docs/connectors/tiktok-shop.md). All times are unix seconds. Buyer e-mail, name,
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.payload import payload_error
-from sellerguard.schema import Cancellation, Order, Party, Rating, Record, Return, Shipment, payload_hash
+from sellerguard.schema import (
+    Cancellation,
+    Order,
+    OrderLine,
+    Party,
+    Rating,
+    Record,
+    Return,
+    ReturnReason,
+    Shipment,
+    payload_hash,
+)
+
+log = logging.getLogger("sellerguard.connectors.tiktok")
+BuyerKey = Callable[[str | None], str | None]  # SyncContext.buyer_key: raw buyer id -> pseudonymous key
 
 # cancellation_initiator (orders) and role (cancellations, returns): who asked
 PARTIES: dict[str, Party] = {"BUYER": "buyer", "SELLER": "seller", "SYSTEM": "marketplace",
@@ -23,11 +39,32 @@ STATUSES = {
     "DELIVERED": "delivered", "COMPLETED": "delivered", "CANCELLED": "cancelled",
 }
 DONE_CANCEL = {"CANCELLATION_REQUEST_SUCCESS", "CANCELLATION_REQUEST_COMPLETE"}
+# cancel_status values that are not (yet) a cancellation: pending, refused or withdrawn requests
+OPEN_CANCEL = {"CANCELLATION_REQUEST_PENDING", "CANCELLATION_REQUEST_REJECT", "CANCELLATION_REQUEST_CANCEL"}
 DONE_RETURN = {"RETURN_OR_REFUND_REQUEST_SUCCESS", "RETURN_OR_REFUND_REQUEST_COMPLETE",
                "RETURN_OR_REFUND_REQUEST_REJECT", "RETURN_OR_REFUND_REQUEST_CANCEL", "REJECT_RECEIVE_PACKAGE"}
+OPEN_RETURN = {"RETURN_OR_REFUND_REQUEST_PENDING", "AWAITING_BUYER_SHIP", "BUYER_SHIPPED_ITEM",
+               "RETURN_OR_REFUND_REQUEST_REJECT_APPEAL", "REPLACEMENT_REQUEST_PENDING"}
 # return reasons that are the seller's or the carrier's fault (the seller-fault return & refund rate)
 SELLER_FAULT_HINTS = ("damaged", "defective", "wrong", "missing", "not_as_described", "not_received",
                       "quality", "counterfeit", "expired", "late")
+# return_reason code fragments -> reason category (first match wins; no match: "other", no reason: None)
+REASON_CATEGORIES: tuple[tuple[str, ReturnReason], ...] = (
+    ("damaged", "damaged"), ("broken", "damaged"),
+    ("not_received", "not_received"), ("missing_package", "not_received"), ("lost", "not_received"),
+    ("not_as_described", "not_as_described"), ("wrong", "not_as_described"), ("defective", "not_as_described"),
+    ("quality", "not_as_described"), ("counterfeit", "not_as_described"), ("missing", "not_as_described"),
+    ("expired", "not_as_described"), ("no_longer_needed", "remorse"), ("changed_mind", "remorse"),
+    ("change_of_mind", "remorse"), ("mistake", "remorse"), ("better_price", "remorse"), ("size", "remorse"),
+)
+_warned: set[tuple[str, str]] = set()
+
+
+def unknown_value(field: str, value: str) -> None:
+    """Log an enum value this connector does not know, once per (field, value) and process."""
+    if (field, value) not in _warned:
+        _warned.add((field, value))
+        log.warning("tiktok: unknown %s %r: kept as 'unknown' (tell the sellerguard developers)", field, value[:60])
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:
@@ -71,18 +108,28 @@ def _object(value: Any, where: str, field: str) -> dict[str, Any]:
     return value
 
 
-def normalize_order(account: str, order: Any, where: str, field: str, *, dispatch: str = "rts") -> list[Record]:
+def _country(o: dict[str, Any]) -> str | None:
+    """``recipient_address.region_code`` (ISO alpha-2, e.g. ``US``); nothing else of the address is read."""
+    addr = o.get("recipient_address")
+    code = addr.get("region_code") if isinstance(addr, dict) else None
+    return code.upper() if isinstance(code, str) and len(code) == 2 and code.isalpha() and code.isascii() else None
+
+
+def normalize_order(account: str, order: Any, where: str, field: str, *, dispatch: str = "rts",
+                    buyer_key: BuyerKey | None = None) -> list[Record]:
     """One order of ``orders/search`` -> Order + Shipments (one per package) + Cancellation.
 
     ``dispatch`` says which event counts as the dispatch the late-dispatch rate judges: ``rts`` (UK since
     2024-11-04: the seller marks the order Ready To Ship) or ``handover`` (US: the carrier has the parcel, i.e.
-    ``collection_time``). It becomes the shipment's ``confirmed_at``.
+    ``collection_time``). It becomes the shipment's ``confirmed_at``. ``buyer_key`` turns ``user_id`` into the
+    pseudonymous key (the raw id is never stored). An order status this module does not know is stored as
+    ``unknown`` (and logged once), never guessed.
     """
     o = _object(order, where, field)
     oid = text_id(o, "id", where, field)
     status = str(o.get("status") or "")
     if status not in STATUSES:
-        raise bad(where, f"{field}.status", f"unknown order status {status!r}")
+        unknown_value("order status", status)
     by_tiktok = o.get("fulfillment_type") == "FULFILLMENT_BY_TIKTOK"
     payment = o.get("payment") if isinstance(o.get("payment"), dict) else {}
     lines = o.get("line_items") or []
@@ -90,6 +137,7 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
         raise bad(where, f"{field}.line_items", "expected a list of objects")
     currency = str(payment.get("currency") or "") or None
     raw = payload_hash(o)
+    order_type = o.get("order_type")
     out: list[Record] = [Order(
         account=account, external_id=oid,
         purchased_at=seconds(o.get("create_time"), where, f"{field}.create_time", required=True),  # type: ignore[arg-type]
@@ -98,10 +146,20 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
         ship_by=seconds(o.get("rts_sla_time") or o.get("shipping_due_time"), where, f"{field}.rts_sla_time"),
         deliver_by=seconds(o.get("delivery_due_time") or o.get("delivery_sla_time"), where,
                            f"{field}.delivery_due_time"),
-        fulfilment="marketplace" if by_tiktok else "seller", status=STATUSES[status],  # type: ignore[arg-type]
+        fulfilment="marketplace" if by_tiktok else "seller",
+        status=STATUSES.get(status, "unknown"),  # type: ignore[arg-type]
         total=amount(payment.get("total_amount"), where, f"{field}.payment.total_amount"),
         currency=currency if currency and len(currency) == 3 else None,
         item_count=len(lines) or 1, raw_hash=raw,
+        buyer_key=buyer_key(_buyer_id(o, where, field)) if buyer_key else None,
+        buyer_country=_country(o),
+        paid_at=seconds(o.get("paid_time"), where, f"{field}.paid_time"),
+        order_type=str(order_type)[:50] if isinstance(order_type, str) and order_type.strip() else None,
+        # before seller and platform discounts [field name from the SDK model]
+        items_subtotal=amount(payment.get("original_total_product_price"), where,
+                              f"{field}.payment.original_total_product_price"),
+        # 202309 line items are one unit each (no quantity field); no category on the order
+        lines=tuple(OrderLine(line_id=str(x["id"])[:200] if x.get("id") else None, quantity=1) for x in lines),
     )]
     rts = seconds(o.get("rts_time"), where, f"{field}.rts_time")
     collected = seconds(o.get("collection_time"), where, f"{field}.collection_time")
@@ -116,13 +174,16 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
     if not packages and (o.get("tracking_number") or rts):
         packages["1"] = {"tracking": o.get("tracking_number"), "carrier": o.get("shipping_provider"), "items": None}
     if rts or collected or delivered:
+        # a package may hold several orders (combined) and an order several packages (split): one record per
+        # (order, package), so every order sees its own
         for pid, p in packages.items():
             out.append(Shipment(
                 account=account, external_id=f"{oid}-{pid}", order_ref=oid, shipped_at=collected or rts,
                 confirmed_at=collected if dispatch == "handover" else rts,
-                carrier=p["carrier"] or o.get("shipping_provider") or None,
-                tracking_number=p["tracking"] or o.get("tracking_number") or None, delivered_at=delivered,
+                carrier=_text(p["carrier"] or o.get("shipping_provider")),
+                tracking_number=_text(p["tracking"] or o.get("tracking_number")), delivered_at=delivered,
                 item_count=p["items"], raw_hash=raw,
+                first_scan_at=collected,  # the carrier's collection scan
             ))
     if status == "CANCELLED":
         initiator = str(o.get("cancellation_initiator") or "").upper()
@@ -130,10 +191,27 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
             account=account, external_id=f"{oid}-c", order_ref=oid,
             cancelled_at=seconds(o.get("cancel_time"), where, f"{field}.cancel_time")  # type: ignore[arg-type]
             or seconds(o.get("update_time"), where, f"{field}.update_time", required=True),
-            initiated_by=PARTIES.get(initiator, "unknown"), buyer_requested=bool(o.get("is_buyer_request_cancel")),
-            reason=(str(o["cancel_reason"])[:200] if o.get("cancel_reason") else None), raw_hash=raw,
+            initiated_by=PARTIES.get(initiator, "unknown"), buyer_requested=o.get("is_buyer_request_cancel") is True,
+            reason=_text(o.get("cancel_reason")), raw_hash=raw,
         ))
     return out
+
+
+def _text(value: Any) -> str | None:
+    """A short text field (carrier, tracking, reason): None unless a non-blank string or number, cut to 200."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return text[:200] if text else None
+
+
+def _buyer_id(o: dict[str, Any], where: str, field: str) -> str | None:
+    value = o.get("user_id")
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise bad(where, f"{field}.user_id", f"not an id: {str(value)[:30]!r}")
+    return str(value)
 
 
 def normalize_cancellation(account: str, item: Any, where: str, field: str) -> Cancellation | None:
@@ -141,7 +219,10 @@ def normalize_cancellation(account: str, item: Any, where: str, field: str) -> C
     c = _object(item, where, field)
     text_id(c, "cancel_id", where, field)
     oid = text_id(c, "order_id", where, field)
-    if str(c.get("cancel_status") or "") not in DONE_CANCEL:
+    cancel_status = str(c.get("cancel_status") or "")
+    if cancel_status not in DONE_CANCEL:
+        if cancel_status not in OPEN_CANCEL:
+            unknown_value("cancel_status", cancel_status)  # not counted until TikTok says it is done
         return None
     role = str(c.get("role") or "").upper()
     return Cancellation(
@@ -149,8 +230,7 @@ def normalize_cancellation(account: str, item: Any, where: str, field: str) -> C
         cancelled_at=seconds(c.get("update_time") or c.get("create_time"), where, f"{field}.update_time",
                              required=True),  # type: ignore[arg-type]
         initiated_by=PARTIES.get(role, "unknown"), buyer_requested=role == "BUYER",
-        reason=(str(c.get("cancel_reason_text") or c.get("cancel_reason"))[:200]
-                if c.get("cancel_reason_text") or c.get("cancel_reason") else None),
+        reason=_text(c.get("cancel_reason_text") or c.get("cancel_reason")),
         item_count=len(c.get("cancel_line_items") or []) or None, raw_hash=payload_hash(c),
     )
 
@@ -161,8 +241,11 @@ def normalize_return(account: str, item: Any, where: str, field: str) -> Return:
     rid = text_id(r, "return_id", where, field)
     oid = text_id(r, "order_id", where, field)
     status = str(r.get("return_status") or "")
+    if status not in DONE_RETURN and status not in OPEN_RETURN:
+        unknown_value("return_status", status)  # kept open: never resolved by a guess
     refund = r.get("refund_amount") if isinstance(r.get("refund_amount"), dict) else {}
-    reason = str(r.get("return_reason") or "").lower()
+    code = _text(r.get("return_reason"))
+    reason = (code or "").lower()
     currency = str(refund.get("currency") or "") or None
     return Return(
         account=account, external_id=rid, order_ref=oid,
@@ -172,8 +255,16 @@ def normalize_return(account: str, item: Any, where: str, field: str) -> Return:
         currency=currency if currency and len(currency) == 3 else None,
         # dissatisfied marks a seller- or carrier-fault reason: what TikTok's seller-fault R/R rate counts
         dissatisfied=any(h in reason for h in SELLER_FAULT_HINTS) if reason else None,
+        reason=code, reason_category=reason_category(reason),
         raw_hash=payload_hash(r),
     )
+
+
+def reason_category(code: str) -> ReturnReason | None:
+    """A TikTok return reason code (``ecom_order_delivered_refund_and_return_reason_damaged``) -> category."""
+    if not code:
+        return None
+    return next((cat for hint, cat in REASON_CATEGORIES if hint in code), "other")
 
 
 def normalize_review(account: str, item: Any, where: str, field: str) -> Rating:

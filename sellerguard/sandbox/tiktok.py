@@ -76,7 +76,9 @@ def render_order(o: WOrder) -> dict[str, Any]:
         "shipping_type": "TIKTOK" if o.fulfilment == "marketplace" else "SELLER",
         "fulfillment_type": "FULFILLMENT_BY_TIKTOK" if o.fulfilment == "marketplace" else "FULFILLMENT_BY_SELLER",
         "delivery_type": "HOME_DELIVERY", "payment": {"currency": o.currency, "sub_total": str(o.total),
+                                                      "original_total_product_price": str(o.total),
                                                       "shipping_fee": "0", "total_amount": str(o.total), "tax": "0"},
+        "order_type": "NORMAL", "recipient_address": {"region_code": "US", "full_address": "(masked)"},
         "rts_sla_time": ts(o.ship_by), "tts_sla_time": ts(o.ship_by + timedelta(days=1)),
         "delivery_due_time": ts(o.deliver_by), "rts_time": ts(s.confirmed_at) if shipped else 0,  # type: ignore[union-attr]
         "collection_time": ts(s.shipped_at) if shipped else 0,  # type: ignore[union-attr]

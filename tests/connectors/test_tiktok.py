@@ -339,3 +339,44 @@ def test_a_package_shared_by_orders_or_split_over_packages_is_seen_by_every_orde
     _, *ships = normalize_order("t", split, "POST search", "data.orders[]")
     assert sorted((s.external_id.split("-")[-1], s.item_count) for s in ships) == [
         ("1152921504000001", 1), ("1152921504000002", 1)]
+
+
+def test_schema_facts_from_the_order_and_the_return():
+    from sellerguard.connectors.contract import SyncContext
+
+    ctx = SyncContext(account=account(), state=None, clock=FixedClock(datetime(2026, 11, 23, tzinfo=UTC)),
+                      sleep=lambda s: None)
+    order, shipment = normalize_order("t", load("order__delivered"), "POST search", "data.orders[0]",
+                                      buyer_key=ctx.buyer_key)
+    assert order.buyer_key == ctx.buyer_key("7021436810468230477") and len(order.buyer_key) == 64
+    assert "7021436810468230477" not in order.model_dump_json()  # never the raw buyer id
+    assert (order.buyer_country, order.order_type, str(order.items_subtotal)) == ("US", "NORMAL", "49.9800")
+    assert order.paid_at.timestamp() == load("order__delivered")["paid_time"]
+    assert [(line.line_id, line.quantity, line.category_id) for line in order.lines] == [
+        ("5764614130387850011", 1, None), ("5764614130387850012", 1, None)]
+    assert shipment.first_scan_at.timestamp() == load("order__delivered")["collection_time"]
+    ret = normalize_return("t", load("return__damaged"), "POST r", "data.return_orders[0]")
+    assert (ret.reason, ret.reason_category) == ("ecom_order_delivered_refund_and_return_reason_damaged", "damaged")
+    remorse = dict(load("return__damaged"), return_reason="ecom_order_delivered_refund_reason_no_longer_needed")
+    assert normalize_return("t", remorse, "x", "y").reason_category == "remorse"
+
+
+@pytest.mark.parametrize("status,expected", [
+    ("UNPAID", "pending"), ("ON_HOLD", "pending"), ("AWAITING_SHIPMENT", "unshipped"),
+    ("PARTIALLY_SHIPPING", "partially_shipped"), ("AWAITING_COLLECTION", "shipped"), ("IN_TRANSIT", "shipped"),
+    ("DELIVERED", "delivered"), ("COMPLETED", "delivered"), ("CANCELLED", "cancelled"),
+])
+def test_every_listed_order_status_is_mapped(status, expected):
+    order = dict(load("order__awaiting_shipment"), status=status)
+    assert normalize_order("t", order, "x", "y")[0].status == expected
+
+
+def test_an_unknown_status_is_kept_recognisable_and_warned_once(caplog):
+    order = dict(load("order__awaiting_shipment"), status="AWAITING_PICKUP_BY_ALIENS")
+    with caplog.at_level("WARNING", logger="sellerguard.connectors.tiktok"):
+        first = normalize_order("t", order, "x", "y")[0]
+        normalize_order("t", order, "x", "y")
+    assert first.status == "unknown"  # never a plausible wrong state such as "pending"
+    assert sum("AWAITING_PICKUP_BY_ALIENS" in r.message for r in caplog.records) == 1
+    odd = dict(load("return__damaged"), return_status="RETURN_TELEPORTED")
+    assert normalize_return("t", odd, "x", "y").resolved_at is None  # kept open, not resolved by a guess
