@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from sellerguard.rules.calendars import BusinessCalendar
 from sellerguard.rules.events import CANCELLATIONS, MESSAGES, ORDERS, SHIPMENTS
-from sellerguard.rules.report import MetricStatus, PeriodFigures, StrikeWeek
+from sellerguard.rules.report import MetricStatus, Period, PeriodFigures, StrikeWeek
 from sellerguard.store.tables import ReportedMetricRow
 
 if TYPE_CHECKING:
@@ -384,6 +384,9 @@ def evaluate(session: Session, account: str, metric: Metric, active: list[Metric
         base.update(value=None, numerator=None, denominator=None)
     if base["value"] is not None and base["reported_value"] is not None and t.eligible:
         base["drift"] = base["value"] - base["reported_value"]
+    base.update(window_kind="iso_weeks", unit="events" if params.measure == "late_replies" else "units",
+                gate_unit="unit", eligible_count=base["denominator"], defect_count=base["numerator"],
+                marketplace_status=row.status if row is not None else None)
     if stale:
         return MetricStatus(**base, level="unknown", reason=stale)
     if final.source == "none":
@@ -402,6 +405,11 @@ def evaluate(session: Session, account: str, metric: Metric, active: list[Metric
         reason = f"{last.label} in the warning band ({who}: {figure}){gate}"
     else:
         reason = f"{last.label} within the norm ({who}: {figure})"
+    base["gate_count"] = count
+    # the same figures as `final` too, so that readers of eBay's / Etsy's verdict field find bol's
+    base["final"] = Period(at=last.end, window_start=last.start, window_end=last.end, value=value,
+                           numerator=count, denominator=row.denominator if final.source == "reported" and row
+                           is not None else t.eligible, gate_count=count, level=final.level, reason=reason)
     return MetricStatus(**base, level=final.level, reason=reason)
 
 
@@ -433,6 +441,7 @@ def _strikes(session: Session, account: str, metric: Metric, params: PeriodicPar
         "threshold": metric.threshold, "warn": metric.warn, "comparator": metric.comparator,
         "confirmed": metric.confirmed, "consequence": metric.consequence, "source": metric.source,
         "period": f"{weeks[-1].label}..{weeks[0].label}", "strikes": strike_weeks,
+        "window_kind": "iso_weeks", "unit": "events", "defect_count": count,
     }
     if stale:
         return MetricStatus(**base, level="unknown", reason=stale)

@@ -120,6 +120,8 @@ def test_40_items_2_late_is_95_percent_and_no_strike_3_late_is_a_strike(world):
     assert (m.value, m.numerator, m.denominator, m.period) == (0.05, 2, 40, "2026-W47")
     assert (m.window_start, m.window_end) == (W47_START, W47_END)
     assert m.level == "warn"  # 95% is under bol's 98% target, but no strike
+    assert (m.unit, m.gate_count, m.window_kind) == ("units", 2, "iso_weeks")
+    assert m.final is not None and (m.final.value, m.final.at, m.final.level) == (0.05, W47_END, "warn")
     assert "strike" not in m.reason and "warning band" in m.reason
     bol.late(1)
     m = metric(world, "bol.late_items")
