@@ -1,12 +1,14 @@
 """The command line: the only place where errors become one stderr line and an exit code.
 
-Exit codes follow Nagios plugins: 0 ok, 1 warn, 2 critical, 3 unknown or error (any SellerguardError).
-Commands stay thin: each parses options, calls one function of the core, and renders its result.
+Exit codes follow Nagios plugins: 0 ok, 1 warn, 2 critical, 3 unknown or error: any SellerguardError, a usage
+error (click's own exit 2 would read as CRITICAL), or an unexpected exception (one line; the traceback only in the
+DEBUG log). Commands stay thin: each parses options, calls one function of the core, and renders its result.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,9 +22,11 @@ from sellerguard import __version__
 from sellerguard.config import Config, default_config_path, load_config
 from sellerguard.errors import ConfigError, NotBuiltError, SellerguardError
 from sellerguard.store import Store, default_db_url
+from sellerguard.store.db import is_memory_url, redact_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+log = logging.getLogger("sellerguard.cli")
 
 
 class Ctx:
@@ -50,9 +54,62 @@ class Ctx:
 
     @property
     def store(self) -> Store:
+        """The database for a command that writes: created (0600, folder 0700) and migrated when needed."""
         if self._store is None:
+            if is_memory_url(self.db_url):
+                raise ConfigError(f"{redact_url(self.db_url)} is an in-memory database: what this command writes "
+                                  "would be lost at exit; give a file path", where="--db")
             self._store = Store(self.db_url)
         return self._store
+
+    @property
+    def read_store(self) -> Store:
+        """The database for a command that only reads: never created or migrated (a missing one is an error)."""
+        if self._store is None:
+            self._store = Store(self.db_url, migrate=False, create=False)
+        return self._store
+
+    @property
+    def existing_store(self) -> Store:
+        """The database for a command that changes existing data: must exist, may be migrated."""
+        if self._store is None:
+            if is_memory_url(self.db_url):
+                raise ConfigError(f"{redact_url(self.db_url)} is an in-memory database: it holds nothing",
+                                  where="--db")
+            self._store = Store(self.db_url, create=False)
+        return self._store
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class SellerguardGroup(click.Group):
+    """Every failure, click's usage errors included, is one ``Error:`` line on stderr and exit 3."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            where = None
+            if isinstance(exc, click.UsageError) and exc.ctx:
+                where = " ".join(["sellerguard", *exc.ctx.command_path.split()[1:]])
+            hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
+            message = _one_line(exc.format_message()).removesuffix(".")
+            err_console.print(f"Error: {where + ': ' if where else ''}{message}{hint}", markup=False)
+            sys.exit(3)
+        except click.Abort:
+            err_console.print("Error: aborted", markup=False)
+            sys.exit(3)
+        except Exception as exc:  # a bug: one line for cron and monitoring; the traceback at DEBUG
+            log.debug("unexpected error", exc_info=True)
+            err_console.print(f"Error: internal error: {type(exc).__name__}: {_one_line(exc)[:300]} "
+                              "(a bug; --log-level DEBUG shows the traceback)", markup=False)
+            sys.exit(3)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def handle_errors(fn: F) -> F:
@@ -75,7 +132,26 @@ def handle_errors(fn: F) -> F:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def log_options(fn: F) -> F:
+    """``--log-format`` and ``--log-level``, as ``run`` has them (logs go to stderr).
+
+    Without either, only warnings and errors are logged, as bare lines (Python's last-resort handler).
+    """
+    fn = click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+                      help="INFO adds one line per account sync; DEBUG adds retries and tracebacks.")(fn)
+    return click.option("--log-format", type=click.Choice(["human", "json"]),
+                        help="human (default) or one JSON object per line.")(fn)  # type: ignore[return-value]
+
+
+def setup_logging(log_format: str | None, log_level: str | None) -> None:
+    if log_format or log_level:
+        from sellerguard.logs import configure_logging
+
+        configure_logging(log_format or "human", log_level or "INFO")  # type: ignore[arg-type]
+
+
+@click.group(cls=SellerguardGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="sellerguard")
 @click.option(
     "--config",
@@ -112,6 +188,16 @@ def init(ctx: Ctx, force: bool) -> None:
     path = ctx.config_path or default_config_path()
     write_starter_config(path, force=force)
     click.echo(f"Wrote {path}. Edit it, then run `sellerguard sync`.")
+
+
+@cli.command()
+@pass_ctx
+@handle_errors
+def migrate(ctx: Ctx) -> None:
+    """Create the database, or upgrade its schema to this version's (commands that write do it on their own;
+    commands that only read never do)."""
+    store = ctx.store
+    click.echo(f"Database {redact_url(store.url)} is at schema {store.schema_version()}.")
 
 
 @cli.command(name="import")
@@ -154,14 +240,17 @@ def _not_built(command: str, issue: int) -> NotBuiltError:
 
 @cli.command()
 @click.option("--account", "accounts", multiple=True, help="Only this account id (repeatable).")
+@log_options
 @pass_ctx
 @handle_errors
-def sync(ctx: Ctx, accounts: tuple[str, ...]) -> None:
+def sync(ctx: Ctx, accounts: tuple[str, ...], log_format: str | None, log_level: str | None) -> None:
     """Pull new data from every configured marketplace account.
 
     Exits 0 when every account synced, 3 when any failed (one line per failure on stderr).
     """
     from sellerguard.sync import sync_accounts
+
+    setup_logging(log_format, log_level)
 
     if not ctx.config.accounts:
         raise ConfigError("no accounts configured (run `sellerguard init`, or try `sellerguard demo`)",
@@ -202,29 +291,40 @@ def report_sync(outcomes: list[Any]) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (docs/status-json.md).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "nagios"]), default="table", show_default=True,
+              help="json: docs/status-json.md; nagios: the plugin format with performance data.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--as-of", "as_of", metavar="TIMESTAMP", help="Evaluate as of this moment (ISO 8601 with offset).")
 @click.option("--account", "accounts", multiple=True, help="Only this account id (repeatable).")
 @click.option("--marketplace", "marketplaces", multiple=True, help="Only this marketplace (repeatable).")
 @click.option("--horizon", "horizon_days", type=click.IntRange(1, 90), help="Days ahead for forecast and deadlines.")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Deadlines shown in the table.")
+@click.option("--all", "all_deadlines", is_flag=True, help="Show every deadline in the table.")
+@log_options
 @pass_ctx
 @handle_errors
-def status(ctx: Ctx, as_json: bool, as_of: str | None, accounts: tuple[str, ...],
-           marketplaces: tuple[str, ...], horizon_days: int | None) -> None:
+def status(ctx: Ctx, fmt: str, as_json: bool, as_of: str | None, accounts: tuple[str, ...],
+           marketplaces: tuple[str, ...], horizon_days: int | None, limit: int, all_deadlines: bool,
+           log_format: str | None, log_level: str | None) -> None:
     """Show every account's service metrics, headroom, forecast and deadlines (Nagios exit codes).
 
-    Exit code: 0 all ok, 1 some warn, 2 some critical, 3 unknown or error.
+    Exit code: 0 all ok, 1 some warn, 2 some critical, 3 unknown or error. Reads the database only: a missing
+    database is an error (exit 3), never created.
     """
     from sellerguard.clock import SystemClock
-    from sellerguard.status import build_status, parse_as_of
+    from sellerguard.status import build_status, parse_as_of, render_nagios, report_json
 
+    setup_logging(log_format, log_level)
     moment = parse_as_of(as_of) if as_of else None
-    report = build_status(ctx.config, ctx.store, SystemClock(), as_of=moment, accounts=accounts,
+    config = ctx.config
+    report = build_status(config, ctx.read_store, SystemClock(), as_of=moment, accounts=accounts,
                           marketplaces=marketplaces, horizon_days=horizon_days)
-    if as_json:
-        click.echo(report.model_dump_json(indent=2))
+    if as_json or fmt == "json":
+        click.echo(report_json(report))
+    elif fmt == "nagios":
+        click.echo(render_nagios(report))
     else:
-        print_report(report)
+        print_report(report, deadline_limit=None if all_deadlines else limit)
     sys.exit(report.exit_code if report.accounts else 3)
 
 
@@ -278,7 +378,7 @@ def silence(ctx: Ctx, matcher: str | None, duration: str, reason: str | None, li
 
     now = SystemClock().now()
     if expire is not None:
-        s = expire_silence(ctx.store, expire, now)
+        s = expire_silence(ctx.existing_store, expire, now)
         click.echo(f"Silence {s.id} ({s.account}/{s.item}) ended.")
         return
     if matcher and not list_:
@@ -293,7 +393,7 @@ def silence(ctx: Ctx, matcher: str | None, duration: str, reason: str | None, li
                         created_by=getpass.getuser())
         click.echo(f"Silence {s.id}: {s.account}/{s.item} muted until {s.ends_at:%Y-%m-%d %H:%M} UTC.")
         return
-    rows = list_silences(ctx.store, now, include_expired=show_all)
+    rows = list_silences(ctx.read_store, now, include_expired=show_all)
     if not rows:
         click.echo("No silences." if show_all else "No active silences.")
     for s in rows:
@@ -331,11 +431,11 @@ def notify(ctx: Ctx, test_: bool, flush: bool, retry_failed: bool) -> None:
             raise SellerguardError(f"{failed} of {len(results)} target(s) did not accept the test message")
         return
     if retry_failed:
-        click.echo(f"Queued again: {outbox.retry_failed(ctx.store, clock.now())} message(s).")
+        click.echo(f"Queued again: {outbox.retry_failed(ctx.existing_store, clock.now())} message(s).")
     if flush:
-        r = outbox.flush(ctx.store, ctx.config, clock=clock, sleep=time.sleep)
+        r = outbox.flush(ctx.existing_store, ctx.config, clock=clock, sleep=time.sleep)
         click.echo(f"Sent {r.sent}, to retry {r.retried}, failed {r.failed}.")
-    counts = outbox.counts(ctx.store)
+    counts = outbox.counts(ctx.read_store)
     click.echo(", ".join(f"{status}: {counts.get(status, 0)}" for status in ("pending", "sent", "failed")))
 
 
@@ -405,13 +505,15 @@ def show_status(config: Config, store: Store) -> None:
     print_report(build_status(config, store, SystemClock()))
 
 
-def print_report(report: Any) -> None:
+def print_report(report: Any, deadline_limit: int | None = 20) -> None:
+    import os
+
     from sellerguard.status import render_status
 
     out = Console(highlight=False)
-    if not out.is_terminal:
+    if not out.is_terminal and "COLUMNS" not in os.environ:
         out.width = 140  # a pipe or a log: do not squeeze the tables into 80 columns
-    out.print(render_status(report))
+    out.print(render_status(report, width=out.width, deadline_limit=deadline_limit))
 
 
 def main() -> None:

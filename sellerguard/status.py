@@ -1,12 +1,17 @@
-"""``sellerguard status``: build the report (rules engine) and render it as rich tables; the CLI prints.
+"""``sellerguard status``: build the report (rules engine) and render it; the CLI prints.
 
-The JSON form is ``StatusReport.model_dump_json`` (docs/status-json.md); the exit code is the Nagios one of
-the worst level (``StatusReport.exit_code``).
+Three forms: rich tables (``render_status``; a compact list below ``COMPACT_BELOW`` columns), the JSON document
+(``report_json``, docs/status-json.md) and the Nagios plugin output with performance data (``render_nagios``).
+The exit code is the Nagios one of the worst level (``StatusReport.exit_code``).
 """
 
 from __future__ import annotations
 
+import json
+import math
+from collections import Counter
 from datetime import UTC, date, datetime
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -21,6 +26,8 @@ from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
 from sellerguard.store import Store
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "critical": "bold red", "unknown": "magenta"}
+NAGIOS_WORD = {"ok": "OK", "warn": "WARNING", "critical": "CRITICAL", "unknown": "UNKNOWN"}
+COMPACT_BELOW = 120  # columns: narrower terminals get one metric per two lines instead of a wide table
 
 
 def parse_as_of(text: str) -> datetime:
@@ -123,30 +130,188 @@ def account_table(acc: AccountStatus) -> Table:
     return table
 
 
-def deadline_table(report: StatusReport, limit: int = 50) -> Table | None:
+def _deadline_rows(report: StatusReport) -> list[tuple[AccountStatus, Any]]:
     rows = [(a, d) for a in report.accounts for d in a.deadlines]
+    rows.sort(key=lambda r: r[1].due)
+    return rows
+
+
+def _due(report: StatusReport, d: Any) -> Text:
+    """The due time, with a text marker when past due (colour is lost in pipes and with NO_COLOR)."""
+    if d.due <= report.as_of:
+        return Text.assemble((f"{d.due:%Y-%m-%d %H:%M}", "red"), " ", ("OVERDUE", "bold red"))
+    return Text(f"{d.due:%Y-%m-%d %H:%M}")
+
+
+def _missed(acc: AccountStatus, d: Any) -> str:
+    metric = next((m for m in acc.metrics if m.id == d.metric), None)
+    return fmt_value(metric, d.value_if_missed) if metric else "-"
+
+
+def _more(total: int, shown: int) -> str | None:
+    return f"{total - shown} more: --all (or --limit N) shows them, --json has every one" if total > shown else None
+
+
+def deadline_table(report: StatusReport, limit: int | None = 20) -> Table | None:
+    """The deadline queue, soonest first; ``limit=None`` shows every row. Refs and metric ids never truncate."""
+    rows = _deadline_rows(report)
     if not rows:
         return None
-    rows.sort(key=lambda r: r[1].due)
-    table = Table(title=Text("Deadlines", style="bold"), title_justify="left")
-    for col in ("due (UTC)", "account", "kind", "ref", "metric", "if missed"):
+    shown = rows if limit is None else rows[:limit]
+    table = Table(title=Text("Deadlines", style="bold"), title_justify="left", caption_justify="left")
+    table.add_column("due (UTC)", no_wrap=True)
+    for col in ("account", "kind"):
         table.add_column(col)
-    for acc, d in rows[:limit]:
-        overdue = d.due <= report.as_of
-        metric = next((m for m in acc.metrics if m.id == d.metric), None)
-        missed = fmt_value(metric, d.value_if_missed) if metric else "-"
-        table.add_row(Text(f"{d.due:%Y-%m-%d %H:%M}", style="red" if overdue else ""), acc.account,
-                      d.kind, d.ref, d.metric, missed)
-    if len(rows) > limit:
-        table.caption = f"{len(rows) - limit} more in --json"
+    for col in ("ref", "metric"):
+        table.add_column(col, overflow="fold")
+    table.add_column("if missed")
+    for acc, d in shown:
+        table.add_row(_due(report, d), acc.account, d.kind, d.ref, d.metric, _missed(acc, d))
+    table.caption = _more(len(rows), len(shown))
     return table
 
 
-def render_status(report: StatusReport) -> RenderableType:
+def _compact_account(acc: AccountStatus) -> list[RenderableType]:
+    """One account as lines: the metric id on its own line (folded, never cut), its figures below."""
+    head = Text.assemble((f"{acc.marketplace} / {acc.account}", "bold"), "  ",
+                         (acc.level.upper(), LEVEL_STYLE[acc.level]), overflow="fold")
+    if acc.last_sync:
+        head.append(f"  last sync {acc.last_sync:%Y-%m-%d %H:%M} UTC", style="dim")
+    lines: list[RenderableType] = [head]
+    if not acc.metrics:
+        lines.append(Text("  UNKNOWN  (no policy pack for this marketplace)", style="magenta"))
+    for m in acc.metrics:
+        row = _metric_row(m)
+        lines.append(Text.assemble("  ", (f"{m.level.upper():<8}", LEVEL_STYLE[m.level]), " ", m.id,
+                                   overflow="fold"))
+        figures = [f"{row[2]}", f"count {row[3]}", f"good if {row[4]}", f"headroom {row[5]}"]
+        if m.breach_forecast:
+            figures.append(f"breach by {row[6]}")
+        lines.append(Text("           " + ", ".join(figures), overflow="fold"))
+        if (note := _note(m)) is not None:
+            lines.append(Text("           " + note.split(": ", 1)[1], style="dim", overflow="fold"))
+    return lines
+
+
+def _compact_deadlines(report: StatusReport, limit: int | None) -> list[RenderableType]:
+    rows = _deadline_rows(report)
+    if not rows:
+        return []
+    shown = rows if limit is None else rows[:limit]
+    lines: list[RenderableType] = [Text("Deadlines (UTC)", style="bold")]
+    for acc, d in shown:
+        lines.append(Text.assemble("  ", _due(report, d), f"  {d.kind} ", d.ref, overflow="fold"))
+        lines.append(Text(f"      {acc.account}  {d.metric} if missed: {_missed(acc, d)}", overflow="fold"))
+    if (more := _more(len(rows), len(shown))) is not None:
+        lines.append(Text(more, style="dim"))
+    return lines
+
+
+def render_status(report: StatusReport, *, width: int = 140, deadline_limit: int | None = 20) -> RenderableType:
+    """Tables at ``width`` >= ``COMPACT_BELOW`` columns, else a compact list; both keep every id whole."""
     parts: list[RenderableType] = [Text(f"Status as of {report.as_of:%Y-%m-%d %H:%M} UTC", style="bold")]
-    parts += [account_table(a) for a in report.accounts]
-    if (deadlines := deadline_table(report)) is not None:
-        parts.append(deadlines)
+    if width >= COMPACT_BELOW:
+        parts += [account_table(a) for a in report.accounts]
+        if (deadlines := deadline_table(report, deadline_limit)) is not None:
+            parts.append(deadlines)
+    else:
+        for acc in report.accounts:
+            parts += _compact_account(acc)
+        parts += _compact_deadlines(report, deadline_limit)
     if not report.accounts:
         parts.append(Text("No accounts: add [[accounts]] to the config or import data first."))
     return Group(*parts)
+
+
+# -- JSON -------------------------------------------------------------------------------------------------------
+
+def _clean_number(value: Any) -> Any:
+    """Integral floats as integers (``6`` not ``6.0``), others without binary noise (0.03, not 0.030000000000000002)."""
+    if isinstance(value, float) and math.isfinite(value):
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _clean_number(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_number(v) for v in value]
+    return value
+
+
+def report_document(report: StatusReport) -> dict[str, Any]:
+    """The ``status --json`` document: ``as_of``, the overall ``level``, then ``accounts`` (docs/status-json.md)."""
+    body = json.loads(report.model_dump_json())
+    level = report.level if report.accounts else "unknown"
+    return _clean_number({"as_of": body.pop("as_of"), "level": level, **body})
+
+
+def report_json(report: StatusReport) -> str:
+    return json.dumps(report_document(report), indent=2, ensure_ascii=False)
+
+
+# -- Nagios plugin output -------------------------------------------------------------------------------------
+
+def _perf_number(value: float) -> str:
+    """Plain decimal notation (no exponent), as the plugin guidelines want: [-0-9.]."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _perf_range(limit: float | None, comparator: str, scale: float) -> str:
+    """A Nagios range that alerts where the metric is bad: ``N`` (alert above N) or ``N:`` (alert below N)."""
+    if limit is None:
+        return ""
+    bound = _perf_number(limit * scale)
+    return bound if comparator in ("<", "<=") else f"{bound}:"
+
+
+def perfdata(acc: AccountStatus, m: MetricStatus) -> str | None:
+    """``'account/metric'=value[UOM];warn;crit;min;max``: rates in %, counts plain; None without a value."""
+    if m.value is None or not math.isfinite(m.value):
+        return None
+    rate = _is_rate(m)
+    scale, uom = (100.0, "%") if rate else (1.0, "")
+    label = f"{acc.account}/{m.id}".replace("'", "''").replace("=", "_")
+    warn = _perf_range(m.warn, m.comparator, scale)
+    crit = _perf_range(m.threshold, m.comparator, scale)
+    bounds = ";0;100" if rate else (";0;" if m.denominator is None and m.numerator is not None else ";;")
+    return f"'{label}'={_perf_number(m.value * scale)}{uom};{warn};{crit}{bounds}"
+
+
+def _plain(text: str) -> str:
+    """Long output must not contain '|' (it starts performance data) nor line breaks of its own."""
+    return " ".join(text.replace("|", "/").split())
+
+
+def render_nagios(report: StatusReport) -> str:
+    """Nagios/Icinga/Checkmk plugin output (Nagios Plugin Development Guidelines, "Plugin Output").
+
+    Line 1: ``SELLERGUARD <STATE> - <counts> of <n> accounts | <perfdata>``; then one long-output line per
+    account and one per metric that is not ok, and per overdue deadline. Every metric with a value has
+    performance data on the first line.
+    """
+    state = NAGIOS_WORD[report.level if report.accounts else "unknown"]
+    if not report.accounts:
+        return f"SELLERGUARD {state} - no accounts: add [[accounts]] to the config or import data first"
+    counts = Counter(a.level for a in report.accounts)
+    parts = [f"{counts[lv]} {lv}" for lv in ("critical", "warn", "unknown") if counts[lv]]
+    n = len(report.accounts)
+    summary = f"{', '.join(parts)} of {n} accounts" if parts else f"{n} of {n} accounts ok"
+    perf = [p for a in report.accounts for m in a.metrics if (p := perfdata(a, m)) is not None]
+    lines = [f"SELLERGUARD {state} - {summary}" + (f" | {' '.join(perf)}" if perf else "")]
+    for acc in report.accounts:
+        sync = f", last sync {acc.last_sync:%Y-%m-%d %H:%M} UTC" if acc.last_sync else ", never synced"
+        lines.append(_plain(f"{NAGIOS_WORD[acc.level]}: {acc.marketplace}/{acc.account}{sync}"))
+        for m in acc.metrics:
+            if m.level == "ok":
+                continue
+            limit = "" if m.threshold is None else f" (good if {m.comparator} {fmt_value(m, m.threshold)})"
+            reason = f": {m.reason}" if m.reason else ""
+            lines.append(_plain(f"  {NAGIOS_WORD[m.level]}: {acc.account}/{m.id} = {fmt_value(m, m.value)}"
+                                f"{limit}{reason}"))
+        overdue = [d for d in acc.deadlines if d.due <= report.as_of]
+        if overdue:
+            refs = ", ".join(f"{d.kind} {d.ref}" for d in overdue[:10])
+            more = f" and {len(overdue) - 10} more" if len(overdue) > 10 else ""
+            lines.append(_plain(f"  OVERDUE: {len(overdue)} deadline(s): {refs}{more}"))
+    return "\n".join(lines)

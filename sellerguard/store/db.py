@@ -43,6 +43,19 @@ _REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+|None)['\"]
 
 
 @cache
+def _known_revisions() -> frozenset[str]:
+    return frozenset(dict(_REVISION.findall(p.read_text())).get("revision", "")
+                     for p in (_MIGRATIONS / "versions").glob("*.py")) - {""}
+
+
+def _refuse_unknown(version: str | None, url: str) -> None:
+    """A database written by a newer sellerguard: neither read it nor let Alembic fail on it."""
+    if version is not None and version not in _known_revisions():
+        raise StoreError(f"database {redact_url(url)} has schema {version}, newer than this sellerguard knows "
+                         f"({_head_revision()}); upgrade sellerguard")
+
+
+@cache
 def _head_revision() -> str | None:
     revisions, parents = set(), set()
     for path in (_MIGRATIONS / "versions").glob("*.py"):
@@ -62,6 +75,53 @@ def default_db_url() -> str:
         return url
     data_dir = Path(platformdirs.user_data_dir("sellerguard", appauthor=False))
     return f"sqlite:///{data_dir / 'sellerguard.db'}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL; None for other databases and for in-memory SQLite."""
+    if not url.startswith("sqlite") or is_memory_url(url):
+        return None
+    from sqlalchemy.engine import make_url
+
+    try:
+        database = make_url(url).database
+    except Exception:
+        return None
+    return Path(database).expanduser() if database else None
+
+
+def is_memory_url(url: str) -> bool:
+    """``sqlite://``, ``sqlite:///``, ``sqlite:///:memory:``, ``...?mode=memory``: gone when the process ends."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return False
+    if not parsed.drivername.startswith("sqlite"):
+        return False
+    return parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory" or \
+        (parsed.database or "").startswith("file::memory:")
+
+
+def _create_private(path: Path) -> None:
+    """Create the database folder (0700) and an empty database file (0600) when missing: tokens live in it.
+
+    SQLite gives its -wal and -shm files the database file's mode. Existing files and folders are left as
+    they are (an operator may have chosen other modes on purpose).
+    """
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a database file")
+    try:
+        if not path.parent.is_dir():
+            path.parent.mkdir(mode=0o700, parents=True)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        if not path.is_file():  # a file where a folder of the path should be
+            raise StoreError(f"cannot create the database {path}: a file is in the way") from None
+    except OSError as exc:
+        raise StoreError(f"cannot create the database {path}: {exc.strerror}") from None
 
 
 def redact_url(url: str) -> str:
@@ -98,22 +158,32 @@ def _row(record: Record) -> dict[str, Any]:
 
 
 class Store:
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    """One database. ``create=False`` opens only an existing sellerguard database (read-only commands: a
+    mistyped ``--db`` must not create an empty one); ``migrate=False`` leaves the schema as it is."""
+
+    def __init__(self, url: str, *, migrate: bool = True, create: bool = True) -> None:
         self.url = url
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            folder = Path(url.removeprefix("sqlite:///")).expanduser().parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the database folder {folder}: {exc.strerror}") from None
+        path = sqlite_path(url)
+        if path is not None:
+            if create:
+                _create_private(path)
+            elif not path.is_file():
+                raise StoreError(f"no database at {path} (nothing was synced or imported there; "
+                                 "check --db, $SELLERGUARD_DB or [store] url)")
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot use database {redact_url(url)}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._fernet: Any = None
         if migrate:
+            if path is not None and path.exists() and not os.access(path, os.W_OK):
+                raise StoreError(f"database {path} is read-only for this user; a command that writes needs "
+                                 "write access to it and its folder")
             self.migrate()
+        elif not create:
+            self.check_schema()
 
     @property
     def dialect(self) -> str:
@@ -128,8 +198,10 @@ class Store:
         quarter of a second at every CLI start).
         """
         try:
-            if self.schema_version() == self.head_version():
+            version = self.schema_version()
+            if version == self.head_version():
                 return
+            _refuse_unknown(version, self.url)
             from alembic import command
 
             # Alembic is not safe to run twice at once, in threads or in processes
@@ -139,6 +211,21 @@ class Store:
             # drivers add hint lines ("Is the server running...?"): keep the error to one line
             reason = " ".join(str(exc.orig).split())
             raise StoreError(f"cannot open database {redact_url(self.url)}: {reason}") from None
+
+    def check_schema(self) -> None:
+        """For read-only use: the database must exist and be at this version's schema (never migrated here)."""
+        try:
+            version = self.schema_version()
+        except (OperationalError, DatabaseError) as exc:
+            reason = " ".join(str(exc.orig).split())
+            raise StoreError(f"cannot open database {redact_url(self.url)}: {reason}") from None
+        if version is None:
+            raise StoreError(f"{redact_url(self.url)} is not a sellerguard database (no schema version; "
+                             "check --db, $SELLERGUARD_DB or [store] url)")
+        _refuse_unknown(version, self.url)
+        if version != self.head_version():
+            raise StoreError(f"database {redact_url(self.url)} has an older schema ({version}); "
+                             "run `sellerguard migrate` (or any command that writes) to upgrade it")
 
     def schema_version(self) -> str | None:
         with self.engine.connect() as conn:
@@ -183,7 +270,7 @@ class Store:
             with _PROCESS_LOCKS.setdefault(name, threading.Lock()):
                 yield
             return
-        with path.open("a") as fh:
+        with _open_lock(path) as fh:
             deadline = time.monotonic() + timeout_s
             while True:
                 try:
@@ -216,7 +303,7 @@ class Store:
         if path is None:
             lk = _PROCESS_LOCKS.setdefault(name, threading.Lock())
             return lk.release if lk.acquire(blocking=False) else None
-        fh = path.open("a")
+        fh = _open_lock(path)
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -368,6 +455,11 @@ def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         seen[(row["account"], row["external_id"])] = row
     return list(seen.values())
+
+
+def _open_lock(path: Path) -> Any:
+    """The lock file beside the database, owner-only like the database."""
+    return os.fdopen(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600), "a")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

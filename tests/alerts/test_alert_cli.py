@@ -34,6 +34,7 @@ url = "env:SG_TEST_HOOK"
 def env(tmp_path):
     cfg = tmp_path / "sg.toml"
     cfg.write_text(CONFIG)
+    Store(f"sqlite:///{tmp_path / 'sg.db'}").close()  # read-only commands never create one (issue 19)
     return ["--config", str(cfg), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
 
 
