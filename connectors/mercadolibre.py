@@ -247,7 +247,8 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
     for page in search_orders(http, seller_id, opts, _window_start(ctx, cursor, opts), now):
         records: list[Record] = []
         for raw in page:
-            records.extend(normalize_order(ctx.account.id, raw, _shipment(http, raw, shipments), site))
+            records.extend(normalize_order(ctx.account.id, raw, _shipment(http, raw, shipments), site,
+                                           buyer_key=ctx.buyer_key))
         yield Batch(records, None, progress=len(page))
     yield Batch([], now.isoformat())  # the window is complete: resume from its end next time
 

@@ -8,6 +8,8 @@ with its shipment. Buyer nicknames, names, addresses and message texts are never
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,6 +23,7 @@ from sellerguard.schema import (
     Claim,
     Message,
     Order,
+    OrderLine,
     Party,
     Record,
     ReportedMetric,
@@ -28,8 +31,26 @@ from sellerguard.schema import (
     payload_hash,
 )
 
+log = logging.getLogger("sellerguard.connectors.mercadolibre")
+BuyerKey = Callable[[str | None], str | None]  # SyncContext.buyer_key: raw buyer id -> pseudonymous key
+# order.status, the whole list on the manage-sales page: waiting for payment / cancelled / paid (the shipment says more)
 PENDING = {"confirmed", "payment_required", "payment_in_process", "partially_paid"}
 CANCELLED = {"cancelled", "invalid"}
+PAID = {"paid", "partially_refunded", "pending_cancel"}  # pending_cancel: not cancelled (yet)
+# shipment.status -> order status once paid
+SHIPMENT_STATUSES = {"pending": "unshipped", "handling": "unshipped", "ready_to_ship": "unshipped",
+                     "shipped": "shipped", "not_delivered": "shipped", "delivered": "delivered",
+                     "cancelled": "unshipped", "to_be_agreed": "unshipped"}
+_warned: set[tuple[str, str]] = set()
+
+
+def unknown_value(field: str, value: str) -> None:
+    """Log a status value this connector does not know, once per (field, value) and process."""
+    if (field, value) not in _warned:
+        _warned.add((field, value))
+        log.warning("mercadolibre: unknown %s %r: kept as 'unknown' (tell the sellerguard developers)", field,
+                    value[:60])
+
 # cancel_detail.requested_by -> who asked [field unverified: docs/connectors/mercadolibre.md]
 REQUESTED_BY: dict[str, Party] = {"buyer": "buyer", "seller": "seller", "mediator": "marketplace",
                                   "fraud": "marketplace", "internal": "marketplace", "mercadolibre": "marketplace"}
@@ -81,21 +102,53 @@ def pack_id(order: dict[str, Any]) -> str:
 
 
 def _order_status(order: dict[str, Any], shipment: dict[str, Any] | None) -> str:
+    """Every listed order and shipment status is mapped; an unknown one is ``unknown`` (warned once)."""
     status = str(order.get("status") or "")
     if status in CANCELLED:
         return "cancelled"
     if status in PENDING:
         return "pending"
-    ship = str((shipment or {}).get("status") or "")
-    if ship == "delivered":
-        return "delivered"
-    if ship in ("shipped", "not_delivered"):
-        return "shipped"
-    return "unshipped"
+    if status not in PAID:
+        unknown_value("order status", status)
+        return "unknown"
+    if shipment is None:
+        return "unshipped"
+    ship = str(shipment.get("status") or "")
+    if ship not in SHIPMENT_STATUSES:
+        unknown_value("shipment status", ship)
+        return "unknown"
+    return SHIPMENT_STATUSES[ship]
 
 
-def normalize_order(account: str, order: Any, shipment: dict[str, Any] | None, site: str | None) -> list[Record]:
-    """One order (from ``/orders/search``) plus its shipment (``x-format-new``) -> order, shipment, cancellation."""
+def _lines(items: list[Any], ep: str) -> tuple[tuple[OrderLine, ...], Decimal | None]:
+    """``order_items[]`` -> lines (item id, units, the item's category) and the subtotal before discounts
+    (``full_unit_price`` x quantity; None unless every line gives it)."""
+    lines: list[OrderLine] = []
+    subtotal: Decimal | None = Decimal(0)
+    for i, line in enumerate(items):
+        if not isinstance(line, dict):
+            raise payload_error(ep, f"order_items[{i}]", "not an object")
+        item = line.get("item") if isinstance(line.get("item"), dict) else {}
+        qty = line.get("quantity", 1)
+        category = item.get("category_id")
+        lines.append(OrderLine(line_id=str(item["id"])[:200] if item.get("id") else None, quantity=qty,
+                               category_id=str(category)[:100] if category else None))
+        full = _money(line.get("full_unit_price"), f"order_items[{i}].full_unit_price", ep)
+        subtotal = subtotal + full * qty if subtotal is not None and full is not None else None
+    return tuple(lines), subtotal if lines else None
+
+
+def _country(ship: dict[str, Any]) -> str | None:
+    """``receiver_address.country.id`` of the shipment (``BR``); nothing else of the address is read."""
+    code = dig(ship, "receiver_address", "country", "id")
+    return code.upper() if isinstance(code, str) and len(code) == 2 and code.isalpha() and code.isascii() else None
+
+
+def normalize_order(account: str, order: Any, shipment: dict[str, Any] | None, site: str | None,
+                    buyer_key: BuyerKey | None = None) -> list[Record]:
+    """One order (from ``/orders/search``) plus its shipment (``x-format-new``) -> order, shipment, cancellation.
+
+    ``buyer_key`` turns ``buyer.id`` into the pseudonymous key (the raw id is never stored)."""
     ep = "/orders/search"
     if not isinstance(order, dict):
         raise payload_error(ep, "results[]", "not an object")
@@ -106,9 +159,13 @@ def normalize_order(account: str, order: Any, shipment: dict[str, Any] | None, s
     count = 0
     for i, line in enumerate(items):
         qty = dig(line, "quantity", default=1)
-        if not isinstance(qty, int) or isinstance(qty, bool):
+        if not isinstance(qty, int) or isinstance(qty, bool) or not 0 <= qty <= 1_000_000:
             raise payload_error(ep, f"order_items[{i}].quantity", f"not a count: {str(qty)[:20]!r}")
         count += qty
+    lines, subtotal = _lines(items, ep)
+    buyer = dig(order, "buyer", "id")
+    if buyer is not None and (isinstance(buyer, bool) or not isinstance(buyer, int | str)):
+        raise payload_error(ep, "buyer.id", f"not an id: {str(buyer)[:20]!r}")
     ship = shipment or {}
     logistic = dig(ship, "logistic", "type") or dig(ship, "logistic_type")
     updated = order.get("date_last_updated") or order.get("last_updated")
@@ -124,6 +181,10 @@ def normalize_order(account: str, order: Any, shipment: dict[str, Any] | None, s
         currency=order.get("currency_id") or None,
         item_count=max(count, 1) if items else 1,
         site=site,
+        buyer_key=buyer_key(str(buyer) if buyer is not None else None) if buyer_key else None,
+        buyer_country=_country(ship),
+        paid_at=when(order.get("date_closed"), "date_closed", ep, required=False),  # payment confirmed the sale
+        items_subtotal=subtotal, lines=lines,
     )]
     if shipment is not None:
         records.append(normalize_shipment(account, oid, shipment, count or None))
@@ -162,6 +223,7 @@ def normalize_shipment(account: str, order_id: str, ship: Any, items: int | None
         raise payload_error(ep, "status_history", "not an object")
     shipped = when(history.get("date_shipped"), "status_history.date_shipped", ep, required=False)
     delivered = when(history.get("date_delivered"), "status_history.date_delivered", ep, required=False)
+    first_visit = when(history.get("date_first_visit"), "status_history.date_first_visit", ep, required=False)
     tracking = ship.get("tracking_number") or None
     carrier = ship.get("tracking_method") or dig(ship, "logistic", "mode") or None
     moved = ship.get("status") in ("shipped", "delivered", "not_delivered")
@@ -172,6 +234,7 @@ def normalize_shipment(account: str, order_id: str, ship: Any, items: int | None
         # Mercado Envíos labels are the carrier's own: a moving parcel has a scanned, valid code
         tracking_validated=True if (tracking and moved) else None,
         delivered_at=delivered, item_count=items,
+        first_attempt_at=first_visit,  # the carrier's first visit to the buyer, delivered or not
     )
 
 

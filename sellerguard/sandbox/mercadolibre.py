@@ -68,8 +68,10 @@ def render_order(acc: WAccount, o: WOrder) -> dict[str, Any]:
         "date_created": _ts(o.purchased_at), "date_closed": _ts(o.purchased_at + timedelta(minutes=1)),
         "date_last_updated": _ts(o.updated_at), "last_updated": _ts(o.updated_at), "pack_id": _pack_id(o),
         "total_amount": float(o.total), "paid_amount": float(o.total), "currency_id": o.currency,
-        "order_items": [{"item": {"id": f"{acc.site}{o.sku[4:]}000", "title": o.sku}, "quantity": o.items,
-                         "unit_price": float(o.unit_price), "currency_id": o.currency}],
+        "order_items": [{"item": {"id": f"{acc.site}{o.sku[4:]}000", "title": o.sku,
+                                  "category_id": f"{acc.site}{1000 + int(o.sku[4:])}"}, "quantity": o.items,
+                         "unit_price": float(o.unit_price), "full_unit_price": float(o.unit_price),
+                         "currency_id": o.currency}],
         "shipping": {"id": None if cancelled else _shipment_id(o)},
         "seller": {"id": user_id(acc)}, "buyer": {"id": _buyer(o)},
         "tags": ["paid"] + (["delivered"] if o.status == "delivered" else []) + (["pack_order"] if o.cart else []),
@@ -81,7 +83,8 @@ def render_shipment(o: WOrder, new_format: bool) -> dict[str, Any]:
     s = o.shipment
     status = o.status if o.status in ("shipped", "delivered") else "ready_to_ship"
     base: dict[str, Any] = {"id": _shipment_id(o), "order_id": int(o.id), "status": status, "substatus": None,
-                            "tracking_number": s.tracking if s else None, "tracking_method": s.carrier if s else None}
+                            "tracking_number": s.tracking if s else None, "tracking_method": s.carrier if s else None,
+                            "receiver_address": {"country": {"id": "BR", "name": "Brasil"}}}  # the world: MLB
     if not new_format:  # the legacy shape: no lead time, no status history
         return {**base, "mode": "me2", "shipping_option": {"name": "Normal"}}
     return {
@@ -96,6 +99,8 @@ def render_shipment(o: WOrder, new_format: bool) -> dict[str, Any]:
             "date_ready_to_ship": _ts(s.confirmed_at) if s and s.confirmed_at else None,
             "date_shipped": _ts(s.shipped_at) if s and s.shipped_at else None,
             "date_delivered": _ts(s.delivered_at) if s and s.delivered_at else None,
+            # the world has no failed visits: the first visit is the delivery
+            "date_first_visit": _ts(s.delivered_at) if s and s.delivered_at else None,
             "date_cancelled": None, "date_not_delivered": None,
         },
         "date_created": _ts(o.purchased_at), "last_updated": _ts(o.updated_at),

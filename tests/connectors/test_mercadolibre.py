@@ -480,3 +480,34 @@ def test_pack_orders_shipped_on_time_are_not_delayed(store, clock):
     report = Engine(store, load_packs()).evaluate(accounts_to_check(config, store), clock.now())
     delayed = next(m for a in report.accounts for m in a.metrics if m.id == "mercadolibre.delayed_handling_rate")
     assert (delayed.value, delayed.denominator) == (0.0, 10)
+
+
+def test_schema_facts_of_an_order_and_its_shipment():
+    from sellerguard.connectors.contract import SyncContext
+
+    ctx = SyncContext(account=account(), state=None, clock=FixedClock(NOW), sleep=lambda s: None)
+    order = load("orders_search_page1.json")["results"][0]
+    o, s = normalize_order("a", order, load("shipment.json"), "MLB", buyer_key=ctx.buyer_key)
+    assert o.buyer_key == ctx.buyer_key("909090") and "909090" not in o.model_dump_json()
+    assert (o.buyer_country, str(o.items_subtotal), o.order_type) == ("BR", "159.8", None)
+    assert o.paid_at == datetime(2026, 11, 20, 13, 16, 2, tzinfo=UTC)  # date_closed: payment confirmed
+    assert [(x.line_id, x.quantity, x.category_id) for x in o.lines] == [("MLB1234567890", 2, "MLB1055")]
+    assert s.first_attempt_at == datetime(2026, 11, 22, 19, 30, tzinfo=UTC)  # date_first_visit
+    no_full = {**order, "order_items": [{**order["order_items"][0], "full_unit_price": None}]}
+    assert normalize_order("a", no_full, None, "MLB")[0].items_subtotal is None  # not known, never the paid price
+
+
+@pytest.mark.parametrize("order_status,ship_status,expected", [
+    ("confirmed", None, "pending"), ("payment_required", None, "pending"), ("payment_in_process", None, "pending"),
+    ("partially_paid", None, "pending"), ("cancelled", None, "cancelled"), ("invalid", None, "cancelled"),
+    ("paid", None, "unshipped"), ("partially_refunded", "shipped", "shipped"), ("pending_cancel", "handling",
+                                                                                 "unshipped"),
+    ("paid", "pending", "unshipped"), ("paid", "handling", "unshipped"), ("paid", "ready_to_ship", "unshipped"),
+    ("paid", "shipped", "shipped"), ("paid", "not_delivered", "shipped"), ("paid", "delivered", "delivered"),
+    ("paid", "cancelled", "unshipped"), ("paid", "to_be_agreed", "unshipped"),
+    ("paid", "beamed_up", "unknown"), ("frozen", None, "unknown"),
+])
+def test_every_listed_order_and_shipment_status_is_mapped(order_status, ship_status, expected):
+    order = {**load("orders_search_page1.json")["results"][0], "status": order_status, "cancel_detail": None}
+    ship = {**load("shipment.json"), "status": ship_status} if ship_status else None
+    assert normalize_order("a", order, ship, "MLB")[0].status == expected
