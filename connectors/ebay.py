@@ -21,11 +21,13 @@ Streams:
 from __future__ import annotations
 
 import base64
+import json
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,7 +87,7 @@ ERRORS: dict[int | str, ErrorRule] = {
     401: ErrorRule("refresh", "config", "eBay rejected the access token: re-authorize the app (OAuth consent)"),
     403: ErrorRule("fail", "config", "eBay refused access: the token lacks a scope for this call (see"
                                      " docs/connectors/ebay.md) or the seller is not registered for it"),
-    404: ErrorRule("fail", "config", "eBay does not know this resource: check options.marketplace_id"),
+    404: ErrorRule("fail", "config", "eBay does not know this resource (HTTP 404)"),
     429: ErrorRule("retry", "wait", "eBay call limit reached (daily quota per app)"),
 }
 
@@ -101,11 +103,41 @@ def hosts(ctx: SyncContext) -> tuple[str, str]:
     return (API_SANDBOX, APIZ_SANDBOX) if acc.sandbox else (API, APIZ)
 
 
+# API path -> (API name, the OAuth scope its calls need): a 403, or a 404 on a call that cannot be "not found"
+# for any other reason, means the seller's consent lacks this scope (eBay answers Identity with 404 then)
+API_SCOPES = (
+    ("/commerce/identity/", "the Identity API", "commerce.identity.readonly"),
+    ("/commerce/message/", "the Message API", "commerce.message"),
+    ("/commerce/feedback/", "the Feedback API", "commerce.feedback.readonly"),
+    ("/sell/analytics/", "the Analytics API", "sell.analytics.readonly"),
+    ("/sell/fulfillment/", "the Fulfillment API", "sell.fulfillment.readonly"),
+    ("/post-order/", "the Post-Order API", "sell.fulfillment.readonly"),
+)
+# 404s that are a real "no such thing", not a missing scope: one order, one conversation, a metric eBay has
+# no benchmark for yet (handled by the caller)
+_REAL_404 = re.compile(r"/order/[^/]+$|/conversation/[^/]+$|/customer_service_metric/")
+
+
+def scope_for(url: str) -> tuple[str, str] | None:
+    path = urlsplit(url).path
+    for prefix, api, scope in API_SCOPES:
+        if prefix in path:
+            return api, scope
+    return None
+
+
 def _classify(response: requests.Response) -> ErrorRule | None:
-    """eBay's 429 body says which quota ran out; a 403 with errorId 1100 is a missing scope, not an outage."""
+    """eBay's 429 says which quota ran out; a 403 (or a 404 from an API-level path) is a missing scope."""
     if response.status_code == 429:
         return ErrorRule("retry", "wait", "eBay call limit reached (daily quota per app; resets at midnight"
                                           " US Pacific)")
+    if response.status_code in (403, 404) and (found := scope_for(response.url or "")):
+        if response.status_code == 404 and _REAL_404.search(urlsplit(response.url).path):
+            return None
+        api, scope = found
+        return ErrorRule("fail", "config", f"eBay refused {api}: the seller's consent"
+                                           f" lacks the scope {SCOPE}{scope}; re-consent with it, or leave it out"
+                                           " of options.scopes (this stream then fails alone)")
     return None
 
 
@@ -167,71 +199,198 @@ def _since(cursor: str | None, now: datetime, backfill_days: int, back_s: float)
     return now - timedelta(days=backfill_days)
 
 
+MAX_PAGES = 2000  # per list per run: 400,000 orders at 200 a page; a marketplace bug cannot loop forever
+MESSAGE_PAGES = 200  # 10,000 conversations with activity in one window
+THREAD_PAGES = 20  # 1,000 messages in one conversation
+
+
+def offset_pages(page: Any, limit: int, *, start: int = 0, where: str,
+                 max_pages: int = MAX_PAGES) -> Iterator[tuple[list[Any], int | None, bool]]:
+    """Offset paging to the end: yields (items, total, last page?).
+
+    Ends on a short or empty page or when ``total`` is reached; the same page twice (a marketplace that ignores
+    ``offset``) is a payload error, and after ``max_pages`` pages the run stops with an error saying where.
+    """
+    offset, previous = start, None
+    for _ in range(max_pages):
+        items, total = page(offset, limit)
+        fingerprint = json.dumps(items, sort_keys=True, default=str) if items else None
+        if fingerprint is not None and fingerprint == previous:
+            raise ConnectorError(f"the same page came back for offset {offset - len(items)} and {offset}: the"
+                                 " marketplace ignores offset; stopped", kind="payload", where=where)
+        previous = fingerprint
+        last = len(items) < limit or not items or (total is not None and offset + len(items) >= total)
+        yield items, total, last
+        if last:
+            return
+        offset += len(items)
+    raise ConnectorError(f"stopped after {max_pages} pages at offset {offset} (full pages, no end in sight);"
+                         " the next sync resumes from the stored cursor", kind="payload", where=where)
+
+
 # -- orders ------------------------------------------------------------------------------------------------
+
+RECENT_STATE = "orders_recent"  # {orderId: lastModifiedDate} of orders read inside the overlap window
+
+
+def _recent(ctx: SyncContext) -> dict[str, str]:
+    """Orders already read at their current ``lastModifiedDate`` (a garbled value is dropped, not trusted)."""
+    raw = ctx.state.get(RECENT_STATE)
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        ctx.log.warning("%s: dropped an unreadable %s state value", ctx.account.id, RECENT_STATE)
+        return {}
+    return data
+
+
+def _backfill_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """A resumable backfill's cursor: {"from": iso, "to": iso, "offset": n}; None for a time cursor."""
+    if not cursor or not cursor.startswith("{"):
+        return None
+    try:
+        data = json.loads(cursor)
+        when(data["from"], "cursor", "cursor.from")
+        when(data["to"], "cursor", "cursor.to")
+        if not isinstance(data["offset"], int) or data["offset"] < 0:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, ConnectorError):
+        raise ConnectorError(f"stored orders cursor {cursor[:60]!r} is unreadable; reset it with a full re-sync",
+                             kind="config", where="ebay: orders cursor") from None
+    return data
 
 
 def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    """Backfill by creation date (stable set: resumable per page), then incremental by lastModifiedDate.
+
+    A backfill's cursor is written after every page (``{"from", "to", "offset"}``), so an interrupted backfill
+    resumes at its page. Incremental reads skip the orders read before at the same ``lastModifiedDate`` (the
+    overlap re-reads them): no getOrder and no shipping_fulfillment call for an unchanged order.
+    """
     options: Options = ctx.options or Options()
     now = ctx.now()
-    since = _since(cursor, now, options.backfill_days, options.overlap_s)
+    recent, seen = _recent(ctx), {}
+    keep_from = now - timedelta(seconds=options.overlap_s)
+    backfill = _backfill_cursor(cursor)
+    if cursor is None:
+        backfill = {"from": iso(now - timedelta(days=options.backfill_days)), "to": iso(now), "offset": 0}
+    if backfill is not None:
+        crit = f"creationdate:[{backfill['from']}..{backfill['to']}]"
+        for orders, offset, last, pages in _order_pages(http, crit, backfill["offset"]):
+            records = _page_records(ctx, http, orders, offset, {}, seen, keep_from)
+            resume = backfill["to"] if last else json.dumps({**backfill, "offset": offset + len(orders)})
+            yield Batch(records, cursor=resume, progress=1, total=pages)
+        since = when(backfill["to"], "cursor", "cursor.to") - timedelta(seconds=options.overlap_s)  # type: ignore[operator]
+    else:
+        since = _since(cursor, now, options.backfill_days, options.overlap_s)
     # lastmodifieddate only: with creationdate in the same filter eBay silently drops it
-    params = {"filter": f"lastmodifieddate:[{iso(since)}..]", "limit": PAGE}
-    offset = 0
-    while True:
-        where = f"GET {ORDERS}"
-        body = http.get_json(ORDERS, params={**params, "offset": offset}, bucket="api")
-        if not isinstance(body, dict) or not isinstance(body.get("orders", []), list):
-            raise bad(where, "orders", "not a list")
-        orders = body.get("orders") or []
-        total = body.get("total") if isinstance(body.get("total"), int) else None
-        records: list[Record] = []
-        for i, order in enumerate(orders):
-            records += _order_records(ctx, http, order, where, f"orders[{offset + i}]")
+    for orders, offset, last, pages in _order_pages(http, f"lastmodifieddate:[{iso(since)}..]", 0):
+        records = _page_records(ctx, http, orders, offset, {**recent, **seen}, seen, keep_from)
+        yield Batch(records, cursor=iso(now) if last else None, progress=1, total=pages)
+    ctx.state.put(RECENT_STATE, json.dumps(seen, separators=(",", ":")))
+
+
+def _order_pages(http: HttpClient, crit: str, start: int) -> Iterator[tuple[list[Any], int, bool, int | None]]:
+    """getOrders pages from ``start``: (orders, offset, last page?, total pages when known)."""
+    where = f"GET {ORDERS}"
+
+    def page(offset: int, limit: int) -> tuple[list[Any], int | None]:
+        body = http.get_json(ORDERS, params={"filter": crit, "limit": limit, "offset": offset}, bucket="api")
+        if not isinstance(body, dict) or ("orders" not in body and not isinstance(body.get("total"), int)):
+            raise bad(where, "orders", "missing (the page has neither orders nor a total)")
+        orders = _objects(body.get("orders"), where, "orders")
+        total = body.get("total")
+        if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
+            raise bad(where, "total", f"not a count: {str(total)[:40]!r}")
+        return orders, total
+
+    offset = start
+    for orders, total, last in offset_pages(page, PAGE, start=start, where=f"ebay: {where}"):
+        pages = math.ceil(total / PAGE) if total else None
+        yield orders, offset, last, pages
         offset += len(orders)
-        last = len(orders) < PAGE or (total is not None and offset >= total)
-        yield Batch(records, cursor=iso(now) if last else None, progress=1,
-                    total=math.ceil(total / PAGE) if total else None)
-        if last:
-            return
 
 
-def _order_records(ctx: SyncContext, http: HttpClient, order: Any, where: str, field: str) -> list[Record]:
-    if not isinstance(order, dict) or not isinstance(order.get("orderId"), str):
-        raise bad(where, f"{field}.orderId", "missing")
+def _page_records(ctx: SyncContext, http: HttpClient, orders: list[Any], offset: int, recent: dict[str, str],
+                  seen: dict[str, str], keep_from: datetime) -> list[Record]:
+    where = f"GET {ORDERS}"
+    records: list[Record] = []
+    for i, order in enumerate(orders):
+        field = f"orders[{offset + i}]"
+        oid, modified = order.get("orderId"), order.get("lastModifiedDate")
+        if not isinstance(oid, str) or not oid:
+            raise bad(where, f"{field}.orderId", "missing")
+        changed = not (isinstance(modified, str) and recent.get(oid) == modified)
+        if changed:
+            records += _order_records(ctx, http, order, where, field)
+        if isinstance(modified, str) and (t := when(modified, where, f"{field}.lastModifiedDate")) is not None \
+                and t >= keep_from:
+            seen[oid] = modified
+    return records
+
+
+def _order_records(ctx: SyncContext, http: HttpClient, order: dict[str, Any], where: str,
+                   field: str) -> list[Record]:
+    """One changed order: getOrder when it has a cancellation (cancel requests are only there), and its
+    shipping fulfillments only when ``fulfillmentHrefs`` lists some."""
     oid = quote(order["orderId"], safe="")
-    state = (order.get("cancelStatus") or {}).get("cancelState") if isinstance(order.get("cancelStatus"), dict) \
-        else None
+    state = order["cancelStatus"].get("cancelState") if isinstance(order.get("cancelStatus"), dict) else None
     if state not in (None, "NONE_REQUESTED"):
-        order = http.get_json(f"{ORDERS}/{oid}", bucket="api")  # cancel requests are only here
+        order = http.get_json(f"{ORDERS}/{oid}", bucket="api")
         where, field = f"GET {ORDERS}/{{orderId}}", "order"
+        if not isinstance(order, dict):
+            raise bad(where, field, "expected an order object")
+    hrefs = order.get("fulfillmentHrefs")
+    if hrefs is not None and (not isinstance(hrefs, list) or not all(isinstance(h, str) for h in hrefs)):
+        raise bad(where, f"{field}.fulfillmentHrefs", "expected a list of URLs")
     fulfillments: list[dict[str, Any]] = []
-    if isinstance(order, dict) and order.get("orderFulfillmentStatus") in ("IN_PROGRESS", "FULFILLED"):
+    if hrefs:
         path = f"{ORDERS}/{oid}/shipping_fulfillment"
         body = http.get_json(path, bucket="api")
-        if not isinstance(body, dict) or not isinstance(body.get("fulfillments", []), list):
-            raise bad(f"GET {ORDERS}/{{orderId}}/shipping_fulfillment", "fulfillments", "not a list")
-        fulfillments = body.get("fulfillments") or []
-    return normalize_order(ctx.account.id, order, fulfillments, where, field)
+        fwhere = f"GET {ORDERS}/{{orderId}}/shipping_fulfillment"
+        if not isinstance(body, dict) or "fulfillments" not in body:
+            raise bad(fwhere, "fulfillments", "missing")
+        fulfillments = _objects(body.get("fulfillments"), fwhere, "fulfillments")
+    return normalize_order(ctx.account.id, order, fulfillments, where, field, buyer_key=ctx.buyer_key)
+
+
+def _objects(node: Any, where: str, field: str) -> list[dict[str, Any]]:
+    """A list of objects; a null entry or a non-list is a payload error naming the index."""
+    if node is None:
+        return []
+    if not isinstance(node, list):
+        raise bad(where, field, "not a list")
+    for i, item in enumerate(node):
+        if not isinstance(item, dict):
+            raise bad(where, f"{field}[{i}]", f"expected an object, got {str(item)[:40]!r}")
+    return node
 
 
 # -- messages, feedback ------------------------------------------------------------------------------------
 
 
 def _offset_pages(http: HttpClient, path: str, params: dict[str, Any], key: str, limit: int,
-                  total_key: str = "total") -> Iterator[tuple[list[Any], int]]:
+                  total_key: str = "total", max_pages: int = MAX_PAGES) -> Iterator[tuple[list[Any], int]]:
+    """(items, offset of the first) per page; a body without ``key`` and without a total is a payload error."""
+    where = f"GET {path.split('/conversation/')[0] + '/conversation/{id}' if '/conversation/' in path else path}"
+
+    def page(offset: int, size: int) -> tuple[list[Any], int | None]:
+        body = http.get_json(path, params={**params, "limit": size, "offset": offset}, bucket="api")
+        if not isinstance(body, dict):
+            raise bad(where, key, "missing (the body is not an object)")
+        total = body["pagination"].get("total") if isinstance(body.get("pagination"), dict) else body.get(total_key)
+        if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
+            raise bad(where, total_key, f"not a count: {str(total)[:40]!r}")
+        if key not in body and total is None:
+            raise bad(where, key, "missing (neither the list nor a total)")
+        return _objects(body.get(key), where, key), total
+
     offset = 0
-    while True:
-        body = http.get_json(path, params={**params, "limit": limit, "offset": offset}, bucket="api")
-        if not isinstance(body, dict) or not isinstance(body.get(key, []), list):
-            raise bad(f"GET {path}", key, "not a list")
-        items = body.get(key) or []
+    for items, _, _ in offset_pages(page, limit, where=f"ebay: {where}", max_pages=max_pages):
         yield items, offset
         offset += len(items)
-        total = body.get(total_key)
-        if isinstance(body.get("pagination"), dict):
-            total = body["pagination"].get("total")
-        if len(items) < limit or (isinstance(total, int) and offset >= total):
-            return
 
 
 def fetch_messages(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
@@ -240,22 +399,24 @@ def fetch_messages(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
     since = _since(cursor, now, options.backfill_days, options.message_rescan_days * 86400)
     me = seller(ctx, http)
     params = {"conversation_type": "FROM_MEMBERS", "start_time": iso(since), "end_time": iso(now)}
-    pages = list(_offset_pages(http, CONVERSATIONS, params, "conversations", 50))
-    for n, (conversations, offset) in enumerate(pages):
+    for conversations, offset in _offset_pages(http, CONVERSATIONS, params, "conversations", 50,
+                                               max_pages=MESSAGE_PAGES):
         records: list[Record] = []
         for i, conv in enumerate(conversations):
-            cid = conv.get("conversationId") if isinstance(conv, dict) else None
-            if not cid:
+            cid = conv.get("conversationId")
+            if not isinstance(cid, str | int) or isinstance(cid, bool) or not str(cid).strip():
                 raise bad(f"GET {CONVERSATIONS}", f"conversations[{offset + i}].conversationId", "missing")
             path = f"{CONVERSATIONS}/{quote(str(cid), safe='')}"
             messages: list[Any] = []
-            for items, _ in _offset_pages(http, path, {"conversation_type": "FROM_MEMBERS"}, "messages", 50):
+            for items, _ in _offset_pages(http, path, {"conversation_type": "FROM_MEMBERS"}, "messages", 50,
+                                          max_pages=THREAD_PAGES):
                 messages += items
             msg = normalize_conversation(ctx.account.id, conv, messages, me, f"GET {CONVERSATIONS}/{{id}}",
                                          f"conversations[{offset + i}]")
             if msg is not None:
                 records.append(msg)
-        yield Batch(records, cursor=iso(now) if n == len(pages) - 1 else None, progress=1, total=len(pages))
+        yield Batch(records, cursor=None, progress=1)
+    yield Batch([], cursor=iso(now))
 
 
 def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
@@ -279,18 +440,28 @@ def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
 
 def _post_order_pages(http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
     """Post-Order pages: ``offset`` is the page number (from 1), ``paginationOutput.totalPages`` ends it."""
-    page = 1
-    while True:
+    where = f"GET {path}"
+    previous = None
+    for page in range(1, MAX_PAGES + 1):
         body = http.get_json(path, params={**params, "limit": PAGE, "offset": page}, bucket="api")
-        if not isinstance(body, dict) or not isinstance(body.get("members", []), list):
-            raise bad(f"GET {path}", "members", "not a list")
-        members = body.get("members") or []
+        if not isinstance(body, dict):
+            raise bad(where, "members", "missing (the body is not an object)")
+        info = body.get("paginationOutput")
+        pages = info.get("totalPages") if isinstance(info, dict) else None
+        if pages is not None and (not isinstance(pages, int) or isinstance(pages, bool) or pages < 0):
+            raise bad(where, "paginationOutput.totalPages", f"not a count: {str(pages)[:40]!r}")
+        if "members" not in body and pages is None:
+            raise bad(where, "members", "missing (neither the list nor paginationOutput)")
+        members = _objects(body.get("members"), where, "members")
+        fingerprint = json.dumps(members, sort_keys=True, default=str) if members else None
+        if fingerprint is not None and fingerprint == previous:
+            raise ConnectorError(f"the same page came back for pages {page - 1} and {page}: stopped",
+                                 kind="payload", where=f"ebay: {where}")
+        previous = fingerprint
         yield members
-        pages = (body.get("paginationOutput") or {}).get("totalPages") if isinstance(
-            body.get("paginationOutput"), dict) else None
-        if not members or not isinstance(pages, int) or page >= pages:
+        if not members or pages is None or page >= pages:
             return
-        page += 1
+    raise ConnectorError(f"stopped after {MAX_PAGES} pages", kind="payload", where=f"ebay: {where}")
 
 
 def _window_stream(ctx: SyncContext, post_order: HttpClient, cursor: str | None, path: str, prefix: str,

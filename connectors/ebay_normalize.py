@@ -12,6 +12,8 @@ Buyer usernames, addresses and message bodies are never stored.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,6 +25,7 @@ from sellerguard.schema import (
     Claim,
     Message,
     Order,
+    OrderLine,
     Rating,
     Record,
     ReportedMetric,
@@ -41,6 +44,22 @@ STANDARDS = {
 }
 SERVICE_METRICS = {"ITEM_NOT_AS_DESCRIBED": "ebay.inad_rate", "ITEM_NOT_RECEIVED": "ebay.inr_rate"}
 BUYER_REASONS = {"BUYER_ASKED_CANCEL", "BUYER_CANCEL_OR_ADDRESS_ISSUE", "BUYER_REQUESTED"}
+# Post-Order ``creationInfo.reasonType`` (ReturnReasonTypeEnum) and, when absent, ``reason`` (ReturnReasonEnum):
+# https://developer.ebay.com/Devzone/post-order/types/ReturnReasonTypeEnum.html and .../ReturnReasonEnum.html
+REASON_TYPES = {"SNAD": "not_as_described", "REMORSE": "remorse", "CANCEL": "remorse", "INSTORE": "other"}
+RETURN_REASONS = {
+    "NOT_AS_DESCRIBED": "not_as_described", "DIFFERENT_FROM_LISTING": "not_as_described",
+    "DEFECTIVE_ITEM": "not_as_described", "MISSING_PARTS": "not_as_described",
+    "FAKE_OR_COUNTERFEIT": "not_as_described", "WRONG_ITEM": "not_as_described",
+    "ARRIVED_DAMAGED": "damaged", "ARRIVED_LATE": "other",
+    "NO_LONGER_NEED_ITEM": "remorse", "ORDERED_ACCIDENTALLY": "remorse", "ORDERED_DIFFERENT_ITEM": "remorse",
+    "ORDERED_WRONG_ITEM": "remorse", "FOUND_BETTER_PRICE": "remorse", "CHANGED_MIND": "remorse",
+    "WRONG_SIZE": "remorse", "RETURNING_GIFT": "remorse", "NO_REASON": "remorse",
+    "BUYER_CANCEL_ORDER": "remorse", "OTHER": "other", "IN_STORE_RETURN": "other",
+}
+_COUNTRY = re.compile(r"[A-Z]{2}\Z")
+BuyerKey = Callable[[str | None], str | None]
+MAX_UNITS = 100_000  # more units on one line is not a plausible order
 CASE_KIND = {"INR": "item_not_received", "SNAD": "not_as_described", "ITEM_NOT_RECEIVED": "item_not_received",
              "NOT_AS_DESCRIBED": "not_as_described"}
 
@@ -60,69 +79,139 @@ def _list(node: Any, where: str, field: str) -> list[dict[str, Any]]:
 
 
 def _amount(node: Any, where: str, field: str) -> tuple[Decimal | None, str | None]:
+    """eBay ``Amount`` {value, currency}: a finite, non-negative decimal below 10^12 (else a payload error)."""
     if not isinstance(node, dict) or node.get("value") in (None, ""):
         return None, None
     try:
-        value = Decimal(str(node["value"])).quantize(Decimal("0.0001"))
+        value = Decimal(str(node["value"]))
+        if not value.is_finite() or not 0 <= value < 10**12:
+            raise InvalidOperation
+        value = value.quantize(Decimal("0.0001"))
     except InvalidOperation:
-        raise bad(where, f"{field}.value", f"not a decimal: {node['value']!r}") from None
+        raise bad(where, f"{field}.value", f"not a plausible amount: {str(node['value'])[:40]!r}") from None
     currency = node.get("currency")
-    return value, currency if isinstance(currency, str) and len(currency) == 3 else None
+    return value, currency if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency) else None
+
+
+def _count(value: Any, where: str, field: str, *, default: int = 0) -> int:
+    """A unit count: a non-negative integer (eBay sends numbers); None is ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UNITS:
+        raise bad(where, field, f"not a plausible quantity: {str(value)[:40]!r}")
+    return value
+
+
+def _text(value: Any, where: str, field: str, limit: int = 200) -> str | None:
+    """An optional id/code: a non-empty string without control characters, else a payload error."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise bad(where, field, f"not a string: {str(value)[:40]!r}")
+    text = str(value).strip()
+    if not text or len(text) > limit or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise bad(where, field, f"not a plausible value: {text[:40]!r}")
+    return text
+
+
+def _obj(node: Any) -> dict[str, Any]:
+    return node if isinstance(node, dict) else {}
+
+
+def ship_to_country(order: dict[str, Any], where: str, field: str) -> str | None:
+    """``fulfillmentStartInstructions[0].shippingStep.shipTo.contactAddress.countryCode`` (ISO alpha-2)."""
+    steps = _list(order.get("fulfillmentStartInstructions"), where, f"{field}.fulfillmentStartInstructions")
+    for i, step in enumerate(steps):
+        code = _obj(_obj(_obj(step.get("shippingStep")).get("shipTo")).get("contactAddress")).get("countryCode")
+        if code is None:
+            continue
+        if not isinstance(code, str) or not _COUNTRY.match(code):
+            raise bad(where, f"{field}.fulfillmentStartInstructions[{i}].shippingStep.shipTo.contactAddress"
+                             ".countryCode", f"not an ISO 3166 alpha-2 code: {str(code)[:20]!r}")
+        return code
+    return None
 
 
 def normalize_order(account: str, order: Any, fulfillments: list[dict[str, Any]], where: str,
-                    field: str) -> list[Record]:
-    """An ``Order`` (from getOrder when it has cancel requests) and its fulfillments -> records."""
+                    field: str, buyer_key: BuyerKey | None = None) -> list[Record]:
+    """An ``Order`` (from getOrder when it has cancel requests) and its fulfillments -> records.
+
+    ``buyer_key`` turns ``buyer.username`` into the pseudonymous key (``SyncContext.buyer_key``); the username
+    itself is never stored. Payment time: the earliest ``paymentSummary.payments[].paymentDate``.
+    """
     if not isinstance(order, dict):
         raise bad(where, field, "expected an order object")
-    order_id = order.get("orderId")
-    if not isinstance(order_id, str) or not order_id:
+    order_id = _text(order.get("orderId"), where, f"{field}.orderId")
+    if order_id is None:
         raise bad(where, f"{field}.orderId", "missing")
     purchased = when(order.get("creationDate"), where, f"{field}.creationDate")
     updated = when(order.get("lastModifiedDate"), where, f"{field}.lastModifiedDate", required=False)
     lines = _list(order.get("lineItems"), where, f"{field}.lineItems")
     ship_by: list[datetime] = []
     deliver_by: list[datetime] = []
+    order_lines: list[OrderLine] = []
     for i, line in enumerate(lines):
-        instructions = line.get("lineItemFulfillmentInstructions") or {}
+        instructions = _obj(line.get("lineItemFulfillmentInstructions"))
         base = f"{field}.lineItems[{i}].lineItemFulfillmentInstructions"
         if (t := when(instructions.get("shipByDate"), where, f"{base}.shipByDate", required=False)) is not None:
             ship_by.append(t)
         if (t := when(instructions.get("maxEstimatedDeliveryDate"), where, f"{base}.maxEstimatedDeliveryDate",
                       required=False)) is not None:
             deliver_by.append(t)
-    cancel_status = order.get("cancelStatus") if isinstance(order.get("cancelStatus"), dict) else {}
+        order_lines.append(OrderLine(
+            line_id=_text(line.get("lineItemId"), where, f"{field}.lineItems[{i}].lineItemId"),
+            quantity=_count(line.get("quantity"), where, f"{field}.lineItems[{i}].quantity"),
+        ))
+    cancel_status = _obj(order.get("cancelStatus"))
     state = cancel_status.get("cancelState")
     raw = order.get("orderFulfillmentStatus")
-    if raw not in STATUS:
-        raise bad(where, f"{field}.orderFulfillmentStatus", f"unknown value {raw!r}")
+    if not isinstance(raw, str) or raw not in STATUS:
+        raise bad(where, f"{field}.orderFulfillmentStatus", f"unknown value {str(raw)[:40]!r}")
     status = "cancelled" if state == "CANCELED" else STATUS[raw]
-    total, currency = _amount((order.get("pricingSummary") or {}).get("total"), where, f"{field}.pricingSummary.total")
-    hashed = payload_hash([order, fulfillments])
+    pricing = _obj(order.get("pricingSummary"))
+    total, currency = _amount(pricing.get("total"), where, f"{field}.pricingSummary.total")
+    subtotal, _ = _amount(pricing.get("priceSubtotal"), where, f"{field}.pricingSummary.priceSubtotal")
+    payments = _list(_obj(order.get("paymentSummary")).get("payments"), where, f"{field}.paymentSummary.payments")
+    paid = [t for i, p in enumerate(payments)
+            if (t := when(p.get("paymentDate"), where, f"{field}.paymentSummary.payments[{i}].paymentDate",
+                          required=False)) is not None]
+    instructions = _list(order.get("fulfillmentStartInstructions"), where, f"{field}.fulfillmentStartInstructions")
+    username = _text(_obj(order.get("buyer")).get("username"), where, f"{field}.buyer.username")
+    site = _text(lines[0].get("listingMarketplaceId"), where, f"{field}.lineItems[0].listingMarketplaceId") \
+        if lines else None
     records: list[Record] = [Order(
         account=account, external_id=order_id, purchased_at=purchased, updated_at=updated,
         ship_by=min(ship_by) if ship_by else None, deliver_by=max(deliver_by) if deliver_by else None,
         fulfilment="seller", status=status, total=total, currency=currency,  # type: ignore[arg-type]
-        item_count=sum(int(line.get("quantity") or 0) for line in lines),
-        site=(lines[0].get("listingMarketplaceId") if lines else None), raw_hash=hashed,
+        item_count=sum(line.quantity for line in order_lines), site=site, raw_hash=payload_hash(order),
+        buyer_key=buyer_key(username) if buyer_key is not None else None,
+        buyer_country=ship_to_country(order, where, field), paid_at=min(paid) if paid else None,
+        order_type=_text(instructions[0].get("fulfillmentInstructionsType"), where,
+                         f"{field}.fulfillmentStartInstructions[0].fulfillmentInstructionsType", 50)
+        if instructions else None,
+        items_subtotal=subtotal, lines=tuple(order_lines),
     )]
     for i, f in enumerate(fulfillments):
-        fid = f.get("fulfillmentId")
-        if not isinstance(fid, str) or not fid:
-            raise bad(where, f"fulfillments[{i}].fulfillmentId", "missing")
-        shipped = when(f.get("shippedDate"), where, f"fulfillments[{i}].shippedDate", required=False)
+        base = f"fulfillments[{i}]"
+        if not isinstance(f, dict):
+            raise bad(where, base, "expected a fulfillment object")
+        fid = _text(f.get("fulfillmentId"), where, f"{base}.fulfillmentId")
+        if fid is None:
+            raise bad(where, f"{base}.fulfillmentId", "missing")
+        shipped = when(f.get("shippedDate"), where, f"{base}.shippedDate", required=False)
+        units = sum(_count(li.get("quantity"), where, f"{base}.lineItems[{j}].quantity")
+                    for j, li in enumerate(_list(f.get("lineItems"), where, f"{base}.lineItems")))
         records.append(Shipment(
             account=account, external_id=fid, order_ref=order_id, shipped_at=shipped, confirmed_at=shipped,
-            carrier=f.get("shippingCarrierCode") or None, tracking_number=f.get("shipmentTrackingNumber") or None,
-            item_count=sum(int(li.get("quantity") or 0) for li in _list(f.get("lineItems"), where,
-                                                                         f"fulfillments[{i}].lineItems")) or None,
-            raw_hash=hashed,
+            carrier=_text(f.get("shippingCarrierCode"), where, f"{base}.shippingCarrierCode"),
+            tracking_number=_text(f.get("shipmentTrackingNumber"), where, f"{base}.shipmentTrackingNumber"),
+            item_count=units or None, raw_hash=payload_hash(f),
         ))
     if state == "CANCELED":
         requests_ = _list(cancel_status.get("cancelRequests"), where, f"{field}.cancelStatus.cancelRequests")
         request = requests_[0] if requests_ else {}
         initiator = str(request.get("cancelInitiator") or "").lower()
-        reason = request.get("cancelReason")
+        reason = _text(request.get("cancelReason"), where, f"{field}.cancelStatus.cancelRequests[0].cancelReason")
         at = when(cancel_status.get("cancelledDate") or request.get("cancelCompletedDate")
                   or request.get("cancelRequestedDate") or order.get("lastModifiedDate"), where,
                   f"{field}.cancelStatus.cancelledDate")
@@ -130,7 +219,9 @@ def normalize_order(account: str, order: Any, fulfillments: list[dict[str, Any]]
             account=account, external_id=f"{order_id}-c", order_ref=order_id, cancelled_at=at,
             initiated_by="buyer" if initiator == "buyer" else "seller" if initiator == "seller" else "unknown",
             buyer_requested=initiator == "buyer" or str(reason) in BUYER_REASONS,
-            reason=str(reason)[:200] if reason else None,
+            reason=reason, item_count=sum(line.quantity for line in order_lines) or None,
+            processed_at=when(request.get("cancelCompletedDate"), where,
+                              f"{field}.cancelStatus.cancelRequests[0].cancelCompletedDate", required=False),
         ))
     return records
 
@@ -222,11 +313,12 @@ def normalize_service_metric(account: str, kind: str, body: Any, as_of: datetime
 def normalize_conversation(account: str, conversation: Any, messages: list[dict[str, Any]], seller: str,
                            where: str, field: str) -> Message | None:
     """A buyer conversation -> one Message: the first buyer message and the seller's first reply after it."""
-    if not isinstance(conversation, dict) or not conversation.get("conversationId"):
+    cid = _text(conversation.get("conversationId"), where, f"{field}.conversationId") \
+        if isinstance(conversation, dict) else None
+    if cid is None:
         raise bad(where, f"{field}.conversationId", "missing")
-    cid = str(conversation["conversationId"])
     dated = []
-    for i, m in enumerate(messages):
+    for i, m in enumerate(_list(messages, where, f"{field}.messages")):
         dated.append((when(m.get("createdDate"), where, f"{field}.messages[{i}].createdDate"),
                       str(m.get("senderUsername") or "")))
     dated.sort(key=lambda t: t[0])  # type: ignore[arg-type, return-value]
@@ -234,7 +326,8 @@ def normalize_conversation(account: str, conversation: Any, messages: list[dict[
     if first_buyer is None:
         return None  # the seller wrote first and nobody answered: nothing owed
     reply = next((t for t, who in dated if who.lower() == seller.lower() and t > first_buyer), None)  # type: ignore[operator]
-    reference = conversation.get("referenceId") if conversation.get("referenceType") == "ORDER" else None
+    reference = _text(conversation.get("referenceId"), where, f"{field}.referenceId") \
+        if conversation.get("referenceType") == "ORDER" else None
     return Message(account=account, external_id=cid, thread_id=cid, order_ref=reference or None,
                    received_at=first_buyer, first_reply_at=reply,
                    needs_reply=conversation.get("conversationStatus") != "ARCHIVE" or reply is not None,
@@ -242,13 +335,14 @@ def normalize_conversation(account: str, conversation: Any, messages: list[dict[
 
 
 def normalize_feedback(account: str, entry: Any, where: str, field: str) -> Rating:
-    if not isinstance(entry, dict) or not entry.get("feedbackId"):
+    if not isinstance(entry, dict) or not _text(entry.get("feedbackId"), where, f"{field}.feedbackId"):
         raise bad(where, f"{field}.feedbackId", "missing")
     kind = entry.get("commentType")
     if kind not in ("POSITIVE", "NEUTRAL", "NEGATIVE"):
         raise bad(where, f"{field}.commentType", f"unknown value {kind!r}")
     return Rating(
-        account=account, external_id=str(entry["feedbackId"]), rating_kind="seller_feedback", score=kind.lower(),
+        account=account, external_id=str(entry["feedbackId"]).strip(), rating_kind="seller_feedback",
+        score=kind.lower(),
         score_normalized={"POSITIVE": 5.0, "NEUTRAL": 3.0, "NEGATIVE": 1.0}[kind], negative=kind == "NEGATIVE",
         rated_at=when(entry.get("feedbackEnteredDate"), where, f"{field}.feedbackEnteredDate"),
         order_ref=None,  # feedback names an order line (item-transaction), not the order
@@ -259,25 +353,41 @@ def normalize_feedback(account: str, entry: Any, where: str, field: str) -> Rati
 # -- Post-Order (hand-made shapes, see tests/fixtures/ebay/README.md) ----------------------------------
 
 
+def return_reason(creation: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(reason as eBay gives it, reason_category): ``reasonType`` decides when present (SNAD vs REMORSE),
+    else the detailed ``reason``; a value not in either table is kept as text with category "other"."""
+    reason = creation.get("reason")
+    reason = str(reason)[:200] if isinstance(reason, str | int) and str(reason).strip() else None
+    kind = creation.get("reasonType")
+    category = REASON_TYPES.get(kind) if isinstance(kind, str) else None
+    if category is None and reason is not None:
+        category = RETURN_REASONS.get(reason, "other")
+    return reason, category
+
+
 def normalize_return(account: str, member: Any, where: str, field: str) -> Return:
-    if not isinstance(member, dict) or not member.get("returnId"):
+    if not isinstance(member, dict) or not _text(member.get("returnId"), where, f"{field}.returnId"):
         raise bad(where, f"{field}.returnId", "missing")
-    if not member.get("orderId"):
+    order_id = _text(member.get("orderId"), where, f"{field}.orderId")
+    if not order_id:
         raise bad(where, f"{field}.orderId", "missing")
-    creation = member.get("creationInfo") if isinstance(member.get("creationInfo"), dict) else {}
-    close = member.get("closeInfo") if isinstance(member.get("closeInfo"), dict) else {}
-    refund = member.get("sellerTotalRefund") if isinstance(member.get("sellerTotalRefund"), dict) else {}
+    creation = _obj(member.get("creationInfo"))
+    close = _obj(member.get("closeInfo"))
+    refund = _obj(member.get("sellerTotalRefund"))
     amount, currency = _amount(refund.get("actualRefundAmount"), where, f"{field}.sellerTotalRefund")
+    reason, category = return_reason(creation)
     return Return(
-        account=account, external_id=str(member["returnId"]), order_ref=str(member["orderId"]),
+        account=account, external_id=str(member["returnId"]).strip(), order_ref=order_id,
         requested_at=when(creation.get("creationDate"), where, f"{field}.creationInfo.creationDate"),
         resolved_at=when(close.get("returnCloseDate"), where, f"{field}.closeInfo.returnCloseDate", required=False),
-        refund_amount=amount, currency=currency, raw_hash=payload_hash(member),
+        refund_amount=amount, currency=currency, reason=reason,
+        reason_category=category,  # type: ignore[arg-type]
+        raw_hash=payload_hash(member),
     )
 
 
 def normalize_case(account: str, member: Any, where: str, field: str) -> Claim:
-    if not isinstance(member, dict) or not member.get("caseId"):
+    if not isinstance(member, dict) or not _text(member.get("caseId"), where, f"{field}.caseId"):
         raise bad(where, f"{field}.caseId", "missing")
     kind = CASE_KIND.get(str(member.get("caseType")))
     if kind is None:
@@ -290,8 +400,8 @@ def normalize_case(account: str, member: Any, where: str, field: str) -> Claim:
         # "closed without seller resolution": eBay stepped in and refunded the buyer (seller at fault)
         fault = str(outcome or "") in ("BUYER_REFUNDED_BY_EBAY", "SELLER_FAULT", "CLOSED_FOR_BUYER")
     return Claim(
-        account=account, external_id=str(member["caseId"]), claim_kind=kind,  # type: ignore[arg-type]
-        order_ref=str(member["orderId"]) if member.get("orderId") else None,
+        account=account, external_id=str(member["caseId"]).strip(), claim_kind=kind,  # type: ignore[arg-type]
+        order_ref=_text(member.get("orderId"), where, f"{field}.orderId"),
         opened_at=when(member.get("creationDate"), where, f"{field}.creationDate"), closed_at=closed,
         outcome=str(outcome)[:100] if outcome else None, seller_at_fault=fault, raw_hash=payload_hash(member),
     )

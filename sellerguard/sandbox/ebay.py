@@ -28,6 +28,9 @@ CLIENT = ("SandboxApp-sellergu-SBX-0000", "SBX-secret")
 SCOPE = "https://api.ebay.com/oauth/api_scope/"
 _CANCEL = {"seller": ("Seller", "OUT_OF_STOCK_OR_CANNOT_FULFILL"), "buyer": ("Buyer", "BUYER_ASKED_CANCEL"),
            "marketplace": ("eBay", "ADDRESS_ISSUES")}
+# world return reasons -> eBay's ReturnReasonEnum and its ReturnReasonTypeEnum
+_RETURN = {"DEFECTIVE": ("DEFECTIVE_ITEM", "SNAD"), "NO_LONGER_NEEDED": ("NO_LONGER_NEED_ITEM", "REMORSE"),
+           "NOT_AS_DESCRIBED": ("NOT_AS_DESCRIBED", "SNAD")}
 _CASE = {"a_to_z": "INR", "item_not_received": "INR", "not_as_described": "SNAD", "chargeback": "INR"}
 
 
@@ -55,6 +58,16 @@ def _money(value: Any, currency: str) -> dict[str, str]:
     return {"value": f"{value:.2f}", "currency": currency}
 
 
+def buyer(o: WOrder) -> str:
+    """A stable buyer per order; some buyers order more than once (eBay's unique-buyer gates need that)."""
+    return f"sbx_buyer_{o.seq * 7919 % 4000:04d}"
+
+
+def ship_to(acc: WAccount, o: WOrder) -> str:
+    home = {"EBAY_US": "US", "EBAY_GB": "GB", "EBAY_DE": "DE"}.get(acc.site, "US")
+    return "CA" if o.seq % 12 == 5 else home  # a few international buyers (US-only metrics leave them out)
+
+
 def render_order(acc: WAccount, o: WOrder, with_cancel_requests: bool) -> dict[str, Any]:
     s = o.shipment
     status = "FULFILLED" if s is not None else "NOT_STARTED"
@@ -78,8 +91,18 @@ def render_order(acc: WAccount, o: WOrder, with_cancel_requests: bool) -> dict[s
     body: dict[str, Any] = {
         "orderId": o.id, "creationDate": iso(o.purchased_at), "lastModifiedDate": iso(o.updated_at),
         "orderFulfillmentStatus": status, "orderPaymentStatus": "PAID", "sellerId": username(acc),
-        "buyer": {"username": "sandbox_buyer"}, "cancelStatus": cancel, "lineItems": [line],
+        "buyer": {"username": buyer(o)}, "cancelStatus": cancel, "lineItems": [line],
         "pricingSummary": {"priceSubtotal": _money(o.total, o.currency), "total": _money(o.total, o.currency)},
+        "paymentSummary": {"payments": [{"paymentMethod": "EBAY", "paymentReferenceId": f"P{o.seq:09d}",
+                                         "paymentDate": iso(o.purchased_at + timedelta(seconds=40)),
+                                         "amount": _money(o.total, o.currency), "paymentStatus": "PAID"}],
+                           "refunds": [], "totalDueSeller": _money(o.total, o.currency)},
+        "fulfillmentStartInstructions": [{
+            "fulfillmentInstructionsType": "SHIP_TO", "ebaySupportedFulfillment": False,
+            "minEstimatedDeliveryDate": iso(o.ship_by), "maxEstimatedDeliveryDate": iso(o.deliver_by),
+            "shippingStep": {"shippingCarrierCode": "USPS", "shippingServiceCode": "USPSPriority",
+                             "shipTo": {"fullName": "Sandbox Buyer",
+                                        "contactAddress": {"countryCode": ship_to(acc, o)}}}}],
         "salesRecordReference": str(o.seq), "fulfillmentHrefs": [],
     }
     if s is not None:
@@ -333,7 +356,9 @@ def register(sandbox: Sandbox) -> None:
             member: dict[str, Any] = {"returnId": r.id.removeprefix("RT"), "orderId": o.id, "state": "CLOSED"
                                       if r.resolved_at else "RETURN_REQUESTED", "currentType": "MONEY_BACK",
                                       "creationInfo": {"creationDate": {"value": iso(r.requested_at)},
-                                                       "reason": r.reason, "type": "MONEY_BACK"}}
+                                                       "reason": _RETURN.get(r.reason, (r.reason, ""))[0],
+                                                       "reasonType": _RETURN.get(r.reason, ("", "UNKNOWN"))[1],
+                                                       "type": "MONEY_BACK"}}
             if r.resolved_at is not None:
                 member["closeInfo"] = {"returnCloseDate": {"value": iso(r.resolved_at)}}
                 member["sellerTotalRefund"] = {"actualRefundAmount": _money(r.refund or 0, o.currency)}

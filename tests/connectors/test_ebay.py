@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -77,8 +78,11 @@ class FakeEbay:
         q = query(request)
         self.calls.append(q)
         offset, limit = int(q["offset"]), int(q["limit"])
-        return 200, {}, json.dumps({"total": len(self.orders), "limit": limit, "offset": offset,
-                                    "orders": self.orders[offset:offset + limit]})
+        field, lo, hi = re.fullmatch(r"(\w+):\[(.*?)\.\.(.*)\]", unquote(q["filter"])).groups()
+        key = "creationDate" if field == "creationdate" else "lastModifiedDate"
+        rows = [o for o in self.orders if o[key] >= lo and (not hi or o[key] <= hi)]  # ISO strings sort as times
+        return 200, {}, json.dumps({"total": len(rows), "limit": limit, "offset": offset,
+                                    "orders": rows[offset:offset + limit]})
 
     def one(self, request):
         self.paths.append(urlsplit(request.url).path)
@@ -183,9 +187,11 @@ def test_sync_reads_by_lastmodifieddate_only_and_fetches_cancel_and_shipment_det
     fake = FakeEbay(responses.mock)
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert outcome.ok, outcome.error
-    (call,) = fake.calls
-    assert call["filter"] == "lastmodifieddate:[2026-08-25T12:00:00.000Z..]" and "creationdate" not in call["filter"]
-    assert call["limit"] == "200" and call["offset"] == "0"
+    backfill, incremental = fake.calls  # a backfill by creation date, then what changed meanwhile
+    assert backfill["filter"] == "creationdate:[2026-08-25T12:00:00.000Z..2026-11-23T12:00:00.000Z]"
+    assert incremental["filter"] == "lastmodifieddate:[2026-11-23T11:45:00.000Z..]"
+    assert "creationdate" not in incremental["filter"]  # both in one filter: eBay ignores lastmodifieddate
+    assert backfill["limit"] == "200" and backfill["offset"] == "0"
     assert fake.paths == ["/sell/fulfillment/v1/order/12-33333-44444"]  # getOrder only for the cancelled one
     assert store.count("order", account="ebay-1") == 3 and store.count("shipment", account="ebay-1") == 1
     assert store.count("cancellation", account="ebay-1") == 1
@@ -199,7 +205,7 @@ def test_sync_reads_by_lastmodifieddate_only_and_fetches_cancel_and_shipment_det
 def test_offset_paging_to_the_end_and_rerun_from_the_cursor(store, clock):
     fake = FakeEbay(responses.mock, orders(450))
     assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
-    assert [c["offset"] for c in fake.calls] == ["0", "200", "400"]
+    assert [c["offset"] for c in fake.calls] == ["0", "200", "400", "0"]  # backfill, then what changed
     assert store.count("order", account="ebay-1") == 450
     clock.advance(3600)
     fake.calls.clear()
@@ -258,13 +264,23 @@ def test_5xx_exhausted_gives_a_clear_error_and_keeps_the_cursor(store, clock):
 
 
 @responses.activate
-def test_malformed_page_stores_the_pages_before_it_without_moving_the_cursor(store, clock):
+def test_malformed_page_stores_the_pages_before_it_and_the_backfill_resumes_at_that_page(store, clock):
     items = orders(300)
-    del items[250]["creationDate"]
-    FakeEbay(responses.mock, items)
+    items[250]["lineItems"][0]["quantity"] = -1
+    fake = FakeEbay(responses.mock, items)
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
-    assert outcome.error_kind == "payload" and outcome.error.endswith("orders[250].creationDate: missing")
-    assert store.count("order", account="ebay-1") == 200 and store.cursor("ebay-1", "orders") is None
+    assert outcome.error_kind == "payload"
+    assert outcome.error.endswith("orders[250].lineItems[0].quantity: not a plausible quantity: '-1'")
+    assert store.count("order", account="ebay-1") == 200  # nothing of the bad page, all of the page before
+    resume = json.loads(store.cursor("ebay-1", "orders"))  # written per page: no restart from zero
+    assert resume == {"from": "2026-08-25T12:00:00.000Z", "to": "2026-11-23T12:00:00.000Z", "offset": 200}
+    items[250]["lineItems"][0]["quantity"] = 1
+    fake.calls.clear()
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert [c["offset"] for c in fake.calls] == ["200", "0"]
+    assert fake.calls[0]["filter"] == "creationdate:[2026-08-25T12:00:00.000Z..2026-11-23T12:00:00.000Z]"
+    assert store.count("order", account="ebay-1") == 300 and store.cursor("ebay-1", "orders") == \
+        "2026-11-23T12:00:00.000Z"
 
 
 @responses.activate
@@ -304,3 +320,82 @@ def test_standards_messages_feedback_returns_cases_streams(store, clock):
     assert seen[0][0] == "IAF" and seen[0][1] == "EBAY_US" and seen[0][2]["offset"] == "1"
     assert seen[1][2]["case_creation_date_range_from"] == "2026-08-25T12:00:00.000Z"
     assert store.state("ebay-1", "username") == "example_seller"
+
+
+def test_order_facts_for_the_rules_buyer_key_country_payment_lines_subtotal():
+    shipped = load("orders__page")["orders"][0]
+    keys = {}
+
+    def buyer_key(raw):
+        keys[raw] = "ab" * 32
+        return keys[raw]
+
+    order, _ = normalize_order("e", shipped, load("shipping_fulfillment")["fulfillments"], "GET", "orders[0]",
+                               buyer_key=buyer_key)
+    assert keys == {"placeholder_buyer": "ab" * 32} and order.buyer_key == "ab" * 32  # the key, never the name
+    assert "placeholder_buyer" not in order.model_dump_json()
+    assert order.buyer_country == "US" and order.order_type == "SHIP_TO"
+    assert order.paid_at.isoformat() == "2026-11-10T14:05:30+00:00"
+    assert str(order.items_subtotal) == "39.9800"  # pricingSummary.priceSubtotal: items before discounts
+    assert [(line.line_id, line.quantity, line.category_id) for line in order.lines] == [("10011111111111", 2, None)]
+    # not in the Fulfillment API: the handling time and the seller's clock (ship-by comes as a date-time)
+    assert order.handling_days is None and order.seller_timezone is None
+    assert order.ship_by.isoformat() == "2026-11-12T04:59:59+00:00"
+    _, cancel = normalize_order("e", load("order__cancelled_by_seller"), [], "GET", "order")
+    assert cancel.processed_at is not None and cancel.item_count == 1
+
+
+def test_return_reason_category_inad_vs_remorse():
+    (ret,) = [normalize_return("e", m, "GET", "m") for m in load("return_search")["members"]]
+    assert ret.reason == "DEFECTIVE_ITEM" and ret.reason_category == "not_as_described"  # reasonType SNAD
+    member = load("return_search")["members"][0]
+    del member["creationInfo"]["reasonType"]
+    member["creationInfo"]["reason"] = "NO_LONGER_NEED_ITEM"
+    assert normalize_return("e", member, "GET", "m").reason_category == "remorse"
+    member["creationInfo"]["reason"] = "ARRIVED_DAMAGED"
+    assert normalize_return("e", member, "GET", "m").reason_category == "damaged"
+    member["creationInfo"]["reasonType"] = "REMORSE"
+    member["creationInfo"]["reason"] = "SOMETHING_NEW"
+    assert normalize_return("e", member, "GET", "m").reason_category == "remorse"
+
+
+def _shipped(order: dict, n: int) -> dict:
+    order = copy.deepcopy(order)
+    order["orderFulfillmentStatus"] = "FULFILLED"
+    order["fulfillmentHrefs"] = [f"{ORDERS}/{order['orderId']}/shipping_fulfillment/{n}"]
+    return order
+
+
+@responses.activate
+def test_call_count_backfill_and_incremental(store, clock):
+    """N orders, S shipped, C cancelled: a backfill takes ceil(N/200) + 1 getOrders pages (the incremental
+    catch-up), S shipping_fulfillment and C getOrder calls; an incremental sync of K changed orders takes
+    ceil(K/200) pages plus the calls of the changed ones only (unchanged orders in the overlap cost nothing)."""
+    items = orders(450)
+    for i in range(0, 450, 3):  # 150 shipped orders
+        items[i] = _shipped(items[i], i)
+    fake = FakeEbay(responses.mock, items)
+    fulfil = []
+    responses.mock.add_callback(responses.GET, re.compile(rf"{re.escape(ORDERS)}/[^/]+/shipping_fulfillment"),
+                                callback=lambda r: (fulfil.append(r.url), (200, {}, json.dumps(
+                                    load("shipping_fulfillment"))))[1])
+    start = responses.mock.calls.__len__()
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    api_calls = [c for c in responses.mock.calls[start:] if "oauth2/token" not in c.request.url]
+    assert len(fake.calls) == 3 + 1 and len(fulfil) == 150 and len(api_calls) == 154
+    # 10 orders changed just now (5 of them shipped); 30 more sit in the overlap window, unchanged
+    clock.advance(3600)
+    now = "2026-11-23T13:00:00.000Z"
+    for i in range(40):
+        items[i]["lastModifiedDate"] = "2026-11-23T12:50:00.000Z" if i >= 10 else now
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    fake.calls.clear()
+    fulfil.clear()
+    clock.advance(60)  # a sync a minute later: the same 40 orders come back (overlap), none changed
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(fake.calls) == 1 and fulfil == []
+    for i in range(10):
+        items[i]["lastModifiedDate"] = "2026-11-23T13:01:00.000Z"  # 10 change again, 4 of them shipped
+    fake.calls.clear()
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(fake.calls) == 1 and len(fulfil) == 4
