@@ -8,7 +8,9 @@
     └── ConnectorError               a marketplace call failed; ``kind`` says what to do
         ├── kind="config"            credentials, scopes or account settings are wrong: fix the config
         ├── kind="wait"              rate limit, outage, report still pending: retry later
-        └── kind="payload"           the marketplace sent something we cannot read: report a bug
+        ├── kind="payload"           the marketplace sent something we cannot read: report a bug
+        ├── kind="store"             the database refused the write (disk full, read-only): fix the host
+        └── kind="internal"          an unexpected exception (our bug): traceback in the debug log only
 
 Only the CLI turns these into a stderr line and an exit code; nothing below it prints or exits.
 Messages never contain secrets: build them from names, never from credential values.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-FailureKind = Literal["config", "wait", "payload"]
+FailureKind = Literal["config", "wait", "payload", "store", "internal"]
 
 
 class SellerguardError(Exception):
@@ -57,8 +59,12 @@ class ConnectorError(SellerguardError):
         where: str | None = None,
         retry_after: float | None = None,
         status: int | None = None,
+        request_id: str | None = None,
     ) -> None:
         self.kind = kind
         self.retry_after = retry_after
         self.status = status
+        self.request_id = request_id  # the marketplace's own id of the failed request, for its support desk
+        if request_id and request_id not in message:
+            message = f"{message} (request id {request_id})"
         super().__init__(message, where=where)

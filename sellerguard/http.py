@@ -6,16 +6,23 @@
 - Retries are tenacity's, with the sleep injected: Retry-After (seconds or an HTTP date) is honoured when
   given, jittered exponential backoff otherwise. A Retry-After longer than ``max_wait`` is not slept on: the
   call fails with kind "wait" and the delay, so the daemon can come back later.
-- A token bucket per operation ("bucket") keeps a full sync under the marketplace's documented limits.
+- A token bucket per operation ("bucket") keeps a full sync under the marketplace's documented limits. During a
+  sync the buckets live in the store (``shared_buckets``), so a CLI sync beside the daemon never double-spends.
+- "Token expired/revoked" has many shapes (403 + a details text on Amazon, 200 + a code on TikTok): a connector
+  lists its own in ``expired`` (``ExpiredShape``); a match invalidates the token, refreshes once and retries.
+- "200 with an error inside" is sorted by ``classify`` (``body_codes`` builds one from a code table) like its
+  HTTP equivalent; the marketplace's request id (headers or body) is kept in the error message and the log.
 - Messages name the method and the path, never a token: query values of secret-looking names are masked.
 """
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
+import logging
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -27,7 +34,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from sellerguard import __version__
 from sellerguard.clock import Clock
 from sellerguard.errors import ConnectorError, FailureKind
+from sellerguard.payload import parse_json
 
+log = logging.getLogger("sellerguard.http")
 Action = Literal["retry", "refresh", "fail"]
 USER_AGENT = f"sellerguard/{__version__} (+https://github.com/sellerguard/sellerguard)"
 _SECRET_PARAM = re.compile(r"token|secret|sign|password|key|code|auth", re.I)
@@ -57,6 +66,126 @@ DEFAULT_ERRORS: dict[int | str, ErrorRule] = {
     "timeout": ErrorRule("retry", "wait", "the marketplace did not answer in time"),
     "json": ErrorRule("fail", "payload", "the marketplace sent a response that is not valid JSON"),
 }
+
+
+@dataclass(frozen=True)
+class ExpiredShape:
+    """One way a marketplace says "this access token is expired or revoked"; all given parts must match.
+
+    ``status``: the HTTP status (None: any). ``code``: equal (case-insensitive) to a string or number anywhere in
+    the JSON body (``errors[].code``, ``code``, ``error``...). ``text``: a case-insensitive substring of any string
+    in the body (``message``, ``details``, ``error_description``...). Example, Amazon SP-API:
+    ``ExpiredShape(status=403, text="access token you provided has expired")``.
+    """
+
+    status: int | None = None
+    code: str | int | None = None
+    text: str | None = None
+
+    def matches(self, status: int, strings: list[str]) -> bool:
+        if self.status is not None and status != self.status:
+            return False
+        if self.code is not None and str(self.code).lower() not in (s.lower() for s in strings):
+            return False
+        return self.text is None or any(self.text.lower() in s.lower() for s in strings)
+
+
+# Shapes every marketplace uses on its error statuses (400/401/403 only: a 200 body may quote anything).
+DEFAULT_EXPIRED: tuple[ExpiredShape, ...] = tuple(
+    ExpiredShape(status=st, text=t)
+    for st in (400, 401, 403)
+    for t in ("invalid_token", "expired_token", "token has expired", "token is expired", "token expired",
+              "access token you provided has expired", "access token is invalid", "invalid access token",
+              "token has been revoked", "token was revoked")
+)
+EXPIRED_RULE = ErrorRule("refresh", "config", "the marketplace refused the access token as expired or revoked")
+REQUEST_ID_HEADERS = ("x-amzn-RequestId", "x-amz-request-id", "x-request-id", "X-EBAY-C-REQUEST-ID", "rlogid",
+                      "WM_QOS.CORRELATION_ID", "x-tt-logid", "X-Request-ID", "x-shopify-request-id",
+                      "x-etsy-request-uuid", "x-bol-request-id")
+_REQUEST_ID_KEYS = {"request_id", "requestid", "requestId", "RequestId", "x-request-id", "correlationId", "log_id"}
+_HEADER_OK = re.compile(r"([\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?)?")  # visible ASCII, inner spaces only
+
+
+def body_strings(body: Any, *, limit: int = 200) -> list[str]:
+    """Every string and number in a JSON body (keys excluded), breadth-first, at most ``limit``."""
+    found: list[str] = []
+    queue = [body]
+    while queue and len(found) < limit:
+        node = queue.pop(0)
+        if isinstance(node, dict):
+            queue.extend(node.values())
+        elif isinstance(node, list):
+            queue.extend(node[:50])
+        elif isinstance(node, str | int | float) and not isinstance(node, bool):
+            found.append(str(node))
+    return found
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json() if response.content and len(response.content) < 1_000_000 else None
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
+
+
+def request_id(response: requests.Response | None) -> str | None:
+    """The marketplace's own id of a request (to quote to its support): common headers, then the body."""
+    if response is None:
+        return None
+    for name in REQUEST_ID_HEADERS:
+        if value := response.headers.get(name):
+            return _clean_id(value)
+    body = _json_or_none(response)
+    queue, seen = [body], 0
+    while queue and seen < 200:
+        node, seen = queue.pop(0), seen + 1
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _REQUEST_ID_KEYS and isinstance(value, str | int) and not isinstance(value, bool):
+                    return _clean_id(str(value))
+                if isinstance(value, dict | list):
+                    queue.append(value)
+        elif isinstance(node, list):
+            queue.extend(node[:20])
+    return None
+
+
+def _clean_id(value: str) -> str | None:
+    value = value.strip()[:80]
+    return value if value and value.isprintable() else None
+
+
+def body_codes(codes: Mapping[str | int, ErrorRule], find: Callable[[Any], Iterable[Any]]) -> Callable[
+        [requests.Response], ErrorRule | None]:
+    """A ``classify`` hook from a code table: ``find(json_body)`` yields the body's error codes (any status).
+
+    Shopify GraphQL, for instance: ``body_codes({"THROTTLED": THROTTLED, "INTERNAL_SERVER_ERROR": INTERNAL},
+    lambda b: (e.get("extensions", {}).get("code") for e in b.get("errors") or []))``. A body that is not JSON,
+    or whose shape ``find`` does not expect (it may raise), gives None: the status table decides.
+    """
+    table = {str(k).lower(): v for k, v in codes.items()}
+
+    def classify(response: requests.Response) -> ErrorRule | None:
+        body = _json_or_none(response)
+        if body is None:
+            return None
+        try:
+            found = [str(c).lower() for c in find(body) if c is not None]
+        except Exception:  # a body of an unexpected shape: not an error table
+            return None
+        for code in found:
+            if code in table:
+                return table[code]
+        return None
+
+    return classify
+
+
+# Verdicts for "200 with an error inside", by what the HTTP equivalent would be
+INSIDE_5XX = ErrorRule("retry", "wait", "the marketplace reported an internal error inside a 200 answer")
+INSIDE_THROTTLED = ErrorRule("retry", "wait", "the marketplace reported throttling inside a 200 answer")
+INSIDE_AUTH = ErrorRule("fail", "config", "the marketplace refused access inside a 200 answer (scope or permission)")
+INSIDE_EXPIRED = ErrorRule("refresh", "config", "the marketplace refused the access token inside a 200 answer")
 
 
 def mask_url(url: str) -> str:
@@ -118,6 +247,49 @@ class TokenBucket:
             self._refill()
             self.rate = rate
 
+    def drain(self) -> None:
+        """Empty the bucket (after a 429 without Retry-After: wait a full refill)."""
+        self._refill()
+        self._tokens = 0
+
+
+class BucketBackend:
+    """Where shared bucket state lives: ``take(key, rate, burst, now, drain)`` returns the seconds to wait.
+
+    Implemented over the store by ``sellerguard.sync.StoreBuckets`` (a lock plus one state row per bucket).
+    """
+
+    def take(self, key: str, rate: float, burst: float, now: datetime, *, drain: bool = False) -> float:
+        raise NotImplementedError
+
+
+# Set by the sync runner for the duration of one account's sync (per thread): buckets created by
+# ``HttpClient.limit`` then live in the store under "<prefix>:<marketplace>:<bucket>".
+shared_buckets: contextvars.ContextVar[tuple[BucketBackend, str] | None] = contextvars.ContextVar(
+    "sellerguard_shared_buckets", default=None)
+
+
+class SharedBucket(TokenBucket):
+    """A TokenBucket whose level lives in a ``BucketBackend`` (the store), so processes share one quota.
+
+    Each acquire reserves a token under the backend's lock (the level may go negative: a reservation) and
+    sleeps its wait outside the lock, so two processes never both spend the last token.
+    """
+
+    def __init__(self, backend: BucketBackend, key: str, rate: float, burst: float, clock: Clock,
+                 sleep: Callable[[float], None]) -> None:
+        super().__init__(rate, burst, clock, sleep)
+        self._backend, self._key = backend, key
+
+    def acquire(self) -> None:
+        wait = self._backend.take(self._key, self.rate, self.burst, self._clock.now())
+        if wait > 0:
+            self.waited += wait
+            self._sleep(wait)
+
+    def drain(self) -> None:
+        self._backend.take(self._key, self.rate, self.burst, self._clock.now(), drain=True)
+
 
 class AccessToken:
     """An OAuth access token cached until shortly before it expires.
@@ -164,6 +336,8 @@ class HttpClient:
     # ("200 with an error inside", "403 that means expired"); None falls back to the status table.
     classify: Callable[[requests.Response], ErrorRule | None] | None = None
     on_response: Callable[[str | None, requests.Response], None] | None = None
+    # the connector's "access token expired/revoked" shapes, on top of DEFAULT_EXPIRED: refresh once, retry
+    expired: tuple[ExpiredShape, ...] = ()
     limits: dict[str, TokenBucket] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     max_attempts: int = 5
@@ -173,7 +347,14 @@ class HttpClient:
     calls: int = 0
 
     def limit(self, bucket: str, rate: float, burst: float) -> None:
-        self.limits[bucket] = TokenBucket(rate, burst, self.clock, self.sleep)
+        """Pace calls tagged ``bucket=``; shared through the store when a sync runner set ``shared_buckets``."""
+        shared = shared_buckets.get()
+        if shared is not None:
+            backend, prefix = shared
+            self.limits[bucket] = SharedBucket(backend, f"{prefix}:{self.marketplace}:{bucket}", rate, burst,
+                                               self.clock, self.sleep)
+        else:
+            self.limits[bucket] = TokenBucket(rate, burst, self.clock, self.sleep)
 
     def rule(self, key: int | str) -> ErrorRule | None:
         return self.errors.get(key) or DEFAULT_ERRORS.get(key)
@@ -202,12 +383,18 @@ class HttpClient:
             message = rule.message + (f" (HTTP {status})" if status else "")
             if too_long:
                 message += f"; the marketplace asks to retry in {retry_after:.0f} s"
-            error = ConnectorError(message, kind=rule.kind, where=where, retry_after=retry_after, status=status)
-            if rule.action == "refresh" and not refreshed and self.token is not None:
-                refreshed = True
-                self.token.invalidate()
-                error.retry_after = 0
-                raise _Retry(error)
+            rid = request_id(response)
+            if rule.action == "refresh" and refreshed:
+                message += "; refused again after a fresh token: re-authorize this account"
+            error = ConnectorError(message, kind=rule.kind, where=where, retry_after=retry_after, status=status,
+                                   request_id=rid)
+            log.info("%s: %s%s", where, message, f" (request id {rid})" if rid else "")
+            if rule.action == "refresh" and self.token is not None:
+                self.token.invalidate()  # a dead token is never kept, refreshed or not
+                if not refreshed:
+                    refreshed = True
+                    error.retry_after = 0
+                    raise _Retry(error)
             if rule.action == "retry" and not too_long:
                 raise _Retry(error)
             raise error
@@ -229,18 +416,17 @@ class HttpClient:
                 where=err.where,
                 retry_after=err.retry_after,
                 status=err.status,
+                request_id=err.request_id,
             ) from None
 
     def get_json(self, path: str, **kw: Any) -> Any:
         return self.json(self.request("GET", path, **kw), path)
 
     def json(self, response: requests.Response, path: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            rule = self.rule("json")
-            assert rule is not None
-            raise ConnectorError(rule.message, kind=rule.kind, where=f"{self.marketplace}: {path}") from None
+        """The body as JSON; not JSON (HTML with 200, truncated, NaN) is a payload error naming the request id."""
+        message = (self.rule("json") or DEFAULT_ERRORS["json"]).message
+        return parse_json(response.content, self.marketplace, mask_url(path).split("?")[0],
+                          request_id=request_id(response), message=message)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -257,18 +443,39 @@ class HttpClient:
         headers = {"User-Agent": USER_AGENT, **self.headers, **kw.get("headers", {})}
         if self.auth is not None:
             self.auth(headers)
+        if bad := [k for k, v in headers.items() if isinstance(v, str) and not _HEADER_OK.fullmatch(v)]:
+            # a garbled credential (whitespace, a lone surrogate, non-ASCII) would crash deep inside http.client
+            if "Authorization" in bad and self.token is not None:
+                return None, ErrorRule("refresh", "config", "the access token holds characters HTTP cannot send")
+            return None, ErrorRule("fail", "config", f"the {bad[0]} header (a credential or option) holds characters"
+                                   " HTTP cannot send (whitespace, control or non-ASCII): re-enter it")
         rest = {k: v for k, v in kw.items() if k != "headers"}
         self.calls += 1
         try:
             response = self.session.request(method, self.url(path), headers=headers, timeout=self.timeout, **rest)
         except requests.Timeout:
             return None, self.rule("timeout")
-        except requests.ConnectionError:
+        except (requests.exceptions.ContentDecodingError, requests.exceptions.InvalidJSONError):
+            return None, ErrorRule("fail", "payload", "the marketplace sent a body that cannot be decoded"
+                                   " (corrupt gzip/deflate encoding)")
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            return None, self.rule("connection")
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema, ValueError, UnicodeError):
+            return None, ErrorRule("fail", "config", "the request URL is not valid (check base_url and ids)")
+        except requests.RequestException:
             return None, self.rule("connection")
         if self.on_response is not None:
             self.on_response(bucket, response)
         if self.classify is not None and (verdict := self.classify(response)) is not None:
             return response, verdict
+        if response.status_code in (400, 401, 403) or self.expired:
+            strings = body_strings(_json_or_none(response)) if response.content else []
+            if response.reason:
+                strings.append(response.reason)
+            for shape in (*self.expired, *DEFAULT_EXPIRED):
+                if shape.matches(response.status_code, strings):
+                    return response, EXPIRED_RULE
         if response.ok:
             return response, None
         rule = self.rule(response.status_code)

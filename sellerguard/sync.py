@@ -7,20 +7,24 @@ the cursor stays where they left it, and the other accounts carry on. Nothing he
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from sellerguard import connectors, keys
 from sellerguard.clock import Clock, SystemClock
 from sellerguard.config import AccountConfig, Config, config_error
 from sellerguard.connectors.contract import Batch, SyncContext
-from sellerguard.errors import ConfigError, ConnectorError, SellerguardError
+from sellerguard.errors import ConfigError, ConnectorError, InputError, SellerguardError, StoreError
 from sellerguard.schema import Account
 from sellerguard.store import Store
 from sellerguard.store.tables import SyncRun
@@ -36,10 +40,68 @@ class SyncOutcome:
     ok: bool
     records: int = 0
     changed: int = 0
-    error_kind: str | None = None  # config | wait | payload
-    error: str | None = None  # one line, no secrets
+    error_kind: str | None = None  # config | wait | payload | store | internal (the first failed stream's)
+    error: str | None = None  # one line, no secrets: the first failure, then which other streams failed
     retry_after: float | None = None
     stopped: bool = False  # asked to stop between batches (SIGTERM)
+    failed_streams: dict[str, str] = field(default_factory=dict)  # stream -> error kind
+    busy: bool = False  # another process held this account's sync lock: nothing was done
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    message: str  # one line, without the "account: stream: " prefix
+    retry_after: float | None = None
+
+
+def describe_failure(exc: BaseException, stream: str = "-") -> Failure:
+    """Any exception as a kind and one line: what the user reads. Never raises.
+
+    Known errors keep their kind; database trouble (full disk, read-only file, locked) is kind "store" or
+    "wait"; anything else is kind "internal" (a bug: its traceback goes to the debug log, not to the user).
+    """
+    try:
+        return _describe(exc, stream)
+    except Exception:  # a str() that raises (lone surrogates, a broken __str__) must not escape either
+        return Failure("internal", f"internal error: {type(exc).__name__} (a bug; the traceback is in the debug log)")
+
+
+def _describe(exc: BaseException, stream: str) -> Failure:
+    if isinstance(exc, ConnectorError):
+        return Failure(exc.kind, _one_line(str(exc)), exc.retry_after)
+    if isinstance(exc, ValidationError):
+        # a connector let a payload through that the schema refuses: a bad payload, named by field
+        err = exc.errors(include_url=False)[0]
+        field_name = ".".join(str(p) for p in err["loc"]) or "(record)"
+        value = _one_line(repr(err.get("input")))[:80]
+        return Failure("payload", _one_line(f"bad payload: {field_name}: {err['msg']} (value {value})"))
+    if isinstance(exc, StoreError):
+        return Failure("store", _one_line(str(exc)))
+    if isinstance(exc, InputError):
+        return Failure("payload", _one_line(str(exc)))
+    if isinstance(exc, SellerguardError):  # ConfigError and the rest
+        return Failure("config", _one_line(str(exc)))
+    if isinstance(exc, DBAPIError | sqlite3.Error):
+        text = _one_line(str(getattr(exc, "orig", None) or exc)).lower()
+        if "locked" in text or "busy" in text:
+            return Failure("wait", "the database is busy (locked by another process); retry later")
+        if "readonly" in text or "read-only" in text:
+            return Failure("store", "the database is read-only: cannot save the synced data (check file permissions)")
+        if "full" in text:
+            return Failure("store", "the disk is full: cannot save the synced data")
+        return Failure("store", f"the database refused the write: {text[:200]}")
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return Failure("store", "the disk is full: cannot save the synced data")
+    if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return Failure("store", f"cannot write: {exc.strerror} ({exc.filename or 'the database'})")
+    return Failure("internal", f"internal error: {type(exc).__name__} (a bug; the traceback is in the debug log)")
+
+
+def _one_line(text: str) -> str:
+    """Whitespace folded, unprintable characters escaped: one line whatever the marketplace sent."""
+    text = " ".join(text.split())
+    return text.encode("ascii", "backslashreplace").decode("ascii") if not text.isprintable() else text
 
 
 class _State:
@@ -97,6 +159,10 @@ def make_context(acc: AccountConfig, store: Store, *, clock: Clock, sleep: Calla
     )
 
 
+STREAM_STATE = "sync:stream:"  # connector-state key prefix: the last outcome of each stream (JSON)
+LOCK_WAIT_S = 30.0  # how long a sync waits for another process's sync of the same account
+
+
 def sync_account(
     acc: AccountConfig,
     store: Store,
@@ -106,51 +172,145 @@ def sync_account(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     streams: Iterable[str] | None = None,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> SyncOutcome:
-    """Sync every stream of one account; never raises for a channel failure."""
+    """Sync every stream of one account; never raises.
+
+    Streams are independent: a failed stream is reported once and the next one still runs. Only one process
+    syncs an account at a time (``Store.try_lock("sync:<account>")``: a PostgreSQL advisory lock, or a file lock
+    beside the SQLite file). A busy account is waited for up to ``lock_wait_s`` (real seconds: an incremental
+    sync is short), then skipped with kind "wait" and no sync record (the process holding the lock writes its own).
+    """
     clock = clock or SystemClock()
     outcome = SyncOutcome(account=acc.id, marketplace=acc.marketplace, ok=False)
+    try:
+        release = store.try_lock(f"sync:{acc.id}")
+        deadline = time.monotonic() + lock_wait_s
+        while release is None and time.monotonic() < deadline and not should_stop():
+            time.sleep(0.1)  # real time, not the injected sleep: the other process runs on the wall clock
+            release = store.try_lock(f"sync:{acc.id}")
+    except Exception as exc:
+        release = None
+        failure = describe_failure(exc)
+        outcome.error_kind, outcome.error = failure.kind, f"{acc.id}: {failure.message}"
+        log.debug("%s: cannot take the sync lock", acc.id, exc_info=True)
+        return outcome
+    if release is None:
+        outcome.busy = True
+        outcome.error_kind = "wait"
+        outcome.error = f"{acc.id}: another sellerguard process is syncing this account right now; skipped"
+        return outcome
+    try:
+        return _sync_locked(acc, store, outcome, clock=clock, sleep=sleep, progress=progress,
+                            should_stop=should_stop, streams=streams)
+    finally:
+        try:
+            release()
+        except Exception:
+            log.debug("%s: releasing the sync lock failed", acc.id, exc_info=True)
+
+
+def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, clock: Clock,
+                 sleep: Callable[[float], None], progress: Progress | None, should_stop: Callable[[], bool],
+                 streams: Iterable[str] | None) -> SyncOutcome:
     run = SyncRun(account=acc.id, started_at=clock.now())
-    stream = "-"
+    errors: list[tuple[str, Failure]] = []
     try:
         module = connectors.get(acc.marketplace)
         ctx = make_context(acc, store, clock=clock, sleep=sleep)
         store.upsert_accounts([account_record(acc)])
-        for stream in streams or module.STREAMS:
-            cursor = store.cursor(acc.id, stream)
-            for batch in module.fetch(ctx, stream, cursor):
-                cursors = {(acc.id, stream): batch.cursor} if batch.cursor is not None else None
-                outcome.changed += store.write(batch.records, cursors, now=clock.now())
-                outcome.records += len(batch.records)
-                if progress is not None:
-                    progress(acc.id, stream, batch)
-                if should_stop():
-                    outcome.stopped = True
-                    break
-            if outcome.stopped:
-                break
-        outcome.ok = not outcome.stopped
-    except ConnectorError as exc:
-        outcome.error_kind, outcome.error, outcome.retry_after = exc.kind, str(exc), exc.retry_after
-    except ConfigError as exc:
-        outcome.error_kind, outcome.error = "config", str(exc)
-    except ValidationError as exc:
-        # a connector let a payload through that the schema refuses: a bad payload, named by field
-        err = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in err["loc"])
-        outcome.error_kind = "payload"
-        outcome.error = f"{acc.id}: {stream}: bad payload: {field}: {err['msg']}"
-    except SellerguardError as exc:
-        outcome.error_kind, outcome.error = "config", str(exc)
-    if outcome.error and not outcome.error.startswith(f"{acc.id}: "):
-        outcome.error = f"{acc.id}: {stream}: {outcome.error}"
+        chosen = list(streams or module.STREAMS)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt / SystemExit: the caller stops
+        errors.append(("-", _failed(acc, "-", exc)))
+        chosen = []
+    for stream in chosen:
+        try:
+            _sync_stream(module, ctx, acc, store, stream, outcome, clock, progress, should_stop)
+        except Exception as exc:
+            failure = _failed(acc, stream, exc)
+            errors.append((stream, failure))
+            outcome.failed_streams[stream] = failure.kind
+            _save_stream_state(store, acc.id, stream, clock, failure)
+        else:
+            _save_stream_state(store, acc.id, stream, clock, None)
+        if outcome.stopped:
+            break
+    if errors:
+        first_stream, first = errors[0]
+        outcome.error_kind, outcome.retry_after = first.kind, first.retry_after
+        line = first.message if first_stream == "-" else f"{first_stream}: {first.message}"
+        if len(errors) > 1:
+            line += "; also failed: " + ", ".join(f"{s} ({f.kind})" for s, f in errors[1:])
+        outcome.error = f"{acc.id}: {line}"
+    outcome.ok = not errors and not outcome.stopped
     run.finished_at = clock.now()
     run.ok, run.records = outcome.ok, outcome.records
     run.error_kind, run.error = outcome.error_kind, (outcome.error or None) and outcome.error[:500]
-    store.record_sync(run)
+    try:
+        store.record_sync(run)
+    except Exception as exc:
+        failure = describe_failure(exc)
+        log.debug("%s: cannot record the sync run", acc.id, exc_info=True)
+        note = f"the sync record could not be saved: {failure.message}"
+        outcome.ok = False
+        outcome.error_kind = outcome.error_kind or failure.kind
+        outcome.error = f"{outcome.error}; {note}" if outcome.error else f"{acc.id}: {note}"
     if outcome.error:
         log.debug("sync failed: %s", outcome.error)  # the caller reports it once (CLI line, daemon guard)
     return outcome
+
+
+def _sync_stream(module: Any, ctx: SyncContext, acc: AccountConfig, store: Store, stream: str,
+                 outcome: SyncOutcome, clock: Clock, progress: Progress | None,
+                 should_stop: Callable[[], bool]) -> None:
+    cursor = store.cursor(acc.id, stream)
+    for batch in module.fetch(ctx, stream, cursor):
+        cursors = {(acc.id, stream): batch.cursor} if batch.cursor is not None else None
+        outcome.changed += store.write(batch.records, cursors, now=clock.now())
+        outcome.records += len(batch.records)
+        if progress is not None:
+            progress(acc.id, stream, batch)
+        if should_stop():
+            outcome.stopped = True
+            return
+
+
+def _failed(acc: AccountConfig, stream: str, exc: Exception) -> Failure:
+    failure = describe_failure(exc, stream)
+    if failure.kind == "internal":
+        log.debug("%s: %s: unexpected exception", acc.id, stream, exc_info=exc)
+    message = failure.message
+    if message.startswith(f"{acc.id}: "):  # errors built with where=account
+        message = message.removeprefix(f"{acc.id}: ")
+    if message.startswith(f"{stream}: "):
+        message = message.removeprefix(f"{stream}: ")
+    return Failure(failure.kind, message, failure.retry_after)
+
+
+def _save_stream_state(store: Store, account: str, stream: str, clock: Clock, failure: Failure | None) -> None:
+    """The stream's last outcome in connector state (``sync:stream:<name>``), for status to say which are stale."""
+    value = {"ok": failure is None, "at": clock.now().isoformat()}
+    if failure is not None:
+        value |= {"error_kind": failure.kind, "error": failure.message[:300]}
+    try:
+        store.put_state(account, STREAM_STATE + stream, json.dumps(value))
+    except Exception:
+        log.debug("%s: %s: cannot save the stream's state", account, stream, exc_info=True)
+
+
+def stream_status(store: Store, account: str, streams: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """{stream: {"ok": bool, "at": ISO time, "error_kind"?, "error"?}} for the streams that have synced once."""
+    found = {}
+    for stream in streams:
+        raw = store.state(account, STREAM_STATE + stream)
+        if raw:
+            try:
+                found[stream] = json.loads(raw)
+            except ValueError:
+                continue
+    return found
 
 
 def sync_accounts(
@@ -163,6 +323,7 @@ def sync_accounts(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     workers: int = 1,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> list[SyncOutcome]:
     """Sync the enabled accounts (or those named); one account's failure never stops the others.
 
@@ -179,7 +340,14 @@ def sync_accounts(
     def one(acc: AccountConfig) -> SyncOutcome | None:
         if should_stop():
             return None
-        return sync_account(acc, store, clock=clock, sleep=sleep, progress=progress, should_stop=should_stop)
+        try:
+            return sync_account(acc, store, clock=clock, sleep=sleep, progress=progress, should_stop=should_stop,
+                                lock_wait_s=lock_wait_s)
+        except Exception as exc:  # sync_account never raises; this is the last line of defence
+            log.debug("%s: sync crashed", acc.id, exc_info=True)
+            failure = describe_failure(exc)
+            return SyncOutcome(account=acc.id, marketplace=acc.marketplace, ok=False, error_kind=failure.kind,
+                               error=f"{acc.id}: {failure.message}")
 
     if workers <= 1 or len(chosen) <= 1:
         results = [one(acc) for acc in chosen]

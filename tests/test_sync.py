@@ -1,16 +1,25 @@
 """The sync runner: batches and cursors land together; one channel's failure stops only that channel."""
 
+import errno
+import logging
+import sqlite3
+import threading
 import types
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import responses
+from sqlalchemy import create_engine
 
 from sellerguard import connectors
 from sellerguard.config import parse_config
 from sellerguard.connectors.contract import Batch
 from sellerguard.errors import ConnectorError
+from sellerguard.http import HttpClient
 from sellerguard.schema import Order
-from sellerguard.sync import sync_accounts
+from sellerguard.store import Store
+from sellerguard.sync import stream_status, sync_accounts
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -103,3 +112,172 @@ def test_error_prefix_when_the_account_id_prefixes_the_marketplace(store, clock,
     cfg = parse_config({"accounts": [{"id": "fa", "marketplace": "fake"}]})
     outcome = sync_accounts(cfg, store, clock=clock)[0]
     assert outcome.error == "fa: orders: the marketplace is unavailable (HTTP 503)"
+
+
+# -- 18.1: no exception escapes a sync ------------------------------------------------------------------
+
+
+def raising_module(exc, streams=("orders",)):
+    def fetch(ctx, stream, cursor):
+        yield Batch(orders(ctx.account.id, 0, 2), cursor="2")
+        raise exc
+
+    return types.SimpleNamespace(MARKETPLACE="fake", STREAMS=streams, fetch=fetch)
+
+
+@pytest.mark.parametrize("exc", [
+    OverflowError("cannot convert float infinity to integer"),  # expires_in: 1e308
+    AttributeError("'NoneType' object has no attribute 'get'"),  # fulfillments: [null]
+    ValueError("Invalid isoformat string: '2026-13-45'"),  # a date-shaped access_token_expire_in
+    zlib.error("Error -3 while decompressing data: incorrect header check"),  # corrupt gzip
+    UnicodeEncodeError("latin-1", "tok\ud800en", 3, 4, "ordinal not in range(256)"),  # a lone surrogate in a token
+    KeyError("orders"),
+])
+def test_unexpected_exception_is_one_internal_line_with_the_traceback_in_the_debug_log(
+        store, clock, config, monkeypatch, caplog, exc):
+    monkeypatch.setattr(connectors, "get", lambda mp: raising_module(exc))
+    with caplog.at_level(logging.DEBUG, logger="sellerguard.sync"):
+        outcomes = sync_accounts(config, store, clock=clock)
+    assert [o.error_kind for o in outcomes] == ["internal", "internal"]
+    assert outcomes[0].error == (f"one: orders: internal error: {type(exc).__name__}"
+                                 " (a bug; the traceback is in the debug log)")
+    assert "\n" not in outcomes[0].error
+    assert any(r.exc_info and r.exc_info[1] is exc for r in caplog.records)  # the traceback: debug log only
+    assert store.last_sync("one").error_kind == "internal" and store.last_sync("two").error_kind == "internal"
+    assert store.cursor("one", "orders") == "2"  # the stored batch and its cursor stay
+
+
+def test_an_integer_over_2_63_is_a_store_error_line_not_a_traceback(store, clock, config, monkeypatch):
+    def fetch(ctx, stream, cursor):
+        yield Batch(orders(ctx.account.id, 0, 1), cursor=str(2**64))
+        row = orders(ctx.account.id, 5, 1)[0].model_copy(update={"item_count": 2**64})
+        yield Batch([row], cursor="x")
+
+    monkeypatch.setattr(connectors, "get", lambda mp: types.SimpleNamespace(STREAMS=("orders",), fetch=fetch))
+    outcome = sync_accounts(config, store, clock=clock, accounts=["one"])[0]
+    assert not outcome.ok and outcome.error_kind in ("payload", "internal", "store")
+    assert outcome.error.startswith("one: orders: ") and "\n" not in outcome.error
+    assert store.last_sync("one") is not None
+
+
+@pytest.mark.parametrize("token", ["tok\ud800en", "tok en\n", " ", "töken"])
+@responses.activate
+def test_a_garbled_token_in_a_header_is_one_line(store, clock, config, monkeypatch, token):
+    """A lone surrogate or whitespace in a token would crash deep in http.client: one config line instead."""
+    responses.get("https://api.example.test/x", json={"orders": []})
+
+    def fetch(ctx, stream, cursor):
+        http = HttpClient(base_url="https://api.example.test", marketplace="fake", clock=ctx.clock, sleep=ctx.sleep,
+                          auth=lambda h: h.__setitem__("Authorization", f"Bearer {token}"))
+        http.get_json("/x")
+        yield from ()
+
+    monkeypatch.setattr(connectors, "get", lambda mp: types.SimpleNamespace(STREAMS=("orders",), fetch=fetch))
+    outcome = sync_accounts(config, store, clock=clock, accounts=["one"])[0]
+    assert not outcome.ok and outcome.error_kind == "config" and "\n" not in outcome.error
+    assert outcome.error == ("one: orders: fake: GET https://api.example.test/x: the Authorization header (a credential"
+                             " or option) holds characters HTTP cannot send (whitespace, control or non-ASCII):"
+                             " re-enter it")
+    assert len(responses.calls) == 0
+
+
+def test_full_disk_is_a_store_error_for_every_account(store, clock, config, monkeypatch):
+    monkeypatch.setattr(connectors, "get", lambda mp: fake_module())
+    real_write = store.write
+
+    def full(*a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "write", full)
+    outcomes = sync_accounts(config, store, clock=clock)
+    assert [(o.ok, o.error_kind) for o in outcomes] == [(False, "store"), (False, "store")]
+    assert outcomes[0].error == "one: orders: the disk is full: cannot save the synced data"
+    monkeypatch.setattr(store, "write", real_write)
+    assert store.last_sync("two").error_kind == "store"
+
+
+def test_read_only_database_is_one_line_per_account(tmp_path, clock, config, monkeypatch):
+    path = tmp_path / "ro.db"
+    Store(f"sqlite:///{path}").close()
+    ro = Store(f"sqlite:///{path}")
+    ro.engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+    monkeypatch.setattr(connectors, "get", lambda mp: fake_module())
+    outcomes = sync_accounts(config, ro, clock=clock)
+    assert [(o.ok, o.error_kind) for o in outcomes] == [(False, "store"), (False, "store")]
+    assert outcomes[0].error.startswith("one: the database is read-only")
+    assert "the sync record could not be saved" in outcomes[0].error
+
+
+def test_cli_sync_exits_3_with_a_line_and_a_record_for_every_account(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+
+    mods = {"one": raising_module(OverflowError("huge")), "two": fake_module()}
+    monkeypatch.setattr(connectors, "get", lambda mp: types.SimpleNamespace(
+        STREAMS=("orders",), fetch=lambda ctx, s, c: mods[ctx.account.id].fetch(ctx, s, c)))
+    cfg = tmp_path / "sg.toml"
+    cfg.write_text('[[accounts]]\nid = "one"\nmarketplace = "fake"\n[[accounts]]\nid = "two"\nmarketplace = "fake"\n')
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "--db", db, "sync"], catch_exceptions=False)
+    assert result.exit_code == 3
+    assert "Error: one: orders: internal error: OverflowError" in result.output
+    assert "two: 30 records" in result.output and "Traceback" not in result.output
+    s = Store(db)
+    assert s.last_sync("one").error_kind == "internal" and s.last_sync("two").ok
+    s.close()
+
+
+# -- 17.5: streams are independent ----------------------------------------------------------------------
+
+
+def test_a_failed_stream_is_reported_once_and_the_others_still_sync(store, clock, config, monkeypatch):
+    def fetch(ctx, stream, cursor):
+        if stream == "messages":
+            raise ConnectorError("not found: the seller did not grant the Identity scope (HTTP 404)", kind="config",
+                                 where="fake: GET /identity")
+        if stream == "returns":
+            raise ConnectorError("the marketplace is unavailable (HTTP 503)", kind="wait")
+        yield Batch(orders(ctx.account.id, 0 if stream == "orders" else 10, 3), cursor="c")
+
+    mod = types.SimpleNamespace(STREAMS=("orders", "messages", "feedback", "returns"), fetch=fetch)
+    monkeypatch.setattr(connectors, "get", lambda mp: mod)
+    outcome = sync_accounts(config, store, clock=clock, accounts=["one"])[0]
+    assert not outcome.ok and outcome.records == 6  # orders and feedback still synced
+    assert outcome.failed_streams == {"messages": "config", "returns": "wait"}
+    assert outcome.error_kind == "config"
+    assert outcome.error == ("one: messages: fake: GET /identity: not found: the seller did not grant the Identity"
+                             " scope (HTTP 404); also failed: returns (wait)")
+    assert store.cursor("one", "feedback") == "c"
+    status = stream_status(store, "one", mod.STREAMS)
+    assert {s: v["ok"] for s, v in status.items()} == {"orders": True, "messages": False, "feedback": True,
+                                                       "returns": False}
+    assert status["returns"]["error_kind"] == "wait"
+    assert store.last_sync("one").error.endswith("also failed: returns (wait)")
+
+
+# -- 19.5: one sync per account across processes --------------------------------------------------------
+
+
+def test_a_busy_account_is_skipped_not_synced_twice(store, clock, config, monkeypatch):
+    monkeypatch.setattr(connectors, "get", lambda mp: fake_module())
+    release = store.try_lock("sync:one")  # another process (a file lock beside the SQLite file)
+    try:
+        outcomes = sync_accounts(config, store, clock=clock, lock_wait_s=0.2)
+    finally:
+        release()
+    assert [(o.account, o.ok, o.busy, o.error_kind) for o in outcomes] == [("one", False, True, "wait"),
+                                                                         ("two", True, False, None)]
+    assert outcomes[0].error == "one: another sellerguard process is syncing this account right now; skipped"
+    assert store.count("order", account="one") == 0 and store.last_sync("one") is None
+    assert sync_accounts(config, store, clock=clock, accounts=["one"])[0].ok  # released: syncs again
+
+
+def test_a_sync_waits_for_the_other_process_then_runs(store, clock, config, monkeypatch):
+    monkeypatch.setattr(connectors, "get", lambda mp: fake_module())
+    release = store.try_lock("sync:one")
+    timer = threading.Timer(0.3, release)
+    timer.start()
+    outcome = sync_accounts(config, store, clock=clock, accounts=["one"], lock_wait_s=10)[0]
+    timer.join()
+    assert outcome.ok and outcome.records == 30
