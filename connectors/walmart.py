@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import html
+import math
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,7 +31,7 @@ from sellerguard.connectors.walmart_normalize import (
 )
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, HttpClient
-from sellerguard.oauth import expires_at, post_token
+from sellerguard.oauth import post_token
 from sellerguard.schema import Record
 
 MARKETPLACE = "walmart"
@@ -92,17 +94,25 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
             headers["WM_CONSUMER.CHANNEL.TYPE"] = opts.channel_type
 
     def fetch_token() -> tuple[str, datetime]:
-        # A token from an earlier sync of this account is reused while it has a minute left; after a 401
+        # A token from an earlier sync of this account is reused while it has a minute left; after a refusal
         # (the AccessToken refetches) or near expiry, a new one is fetched and saved.
         if token.fetches == 0 and (cached := _cached_token(ctx)) is not None:
             return cached
+        ctx.state.put(TOKEN_STATE, None)  # a refused or expiring token is never kept, even if the refresh fails
         client_id = acc.secret("client_id").get_secret_value()
         secret = acc.secret("client_secret").get_secret_value()
         basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
         headers = {"Authorization": f"Basic {basic}"}
         common(headers)
-        body = post_token(http, token_url, {"grant_type": "client_credentials"}, headers=headers)
-        value, expiry = str(body["access_token"]), expires_at(ctx.now(), body.get("expires_in"), default_s=900)
+        try:
+            body = post_token(http, token_url, {"grant_type": "client_credentials"}, headers=headers)
+        except ConnectorError as exc:
+            raise _token_refused(ctx, exc) from None
+        value = body["access_token"]
+        if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+            raise ConnectorError("bad payload: access_token: not a token (empty, too long or not printable)",
+                                 kind="payload", where=f"{MARKETPLACE}: POST /v3/token")
+        expiry = ctx.now() + timedelta(seconds=_seconds(body.get("expires_in")))
         ctx.state.put(TOKEN_STATE, f"{expiry.isoformat()} {value}")
         return value, expiry
 
@@ -127,36 +137,86 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
     return http
 
 
+_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")  # printable ASCII without spaces (Walmart tokens are JWT-like)
+
+
+def _seconds(value: Any) -> float:
+    """``expires_in``: seconds within a day; anything else counts as the documented 15 minutes."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 900
+    try:
+        seconds = float(value)
+    except ValueError:
+        return 900
+    return seconds if math.isfinite(seconds) and 60 <= seconds <= 86400 else 900
+
+
+def _token_refused(ctx: SyncContext, exc: ConnectorError) -> ConnectorError:
+    """The token endpoint's refusals, naming the account: the client id/secret were reset or revoked."""
+    if exc.status in (400, 401, 403):
+        return ConnectorError(f"Walmart refused the client id/secret of account '{ctx.account.id}' (reset, revoked"
+                              " or mistyped): re-authorize by generating new keys in Seller Center > Settings > API"
+                              " Key Management and put them in credentials.client_id/client_secret",
+                              kind="config", where=exc.where, status=exc.status)
+    return exc
+
+
 def _cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
+    """The token saved by an earlier sync while it has a minute left; a garbled one is dropped."""
     saved = ctx.state.get(TOKEN_STATE)
-    if not saved or " " not in saved:
+    if not saved:
         return None
-    when, value = saved.split(" ", 1)
+    when, _, value = saved.partition(" ")
     try:
         expiry = datetime.fromisoformat(when)
+        valid = expiry.tzinfo is not None and bool(_TOKEN.fullmatch(value))
     except ValueError:
+        valid = False
+    if not valid:
+        ctx.state.put(TOKEN_STATE, None)
         return None
     return (value, expiry) if (expiry - ctx.now()).total_seconds() > 60 else None
 
 
+# Walmart's "this token is dead" answers: 401 (UNAUTHORIZED.GMP_GATEWAY_API), and 400/403 whose code or
+# description names the token (integrators report 400 as well as 401 for an expired token:
+# fulfilio/python-walmart#19). A 403 that names no token is a missing API permission: never refreshed.
+_DEAD_TOKEN = ("access token", "access_token", "unauthorized", "invalid token", "invalid_token", "token expired",
+               "expired token", "token is expired", "token has expired")
+TOKEN_RULE = ErrorRule("refresh", "config", "Walmart refused the access token even after a refresh: check the"
+                                            " client id and secret")
+
+
 def classify(response: requests.Response) -> ErrorRule | None:
-    """Walmart answers an empty list with 404 CONTENT_NOT_FOUND: sorted apart from a wrong path."""
+    """Dead-token shapes -> refresh once; 404 CONTENT_NOT_FOUND on a list -> "no rows", not a wrong path."""
     if response.status_code == 404 and "NOT_FOUND" in (_error_code(response) or ""):
         return NO_ROWS
+    if response.status_code == 401:
+        return TOKEN_RULE
+    if response.status_code in (400, 403) and any(w in _error_text(response) for w in _DEAD_TOKEN):
+        return TOKEN_RULE
     return None
 
 
-def _error_code(response: requests.Response) -> str | None:
+def _errors(response: requests.Response) -> list[dict[str, Any]]:
     try:
         body = response.json()
     except ValueError:
-        return None
+        return []
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, dict):  # XML-to-JSON renderings wrap the list: {"errors": {"error": [...]}}
         errors = errors.get("error")
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        return str(errors[0].get("code") or "")
-    return None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _error_code(response: requests.Response) -> str | None:
+    errors = _errors(response)
+    return str(errors[0].get("code") or "") if errors else None
+
+
+def _error_text(response: requests.Response) -> str:
+    parts = [str(e.get(k) or "") for e in _errors(response) for k in ("code", "description", "info", "field")]
+    return " ".join(parts).lower()[:2000]
 
 
 def _replenish_wait(value: str, now: datetime) -> float | None:
@@ -173,14 +233,23 @@ def _window_start(ctx: SyncContext, cursor: str | None, opts: Options) -> dateti
     now = ctx.now()
     oldest = now - timedelta(days=MAX_HISTORY_DAYS) + timedelta(minutes=5)
     if cursor:
-        try:
-            start = datetime.fromisoformat(cursor) - timedelta(minutes=opts.overlap_minutes)
-        except ValueError:
+        parsed = _time(cursor)
+        if parsed is None:
             raise ConnectorError(f"stored cursor {cursor[:40]!r} is not a time; reset it with a full re-sync",
-                                 kind="config", where=f"{MARKETPLACE}: {ctx.account.id}") from None
+                                 kind="config", where=f"{MARKETPLACE}: {ctx.account.id}")
+        start = min(parsed, now) - timedelta(minutes=opts.overlap_minutes)
     else:
         start = now - timedelta(days=opts.backfill_days)
     return max(start, oldest)
+
+
+def _time(value: str) -> datetime | None:
+    """A cursor this connector wrote (aware ISO 8601), or None."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _pages(http: HttpClient, path: str, params: dict[str, str], items: Callable[[Any], tuple[list[Any], str | None]],
@@ -207,26 +276,47 @@ def _pages(http: HttpClient, path: str, params: dict[str, str], items: Callable[
         url = path + (next_cursor if next_cursor.startswith("?") else "?" + next_cursor)
 
 
+def _cursor(meta: dict[str, Any], endpoint: str) -> str | None:
+    cursor = meta.get("nextCursor")
+    if cursor is None or cursor == "":
+        return None
+    if not isinstance(cursor, str) or len(cursor) > 4000 or not cursor.isprintable():
+        raise payload_error(endpoint, "meta.nextCursor", f"not a query string: {str(cursor)[:40]!r}")
+    return cursor
+
+
+def _declared_empty(meta: dict[str, Any]) -> bool:
+    """Only a page that says it has nothing (totalCount 0) may lack its list: anything else is not "no rows"."""
+    total = meta.get("totalCount")
+    return not isinstance(total, bool) and total in (0, "0")
+
+
 def _order_page(body: Any) -> tuple[list[Any], str | None]:
     lst = body.get("list") if isinstance(body, dict) else None
     if not isinstance(lst, dict) or not isinstance(lst.get("meta"), dict):
         raise payload_error("/v3/orders", "list.meta", "missing")
-    elements = lst.get("elements") or {}
+    elements = lst.get("elements")
     orders = elements.get("order") if isinstance(elements, dict) else None
     if orders is None:
+        if not _declared_empty(lst["meta"]):
+            raise payload_error("/v3/orders", "list.elements.order", "missing while meta.totalCount is not 0")
         orders = []
     if not isinstance(orders, list):
         raise payload_error("/v3/orders", "list.elements.order", "not a list")
-    return orders, lst["meta"].get("nextCursor")
+    return orders, _cursor(lst["meta"], "/v3/orders")
 
 
 def _return_page(body: Any) -> tuple[list[Any], str | None]:
     if not isinstance(body, dict) or not isinstance(body.get("meta"), dict):
         raise payload_error("/v3/returns", "meta", "missing")
-    rows = body.get("returnOrders") or []
+    rows = body.get("returnOrders")
+    if rows is None:
+        if not _declared_empty(body["meta"]):
+            raise payload_error("/v3/returns", "returnOrders", "missing while meta.totalCount is not 0")
+        rows = []
     if not isinstance(rows, list):
         raise payload_error("/v3/returns", "returnOrders", "not a list")
-    return rows, body["meta"].get("nextCursor")
+    return rows, _cursor(body["meta"], "/v3/returns")
 
 
 def fetch_orders(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:
@@ -247,7 +337,8 @@ def fetch_orders(ctx: SyncContext, cursor: str | None, http: HttpClient | None =
         for page in _pages(http, "/v3/orders", params, _order_page, empty_on_404=True):
             records: list[Record] = []
             for raw in page:
-                records.extend(normalize_order(ctx.account.id, raw, node, site=ctx.account.region or "US"))
+                records.extend(normalize_order(ctx.account.id, raw, node, site=ctx.account.region or "US",
+                                               buyer_key=ctx.buyer_key))
             yield Batch(records, None, progress=len(page))
     yield Batch([], now.isoformat())  # the window is complete: resume from its end next time
 
@@ -275,19 +366,16 @@ def fetch_performance(ctx: SyncContext, cursor: str | None, http: HttpClient | N
     now = ctx.now()
     if not opts.performance:
         return
-    if cursor:
-        try:
-            if now - datetime.fromisoformat(cursor) < timedelta(hours=opts.performance_every_hours):
-                return
-        except ValueError:
-            pass  # an unreadable cursor just means: fetch now
+    last = _time(cursor) if cursor else None  # an unreadable cursor just means: fetch now
+    if last is not None and timedelta(0) <= now - last < timedelta(hours=opts.performance_every_hours):
+        return
     http = http or make_client(ctx, opts)
     records: list[Record] = []
     for path, metric_id, duration, rate_keys in INSIGHTS:
         endpoint = f"/v3/insights/performance/{path}/summary"
         response = http.request("GET", endpoint, bucket=f"insights:{path}", params={"reportDuration": str(duration)})
-        if response.status_code == 204 or not response.content:
-            continue  # no data accumulated yet (new seller, too few orders)
+        if response.status_code == 204:
+            continue  # no data accumulated yet (new seller, too few orders); an empty 200 is a payload error
         body = http.json(response, endpoint)
         metric = parse_summary(ctx.account.id, metric_id, endpoint, body, duration, rate_keys, now)
         if metric is not None:

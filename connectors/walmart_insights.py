@@ -9,6 +9,7 @@ orders/customers, a risk level and the standard; the rate keys (``sellerAccounta
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,14 +33,18 @@ INSIGHTS: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
 
 
 def _number(value: Any, field: str, endpoint: str) -> float | None:
+    """A finite number (a trailing % allowed); None when absent."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise payload_error(endpoint, field, "not a number")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise payload_error(endpoint, field, f"not a number: {str(value)[:20]!r}")
     try:
-        return float(str(value).rstrip("%"))
+        number = float(str(value).strip().rstrip("%"))
     except ValueError:
         raise payload_error(endpoint, field, f"not a number: {str(value)[:20]!r}") from None
+    if not math.isfinite(number):
+        raise payload_error(endpoint, field, f"not a number: {str(value)[:20]!r}")
+    return number
 
 
 def parse_summary(account: str, metric_id: str, endpoint: str, body: Any, duration: int,
@@ -58,11 +63,16 @@ def parse_summary(account: str, metric_id: str, endpoint: str, body: Any, durati
         return None
     if not 0 <= percent <= 100:
         raise payload_error(endpoint, "payload rate", f"{percent} is not a percentage")
-    days = int(_number(p.get("reportDuration"), "payload.reportDuration", endpoint) or duration)
+    days = _number(p.get("reportDuration"), "payload.reportDuration", endpoint) or duration
+    if days not in (14, 30, 60, 90):  # the durations Walmart offers; anything else is not this summary
+        raise payload_error(endpoint, "payload.reportDuration", f"not 14, 30, 60 or 90: {days}")
+    days = int(days)
     end = now.replace(hour=0, minute=0, second=0, microsecond=0)  # datasets refresh daily
-    status = p.get("cumulativeRateTrend") or p.get("overallTrend") or p.get("performanceRiskLevel") \
-        or p.get("riskLevel")
+    status = next((v for k in ("cumulativeRateTrend", "overallTrend", "performanceRiskLevel", "riskLevel")
+                   if isinstance(v := p.get(k), str) and v.strip() and v.isprintable()), None)
     impacted = _number(p.get("ordersImpacted", p.get("impactedOrders")), "payload.ordersImpacted", endpoint)
+    if impacted is not None and not 0 <= impacted <= 10_000_000:
+        raise payload_error(endpoint, "payload.ordersImpacted", f"not a plausible count: {impacted}")
     return ReportedMetric(
         account=account, external_id=f"{metric_id}:{days}d:{end:%Y-%m-%d}", raw_hash=payload_hash(body),
         metric_id=metric_id, value=round(percent / 100, 6), numerator=impacted, denominator=None,
