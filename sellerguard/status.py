@@ -253,7 +253,7 @@ def report_json(report: StatusReport) -> str:
 
 def _perf_number(value: float) -> str:
     """Plain decimal notation (no exponent), as the plugin guidelines want: [-0-9.]."""
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 

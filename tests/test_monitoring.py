@@ -224,3 +224,59 @@ def test_migrate_upgrades_what_status_refuses(tmp_path, cfg):
     result = run("--db", db, "migrate")
     assert result.exit_code == 0 and "is at schema" in result.output
     assert run("--config", str(cfg), "--db", db, "status", "--json").exit_code == 3  # never synced: unknown
+
+
+# -- the table where people read it ------------------------------------------------------------------------------
+
+LONG_REF = "114-9876543-2109876-LONG-ORDER-REFERENCE"
+
+
+def _with_deadlines(tmp_path, count: int = 30):
+    cfg = tmp_path / "sg.toml"
+    cfg.write_text(CONFIG)
+    db = f"sqlite:///{tmp_path / 'sg.db'}"
+    fill(db, 3)
+    store = Store(db)
+    store.write([Order(account="amz", external_id=f"{LONG_REF}-{i:02d}", purchased_at=NOW - timedelta(days=2),
+                       ship_by=NOW + timedelta(hours=i - 2), fulfilment="seller", status="unshipped")
+                 for i in range(count)])
+    store.close()
+    return cfg, db
+
+
+@pytest.mark.parametrize("columns", ["80", "100"])
+def test_narrow_terminal_gets_a_compact_layout_that_cuts_nothing(tmp_path, columns):
+    cfg, db = _with_deadlines(tmp_path)
+    result = run("--config", str(cfg), "--db", db, "status", "--as-of", "2026-11-23T12:00Z", "--all",
+                 env={"COLUMNS": columns, "NO_COLOR": "1"})
+    assert result.exit_code == 2
+    out = result.output
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= int(columns)
+    assert "amazon.pre_fulfillment_cancel_rate" in out and "amazon.late_shipment_rate_10d" in out
+    for i in range(30):
+        assert f"{LONG_REF}-{i:02d}" in out  # whole, on one line
+
+
+def test_past_due_deadlines_say_overdue_in_text(tmp_path):
+    cfg, db = _with_deadlines(tmp_path, count=5)
+    for columns in ("80", "160"):
+        out = run("--config", str(cfg), "--db", db, "status", "--as-of", "2026-11-23T12:00Z",
+                  env={"COLUMNS": columns, "NO_COLOR": "1"}).output
+        overdue = [line for line in out.splitlines() if "OVERDUE" in line]
+        assert len(overdue) == 3, out  # due 10:00, 11:00 and 12:00 (due at as_of counts)
+        assert "2026-11-23 13:00 OVERDUE" not in out
+
+
+def test_deadline_queue_limit_and_all(tmp_path):
+    cfg, db = _with_deadlines(tmp_path, count=30)
+    base = ["--config", str(cfg), "--db", db, "status", "--as-of", "2026-11-23T12:00Z"]
+    wide = {"COLUMNS": "160", "NO_COLOR": "1"}
+    default = run(*base, env=wide).output
+    assert f"{LONG_REF}-19" in default and f"{LONG_REF}-20" not in default
+    assert "10 more: --all (or --limit N) shows them" in default
+    five = run(*base, "--limit", "5", env=wide).output
+    assert f"{LONG_REF}-04" in five and f"{LONG_REF}-05" not in five and "25 more" in five
+    every = run(*base, "--all", env=wide).output
+    assert f"{LONG_REF}-29" in every and "more:" not in every
+    assert "…" not in every
