@@ -7,6 +7,7 @@ Customer names, addresses and scrambled e-mails in ``shipmentDetails`` / ``custo
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,12 +17,60 @@ from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
 from sellerguard.payload import iso_time
 from sellerguard.payload import payload_error as shared_payload_error
-from sellerguard.schema import Cancellation, Order, Record, ReportedMetric, Return, Shipment, payload_hash
+from sellerguard.schema import (
+    Cancellation,
+    Order,
+    OrderLine,
+    Record,
+    ReportedMetric,
+    Return,
+    ReturnReason,
+    Shipment,
+    payload_hash,
+)
 
+log = logging.getLogger("sellerguard.connectors.bol")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-# a first delivery attempt: at the door, at the neighbours, or parked at a pick-up point
+# TransportEvent.eventCode, the whole enum of the v10 spec, by what it says about the parcel.
+# A delivery attempt: at the door, at the neighbours, or parked at a pick-up point (chosen, or after a failed
+# attempt at the door); bol judges on-time delivery by the first attempt.
 DELIVERED = ("DELIVERED_AT_CUSTOMER", "DELIVERED_AT_NEIGHBOURS", "AT_PICK_UP_POINT", "PICKED_UP_AT_PICK_UP_POINT")
-SCANNED = ("AT_TRANSPORTER", "IN_TRANSIT", *DELIVERED, "RETURNED_TO_SENDER")
+RECEIVED = ("DELIVERED_AT_CUSTOMER", "DELIVERED_AT_NEIGHBOURS", "PICKED_UP_AT_PICK_UP_POINT")  # the buyer has it
+SCANNED = ("AT_TRANSPORTER", "IN_TRANSIT", *DELIVERED, "RETURNED_TO_SENDER")  # the carrier has had it
+EVENT_CODES = frozenset({"PRE_ANNOUNCED", "INBOUND_COLLECT", *SCANNED})
+# ReturnReason.mainReason (Dutch, the spec's table) -> category; detailed reasons refine some of them
+MAIN_REASONS: dict[str, ReturnReason] = {
+    "Verkeerde maat of afmeting": "remorse", "Verkeerd besteld": "remorse", "Elders goedkoper": "remorse",
+    "Artikel werkt niet": "not_as_described", "Klacht over artikel": "not_as_described",
+    "Ander artikel ontvangen dan besteld": "not_as_described", "Klacht over de bezorging": "other",
+    "Anders": "other",
+}
+DETAILED_REASONS: dict[str, ReturnReason] = {
+    "Artikel is beschadigd": "damaged", "Verpakking is beschadigd": "damaged",
+    "Ander artikel ontvangen dan besteld": "not_as_described", "Kwaliteit valt tegen": "not_as_described",
+    "Ik heb me bedacht": "remorse", "Artikel had ik toch niet nodig": "remorse", "Artikel cadeau ontvangen": "remorse",
+    "Andere kleur dan gedacht": "remorse", "Dubbel besteld": "remorse", "Meerdere opties/artikelen besteld": "remorse",
+}
+_warned: set[tuple[str, str]] = set()
+
+
+def unknown_value(field: str, value: str) -> None:
+    """Log an enum value this connector does not know, once per (field, value) and process."""
+    if (field, value) not in _warned:
+        _warned.add((field, value))
+        log.warning("bol: unknown %s %r: left out (tell the sellerguard developers)", field, value[:60])
+
+
+def reason_category(main: str | None, detailed: str | None) -> ReturnReason | None:
+    """bol's return reason -> category: the detailed reason where it says more, else the main one."""
+    if not main:
+        return None
+    if detailed in DETAILED_REASONS:
+        return DETAILED_REASONS[detailed]
+    if main not in MAIN_REASONS:
+        unknown_value("return mainReason", main)
+        return None  # the reason text is kept; the category is not guessed
+    return MAIN_REASONS[main]
 # performance indicator name -> (pack metric id, report the bad share instead of bol's score)
 INDICATORS: dict[str, tuple[str, bool]] = {
     "FULFILMENT": ("bol.late_items", True),
@@ -70,6 +119,24 @@ def _text(node: Any, key: str, endpoint: str, prefix: str = "") -> str:
     return str(value)
 
 
+def _amount(node: Any, key: str, prefix: str, endpoint: str) -> Decimal:
+    value = node.get(key, 0) if isinstance(node, dict) else None
+    try:
+        amount = Decimal(str(value)) if isinstance(value, int | float | str) and not isinstance(value, bool) \
+            else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or not 0 <= amount < 10**9:
+        raise payload_error(endpoint, f"{prefix}{key}", f"not an amount: {str(value)[:20]!r}")
+    return amount
+
+
+def _country(details: Any) -> str | None:
+    """``shipmentDetails.countryCode`` (NL / BE); nothing else of the customer's details is read."""
+    code = details.get("countryCode") if isinstance(details, dict) else None
+    return code.upper() if isinstance(code, str) and len(code) == 2 and code.isalpha() and code.isascii() else None
+
+
 def normalize_order(account: str, order: Any) -> list[Record]:
     """One order (``GET /retailer/orders/{order-id}``) -> the order and one cancellation per cancelled line."""
     ep = "/retailer/orders/{order-id}"
@@ -80,7 +147,8 @@ def normalize_order(account: str, order: Any) -> list[Record]:
     if not isinstance(lines, list) or not lines:
         raise payload_error(ep, "orderItems", "missing or empty")
     ordered = shipped = cancelled = 0
-    total = Decimal(0)
+    total = subtotal = Decimal(0)
+    order_lines: list[OrderLine] = []
     changed: list[datetime] = []
     records: list[Record] = []
     fulfilment = None
@@ -92,11 +160,9 @@ def normalize_order(account: str, order: Any) -> list[Record]:
         ordered, shipped, cancelled = ordered + qty, shipped + q_ship, cancelled + q_cancel
         at = when(line.get("latestChangedDateTime"), f + "latestChangedDateTime", ep)
         changed.append(at)  # type: ignore[arg-type]
-        try:
-            total += Decimal(str(line.get("totalPrice", 0)))
-        except InvalidOperation:
-            raise payload_error(ep, f + "totalPrice", f"not an amount: {str(line.get('totalPrice'))[:20]!r}") \
-                from None
+        total += _amount(line, "totalPrice", f, ep)
+        subtotal += _amount(line, "unitPrice", f, ep) * qty  # unitPrice: before the line's discounts[]
+        order_lines.append(OrderLine(line_id=_text(line, "orderItemId", ep, f), quantity=qty))
         fulfilment = fulfilment or line.get("fulfilment") or {}
         if q_cancel:
             buyer = line.get("cancellationRequest") is True
@@ -106,6 +172,9 @@ def normalize_order(account: str, order: Any) -> list[Record]:
                 # bol's read API does not say who cancelled: a customer request, else the seller or bol (expiry)
                 initiated_by="buyer" if buyer else "unknown", buyer_requested=buyer,
                 reason="CUSTOMER_REQUEST" if buyer else None, item_count=q_cancel,
+                # a customer's request is done when the seller cancels the item: its last change (bol gives no
+                # separate processing time); processed before the promised date, it is no defect
+                processed_at=at if buyer else None,
             ))
     if cancelled >= ordered:
         status = "cancelled"
@@ -125,7 +194,8 @@ def normalize_order(account: str, order: Any) -> list[Record]:
         ship_by=end_of_day(dig(fulfilment, "expiryDate"), "orderItems[0].fulfilment.expiryDate", ep),
         deliver_by=deliver_by, fulfilment="marketplace" if method == "FBB" else "seller",
         status=status, total=total, currency="EUR", item_count=ordered,  # type: ignore[arg-type]
-        site=None,
+        site=None, buyer_country=_country(order.get("shipmentDetails")), items_subtotal=subtotal,
+        lines=tuple(order_lines),
     ))
     return records
 
@@ -145,8 +215,13 @@ def normalize_shipment(account: str, shipment: Any) -> Shipment:
     for i, ev in enumerate(events):
         code = _text(ev, "eventCode", ep, f"transport.transportEvents[{i}].")
         at = when(ev.get("eventDateTime"), f"transport.transportEvents[{i}].eventDateTime", ep)
+        if code not in EVENT_CODES:
+            unknown_value("transport eventCode", code)  # kept out: never read as a scan or a delivery
+            continue
         times[code] = min(times.get(code, at), at)  # type: ignore[type-var,arg-type]
-    delivered = min((times[c] for c in DELIVERED if c in times), default=None)
+    first_attempt = min((times[c] for c in DELIVERED if c in times), default=None)
+    received = RECEIVED + (("AT_PICK_UP_POINT",) if shipment.get("pickupPoint") is True else ())
+    delivered = min((times[c] for c in received if c in times), default=None)
     items = shipment.get("shipmentItems") or []
     count = sum(_count(it, "quantity", f"shipmentItems[{i}].quantity", ep) if "quantity" in it else 1
                 for i, it in enumerate(items) if isinstance(it, dict))
@@ -159,6 +234,10 @@ def normalize_shipment(account: str, shipment: Any) -> Shipment:
         tracking_number=tracking or None,
         tracking_validated=True if any(c in times for c in SCANNED) else None,
         delivered_at=delivered, item_count=count or None,
+        # the track & trace code comes with the shipment confirmation
+        tracking_uploaded_at=shipped if tracking else None,
+        first_scan_at=min((times[c] for c in SCANNED if c in times), default=None),
+        first_attempt_at=first_attempt,
     )
 
 
@@ -178,10 +257,16 @@ def normalize_return(account: str, ret: Any) -> list[Return]:
         handled_at = [when(r.get("processingDateTime"), f + "processingResults[].processingDateTime", ep)
                       for r in results if isinstance(r, dict)]
         resolved = max(handled_at) if item.get("handled") and handled_at else None  # type: ignore[type-var]
+        why = item.get("returnReason") if isinstance(item.get("returnReason"), dict) else {}
+        main, detailed = (why.get(k) if isinstance(why.get(k), str) and why.get(k).strip() else None
+                          for k in ("mainReason", "detailedReason"))
         out.append(Return(
             account=account, external_id=_text(item, "rmaId", ep, f), order_ref=_text(item, "orderId", ep, f),
             raw_hash=payload_hash({k: v for k, v in item.items() if k != "customerDetails"}),
             requested_at=registered, resolved_at=resolved, currency="EUR",  # type: ignore[arg-type]
+            # bol's own Dutch reason texts; the customer's comments are never kept
+            reason=" / ".join(r for r in (main, detailed) if r)[:200] or None,
+            reason_category=reason_category(main, detailed),
         ))
     return out
 
@@ -214,6 +299,7 @@ def normalize_indicator(account: str, body: Any, *, final: bool, as_of: datetime
         f = f"performanceIndicators[{i}]."
         name = _text(row, "name", ep, f)
         if name not in INDICATORS:
+            unknown_value("performance indicator", name)
             continue
         metric_id, invert = INDICATORS[name]
         details = row.get("details") or {}

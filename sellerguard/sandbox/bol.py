@@ -98,7 +98,12 @@ def render_shipment(o: WOrder, full: bool) -> dict[str, Any]:
     events = [{"eventCode": "PRE_ANNOUNCED", "eventDateTime": _ts(s.confirmed_at or s.shipped_at)}]
     if s.tracking_valid:
         events.append({"eventCode": "AT_TRANSPORTER", "eventDateTime": _ts(s.shipped_at)})
-    if s.delivered_at is not None:
+    if s.delivered_at is not None and o.seq % 9 == 0 and s.delivered_at - timedelta(days=1) > s.shipped_at:
+        # nobody home: the carrier leaves it at a pick-up point, the buyer collects it a day later (bol judges
+        # on-time delivery by this first attempt)
+        events.append({"eventCode": "AT_PICK_UP_POINT", "eventDateTime": _ts(s.delivered_at - timedelta(days=1))})
+        events.append({"eventCode": "PICKED_UP_AT_PICK_UP_POINT", "eventDateTime": _ts(s.delivered_at)})
+    elif s.delivered_at is not None:
         events.append({"eventCode": "DELIVERED_AT_CUSTOMER", "eventDateTime": _ts(s.delivered_at)})
     return {**base, "pickupPoint": False, "shipmentDetails": _PLACEHOLDER,
             "shipmentItems": [{"orderItemId": f"{o.id}1", "fulfilment": {"method": "FBR"},
@@ -107,6 +112,14 @@ def render_shipment(o: WOrder, full: bool) -> dict[str, Any]:
                                "commission": round(float(o.total) * 0.15, 2)}],
             "transport": {"transportId": str(300_000_000 + o.seq), "transporterCode": _CARRIERS.get(s.carrier, "OTHER"),
                           "trackAndTrace": s.tracking if s.tracking_valid else "", "transportEvents": events}}
+
+
+# the world's reasons as bol's Dutch main/detailed reasons (the spec's ReturnReason table)
+_REASONS = {
+    "DEFECTIVE": {"mainReason": "Artikel werkt niet"},
+    "NO_LONGER_NEEDED": {"mainReason": "Verkeerd besteld", "detailedReason": "Artikel had ik toch niet nodig"},
+    "NOT_AS_DESCRIBED": {"mainReason": "Klacht over artikel", "detailedReason": "Artikel doet niet wat het belooft"},
+}
 
 
 def render_return(o: WOrder) -> dict[str, Any]:
@@ -119,7 +132,8 @@ def render_return(o: WOrder) -> dict[str, Any]:
     return {"returnId": str(7_000_000 + o.seq), "registrationDateTime": _ts(r.requested_at), "fulfilmentMethod": "FBR",
             "returnItems": [{"rmaId": str(31_000_000 + o.seq), "orderId": o.id, "ean": f"87{o.seq % 10**11:011d}",
                              "expectedQuantity": 1,
-                             "returnReason": {"mainReason": r.reason, "customerComments": ""},
+                             "returnReason": {**_REASONS.get(r.reason, {"mainReason": "Anders"}),
+                                              "customerComments": ""},
                              "handled": r.resolved_at is not None, "processingResults": results}]}
 
 

@@ -356,3 +356,85 @@ def test_shipments_and_returns_that_cover_several_orders_or_items_reach_each_ord
     recs = normalize_return("a", {**ret, "returnItems": [ret["returnItems"][0], other]})
     assert [(r.external_id, r.order_ref) for r in recs] == [
         (ret["returnItems"][0]["rmaId"], ret["returnItems"][0]["orderId"]), ("31234599", "4099999999")]
+
+
+def test_schema_facts_of_orders_shipments_and_returns():
+    o, = normalize_order("a", load("order_1043946570.json"))
+    assert (o.buyer_country, str(o.items_subtotal), o.buyer_key, o.paid_at) == ("NL", "38.97", None, None)
+    assert [(x.line_id, x.quantity) for x in o.lines] == [("6042823871", 3)]
+    o2, c = normalize_order("a", load("order_1043965710.json"))
+    assert o2.buyer_country == "BE"
+    # the customer asked, the seller processed it by cancelling the item: no defect if before the promised date
+    assert c.buyer_requested and c.processed_at == datetime(2026, 11, 21, 17, 2, 11, tzinfo=UTC)
+    s = normalize_shipment("a", load("shipment_541757635.json"))
+    assert s.first_scan_at == datetime(2026, 11, 21, 16, 40, tzinfo=UTC)  # AT_TRANSPORTER
+    assert s.first_attempt_at == s.delivered_at == datetime(2026, 11, 22, 12, 5, tzinfo=UTC)
+    assert s.tracking_uploaded_at == s.shipped_at
+    open_, = normalize_return("a", load("returns_unhandled.json")["returns"][0])
+    done, = normalize_return("a", load("returns_handled.json")["returns"][0])
+    assert (open_.reason, open_.reason_category) == ("Klacht over artikel / Artikel is beschadigd", "damaged")
+    assert done.reason_category == "remorse"
+    assert "customerComments" not in json.dumps(open_.model_dump(mode="json"))
+
+
+def test_first_attempt_is_the_pick_up_point_when_nobody_was_home():
+    """bol judges on-time delivery by the first attempt: a parcel left at a pick-up point on day 1 and collected
+    on day 3 was attempted on day 1, delivered on day 3."""
+    ship = load("shipment_541757635.json")
+    ship["transport"]["transportEvents"][3:] = [
+        {"eventCode": "AT_PICK_UP_POINT", "eventDateTime": "2026-11-22T13:05:00+01:00"},
+        {"eventCode": "PICKED_UP_AT_PICK_UP_POINT", "eventDateTime": "2026-11-24T10:00:00+01:00"}]
+    s = normalize_shipment("a", ship)
+    assert s.first_attempt_at == datetime(2026, 11, 22, 12, 5, tzinfo=UTC)
+    assert s.delivered_at == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    chosen = {**ship, "pickupPoint": True}  # the customer chose the pick-up point: arriving there is delivery
+    assert normalize_shipment("a", chosen).delivered_at == datetime(2026, 11, 22, 12, 5, tzinfo=UTC)
+
+
+EVENT_ENUM = ["PRE_ANNOUNCED", "AT_TRANSPORTER", "IN_TRANSIT", "DELIVERED_AT_NEIGHBOURS", "DELIVERED_AT_CUSTOMER",
+              "PICKED_UP_AT_PICK_UP_POINT", "AT_PICK_UP_POINT", "RETURNED_TO_SENDER", "INBOUND_COLLECT"]
+
+
+def test_every_transport_event_code_of_the_spec_is_known(specs):
+    spec = load_spec(specs / "bol" / "retailer-v10.json")
+    assert spec["components"]["schemas"]["TransportEvent"]["properties"]["eventCode"]["enum"] == EVENT_ENUM
+    from sellerguard.connectors.bol_normalize import EVENT_CODES
+    assert set(EVENT_ENUM) == EVENT_CODES
+
+
+@pytest.mark.parametrize("code,scan,attempt", [
+    ("PRE_ANNOUNCED", False, False), ("INBOUND_COLLECT", False, False), ("AT_TRANSPORTER", True, False),
+    ("IN_TRANSIT", True, False), ("DELIVERED_AT_NEIGHBOURS", True, True), ("DELIVERED_AT_CUSTOMER", True, True),
+    ("PICKED_UP_AT_PICK_UP_POINT", True, True), ("AT_PICK_UP_POINT", True, True), ("RETURNED_TO_SENDER", True, False),
+])
+def test_each_transport_event_code_is_a_scan_or_an_attempt_or_neither(code, scan, attempt):
+    ship = load("shipment_541757635.json")
+    ship["transport"]["transportEvents"] = [{"eventCode": code, "eventDateTime": "2026-11-22T13:05:00+01:00"}]
+    s = normalize_shipment("a", ship)
+    assert (s.first_scan_at is not None, s.first_attempt_at is not None) == (scan, attempt)
+
+
+def test_an_unknown_event_code_is_warned_once_and_never_a_delivery(caplog):
+    ship = load("shipment_541757635.json")
+    ship["transport"]["transportEvents"] = [{"eventCode": "TELEPORTED", "eventDateTime": "2026-11-22T13:05:00+01:00"}]
+    with caplog.at_level("WARNING", logger="sellerguard.connectors.bol"):
+        s = normalize_shipment("a", ship)
+        normalize_shipment("a", ship)
+    assert (s.delivered_at, s.first_attempt_at, s.tracking_validated) == (None, None, None)
+    assert sum("TELEPORTED" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("main,detailed,category", [
+    ("Verkeerde maat of afmeting", "Te groot", "remorse"), ("Verkeerd besteld", "Dubbel besteld", "remorse"),
+    ("Artikel werkt niet", None, "not_as_described"), ("Klacht over artikel", "Artikel is incompleet",
+                                                       "not_as_described"),
+    ("Klacht over artikel", "Artikel is beschadigd", "damaged"), ("Klacht over de bezorging",
+                                                                  "Verpakking is beschadigd", "damaged"),
+    ("Klacht over de bezorging", "Artikel is te laat bezorgd", "other"), ("Elders goedkoper", None, "remorse"),
+    ("Ander artikel ontvangen dan besteld", "Onduidelijke afbeelding", "not_as_described"),
+    ("Anders", "Ik heb me bedacht", "remorse"), ("Anders", "Anders-namelijk", "other"),
+    ("Iets nieuws", None, None),
+])
+def test_every_main_return_reason_of_the_spec_has_a_category(main, detailed, category):
+    from sellerguard.connectors.bol_normalize import reason_category
+    assert reason_category(main, detailed) == category
