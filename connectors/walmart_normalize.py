@@ -59,7 +59,8 @@ REFUND_REASONS: dict[str, ReturnReason] = {
     "CustomerChangedMind": "remorse", "Buyer canceled": "remorse", "Customer returned item": "remorse",
     "CustomerReceivedItemLate": "other", "BillingError": "other", "TaxExemptCustomer": "other",
     "CancelledYetShipped": "other", "IncorrectShippingPrice": "other", "Finance -> Goodwill": "other",
-    "Finance -> Rollback": "other", "General adjustment": "other",
+    "Finance -> Rollback": "other", "General adjustment": "other", "Others": "other",
+    "Shipping & Delivery -> Shipping Price Discrepancy": "other",
 }
 # shippingInfo.postalAddress.country is alpha-3 in Walmart's examples ("USA"); Walmart US ships to these.
 COUNTRIES = {"USA": "US", "US": "US", "PRI": "PR", "PR": "PR", "GUM": "GU", "VIR": "VI", "ASM": "AS", "MNP": "MP"}

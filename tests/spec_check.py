@@ -28,7 +28,8 @@ def load_spec(path: Path) -> dict[str, Any]:
     if path.suffix in (".yml", ".yaml"):
         import yaml
 
-        return yaml.safe_load(path.read_text())
+        # libyaml's loader when built in: the Walmart orders spec loads in ~1 s instead of ~25 s
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if path.suffix == ".gz":
         with gzip.open(path, "rt") as fh:
             return json.load(fh)
