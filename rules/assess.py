@@ -41,14 +41,28 @@ def is_good(value: float, comparator: str, threshold: float) -> bool:
     return _OPS[comparator](value, threshold)
 
 
-def breached(metric: Metric, value: float | None, defect_count: float) -> bool:
-    if value is None or metric.threshold is None or is_good(value, metric.comparator, metric.threshold):
+def under_count_rule(metric: Metric, eligible: float | None) -> bool:
+    """The small-volume count rule applies (Etsy: fewer than 40 reviews)."""
+    return metric.count_rule is not None and eligible is not None and eligible < metric.count_rule.below
+
+
+def breached(metric: Metric, value: float | None, defect_count: float, eligible: float | None = None) -> bool:
+    """``defect_count`` is the gate's count (defects, defective events or unique buyers by ``gate_unit``)."""
+    if value is None or metric.threshold is None:
+        return False
+    if under_count_rule(metric, eligible):
+        return defect_count > metric.count_rule.max  # type: ignore[union-attr]
+    if is_good(value, metric.comparator, metric.threshold):
         return False
     return metric.count_gate is None or defect_count >= metric.count_gate
 
 
-def in_warn_band(metric: Metric, value: float | None, defect_count: float) -> bool:
-    if value is None or metric.warn is None or is_good(value, metric.comparator, metric.warn):
+def in_warn_band(metric: Metric, value: float | None, defect_count: float, eligible: float | None = None) -> bool:
+    if value is None or metric.warn is None:
+        return False
+    if under_count_rule(metric, eligible):
+        return defect_count >= metric.count_rule.max  # type: ignore[union-attr]  # the next defect fails
+    if is_good(value, metric.comparator, metric.warn):
         return False
     return metric.warn_count_gate is None or defect_count >= metric.warn_count_gate
 
@@ -72,11 +86,12 @@ def _first_true(pred: Callable[[int], bool], lo: int, cap: int = _CAP) -> int | 
 
 
 def headroom(metric: Metric, kind: str, defects: float, eligible: float, *,
-             worst: float = 1.0, best: float = 5.0) -> float | None:
+             worst: float = 1.0, best: float = 5.0, gate: float | None = None) -> float | None:
     """See the module docstring; None when it cannot be said (no threshold, no events)."""
     if metric.threshold is None:
         return None
     d, n = defects, eligible
+    g = d if gate is None else gate  # each further defect adds one to the gate (a new buyer, at worst)
     if kind in ("rate", "successes") and n <= 0:
         return None
     if kind == "average" and n <= 0:
@@ -84,17 +99,17 @@ def headroom(metric: Metric, kind: str, defects: float, eligible: float, *,
 
     def worse(k: int) -> bool:  # breached after k more defects?
         if kind == "count":
-            return breached(metric, d + k, d + k)
+            return breached(metric, d + k, g + k)
         if kind == "average":
-            return breached(metric, (d + k * worst) / (n + k), 0)
-        return breached(metric, value_of(kind, d + k, n), d + k)
+            return breached(metric, (d + k * worst) / (n + k), 0, n + k)
+        return breached(metric, value_of(kind, d + k, n), g + k, n)
 
     def better(m: int) -> bool:  # good again after m more defect-free events (count: m defects leaving)?
         if kind == "count":
-            return not breached(metric, max(d - m, 0), max(d - m, 0))
+            return not breached(metric, max(d - m, 0), max(g - m, 0))
         if kind == "average":
-            return not breached(metric, (d + m * best) / (n + m), 0)
-        return not breached(metric, value_of(kind, d, n + m), d)
+            return not breached(metric, (d + m * best) / (n + m), 0, n + m)
+        return not breached(metric, value_of(kind, d, n + m), g, n + m)
 
     if not worse(0):
         cap = int(n - d) if kind in ("rate", "successes") else _CAP
@@ -124,15 +139,16 @@ def forecast(metric: Metric, series: Series, as_of: datetime, horizon_days: int)
             continue
         value = value_of(series.kind, d, n)
         gate_count = d if series.kind != "average" else 0
-        if breached(metric, value, gate_count):
+        if breached(metric, value, gate_count, n):
             return as_of + timedelta(days=t)
     return None
 
 
-def level_of(metric: Metric, value: float | None, defect_count: float, forecast_at: datetime | None) -> str:
+def level_of(metric: Metric, value: float | None, defect_count: float, forecast_at: datetime | None,
+             eligible: float | None = None) -> str:
     """ok / warn / critical for a value that is known (unknown is decided by the caller)."""
-    if breached(metric, value, defect_count):
+    if breached(metric, value, defect_count, eligible):
         return metric.breach_level
-    if in_warn_band(metric, value, defect_count) or forecast_at is not None:
+    if in_warn_band(metric, value, defect_count, eligible) or forecast_at is not None:
         return "warn"
     return "ok"

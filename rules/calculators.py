@@ -9,44 +9,71 @@ never with the history. The value, the headroom and the forecast are all derived
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Integer, case, cast, func, literal, select
+from sqlalchemy import Integer, String, case, cast, column, func, literal, select, true, values
 from sqlalchemy.orm import Session
 
+from sellerguard.rules import sla, windows
 from sellerguard.rules.calendars import BusinessCalendar
 from sellerguard.rules.events import (
     MESSAGES,
+    ORDERS,
     POPULATIONS,
     RATINGS,
     Ctx,
+    MissingColumn,
+    buyer_of,
     defect_clause,
+    need,
+    needs_ship_by,
     population_filters,
+    unit_weight,
 )
 from sellerguard.rules.packs import EventParams, Metric, ResponseParams
-from sellerguard.store.tables import ReportedMetricRow
+from sellerguard.store.tables import ReportedMetricRow, UTCDateTime
 
 DAY = timedelta(days=1)
+MAX_UNKNOWN_REFS = 20  # orders named in status when their ship-by is unknown
 
 
 @dataclass
 class Series:
-    """Daily buckets from ``start``: bucket i covers [start + i days, start + i+1 days)."""
+    """Daily buckets from ``start``: bucket i covers [start + i days, start + i+1 days); the window is
+    [start, end), the buckets after it (the lag, up to ``as_of``) feed the forecast."""
 
     kind: str  # rate | successes | count | average
     start: datetime
-    window_days: int
-    lag_days: int
+    window_days: int  # buckets inside the window (a months window: its real number of days, rounded up)
+    lag_days: int  # buckets after the window, up to as_of
     eligible: list[float]  # length window_days + lag_days (average: number of ratings)
     defects: list[float]  # (average: sum of scores)
-    numerator: float = 0.0  # exact totals of the window (bucket edges are day fractions in SQLite)
+    numerator: float = 0.0  # exact totals of the window, in the metric's unit (bucket edges are day fractions)
     denominator: float = 0.0
+    end_at: datetime | None = None
+    defect_events: float | None = None  # defective events (orders, cases...) whatever the unit
+    eligible_events: float | None = None
+    unique_buyers: float | None = None  # distinct buyers among the defective events (gate_unit unique_buyers)
+    unknown: int = 0  # events left out because their ship-by is unknown (never counted on time)
+    unknown_refs: list[str] = field(default_factory=list)
+    scope: str | None = None  # the category of a per-category series
+    parts: list[Series] = field(default_factory=list)  # per-category series (split = "category")
 
     @property
     def end(self) -> datetime:
-        return self.start + self.window_days * DAY
+        return self.end_at if self.end_at is not None else self.start + self.window_days * DAY
+
+    def gate(self, gate_unit: str) -> float:
+        """The count a gate compares: defects in the metric's unit, defective events, or unique buyers."""
+        if gate_unit == "unique_buyers" and self.unique_buyers is not None:
+            return self.unique_buyers
+        if gate_unit == "events" and self.defect_events is not None:
+            return self.defect_events
+        return self.numerator  # defects (a successes metric keeps defects here too)
 
 
 def _sqlite_text(dt: datetime) -> str:
@@ -60,73 +87,213 @@ def _bucket(col: Any, start: datetime, dialect: str) -> Any:
     return cast(func.floor(func.extract("epoch", col - literal(start)) / 86400), Integer)
 
 
-def window_bounds(metric: Metric, as_of: datetime, days: int) -> tuple[datetime, datetime]:
-    end = as_of - metric.lag_days * DAY
-    return end - days * DAY, end
+def window_bounds(metric: Metric, as_of: datetime, length: int | None = None) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the metric's window of ``length`` (days, months or weeks by its kind)."""
+    return windows.bounds(metric.window_kind, length or metric.window_length, metric.lag_days, as_of,
+                          tz=metric.tz, align=metric.window_align)
+
+
+def _window_key(metric: Metric) -> tuple[Any, ...]:
+    return (metric.window_kind, metric.window_length, metric.lag_days, metric.window_align, metric.timezone,
+            metric.fallback_window)
 
 
 def population_key(metric: Metric, params: Any) -> tuple[Any, ...]:
     """Metrics with equal keys read the same rows: one query serves them all (``event_series_many``)."""
     return (params.events, params.anchor, getattr(params, "fulfilment", "any"),
             getattr(params, "exclude_buyer_cancelled", False), getattr(params, "exclude_cancelled", False),
-            metric.window_days, metric.lag_days, metric.fallback_window)
+            getattr(params, "unit", "events"), getattr(params, "tracked_only", False),
+            getattr(params, "buyer_country", None), getattr(params, "split", None),
+            getattr(params, "derive_ship_by", False), needs_ship_by(params.events, params), _window_key(metric))
 
 
 def _defect_key(params: Any) -> tuple[Any, ...]:
     return (tuple(params.defects), getattr(params, "count_open_claims", False),
-            getattr(params, "respond_hours", None), getattr(params, "hours", None))
+            getattr(params, "respond_hours", None), getattr(params, "hours", None),
+            getattr(params, "compare", "instant"), tuple(sorted((getattr(params, "tracking_exempt_below", {})
+                                                                 or {}).items())))
+
+
+def _kind(metric: Metric, params: Any) -> str:
+    if metric.calculator == "count":
+        return "count"
+    return "successes" if params.numerator == "successes" else "rate"
+
+
+def _category_join(source: Any, orders: Any, dialect: str) -> tuple[Any, Any]:
+    """``source`` LEFT JOINed with the order's lines (a JSON array), and the line's category as SQL: the
+    category name, else its id. An order without lines keeps one row with no category."""
+    lines = orders.c.get("lines")
+    if lines is None:
+        raise MissingColumn("orders.lines")
+    if dialect == "sqlite":
+        each = func.json_each(lines).table_valued("value").alias("line")
+        name = func.coalesce(func.json_extract(each.c.value, "$.category_name"),
+                             func.json_extract(each.c.value, "$.category_id"))
+    else:
+        each = func.jsonb_array_elements(lines).table_valued("value").lateral("line")
+        name = func.coalesce(each.c.value.op("->>")("category_name"), each.c.value.op("->>")("category_id"))
+    return source.outerjoin(each, true()), name
+
+
+def derive_ship_by(rows: list[tuple[str, Any, Any, Any]], default_tz: str) -> list[tuple[str, datetime]]:
+    """eBay: ship-by = 23:59:59 (seller's clock) of the last business day of the handling time, counted from
+    the payment date; same-day handling (0) gets 1 business day. Weekends do not count."""
+    out = []
+    for ref, paid_at, handling, zone in rows:
+        try:
+            tz = ZoneInfo(zone or default_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            tz = ZoneInfo(default_tz)
+        calendar = BusinessCalendar("handling", tz, frozenset({5, 6}), frozenset())
+        day = _aware(paid_at).astimezone(tz).date()
+        left = max(int(handling), 1)
+        while left:
+            day += DAY
+            if calendar.is_business_day(day):
+                left -= 1
+        out.append((ref, datetime.combine(day, time(23, 59, 59), tzinfo=tz).astimezone(UTC)))
+    return out
+
+
+def _derived_table(session: Session, account: str, params: Any, metric: Metric, start: datetime,
+                   as_of: datetime) -> Any:
+    """A VALUES table (ref, ship_by) for the window's orders with no ship-by but a payment and handling time."""
+    if params.derive_ship_by == "tiktok":  # order type + region (rules/sla.py, rules-B)
+        return sla.tiktok_table(session, account, params, start, as_of)
+    o = ORDERS
+    anchor = o.c[params.anchor]
+    rows = session.execute(
+        select(o.c.external_id, need(o, "paid_at"), need(o, "handling_days"), need(o, "seller_timezone")).where(
+            o.c.account == account, anchor >= start, anchor < as_of, o.c.ship_by.is_(None),
+            o.c.paid_at.is_not(None), o.c.handling_days.is_not(None))
+    ).all()
+    if not rows:
+        return None
+    data = derive_ship_by([tuple(r) for r in rows], metric.timezone)  # type: ignore[misc]
+    return values(column("ref", String), column("ship_by", UTCDateTime()), name="derived_ship_by").data(data)
 
 
 def event_series_many(
-    session: Session, dialect: str, account: str, group: list[tuple[Metric, Any]], as_of: datetime, days: int,
+    session: Session, dialect: str, account: str, group: list[tuple[Metric, Any]], as_of: datetime,
+    length: int | None = None,
 ) -> list[Series]:
     """``rate`` / ``count`` for metrics sharing one population: one GROUP BY over the window, one defect
-    column per distinct defect definition."""
+    column per distinct defect definition, each event weighted by its unit. The whole population logic of a
+    metric (filters, unit, defects, gate counts, split) lives here and in ``events``."""
     first_metric, first = group[0]
     table = POPULATIONS[first.events].table
     anchor = table.c[first.anchor]
-    start, end = window_bounds(first_metric, as_of, days)
+    start, end = window_bounds(first_metric, as_of, length)
+    derived = None
+    if getattr(first, "derive_ship_by", False) and first.events == "orders":
+        derived = _derived_table(session, account, first, first_metric, start, as_of)
+    ship_col = derived.c.ship_by if derived is not None else None
     columns: dict[tuple[Any, ...], Any] = {}
-    for _, params in group:
+    for metric, params in group:
         key = _defect_key(params)
         if key not in columns:
-            ctx = Ctx(as_of=as_of, params=params, dialect=dialect)
+            ctx = Ctx(as_of=as_of, params=params, dialect=dialect, timezone=metric.timezone,
+                      derived_ship_by=ship_col)
             clause = defect_clause(params.events, params.defects, ctx)
             columns[key] = case((clause, 1), else_=0).label(f"d{len(columns)}")
-    base_ctx = Ctx(as_of=as_of, params=first, dialect=dialect)
-    inner = (
-        select(_bucket(anchor, start, dialect).label("b"), (anchor < end).label("w"), *columns.values())
+    base_ctx = Ctx(as_of=as_of, params=first, dialect=dialect, timezone=first_metric.timezone,
+                   derived_ship_by=ship_col)
+    weight = unit_weight(first.events, first).label("u")
+    gated = any(m.gate_unit == "unique_buyers" for m, _ in group)
+    extra = [buyer_of(first.events).label("buyer")] if gated else []
+    source: Any = table
+    if derived is not None:
+        source = source.outerjoin(derived, derived.c.ref == table.c.external_id)
+    split = getattr(first, "split", None) == "category"
+    cat: list[Any] = []
+    if split:
+        holder: Any = table
+        if first.events != "orders":
+            holder = ORDERS.alias("lines_of")
+            source = source.join(holder, (holder.c.account == table.c.account)
+                                 & (holder.c.external_id == table.c.order_ref))
+        source, name = _category_join(source, holder, dialect)
+        cat = [func.coalesce(name, literal("(no category)")).label("cat"), table.c.id.label("rid")]
+    inner_q = (
+        select(_bucket(anchor, start, dialect).label("b"), (anchor < end).label("w"), weight, *cat, *extra,
+               *columns.values())
+        .select_from(source)
         .where(table.c.account == account, anchor >= start, anchor < as_of)
         .where(*population_filters(first.events, first, base_ctx))
-        .subquery()
     )
-    sums = [func.sum(inner.c[c.name]) for c in columns.values()]
+    # an event counts once per category however many of its lines share it
+    inner = (inner_q.distinct() if split else inner_q).subquery()
+    by = [inner.c.cat] if split else []
+    sums = [func.sum(inner.c[c.name] * inner.c.u) for c in columns.values()]
+    events = [func.sum(inner.c[c.name]) for c in columns.values()]
     rows = session.execute(
-        select(inner.c.b, inner.c.w, func.count(), *sums).group_by(inner.c.b, inner.c.w)
+        select(*by, inner.c.b, inner.c.w, func.sum(inner.c.u), func.count(), *sums, *events)
+        .group_by(*by, inner.c.b, inner.c.w)
     ).all()
+    buyers: dict[tuple[Any, int], float] = {}
+    if gated:
+        for i, c in enumerate(columns.values()):
+            q = select(*by, func.count(func.distinct(inner.c.buyer))).where(inner.c.w, inner.c[c.name] == 1)
+            for r in session.execute(q.group_by(*by)).all():
+                buyers[(r[0] if split else None, i)] = float(r[-1])
+    unknown, refs = (0, [])
+    if needs_ship_by(first.events, first):
+        unknown, refs = _unknown_ship_by(session, account, first, base_ctx, anchor, start, end, derived)
     index = {key: i for i, key in enumerate(columns)}
+    k = len(columns)
+    off = 1 if split else 0
     out = []
     for metric, params in group:
         i = index[_defect_key(params)]
-        kind = "count" if metric.calculator == "count" else (
-            "successes" if params.numerator == "successes" else "rate")
-        out.append(_fold(kind, start, days, metric.lag_days, [(r[0], r[1], r[2], r[3 + i] or 0) for r in rows]))
+        kind = _kind(metric, params)
+
+        def fold(sel: list[Any], scope: str | None, i: int = i, kind: str = kind,
+                 metric: Metric = metric) -> Series:
+            series = _fold(kind, start, end, as_of,
+                           [(r[off], r[off + 1], r[off + 2] or 0, r[off + 4 + i] or 0) for r in sel])
+            series.defect_events = float(sum(r[off + 4 + k + i] or 0 for r in sel if r[off + 1]))
+            series.eligible_events = float(sum(r[off + 3] or 0 for r in sel if r[off + 1]))
+            if metric.gate_unit == "unique_buyers":
+                series.unique_buyers = buyers.get((scope if split else None, i), 0.0)
+            series.scope = scope
+            return series
+
+        whole = fold(list(rows), None)
+        whole.unknown, whole.unknown_refs = unknown, refs
+        if split:
+            whole.parts = [fold([r for r in rows if r[0] == name], name) for name in sorted({r[0] for r in rows})]
+        out.append(whole)
     return out
+
+
+def _unknown_ship_by(session: Session, account: str, params: Any, ctx: Ctx, anchor: Any, start: datetime,
+                     end: datetime, derived: Any) -> tuple[int, list[str]]:
+    """Orders of the population in the window whose ship-by is unknown (none stored, none derivable)."""
+    o = ORDERS
+    source: Any = o if derived is None else o.outerjoin(derived, derived.c.ref == o.c.external_id)
+    terms = [t for t in population_filters("orders", params.model_copy(update={"defects": ["any"]}), ctx)]
+    q = (select(o.c.external_id).select_from(source)
+         .where(o.c.account == account, anchor >= start, anchor < end, *terms, ctx.ship_by(o).is_(None)))
+    n = session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    refs = [r[0] for r in session.execute(q.order_by(o.c.external_id).limit(MAX_UNKNOWN_REFS)).all()] if n else []
+    return int(n), refs
 
 
 def event_series(
     session: Session, dialect: str, account: str, metric: Metric, params: EventParams, as_of: datetime,
-    days: int,
+    length: int | None = None,
 ) -> Series:
     """``rate`` / ``count`` for one metric."""
-    return event_series_many(session, dialect, account, [(metric, params)], as_of, days)[0]
+    return event_series_many(session, dialect, account, [(metric, params)], as_of, length)[0]
 
 
 def average_series(
-    session: Session, dialect: str, account: str, metric: Metric, params: Any, as_of: datetime, days: int
+    session: Session, dialect: str, account: str, metric: Metric, params: Any, as_of: datetime,
+    length: int | None = None,
 ) -> Series:
     """``average``: ratings and the sum of their normalized scores per day."""
-    start, end = window_bounds(metric, as_of, days)
+    start, end = window_bounds(metric, as_of, length)
     t = RATINGS
     ctx = Ctx(as_of=as_of, params=params, dialect=dialect)
     inner = (
@@ -142,16 +309,16 @@ def average_series(
     rows = session.execute(
         select(inner.c.b, inner.c.w, func.count(), func.sum(inner.c.s)).group_by(inner.c.b, inner.c.w)
     ).all()
-    return _fold("average", start, days, metric.lag_days, [(b, w, n, s or 0.0) for b, w, n, s in rows])
+    return _fold("average", start, end, as_of, [(b, w, n, s or 0.0) for b, w, n, s in rows])
 
 
 def business_reply_series(
     session: Session, account: str, metric: Metric, params: ResponseParams, calendar: BusinessCalendar,
-    as_of: datetime, days: int,
+    as_of: datetime, length: int | None = None,
 ) -> Series:
     """``response_time`` on a business clock: due times need the calendar, so the window's messages are
     read (only the window's, by the indexed received_at range) and judged here."""
-    start, end = window_bounds(metric, as_of, days)
+    start, end = window_bounds(metric, as_of, length)
     m = MESSAGES
     rows = session.execute(
         select(m.c.received_at, m.c.first_reply_at).where(
@@ -168,15 +335,18 @@ def business_reply_series(
         acc = buckets.setdefault(key, [0, 0])
         acc[0] += 1
         acc[1] += int(late)
-    return _fold("rate", start, days, metric.lag_days, [(b, w, n, d) for (b, w), (n, d) in buckets.items()])
+    return _fold("rate", start, end, as_of, [(b, w, n, d) for (b, w), (n, d) in buckets.items()])
 
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _fold(kind: str, start: datetime, days: int, lag: int, rows: list[tuple[Any, Any, Any, Any]]) -> Series:
-    size = days + lag
+def _fold(kind: str, start: datetime, end: datetime, as_of: datetime,
+          rows: list[tuple[Any, Any, Any, Any]]) -> Series:
+    days = max(math.ceil((end - start) / DAY), 1)
+    size = max(math.ceil((max(as_of, end) - start) / DAY), days)
+    lag = size - days
     eligible = [0.0] * size
     defects = [0.0] * size
     num = den = 0.0
@@ -187,7 +357,7 @@ def _fold(kind: str, start: datetime, days: int, lag: int, rows: list[tuple[Any,
         if w:
             den += float(n)
             num += float(d)
-    return Series(kind, start, days, lag, eligible, defects, numerator=num, denominator=den)
+    return Series(kind, start, days, lag, eligible, defects, numerator=num, denominator=den, end_at=end)
 
 
 def latest_reported(
@@ -227,6 +397,6 @@ def window_volume(session: Session, account: str, metric: Metric, params: Any, a
     eBay's "400 transactions in the last 3 months" counts. Index-only (account, anchor) count."""
     table = POPULATIONS[params.events].table
     anchor = table.c[params.anchor]
-    start, end = window_bounds(metric, as_of, metric.window_days)
+    start, end = window_bounds(metric, as_of)
     q = select(func.count()).select_from(table).where(table.c.account == account, anchor >= start, anchor < end)
     return int(session.execute(q).scalar_one())

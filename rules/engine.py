@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from sellerguard.config import AccountConfig, Config, PolicyOverride
 from sellerguard.errors import ConfigError
-from sellerguard.rules import assess, periodic, windows
+from sellerguard.rules import assess, fallback, periodic, windows
 from sellerguard.rules.calculators import (
     DAY,
     Series,
@@ -174,7 +174,8 @@ class Engine:
         if metric.calculator in ("rate", "count"):
             return params
         if metric.calculator == "response_time" and self._calendar_for(params) is None:
-            as_rate = EventParams(events="messages", anchor="received_at", defects=["late_reply"])
+            as_rate = EventParams(events="messages", anchor="received_at", defects=["late_reply"],
+                                  numerator=params.numerator)
             return _Merged(as_rate, params)
         return None
 
@@ -256,6 +257,8 @@ class Engine:
             base.update(window_kind=metric.window_kind)
             return MetricStatus(**base, level="unknown", reason=f"the store has no {exc} yet"), None
         status = _judge(metric, base, series, length, as_of, horizon, stale)
+        if status.value is None and metric.reported_fallback and not stale:  # rules-B: rules/fallback.py
+            status = fallback.judge_reported(session, account, metric, status, as_of)
         if metric.verdict is not None:
             status.final = self._final(session, account, metric, as_of, stale)
         return status, series

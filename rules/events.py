@@ -13,7 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Float,
+    String,
+    Table,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.expression import ColumnElement as _Col
 
 from sellerguard.store.tables import (
@@ -36,13 +52,46 @@ RETURNS: Table = ReturnRow.__table__  # type: ignore[attr-defined]
 EPSILON_HOURS = 1e-6  # float slack when comparing elapsed times: exactly N hours is on time
 
 
+class MissingColumn(LookupError):
+    """The store has no such column yet (an older schema): the metric that needs it is unknown, with the name."""
+
+
+def need(table: Table, name: str) -> Column[Any]:
+    column = table.c.get(name)
+    if column is None:
+        raise MissingColumn(f"{table.name}.{name}")
+    return column
+
+
 @dataclass(frozen=True)
 class Ctx:
-    """What a predicate may depend on besides the row: the moment of evaluation, parameters, dialect."""
+    """What a predicate may depend on besides the row: the moment of evaluation, parameters, dialect, the
+    marketplace's clock, and the ship-by to judge against (the order's own, or one derived from handling time)."""
 
     as_of: datetime
     params: Any
     dialect: str
+    timezone: str = "UTC"
+    derived_ship_by: Any = None  # a column of a VALUES table joined on the order, or None
+
+    def ship_by(self, o: Table) -> Any:
+        if self.derived_ship_by is None or o is not ORDERS:
+            return o.c.ship_by
+        return func.coalesce(o.c.ship_by, self.derived_ship_by)
+
+
+def local_date(ctx: Ctx, col: Any, tz: Any) -> Any:
+    """The local calendar date of a stored instant in zone ``tz`` (SQL): PostgreSQL natively, SQLite through
+    the ``sg_local_date`` function the engine registers on its connection."""
+    if ctx.dialect == "sqlite":
+        return func.sg_local_date(col, tz)
+    return func.date(func.timezone(tz, col))
+
+
+def shop_zone(o: Table, ctx: Ctx) -> Any:
+    """The seller's own clock when the order names it, else the pack's."""
+    own = o.c.get("seller_timezone")
+    return func.coalesce(own, literal(ctx.timezone)) if own is not None else literal(ctx.timezone)
 
 
 def hours_between(ctx: Ctx, start: Any, end: Any) -> ColumnElement[float]:
@@ -103,12 +152,47 @@ def seller_cancelled(o: Table, ctx: Ctx) -> _Col[bool]:
     )
 
 
+def _after_ship_by(o: Table, ctx: Ctx, when: Any) -> Any:
+    """``when`` is after the ship-by: as instants, or (``compare = "date"``, Etsy) as local dates."""
+    ship_by = ctx.ship_by(o)
+    if getattr(ctx.params, "compare", "instant") == "date":
+        zone = shop_zone(o, ctx)
+        return local_date(ctx, when, zone) > local_date(ctx, ship_by, zone)
+    return when > ship_by
+
+
+def _ship_by_passed(o: Table, ctx: Ctx) -> Any:
+    """The ship-by is over at ``as_of`` (date compare: the whole local ship-by date is over)."""
+    ship_by = ctx.ship_by(o)
+    if getattr(ctx.params, "compare", "instant") == "date":
+        zone = shop_zone(o, ctx)
+        return local_date(ctx, literal(ctx.as_of), zone) > local_date(ctx, ship_by, zone)
+    return ship_by < ctx.as_of
+
+
 def shipped_late(o: Table, ctx: Ctx) -> _Col[bool]:
     """Shipment confirmed after ship-by, or ship-by passed with no confirmation (and not cancelled)."""
-    late = exists().where(*_related(SHIPMENTS, o), _confirmed() > o.c.ship_by)
+    late = exists().where(*_related(SHIPMENTS, o), _after_ship_by(o, ctx, _confirmed()))
     any_confirmed = exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None))
-    overdue = and_(o.c.ship_by < ctx.as_of, o.c.status != "cancelled", not_(any_confirmed))
-    return and_(o.c.ship_by.is_not(None), or_(late, overdue))
+    overdue = and_(_ship_by_passed(o, ctx), o.c.status != "cancelled", not_(any_confirmed))
+    return and_(ctx.ship_by(o).is_not(None), or_(late, overdue))
+
+
+def _tracking_exempt(o: Table, ctx: Ctx) -> Any:
+    """Etsy: the order's item total (before discounts) is under its currency's tracking threshold."""
+    limits: dict[str, float] = getattr(ctx.params, "tracking_exempt_below", {}) or {}
+    if not limits:
+        return false()
+    subtotal = cast(need(o, "items_subtotal"), Float)
+    return or_(*[and_(o.c.currency == cur, subtotal < amount) for cur, amount in limits.items()])
+
+
+def late_or_untracked(o: Table, ctx: Ctx) -> _Col[bool]:
+    """Etsy Star Seller: not marked shipped by the ship-by, or shipped without tracking (unless exempt)."""
+    tracked = exists().where(*_related(SHIPMENTS, o), SHIPMENTS.c.tracking_number.is_not(None))
+    shipped = exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None))
+    untracked = and_(shipped, not_(tracked), not_(_tracking_exempt(o, ctx)))
+    return or_(shipped_late(o, ctx), untracked)
 
 
 def seller_fault_return(o: Table, ctx: Ctx) -> _Col[bool]:
@@ -134,11 +218,26 @@ def delivered_late(o: Table, ctx: Ctx) -> _Col[bool]:
     return and_(o.c.deliver_by.is_not(None), or_(late, overdue))
 
 
+def attempted_late(o: Table, ctx: Ctx) -> _Col[bool]:
+    """First delivery attempt (``first_attempt_at``, else ``delivered_at``) after deliver-by, or deliver-by passed
+    with no attempt (and not cancelled): Walmart's OTD and bol.com judge the first attempt, not the final delivery.
+    (rules-B)"""
+    attempt = func.coalesce(SHIPMENTS.c.first_attempt_at, SHIPMENTS.c.delivered_at)
+    late = exists().where(*_related(SHIPMENTS, o), attempt > o.c.deliver_by)
+    attempted = exists().where(*_related(SHIPMENTS, o), attempt.is_not(None))
+    overdue = and_(o.c.deliver_by < ctx.as_of, o.c.status != "cancelled", not_(attempted))
+    return and_(o.c.deliver_by.is_not(None), or_(late, overdue))
+
+
 def late_scan_and_delivery(o: Table, ctx: Ctx) -> _Col[bool]:
-    """eBay: no acceptance scan within handling time AND delivered after the estimated delivery date."""
+    """eBay: no acceptance scan within handling time AND delivered after the estimated delivery date.
+
+    The acceptance scan is ``first_scan_at`` when the store has it, else the ship date."""
+    scan = SHIPMENTS.c.get("first_scan_at")
+    scanned = func.coalesce(scan, SHIPMENTS.c.shipped_at) if scan is not None else SHIPMENTS.c.shipped_at
     return exists().where(
         *_related(SHIPMENTS, o),
-        or_(SHIPMENTS.c.shipped_at.is_(None), SHIPMENTS.c.shipped_at > o.c.ship_by),
+        or_(scanned.is_(None), scanned > ctx.ship_by(o)),
         SHIPMENTS.c.delivered_at > o.c.deliver_by,
     )
 
@@ -149,13 +248,16 @@ def tracking_not_on_time(o: Table, ctx: Ctx) -> _Col[bool]:
     ``tracking_validated`` NULL (the connector cannot tell) is given the benefit of the doubt.
     An order still inside its handling time is not a defect yet.
     """
+    uploaded_col = SHIPMENTS.c.get("tracking_uploaded_at")
+    uploaded = func.coalesce(uploaded_col, _confirmed()) if uploaded_col is not None else _confirmed()
+    ship_by = ctx.ship_by(o)
     good = exists().where(
         *_related(SHIPMENTS, o),
         SHIPMENTS.c.tracking_number.is_not(None),
         SHIPMENTS.c.tracking_validated.is_not(False),
-        or_(o.c.ship_by.is_(None), _confirmed() <= o.c.ship_by),
+        or_(ship_by.is_(None), uploaded <= ship_by),
     )
-    due = or_(o.c.ship_by < ctx.as_of, exists().where(*_related(SHIPMENTS, o)))
+    due = or_(ship_by < ctx.as_of, exists().where(*_related(SHIPMENTS, o)))
     return and_(due, not_(good))
 
 
@@ -228,8 +330,10 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
         "seller_cancelled": seller_cancelled,
         "shipped_late": shipped_late,
         "delivered_late": delivered_late,
+        "attempted_late": attempted_late,
         "late_scan_and_delivery": late_scan_and_delivery,
         "tracking_not_on_time": tracking_not_on_time,
+        "late_or_untracked": late_or_untracked,
         "seller_fault_return": seller_fault_return,
         "negative_review": negative_review,
         "any": any_event,
@@ -243,12 +347,54 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
 }
 
 
+UNIT_POPULATIONS = ("orders", "cancellations", "shipments")
+# defects judged against the ship-by: an order without one (and none derivable) is unknown, never on time
+SHIP_BY_DEFECTS = frozenset({"shipped_late", "late_scan_and_delivery", "tracking_not_on_time", "late_or_untracked"})
+
+
+def needs_ship_by(events: str, params: Any) -> bool:
+    return events == "orders" and bool(SHIP_BY_DEFECTS & set(getattr(params, "defects", ())))
+
+
+def unit_weight(events: str, params: Any) -> Any:
+    """What one event counts for: 1, or its units (``unit = "units"``; an unknown count is the order's)."""
+    if getattr(params, "unit", "events") != "units":
+        return literal(1)
+    t = POPULATIONS[events].table
+    if events == "orders":
+        return func.coalesce(t.c.item_count, 1)
+    order_units = select(ORDERS.c.item_count).where(*_order_of(t)).limit(1).scalar_subquery()
+    return func.coalesce(t.c.item_count, order_units, 1)
+
+
+def buyer_of(events: str) -> Any:
+    """The pseudonymous buyer of an event (orders.buyer_key); an event without one stands for its own buyer,
+    so the unique-buyer count is never lower than the truth."""
+    t = POPULATIONS[events].table
+    key = need(ORDERS, "buyer_key")
+    own = t.c.buyer_key if events == "orders" else select(key).where(*_order_of(t)).limit(1).scalar_subquery()
+    return func.coalesce(own, literal("row:") + cast(t.c.id, String))
+
+
+def _order_filter(t: Table, events: str, term: Any) -> Any:
+    return term if events == "orders" else exists(select(ORDERS.c.id).where(*_order_of(t), term))
+
+
 def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
     """The WHERE terms (besides account and window) that make a row eligible."""
     pop = POPULATIONS[events]
     t = pop.table
     terms: list[_Col[bool]] = []
     fulfilment = getattr(params, "fulfilment", "any")
+    if country := getattr(params, "buyer_country", None):
+        terms.append(_order_filter(t, events, need(ORDERS, "buyer_country") == country))
+    if getattr(params, "tracked_only", False):
+        if events == "orders":
+            terms.append(exists().where(*_related(SHIPMENTS, t), SHIPMENTS.c.tracking_number.is_not(None)))
+        else:
+            terms.append(t.c.tracking_number.is_not(None))
+    if needs_ship_by(events, params):
+        terms.append(ctx.ship_by(t).is_not(None))  # the rest is counted apart as unknown
     if events == "orders":
         if fulfilment != "any":
             terms.append(t.c.fulfilment == fulfilment)
@@ -258,7 +404,9 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
             buyer = exists().where(*_related(CANCELLATIONS, t), CANCELLATIONS.c.buyer_requested.is_(True))
             terms.append(not_(buyer))
     elif events == "messages":
-        terms += [t.c.needs_reply.is_(True), t.c.sender == "buyer"]
+        terms += [t.c.needs_reply.is_(True), t.c.sender == "buyer",
+                  # spam / no-reply-needed as the marketplace marks it: not a question to answer (rules-B)
+                  or_(t.c.marketplace_flag.is_(None), t.c.marketplace_flag.not_in(["spam", "no_reply_needed"]))]
     elif events == "ratings":
         kind = getattr(params, "rating_kind", None)
         if kind:

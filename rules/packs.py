@@ -12,6 +12,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -24,10 +25,11 @@ from pydantic import (
 )
 
 from sellerguard.errors import ConfigError
-from sellerguard.rules.events import DEFECTS, POPULATIONS
+from sellerguard.rules.events import DEFECTS, POPULATIONS, UNIT_POPULATIONS
+from sellerguard.rules.periodic import PeriodicParams
 
 Comparator = Literal["<", "<=", ">", ">="]
-CALCULATORS = ("rate", "count", "response_time", "average", "reported")
+CALCULATORS = ("rate", "count", "response_time", "average", "reported", "periodic")
 
 
 class _Strict(BaseModel):
@@ -46,6 +48,17 @@ class EventParams(_Strict):
     count_open_claims: bool = False  # an undecided claim counts as a defect while open
     numerator: Literal["defects", "successes"] = "defects"  # successes: value = good share (e.g. VTR)
     respond_hours: float = Field(default=48, gt=0)  # for return defects: time to authorise/close a request
+    # counting unit: each event once, or its units/items (order item_count, cancellation/shipment item_count)
+    unit: Literal["events", "units"] = "events"
+    tracked_only: bool = False  # only events whose package has a tracking number (Amazon OTDR)
+    buyer_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # only buyers of this country (eBay US)
+    split: Literal["category"] | None = None  # one figure per product category (order lines); the worst decides
+    compare: Literal["instant", "date"] = "instant"  # date: shipped on or before the ship-by DATE (local clock)
+    # Etsy: orders whose items_subtotal is under the amount of their currency need no tracking
+    tracking_exempt_below: dict[str, float] = Field(default_factory=dict)
+    # eBay: an order without ship_by gets paid_at + handling_days business days (seller's clock) as its ship-by
+    # "tiktok": from the order type and region (rules/sla.py, rules-B); true: eBay handling time from payment
+    derive_ship_by: bool | Literal["tiktok"] = False
 
     @field_validator("events")
     @classmethod
@@ -71,6 +84,21 @@ class EventParams(_Strict):
                 raise ValueError(f"unknown defect '{name}' (known for these events: {', '.join(sorted(known))})")
         return v
 
+    @model_validator(mode="after")
+    def _mix(self) -> EventParams:
+        if self.unit == "units" and self.events not in UNIT_POPULATIONS:
+            raise ValueError(f"unit = \"units\" needs events with item counts ({', '.join(UNIT_POPULATIONS)}), "
+                             f"not '{self.events}'")
+        via_order = self.events == "orders" or POPULATIONS[self.events].via_order
+        for key in ("buyer_country", "split"):
+            if getattr(self, key) is not None and not via_order:
+                raise ValueError(f"{key} needs events tied to an order, not '{self.events}'")
+        if self.tracked_only and self.events not in ("orders", "shipments"):
+            raise ValueError("tracked_only needs events = \"orders\" or \"shipments\"")
+        if (self.compare == "date" or self.tracking_exempt_below or self.derive_ship_by) and self.events != "orders":
+            raise ValueError("compare, tracking_exempt_below and derive_ship_by need events = \"orders\"")
+        return self
+
 
 class ResponseParams(_Strict):
     """A buyer message is late when its first reply came, or is still missing, after ``hours``."""
@@ -78,6 +106,7 @@ class ResponseParams(_Strict):
     hours: float = Field(gt=0)
     clock: Literal["calendar", "business"] = "calendar"
     calendar: str | None = None  # rules/calendars/<name>.toml, required for the business clock
+    numerator: Literal["defects", "successes"] = "defects"  # successes: the share answered in time (Walmart SRR)
 
     @model_validator(mode="after")
     def _calendar(self) -> ResponseParams:
@@ -94,9 +123,21 @@ class AverageParams(_Strict):
 
 class ReportedParams(_Strict):
     max_age_days: int = Field(default=7, ge=1)  # an older marketplace figure makes the metric unknown
-    # the marketplace's own verdict (reported_metric.status), for figures judged against peers, not a limit
+    # the marketplace's own verdict (reported_metric.status) -> level; with ok_statuses set, a status in none of
+    # the three lists is `unknown` (a new verdict sellerguard does not know is never read as ok)
+    ok_statuses: list[str] = Field(default_factory=list)
     warn_statuses: list[str] = Field(default_factory=list)
     critical_statuses: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> ReportedParams:
+        seen: dict[str, str] = {}
+        for key in ("ok_statuses", "warn_statuses", "critical_statuses"):
+            for status in getattr(self, key):
+                if status.upper() in seen:
+                    raise ValueError(f"status '{status}' is in both {seen[status.upper()]} and {key}")
+                seen[status.upper()] = key
+        return self
 
 
 PARAMS: dict[str, type[_Strict]] = {
@@ -105,14 +146,49 @@ PARAMS: dict[str, type[_Strict]] = {
     "response_time": ResponseParams,
     "average": AverageParams,
     "reported": ReportedParams,
+    "periodic": PeriodicParams,  # rules/periodic.py: per-ISO-week verdicts in items, strike history (rules-B)
 }
 
 
 class AdaptiveWindow(_Strict):
-    """eBay's 400-transaction rule and the like: use ``days`` when the normal window has fewer than ``below``."""
+    """eBay's 400-transaction rule and the like: use ``days`` (or ``months``) when the normal window has fewer
+    than ``below`` events of the population."""
 
-    days: int = Field(ge=1)
+    days: int | None = Field(default=None, ge=1)
+    months: int | None = Field(default=None, ge=1)
     below: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> AdaptiveWindow:
+        if (self.days is None) == (self.months is None):
+            raise ValueError("give exactly one of days or months")
+        return self
+
+    @property
+    def length(self) -> int:
+        return self.days if self.days is not None else self.months  # type: ignore[return-value]
+
+
+class CountRule(_Strict):
+    """A count rule for small volumes (Etsy: under 40 reviews at most 4 low ones; from 40 the rate rule)."""
+
+    below: int = Field(ge=1)  # eligible events (in the metric's unit) below which the count rule applies
+    max: int = Field(ge=0)  # most defects (gate unit) still good under the count rule
+
+
+class Verdict(_Strict):
+    """When the marketplace fixes its verdict: monthly on ``day`` (eBay 20, Etsy 1) or weekly (Monday)."""
+
+    every: Literal["month", "week"]
+    day: int | None = Field(default=None, ge=1, le=28)
+
+    @model_validator(mode="after")
+    def _day(self) -> Verdict:
+        if self.every == "month" and self.day is None:
+            raise ValueError("a monthly verdict needs day = <1-28>")
+        if self.every == "week" and self.day is not None:
+            raise ValueError("a weekly verdict is on Monday 00:00: no day")
+        return self
 
 
 class ReportedRef(_Strict):
@@ -125,9 +201,17 @@ class Metric(_Strict):
     name: str
     calculator: str
     params: dict[str, Any] = Field(default_factory=dict)
-    window_days: int = Field(default=30, ge=1)
+    window_kind: Literal["days", "months", "iso_weeks"] = "days"
+    window_days: int | None = Field(default=None, ge=1)  # days kind (default 30)
+    window_months: int | None = Field(default=None, ge=1)  # months kind
+    window_weeks: int | None = Field(default=None, ge=1)  # iso_weeks kind
+    window_align: Literal["instant", "date"] = "instant"
+    timezone: str = "UTC"  # the marketplace's clock (IANA)
     lag_days: int = Field(default=0, ge=0)  # the window ends this many days before "now"
     fallback_window: AdaptiveWindow | None = None
+    gate_unit: Literal["unit", "events", "unique_buyers"] = "unit"
+    count_rule: CountRule | None = None
+    verdict: Verdict | None = None
     comparator: Comparator
     threshold: float | None = None  # None: informational (a component of another metric)
     warn: float | None = None
@@ -144,6 +228,8 @@ class Metric(_Strict):
     reported: ReportedRef | None = None  # the marketplace's own figure to compare with (default: same id)
     forecast: bool = True
     enabled: bool = True  # false: off until an account turns it on (a seller's own targets, e.g. Shopify)
+    # a computed metric with no eligible events judges the marketplace's own figure instead (Walmart SRR/NFR)
+    reported_fallback: bool = False
 
     @field_validator("calculator")
     @classmethod
@@ -152,13 +238,80 @@ class Metric(_Strict):
             raise ValueError(f"unknown calculator '{v}' (known: {', '.join(CALCULATORS)})")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_days(cls, data: Any) -> Any:
+        days_kind = isinstance(data, dict) and data.get("window_kind", "days") == "days"
+        if days_kind and data.get("window_days") is None and data.get("calculator") != "reported":
+            return {**data, "window_days": 30}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> Metric:
         if not self.confirmed and not self.unconfirmed:
             raise ValueError("confirmed = false needs unconfirmed = \"<what is not confirmed>\"")
         if self.warn is not None and self.threshold is None:
             raise ValueError("warn needs a threshold")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown IANA time zone '{self.timezone}'") from None
+        need = {"days": "window_days", "months": "window_months", "iso_weeks": "window_weeks"}
+        for kind, key in need.items():
+            value = getattr(self, key)
+            if kind == self.window_kind and value is None and self.calculator != "reported":
+                raise ValueError(f"{key}: window_kind = \"{kind}\" needs {key} = <n>")
+            if kind != self.window_kind and value is not None:
+                raise ValueError(f"{key}: not allowed with window_kind = \"{self.window_kind}\" "
+                                 f"(it needs {need[self.window_kind]})")
+        if self.calculator == "reported" and (self.window_kind != "days" or self.fallback_window or self.lag_days):
+            raise ValueError("window_kind: a reported metric takes the marketplace's own window")
+        if self.window_kind == "iso_weeks":
+            if self.timezone == "UTC" and "timezone" not in self.model_fields_set:
+                raise ValueError("timezone: window_kind = \"iso_weeks\" needs the marketplace's timezone")
+            if self.window_align != "instant":
+                raise ValueError("window_align: ISO weeks are always Monday 00:00 to Monday 00:00")
+            if self.fallback_window is not None:
+                raise ValueError("fallback_window: not allowed with ISO weeks")
+        fb = self.fallback_window
+        if fb is not None:
+            if self.window_kind == "days" and fb.days is None:
+                raise ValueError("fallback_window.months: a days window falls back to days, not months")
+            if self.window_kind == "months" and fb.months is None:
+                raise ValueError("fallback_window.days: a months window falls back to months, not days")
+        if self.count_rule is not None:
+            if self.calculator != "rate" or self.threshold is None:
+                raise ValueError("count_rule needs calculator = \"rate\" and a threshold")
+            if self.count_gate is not None:
+                raise ValueError("count_rule: not allowed with count_gate (a cliff replaces the gate below it)")
+        gated = self.count_gate is not None or self.warn_count_gate is not None or self.count_rule is not None
+        if self.gate_unit != "unit" and not gated:
+            raise ValueError("gate_unit needs count_gate, warn_count_gate or count_rule")
+        if self.gate_unit == "unique_buyers" and self.calculator in ("rate", "count"):
+            events = self.params.get("events")
+            if events in POPULATIONS and not (events == "orders" or POPULATIONS[events].via_order):
+                raise ValueError(f"gate_unit: unique buyers need events tied to an order, not '{events}'")
+        if self.calculator in ("average", "reported") and (gated and self.gate_unit != "unit"):
+            raise ValueError(f"gate_unit: not for the {self.calculator} calculator")
+        if self.verdict is not None and self.calculator == "reported":
+            raise ValueError("verdict: a reported metric is the marketplace's verdict already")
         return self
+
+    @property
+    def window_length(self) -> int:
+        """Length of the normal window in its kind's unit (days, months or weeks)."""
+        value = {"days": self.window_days, "months": self.window_months, "iso_weeks": self.window_weeks}
+        return value[self.window_kind] or 0
+
+    @property
+    def nominal_days(self) -> int:
+        """Rough length in days (to pick the most sensitive metric for a deadline)."""
+        per = {"days": 1, "months": 30, "iso_weeks": 7}[self.window_kind]
+        return self.window_length * per
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def parsed(self) -> Any:

@@ -112,6 +112,7 @@ class PolicyOverride(_Strict):
     warn: float | None = None
     min_volume: int | None = Field(default=None, ge=0)
     window_days: int | None = Field(default=None, ge=1)
+    lag_days: int | None = Field(default=None, ge=0)  # the window ends this many days before now (Amazon ODR)
     params: dict[str, Any] = Field(default_factory=dict)  # calculator parameters, e.g. business_days
 
 

@@ -82,11 +82,12 @@ def test_odr_keeps_seller_and_amazon_fulfilled_orders_apart(world):
     assert mfn
 
 
-def test_no_orders_and_no_minimum_volume_is_ok_without_a_value(world):
+def test_no_data_is_unknown_never_ok(world):
+    """Issue 15: a metric with neither computed nor reported data is unknown with a reason, never ok."""
     m = world.metric("amazon.odr")
-    assert m.level == "ok" and m.value is None and "no eligible" in m.reason
+    assert m.level == "unknown" and m.value is None and m.reason
     ahr = world.metric("amazon.account_health_rating")
-    assert ahr.level == "ok" and ahr.value is None and "not reported" in ahr.reason
+    assert ahr.level == "unknown" and ahr.value is None and ahr.reason
 
 
 def test_below_minimum_volume_is_unknown(world):
@@ -454,11 +455,11 @@ def test_ebay_service_metrics_judged_by_ebays_rating_worst_region_first(world):
     m = world.metric("ebay.inr_rate")  # the newer report replaces the older one entirely
     assert (m.level, m.value) == ("critical", 0.03)
     assert world.metric("ebay.inr_rate", as_of=NOW + 40 * D).level == "unknown"  # a missed evaluation
-    assert world.metric("ebay.inad_rate").level == "ok"  # never reported
+    assert world.metric("ebay.inad_rate").level == "unknown"  # never reported: no data is never ok
 
 
 def test_ebay_400_rule_counts_all_transactions_for_every_standard(world):
-    world.orders(390, NOW - 10 * D)
+    world.orders(390, NOW - 10 * D, ship_by=NOW - 8 * D)
     world.orders(10, NOW - 10 * D, status="cancelled")  # 400 transactions, 390 not cancelled
     status = {m.id: m for m in world.status("ebay").metrics}
     assert status["ebay.transaction_defect_rate"].window_days == 90
