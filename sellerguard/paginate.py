@@ -1,59 +1,139 @@
-"""The few ways marketplaces page, as small generators. A connector picks one explicitly; nothing guesses.
+"""The few ways marketplaces page, over one guarded loop. A connector picks one explicitly; nothing guesses.
 
-Each takes a ``fetch_page`` callable that performs one request and returns (items, next-state), and yields
-one page of items at a time, so callers stream pages instead of holding the whole result.
+Every loop ends (``walk``):
+- a next-state (token, offset, page number) the marketplace already sent is a payload error, not a loop;
+- a page identical to the one before it (a marketplace that ignores the offset, full pages forever) is too;
+- at most ``max_pages`` pages per run: then kind "wait", naming where it stopped. Connectors write their cursor
+  per page (one Batch per page), so the next sync resumes there instead of starting over.
+
+Each helper takes a ``fetch_page`` callable that performs one request and yields one page of items at a time,
+so callers stream pages instead of holding the whole result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+import hashlib
+import json
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sellerguard.errors import ConnectorError
+from sellerguard.payload import payload_error, show
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Hashable)
+MAX_PAGES = 500  # per stream and run: a full backfill continues on the next run from the stored cursor
 
 
-def by_token(fetch_page: Callable[[str | None], tuple[Sequence[T], str | None]]) -> Iterator[Sequence[T]]:
-    """Next-token / cursor paging: stop when the marketplace returns no token (Amazon, Walmart, Shopify, TikTok)."""
-    token: str | None = None
-    seen: set[str] = set()
+@dataclass(frozen=True)
+class Page(Generic[T, S]):
+    items: Sequence[T]
+    state: S | None  # what fetched this page (token, offset, page number)
+    next: S | None  # what fetches the next page; None: this was the last
+    number: int  # 1-based, within this run
+
+
+def _fingerprint(items: Sequence[Any]) -> str:
+    try:
+        text = json.dumps(list(items), sort_keys=True, default=repr)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(list(items))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def walk(
+    fetch_page: Callable[[S | None], tuple[Sequence[T], S | None]],
+    start: S | None = None,
+    *,
+    marketplace: str = "marketplace",
+    where: str = "paging",
+    max_pages: int = MAX_PAGES,
+    on_cap: str = "raise",
+) -> Iterator[Page[T, S]]:
+    """``fetch_page(state) -> (items, next_state or None)`` until None; guarded (see the module docstring).
+
+    ``on_cap="raise"``: reaching ``max_pages`` raises kind "wait" after yielding the last page; ``"stop"``: the
+    walk just ends (the last Page's ``next`` says where), for callers that report it themselves.
+    """
+    seen: set[Any] = {start} if start is not None else set()
+    previous: str | None = None
+    state = start
+    number = 0
     while True:
-        items, token = fetch_page(token)
-        yield items
-        if not token:
+        items, nxt = fetch_page(state)
+        number += 1
+        if items:
+            fp = _fingerprint(items)
+            if fp == previous and nxt is not None:
+                raise payload_error(marketplace, where, "page",
+                                    f"page {number} repeats page {number - 1} item for item (at {show(state)}):"
+                                    " the marketplace ignores the paging parameter")
+            previous = fp
+        if nxt is not None and nxt in seen:
+            raise payload_error(marketplace, where, "next page", f"{show(nxt, 24)} was returned twice: paging loops")
+        yield Page(items, state, nxt, number)
+        if nxt is None:
             return
-        if token in seen:  # a marketplace bug would otherwise loop forever
-            raise RuntimeError(f"the marketplace returned page token {token[:12]}... twice")
-        seen.add(token)
+        if number >= max_pages:
+            if on_cap == "stop":
+                return
+            raise ConnectorError(
+                f"stopped after {number} pages (the per-run page cap) at {show(nxt, 40)};"
+                " the next sync resumes from the stored cursor", kind="wait", where=f"{marketplace}: {where}")
+        seen.add(nxt)
+        state = nxt
+
+
+def by_token(fetch_page: Callable[[str | None], tuple[Sequence[T], str | None]], *, marketplace: str = "marketplace",
+             where: str = "paging", max_pages: int = MAX_PAGES) -> Iterator[Sequence[T]]:
+    """Next-token / cursor paging: stop when the marketplace returns no (or an empty) token."""
+
+    def page(token: str | None) -> tuple[Sequence[T], str | None]:
+        items, nxt = fetch_page(token)
+        return items, (nxt or None)
+
+    for p in walk(page, None, marketplace=marketplace, where=where, max_pages=max_pages):
+        yield p.items
 
 
 def by_offset(
-    fetch_page: Callable[[int, int], tuple[Sequence[T], int | None]], limit: int, *, max_offset: int | None = None
+    fetch_page: Callable[[int, int], tuple[Sequence[T], int | None]], limit: int, *, max_offset: int | None = None,
+    start: int = 0, marketplace: str = "marketplace", where: str = "paging", max_pages: int = MAX_PAGES,
 ) -> Iterator[Sequence[T]]:
     """Offset/limit paging: stop on a short page or when the reported total is reached (eBay, Etsy, ML).
 
     ``fetch_page(offset, limit)`` returns (items, total or None). ``max_offset`` guards APIs that refuse
-    deep offsets (Mercado Libre stops at 10,000): the caller must then narrow its date range.
+    deep offsets (Mercado Libre stops at 10,000): the caller must then narrow its date range. Full pages
+    forever without a total end at the repeated-page guard or the page cap.
     """
-    offset = 0
-    while True:
-        items, total = fetch_page(offset, limit)
-        yield items
-        offset += len(items)
-        if len(items) < limit or (total is not None and offset >= total):
-            return
-        if max_offset is not None and offset >= max_offset:
-            return
+
+    def page(offset: int | None) -> tuple[Sequence[T], int | None]:
+        at = offset or 0
+        items, total = fetch_page(at, limit)
+        nxt = at + len(items)
+        if len(items) < limit or (total is not None and nxt >= total):
+            return items, None
+        if max_offset is not None and nxt >= max_offset:
+            return items, None
+        return items, nxt
+
+    for p in walk(page, start, marketplace=marketplace, where=where, max_pages=max_pages):
+        yield p.items
 
 
-def by_page(fetch_page: Callable[[int], tuple[Sequence[T], bool]], first: int = 1) -> Iterator[Sequence[T]]:
+def by_page(fetch_page: Callable[[int], tuple[Sequence[T], bool]], first: int = 1, *,
+            marketplace: str = "marketplace", where: str = "paging",
+            max_pages: int = MAX_PAGES) -> Iterator[Sequence[T]]:
     """Page-number paging (bol.com): ``fetch_page(n)`` returns (items, has_more)."""
-    page = first
-    while True:
-        items, more = fetch_page(page)
-        yield items
-        if not more or not items:
-            return
-        page += 1
+
+    def page(n: int | None) -> tuple[Sequence[T], int | None]:
+        at = first if n is None else n
+        items, more = fetch_page(at)
+        return items, (at + 1 if more and items else None)
+
+    for p in walk(page, None, marketplace=marketplace, where=where, max_pages=max_pages):
+        yield p.items
 
 
 def dig(payload: Any, *path: str | int, default: Any = None) -> Any:

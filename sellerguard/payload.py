@@ -161,7 +161,7 @@ def count(value: Any, marketplace: str, where: str, field: str, *, required: boo
     if isinstance(value, bool):
         raise payload_error(marketplace, where, field, f"not a count: {show(value)}")
     try:
-        number = Decimal(str(value).strip()) if isinstance(value, str | int | float) else None
+        number = Decimal(str(value).strip()) if isinstance(value, str | int | float | Decimal) else None
     except (InvalidOperation, ValueError):
         number = None
     if number is None or not number.is_finite() or number != number.to_integral_value():

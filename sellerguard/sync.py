@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from sellerguard.clock import Clock, SystemClock
 from sellerguard.config import AccountConfig, Config, config_error
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.errors import ConfigError, ConnectorError, InputError, SellerguardError, StoreError
+from sellerguard.http import BucketBackend, shared_buckets
 from sellerguard.schema import Account
 from sellerguard.store import Store
 from sellerguard.store.tables import SyncRun
@@ -113,6 +115,39 @@ class _State:
 
     def put(self, key: str, value: str | None) -> None:
         self._store.put_state(self._account, key, value, now=self._clock.now())
+
+
+class StoreBuckets(BucketBackend):
+    """Rate buckets in the store, so every process syncing an account spends one quota (issue 19.5).
+
+    One connector-state row per bucket (``rate:<account>:<marketplace>:<bucket>`` = "<tokens> <ISO time>"),
+    read and written under ``Store.lock`` (a PostgreSQL advisory lock or a file lock beside the SQLite file).
+    A taker reserves its token (the level may go negative) and sleeps outside the lock.
+    """
+
+    def __init__(self, store: Store, account: str) -> None:
+        self._store, self._account = store, account
+
+    def take(self, key: str, rate: float, burst: float, now: datetime, *, drain: bool = False) -> float:
+        name = f"rate:{key}"
+        with self._store.lock(name):
+            tokens, at = burst, now
+            raw = self._store.state(self._account, name)
+            if raw:
+                try:
+                    level, stamp = raw.split(" ", 1)
+                    tokens, at = float(level), datetime.fromisoformat(stamp)
+                except ValueError:
+                    tokens, at = burst, now  # unreadable: start full rather than fail the sync
+            tokens = min(burst, tokens + max(0.0, (now - at).total_seconds()) * rate)
+            wait = 0.0
+            if drain:
+                tokens = min(tokens, 0.0)
+            else:
+                tokens -= 1
+                wait = max(0.0, -tokens) / rate if rate > 0 else 0.0
+            self._store.put_state(self._account, name, f"{tokens!r} {now.isoformat()}", now=now)
+        return wait
 
 
 def account_record(acc: AccountConfig) -> Account:
@@ -225,18 +260,22 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
             raise  # KeyboardInterrupt / SystemExit: the caller stops
         errors.append(("-", _failed(acc, "-", exc)))
         chosen = []
-    for stream in chosen:
-        try:
-            _sync_stream(module, ctx, acc, store, stream, outcome, clock, progress, should_stop)
-        except Exception as exc:
-            failure = _failed(acc, stream, exc)
-            errors.append((stream, failure))
-            outcome.failed_streams[stream] = failure.kind
-            _save_stream_state(store, acc.id, stream, clock, failure)
-        else:
-            _save_stream_state(store, acc.id, stream, clock, None)
-        if outcome.stopped:
-            break
+    buckets = shared_buckets.set((StoreBuckets(store, acc.id), acc.id))
+    try:
+        for stream in chosen:
+            try:
+                _sync_stream(module, ctx, acc, store, stream, outcome, clock, progress, should_stop)
+            except Exception as exc:
+                failure = _failed(acc, stream, exc)
+                errors.append((stream, failure))
+                outcome.failed_streams[stream] = failure.kind
+                _save_stream_state(store, acc.id, stream, clock, failure)
+            else:
+                _save_stream_state(store, acc.id, stream, clock, None)
+            if outcome.stopped:
+                break
+    finally:
+        shared_buckets.reset(buckets)
     if errors:
         first_stream, first = errors[0]
         outcome.error_kind, outcome.retry_after = first.kind, first.retry_after

@@ -7,7 +7,19 @@ import requests
 import responses
 
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, HttpClient, mask_url, retry_after_seconds
+from sellerguard.http import (
+    INSIDE_5XX,
+    INSIDE_AUTH,
+    INSIDE_THROTTLED,
+    AccessToken,
+    ErrorRule,
+    ExpiredShape,
+    HttpClient,
+    body_codes,
+    mask_url,
+    retry_after_seconds,
+    shared_buckets,
+)
 
 BASE = "https://api.example.test"
 
@@ -123,3 +135,145 @@ def test_token_bucket_paces_requests(clock):
 
 def test_secret_query_values_are_masked():
     assert mask_url("https://x/y?access_token=abc&page=2&sign=ff") == "https://x/y?access_token=***&page=2&sign=***"
+
+
+# -- 17.4: every marketplace's "token expired/revoked" shape refreshes once -----------------------------
+
+
+def token_client(clock, **kw):
+    issued = iter(["t1", "t2", "t3", "t4"])
+    token = AccessToken(lambda: (next(issued), clock.now() + timedelta(hours=1)), clock)
+    return token, client(clock, token=token, auth=lambda h: h.__setitem__("Authorization", f"Bearer {token.get()}"),
+                         **kw)
+
+
+AMAZON_EXPIRED = {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                              "details": "The access token you provided has expired."}]}
+
+
+@pytest.mark.parametrize("status,body,shapes", [
+    (403, AMAZON_EXPIRED, ()),  # Amazon SP-API: the expiry is in `details`, not `code`
+    (400, {"error": "invalid_token", "error_description": "The access token is invalid"}, ()),
+    (200, {"code": 105002, "message": "Expired credentials", "request_id": "2026abc"},
+     (ExpiredShape(status=200, code=105002),)),  # TikTok: 200 with a code
+    (403, {"errors": [{"errorId": 1100, "message": "Access denied", "longMessage": "Insufficient permissions"}]},
+     (ExpiredShape(status=403, code=1100),)),
+])
+@responses.activate
+def test_expired_shapes_refresh_once_and_retry(clock, status, body, shapes):
+    _, c = token_client(clock, expired=shapes)
+    responses.get(f"{BASE}/orders", status=status, json=body)
+    responses.get(f"{BASE}/orders", json={"orders": []})
+    assert c.get_json("/orders") == {"orders": []}
+    assert [call.request.headers["Authorization"] for call in responses.calls] == ["Bearer t1", "Bearer t2"]
+
+
+@responses.activate
+def test_expired_again_after_a_refresh_says_reauthorize_and_keeps_no_dead_token(clock):
+    token, c = token_client(clock)
+    responses.get(f"{BASE}/orders", status=403, json=AMAZON_EXPIRED)
+    with pytest.raises(ConnectorError) as exc:
+        c.get_json("/orders")
+    assert exc.value.kind == "config" and "re-authorize this account" in str(exc.value)
+    assert token._token is None  # the dead token is not cached for the next call
+    assert token.fetches == 2
+
+
+@responses.activate
+def test_a_403_that_is_not_an_expiry_is_not_refreshed(clock):
+    token, c = token_client(clock)
+    denied = {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}
+    responses.get(f"{BASE}/orders", status=403, json=denied)
+    with pytest.raises(ConnectorError, match="lacks a role or scope"):
+        c.get_json("/orders")
+    assert token.fetches == 1 and len(responses.calls) == 1
+
+
+# -- 17.6: 200 with an error inside, classified like its HTTP equivalent --------------------------------
+
+SHOPIFY_CODES = body_codes({"INTERNAL_SERVER_ERROR": INSIDE_5XX, "THROTTLED": INSIDE_THROTTLED,
+                            "ACCESS_DENIED": INSIDE_AUTH},
+                           lambda b: (e.get("extensions", {}).get("code") for e in b.get("errors") or []))
+
+
+def gql_error(code, rid="f1e2d3-req"):
+    return {"errors": [{"message": "oops", "extensions": {"code": code, "requestId": rid}}]}
+
+
+@responses.activate
+def test_200_with_an_internal_error_is_retried_then_succeeds(clock):
+    responses.post(f"{BASE}/graphql", json=gql_error("INTERNAL_SERVER_ERROR"))
+    responses.post(f"{BASE}/graphql", json={"data": {"orders": []}})
+    assert client(clock, classify=SHOPIFY_CODES).json(
+        client(clock, classify=SHOPIFY_CODES).request("POST", "/graphql"), "/graphql") == {"data": {"orders": []}}
+    assert len(clock.slept) == 1
+
+
+@responses.activate
+def test_200_with_errors_keeps_the_request_id_in_the_message_and_the_log(clock, caplog):
+    responses.post(f"{BASE}/graphql", json=gql_error("INTERNAL_SERVER_ERROR", "req-77"))
+    with caplog.at_level("INFO", logger="sellerguard.http"), pytest.raises(ConnectorError) as exc:
+        client(clock, classify=SHOPIFY_CODES, max_attempts=2).request("POST", "/graphql")
+    assert exc.value.kind == "wait" and exc.value.request_id == "req-77"
+    assert str(exc.value).endswith("(HTTP 200) (request id req-77); gave up after 2 attempts")
+    assert "req-77" in caplog.text
+
+
+@responses.activate
+def test_200_with_access_denied_fails_without_retry(clock):
+    responses.post(f"{BASE}/graphql", json=gql_error("ACCESS_DENIED"))
+    with pytest.raises(ConnectorError) as exc:
+        client(clock, classify=SHOPIFY_CODES).request("POST", "/graphql")
+    assert exc.value.kind == "config" and len(responses.calls) == 1
+
+
+@responses.activate
+def test_request_id_from_a_header(clock):
+    responses.get(f"{BASE}/x", status=400, json={}, headers={"x-amzn-RequestId": "abc-123"})
+    with pytest.raises(ConnectorError, match=r"\(request id abc-123\)"):
+        client(clock).get_json("/x")
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><body>Maintenance</body></html>", b'{"orders": [1, 2',
+                                  b'{"total": NaN}', b'{"x": Infinity}'])
+@responses.activate
+def test_bodies_that_are_not_json_are_payload_errors(clock, body):
+    responses.get(f"{BASE}/x", body=body)
+    with pytest.raises(ConnectorError) as exc:
+        client(clock).get_json("/x")
+    assert exc.value.kind == "payload" and "\n" not in str(exc.value)
+
+
+@responses.activate
+def test_corrupt_content_encoding_is_a_payload_error(clock):
+    responses.get(f"{BASE}/x", body=b"\x1f\x8b\x08\x00garbage", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(ConnectorError) as exc:
+        client(clock).get_json("/x")
+    assert exc.value.kind == "payload"
+
+
+# -- 19.5: rate buckets shared through the store --------------------------------------------------------
+
+
+def test_two_processes_share_one_bucket_through_the_store(tmp_path, clock):
+    from sellerguard.store import Store
+    from sellerguard.sync import StoreBuckets
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    a, b = Store(url), Store(url)  # two processes' stores on one database
+    slept = []
+    clients = []
+    for s in (a, b):
+        token = shared_buckets.set((StoreBuckets(s, "acc"), "acc"))
+        try:
+            c = client(clock)
+            c.sleep = slept.append
+            c.limit("orders", rate=1.0, burst=2)
+            c.limits["orders"]._sleep = slept.append
+            clients.append(c)
+        finally:
+            shared_buckets.reset(token)
+    for c in (clients[0], clients[1], clients[0], clients[1]):
+        c.limits["orders"].acquire()
+    assert slept == [1.0, 2.0]  # burst of 2 shared: the 3rd and 4th calls wait, whichever process makes them
+    a.close(), b.close()
