@@ -34,8 +34,8 @@ from sellerguard.connectors.mercadolibre_normalize import (
     shipment_id,
 )
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, HttpClient
-from sellerguard.oauth import expires_at, post_token
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
+from sellerguard.oauth import load_access, load_state, post_token, save_access, token_reply, valid_token
 from sellerguard.paginate import by_offset, dig
 from sellerguard.schema import Record
 
@@ -55,11 +55,24 @@ ERRORS: dict[int | str, ErrorRule] = {
     404: ErrorRule("fail", "config", "not found: check the seller id"),
     429: ErrorRule("retry", "wait", "rate limited by Mercado Libre"),
 }
-TOKEN_ERRORS: dict[int | str, ErrorRule] = {
-    400: ErrorRule("fail", "config", "the refresh token was refused (invalid_grant: expired, revoked or already"
-                                     " used): re-authorize the app for this seller"),
-    429: ErrorRule("retry", "wait", "the token endpoint is rate limited (local_rate_limited)"),
-}
+# How Mercado Libre says "this access token is dead" (besides any 401): integrators report
+# 401 {"message": "invalid_token", "error": "not_found"} (mercadolibre/api#69, iphousehq/mercadolibre-net-sdk#6),
+# 401 {"code": "unauthorized", "message": "invalid access token"} (ctmil/meli_oerp#112) and the same words on 403.
+EXPIRED = (ExpiredShape(status=401), ExpiredShape(status=403, text="invalid access token"),
+           ExpiredShape(status=403, text="invalid_token"), ExpiredShape(status=403, text="expired_token"))
+
+
+def token_errors(account: str) -> dict[int | str, ErrorRule]:
+    """The token endpoint's refusals, naming the account to re-authorize."""
+    return {
+        400: ErrorRule("fail", "config", f"the refresh token of account '{account}' was refused (invalid_grant:"
+                                         " expired, revoked or already used): re-authorize the app for this seller"),
+        401: ErrorRule("fail", "config", f"the client id or secret of account '{account}' was refused"
+                                         " (invalid_client)"),
+        403: ErrorRule("fail", "config", f"the app may not act for account '{account}' (unauthorized_client):"
+                                         " re-authorize the app for this seller"),
+        429: ErrorRule("retry", "wait", "the token endpoint is rate limited (local_rate_limited)"),
+    }
 
 
 class Options(BaseModel):
@@ -86,29 +99,24 @@ def _iso(dt: datetime) -> str:
 
 
 def stored_access(ctx: SyncContext, *, not_this: str | None = None) -> tuple[str, datetime] | None:
-    """The access token saved by any sync of this account, if it has a few minutes left."""
-    saved = ctx.state.get(ACCESS_STATE)
-    if not saved or " " not in saved:
+    """The access token saved by any sync of this account, if it has a few minutes left (a garbled one is
+    dropped and fetched again)."""
+    found = load_access(ctx, ACCESS_STATE, margin_s=300)
+    if found is None or found[0] == not_this:
         return None
-    stamp, value = saved.split(" ", 1)
-    try:
-        expiry = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    if value == not_this or (expiry - ctx.now()).total_seconds() <= 300:
-        return None
-    return value, expiry
+    return found
 
 
 def refresh_access(ctx: SyncContext, http: HttpClient, token_url: str, rejected: str | None) -> tuple[str, datetime]:
-    """One refresh for this account at a time, across processes; the new refresh token is saved first."""
+    """One refresh for this account at a time, across processes. The reply is validated whole before anything is
+    saved; then the new (single-use) refresh token is saved, then the access token, before either is used."""
     lock = ctx.lock("oauth") if ctx.lock is not None else nullcontext()
     with lock:
         fresh = stored_access(ctx, not_this=rejected)
         if fresh is not None:  # another sync refreshed while we waited for the lock
             return fresh
         acc = ctx.account
-        current = ctx.state.get(REFRESH_STATE) or acc.secret("refresh_token").get_secret_value()
+        current = load_state(ctx, REFRESH_STATE, valid_token) or acc.secret("refresh_token").get_secret_value()
         form = {
             "grant_type": "refresh_token",
             "client_id": acc.secret("client_id").get_secret_value(),
@@ -116,15 +124,17 @@ def refresh_access(ctx: SyncContext, http: HttpClient, token_url: str, rejected:
             "refresh_token": current,
         }
         token_http = HttpClient(base_url=token_url, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
-                                errors=TOKEN_ERRORS, session=http.session)
+                                errors=token_errors(acc.id), session=http.session)
         body = post_token(token_http, token_url, form, headers={"Accept": "application/json"})
-        new_refresh = body.get("refresh_token")
-        if new_refresh and new_refresh != current:
-            ctx.state.put(REFRESH_STATE, str(new_refresh))  # before anything uses the new access token
-        value = str(body["access_token"])
-        expiry = expires_at(ctx.now(), body.get("expires_in"), default_s=21600)
-        ctx.state.put(ACCESS_STATE, f"{expiry.isoformat()} {value}")
-        return value, expiry
+        # a reply without a valid access token (or with a garbled refresh token) saves nothing: the single-use
+        # refresh token is only replaced together with a working access token
+        reply = token_reply(body, MARKETPLACE, ctx.now(), default_s=21600)
+        if reply.refresh_token and reply.refresh_token != current:
+            ctx.state.put(REFRESH_STATE, reply.refresh_token)  # before anything uses the new access token
+        elif not reply.refresh_token:
+            ctx.log.warning("%s: Mercado Libre sent no new refresh token (is offline_access granted?)", acc.id)
+        save_access(ctx, ACCESS_STATE, reply.access_token, reply.expires_at)
+        return reply.access_token, reply.expires_at
 
 
 def make_client(ctx: SyncContext) -> HttpClient:
@@ -151,7 +161,7 @@ def make_client(ctx: SyncContext) -> HttpClient:
         headers.setdefault("Accept", "application/json")
 
     http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
-                      token=token, errors=ERRORS, session=session)
+                      token=token, errors=ERRORS, session=session, expired=EXPIRED)
     http.limit("messages", rate=opts.messages_per_minute / 60, burst=20)
     http.limit("default", rate=opts.requests_per_second, burst=20)  # integrators see throttling at ~5-7 writes/s
     return http

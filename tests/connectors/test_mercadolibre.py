@@ -311,6 +311,7 @@ def test_a_spent_refresh_token_is_a_config_error(store, clock):
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert (outcome.ok, outcome.error_kind) == (False, "config")
     assert "re-authorize" in outcome.error and "TG-first" not in outcome.error and "s3cret" not in outcome.error
+    assert "account 'ml-br'" in outcome.error  # names the account to re-authorize
 
 
 @pytest.mark.parametrize("headers", [{}, {"Retry-After": "7"}])  # Mercado Libre documents no Retry-After
@@ -511,3 +512,62 @@ def test_every_listed_order_and_shipment_status_is_mapped(order_status, ship_sta
     order = {**load("orders_search_page1.json")["results"][0], "status": order_status, "cancel_detail": None}
     ship = {**load("shipment.json"), "status": ship_status} if ship_status else None
     assert normalize_order("a", order, ship, "MLB")[0].status == expected
+
+
+# -- token shapes and state (issue 17 item 4, issue 18 kind 4) -----------------------------------------------
+
+
+@pytest.mark.parametrize("status,body", [
+    (401, {"message": "invalid_token", "error": "not_found", "status": 401, "cause": []}),
+    (401, {"code": "unauthorized", "message": "invalid access token"}),
+    (403, {"message": "invalid access token", "error": "forbidden", "status": 403, "cause": []}),
+])
+@responses.activate
+def test_every_expired_token_shape_refreshes_once_and_retries(store, clock, status, body):
+    tokens = Tokens()
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=tokens)
+    inner = orders_callback([load("orders_search_page1.json")], [])
+
+    def reply(request):
+        if request.headers["Authorization"] == "Bearer APP_USR-1":
+            return status, {}, json.dumps(body)
+        return inner(request)
+
+    responses.add_callback(responses.GET, f"{API}/orders/search", callback=reply)
+    responses.add(responses.GET, f"{API}/shipments/41000000001", json=load("shipment.json"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert tokens.calls == 2 and store.state("ml-br", "refresh_token") == "TG-2"
+
+
+@pytest.mark.parametrize("reply,named", [
+    ({"token_type": "Bearer", "expires_in": 21600, "refresh_token": "TG-new"}, "access_token"),
+    ({"access_token": "APP_USR-9", "expires_in": 1e308, "refresh_token": "TG-new"}, "expires_in"),
+    ({"access_token": "APP_USR-9", "expires_in": "2026-11-23T18:00:00Z", "refresh_token": "TG-new"}, "expires_in"),
+    ({"access_token": "APP USR 9", "expires_in": 21600, "refresh_token": "TG-new"}, "access_token"),
+    ({"access_token": "APP_USR-9", "expires_in": 21600, "refresh_token": "TG new\u0000"}, "refresh_token"),
+])
+@responses.activate
+def test_a_bad_token_reply_saves_nothing_and_keeps_the_refresh_token(store, clock, reply, named):
+    """Mercado Libre's refresh token is single-use: a new one is saved only together with a valid access token,
+    so a garbled reply never locks the account out (issue 18: 29/1000 "bad state kept")."""
+    responses.add(responses.POST, f"{API}/oauth/token", json=reply)
+    store.put_state("ml-br", "refresh_token", "TG-current", now=NOW)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "payload")
+    assert named in outcome.error and "TG-new" not in outcome.error
+    assert store.state("ml-br", "refresh_token") == "TG-current"
+    assert store.state("ml-br", "access_token") is None
+
+
+@responses.activate
+def test_a_garbled_stored_token_is_dropped_and_fetched_again(store, clock):
+    store.put_state("ml-br", "access_token", "not-a-date APP_USR-old", now=NOW)
+    store.put_state("ml-br", "refresh_token", "TG first\u0007", now=NOW)  # garbled: the configured one is used
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    responses.add_callback(responses.GET, f"{API}/orders/search",
+                           callback=orders_callback([load("orders_search_page1.json")], []))
+    responses.add(responses.GET, f"{API}/shipments/41000000001", json=load("shipment.json"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert store.state("ml-br", "refresh_token") == "TG-1"
