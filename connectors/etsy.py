@@ -17,15 +17,17 @@ customer-service figures (sellerguard computes them), cases, delivery times. See
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sellerguard.connectors.contract import Batch, SyncContext
-from sellerguard.connectors.etsy_normalize import bad, normalize_receipt, normalize_review
+from sellerguard.connectors.etsy_normalize import MAX_ID, MIN_TS, bad, normalize_receipt, normalize_review
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, HttpClient
 from sellerguard.oauth import expires_at, post_token, refresh_rotating
@@ -45,9 +47,23 @@ class Options(BaseModel):
     shop_id: int | None = Field(default=None, ge=1)  # default: the shop of the authorizing user (GET /users/me)
     backfill_days: int = Field(default=90, ge=1, le=3650)  # first sync reads receipts modified this far back
     rescan_days: int = Field(default=30, ge=0, le=365)  # receipts created this recently are re-read every sync
+    # receipts created this recently that may still change state unseen: cancelled ones are asked for with
+    # was_canceled=true (the plain list leaves them out), unshipped ones re-read with was_shipped=false
+    open_days: int = Field(default=90, ge=1, le=365)
+    timezone: str | None = None  # the shop's IANA zone: Etsy's ship-by dates are days in it (default UTC)
     review_rescan_days: int = Field(default=14, ge=0, le=365)
     overlap_s: int = Field(default=300, ge=0)  # cursor overlap: receipts written late still get read
     rate_per_second: float = Field(default=5, gt=0)  # below the QPS on the app's "Your Apps" page
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{v!r} is not an IANA time zone (e.g. America/New_York)") from None
+        return v
 
 
 ERRORS: dict[int | str, ErrorRule] = {
@@ -121,8 +137,8 @@ def cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
     if not saved or ":" not in saved:
         return None
     until, token = saved.split(":", 1)
-    if not until.isdigit():
-        return None
+    if not until.isdigit() or not MIN_TS < int(until) < 4102444800 or not token or not token.isprintable():
+        return None  # a garbled value is dropped: the token is fetched again
     expires = datetime.fromtimestamp(int(until), UTC)
     return (token, expires) if (expires - ctx.now()).total_seconds() > 120 else None
 
@@ -131,39 +147,61 @@ def shop_id(ctx: SyncContext, http: HttpClient) -> int:
     options: Options = ctx.options or Options()
     if options.shop_id:
         return options.shop_id
-    if (known := ctx.state.get("shop_id")) and known.isdigit():
+    if (known := ctx.state.get("shop_id")) and known.isdigit() and 0 < int(known) <= MAX_ID:
         return int(known)
     me = http.get_json(f"{APP}/users/me", bucket="api")
     found = me.get("shop_id") if isinstance(me, dict) else None
-    if not isinstance(found, int) or found < 1:
+    if isinstance(me, dict) and isinstance(me.get("user_id"), int) and found is None:
+        # the answer proves it: a user without a shop
         raise ConnectorError("this Etsy user has no shop: set options.shop_id", kind="config",
                              where=f"etsy: GET {APP}/users/me")
+    if isinstance(found, bool) or not isinstance(found, int) or not 0 < found <= MAX_ID:
+        raise bad(f"GET {APP}/users/me", "shop_id", f"not a shop id: {str(found)[:40]!r}")
     ctx.state.put("shop_id", str(found))
     return found
 
 
+MAX_PAGES = 1000  # 100,000 receipts per list per run; a marketplace bug cannot loop forever
+
+
 def _pages(http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[tuple[list[Any], int]]:
-    """Offset paging to the end: yields (results, offset of the first result)."""
-    offset = 0
-    while True:
+    """Offset paging to the end: yields (results, offset of the first result).
+
+    A body without ``results`` is a payload error (never "no receipts"); the same page twice (``offset``
+    ignored) and more than MAX_PAGES pages stop with an error that says where.
+    """
+    offset, previous, where = 0, None, f"GET {path}"
+    for _ in range(MAX_PAGES):
         body = http.get_json(path, params={**params, "limit": PAGE, "offset": offset}, bucket="api")
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-            raise bad(f"GET {path}", "results", "missing or not a list")
+            raise bad(where, "results", "missing or not a list")
         results: list[Any] = body["results"]
         count = body.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise bad(where, "count", f"not a count: {str(count)[:40]!r}")
+        fingerprint = json.dumps(results, sort_keys=True, default=str) if results else None
+        if fingerprint is not None and fingerprint == previous:
+            raise ConnectorError(f"the same page came back for offsets {offset - len(results)} and {offset}:"
+                                 " Etsy ignored offset; stopped", kind="payload", where=f"etsy: {where}")
+        previous = fingerprint
         yield results, offset
         offset += len(results)
-        if len(results) < PAGE or (isinstance(count, int) and offset >= count):
+        if len(results) < PAGE or (count is not None and offset >= count):
             return
+    raise ConnectorError(f"stopped after {MAX_PAGES} pages at offset {offset}", kind="payload",
+                         where=f"etsy: {where}")
 
 
 def _receipt_batches(ctx: SyncContext, http: HttpClient, path: str, params: dict[str, Any],
                      cursor_of: Any) -> Iterator[Batch]:
     where = f"GET {path}"
+    options: Options = ctx.options or Options()
+    zone = ZoneInfo(options.timezone) if options.timezone else UTC
     for results, offset in _pages(http, path, params):
         records: list[Record] = []
         for i, receipt in enumerate(results):
-            records += normalize_receipt(ctx.account.id, receipt, where, f"results[{offset + i}]")
+            records += normalize_receipt(ctx.account.id, receipt, where, f"results[{offset + i}]",
+                                         buyer_key=ctx.buyer_key, zone=zone, zone_name=options.timezone)
         yield Batch(records, cursor=cursor_of(results), progress=1)
 
 
@@ -172,25 +210,36 @@ def fetch_receipts(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
     now = ctx.now()
     shop = shop_id(ctx, http)
     path = f"{APP}/shops/{shop}/receipts"
-    if cursor and cursor.isdigit():
+    if cursor and cursor.isdigit() and MIN_TS <= int(cursor) <= int(now.timestamp()) + 86400:
         since = int(cursor) - options.overlap_s
     else:
+        if cursor:
+            ctx.log.warning("%s: receipts cursor %r is not a plausible time: re-reading the backfill window",
+                            ctx.account.id, cursor[:40])
+            cursor = None
         since = int((now - timedelta(days=options.backfill_days)).timestamp())
-    newest = [int(cursor) if cursor and cursor.isdigit() else since]
+    newest = [int(cursor) if cursor else since]
 
     def advance(results: list[Any]) -> str:
         for r in results:
             ts = r.get("updated_timestamp", r.get("update_timestamp")) if isinstance(r, dict) else None
-            if isinstance(ts, int) and ts > newest[0]:
+            if isinstance(ts, int) and not isinstance(ts, bool) and ts > newest[0]:
                 newest[0] = ts
         return str(min(newest[0], int(now.timestamp())))
 
-    params = {"min_last_modified": max(since, 946684800), "sort_on": "updated", "sort_order": "asc"}
+    params = {"min_last_modified": max(since, MIN_TS), "sort_on": "updated", "sort_order": "asc"}
     yield from _receipt_batches(ctx, http, path, params, advance)
-    # The still-open window: refunds, cancellations and ship-by changes leave updated_timestamp alone.
+    # State changes the modified-time list does not show (the cursor stays with the list above):
+    # - refunds and ship-by changes leave updated_timestamp alone (etsy/open-api#604, #232, #513)
     rescan_from = int((now - timedelta(days=options.rescan_days)).timestamp())
     if options.rescan_days and since > rescan_from:
-        params = {"min_created": rescan_from, "sort_on": "created", "sort_order": "asc"}
+        params = {"min_created": max(rescan_from, MIN_TS), "sort_on": "created", "sort_order": "asc"}
+        yield from _receipt_batches(ctx, http, path, params, lambda results: None)
+    # - cancelled receipts are left out of the list unless asked for (etsy/open-api#153), and a receipt read
+    #   as paid that is cancelled later never shows up again: ask for them, and re-read what is still open
+    open_from = max(int((now - timedelta(days=options.open_days)).timestamp()), MIN_TS)
+    for extra in ({"was_canceled": "true"}, {"was_shipped": "false", "was_canceled": "false"}):
+        params = {"min_created": open_from, "sort_on": "created", "sort_order": "asc", **extra}
         yield from _receipt_batches(ctx, http, path, params, lambda results: None)
 
 
@@ -200,6 +249,10 @@ def fetch_reviews(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Ite
     shop = shop_id(ctx, http)
     path = f"{APP}/shops/{shop}/reviews"
     edits_from = int((now - timedelta(days=options.review_rescan_days)).timestamp())
+    if cursor and not (cursor.isdigit() and MIN_TS <= int(cursor) <= int(now.timestamp()) + 86400):
+        ctx.log.warning("%s: reviews cursor %r is not a plausible time: re-reading the backfill window",
+                        ctx.account.id, cursor[:40])
+        cursor = None
     if cursor and cursor.isdigit():
         since = min(int(cursor) - options.overlap_s, edits_from)
     else:

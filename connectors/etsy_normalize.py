@@ -2,20 +2,32 @@
 
 A receipt (``ShopReceipt``) carries its transactions, shipments and refunds, so one receipt gives the order,
 its shipments, a cancellation (status ``canceled``) and its refunds. A ``TransactionReview`` gives a rating.
-Buyer names, addresses and e-mails on the receipt are never read.
+Buyer names, addresses and e-mails on the receipt are never read; ``buyer_user_id`` only through the buyer key.
+
+Dates, not times: Etsy judges dispatch by the ship-by **date**, and ``shipment_notification_timestamp`` has been
+seen at a fixed hour of the shipment's day whatever the real time (etsy/open-api#553: 18:00 Paris for a
+shipment marked at 12:09). So ``ship_by`` is the END of the expected ship date in the shop's clock (``zone``),
+and a shipment's time is kept as Etsy gives it (its date is right): ``shipped_at <= ship_by`` then compares dates.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.payload import payload_error
-from sellerguard.schema import Cancellation, Order, Rating, Record, Return, Shipment, payload_hash
+from sellerguard.schema import Cancellation, Order, OrderLine, Rating, Record, Return, Shipment, payload_hash
 
 MIN_TS = 946684800  # the spec's minimum for every timestamp (2000-01-01)
+MAX_TS = 4102444800  # 2100-01-01: anything later is not a real Etsy time
+MAX_ID = 2**63 - 1
+MAX_UNITS = 100_000
+END_OF_DAY = time(23, 59, 59)
+BuyerKey = Callable[[str | None], str | None]
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:
@@ -23,85 +35,157 @@ def bad(where: str, field: str, problem: str) -> ConnectorError:
 
 
 def timestamp(value: Any, where: str, field: str, *, required: bool = True) -> datetime | None:
-    """Etsy unix seconds -> aware UTC datetime (Etsy judges ship-by dates in UTC too)."""
+    """Etsy unix seconds -> aware UTC datetime."""
     if value is None:
         if required:
             raise bad(where, field, "missing")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < MIN_TS:
-        raise bad(where, field, f"not a unix timestamp: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not MIN_TS <= value < MAX_TS:
+        raise bad(where, field, f"not a unix timestamp: {str(value)[:40]!r}")
     return datetime.fromtimestamp(value, UTC)
 
 
+def end_of_date(at: datetime, zone: tzinfo) -> datetime:
+    """The last second of ``at``'s calendar date in ``zone`` (a date-only value as a deadline), in UTC."""
+    return datetime.combine(at.astimezone(zone).date(), END_OF_DAY, zone).astimezone(UTC)
+
+
+def identifier(value: Any, where: str, field: str, *, required: bool = True) -> int | None:
+    """A positive Etsy id (integer below 2^63)."""
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise bad(where, field, f"missing or not a positive integer id: {str(value)[:40]!r}")
+    return value
+
+
 def money(value: Any, where: str, field: str) -> tuple[Decimal | None, str | None]:
-    """``Money`` {amount, divisor, currency_code} -> (Decimal, currency)."""
+    """``Money`` {amount, divisor, currency_code} -> (Decimal, currency): finite, non-negative, below 10^12."""
     if value is None:
         return None, None
     try:
-        amount = Decimal(value["amount"]) / Decimal(value["divisor"] or 1)
+        amount, divisor = value["amount"], value["divisor"] or 1
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in (amount, divisor)) or divisor <= 0:
+            raise TypeError
+        result = Decimal(amount) / Decimal(divisor)
         currency = str(value["currency_code"]).upper()
+        if not 0 <= result < 10**12:
+            raise ValueError
     except (KeyError, TypeError, InvalidOperation, ValueError, ZeroDivisionError):
-        raise bad(where, field, "not a Money object {amount, divisor, currency_code}") from None
-    return amount.quantize(Decimal("0.0001")), currency if len(currency) == 3 else None
+        raise bad(where, field, "not a Money object {amount >= 0, divisor > 0, currency_code}") from None
+    return result.quantize(Decimal("0.0001")), currency if re.fullmatch(r"[A-Z]{3}", currency) else None
 
 
 def _list(receipt: dict[str, Any], key: str, where: str, field: str) -> list[dict[str, Any]]:
-    items = receipt.get(key) or []
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+    items = receipt.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
         raise bad(where, f"{field}.{key}", "expected a list of objects")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad(where, f"{field}.{key}[{i}]", f"expected an object, got {str(item)[:40]!r}")
     return items
 
 
-def _status(receipt: dict[str, Any]) -> str:
-    status = str(receipt.get("status") or "").lower()
+def _count(value: Any, where: str, field: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UNITS:
+        raise bad(where, field, f"not a plausible quantity: {str(value)[:40]!r}")
+    return value
+
+
+def _text(value: Any, where: str, field: str, limit: int = 200) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise bad(where, field, f"not a string: {str(value)[:40]!r}")
+    text = value.strip()
+    if not text or len(text) > limit or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise bad(where, field, f"not a plausible value: {text[:40]!r}")
+    return text
+
+
+STATUSES = {"paid", "completed", "open", "payment processing", "canceled", "fully refunded", "partially refunded"}
+
+
+def _status(receipt: dict[str, Any], where: str, field: str) -> str:
+    raw = receipt.get("status")
+    status = raw.lower() if isinstance(raw, str) else ""
+    if status and status not in STATUSES:
+        raise bad(where, f"{field}.status", f"unknown value {str(raw)[:40]!r}")
     if status == "canceled":
         return "cancelled"
-    if receipt.get("is_shipped") or status == "completed":
+    if receipt.get("is_shipped") is True or status == "completed":
         return "shipped"  # v3 has no delivery timestamp: "delivered" is never known
     if status == "payment processing" or receipt.get("is_paid") is False:
         return "pending"
     return "unshipped"
 
 
-def normalize_receipt(account: str, receipt: Any, where: str, field: str) -> list[Record]:
-    """One ``ShopReceipt`` -> Order + Shipments + Cancellation/Returns."""
+def normalize_receipt(account: str, receipt: Any, where: str, field: str, *, buyer_key: BuyerKey | None = None,
+                      zone: tzinfo = UTC, zone_name: str | None = None) -> list[Record]:
+    """One ``ShopReceipt`` -> Order + Shipments + Cancellation/Returns.
+
+    ``zone`` is the shop's clock (``zone_name`` is stored as ``seller_timezone`` when the seller set it).
+    """
     if not isinstance(receipt, dict):
         raise bad(where, field, "expected an object")
-    rid = receipt.get("receipt_id")
-    if not isinstance(rid, int) or isinstance(rid, bool):
-        raise bad(where, f"{field}.receipt_id", "missing or not an integer")
+    rid = identifier(receipt.get("receipt_id"), where, f"{field}.receipt_id")
     order_id = str(rid)
     created = timestamp(receipt.get("created_timestamp", receipt.get("create_timestamp")), where,
                         f"{field}.created_timestamp")
     updated = timestamp(receipt.get("updated_timestamp", receipt.get("update_timestamp")), where,
                         f"{field}.updated_timestamp", required=False)
     transactions = _list(receipt, "transactions", where, field)
-    # ship-by is per line item (expected_ship_date); the order is due when its first physical line is
-    ship_dates = [
-        timestamp(t.get("expected_ship_date"), where, f"{field}.transactions[{i}].expected_ship_date",
-                  required=False)
-        for i, t in enumerate(transactions) if not t.get("is_digital")
-    ]
-    ship_by = min((d for d in ship_dates if d is not None), default=None)
-    items = sum(int(t.get("quantity") or 0) for t in transactions)
+    # ship-by is per line item (expected_ship_date, a date); the order is due when its first physical line is
+    ship_dates, paid, handling, lines = [], [], [], []
+    for i, t in enumerate(transactions):
+        base = f"{field}.transactions[{i}]"
+        lines.append(OrderLine(line_id=str(identifier(t.get("transaction_id"), where, f"{base}.transaction_id")),
+                               quantity=_count(t.get("quantity"), where, f"{base}.quantity")))
+        if (p := timestamp(t.get("paid_timestamp"), where, f"{base}.paid_timestamp", required=False)) is not None:
+            paid.append(p)
+        if t.get("is_digital") is True:
+            continue
+        if (d := timestamp(t.get("expected_ship_date"), where, f"{base}.expected_ship_date",
+                           required=False)) is not None:
+            ship_dates.append(end_of_date(d, zone))
+        days = t.get("max_processing_days")
+        if days is not None:
+            if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 60:
+                raise bad(where, f"{base}.max_processing_days", f"not a plausible day count: {str(days)[:40]!r}")
+            handling.append(days)
+    items = sum(line.quantity for line in lines)
     total, currency = money(receipt.get("grandtotal"), where, f"{field}.grandtotal")
+    subtotal, _ = money(receipt.get("total_price"), where, f"{field}.total_price")  # before coupons
+    country = receipt.get("country_iso")
+    if country is not None and (not isinstance(country, str) or not re.fullmatch(r"[A-Z]{2}", country)):
+        raise bad(where, f"{field}.country_iso", f"not an ISO 3166 alpha-2 code: {str(country)[:20]!r}")
+    buyer = identifier(receipt.get("buyer_user_id"), where, f"{field}.buyer_user_id", required=False)
     raw = payload_hash(receipt)
-    status = _status(receipt)
+    status = _status(receipt, where, field)
     out: list[Record] = [Order(
-        account=account, external_id=order_id, purchased_at=created, updated_at=updated, ship_by=ship_by,
-        fulfilment="seller", status=status, total=total, currency=currency,  # type: ignore[arg-type]
-        item_count=items if transactions else 1, raw_hash=raw,
+        account=account, external_id=order_id, purchased_at=created, updated_at=updated,
+        ship_by=min(ship_dates, default=None), fulfilment="seller", status=status,  # type: ignore[arg-type]
+        total=total, currency=currency, item_count=items if transactions else 1, raw_hash=raw,
+        buyer_key=buyer_key(str(buyer)) if buyer_key is not None and buyer is not None else None,
+        buyer_country=country, paid_at=min(paid, default=None), handling_days=max(handling, default=None),
+        seller_timezone=zone_name, items_subtotal=subtotal, lines=tuple(lines),
     )]
     shipments = _list(receipt, "shipments", where, field)
     for i, s in enumerate(shipments):
-        at = timestamp(s.get("shipment_notification_timestamp"), where,
-                       f"{field}.shipments[{i}].shipment_notification_timestamp")
-        sid = s.get("receipt_shipping_id") or i + 1
+        base = f"{field}.shipments[{i}]"
+        # the time of day is not real (#553): only its date counts, against ship_by = the end of the ship-by date
+        at = timestamp(s.get("shipment_notification_timestamp"), where, f"{base}.shipment_notification_timestamp")
+        sid = identifier(s.get("receipt_shipping_id"), where, f"{base}.receipt_shipping_id", required=False) or i + 1
         out.append(Shipment(
             account=account, external_id=f"{order_id}-{sid}", order_ref=order_id, shipped_at=at, confirmed_at=at,
-            carrier=s.get("carrier_name") or None, tracking_number=s.get("tracking_code") or None, raw_hash=raw,
+            tracking_uploaded_at=at, carrier=_text(s.get("carrier_name"), where, f"{base}.carrier_name"),
+            tracking_number=_text(s.get("tracking_code"), where, f"{base}.tracking_code"), raw_hash=raw,
         ))
-    if not shipments and receipt.get("is_shipped"):
+    if not shipments and receipt.get("is_shipped") is True:
         # marked shipped without a tracking statement: the line items still say when
         shipped = [timestamp(t.get("shipped_timestamp"), where, f"{field}.transactions[{i}].shipped_timestamp",
                              required=False) for i, t in enumerate(transactions)]
@@ -113,7 +197,8 @@ def normalize_receipt(account: str, receipt: Any, where: str, field: str) -> lis
                     for i, r in enumerate(refunds)]
     if status == "cancelled":
         # Only the seller (or Etsy) cancels an Etsy order; who asked for it is not exposed by the API.
-        reason = next((str(r["reason"])[:200] for r in refunds if r.get("reason")), None)
+        reason = next((_text(r.get("reason"), where, f"{field}.refunds[{i}].reason")
+                       for i, r in enumerate(refunds) if r.get("reason")), None)
         out.append(Cancellation(
             account=account, external_id=f"{order_id}-c", order_ref=order_id,
             cancelled_at=min(refund_times, default=None) or updated or created,  # type: ignore[type-var]
@@ -124,7 +209,8 @@ def normalize_receipt(account: str, receipt: Any, where: str, field: str) -> lis
             amount, cur = money(r.get("amount"), where, f"{field}.refunds[{i}].amount")
             out.append(Return(account=account, external_id=f"{order_id}-r{i + 1}", order_ref=order_id,
                               requested_at=at, resolved_at=at, refund_amount=amount,  # type: ignore[arg-type]
-                              currency=cur, raw_hash=raw))
+                              currency=cur, reason=_text(r.get("reason"), where, f"{field}.refunds[{i}].reason"),
+                              raw_hash=raw))
     return out
 
 
@@ -135,9 +221,7 @@ def normalize_review(account: str, review: Any, where: str, field: str) -> Ratin
     rating = review.get("rating")
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
         raise bad(where, f"{field}.rating", f"expected 1 to 5, got {rating!r}")
-    tid = review.get("transaction_id")
-    if not isinstance(tid, int) or isinstance(tid, bool):
-        raise bad(where, f"{field}.transaction_id", "missing or not an integer")
+    tid = identifier(review.get("transaction_id"), where, f"{field}.transaction_id")
     created = timestamp(review.get("created_timestamp", review.get("create_timestamp")), where,
                         f"{field}.created_timestamp")
     return Rating(

@@ -4,7 +4,10 @@ Shapes follow Etsy's OpenAPI spec (``ShopReceipts``, ``TransactionReviews``, ``S
 against it). Like Etsy: every call needs ``x-api-key: <keystring>:<shared_secret>`` (403 with Etsy's own message
 otherwise), access tokens start with the user id and a dot and last an hour, each refresh hands back a new
 refresh token, offset paging with ``limit`` <= 100, rate headers on every success, and a receipt's
-``updated_timestamp`` does NOT move when it is cancelled or refunded (etsy/open-api#604).
+``updated_timestamp`` does NOT move when it is cancelled or refunded (etsy/open-api#604). Also like Etsy as
+integrators report it: cancelled receipts are left out of the list unless ``was_canceled=true``
+(etsy/open-api#153), and ship-by dates and shipment notifications are days at a fixed hour, not real times
+(etsy/open-api#553): ``expected_ship_date`` at 07:00 UTC, ``shipment_notification_timestamp`` at 16:00 UTC.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import secrets
 import threading
 import zlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sellerguard.sandbox.server import Reply, Request, Sandbox
@@ -40,10 +43,23 @@ def _money(amount: Any, currency: str) -> dict[str, Any]:
     return {"amount": round(amount * 100), "divisor": 100, "currency_code": currency}
 
 
+SHIP_BY_HOUR, NOTIFIED_HOUR = 7, 16
+
+
+def at_hour(dt: datetime, hour: int) -> int:
+    """A day as Etsy sends it: the UTC date of ``dt`` at a fixed hour, whatever the real time."""
+    return ts(datetime.combine(dt.astimezone(UTC).date(), time(hour), UTC))
+
+
 def _receipt_updated(o: WOrder) -> datetime:
     """Etsy's updated_timestamp: moves on payment and shipping, not on cancellation or refund."""
     s = o.shipment
     return max([o.purchased_at, *([s.confirmed_at] if s is not None and s.confirmed_at else [])])
+
+
+def buyer(o: WOrder) -> int:
+    """A stable buyer id per order; some buyers come back."""
+    return 90_000_000 + o.seq * 7919 % 3000
 
 
 def render_receipt(acc: WAccount, o: WOrder) -> dict[str, Any]:
@@ -64,19 +80,19 @@ def render_receipt(acc: WAccount, o: WOrder) -> dict[str, Any]:
                         "status": "complete"})
     transactions = [{
         "transaction_id": 4_000_000_000 + o.seq, "title": f"Item {o.sku}", "description": "", "seller_user_id": user_id,
-        "buyer_user_id": 90_000_000 + o.seq, "create_timestamp": created, "created_timestamp": created,
+        "buyer_user_id": buyer(o), "create_timestamp": created, "created_timestamp": created,
         "paid_timestamp": created + 60, "shipped_timestamp": ts(s.confirmed_at) if shipped else None,  # type: ignore[union-attr]
         "quantity": o.items, "listing_image_id": None, "receipt_id": int(o.id), "is_digital": False, "file_data": "",
         "listing_id": 1_000_000 + int(o.sku[-3:]), "transaction_type": "listing", "product_id": None, "sku": o.sku,
         "price": _money(o.unit_price, o.currency), "shipping_cost": _money(0, o.currency), "variations": [],
         "product_data": [], "shipping_profile_id": None, "min_processing_days": 1, "max_processing_days": 2,
-        "shipping_method": None, "shipping_upgrade": None, "expected_ship_date": ts(o.ship_by),
+        "shipping_method": None, "shipping_upgrade": None, "expected_ship_date": at_hour(o.ship_by, SHIP_BY_HOUR),
         "buyer_coupon": 0, "shop_coupon": 0,
     }]
     updated = ts(_receipt_updated(o))
     return {
         "receipt_id": int(o.id), "receipt_type": 0, "seller_user_id": user_id, "seller_email": None,
-        "buyer_user_id": 90_000_000 + o.seq, "buyer_email": None, "name": "Sandbox Buyer", "first_line": None,
+        "buyer_user_id": buyer(o), "buyer_email": None, "name": "Sandbox Buyer", "first_line": None,
         "second_line": None, "city": None, "state": None, "zip": None, "status": status, "formatted_address": None,
         "country_iso": acc.site, "payment_method": "cc", "payment_email": None, "message_from_seller": None,
         "message_from_buyer": None, "message_from_payment": None, "is_paid": True, "is_shipped": shipped,
@@ -87,7 +103,8 @@ def render_receipt(acc: WAccount, o: WOrder) -> dict[str, Any]:
         "total_tax_cost": _money(0, o.currency), "total_vat_cost": _money(0, o.currency),
         "discount_amt": _money(0, o.currency), "gift_wrap_price": _money(0, o.currency),
         "shipments": [{"receipt_shipping_id": 7_000_000 + o.seq, "shipment_notification_timestamp":
-                       ts(s.confirmed_at), "carrier_name": s.carrier, "tracking_code": s.tracking}]  # type: ignore[union-attr, arg-type]
+                       at_hour(s.confirmed_at, NOTIFIED_HOUR), "carrier_name": s.carrier,  # type: ignore[union-attr, arg-type]
+                       "tracking_code": s.tracking}]  # type: ignore[union-attr]
         if shipped else [],
         "transactions": transactions, "refunds": refunds,
     }
@@ -186,8 +203,14 @@ def register(sandbox: Sandbox) -> None:
     @authed
     def receipts(req: Request, acc: WAccount) -> Reply:
         bounds = {k: _int(req, k) for k in ("min_created", "max_created", "min_last_modified", "max_last_modified")}
+        canceled = req.arg("was_canceled") == "true"  # without it, cancelled receipts are left out (#153)
+        shipped = {"true": True, "false": False}.get(req.arg("was_shipped") or "")
         rows = []
         for o in acc.orders:
+            s = o.shipment
+            if (o.cancel is not None) != canceled or (
+                    shipped is not None and (s is not None and s.confirmed_at is not None) != shipped):
+                continue
             created, updated = ts(o.purchased_at), ts(_receipt_updated(o))
             if (bounds["min_created"] and created < bounds["min_created"]) or \
                     (bounds["max_created"] and created > bounds["max_created"]) or \

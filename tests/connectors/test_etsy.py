@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -79,6 +79,12 @@ class FakeEtsy:
             items = [r for r in items if r["updated_timestamp"] >= int(q["min_last_modified"])]
         if "min_created" in q:
             items = [r for r in items if r["created_timestamp"] >= int(q["min_created"])]
+        if "receipt_id" in (items[0] if items else {}):
+            # like Etsy (etsy/open-api#153): cancelled receipts only when asked for with was_canceled=true
+            wanted = q.get("was_canceled") == "true"
+            items = [r for r in items if (r.get("status") == "canceled") == wanted]
+            if q.get("was_shipped") == "false":
+                items = [r for r in items if not r.get("is_shipped")]
         items = sorted(items, key=lambda r: r[key_ts if q.get("sort_on") != "created" else "created_timestamp"])
         offset, limit = int(q["offset"]), int(q["limit"])
         return 200, {"x-limit-per-second": "10", "x-remaining-today": "9000"}, json.dumps(
@@ -110,9 +116,10 @@ def test_a_receipt_becomes_order_shipment_cancellation_and_refunds():
     shipped = normalize_receipt("e", load("receipt__shipped"), "GET receipts", "results[0]")
     order, shipment = shipped
     assert isinstance(order, Order) and order.status == "shipped" and order.fulfilment == "seller"
-    # ship-by is the earliest expected_ship_date of the physical lines, in UTC
+    # ship-by is the END of the earliest expected ship date of the physical lines (a date, in the shop's clock)
     lines = load("receipt__shipped")["transactions"]
-    assert order.ship_by.timestamp() == min(t["expected_ship_date"] for t in lines)
+    first = datetime.fromtimestamp(min(t["expected_ship_date"] for t in lines), UTC)
+    assert order.ship_by == datetime.combine(first.date(), time(23, 59, 59), UTC)
     assert order.ship_by.utcoffset() == timedelta(0)
     assert str(order.total) == "66.0000" and order.currency == "USD" and order.item_count == 2
     assert isinstance(shipment, Shipment) and shipment.tracking_number == "9400111899223344556677"
@@ -263,9 +270,11 @@ def test_rerun_reads_changes_and_rescans_the_open_window_for_refunds(store, cloc
     clock.advance(3600)
     fake.calls.clear()
     assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["receipts"]).ok
-    incremental, rescan = fake.calls
+    incremental, rescan, cancelled, still_open = fake.calls
     assert int(incremental["min_last_modified"]) == cursor - 300  # only what changed (with a small overlap)
     assert int(rescan["min_created"]) == now + 3600 - 30 * 86400 and rescan["sort_on"] == "created"
+    assert cancelled["was_canceled"] == "true" and int(cancelled["min_created"]) == now + 3600 - 90 * 86400
+    assert still_open["was_shipped"] == "false" and still_open["was_canceled"] == "false"
     assert store.count("cancellation", account="etsy-1") == 1
     assert store.cursor("etsy-1", "receipts") == str(cursor)
 
@@ -290,3 +299,93 @@ def test_shop_id_comes_from_users_me_when_not_configured(store, clock):
         "keystring": "kstr", "shared_secret": "ssecret", "refresh_token": "rt-0"}}]}).accounts[0]
     assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["receipts"]).ok
     assert store.state("etsy-1", "shop_id") == "88001"
+
+
+def test_receipt_facts_for_the_rules():
+    order, shipment = normalize_receipt("e", load("receipt__shipped"), "GET receipts", "results[0]",
+                                        buyer_key=lambda raw: f"{'0' * 60}{int(raw):04d}"[-64:])
+    assert order.buyer_key == "0" * 60 + "7771"  # from buyer_user_id, through ctx.buyer_key; never the id itself
+    assert order.buyer_country == "US" and order.handling_days == 3  # max_processing_days of the lines
+    assert order.paid_at == datetime.fromtimestamp(1795003260, UTC)  # the earliest paid_timestamp
+    assert str(order.items_subtotal) == "56.0000"  # total_price: the items before coupons (tracking exemption)
+    assert [(line.line_id, line.quantity) for line in order.lines] == [("4001001", 1), ("4001002", 1)]
+    assert order.seller_timezone is None  # not in the API; set with options.timezone
+    assert shipment.tracking_uploaded_at == shipment.confirmed_at
+    for bad_value, field in ((-1, "quantity"), (2**64, "transaction_id")):
+        broken = load("receipt__shipped")
+        broken["transactions"][0][field] = bad_value
+        with pytest.raises(ConnectorError, match=rf"results\[0\]\.transactions\[0\]\.{field}"):
+            normalize_receipt("e", broken, "GET receipts", "results[0]")
+
+
+def _dated(receipt_id: int, ship_by_day: datetime, shipped_day: datetime) -> dict:
+    """A receipt whose ship-by date and shipment date come the way Etsy sends them: a day at a fixed hour
+    (expected_ship_date at 07:00 UTC, shipment_notification_timestamp at 16:00 UTC: etsy/open-api#553)."""
+    r = load("receipt__shipped")
+    r["receipt_id"] = receipt_id
+    for t in r["transactions"]:
+        t["expected_ship_date"] = int(ship_by_day.replace(hour=7).timestamp())
+    r["shipments"][0]["shipment_notification_timestamp"] = int(shipped_day.replace(hour=16).timestamp())
+    r["shipments"][0]["receipt_shipping_id"] = receipt_id
+    return r
+
+
+def test_ship_by_is_a_date_an_on_time_shipment_at_a_fixed_hour_is_on_time():
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    order, on_day = normalize_receipt("e", _dated(1, day, day), "G", "r")
+    assert on_day.shipped_at > day.replace(hour=7)  # later than the ship-by *time* Etsy sent ...
+    assert on_day.shipped_at <= order.ship_by  # ... but on the ship-by date: on time
+    _, next_day = normalize_receipt("e", _dated(2, day, day + timedelta(days=1)), "G", "r")
+    assert next_day.shipped_at > order.ship_by  # the next day is late
+    from zoneinfo import ZoneInfo
+
+    ny, _ = normalize_receipt("e", _dated(3, day, day), "G", "r", zone=ZoneInfo("America/New_York"),
+                              zone_name="America/New_York")
+    assert ny.ship_by.isoformat() == "2026-11-21T04:59:59+00:00" and ny.seller_timezone == "America/New_York"
+
+
+@responses.activate
+def test_on_time_shipping_metric_counts_fixed_hour_shipments_on_time(store, clock):
+    from sellerguard.rules.engine import Engine, accounts_to_check
+    from sellerguard.rules.packs import load_packs
+
+    day = (clock.now() - timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = [_dated(6_000_000 + i, day, day) for i in range(8)]  # all shipped on their ship-by date
+    for r in rows:
+        r["created_timestamp"] = r["create_timestamp"] = int((day - timedelta(days=2)).timestamp())
+        r["updated_timestamp"] = r["update_timestamp"] = int(day.replace(hour=16).timestamp())
+    FakeEtsy(responses.mock, rows)
+    config = parse_config({"accounts": [{
+        "id": "etsy-1", "marketplace": "etsy", "options": {"shop_id": 88001},
+        "credentials": {"keystring": "kstr", "shared_secret": "ssecret", "refresh_token": "rt-0"}}]})
+    assert sync_account(config.accounts[0], store, clock=clock, sleep=clock.sleep, streams=["receipts"]).ok
+    report = Engine(store, load_packs()).evaluate(accounts_to_check(config, store), clock.now())
+    metric = next(m for a in report.accounts for m in a.metrics if m.id == "etsy.std_on_time_shipping")
+    assert metric.value == 1.0 and metric.level == "ok"  # 8 of 8 on time (was 0 of 8 by the clock time)
+
+
+@responses.activate
+def test_a_cancellation_the_receipt_list_hides_is_found(store, clock):
+    """etsy/open-api#153: a cancelled receipt drops out of getShopReceipts unless was_canceled=true is asked for,
+    and its updated_timestamp does not move (#604): a receipt stored as paid must still become cancelled."""
+    now = int(clock.now().timestamp())
+    paid = load("receipt__open")
+    paid["created_timestamp"] = paid["create_timestamp"] = now - 40 * 86400  # older than rescan_days (30)
+    paid["updated_timestamp"] = paid["update_timestamp"] = now - 40 * 86400
+    fake = FakeEtsy(responses.mock, [paid])
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["receipts"]).ok
+    assert store.count("cancellation", account="etsy-1") == 0
+    paid.update(status="canceled", refunds=[{"amount": paid["grandtotal"], "created_timestamp": now + 60,
+                                             "reason": "out of stock", "note_from_issuer": None,
+                                             "status": "complete"}])
+    clock.advance(3600)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["receipts"]).ok
+    assert store.count("cancellation", account="etsy-1") == 1
+    from sqlmodel import select
+
+    from sellerguard.store.tables import OrderRow
+
+    with store.session() as s:
+        row = s.exec(select(OrderRow).where(OrderRow.external_id == str(paid["receipt_id"]))).one()
+        assert row.status == "cancelled"
+    assert any(c.get("was_canceled") == "true" for c in fake.calls)
