@@ -440,26 +440,82 @@ def notify(ctx: Ctx, test_: bool, flush: bool, retry_failed: bool) -> None:
 
 
 @cli.command()
-@click.option("--port", default=0, show_default="a free port", help="Port to listen on (127.0.0.1 only).")
+@click.option("--port", default=0, type=click.IntRange(0, 65535), show_default="a free port",
+              help="Port to listen on (127.0.0.1 only).")
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated world.")
 @click.option("--scale", default=1.0, show_default=True, help="Multiply every account's orders per day.")
 @click.option("--write-config", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write a config pointing every connector at this sandbox.")
+              help="Write a config pointing every connector at this sandbox, with its own [store] beside it.")
+@click.option("--force", is_flag=True, help="With --write-config: overwrite an existing file.")
 @handle_errors
-def sandbox(port: int, seed: int, scale: float, write_config: Path | None) -> None:
+def sandbox(port: int, seed: int, scale: float, write_config: Path | None, force: bool) -> None:
     """Serve the built-in marketplace sandbox on 127.0.0.1 until interrupted."""
+    import errno
     import time
 
-    from sellerguard.demo import write_config_file
+    from sellerguard.demo import check_writable, write_config_file
     from sellerguard.sandbox import Sandbox
 
-    with Sandbox(port=port, seed=seed, scale=scale) as box:
+    if write_config:
+        check_writable(write_config, force=force)  # before the port is taken or anything is written
+    box = Sandbox(port=port, seed=seed, scale=scale)
+    try:
+        box.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = "is already in use (another sandbox or program listens there); pick another or 0 for any"
+        elif exc.errno == errno.EACCES:
+            reason = "needs privileges (ports below 1024); pick one above 1023, or 0 for any free port"
+        else:
+            reason = f"cannot be opened: {exc.strerror}"
+        raise ConfigError(f"port {port} {reason}", where="sandbox --port") from None
+    try:
         click.echo(f"Sandbox serving {', '.join(sorted(box.marketplaces))} at {box.url} (Ctrl-C to stop)")
         if write_config:
-            write_config_file(box, write_config)
-            click.echo(f"Wrote {write_config}")
+            write_config_file(box, write_config, force=True)
+            click.echo(f"Wrote {write_config} (accounts sandbox-*, its own database beside it)")
         while True:
             time.sleep(3600)
+    finally:
+        box.stop()
+
+
+@cli.group()
+def account() -> None:
+    """Accounts known to the database."""
+
+
+@account.command()
+@click.argument("account_id", metavar="ID")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handle_errors
+def forget(ctx: Ctx, account_id: str, dry_run: bool, yes: bool) -> None:
+    """Remove account ID and every record, cursor, token, sync run, alert state and silence it has.
+
+    Refused while the config still lists the account (its next sync would bring it back).
+    """
+    from sellerguard.store.forget import count_account_rows, forget_account
+
+    if account_id in {a.id for a in ctx.config.accounts}:
+        raise ConfigError(f"account '{account_id}' is still in the config; remove its [[accounts]] block first",
+                          where="account forget")
+    store = ctx.read_store if dry_run else ctx.existing_store
+    counts = count_account_rows(store, account_id)
+    total = sum(counts.values())
+    if not total:
+        raise ConfigError(f"no account '{account_id}' in the database {redact_url(store.url)}",
+                          where="account forget")
+    summary = ", ".join(f"{table} {n}" for table, n in sorted(counts.items()) if n)
+    if dry_run:
+        click.echo(f"Would remove {total} rows of '{account_id}': {summary}.")
+        return
+    if not yes:
+        click.confirm(f"Remove {total} rows of '{account_id}' ({summary})? This cannot be undone", abort=True,
+                      err=True)
+    removed = forget_account(store, account_id)
+    click.echo(f"Removed {sum(removed.values())} rows of '{account_id}'.")
 
 
 @cli.command()

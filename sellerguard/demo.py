@@ -7,6 +7,7 @@ from typing import Any
 
 from sellerguard import connectors
 from sellerguard.config import Config, parse_config
+from sellerguard.errors import ConfigError
 from sellerguard.sandbox import Sandbox
 from sellerguard.starter import write_text_atomic
 
@@ -35,8 +36,38 @@ def demo_config(sandbox: Sandbox, *, extra: dict[str, Any] | None = None) -> Con
     return parse_config({"accounts": demo_accounts(sandbox), **(extra or {})}, where="demo config")
 
 
-def write_config_file(sandbox: Sandbox, path: Path) -> None:
-    """Write the demo config as TOML (its credentials only open the loopback sandbox: not secrets)."""
+SANDBOX_PREFIX = "sandbox-"  # config ids of sandbox accounts: never those of a real config (amazon-us, ...)
+
+
+def sandbox_config_data(sandbox: Sandbox, path: Path) -> dict[str, Any]:
+    """The config ``sandbox --write-config`` writes: its own SQLite store beside the file, prefixed account ids.
+
+    The store keeps the sandbox's fake accounts out of the seller's real (default) database; the ids cannot
+    collide with a real config's. Credentials only open the loopback sandbox: they are not secrets.
+    """
+    accounts = []
+    for entry in demo_accounts(sandbox):
+        accounts.append({**entry, "id": SANDBOX_PREFIX + entry["id"]})
+    store = path.resolve().with_suffix(".db")
+    return {"store": {"url": f"sqlite:///{store}"}, "accounts": accounts}
+
+
+def check_writable(path: Path, *, force: bool) -> None:
+    """Refuse to overwrite an existing file (or to write under a file) before anything starts."""
+    if path.exists() and not force:
+        raise ConfigError("already exists; pass --force to overwrite it", where=str(path))
+    if path.is_dir():
+        raise ConfigError("is a folder", where=str(path))
+    for parent in path.resolve().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"cannot write here: {parent} is a file, not a folder", where=str(path))
+            break
+
+
+def write_config_file(sandbox: Sandbox, path: Path, *, force: bool = False) -> None:
+    """Write the sandbox config as TOML (see ``sandbox_config_data``); never overwrites without ``force``."""
     import tomli_w
 
-    write_text_atomic(path, tomli_w.dumps({"accounts": demo_accounts(sandbox)}))
+    check_writable(path, force=force)
+    write_text_atomic(path, tomli_w.dumps(sandbox_config_data(sandbox, path)))

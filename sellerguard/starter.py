@@ -51,20 +51,39 @@ horizon_days = 14            # how far ahead forecasts and deadlines look
 
 
 def write_starter_config(path: Path, *, force: bool = False) -> None:
+    if path.is_dir():
+        raise ConfigError("is a folder, not a config file", where=str(path))
     if path.exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", where=str(path))
     write_text_atomic(path, STARTER)
 
 
 def write_text_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write through a temp file and rename: a crash never leaves half a file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sellerguard-", suffix=".tmp")
+    """Write through a temp file and rename: a crash never leaves half a file behind.
+
+    Missing folders are created owner-only (0700). Any OS error (a file where a folder should be, no
+    permission, a full disk) is one ConfigError naming the path, and nothing is left behind.
+    """
+    created: list[Path] = []
+    try:
+        for folder in reversed([path.parent, *path.parent.parents]):
+            if not folder.exists():
+                folder.mkdir(mode=0o700)
+                created.append(folder)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sellerguard-", suffix=".tmp")
+    except OSError as exc:
+        for folder in reversed(created):
+            folder.rmdir()
+        reason = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror
+        raise ConfigError(f"cannot write: {reason}", where=str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ConfigError(f"cannot write: {exc.strerror}", where=str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
