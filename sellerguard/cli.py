@@ -227,11 +227,22 @@ def import_(ctx: Ctx, files: tuple[Path, ...]) -> None:
     ) as bar:
         # two passes (validate, then write), so the bar spans twice the bytes
         task = bar.add_task("importing", total=size * 2)
-        result = import_files(ctx.store, paths, progress=lambda n: bar.advance(task, n))
+        # the store opens (and is created) only after every line validated: a bad file creates nothing
+        result = import_files(_LazyStore(ctx), paths, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
     click.echo(
         f"Imported {result.records} records from {result.files} file(s): "
         f"{result.changed} new or changed, {result.records - result.changed} unchanged."
     )
+
+
+class _LazyStore:
+    """Opens ``ctx.store`` at its first use."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self._ctx = ctx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx.store, name)
 
 
 def _not_built(command: str, issue: int) -> NotBuiltError:

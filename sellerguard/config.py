@@ -83,11 +83,15 @@ class SecretRef(BaseModel):
         if self.ref.startswith("file:"):
             path = Path(self.ref[5:]).expanduser()
             try:
-                lines = path.read_text().splitlines()
+                lines = path.read_text(encoding="utf-8").splitlines()
             except OSError as exc:
                 raise ConfigError(f"cannot read secret file {path}: {exc.strerror}", where=where) from None
+            except UnicodeDecodeError:  # never echo the bytes: they may be the secret
+                raise ConfigError(f"secret file {path} is not UTF-8 text (a binary file?)", where=where) from None
             if not lines or not lines[0].strip():
                 raise ConfigError(f"secret file {path} is empty", where=where)
+            if not lines[0].strip().isprintable():
+                raise ConfigError(f"secret file {path} has control characters in its first line", where=where)
             return SecretStr(lines[0].strip())
         return SecretStr(self.ref)
 
@@ -132,6 +136,18 @@ class AccountConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)  # validated by the account's connector
     policy: dict[str, PolicyOverride] = Field(default_factory=dict)
     seller_page: str | None = Field(default=None, pattern=r"^https?://")  # link in alerts; default per marketplace
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+            raise ValueError(f"expected an http:// or https:// URL with a host, got {value[:100]!r}")
+        return value
 
     @field_validator("sync_every")
     @classmethod
@@ -279,7 +295,10 @@ def load_config(path: Path | str | None = None) -> Config:
             raise ConfigError("config file not found (run `sellerguard init` to write one)", where=str(file))
         return Config()
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+        if text.startswith("\ufeff"):  # Notepad's UTF-8 BOM: tomllib reports it as an "invalid statement"
+            raise ConfigError("starts with a byte-order mark (BOM); save it as UTF-8 without BOM", where=str(file))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", where=str(file)) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -58,7 +58,9 @@ class _CountingReader(io.RawIOBase):
 def _open_text(path: Path, progress: Progress | None) -> IO[str]:
     raw: IO[bytes] = io.BufferedReader(_CountingReader(path.open("rb"), progress))
     if path.suffix == ".gz":
-        raw = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
+        gz = gzip.GzipFile(fileobj=raw)
+        gz.myfileobj = raw  # type: ignore[attr-defined]  # GzipFile closes only a file it owns: a corrupt .gz leaked it
+        raw = gz  # type: ignore[assignment]
     return io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
 
