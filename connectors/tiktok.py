@@ -14,6 +14,7 @@ by update time (``update_time_ge``/``update_time_lt``) with cursor paging (``pag
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -33,7 +34,7 @@ from sellerguard.connectors.tiktok_normalize import (
 from sellerguard.connectors.tiktok_sign import SignedRequest
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, HttpClient
-from sellerguard.oauth import refresh_rotating
+from sellerguard.oauth import load_state, refresh_rotating, valid_token
 from sellerguard.schema import Record, ReportedMetric
 
 MARKETPLACE = "tiktok"
@@ -70,17 +71,19 @@ class Options(BaseModel):
         return "handover" if (region or "").upper() == "US" else "rts"
 
 
-def _code_rule(code: int, message: str, request_id: str) -> ErrorRule:
+def _code_rule(code: int, message: str, request_id: str, account: str | None = None) -> ErrorRule:
     text = f"TikTok code {code}: {message[:120]}" + (f" (request_id {request_id})" if request_id else "")
     low = message.lower()
+    shop = f"the shop of account '{account}'" if account else "the shop"
+    if code in (36004001, 36004005) or "refresh_token" in low or "refresh token" in low:  # the refresh token
+        return ErrorRule("fail", "config", f"{text}: the refresh token is expired, revoked or unknown;"
+                                           f" re-authorize {shop}")
     if code in (105001, 105002) or ("expired" in low and "token" in low):
-        return ErrorRule("refresh", "config", f"{text}: the access token was refused; re-authorize the shop if"
+        return ErrorRule("refresh", "config", f"{text}: the access token was refused; re-authorize {shop} if"
                                               " this persists")
     if code in (105005, 32002017) or "auth pkg" in low or "permission" in low or "scope" in low:
         return ErrorRule("fail", "config", f"{text}: the app lacks the API package (scope) for this call;"
                                            " add it in Partner Center")
-    if code in (36004001, 36004005) or "refresh" in low:
-        return ErrorRule("fail", "config", f"{text}: the refresh token is expired or unknown; re-authorize the shop")
     if "sign" in low:
         return ErrorRule("fail", "config", f"{text}: the signature was refused; check app_key and app_secret")
     if "cipher" in low or ("shop" in low and "invalid" in low):
@@ -91,7 +94,7 @@ def _code_rule(code: int, message: str, request_id: str) -> ErrorRule:
     return ErrorRule("fail", "payload", f"{text}: TikTok refused the request")
 
 
-def classify(response: requests.Response) -> ErrorRule | None:
+def classify(response: requests.Response, account: str | None = None) -> ErrorRule | None:
     """HTTP 200 with ``code != 0`` is an error; 429 and 5xx are left to the status table (retries)."""
     if response.status_code == 429 or response.status_code >= 500:
         return None
@@ -105,7 +108,7 @@ def classify(response: requests.Response) -> ErrorRule | None:
         code = int(body["code"])
     except (TypeError, ValueError):
         code = -1
-    return _code_rule(code, str(body.get("message") or ""), str(body.get("request_id") or ""))
+    return _code_rule(code, str(body.get("message") or "")[:500], str(body.get("request_id") or "")[:80], account)
 
 
 def _data(http: HttpClient, response: requests.Response, where: str) -> dict[str, Any]:
@@ -118,42 +121,66 @@ def _data(http: HttpClient, response: requests.Response, where: str) -> dict[str
     return data
 
 
+def _valid_cached(value: str) -> bool:
+    until, _, token = value.partition(":")
+    return until.isdigit() and len(until) <= 11 and valid_token(token)
+
+
 def _cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
-    saved = ctx.state.get("access_token")
-    until, _, token = (saved or "").partition(":")
-    if not until.isdigit() or not token:
+    """``"<unix expiry>:<token>"`` saved by an earlier sync; a garbled value is dropped (fetched again)."""
+    saved = load_state(ctx, "access_token", _valid_cached)
+    if saved is None:
         return None
+    until, _, token = saved.partition(":")
     expires = datetime.fromtimestamp(int(until), UTC)
     return (token, expires) if (expires - ctx.now()).total_seconds() > 300 else None
+
+
+def _absolute(value: Any, field: str, now: datetime, *, years: int) -> datetime:
+    """A ``*_expire_in`` of the token reply: an absolute unix time (G3) in (now, now + ``years``], else a payload
+    error (a date string, 1e308, a duration mistaken for a time): nothing of the reply is saved."""
+    low, high = now.timestamp(), now.timestamp() + years * 366 * 86400
+    ok = isinstance(value, int | float | str) and not isinstance(value, bool)
+    try:
+        number = float(value) if ok else math.nan
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number) or not low < number <= high:
+        raise bad("GET /api/v2/token/refresh", f"data.{field}", f"not a unix time ahead of now: {str(value)[:30]!r}")
+    return datetime.fromtimestamp(int(number), UTC)
 
 
 def _token_fetcher(ctx: SyncContext, app_key: str, app_secret: str, holder: list[AccessToken]) -> Callable[[], Any]:
     acc = ctx.account
     auth = HttpClient(base_url=acc.token_url or acc.base_url or AUTH_URL, marketplace=MARKETPLACE, clock=ctx.clock,
-                      sleep=ctx.sleep, classify=classify, max_attempts=3)
+                      sleep=ctx.sleep, classify=lambda r: classify(r, acc.id), max_attempts=3)
 
     def fetch() -> tuple[str, datetime]:
         cached = _cached_token(ctx) if holder[0].fetches == 0 else None  # never reuse a refused token
         if cached is not None:
             return cached
+        found: dict[str, datetime] = {}
 
         def exchange(refresh_token: str) -> dict[str, Any]:
             params = {"app_key": app_key, "app_secret": app_secret, "refresh_token": refresh_token,
                       "grant_type": "refresh_token"}
             data = _data(auth, auth.request("GET", "/api/v2/token/refresh", params=params), "token refresh")
             if not data.get("access_token"):
-                raise bad("GET /api/v2/token/refresh", "data.access_token", "missing")
+                raise bad("GET /api/v2/token/refresh", "data.access_token", "missing (nothing was saved)")
+            # validated before refresh_rotating saves anything: absolute unix times, not durations (G3)
+            found["access"] = _absolute(data.get("access_token_expire_in"), "access_token_expire_in", ctx.now(),
+                                        years=1)
+            if data.get("refresh_token_expire_in") not in (None, "", 0):
+                found["refresh"] = _absolute(data["refresh_token_expire_in"], "refresh_token_expire_in",
+                                             ctx.now(), years=200)
             return data
 
         data = refresh_rotating(ctx, exchange)  # a new refresh token is stored before we use the access token
-        # absolute unix times, not durations (G3)
-        expires = datetime.fromtimestamp(int(data.get("access_token_expire_in") or 0), UTC)
-        if expires <= ctx.now():
-            expires = ctx.now() + timedelta(hours=1)
-        if data.get("refresh_token_expire_in"):
-            ctx.state.put("refresh_token_expires_at", str(int(data["refresh_token_expire_in"])))
-        ctx.state.put("access_token", f"{int(expires.timestamp())}:{data['access_token']}")
-        return str(data["access_token"]), expires
+        if "refresh" in found:
+            ctx.state.put("refresh_token_expires_at", str(int(found["refresh"].timestamp())))
+        token, expires = str(data["access_token"]), found["access"]
+        ctx.state.put("access_token", f"{int(expires.timestamp())}:{token}")
+        return token, expires
 
     return fetch
 
@@ -169,7 +196,7 @@ class Session:
         app_secret = acc.secret("app_secret").get_secret_value()
         base = acc.base_url or API_URL
         self.http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
-                               classify=classify)
+                               classify=lambda r: classify(r, acc.id))
         holder: list[AccessToken] = []
         token = AccessToken(_token_fetcher(ctx, app_key, app_secret, holder), ctx.clock, margin_s=300)
         holder.append(token)
@@ -193,7 +220,7 @@ class Session:
     def shop_cipher(self) -> str:
         if self.options.shop_cipher:
             return self.options.shop_cipher
-        if cached := self.ctx.state.get("shop_cipher"):
+        if cached := load_state(self.ctx, "shop_cipher", _valid_cipher):
             return cached
         path = "/authorization/202309/shops"
         shops = self.get(path, {}, self.plain).get("shops")
@@ -201,6 +228,8 @@ class Session:
             raise bad(f"GET {path}", "data.shops", "expected a list of shops")
         wanted = self.options.shop_id or self.ctx.account.seller_id
         found = [s for s in shops if not wanted or str(s.get("id")) == wanted]
+        if len(found) == 1 and found[0].get("cipher") not in (None, "") and not _valid_cipher(found[0]["cipher"]):
+            raise bad(f"GET {path}", "data.shops[].cipher", "not a shop cipher (nothing was saved)")
         if len(found) != 1 or not found[0].get("cipher"):
             problem = "no shop matches options.shop_id" if wanted else f"{len(shops)} shops are authorized"
             raise ConnectorError(f"{problem}: set options.shop_id (or options.shop_cipher)", kind="config",
@@ -226,6 +255,11 @@ class Session:
             if token is None:
                 return
             seen.add(token)
+
+
+def _valid_cipher(value: Any) -> bool:
+    """A shop cipher we may save and send: printable ASCII without whitespace, at most 200 characters."""
+    return isinstance(value, str) and len(value) <= 200 and valid_token(value)
 
 
 def _items(data: dict[str, Any], key: str, where: str) -> list[Any]:

@@ -380,3 +380,77 @@ def test_an_unknown_status_is_kept_recognisable_and_warned_once(caplog):
     assert sum("AWAITING_PICKUP_BY_ALIENS" in r.message for r in caplog.records) == 1
     odd = dict(load("return__damaged"), return_status="RETURN_TELEPORTED")
     assert normalize_return("t", odd, "x", "y").resolved_at is None  # kept open, not resolved by a guess
+
+
+# -- token replies and state that must never be kept (issue 18 kind 4) -----------------------------------
+
+
+@pytest.mark.parametrize("patch,named", [
+    ({"access_token_expire_in": "2026-11-30T12:00:00Z"}, "access_token_expire_in"),  # date-shaped
+    ({"access_token_expire_in": 1e308}, "access_token_expire_in"),
+    ({"access_token_expire_in": 604800}, "access_token_expire_in"),  # a duration, not a unix time (G3)
+    ({"refresh_token_expire_in": "never"}, "refresh_token_expire_in"),
+    ({"access_token": None}, "access_token"),
+    ({"access_token": "at 1\n"}, "access_token"),
+])
+@responses.activate
+def test_a_bad_token_reply_is_a_payload_error_and_nothing_is_saved(store, clock, patch, named):
+    now = int(clock.now().timestamp())
+    fake = FakeTikTok(responses.mock, now)
+    good = fake.token
+
+    def token(request):
+        status, headers, body = good(request)
+        data = {**json.loads(body)["data"], **patch}
+        return status, headers, envelope(data)
+
+    responses.mock.remove(responses.GET, f"{AUTH}/api/v2/token/refresh")
+    responses.mock.add_callback(responses.GET, f"{AUTH}/api/v2/token/refresh", callback=token)
+    outcome = run(store, clock, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "payload"), outcome.error
+    assert named in outcome.error
+    for key in ("access_token", "refresh_token", "refresh_token_expires_at"):
+        assert store.state("tts-1", key) is None, key  # the configured refresh token stays the one in use
+
+
+@responses.activate
+def test_garbled_state_is_dropped_and_fetched_again(store, clock):
+    now = int(clock.now().timestamp())
+    FakeTikTok(responses.mock, now)
+    store.put_state("tts-1", "access_token", "99999999999999999999:at-old", now=clock.now())  # huge expiry
+    store.put_state("tts-1", "shop_cipher", "ROW bad\u0000cipher", now=clock.now())
+    outcome = run(store, clock, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert store.state("tts-1", "shop_cipher") == "ROW_sample_cipher"
+    assert store.state("tts-1", "access_token").endswith(":at-1")
+
+
+@responses.activate
+def test_a_garbled_shop_cipher_or_huge_shop_id_is_never_saved(store, clock):
+    now = int(clock.now().timestamp())
+    fake = FakeTikTok(responses.mock, now)
+    shops = load("shops")
+    shops["data"]["shops"][0]["cipher"] = "x" * 5000
+    fake.faults["/authorization/202309/shops"] = [(200, {}, json.dumps(shops))]
+    outcome = run(store, clock, streams=["orders"])
+    assert outcome.error_kind == "payload" and "cipher" in outcome.error
+    assert store.state("tts-1", "shop_cipher") is None
+    huge = parse_config({"accounts": [{
+        "id": "tts-1", "marketplace": "tiktok", "region": "US",
+        "credentials": {"app_key": "appkey", "app_secret": SECRET, "refresh_token": "rt-0"},
+        "options": {"shop_id": str(10**40)}}]}).accounts[0]
+    outcome = sync_account(huge, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.error_kind == "config" and "shop_id" in outcome.error
+    assert store.state("tts-1", "shop_cipher") is None
+
+
+@responses.activate
+def test_a_revoked_refresh_token_says_reauthorize_and_names_the_account(store, clock):
+    now = int(clock.now().timestamp())
+    FakeTikTok(responses.mock, now)
+    responses.mock.remove(responses.GET, f"{AUTH}/api/v2/token/refresh")
+    responses.mock.add(responses.GET, f"{AUTH}/api/v2/token/refresh",
+                       body=envelope(None, 36004005, "refresh_token is invalid or expired"))
+    outcome = run(store, clock, streams=["orders"])
+    assert outcome.error_kind == "config"
+    assert "re-authorize the shop of account 'tts-1'" in outcome.error and "rt-0" not in outcome.error
