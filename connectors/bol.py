@@ -33,8 +33,8 @@ from sellerguard.connectors.bol_normalize import (
 )
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, HttpClient
-from sellerguard.oauth import expires_at, post_token
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
+from sellerguard.oauth import load_access, post_token, save_access, token_reply
 from sellerguard.paginate import by_page
 from sellerguard.schema import Record
 
@@ -54,11 +54,23 @@ ERRORS: dict[int | str, ErrorRule] = {
     406: ErrorRule("fail", "config", "bol refused the media type: check the api_version option"),
     429: ErrorRule("retry", "wait", "rate limited by bol"),
 }
-TOKEN_ERRORS: dict[int | str, ErrorRule] = {
-    401: ErrorRule("fail", "config", "login.bol.com refused the client id or secret"),
-    404: ErrorRule("fail", "config", "login.bol.com answered 404: this address may be blocked for asking for tokens"
-                                     " too often; wait and contact bol partner support if it persists"),
-}
+# bol's "this token is dead": 401 "JWT expired at <t>. Current time: <t>" (ho-nl/BolCom_RetailerApi#30; also
+# after clock skew); the same words on a 403 are treated alike
+EXPIRED = (ExpiredShape(status=401), ExpiredShape(status=403, text="JWT expired"),
+           ExpiredShape(status=403, text="invalid_token"))
+
+
+def token_errors(account: str) -> dict[int | str, ErrorRule]:
+    """login.bol.com's refusals, naming the account whose credentials to renew."""
+    return {
+        400: ErrorRule("fail", "config", f"login.bol.com refused the credentials of account '{account}': re-create"
+                                         " the API client credentials in the seller dashboard"),
+        401: ErrorRule("fail", "config", f"login.bol.com refused the client id or secret of account '{account}'"
+                                         " (revoked or wrong): re-create the API client credentials in the seller"
+                                         " dashboard"),
+        404: ErrorRule("fail", "config", "login.bol.com answered 404: this address may be blocked for asking for"
+                                         " tokens too often; wait and contact bol partner support if it persists"),
+    }
 
 
 class Options(BaseModel):
@@ -77,17 +89,11 @@ def _options(ctx: SyncContext) -> Options:
 
 
 def stored_token(ctx: SyncContext, *, not_this: str | None = None) -> tuple[str, datetime] | None:
-    saved = ctx.state.get(TOKEN_STATE)
-    if not saved or " " not in saved:
+    """The token saved by any sync of this client id while it has 30 s left; a garbled one is dropped."""
+    found = load_access(ctx, TOKEN_STATE, margin_s=30)
+    if found is None or found[0] == not_this:
         return None
-    stamp, value = saved.split(" ", 1)
-    try:
-        expiry = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    if value == not_this or (expiry - ctx.now()).total_seconds() <= 30:
-        return None
-    return value, expiry
+    return found
 
 
 def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
@@ -109,12 +115,12 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
             secret = acc.secret("client_secret").get_secret_value()
             basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
             token_http = HttpClient(base_url=token_url, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
-                                    errors=TOKEN_ERRORS, session=session)
+                                    errors=token_errors(acc.id), session=session)
             body = post_token(token_http, token_url + "?grant_type=client_credentials", {},
                               headers={"Authorization": f"Basic {basic}", "Accept": "application/json"})
-            value, expiry = str(body["access_token"]), expires_at(ctx.now(), body.get("expires_in"), default_s=299)
-            ctx.state.put(TOKEN_STATE, f"{expiry.isoformat()} {value}")
-            return value, expiry
+            reply = token_reply(body, MARKETPLACE, ctx.now(), default_s=299)  # validated before it is saved
+            save_access(ctx, TOKEN_STATE, reply.access_token, reply.expires_at)
+            return reply.access_token, reply.expires_at
 
     def fetch_token() -> tuple[str, datetime]:
         rejected = used["last"] if token.fetches else None
@@ -140,7 +146,7 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
                 ctx.sleep(wait)
 
     http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
-                      token=token, errors=ERRORS, on_response=on_response, session=session)
+                      token=token, errors=ERRORS, on_response=on_response, session=session, expired=EXPIRED)
     # documented per-endpoint limits are not public in numbers; these stay well below what bol grants by default
     http.limit("orders", rate=5 * opts.pace, burst=10)
     http.limit("shipments", rate=5 * opts.pace, burst=10)

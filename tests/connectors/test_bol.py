@@ -438,3 +438,49 @@ def test_an_unknown_event_code_is_warned_once_and_never_a_delivery(caplog):
 def test_every_main_return_reason_of_the_spec_has_a_category(main, detailed, category):
     from sellerguard.connectors.bol_normalize import reason_category
     assert reason_category(main, detailed) == category
+
+
+# -- token shapes and state (issue 17 item 4, issue 18 kind 4) -----------------------------------------------
+
+
+@pytest.mark.parametrize("status,body", [
+    (401, "JWT expired at 2026-11-23T11:59:19Z. Current time: 2026-11-23T12:00:00Z, a difference of 40501"
+          " milliseconds.  Allowed clock skew: 1000 milliseconds."),  # ho-nl/BolCom_RetailerApi#30
+    (403, json.dumps({"type": "https://api.bol.com/problems", "title": "Forbidden", "status": 403,
+                      "detail": "JWT expired at 2026-11-23T11:59:19Z"})),
+])
+@responses.activate
+def test_every_expired_token_shape_gets_one_new_token_and_a_retry(store, clock, status, body):
+    asked: list = []
+    mock_token(responses, asked)
+    responses.add(responses.GET, f"{API}/retailer/orders", status=status, body=body)
+    responses.add(responses.GET, f"{API}/retailer/orders", body="{}", content_type=MEDIA)
+    outcome = sync_account(account(options={"backfill_days": 1}), store, clock=clock, sleep=clock.sleep,
+                           streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert len(asked) == 2 and store.state("bol-nl", "access_token").endswith(" jwt-2")
+
+
+@pytest.mark.parametrize("reply,named", [
+    ({"token_type": "Bearer", "expires_in": 299}, "access_token"),
+    ({"access_token": "jwt-1", "expires_in": 1e308}, "expires_in"),
+    ({"access_token": "jwt-1", "expires_in": "2026-11-23T12:05:00Z"}, "expires_in"),
+    ({"access_token": "jwt 1", "expires_in": 299}, "access_token"),
+])
+@responses.activate
+def test_a_bad_token_reply_is_a_payload_error_and_is_not_kept(store, clock, reply, named):
+    responses.add(responses.POST, "https://login.bol.com/token", json=reply)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "payload") and named in outcome.error
+    assert store.state("bol-nl", "access_token") is None
+
+
+@responses.activate
+def test_revoked_credentials_name_the_account_and_a_garbled_stored_token_is_dropped(store, clock):
+    store.put_state("bol-nl", "access_token", "9999-99-99 jwt-old", now=clock.now())
+    responses.add(responses.POST, "https://login.bol.com/token", status=401,
+                  json={"error": "invalid_client", "error_description": "Bad client credentials"})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.error_kind == "config" and "account 'bol-nl'" in outcome.error and "re-create" in outcome.error
+    assert "csecret" not in outcome.error
+    assert store.state("bol-nl", "access_token") is None  # the garbled value was dropped, not kept
