@@ -31,6 +31,7 @@ from typing import Any, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from sellerguard.connectors import amazon_catalog as catalog
 from sellerguard.connectors import amazon_reports as reports
 from sellerguard.connectors.amazon_normalize import (
     bad,
@@ -41,7 +42,7 @@ from sellerguard.connectors.amazon_normalize import (
 )
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
 from sellerguard.oauth import expires_at, post_token
 from sellerguard.schema import Record
 
@@ -72,6 +73,7 @@ class Options(BaseModel):
     report_poll_s: float = Field(default=15, gt=0)
     feedback_days: int = Field(default=90, ge=7, le=365)  # short windows often end CANCELLED
     feedback_day_first: bool = False  # EU feedback reports write dates day first
+    categories: bool = True  # product categories of seller-fulfilled orders (Catalog Items API, Product Listing role)
 
 
 ERRORS: dict[int | str, ErrorRule] = {
@@ -83,38 +85,17 @@ ERRORS: dict[int | str, ErrorRule] = {
 }
 
 
-# Words of Amazon's "this access token is dead" answers, in any of code / message / details: 403 Unauthorized with
-# details "The access token you provided has expired." or "... is revoked, malformed or invalid." (amzn/selling-
-# partner-api-models#4122, #2333), "The security token included in the request is expired", or an access token
-# missing altogether (MissingAuthenticationToken). "Access to requested resource is denied." with empty details is
-# a missing role: never refreshed.
-_DEAD_TOKEN = ("expired", "access token", "security token", "revoked", "malformed", "missingauthenticationtoken",
-               "invalid token")
-TOKEN_RULE = ErrorRule("refresh", "config", "Amazon rejected the access token even after a refresh: check the LWA"
-                                            " client id/secret and the refresh token")
-
-
-def error_text(response: requests.Response) -> str:
-    """code, message and details of every entry of an SP-API error body, lower case ("" when unreadable)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if not isinstance(errors, list):
-        return ""
-    parts = [str(e.get(k) or "") for e in errors if isinstance(e, dict) for k in ("code", "message", "details")]
-    return " ".join(parts).lower()[:2000]
-
-
-def _classify(response: requests.Response) -> ErrorRule | None:
-    """An expired, revoked or malformed access token (401, or 403 saying so anywhere): refresh once, then retry."""
-    if response.status_code not in (401, 403):
-        return None
-    text = error_text(response)
-    if response.status_code == 401 or any(word in text for word in _DEAD_TOKEN):
-        return TOKEN_RULE
-    return None
+# Amazon's "this access token is dead" answers (code, message and details are all read by the HTTP core): 403
+# Unauthorized with details "The access token you provided has expired." or "... is revoked, malformed or
+# invalid." (amzn/selling-partner-api-models#4122, #2333), "The security token included in the request is
+# expired" (#2595), a token missing altogether (MissingAuthenticationToken), any 401. "Access to requested
+# resource is denied." with empty details is a missing role: never refreshed (the 403 rule below says so).
+EXPIRED = (
+    ExpiredShape(status=403, text="access token you provided"),
+    ExpiredShape(status=403, text="security token included in the request is expired"),
+    ExpiredShape(status=403, code="MissingAuthenticationToken"),
+    ExpiredShape(status=401),
+)
 
 
 def host(ctx: SyncContext) -> str:
@@ -140,7 +121,7 @@ def _follow_rate(http: HttpClient) -> Any:
         if rate:
             http.limits[bucket].set_rate(min(rate, http.limits[bucket].rate))  # lower only, never above the plan
         if response.status_code == 429:
-            http.limits[bucket]._tokens = 0  # no Retry-After on SP-API: wait a full refill period
+            http.limits[bucket].drain()  # no Retry-After on SP-API: wait a full refill period
     return follow
 
 
@@ -148,7 +129,7 @@ def client(ctx: SyncContext) -> HttpClient:
     acc = ctx.account
     base = host(ctx)
     http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, errors=ERRORS,
-                      classify=_classify)
+                      expired=EXPIRED)
     token_url = acc.token_url or (base.rstrip("/") + "/auth/o2/token" if acc.base_url else TOKEN_URL)
 
     def fetch_token() -> tuple[str, datetime]:
@@ -177,8 +158,7 @@ def client(ctx: SyncContext) -> HttpClient:
     http.limit("getMarketplaceParticipations", 0.016, 15)
     for name, (rate, burst) in reports.LIMITS.items():
         http.limit(name, rate, burst)
-    _restore_buckets(ctx, http)
-    http.on_response = _follow_rate(http)
+    http.on_response = _follow_rate(http)  # bucket levels are shared through the store by the sync runner
     return http
 
 
@@ -224,38 +204,10 @@ def cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
     return (value, expires) if (expires - ctx.now()).total_seconds() > 300 else None
 
 
-def _restore_buckets(ctx: SyncContext, http: HttpClient) -> None:
-    """Start each bucket where the last sync left it (refilled for the time since), not full."""
-    for name in ("searchOrders", "createReport", "getReportDocument"):
-        saved = ctx.state.get(f"bucket:{name}")
-        if not saved or ":" not in saved:
-            continue
-        level, at = saved.split(":", 1)
-        try:
-            elapsed = (ctx.now() - datetime.fromtimestamp(float(at), UTC)).total_seconds()
-            tokens = max(0.0, float(level)) + max(0.0, elapsed) * http.limits[name].rate
-        except (ValueError, OverflowError, OSError):
-            tokens = math.nan
-        if not math.isfinite(tokens):
-            ctx.state.put(f"bucket:{name}", None)  # garbled: start from a full bucket, as on a first sync
-            continue
-        http.limits[name]._tokens = min(http.limits[name].burst, tokens)
-
-
-def _save_bucket(ctx: SyncContext, http: HttpClient, *names: str) -> None:
-    for name in names:
-        bucket = http.limits[name]
-        bucket._refill()
-        ctx.state.put(f"bucket:{name}", f"{bucket._tokens:.4f}:{ctx.now().timestamp():.0f}")
-
-
 def _report(ctx: SyncContext, http: HttpClient, report_type: str, ids: list[str], **kw: Any) -> reports.Report:
     options: Options = ctx.options or Options()
-    try:
-        return reports.run(ctx, http, report_type, ids, max_wait_s=options.report_wait_s,
-                           poll_s=options.report_poll_s, **kw)
-    finally:
-        _save_bucket(ctx, http, "createReport", "getReportDocument")
+    return reports.run(ctx, http, report_type, ids, max_wait_s=options.report_wait_s, poll_s=options.report_poll_s,
+                       **kw)
 
 
 def marketplace_ids(ctx: SyncContext, http: HttpClient) -> list[str]:
@@ -285,7 +237,6 @@ def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any]) -> Iterat
     while True:
         query = {**params, **({"paginationToken": token} if token else {})}
         body = http.get_json(ORDERS, params=query, bucket="searchOrders")
-        _save_bucket(ctx, http, "searchOrders")
         if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
             raise bad(f"GET {ORDERS}", "orders", "missing or not a list")
         token = (body.get("pagination") or {}).get("nextToken") if isinstance(body.get("pagination"), dict) else None
@@ -305,12 +256,30 @@ def _window(ctx: SyncContext, http: HttpClient, params: dict[str, Any], end: dat
     Progress is one unit per page; ``total`` (with ``done`` units before the first page) feeds the ETA.
     """
     where = f"GET {ORDERS}"
+    options: Options = ctx.options or Options()
     for page, (orders, token) in enumerate(_pages(ctx, http, params), start=1):
         records: list[Record] = []
+        found = catalog.categories(ctx, http, params["marketplaceIds"].split(",")[0], _mfn_asins(orders)) \
+            if options.categories else {}
         for i, order in enumerate(orders):
-            records += normalize_order(ctx.account.id, order, where, f"page {page}.orders[{i}]")
+            records += normalize_order(ctx.account.id, order, where, f"page {page}.orders[{i}]", found)
         yield Batch(records, cursor=None if token else reports.iso(end), progress=1,
                     total=max(total, done + page) if total else None)
+
+
+def _mfn_asins(orders: list[Any]) -> set[str]:
+    """ASINs of the seller-fulfilled orders of a page: the only ones a per-category metric counts."""
+    out: set[str] = set()
+    for order in orders:
+        fulfillment = order.get("fulfillment") if isinstance(order, dict) else None
+        if not isinstance(fulfillment, dict) or fulfillment.get("fulfilledBy") == "AMAZON":
+            continue
+        for item in order.get("orderItems") or []:
+            asin = item.get("product", {}).get("asin") if isinstance(item, dict) and isinstance(
+                item.get("product"), dict) else None
+            if isinstance(asin, str):
+                out.add(asin)
+    return out
 
 
 def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:

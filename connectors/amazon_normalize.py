@@ -15,6 +15,8 @@ Buyer names, addresses, e-mails and comments are never read.
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -114,8 +116,12 @@ def _fulfilment(order: dict[str, Any], fulfillment: dict[str, Any]) -> str:
     return "seller" if fulfillment.get("shipByWindow") or order.get("packages") else "marketplace"
 
 
-def normalize_order(account: str, order: Any, where: str, field: str) -> list[Record]:
-    """One ``Order`` -> [Order, Shipment per package..., Cancellation?]."""
+def normalize_order(account: str, order: Any, where: str, field: str,
+                    categories: Mapping[str, tuple[str | None, str | None]] | None = None) -> list[Record]:
+    """One ``Order`` -> [Order, Shipment per package..., Cancellation?].
+
+    ``categories``: ASIN -> (product type, display group) from ``amazon_catalog`` (the Orders API has none).
+    """
     if not isinstance(order, dict):
         raise bad(where, field, "expected an order object")
     order_id = order.get("orderId")
@@ -142,8 +148,10 @@ def normalize_order(account: str, order: Any, where: str, field: str) -> list[Re
             raise bad(where, f"{field}.orderItems[{i}].quantityOrdered", f"missing or not a count: {str(qty)[:20]!r}")
         count += qty
         item_id = item.get("orderItemId")
-        # Orders API items carry no product category (Catalog Items API only): category stays None, see the docs.
-        lines.append(OrderLine(line_id=str(item_id)[:200] if item_id else None, quantity=qty))
+        asin = _dict(item.get("product"), where, f"{field}.orderItems[{i}].product").get("asin")
+        product_type, group = (categories or {}).get(asin, (None, None)) if isinstance(asin, str) else (None, None)
+        lines.append(OrderLine(line_id=str(item_id)[:200] if isinstance(item_id, str | int) else None,
+                               quantity=qty, category_id=product_type, category_name=group))
         price = _dict(_dict(item.get("product"), where, f"{field}.orderItems[{i}].product").get("price"),
                       where, f"{field}.orderItems[{i}].product.price")
         unit = price.get("unitPrice")
@@ -321,13 +329,22 @@ _ODR_PARTS = [("claims", "amazon.atoz_claim_rate"), ("chargebacks", "amazon.char
               ("negativeFeedback", "amazon.negative_feedback_rate")]
 
 
-def _num(value: Any) -> float | None:
+_DOC = "GET_V2_SELLER_PERFORMANCE_REPORT"
+
+
+def _num(value: Any, field: str = "(figure)") -> float | None:
+    """A finite, non-negative figure; absent is None; anything else is a payload error naming the field."""
+    if value is None or value == "":
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
+        raise bad(_DOC, field, f"not a number: {str(value)[:40]!r}")
     try:
-        return float(value)
-    except ValueError:
-        return None
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise bad(_DOC, field, f"not a number: {str(value)[:40]!r}") from None
+    if not math.isfinite(number) or number < 0 or number > 1e12:
+        raise bad(_DOC, field, f"not a plausible figure: {str(value)[:40]!r}")
+    return number
 
 
 def normalize_performance(account: str, document: Any, marketplace_id: str, as_of: datetime,
@@ -348,10 +365,16 @@ def normalize_performance(account: str, document: Any, marketplace_id: str, as_o
                                   metric_id=metric_id, scope=scope, as_of=as_of, status="NOT_REPORTED",
                                   raw_hash=raw)
         rng = _dict(block.get("reportingDateRange"), where, f"{field}.reportingDateRange")
-        num = _num(block.get(num_key)) if num_key else None
-        den = _num(block.get(den_key)) if den_key else None
+        num = _num(block.get(num_key), f"{field}.{num_key}") if num_key else None
+        den = _num(block.get(den_key), f"{field}.{den_key}") if den_key else None
+        if num is not None and den is not None and not 0 <= num <= den:
+            # counts that contradict each other (Amazon's own example has more valid trackings than shipments):
+            # the rate Amazon judges by is kept, the counts are not stored
+            _log.warning("amazon: %s: %s %s vs %s %s are inconsistent; only the rate is kept", where, num_key,
+                         num, den_key, den)
+            num = den = None
         if value is None:
-            value = _num(block.get("rate"))
+            value = _num(block.get("rate"), f"{field}.rate")
         return ReportedMetric(
             account=account, external_id=f"{metric_id}:{scope or '-'}:{as_of:%Y-%m-%d}", metric_id=metric_id,
             value=value, numerator=num, denominator=den,
@@ -373,11 +396,13 @@ def normalize_performance(account: str, document: Any, marketplace_id: str, as_o
         out.append(metric("amazon.odr", block, None, "orderCount", f"orderDefectRate.{scope}", scope=scope))
         if isinstance(block, dict):
             defects = _dict(block.get("orderWithDefects"), where, f"orderDefectRate.{scope}.orderWithDefects")
-            out[-1] = out[-1].model_copy(update={"numerator": _num(defects.get("count"))})
+            count = _num(defects.get("count"), f"orderDefectRate.{scope}.orderWithDefects.count")
+            out[-1] = out[-1].model_copy(update={"numerator": count})
     mfn = odr.get("mfn")
     for part, metric_id in _ODR_PARTS:
         if isinstance(mfn, dict) and isinstance(mfn.get(part), dict):
-            count, orders = _num(mfn[part].get("count")), _num(mfn.get("orderCount"))
+            count = _num(mfn[part].get("count"), f"orderDefectRate.mfn.{part}.count")
+            orders = _num(mfn.get("orderCount"), "orderDefectRate.mfn.orderCount")
             rate = count / orders if count is not None and orders else None
             m = metric(metric_id, mfn, None, "orderCount", f"orderDefectRate.mfn.{part}", scope="mfn", value=rate)
             out.append(m.model_copy(update={"numerator": count, "value": rate,
@@ -388,8 +413,8 @@ def normalize_performance(account: str, document: Any, marketplace_id: str, as_o
     status = None
     if isinstance(ahr, dict):
         status = ahr.get("ahrStatus") or ahr.get("accountHealthRatingStatus")
-    m = metric("amazon.account_health_rating", ahr, None, None, "accountHealthRating",
-               value=_num(ahr.get("ahrScore")) if isinstance(ahr, dict) else None)  # numeric score: newer reports
+    score = _num(ahr.get("ahrScore"), "accountHealthRating.ahrScore") if isinstance(ahr, dict) else None
+    m = metric("amazon.account_health_rating", ahr, None, None, "accountHealthRating", value=score)  # newer reports
     out.append(m.model_copy(update={"status": str(status)[:50] if status else m.status}))
     return out
 

@@ -30,7 +30,7 @@ from sellerguard.connectors.walmart_normalize import (
     payload_error,
 )
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
 from sellerguard.oauth import post_token
 from sellerguard.schema import Record
 
@@ -131,7 +131,8 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
                 ctx.sleep(wait)
 
     http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
-                      token=token, errors=ERRORS, classify=classify, on_response=on_response, session=session)
+                      token=token, errors=ERRORS, classify=classify, on_response=on_response, session=session,
+                      expired=EXPIRED)
     for path, *_ in INSIGHTS:
         http.limit(f"insights:{path}", rate=1 / 60, burst=1)  # 1 call per minute per seller and endpoint
     return http
@@ -178,23 +179,22 @@ def _cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
     return (value, expiry) if (expiry - ctx.now()).total_seconds() > 60 else None
 
 
-# Walmart's "this token is dead" answers: 401 (UNAUTHORIZED.GMP_GATEWAY_API), and 400/403 whose code or
-# description names the token (integrators report 400 as well as 401 for an expired token:
-# fulfilio/python-walmart#19). A 403 that names no token is a missing API permission: never refreshed.
-_DEAD_TOKEN = ("access token", "access_token", "unauthorized", "invalid token", "invalid_token", "token expired",
-               "expired token", "token is expired", "token has expired")
-TOKEN_RULE = ErrorRule("refresh", "config", "Walmart refused the access token even after a refresh: check the"
-                                            " client id and secret")
+# Walmart's "this token is dead" answers (the HTTP core reads every string of the body): any 401
+# (UNAUTHORIZED.GMP_GATEWAY_API), and 400/403 whose code or description names the token (integrators report 400
+# as well as 401 for an expired token: fulfilio/python-walmart#19). A 403 that names no token is a missing API
+# permission: never refreshed.
+EXPIRED = (
+    ExpiredShape(status=401),
+    *(ExpiredShape(status=st, code="UNAUTHORIZED.GMP_GATEWAY_API") for st in (400, 403)),
+    *(ExpiredShape(status=st, code="INVALID_TOKEN.GMP_GATEWAY_API") for st in (400, 403)),
+    *(ExpiredShape(status=st, text="access token") for st in (400, 403)),
+)
 
 
 def classify(response: requests.Response) -> ErrorRule | None:
-    """Dead-token shapes -> refresh once; 404 CONTENT_NOT_FOUND on a list -> "no rows", not a wrong path."""
+    """404 CONTENT_NOT_FOUND on a list -> "no rows", sorted apart from a wrong path."""
     if response.status_code == 404 and "NOT_FOUND" in (_error_code(response) or ""):
         return NO_ROWS
-    if response.status_code == 401:
-        return TOKEN_RULE
-    if response.status_code in (400, 403) and any(w in _error_text(response) for w in _DEAD_TOKEN):
-        return TOKEN_RULE
     return None
 
 
@@ -212,11 +212,6 @@ def _errors(response: requests.Response) -> list[dict[str, Any]]:
 def _error_code(response: requests.Response) -> str | None:
     errors = _errors(response)
     return str(errors[0].get("code") or "") if errors else None
-
-
-def _error_text(response: requests.Response) -> str:
-    parts = [str(e.get(k) or "") for e in _errors(response) for k in ("code", "description", "info", "field")]
-    return " ".join(parts).lower()[:2000]
 
 
 def _replenish_wait(value: str, now: datetime) -> float | None:

@@ -22,6 +22,7 @@ from sellerguard.sync import sync_account
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "amazon"
 API = "https://sellingpartnerapi-na.amazon.com"
 ORDERS = f"{API}/orders/2026-01-01/orders"
+CATALOG = f"{API}/catalog/2022-04-01/items"
 REPORTS = f"{API}/reports/2021-06-30/reports"
 DOCS = f"{API}/reports/2021-06-30/documents"
 TOKEN = "https://api.amazon.com/auth/o2/token"
@@ -57,8 +58,18 @@ class FakeAmazon:
         self.calls: list[dict[str, str]] = []
         self.tokens = 0
         self.headers: list[str] = []
+        self.catalog: list[dict[str, str]] = []
         rsps.add_callback(responses.POST, TOKEN, callback=self.token)
         rsps.add_callback(responses.GET, ORDERS, callback=self.search)
+        rsps.add_callback(responses.GET, CATALOG, callback=self.items)
+
+    def items(self, request):
+        q = query(request)
+        self.catalog.append(q)
+        wanted = set(q["identifiers"].split(","))
+        body = load("catalog_items")
+        body["items"] = [i for i in body["items"] if i["asin"] in wanted]
+        return 200, {}, json.dumps(body)
 
     def token(self, request):
         form = {k: v[0] for k, v in parse_qs(request.body).items()}
@@ -272,7 +283,7 @@ def test_429_drains_the_bucket_then_succeeds(store, clock):
     responses.mock.add_callback(responses.GET, ORDERS, callback=limited_once)
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert outcome.ok, outcome.error
-    assert any(s == pytest.approx(1 / 0.0056, rel=0.01) for s in clock.slept)  # one full refill period
+    assert any(s == pytest.approx(1 / 0.0056, rel=0.01) for s in clock.slept), clock.slept  # a full refill
     assert store.count("order", account="amz-1") == 5
 
 
