@@ -10,7 +10,7 @@ import json
 
 import pytest
 import responses
-from test_amazon import ORDERS, TOKEN, FakeAmazon, _reports, account, tsv
+from test_amazon import CATALOG, ORDERS, TOKEN, FakeAmazon, _reports, account, load, tsv
 
 from sellerguard.connectors import amazon_normalize, amazon_reports
 from sellerguard.connectors.amazon_normalize import normalize_feedback_rows, normalize_order_rows
@@ -207,3 +207,65 @@ def test_a_bom_in_a_downloaded_report_is_fine(store, clock):
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["feedback"])
     assert outcome.ok, outcome.error
     assert store.count("rating", account="amz-1") == 3
+
+
+# -- issue 16: facts, and the calls they cost ---------------------------------------------------------------
+
+
+@responses.activate
+def test_order_lines_carry_the_catalog_category_and_each_asin_is_asked_once(store, clock):
+    fake = FakeAmazon(responses.mock)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    # two pages, one distinct seller-fulfilled ASIN: one catalog call, then cached in the account state
+    assert len(fake.catalog) == 1 and fake.catalog[0]["identifiers"] == "B08N5WRWNW"
+    assert fake.catalog[0]["includedData"] == "summaries,productTypes"
+    clock.advance(3600)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(fake.catalog) == 1  # incremental sync: no ASIN is new, no catalog call
+    from sellerguard.connectors.amazon_normalize import normalize_order as norm
+
+    order = norm("a", load("search_orders__page1")["orders"][0], "GET", "o",
+                 {"B08N5WRWNW": ("TOY_FIGURE", "Toys")})[0]
+    assert [(ln.quantity, ln.category_id, ln.category_name) for ln in order.lines] == [(2, "TOY_FIGURE", "Toys")]
+    assert order.items_subtotal == order.total and order.buyer_key is None and order.paid_at is None
+
+
+@responses.activate
+def test_without_the_product_listing_role_orders_still_sync_without_categories(store, clock):
+    fake = FakeAmazon(responses.mock)
+    responses.mock.remove(responses.GET, CATALOG)
+    responses.mock.add(responses.GET, CATALOG, status=403, json={"errors": [{
+        "code": "Unauthorized", "message": "Access to requested resource is denied.", "details": ""}]})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert store.count("order", account="amz-1") == 5 and fake.tokens == 1
+    assert store.state("amz-1", "catalog:off") is not None  # not asked again for a day
+
+
+def test_calls_per_first_sync_are_pages_plus_one_catalog_call_per_20_new_asins(clock):
+    from sellerguard.connectors import amazon_catalog
+    from sellerguard.connectors.contract import SyncContext
+    from sellerguard.http import HttpClient
+
+    class State(dict):
+        def put(self, key, value):
+            self[key] = value
+
+    asked: list[int] = []
+
+    class Http(HttpClient):
+        def get_json(self, path, **kw):
+            ids = kw["params"]["identifiers"].split(",")
+            asked.append(len(ids))
+            return {"items": [{"asin": a, "productTypes": [{"productType": "X"}]} for a in ids]}
+
+    http = Http(base_url="x", marketplace="amazon", clock=clock, sleep=clock.sleep)
+    ctx = SyncContext(account=account(), state=State(), clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    asins = [f"B{i:09d}" for i in range(45)]
+    found = amazon_catalog.categories(ctx, http, "ATVPDKIKX0DER", asins)
+    assert asked == [20, 20, 5] and found["B000000044"] == ("X", None)
+    amazon_catalog.categories(ctx, http, "ATVPDKIKX0DER", [*asins, "B999999999"])
+    assert asked == [20, 20, 5, 1]  # only the new ASIN
+    ctx.state["catalog:ATVPDKIKX0DER:B000000001"] = "{garbled"
+    amazon_catalog.categories(ctx, http, "ATVPDKIKX0DER", asins)
+    assert asked == [20, 20, 5, 1, 1]  # a garbled cache entry is dropped and asked once more
