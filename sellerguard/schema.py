@@ -8,6 +8,11 @@ Rules every record follows:
 - ``account`` is the account id from the config (``amazon-us``), ``external_id`` the marketplace's own id;
   together with ``kind`` they key the record, so importing the same record twice changes nothing.
 - datetimes must carry a timezone and are converted to UTC; a naive datetime is rejected.
+- implausible values are rejected, naming the field and the value (cut to 200 characters): times before 1995 or
+  more than ``FUTURE_SLACK`` after now (promised dates up to ``PROMISE_HORIZON``), negative or absurd counts,
+  negative money where it cannot be, NaN/Infinity, rates outside [0, 1], ids that are empty, ``nan``/``null``/
+  ``none`` or hold control characters, text with NUL bytes or lone surrogates, unknown ISO codes and time zones.
+  "Now" is ``datetime.now(UTC)`` unless a test pins it with ``plausible_now``.
 - no buyer names, addresses or e-mails: only ids, times, amounts and flags that a metric needs.
 - ``raw_hash`` is a hash of the marketplace payload the record came from (see ``payload_hash``); the store keeps
   a hash of the whole normalized record (this one included), so re-writing the same record changes nothing
@@ -19,13 +24,48 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 
 from sellerguard.clock import utc
+
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # before eBay and Amazon sold anything: no marketplace record is older
+FUTURE_SLACK = timedelta(days=3)  # an event time at most this far ahead of now (clock skew, zone mix-ups)
+PROMISE_HORIZON = timedelta(days=400)  # a promised date (ship-by of a pre-order) or a report window end
+MAX_COUNT = 1_000_000  # units in one order, package or cancellation; more is a garbled number
+MAX_FIGURE = 1e12  # a marketplace's own count or score; more is a garbled number
+_NOW: list[Callable[[], datetime]] = [lambda: datetime.now(UTC)]
+
+
+@contextmanager
+def plausible_now(at: datetime | Callable[[], datetime]) -> Iterator[None]:
+    """Pin the "now" the plausibility checks use (tests; a sync replaying a fixed clock). Process-wide."""
+    _NOW.append(at if callable(at) else (lambda: at))
+    try:
+        yield
+    finally:
+        _NOW.pop()
+
+
+def _cut(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -35,8 +75,93 @@ def _aware_utc(value: datetime) -> datetime:
         raise ValueError(str(exc)) from None
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc)]
-Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4)]
+def _within(horizon: timedelta) -> Callable[[datetime], datetime]:
+    def check(value: datetime) -> datetime:
+        if value < EARLIEST:
+            raise ValueError(f"{_cut(value.isoformat())} is before {EARLIEST:%Y}: not a marketplace time")
+        latest = _NOW[-1]() + horizon
+        if value > latest:
+            raise ValueError(f"{_cut(value.isoformat())} is more than {horizon.days} days after now "
+                             f"(latest plausible {latest:%Y-%m-%d})")
+        return value
+
+    return check
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc), AfterValidator(_within(FUTURE_SLACK))]
+PromiseDatetime = Annotated[datetime, AfterValidator(_aware_utc), AfterValidator(_within(PROMISE_HORIZON))]
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]  # never negative
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+Figure = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_FIGURE, le=MAX_FIGURE)]
+CountFigure = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_FIGURE)]
+Score = Annotated[float, Field(allow_inf_nan=False, ge=1, le=5)]
+
+
+def _clean_text(value: str) -> str:
+    """Free text: no NUL bytes or lone surrogates (no database stores them; they are garbled payloads)."""
+    for ch in value:
+        if ch == "\x00" or "\ud800" <= ch <= "\udfff":
+            raise ValueError(f"{_cut(value)} holds a NUL byte or a lone surrogate")
+    return value
+
+
+_NULL_WORDS = {"nan", "null", "none", "undefined", "nil"}
+
+
+def _clean_id(value: str) -> str:
+    """An id: not empty, not a null spelled as text, no control characters, NULs or lone surrogates."""
+    if not value:
+        raise ValueError("an id cannot be empty")
+    if value.lower() in _NULL_WORDS:
+        raise ValueError(f"{_cut(value)} is a null written as text, not an id")
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cs"):
+            raise ValueError(f"{_cut(value)} holds a control character or a lone surrogate")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_id)]
+
+
+@cache
+def _countries() -> frozenset[str]:
+    import pycountry
+
+    return frozenset(c.alpha_2 for c in pycountry.countries) | {"XK"}  # XK: Kosovo, as marketplaces use it
+
+
+@cache
+def _currencies() -> frozenset[str]:
+    import pycountry
+
+    return frozenset(c.alpha_3 for c in pycountry.currencies)
+
+
+def _country(value: str) -> str:
+    code = value.upper()
+    code = "GB" if code == "UK" else code  # ISO 3166 reserves UK for GB; marketplaces send both
+    if code not in _countries():
+        raise ValueError(f"{_cut(value)} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    if code not in _currencies():
+        raise ValueError(f"{_cut(value)} is not an ISO 4217 currency code")
+    return code
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{_cut(value)} is not an IANA time zone (such as 'America/New_York')") from None
+    return value
+
+
+Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
 
 Fulfilment = Literal["seller", "marketplace"]
 # "unknown": the marketplace sent a status value the connector does not know (logged once as a warning); never
@@ -65,7 +190,7 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     account: str = Field(min_length=1, max_length=100)
-    external_id: str = Field(min_length=1, max_length=200)
+    external_id: Id
     raw_hash: str | None = Field(default=None, max_length=64)
 
     @field_validator("account")
@@ -73,12 +198,18 @@ class _Record(BaseModel):
     def _account_id(cls, v: str) -> str:
         # the config's account id rule (AccountConfig.id): data under any other id could never be configured
         if not _ACCOUNT_ID.match(v):
-            raise ValueError(f"{v!r} is not an account id (letters, digits, '_', '.', '-', as in the config)")
+            raise ValueError(f"{_cut(v)} is not an account id (letters, digits, '_', '.', '-', as in the config)")
         return v
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        return _clean_text(v) if isinstance(v, str) else v
 
 
 BuyerKey = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # HMAC-SHA-256 hex (sellerguard.pseudonym)
-CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2, upper case
+CountryCode = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]  # ISO 3166-1 alpha-2
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_timezone)]  # IANA
 
 
 class OrderLine(BaseModel):
@@ -86,45 +217,46 @@ class OrderLine(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    line_id: str | None = Field(default=None, max_length=200)
-    quantity: int = Field(default=1, ge=0)
-    category_id: str | None = Field(default=None, max_length=100)  # Amazon product type / eBay leaf category id
-    category_name: str | None = Field(default=None, max_length=200)
+    line_id: Id | None = None
+    quantity: Count = 1
+    category_id: Annotated[str, Field(max_length=100), AfterValidator(_clean_id)] | None = None  # Amazon
+    # product type / eBay leaf category id
+    category_name: Annotated[str, Field(max_length=200), AfterValidator(_clean_text)] | None = None
 
 
 class Order(_Record):
     kind: Literal["order"] = "order"
     purchased_at: UtcDatetime
     updated_at: UtcDatetime | None = None
-    ship_by: UtcDatetime | None = None  # latest ship date the marketplace promised the buyer
-    deliver_by: UtcDatetime | None = None  # latest promised delivery date
+    ship_by: PromiseDatetime | None = None  # latest ship date the marketplace promised the buyer
+    deliver_by: PromiseDatetime | None = None  # latest promised delivery date
     fulfilment: Fulfilment
     status: OrderStatus
-    total: Money | None = None
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
-    item_count: int = Field(default=1, ge=0)
+    total: Amount | None = None
+    currency: Currency | None = None
+    item_count: Count = 1
     site: str | None = None  # marketplace site / sales channel (amazon.de, EBAY_US, MLB)
     # facts the rules need (docs/schema.md says which connector fills each)
     buyer_key: BuyerKey | None = None  # keyed hash of the marketplace's buyer id, never the id itself
     buyer_country: CountryCode | None = None  # ship-to country of the buyer
     paid_at: UtcDatetime | None = None  # payment cleared (eBay's handling-time clock starts here)
     handling_days: int | None = Field(default=None, ge=0, le=60)  # promised handling time, business days
-    seller_timezone: str | None = Field(default=None, max_length=64)  # IANA zone of the seller's clock
+    seller_timezone: TimeZoneName | None = None  # IANA zone of the seller's clock
     order_type: str | None = Field(default=None, max_length=50)  # marketplace's own order type (TikTok SLA)
-    items_subtotal: Money | None = None  # item total before discounts, order currency (Etsy tracking exemption)
+    items_subtotal: Amount | None = None  # item total before discounts, order currency (Etsy tracking exemption)
     lines: tuple[OrderLine, ...] = ()  # per line units and category; empty when the API gives no lines
 
 
 class Shipment(_Record):
     kind: Literal["shipment"] = "shipment"
-    order_ref: str
+    order_ref: Id
     shipped_at: UtcDatetime | None = None  # handed to the carrier
     confirmed_at: UtcDatetime | None = None  # when the seller confirmed shipment to the marketplace
     carrier: str | None = None
     tracking_number: str | None = None
     tracking_validated: bool | None = None  # the carrier scanned it / the marketplace accepted it
     delivered_at: UtcDatetime | None = None
-    item_count: int | None = Field(default=None, ge=0)
+    item_count: Count | None = None
     tracking_uploaded_at: UtcDatetime | None = None  # tracking number given to the marketplace
     first_scan_at: UtcDatetime | None = None  # first carrier scan (acceptance / origin scan)
     first_attempt_at: UtcDatetime | None = None  # first delivery attempt, successful or not
@@ -132,19 +264,19 @@ class Shipment(_Record):
 
 class Cancellation(_Record):
     kind: Literal["cancellation"] = "cancellation"
-    order_ref: str
+    order_ref: Id
     cancelled_at: UtcDatetime
     initiated_by: Party
     buyer_requested: bool = False  # the buyer asked for it (does not count against the seller on most sites)
     reason: str | None = Field(default=None, max_length=200)
-    item_count: int | None = Field(default=None, ge=0)
+    item_count: Count | None = None
     processed_at: UtcDatetime | None = None  # the seller processed it (bol: before the promised date = no defect)
 
 
 class Message(_Record):
     kind: Literal["message"] = "message"
-    thread_id: str
-    order_ref: str | None = None
+    thread_id: Id
+    order_ref: Id | None = None
     received_at: UtcDatetime
     first_reply_at: UtcDatetime | None = None
     needs_reply: bool = True  # false when marked "no response needed" or answered elsewhere
@@ -156,17 +288,17 @@ class Rating(_Record):
     kind: Literal["rating"] = "rating"
     rating_kind: RatingKind
     score: str  # as published: "5", "positive", "4.5"
-    score_normalized: float | None = Field(default=None, ge=1, le=5)
+    score_normalized: Score | None = None
     negative: bool
     rated_at: UtcDatetime
-    order_ref: str | None = None
+    order_ref: Id | None = None
     removed: bool = False  # removed or struck through by the marketplace: no longer counts
 
 
 class Claim(_Record):
     kind: Literal["claim"] = "claim"
     claim_kind: ClaimKind
-    order_ref: str | None = None
+    order_ref: Id | None = None
     opened_at: UtcDatetime
     closed_at: UtcDatetime | None = None
     outcome: str | None = Field(default=None, max_length=100)
@@ -175,11 +307,11 @@ class Claim(_Record):
 
 class Return(_Record):
     kind: Literal["return"] = "return"
-    order_ref: str
+    order_ref: Id
     requested_at: UtcDatetime
     resolved_at: UtcDatetime | None = None
-    refund_amount: Money | None = None
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    refund_amount: Amount | None = None
+    currency: Currency | None = None
     dissatisfied: bool | None = None  # the marketplace's dissatisfaction signal, None when unknown
     reason: str | None = Field(default=None, max_length=200)  # the marketplace's reason code / text
     reason_category: ReturnReason | None = None  # not_as_described (INAD) vs remorse, for INAD metrics
@@ -189,12 +321,12 @@ class ReportedMetric(_Record):
     """A figure the marketplace itself reports (it wins over nothing: rules show both and the drift)."""
 
     kind: Literal["reported_metric"] = "reported_metric"
-    metric_id: str  # the pack's metric id, e.g. amazon.odr
-    value: float | None = None  # rate as a fraction (0.009 = 0.9%), count, or score; None = not reported
-    numerator: float | None = None
-    denominator: float | None = None
+    metric_id: Annotated[str, Field(min_length=3, max_length=100), AfterValidator(_clean_id)]  # amazon.odr
+    value: Figure | None = None  # rate as a fraction (0.009 = 0.9%), count, or score; None = not reported
+    numerator: CountFigure | None = None
+    denominator: CountFigure | None = None
     window_start: UtcDatetime | None = None
-    window_end: UtcDatetime | None = None
+    window_end: PromiseDatetime | None = None  # an evaluation window may end after the report date
     status: str | None = Field(default=None, max_length=50)  # the marketplace's own word: GOOD, AT_RISK ...
     scope: str | None = Field(default=None, max_length=50)  # mfn / afn / program / site
     as_of: UtcDatetime
@@ -205,6 +337,45 @@ class ReportedMetric(_Record):
         if "." not in v:
             raise ValueError("metric_id must look like '<marketplace>.<metric>'")
         return v
+
+    # field validators (not a model validator) so the error names the field; metric_id, value, numerator,
+    # denominator, window_start, window_end are validated in that order
+    @field_validator("value")
+    @classmethod
+    def _rate_in_range(cls, v: float | None, info: ValidationInfo) -> float | None:
+        metric_id = info.data.get("metric_id") or ""
+        if v is not None and is_rate(metric_id) and not 0 <= v <= 1:
+            raise ValueError(f"{_cut(v)} for {metric_id}, a rate: it must be a fraction between 0 and 1 "
+                             f"(0.009 = 0.9 %)")
+        return v
+
+    @field_validator("denominator")
+    @classmethod
+    def _numerator_fits(cls, v: float | None, info: ValidationInfo) -> float | None:
+        num, metric_id = info.data.get("numerator"), info.data.get("metric_id") or ""
+        if v is not None and num is not None and is_rate(metric_id) and num > v:
+            raise ValueError(f"{_cut(v)} is smaller than the numerator {_cut(num)} of the rate {metric_id}")
+        return v
+
+    @field_validator("window_end")
+    @classmethod
+    def _window_order(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("window_start")
+        if v is not None and start is not None and start > v:
+            raise ValueError(f"{v.isoformat()} is before window_start {start.isoformat()}")
+        return v
+
+
+_RATE_NAME = re.compile(r"(^|_)(rate|ratio|odr)(_|$)")
+
+
+def is_rate(metric_id: str) -> bool:
+    """A metric whose value is a fraction in [0, 1]: its name says rate/ratio (``ebay.inad_rate``, ``amazon.odr``).
+
+    Counts and scores (``bol.late_items``, ``mercadolibre.level``, ``amazon.account_health_rating``) are only
+    required to be finite numbers.
+    """
+    return bool(_RATE_NAME.search(metric_id.rpartition(".")[2]))
 
 
 Record = Annotated[
