@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,13 +23,14 @@ from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.connectors.shopify_normalize import (
     DISPUTES_QUERY,
     ORDERS_QUERY,
+    ORDERS_QUERY_NO_CUSTOMER,
     SCOPES_QUERY,
     normalize_dispute,
     normalize_order,
     payload_error,
 )
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, HttpClient
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient, body_codes
 from sellerguard.oauth import expires_at, post_token
 from sellerguard.paginate import by_token, dig
 from sellerguard.schema import Record
@@ -47,11 +49,20 @@ ERRORS: dict[int | str, ErrorRule] = {
     423: ErrorRule("fail", "config", "the shop is locked"),
 }
 THROTTLED = ErrorRule("retry", "wait", "throttled by Shopify (query cost bucket empty)")
+# errors[].extensions.code INTERNAL_SERVER_ERROR inside a 200 (with a requestId): Shopify's 5xx, retried like one
+INTERNAL = ErrorRule("retry", "wait", "Shopify reported an internal error inside a 200 answer")
 ACCESS_DENIED = ErrorRule("fail", "config", "access denied: the app lacks a scope this query needs (read_orders,"
                                             " read_returns, read_shopify_payments_disputes)")
 TOO_COSTLY = ErrorRule("fail", "config",
                        "the query costs more than Shopify's 1,000-point limit: lower options.page_size")
 GRAPHQL_ERROR = ErrorRule("fail", "payload", "Shopify refused the GraphQL query")
+# 200-with-an-error codes, sorted like their HTTP equivalents (the first code of the body that is known wins)
+BODY_CODES: dict[str | int, ErrorRule] = {
+    "THROTTLED": THROTTLED, "INTERNAL_SERVER_ERROR": INTERNAL, "ACCESS_DENIED": ACCESS_DENIED,
+    "MAX_COST_EXCEEDED": TOO_COSTLY,
+}
+# "token expired/revoked" as Shopify words it (401 body {"errors": "[API] Invalid API key or access token ..."})
+EXPIRED = (ExpiredShape(status=401, text="invalid api key or access token"),)
 
 
 class Options(BaseModel):
@@ -61,10 +72,17 @@ class Options(BaseModel):
     api_version: str = Field(default=API_VERSION, pattern=r"^\d{4}-(01|04|07|10)$")
     backfill_days: int = Field(default=VISIBLE_DAYS_WITHOUT_READ_ALL_ORDERS, ge=1, le=3650)
     overlap_minutes: int = Field(default=10, ge=0)  # Shopify's search index lags the write a little
-    page_size: int = Field(default=20, ge=1, le=250)  # 20 orders: a requested cost near 860 of 1,000
+    page_size: int = Field(default=10, ge=1, le=250)  # 10 orders: a requested cost near 940 of 1,000
     handling_days: int | None = Field(default=None, ge=0, le=30)  # your promise: ship-by when Shopify has none
     disputes: bool = True  # Shopify Payments disputes (needs read_shopify_payments_disputes)
     dispute_days: int = Field(default=120, ge=1)  # re-read disputes this far back: their status changes later
+    # customer.id (as a buyer key) and the ship-to country need customer data access (read_customers, and
+    # Shopify's protected customer data approval for public apps): false leaves both out of the query
+    customer_facts: bool = True
+    # deliveries and other carrier events may not move the order's updatedAt [unverified]: once a day the
+    # orders created this recently are read again
+    rescan_days: int = Field(default=14, ge=0, le=60)
+    rescan_every_hours: float = Field(default=24, gt=0)
 
 
 def _options(ctx: SyncContext) -> Options:
@@ -81,25 +99,27 @@ def _base(ctx: SyncContext, opts: Options) -> str:
     return f"https://{shop.removesuffix('.myshopify.com')}.myshopify.com"
 
 
+def _codes(body: Any) -> list[Any]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return [dig(e, "extensions", "code") for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+_BY_CODE = body_codes(BODY_CODES, _codes)
+
+
 def classify(response: requests.Response) -> ErrorRule | None:
-    """Shopify's GraphQL errors arrive with HTTP 200: THROTTLED, ACCESS_DENIED, query errors."""
+    """Shopify's GraphQL errors arrive with HTTP 200: THROTTLED waits, INTERNAL_SERVER_ERROR is retried like a
+    5xx, ACCESS_DENIED fails; the ``requestId`` Shopify puts in the error is kept in the message (HttpClient)."""
     if response.status_code != 200:
         return None
+    if (verdict := _BY_CODE(response)) is not None:
+        return verdict
     try:
         body = response.json()
     except ValueError:
         return None  # HttpClient.json reports it
     errors = body.get("errors") if isinstance(body, dict) else None
-    if not errors:
-        return None
-    codes = {dig(e, "extensions", "code") for e in errors if isinstance(e, dict)}
-    if "THROTTLED" in codes:
-        return THROTTLED
-    if "ACCESS_DENIED" in codes:
-        return ACCESS_DENIED
-    if "MAX_COST_EXCEEDED" in codes:
-        return TOO_COSTLY
-    if body.get("data") is None:
+    if errors and body.get("data") is None:
         return GRAPHQL_ERROR
     return None  # partial data with field errors: the normalizer names what is missing
 
@@ -131,6 +151,7 @@ class Shopify:
         self.static = acc.credentials.get("access_token") is not None
         self.token = None if self.static else AccessToken(self._client_credentials, ctx.clock, margin_s=600)
         self.last_cost = 50.0  # the requested cost of the previous query, the best guess for the next
+        self.last_data: dict[str, Any] = {}  # the whole ``data`` of the last page (``shop`` rides along)
 
         def auth(headers: dict[str, str]) -> None:
             secret = acc.secret("access_token").get_secret_value() if self.static else self.token.get()  # type: ignore[union-attr]
@@ -138,6 +159,7 @@ class Shopify:
 
         self.http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, auth=auth,
                                token=self.token, errors=ERRORS, classify=classify, on_response=self._pace,
+                               expired=EXPIRED,
                                headers={"Content-Type": "application/json", "Accept": "application/json"})
 
     def _client_credentials(self) -> tuple[str, datetime]:
@@ -145,8 +167,13 @@ class Shopify:
         saved = ctx.state.get(TOKEN_STATE)
         if self.token is not None and self.token.fetches == 0 and saved and " " in saved:
             when, value = saved.split(" ", 1)
-            expiry = datetime.fromisoformat(when)
-            if (expiry - ctx.now()).total_seconds() > 600:
+            try:
+                expiry = datetime.fromisoformat(when)
+                usable = expiry.tzinfo is not None and value.isprintable() and " " not in value and \
+                    600 < (expiry - ctx.now()).total_seconds() < 2 * 86400
+            except (ValueError, OverflowError):
+                usable = False  # a garbled saved token is dropped and fetched again
+            if usable:
                 return value, expiry
         body = post_token(self.http, self.token_url, {
             "grant_type": "client_credentials",
@@ -180,23 +207,24 @@ class Shopify:
         return body["data"]
 
     def connection(self, query: str, root: str, variables: dict[str, Any]) -> Iterator[list[Any]]:
-        """Relay paging: ``first`` + ``after`` until ``pageInfo.hasNextPage`` is false."""
+        """Relay paging: ``first`` + ``after`` until ``pageInfo.hasNextPage`` is false (``paginate.by_token``:
+        a repeated ``endCursor`` (Shopify G6) or a repeated page is a payload error, and the page cap ends a run)."""
 
         def page(after: str | None) -> tuple[list[Any], str | None]:
             data = self.query(query, {**variables, "first": self.opts.page_size, "after": after}, root)
+            self.last_data = data
             conn = data.get(root)
             if not isinstance(conn, dict) or not isinstance(conn.get("nodes"), list):
                 raise payload_error(root, f"{root}.nodes", "missing")
-            info = conn.get("pageInfo") or {}
-            more = info.get("hasNextPage")
-            if more and not info.get("endCursor"):
+            info = conn.get("pageInfo")
+            if not isinstance(info, dict) or not isinstance(info.get("hasNextPage"), bool):
+                raise payload_error(root, f"{root}.pageInfo.hasNextPage", "missing")
+            end = info.get("endCursor")
+            if info["hasNextPage"] and (not isinstance(end, str) or not end):
                 raise payload_error(root, f"{root}.pageInfo.endCursor", "missing while hasNextPage is true")
-            return conn["nodes"], info["endCursor"] if more else None
+            return conn["nodes"], end if info["hasNextPage"] else None
 
-        try:
-            yield from by_token(page)
-        except RuntimeError as exc:  # the same endCursor twice (Shopify G6): stop with a clear line
-            raise payload_error(root, f"{root}.pageInfo.endCursor", str(exc)) from None
+        yield from (list(items) for items in by_token(page, marketplace=MARKETPLACE, where=root))
 
     def scopes(self) -> set[str]:
         data = self.query(SCOPES_QUERY, {}, "currentAppInstallation")
@@ -206,10 +234,13 @@ class Shopify:
 def _since(ctx: SyncContext, cursor: str | None, opts: Options) -> datetime:
     if cursor:
         try:
-            return datetime.fromisoformat(cursor) - timedelta(minutes=opts.overlap_minutes)
-        except ValueError:
-            raise ConnectorError(f"stored cursor {cursor[:40]!r} is not a time; reset it with a full re-sync",
-                                 kind="config", where=f"{MARKETPLACE}: {ctx.account.id}") from None
+            at = datetime.fromisoformat(cursor)
+            if at.tzinfo is not None and at <= ctx.now() + timedelta(days=1):
+                return at - timedelta(minutes=opts.overlap_minutes)
+        except (ValueError, OverflowError):
+            pass
+        ctx.log.warning("%s: orders cursor %r is not a plausible time: reading the backfill window again",
+                        ctx.account.id, cursor[:40])
     return ctx.now() - timedelta(days=opts.backfill_days)
 
 
@@ -217,7 +248,19 @@ def _search_time(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+RESCAN_STATE = "orders_rescanned_at"
+
+
+def _zone(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and 0 < len(value) < 64 and value.isprintable() and bool(ZoneInfo(value))
+    except (ValueError, ZoneInfoNotFoundError):
+        return False
+
+
 def fetch_orders(ctx: SyncContext, cursor: str | None) -> Iterator[Batch]:
+    """Orders by ``updated_at`` ascending; each page is stored with the newest ``updatedAt`` it holds as the
+    cursor, so an interrupted backfill resumes there (the overlap re-reads ties)."""
     opts = _options(ctx)
     shop = Shopify(ctx, opts)
     now = ctx.now()
@@ -226,14 +269,40 @@ def fetch_orders(ctx: SyncContext, cursor: str | None) -> Iterator[Batch]:
     if wants_old and "read_all_orders" not in shop.scopes():
         ctx.log.warning("%s: the app lacks read_all_orders: Shopify shows only the last %d days of orders",
                         ctx.account.id, VISIBLE_DAYS_WITHOUT_READ_ALL_ORDERS)
-    search = f"updated_at:>='{_search_time(since)}'"
-    for nodes in shop.connection(ORDERS_QUERY, "orders", {"query": search}):
+    query = ORDERS_QUERY if opts.customer_facts else ORDERS_QUERY_NO_CUSTOMER
+    newest = since
+
+    def page_records(nodes: list[Any]) -> list[Record]:
+        nonlocal newest
+        zone = dig(shop.last_data, "shop", "ianaTimezone")  # the shop's clock, asked along with every page
+        zone = zone if _zone(zone) else None
         records: list[Record] = []
         for node in nodes:
-            if isinstance(node, dict) and node.get("test"):
+            if isinstance(node, dict) and node.get("test") is True:
                 continue  # Bogus Gateway test orders are not sales
-            records.extend(normalize_order(ctx.account.id, node, opts.handling_days, site=opts.shop))
-        yield Batch(records, None, progress=len(nodes))
+            found = normalize_order(ctx.account.id, node, opts.handling_days, site=opts.shop,
+                                    buyer_key=ctx.buyer_key, timezone=zone)
+            updated = found[0].updated_at  # type: ignore[union-attr]
+            if updated is not None and updated > newest:
+                newest = min(updated, now)
+            records.extend(found)
+        return records
+
+    for nodes in shop.connection(query, "orders", {"query": f"updated_at:>='{_search_time(since)}'"}):
+        records = page_records(nodes)
+        yield Batch(records, newest.isoformat(), progress=len(nodes))
+    # Once a day, orders created lately are read again: a delivery (a carrier event) may not move updatedAt
+    last = ctx.state.get(RESCAN_STATE)
+    try:
+        due = last is None or now - datetime.fromisoformat(last) >= timedelta(hours=opts.rescan_every_hours)
+    except (ValueError, TypeError, OverflowError):
+        due = True  # a garbled value is dropped
+    if opts.rescan_days and due:
+        if cursor is not None:  # a backfill has just read them all
+            created = _search_time(now - timedelta(days=opts.rescan_days))
+            for nodes in shop.connection(query, "orders", {"query": f"created_at:>='{created}'"}):
+                yield Batch(page_records(nodes), None, progress=len(nodes))
+        ctx.state.put(RESCAN_STATE, now.isoformat())
     yield Batch([], now.isoformat())
 
 

@@ -2,11 +2,14 @@
 
 The queries are checked field by field against the Admin schema of the pinned version by the tests
 (tests/graphql_check.py). Nested connections are kept small so one page costs well under Shopify's 1,000-point
-ceiling per query. No customer fields are selected at all: the store never sees buyer names or addresses.
+ceiling per query. Of the customer only the id (turned into a buyer key at once, never stored) and the ship-to
+country are selected; ``ORDERS_QUERY_NO_CUSTOMER`` leaves both out for apps without customer data access.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -14,16 +17,33 @@ from typing import Any
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
 from sellerguard.payload import payload_error as shared_payload_error
-from sellerguard.schema import Cancellation, Claim, Order, Party, Record, Return, Shipment, payload_hash
+from sellerguard.schema import (
+    Cancellation,
+    Claim,
+    Order,
+    OrderLine,
+    Party,
+    Record,
+    Return,
+    Shipment,
+    payload_hash,
+)
 
 ORDERS_QUERY = """
 query SellerguardOrders($first: Int!, $after: String, $query: String) {
+  shop { ianaTimezone }
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
     pageInfo { hasNextPage endCursor }
     nodes {
       id legacyResourceId createdAt processedAt updatedAt cancelledAt cancelReason closedAt test
       displayFulfillmentStatus subtotalLineItemsQuantity
+      customer { id }
+      shippingAddress { countryCodeV2 }
       totalPriceSet { shopMoney { amount currencyCode } }
+      subtotalPriceSet { shopMoney { amount } }
+      totalDiscountsSet { shopMoney { amount } }
+      transactions(first: 2) { kind status processedAt }
+      lineItems(first: 5) { pageInfo { hasNextPage } nodes { id quantity } }
       fulfillmentOrders(first: 2) {
         nodes { id status fulfillBy deliveryMethod { methodType maxDeliveryDateTime } }
       }
@@ -34,6 +54,7 @@ query SellerguardOrders($first: Int!, $after: String, $query: String) {
       returns(first: 2) {
         nodes {
           id status totalQuantity
+          returnLineItems(first: 1) { nodes { returnReason } }
           refunds(first: 1) { nodes { createdAt totalRefundedSet { shopMoney { amount currencyCode } } } }
         }
       }
@@ -41,6 +62,9 @@ query SellerguardOrders($first: Int!, $after: String, $query: String) {
   }
 }
 """
+
+ORDERS_QUERY_NO_CUSTOMER = ORDERS_QUERY.replace("      customer { id }\n", "").replace(
+    "      shippingAddress { countryCodeV2 }\n", "")
 
 DISPUTES_QUERY = """
 query SellerguardDisputes($first: Int!, $after: String, $query: String) {
@@ -68,6 +92,13 @@ CANCEL_PARTIES: dict[str, tuple[Party, bool]] = {
     "STAFF": ("seller", False),
     "OTHER": ("seller", False),
 }
+# ReturnReason (2025-01) -> reason_category: the seller's fault (INAD) vs the buyer's change of mind
+RETURN_REASONS = {
+    "NOT_AS_DESCRIBED": "not_as_described", "WRONG_ITEM": "not_as_described", "DEFECTIVE": "damaged",
+    "COLOR": "remorse", "SIZE_TOO_LARGE": "remorse", "SIZE_TOO_SMALL": "remorse", "STYLE": "remorse",
+    "UNWANTED": "remorse", "OTHER": "other", "UNKNOWN": "other",
+}
+PAID_KINDS = {"SALE", "CAPTURE"}
 DISPUTE_AT_FAULT = {"LOST": True, "ACCEPTED": True, "CHARGE_REFUNDED": True, "WON": False}
 TRACKED_STATUSES = {"IN_TRANSIT", "OUT_FOR_DELIVERY", "ATTEMPTED_DELIVERY", "DELIVERED", "DELAYED", "PICKED_UP"}
 
@@ -78,12 +109,12 @@ def payload_error(what: str, field: str, problem: str) -> ConnectorError:
 
 def ts(value: Any, field: str, what: str = "orders") -> datetime:
     if not isinstance(value, str):
-        raise payload_error(what, field, "missing")
+        raise payload_error(what, field, "missing" if value is None else f"not a time: {str(value)[:30]!r}")
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise payload_error(what, field, f"not a time: {value[:30]!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def opt_ts(value: Any, field: str, what: str = "orders") -> datetime | None:
@@ -101,12 +132,66 @@ def day(value: Any, field: str, what: str) -> datetime | None:
 
 
 def money(value: Any, field: str, what: str = "orders") -> Decimal | None:
+    """A ``Decimal`` scalar: finite, non-negative, below 10^12."""
     if value is None:
         return None
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value)) if isinstance(value, str | int | float) and not isinstance(value, bool) \
+            else Decimal("NaN")
+        if not amount.is_finite() or not 0 <= amount < 10**12:
+            raise InvalidOperation
     except (InvalidOperation, ValueError):
         raise payload_error(what, field, f"not an amount: {str(value)[:20]!r}") from None
+    return amount
+
+
+def objects(node: Any, field: str, what: str = "orders") -> list[dict[str, Any]]:
+    """A list of objects (absent = empty); ``[null]`` or a non-list is a payload error naming the index."""
+    if node is None:
+        return []
+    if not isinstance(node, list):
+        raise payload_error(what, field, "not a list")
+    for i, item in enumerate(node):
+        if not isinstance(item, dict):
+            raise payload_error(what, f"{field}[{i}]", f"expected an object, got {str(item)[:30]!r}")
+    return node
+
+
+def nodes(node: Any, field: str, what: str = "orders") -> list[dict[str, Any]]:
+    """A connection's ``nodes`` (absent connection = empty)."""
+    if node is None:
+        return []
+    if not isinstance(node, dict):
+        raise payload_error(what, field, "not a connection object")
+    return objects(node.get("nodes"), f"{field}.nodes", what)
+
+
+def obj(node: Any, field: str, what: str = "orders") -> dict[str, Any]:
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        raise payload_error(what, field, f"expected an object, got {str(node)[:30]!r}")
+    return node
+
+
+def text(value: Any, field: str, what: str = "orders", limit: int = 200) -> str | None:
+    """An optional id/name: a string without control characters (a number is read as its digits)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise payload_error(what, field, f"not a string: {str(value)[:30]!r}")
+    out = str(value).strip()
+    if not out or len(out) > limit or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in out):
+        raise payload_error(what, field, f"not a plausible value: {out[:30]!r}")
+    return out
+
+
+def quantity(value: Any, field: str, what: str = "orders") -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
+        raise payload_error(what, field, f"not a plausible quantity: {str(value)[:30]!r}")
+    return value
 
 
 def add_business_days(start: datetime, days: int) -> datetime:
@@ -120,8 +205,18 @@ def add_business_days(start: datetime, days: int) -> datetime:
     return out
 
 
-def gid_tail(gid: Any) -> str:
-    return str(gid).rsplit("/", 1)[-1]
+def gid_tail(gid: Any) -> str | None:
+    """The numeric tail of a GID (``gid://shopify/Order/123`` -> ``123``); None when there is no id."""
+    if gid is None or isinstance(gid, bool) or not isinstance(gid, str | int):
+        return None
+    return str(gid).rsplit("/", 1)[-1] or None
+
+
+def required_id(gid: Any, field: str, what: str = "orders") -> str:
+    found = text(gid_tail(gid), field, what)
+    if found is None:
+        raise payload_error(what, field, "missing")
+    return found
 
 
 def _status(node: dict[str, Any], shipments: list[Shipment]) -> str:
@@ -136,51 +231,81 @@ def _status(node: dict[str, Any], shipments: list[Shipment]) -> str:
     return "unshipped"
 
 
-def normalize_order(account: str, node: Any, handling_days: int | None = None, site: str | None = None) -> list[Record]:
-    """One Shopify order -> Order + a Shipment per fulfillment + Cancellation + Returns."""
+BuyerKey = Callable[[str | None], str | None]
+
+
+def normalize_order(account: str, node: Any, handling_days: int | None = None, site: str | None = None, *,
+                    buyer_key: BuyerKey | None = None, timezone: str | None = None) -> list[Record]:
+    """One Shopify order -> Order + a Shipment per fulfillment + Cancellation + Returns.
+
+    ``buyer_key`` turns ``customer.id`` into the pseudonymous key (the id is never stored); ``timezone`` is the
+    shop's ``ianaTimezone``. Payment time: the earliest successful SALE/CAPTURE transaction.
+    """
     if not isinstance(node, dict) or not node.get("id"):
         raise payload_error("orders", "orders.nodes[].id", "missing")
-    oid = str(node.get("legacyResourceId") or gid_tail(node["id"]))
+    oid = required_id(node.get("legacyResourceId") or node["id"], "orders.nodes[].legacyResourceId")
     where = f"order {oid}"
     purchased = ts(node.get("processedAt") or node.get("createdAt"), f"{where}: processedAt")
-    fos = dig(node, "fulfillmentOrders", "nodes", default=[])
-    if not isinstance(fos, list):
-        raise payload_error("orders", f"{where}: fulfillmentOrders.nodes", "not a list")
+    fos = nodes(node.get("fulfillmentOrders"), f"{where}: fulfillmentOrders")
     fulfil_by = [ts(fo["fulfillBy"], f"{where}: fulfillmentOrders.fulfillBy") for fo in fos if fo.get("fulfillBy")]
     latest = [ts(v, f"{where}: deliveryMethod.maxDeliveryDateTime") for fo in fos
-              if (v := dig(fo, "deliveryMethod", "maxDeliveryDateTime"))]
+              if (v := obj(fo.get("deliveryMethod"), f"{where}: deliveryMethod").get("maxDeliveryDateTime"))]
     ship_by = min(fulfil_by) if fulfil_by else (
         add_business_days(purchased, handling_days) if handling_days is not None else None)
     shipments: list[Shipment] = []
-    fulfillments = node.get("fulfillments") or []
-    if not isinstance(fulfillments, list):
-        raise payload_error("orders", f"{where}: fulfillments", "not a list")
-    for f in fulfillments:
+    for i, f in enumerate(objects(node.get("fulfillments"), f"{where}: fulfillments")):
         if f.get("status") in ("CANCELLED", "ERROR", "FAILURE"):
             continue
-        tracking = (f.get("trackingInfo") or [{}])[0] or {}
+        infos = objects(f.get("trackingInfo"), f"{where}: fulfillments[{i}].trackingInfo")
+        tracking = infos[0] if infos else {}
         display = f.get("displayStatus")
         created = ts(f.get("createdAt"), f"{where}: fulfillments.createdAt")
+        number = text(tracking.get("number"), f"{where}: fulfillments[{i}].trackingInfo.number")
+        in_transit = opt_ts(f.get("inTransitAt"), f"{where}: fulfillments.inTransitAt")
         shipments.append(Shipment(
-            account=account, external_id=f"{oid}-{gid_tail(f.get('id'))}", order_ref=oid,
-            shipped_at=opt_ts(f.get("inTransitAt"), f"{where}: fulfillments.inTransitAt") or created,
-            confirmed_at=created, carrier=tracking.get("company"), tracking_number=tracking.get("number"),
+            account=account, external_id=f"{oid}-{required_id(f.get('id'), f'{where}: fulfillments[{i}].id')}",
+            order_ref=oid, shipped_at=in_transit or created, confirmed_at=created,
+            carrier=text(tracking.get("company"), f"{where}: fulfillments[{i}].trackingInfo.company"),
+            tracking_number=number,
             tracking_validated=True if display in TRACKED_STATUSES else None,  # a carrier event = a scan
             delivered_at=opt_ts(f.get("deliveredAt"), f"{where}: fulfillments.deliveredAt"),
-            item_count=f.get("totalQuantity"),
+            item_count=quantity(f.get("totalQuantity"), f"{where}: fulfillments[{i}].totalQuantity"),
+            tracking_uploaded_at=created if number else None,  # the tracking came with the fulfilment
+            first_scan_at=in_transit,  # the carrier's first in-transit event
         ))
     amount = dig(node, "totalPriceSet", "shopMoney", "amount")
+    subtotal = money(dig(node, "subtotalPriceSet", "shopMoney", "amount"), f"{where}: subtotalPriceSet")
+    discounts = money(dig(node, "totalDiscountsSet", "shopMoney", "amount"), f"{where}: totalDiscountsSet")
+    paid = [ts(t.get("processedAt"), f"{where}: transactions[{i}].processedAt")
+            for i, t in enumerate(objects(node.get("transactions"), f"{where}: transactions"))
+            if t.get("kind") in PAID_KINDS and t.get("status") == "SUCCESS" and t.get("processedAt")]
+    line_conn = obj(node.get("lineItems"), f"{where}: lineItems")
+    lines = tuple(
+        OrderLine(line_id=text(gid_tail(li.get("id")), f"{where}: lineItems.nodes[{i}].id"),
+                  quantity=quantity(li.get("quantity"), f"{where}: lineItems.nodes[{i}].quantity") or 0)
+        for i, li in enumerate(nodes(line_conn, f"{where}: lineItems")))
+    if dig(line_conn, "pageInfo", "hasNextPage"):
+        lines = ()  # more lines than the query reads: no lines rather than some of them
+    country = dig(node, "shippingAddress", "countryCodeV2")
+    if country is not None and (not isinstance(country, str) or not re.fullmatch(r"[A-Z]{2}", country)):
+        raise payload_error("orders", f"{where}: shippingAddress.countryCodeV2",
+                            f"not a country code: {str(country)[:20]!r}")
+    customer = text(dig(node, "customer", "id"), f"{where}: customer.id")
     records: list[Record] = [Order(
         account=account, external_id=oid, raw_hash=payload_hash(node), purchased_at=purchased,
         updated_at=opt_ts(node.get("updatedAt"), f"{where}: updatedAt"), ship_by=ship_by,
         deliver_by=min(latest) if latest else None, fulfilment="seller", status=_status(node, shipments),
         total=money(amount, f"{where}: totalPriceSet.shopMoney.amount"),
-        currency=dig(node, "totalPriceSet", "shopMoney", "currencyCode"),
-        item_count=int(node.get("subtotalLineItemsQuantity") or 0), site=site,
+        currency=text(dig(node, "totalPriceSet", "shopMoney", "currencyCode"), f"{where}: currencyCode", limit=3),
+        item_count=quantity(node.get("subtotalLineItemsQuantity"), f"{where}: subtotalLineItemsQuantity") or 0,
+        site=site, buyer_key=buyer_key(customer) if buyer_key is not None and customer else None,
+        buyer_country=country, paid_at=min(paid, default=None), handling_days=handling_days,
+        seller_timezone=timezone, lines=lines,
+        items_subtotal=subtotal + discounts if subtotal is not None and discounts is not None else subtotal,
     )]
     records.extend(shipments)
     if node.get("cancelledAt"):
-        reason = node.get("cancelReason")
+        reason = text(node.get("cancelReason"), f"{where}: cancelReason", limit=50)
         party, buyer = CANCEL_PARTIES.get(str(reason), ("unknown", False))
         records.append(Cancellation(
             account=account, external_id=f"{oid}-c", order_ref=oid,
@@ -196,8 +321,8 @@ def _returns(account: str, oid: str, node: dict[str, Any], where: str) -> list[R
     order's ``updatedAt``, stands in for it (approximate; documented as a quirk)."""
     out: list[Record] = []
     updated = opt_ts(node.get("updatedAt"), f"{where}: updatedAt")
-    for r in dig(node, "returns", "nodes", default=[]):
-        refunds = dig(r, "refunds", "nodes", default=[])
+    for r in nodes(node.get("returns"), f"{where}: returns"):
+        refunds = nodes(r.get("refunds"), f"{where}: returns.refunds")
         times = [ts(x["createdAt"], f"{where}: returns.refunds.createdAt") for x in refunds if x.get("createdAt")]
         amounts = [money(dig(x, "totalRefundedSet", "shopMoney", "amount"), f"{where}: returns.refunds")
                    for x in refunds]
@@ -207,10 +332,14 @@ def _returns(account: str, oid: str, node: dict[str, Any], where: str) -> list[R
         if requested is None:
             raise payload_error("orders", f"{where}: returns", "no time to place the return")
         closed = r.get("status") in ("CLOSED", "DECLINED", "CANCELED")
+        reasons = [li.get("returnReason") for li in nodes(r.get("returnLineItems"), f"{where}: returnLineItems")]
+        reason = text(reasons[0], f"{where}: returnLineItems.returnReason", limit=50) if reasons else None
         out.append(Return(
-            account=account, external_id=gid_tail(r.get("id")), order_ref=oid, requested_at=requested,
-            resolved_at=(max(times) if times else updated) if closed else None, refund_amount=total,
-            currency=currency if total is not None else None, dissatisfied=r.get("status") == "DECLINED" or None,
+            account=account, external_id=required_id(r.get("id"), f"{where}: returns.id"),
+            order_ref=oid, requested_at=requested, resolved_at=(max(times) if times else updated) if closed else None,
+            refund_amount=total, currency=text(currency, f"{where}: returns.currencyCode", limit=3)
+            if total is not None else None, dissatisfied=r.get("status") == "DECLINED" or None,
+            reason=reason, reason_category=RETURN_REASONS.get(str(reason), "other") if reason else None,  # type: ignore[arg-type]
         ))
     return out
 
@@ -219,16 +348,17 @@ def normalize_dispute(account: str, node: Any) -> Claim:
     """A Shopify Payments dispute: a chargeback, or an inquiry before one (a "case")."""
     if not isinstance(node, dict) or not node.get("id"):
         raise payload_error("disputes", "disputes.nodes[].id", "missing")
-    did = str(node.get("legacyResourceId") or gid_tail(node["id"]))
+    did = required_id(node.get("legacyResourceId") or node["id"], "disputes.nodes[].legacyResourceId", "disputes")
     where = f"dispute {did}"
     status = node.get("status")
     final = day(node.get("finalizedOn"), f"{where}: finalizedOn", "disputes")
+    ref = dig(node, "order", "legacyResourceId")
     return Claim(
         account=account, external_id=f"dispute-{did}",
         claim_kind="chargeback" if node.get("type") == "CHARGEBACK" else "case",
-        order_ref=str(ref) if (ref := dig(node, "order", "legacyResourceId")) is not None else None,
+        order_ref=text(ref, f"{where}: order.legacyResourceId", "disputes"),
         opened_at=ts(node.get("initiatedAt"), f"{where}: initiatedAt", "disputes"),
-        closed_at=final, outcome=(str(status).lower() if status else None),
+        closed_at=final, outcome=(str(status).lower()[:100] if isinstance(status, str) else None),
         seller_at_fault=DISPUTE_AT_FAULT.get(str(status)),
         raw_hash=payload_hash(node),
     )

@@ -32,7 +32,9 @@ _CANCEL = {"buyer": "CUSTOMER", "seller": "INVENTORY", "marketplace": "DECLINED"
 _DISPUTE = {"item_not_received": ("CHARGEBACK", "PRODUCT_NOT_RECEIVED"),
             "not_as_described": ("CHARGEBACK", "PRODUCT_UNACCEPTABLE"), "a_to_z": ("INQUIRY", "GENERAL"),
             "chargeback": ("CHARGEBACK", "FRAUDULENT")}
-_SEARCH = re.compile(r"(updated_at|initiated_at):>=\s*'?([0-9T:\-.Z+]+)'?")
+_SEARCH = re.compile(r"(updated_at|initiated_at|created_at):>=\s*'?([0-9T:\-.Z+]+)'?")
+_RETURN = {"DEFECTIVE": "DEFECTIVE", "NO_LONGER_NEEDED": "UNWANTED", "NOT_AS_DESCRIBED": "NOT_AS_DESCRIBED"}
+TIMEZONE = "America/New_York"
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -69,6 +71,7 @@ def render_order(o: WOrder) -> dict[str, Any]:
             if r.resolved_at is not None and r.refund is not None else []
         returns.append({"id": _gid("Return", 7_000_000 + o.seq), "name": f"#{1000 + o.seq}-R1",
                         "status": "CLOSED" if r.resolved_at else "OPEN", "totalQuantity": o.items,
+                        "returnLineItems": {"nodes": [{"returnReason": _RETURN.get(r.reason, "OTHER")}]},
                         "refunds": {"nodes": refunds}})
     fo_status = "CLOSED" if display == "FULFILLED" else ("CANCELLED" if o.cancel else "OPEN")
     return {
@@ -79,6 +82,12 @@ def render_order(o: WOrder) -> dict[str, Any]:
         "closedAt": _iso(s.delivered_at) if s is not None and s.delivered_at else None, "closed": False, "test": False,
         "displayFulfillmentStatus": display, "subtotalLineItemsQuantity": o.items,
         "currencyCode": o.currency, "totalPriceSet": _money(o.total, o.currency),
+        "customer": {"id": _gid("Customer", 600_000 + o.seq * 7919 % 2500)},
+        "shippingAddress": {"countryCodeV2": "CA" if o.seq % 15 == 4 else "US"},
+        "subtotalPriceSet": _money(o.total, o.currency), "totalDiscountsSet": _money(0, o.currency),
+        "transactions": [{"kind": "SALE", "status": "SUCCESS", "processedAt": _iso(o.purchased_at)}],
+        "lineItems": {"pageInfo": {"hasNextPage": False, "hasPreviousPage": False},
+                      "nodes": [{"id": _gid("LineItem", 9_000_000 + o.seq), "quantity": o.items}]},
         "fulfillmentOrders": {"nodes": [{
             "id": _gid("FulfillmentOrder", 6_000_000 + o.seq), "status": fo_status, "fulfillBy": _iso(o.ship_by),
             "deliveryMethod": {"methodType": "SHIPPING", "maxDeliveryDateTime": _iso(o.deliver_by)},
@@ -201,10 +210,14 @@ def register(sandbox: Sandbox) -> None:
                 "documentation": "https://shopify.dev/api/usage/rate-limits"}}], "extensions": extensions})
         data: dict[str, Any] = {}
         for f in fields:
-            if f.name == "orders":
-                since = _since(arg(f, "query", variables))
-                rows = sorted((o for o in acc.orders if since is None or o.updated_at >= since),
-                              key=lambda o: (o.updated_at, o.seq))
+            if f.name == "shop":
+                data["shop"] = project({"ianaTimezone": TIMEZONE, "name": acc.display_name}, f.fields)
+            elif f.name == "orders":
+                search = str(arg(f, "query", variables) or "")
+                since = _since(search)
+                field = "purchased_at" if search.startswith("created_at") else "updated_at"
+                rows = sorted((o for o in acc.orders if since is None or getattr(o, field) >= since),
+                              key=lambda o: (getattr(o, field), o.seq))
                 data["orders"] = _page(f, variables, rows, render_order)
             elif f.name == "disputes":
                 since = _since(arg(f, "query", variables))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from sellerguard.connectors.contract import SyncContext
 from sellerguard.connectors.shopify_normalize import (
     DISPUTES_QUERY,
     ORDERS_QUERY,
+    ORDERS_QUERY_NO_CUSTOMER,
     SCOPES_QUERY,
     add_business_days,
     normalize_dispute,
@@ -29,7 +32,8 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 SHOP = "https://my-store.myshopify.com"
 GRAPHQL = f"{SHOP}/admin/api/2025-01/graphql.json"
 TOKEN = f"{SHOP}/admin/oauth/access_token"
-QUERIES = {"orders": ORDERS_QUERY, "disputes": DISPUTES_QUERY, "scopes": SCOPES_QUERY}
+QUERIES = {"orders": ORDERS_QUERY, "orders_no_customer": ORDERS_QUERY_NO_CUSTOMER, "disputes": DISPUTES_QUERY,
+           "scopes": SCOPES_QUERY}
 
 
 def fixture(name: str) -> dict:
@@ -150,9 +154,13 @@ def test_pages_to_the_end_and_skips_test_orders(clock):
     batches = list(shopify.fetch(ctx, "orders", None))
     orders = [r for b in batches for r in b.records if isinstance(r, Order)]
     assert len(orders) == 6  # the seventh is a test order
-    assert batches[-1].cursor == clock.now().isoformat() and all(b.cursor is None for b in batches[:-1])
+    assert batches[-1].cursor == clock.now().isoformat()
+    # each page is stored with the newest updatedAt it holds: an interrupted backfill resumes there
+    page1 = fixture("orders__page1")["data"]["orders"]["nodes"]
+    assert batches[0].cursor == max(datetime.fromisoformat(n["updatedAt"]) for n in page1).isoformat()
+    assert batches[0].cursor <= batches[1].cursor <= batches[-1].cursor
     first, second = (body_of(c) for c in responses.calls)
-    assert first["variables"]["after"] is None and first["variables"]["first"] == 20
+    assert first["variables"]["after"] is None and first["variables"]["first"] == 10
     assert second["variables"]["after"] == fixture("orders__page1")["data"]["orders"]["pageInfo"]["endCursor"]
     assert first["variables"]["query"] == "updated_at:>='2026-09-24T12:00:00Z'"  # 60 days back
     assert "sortKey: UPDATED_AT" in first["query"]
@@ -213,7 +221,9 @@ def test_a_malformed_second_page_keeps_the_first_and_not_the_cursor(clock, store
     acc = parse_config({"accounts": [account()]}, where="t").accounts[0]
     out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert out.error_kind == "payload" and "processedAt: missing" in out.error
-    assert store.cursor("store1", "orders") is None  # the next run starts again; page 1 is stored once
+    # the next run resumes after page 1 (its newest updatedAt, minus the overlap), not from the start
+    page1 = fixture("orders__page1")["data"]["orders"]["nodes"]
+    assert store.cursor("store1", "orders") == max(datetime.fromisoformat(n["updatedAt"]) for n in page1).isoformat()
 
 
 @responses.activate
@@ -234,6 +244,11 @@ def test_a_rerun_asks_only_for_orders_updated_since_the_cursor(clock, store):
     assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
     since = (first_end - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert body_of(responses.calls[-1])["variables"]["query"] == f"updated_at:>='{since}'"
+    # once a day the last 14 days are read again (a delivery may not move updatedAt): a day after the backfill
+    clock.advance(hours=24)
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    rescan = body_of(responses.calls[-1])["variables"]["query"]
+    assert rescan == f"created_at:>='{(clock.now() - timedelta(days=14)).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
 
 
 @responses.activate
@@ -298,3 +313,74 @@ def test_the_pack_ships_every_target_off_until_an_account_turns_it_on():
     assert apply_override(metric, PolicyOverride(threshold=0.02), "t") is None  # a threshold alone is not "on"
     on = apply_override(metric, PolicyOverride(enabled=True, threshold=0.02), "t")
     assert on is not None and on.threshold == 0.02 and not on.confirmed
+
+
+def test_order_facts_for_the_rules():
+    node = fixture("orders__page1")["data"]["orders"]["nodes"][0]
+    seen = []
+    order, shipment = normalize_order("shop", node, buyer_key=lambda raw: seen.append(raw) or "cd" * 32,
+                                      timezone="America/New_York")[:2]
+    assert seen == [node["customer"]["id"]] and order.buyer_key == "cd" * 32  # the key, never the customer id
+    assert order.buyer_country == "CA" and order.seller_timezone == "America/New_York"
+    assert order.paid_at == datetime.fromisoformat(node["transactions"][0]["processedAt"])
+    # items before discounts: subtotal (after discounts) + the discounts
+    assert order.items_subtotal == Decimal(node["subtotalPriceSet"]["shopMoney"]["amount"]) + Decimal("5.0")
+    assert [(line.line_id, line.quantity) for line in order.lines] == [("900000", node["subtotalLineItemsQuantity"])]
+    f = node["fulfillments"][0]
+    assert shipment.tracking_uploaded_at == datetime.fromisoformat(f["createdAt"])
+    assert shipment.first_scan_at == datetime.fromisoformat(f["inTransitAt"])
+    recs = [r for n in orders_nodes("orders__page1", "orders__page2") for r in normalize_order("shop", n)]
+    ret = next(r for r in recs if isinstance(r, Return))
+    assert ret.reason == "NOT_AS_DESCRIBED" and ret.reason_category == "not_as_described"
+    node["lineItems"]["pageInfo"]["hasNextPage"] = True  # more lines than read: none rather than some
+    assert normalize_order("shop", node)[0].lines == ()
+
+
+@pytest.mark.parametrize(("path", "value", "field"), [
+    (("fulfillments",), [None], "fulfillments[0]"),
+    (("returns", "nodes"), [None], "returns.nodes[0]"),
+    (("lineItems", "nodes"), [{"id": "gid://shopify/LineItem/1", "quantity": -3}], "lineItems.nodes[0].quantity"),
+    (("shippingAddress",), {"countryCodeV2": "usa"}, "shippingAddress.countryCodeV2"),
+    (("totalPriceSet",), {"shopMoney": {"amount": "NaN", "currencyCode": "USD"}}, "totalPriceSet"),
+])
+def test_bad_payloads_are_one_clear_line(path, value, field):
+    node = fixture("orders__page1")["data"]["orders"]["nodes"][0]
+    target = node
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ConnectorError, match=re.escape(field)) as err:
+        normalize_order("shop", node)
+    assert err.value.kind == "payload"
+
+
+INTERNAL = {"errors": [{"message": "Internal error. Looks like something went wrong on our end.",
+                        "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "b3a1c0de-0000-4000-8000-1234"}}]}
+
+
+@responses.activate
+def test_internal_server_error_inside_200_is_retried_like_a_5xx(clock):
+    responses.add(responses.POST, GRAPHQL, json=INTERNAL)
+    responses.add(responses.POST, GRAPHQL, json=fixture("orders__page2"))
+    records = [r for b in shopify.fetch(context(clock), "orders", None) for r in b.records]
+    assert records and len(responses.calls) == 2
+
+
+@responses.activate
+def test_internal_server_error_every_time_is_a_wait_error_naming_the_request_id(clock, store, caplog):
+    for _ in range(5):
+        responses.add(responses.POST, GRAPHQL, json=INTERNAL)
+    acc = parse_config({"accounts": [account()]}, where="t").accounts[0]
+    with caplog.at_level("INFO"):
+        out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert out.error_kind == "wait" and "internal error" in out.error and "gave up after 5" in out.error
+    assert "b3a1c0de-0000-4000-8000-1234" in out.error and "b3a1c0de-0000-4000-8000-1234" in caplog.text
+    assert store.cursor("store1", "orders") is None
+
+
+@responses.activate
+def test_without_customer_facts_the_query_leaves_the_customer_out(clock):
+    responses.add(responses.POST, GRAPHQL, json=fixture("orders__page2"))
+    records = [r for b in shopify.fetch(context(clock, customer_facts=False), "orders", None) for r in b.records]
+    assert records
+    assert "customer" not in body_of(responses.calls[0])["query"]

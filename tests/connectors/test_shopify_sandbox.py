@@ -38,7 +38,7 @@ def ask(box, query: str, variables: dict, token: str = "shpat_sandbox_shopify-st
 
 def test_sandbox_answers_match_the_schema(box, specs):
     schema = load_schema(specs / "shopify" / "admin_schema_2025-01.json.gz")
-    page = ask(box, ORDERS_QUERY, {"first": 20, "after": None, "query": "updated_at:>='2026-09-01T00:00:00Z'"})
+    page = ask(box, ORDERS_QUERY, {"first": 10, "after": None, "query": "updated_at:>='2026-09-01T00:00:00Z'"})
     check_response(schema, ORDERS_QUERY, page["data"])
     assert page["data"]["orders"]["pageInfo"]["hasNextPage"]
     cost = page["extensions"]["cost"]
@@ -48,7 +48,7 @@ def test_sandbox_answers_match_the_schema(box, specs):
 
 
 def test_sandbox_throttles_with_http_200(box):
-    answers = [ask(box, ORDERS_QUERY, {"first": 20}) for _ in range(30)]  # faster than the bucket refills
+    answers = [ask(box, ORDERS_QUERY, {"first": 10}) for _ in range(40)]  # faster than the bucket refills
     throttled = [a for a in answers if "errors" in a]
     assert throttled and throttled[0]["errors"][0]["extensions"]["code"] == "THROTTLED" and "data" not in throttled[0]
     big = ask(box, ORDERS_QUERY, {"first": 250})
