@@ -60,7 +60,19 @@ class Ctx:
                 raise ConfigError(f"{redact_url(self.db_url)} is an in-memory database: what this command writes "
                                   "would be lost at exit; give a file path", where="--db")
             self._store = Store(self.db_url)
+            from sellerguard import keys
+
+            keys.configure(self._store, key=self.config.store.key, config_path=self.config.source)
         return self._store
+
+    @property
+    def keyed_store(self) -> Store:
+        """An existing database, with the store key located as the config says (``[store] key``)."""
+        from sellerguard import keys
+
+        store = self.existing_store
+        keys.configure(store, key=self.config.store.key, config_path=self.config.source)
+        return store
 
     @property
     def read_store(self) -> Store:
@@ -562,6 +574,50 @@ def demo(ctx: Ctx, keep: bool) -> None:
         store.close()
         if keep:
             click.echo(f"Demo database kept: {url}")
+
+
+@cli.group(name="keys")
+def keys_() -> None:
+    """The store key that encrypts stored tokens (docs/deploy.md, "Secrets at rest")."""
+
+
+@keys_.command()
+@pass_ctx
+@handle_errors
+def seal(ctx: Ctx) -> None:
+    """Encrypt stored values written in plain text by an older sellerguard."""
+    from sellerguard.store.sealed import seal_all
+
+    click.echo(f"Sealed {seal_all(ctx.keyed_store)} stored value(s).")
+
+
+@keys_.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handle_errors
+def rotate(ctx: Ctx, yes: bool) -> None:
+    """Replace the store key file with a new key and re-encrypt every stored token under it.
+
+    Stop the daemon first. The old key file is kept as <key file>.old; buyer keys made with the old key are
+    cleared (per-buyer counts restart, docs/schema.md).
+    """
+    from sellerguard.daemon import LOCK_NAME
+    from sellerguard.keys import key_location
+    from sellerguard.store.sealed import rotate as rotate_key
+
+    store = ctx.keyed_store
+    release = store.try_lock(LOCK_NAME)
+    if release is None:
+        raise ConfigError("a daemon is running on this database; stop it first", where="keys rotate")
+    try:
+        if not yes:
+            click.confirm(f"Replace the store key {key_location(store)} and re-encrypt stored tokens? Buyer keys "
+                          "made with the old key are cleared", abort=True, err=True)
+        count, backup = rotate_key(store)
+    finally:
+        release()
+    click.echo(f"New store key at {key_location(store)}; {count} stored value(s) re-encrypted. The old key is "
+               f"kept at {backup}: delete it once the new one works, and update your backups.")
 
 
 def show_status(config: Config, store: Store) -> None:

@@ -31,6 +31,7 @@ from sqlmodel import Session, create_engine
 
 from sellerguard.errors import StoreError
 from sellerguard.schema import Account, Record, payload_hash
+from sellerguard.store import sealed
 from sellerguard.store.tables import RECORD_TABLES, AccountRow, ConnectorState, SyncCursor, SyncRun
 
 ENV_DB = "SELLERGUARD_DB"
@@ -112,9 +113,13 @@ def _create_private(path: Path) -> None:
     """
     if path.is_dir():
         raise StoreError(f"{path} is a folder, not a database file")
-    try:
-        if not path.parent.is_dir():
+    if not path.parent.is_dir():
+        try:
             path.parent.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            reason = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror
+            raise StoreError(f"cannot create the database folder {path.parent}: {reason}") from None
+    try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
     except FileExistsError:
@@ -384,7 +389,7 @@ class Store:
     def state(self, account: str, key: str) -> str | None:
         with Session(self.engine) as session:
             row = session.get(ConnectorState, (account, key))
-            return row.value if row else None
+            return sealed.unseal(self, account, key, row.value) if row else None
 
     def put_state(self, account: str, key: str, value: str | None, *, now: datetime | None = None) -> None:
         """Save (or with None, drop) one state value and commit at once."""
@@ -394,7 +399,8 @@ class Store:
                 if row is not None:
                     session.delete(row)
             else:
-                self._put(session, ConnectorState, {"account": account, "key": key, "value": value,
+                self._put(session, ConnectorState, {"account": account, "key": key,
+                                                    "value": sealed.seal(self, account, value),  # tokens at rest
                                                     "updated_at": now}, ("account", "key"))
 
     # -- sync runs ------------------------------------------------------------------------------------

@@ -1,0 +1,99 @@
+"""Secrets at rest (issue 19 item 6): tokens are encrypted in the database with a key kept outside it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+
+from sellerguard.cli import cli
+from sellerguard.store import Store
+from sellerguard.store.sealed import PREFIX
+
+TOKEN = "Atza|KNOWN-TOKEN-VALUE-0123456789"
+
+
+def database_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if not p.name.endswith(".key"))
+
+
+def test_a_stored_token_is_not_in_the_database_file(tmp_path):
+    path = tmp_path / "sg.db"
+    store = Store(f"sqlite:///{path}")
+    store.put_state("amz", "access_token", TOKEN)
+    store.put_state("amz", "refresh_token", TOKEN + "-refresh")
+    assert store.state("amz", "access_token") == TOKEN
+    with store.engine.connect() as conn:
+        raw = conn.execute(text("SELECT value FROM connector_state WHERE key = 'access_token'")).scalar()
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    assert raw.startswith(PREFIX) and TOKEN not in raw
+    store.close()
+    data = database_bytes(path)
+    assert data and TOKEN.encode() not in data and b"KNOWN-TOKEN" not in data
+    key = path.with_name("sg.db.key")
+    assert key.exists() and key.stat().st_mode & 0o777 == 0o600  # the key lives outside the database
+    assert Store(f"sqlite:///{path}").state("amz", "refresh_token") == TOKEN + "-refresh"  # another process
+
+
+def test_another_key_cannot_open_the_tokens(tmp_path, caplog):
+    path = tmp_path / "sg.db"
+    store = Store(f"sqlite:///{path}")
+    store.put_state("amz", "access_token", TOKEN)
+    store.close()
+    path.with_name("sg.db.key").unlink()  # a copy of the database without its key
+    other = Store(f"sqlite:///{path}")
+    with caplog.at_level("WARNING", logger="sellerguard.store"):
+        assert other.state("amz", "access_token") is None  # fetched again, never garbage
+    assert "cannot be opened with the store key" in caplog.text and TOKEN not in caplog.text
+
+
+def test_plain_values_of_older_databases_are_read_and_sealed(tmp_path):
+    path = tmp_path / "sg.db"
+    store = Store(f"sqlite:///{path}")
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO connector_state (account, key, value) VALUES ('amz', 'access_token', :v)"),
+                     {"v": TOKEN})
+    assert store.state("amz", "access_token") == TOKEN
+    store.close()
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{path}", "keys", "seal"], catch_exceptions=False)
+    assert result.exit_code == 0 and "Sealed 1 stored value(s)" in result.output
+    store = Store(f"sqlite:///{path}")
+    assert store.state("amz", "access_token") == TOKEN
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT value FROM connector_state WHERE account='amz'")).scalar().startswith(PREFIX)
+
+
+def test_rotation_reseals_every_token_under_a_new_key(tmp_path):
+    path = tmp_path / "sg.db"
+    store = Store(f"sqlite:///{path}")
+    store.put_state("amz", "refresh_token", TOKEN)
+    store.close()
+    key = path.with_name("sg.db.key")
+    old_key = key.read_text()
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{path}", "keys", "rotate", "--yes"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert key.read_text() != old_key and key.stat().st_mode & 0o777 == 0o600
+    assert Store(f"sqlite:///{path}").state("amz", "refresh_token") == TOKEN
+    assert TOKEN.encode() not in database_bytes(path)
+
+
+@pytest.mark.slow
+def test_tokens_from_a_real_sync_are_not_readable_in_the_file(tmp_path):
+    from sellerguard.demo import write_config_file
+    from sellerguard.sandbox import Sandbox
+
+    cfg = tmp_path / "sandbox.toml"
+    with Sandbox(scale=0.05) as box:
+        write_config_file(box, cfg)
+        only = next(a["id"] for a in tomllib.loads(cfg.read_text())["accounts"] if a["marketplace"] == "etsy")
+        result = CliRunner().invoke(cli, ["--config", str(cfg), "sync", "--account", only], catch_exceptions=False)
+        issued = list(box._tokens)
+    assert result.exit_code == 0, result.output
+    assert issued
+    data = database_bytes(tmp_path / "sandbox.db")
+    for token in issued:
+        assert token.encode() not in data
