@@ -249,6 +249,7 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
                  sleep: Callable[[float], None], progress: Progress | None, should_stop: Callable[[], bool],
                  streams: Iterable[str] | None) -> SyncOutcome:
     run = SyncRun(account=acc.id, started_at=clock.now())
+    began = time.monotonic()
     errors: list[tuple[str, Failure]] = []
     try:
         module = connectors.get(acc.marketplace)
@@ -298,6 +299,10 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
         outcome.error = f"{outcome.error}; {note}" if outcome.error else f"{acc.id}: {note}"
     if outcome.error:
         log.debug("sync failed: %s", outcome.error)  # the caller reports it once (CLI line, daemon guard)
+    failed = ", ".join(f"{s} ({k})" for s, k in outcome.failed_streams.items()) or ("-" if outcome.ok else "all")
+    log.info("%s: synced %d records (%d new or changed) in %.1f s; streams failed: %d (%s)%s", acc.id,
+             outcome.records, outcome.changed, time.monotonic() - began, len(outcome.failed_streams), failed,
+             "; stopped early" if outcome.stopped else "")  # one line per account sync, for operators
     return outcome
 
 
