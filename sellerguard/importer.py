@@ -2,23 +2,31 @@
 
 Two passes over each file, both streaming (constant memory): the first validates every line and stops at the
 first bad one with file:line:field; only when every file is clean does the second pass write, in batches
-inside one transaction, so a bad line or a failure mid-import leaves nothing behind.
+inside one transaction, so a bad line, a corrupt .gz or a failure mid-import leaves nothing behind.
+
+Text is UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one); any other encoding is one
+error naming the line and the encoding expected. An order may carry ``buyer_key`` (already the 64-hex HMAC) or
+``buyer_id`` (the marketplace's raw buyer id), which is replaced here by its key made with the store's secret
+(``sellerguard.keys``) before anything is validated or stored: the raw id never reaches the store.
 See docs/import-format.md.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import json
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic import ValidationError
 
+from sellerguard import keys, pseudonym
 from sellerguard.errors import InputError
 from sellerguard.schema import Record, parse_record
 from sellerguard.store import Store
@@ -55,13 +63,36 @@ class _CountingReader(io.RawIOBase):
         return n or 0
 
 
-def _open_text(path: Path, progress: Progress | None) -> IO[str]:
+def _open_bytes(path: Path, progress: Progress | None) -> IO[bytes]:
     raw: IO[bytes] = io.BufferedReader(_CountingReader(path.open("rb"), progress))
-    if path.suffix == ".gz":
+    if path.suffix.lower() == ".gz":
         gz = gzip.GzipFile(fileobj=raw)
         gz.myfileobj = raw  # type: ignore[attr-defined]  # GzipFile closes only a file it owns: a corrupt .gz leaked it
         raw = gz  # type: ignore[assignment]
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    return raw
+
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+
+
+def _lines(path: Path, fh: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """(line number, text) per line, decoded as UTF-8 one line at a time so an error names its line.
+
+    A UTF-8 byte-order mark before the first line is dropped; a UTF-16/32 one is refused by name (Excel's
+    "Unicode Text"). Line endings are kept (the csv module needs them for quoted newlines).
+    """
+    for lineno, raw in enumerate(fh, start=1):
+        if lineno == 1:
+            if raw.startswith(_UTF16_BOMS):
+                raise InputError("the file is UTF-16/UTF-32 text; save it as UTF-8 (Excel: 'CSV UTF-8')",
+                                 where=f"{path}:1")
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            yield lineno, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = raw[exc.start:exc.start + 1].hex()
+            raise InputError(f"not UTF-8 text: byte 0x{bad} at column {exc.start + 1} cannot be decoded; "
+                             f"save the file as UTF-8 (Excel: 'CSV UTF-8')", where=f"{path}:{lineno}") from None
 
 
 def _format(path: Path) -> str:
@@ -81,43 +112,109 @@ def _field_error(exc: ValidationError) -> str:
         loc = loc[1:]  # drop the discriminator tag pydantic puts first
     field = ".".join(loc) or "kind"
     msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] not in ("value_error", "missing", "extra_forbidden", "union_tag_invalid", "union_tag_not_found",
+                           "model_type", "model_attributes_type") and not isinstance(err.get("input"), dict):
+        value = repr(err.get("input"))  # pydantic's own messages do not say what was given
+        msg = f"{msg} (value {value if len(value) <= 200 else value[:199] + '…'})"
     return f"{field}: {msg}"
 
 
 def _rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, dict[str, Any]]]:
     fmt = _format(path)
     try:
-        with _open_text(path, progress) as fh:
+        with _open_bytes(path, progress) as fh:
+            lines = _lines(path, fh)
             if fmt == "jsonl":
-                for lineno, line in enumerate(fh, start=1):
+                for lineno, line in lines:
                     if not line.strip():
                         continue
                     try:
                         data = json.loads(line)
                     except json.JSONDecodeError as exc:
                         raise InputError(f"not valid JSON: {exc.msg}", where=f"{path}:{lineno}") from None
+                    except RecursionError:
+                        raise InputError("not valid JSON: nested too deeply", where=f"{path}:{lineno}") from None
                     if not isinstance(data, dict):
                         raise InputError("each line must be a JSON object", where=f"{path}:{lineno}")
                     yield lineno, data
             else:
-                reader = csv.DictReader(fh)
+                reader = csv.DictReader(line for _, line in lines)
                 if not reader.fieldnames or "kind" not in reader.fieldnames:
                     raise InputError("the CSV header must include a 'kind' column", where=f"{path}:1")
                 for row in reader:
                     if None in row:
                         raise InputError("more cells than header columns", where=f"{path}:{reader.line_num}")
                     # empty cells mean "no value", so one CSV can carry several record kinds
-                    yield reader.line_num, {k: v for k, v in row.items() if v not in ("", None)}
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read: {exc}", where=str(path)) from None
+                    data = {k: v for k, v in row.items() if v not in ("", None)}
+                    if "lines" in data:  # order lines: a JSON array in one cell
+                        try:
+                            data["lines"] = json.loads(data["lines"])
+                        except json.JSONDecodeError as exc:
+                            raise InputError(f"lines: not a JSON array: {exc.msg}",
+                                             where=f"{path}:{reader.line_num}") from None
+                    yield reader.line_num, data
+    except gzip.BadGzipFile as exc:
+        raise InputError(f"not a valid gzip file ({exc}); nothing was imported", where=str(path)) from None
+    except (EOFError, zlib.error) as exc:
+        reason = "it ends early (truncated)" if isinstance(exc, EOFError) else f"corrupt data: {exc}"
+        raise InputError(f"cannot read the gzip file: {reason}; nothing was imported", where=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
+    except csv.Error as exc:
+        raise InputError(f"not valid CSV: {exc}", where=str(path)) from None
 
 
-def _records(path: Path, progress: Progress | None) -> Iterator[Record]:
+Keyer = Callable[[str, str], str | None]  # (account, raw buyer id) -> buyer key
+
+
+def _records(path: Path, progress: Progress | None, keyer: Keyer | None = None) -> Iterator[Record]:
     for lineno, data in _rows(path, progress):
+        if "buyer_id" in data:
+            data = _key_buyer(data, keyer, f"{path}:{lineno}")
         try:
             yield parse_record(data)
         except ValidationError as exc:
             raise InputError(_field_error(exc), where=f"{path}:{lineno}") from None
+
+
+def _key_buyer(data: dict[str, Any], keyer: Keyer | None, where: str) -> dict[str, Any]:
+    """``buyer_id`` (raw) -> ``buyer_key`` (HMAC); the raw id is dropped here and never validated or stored."""
+    data = dict(data)
+    raw = data.pop("buyer_id")
+    if data.get("kind") != "order":
+        raise InputError("buyer_id: only an order carries a buyer", where=where)
+    if "buyer_key" in data:
+        raise InputError("buyer_id: give buyer_id or buyer_key, not both", where=where)
+    if raw is None:
+        return data
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        raise InputError("buyer_id: must be text (the marketplace's buyer id)", where=where)
+    if keyer is not None:  # the validation pass has no store: any buyer_key will do there
+        key = keyer(str(data.get("account") or ""), str(raw))
+    else:
+        key = "0" * 64 if str(raw).strip() else None
+    if key is not None:
+        data["buyer_key"] = key
+    return data
+
+
+def _buyer_keyer(store: Store, marketplaces: Mapping[str, str] | None) -> Keyer:
+    """Keys like the connector's (``ctx.buyer_key``): the account's marketplace from the config or the store."""
+    from sqlmodel import Session, select
+
+    from sellerguard.store.tables import AccountRow
+
+    secret = keys.buyer_secret(store)
+    known = dict(marketplaces or {})
+    with Session(store.engine) as session:
+        for row in session.exec(select(AccountRow)):
+            known.setdefault(row.id, row.marketplace)
+
+    def key(account: str, raw: str) -> str | None:
+        # an account neither configured nor synced: its own id namespaces the keys
+        return pseudonym.buyer_key(secret, known.get(account, account), raw)
+
+    return key
 
 
 def validate_files(paths: list[Path], progress: Progress | None = None) -> int:
@@ -131,14 +228,20 @@ def validate_files(paths: list[Path], progress: Progress | None = None) -> int:
     return total
 
 
-def import_files(store: Store, paths: list[Path], progress: Progress | None = None) -> ImportResult:
-    """Validate everything, then write everything in one transaction (all or nothing)."""
+def import_files(store: Store, paths: list[Path], progress: Progress | None = None,
+                 marketplaces: Mapping[str, str] | None = None) -> ImportResult:
+    """Validate everything, then write everything in one transaction (all or nothing).
+
+    ``marketplaces`` (account id -> marketplace, from the config) makes keys of ``buyer_id`` values match
+    the ones the account's connector makes; accounts already synced are found in the store.
+    """
     result = ImportResult(files=len(paths))
     result.records = validate_files(paths, progress)
+    keyer = _buyer_keyer(store, marketplaces)
     with store.transaction() as tx:
         for path in paths:
             batch: list[Record] = []
-            for record in _records(path, progress):
+            for record in _records(path, progress, keyer):
                 batch.append(record)
                 if len(batch) >= BATCH:
                     result.changed += tx.write(batch)

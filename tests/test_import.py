@@ -92,3 +92,153 @@ def test_account_that_no_config_could_name_is_refused(store, tmp_path):
     assert str(exc.value) == (f"{f}:1: account: 'my shop/../x' is not an account id "
                               "(letters, digits, '_', '.', '-', as in the config)")
     assert total(store) == 0
+
+
+# -- encodings, corrupt gzip, plausibility, new facts, buyer ids ------------------------------------------
+
+FIELD_CASES = Path(__file__).resolve().parents[2] / "shared" / "field-cases"
+
+
+def order_line(**kw):
+    base = {"kind": "order", "account": "shop", "external_id": "1", "purchased_at": "2026-11-01T10:00:00Z",
+            "fulfilment": "seller", "status": "shipped"}
+    return json.dumps({**base, **kw})
+
+
+def test_excel_csv_with_a_byte_order_mark_imports(store, tmp_path):
+    case = FIELD_CASES / "messages_excel_bom.csv"
+    if not case.is_file():
+        pytest.skip(f"field case not found at {case}")
+    assert case.read_bytes().startswith(b"\xef\xbb\xbfkind,")
+    result = import_files(store, [case])
+    assert result.records == result.changed == store.count("message", account="etsy-field") > 0
+
+
+def test_byte_order_mark_in_jsonl_and_gzip(store, tmp_path):
+    f = tmp_path / "bom.jsonl.gz"
+    f.write_bytes(gzip.compress(b"\xef\xbb\xbf" + order_line().encode() + b"\n"))
+    assert import_files(store, [f]).changed == 1
+
+
+def test_other_encodings_name_the_line_and_the_encoding_expected(store, tmp_path):
+    f = tmp_path / "sjis.csv"
+    f.write_bytes("kind,account,external_id,thread_id,received_at\n"
+                  "message,shop,M1,T1,2026-11-20T09:00:00Z\n"
+                  "message,shop,M2,スレッド,2026-11-20T09:00:00Z\n".encode("cp932"))
+    with pytest.raises(InputError) as exc:
+        import_files(store, [f])
+    assert str(exc.value).startswith(f"{f}:3: not UTF-8 text: byte 0x")
+    assert "save the file as UTF-8" in str(exc.value)
+    u16 = tmp_path / "unicode.csv"
+    u16.write_bytes("kind,account\n".encode("utf-16"))
+    with pytest.raises(InputError, match=r"unicode\.csv:1: the file is UTF-16/UTF-32 text; save it as UTF-8"):
+        import_files(store, [u16])
+    assert total(store) == 0
+
+
+@pytest.mark.parametrize("content", [
+    b"\x1f\x8b\x08\x00garbage after a gzip magic number" * 3,  # corrupt deflate data
+    b"this is not gzip at all\n",  # not gzip
+    gzip.compress((order_line() + "\n").encode() * 1000)[:60],  # truncated
+    b"",  # empty
+])
+def test_corrupt_gzip_is_one_error_and_nothing_is_written(store, tmp_path, content):
+    good = tmp_path / "good.jsonl"
+    good.write_text(order_line() + "\n")
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(content)
+    if not content:
+        assert import_files(store, [good, bad]).records == 1  # an empty .gz is an empty file: fine
+        return
+    with pytest.raises(InputError) as exc:
+        import_files(store, [good, bad])
+    message = str(exc.value)
+    assert message.startswith(f"{bad}: ") and "gzip" in message and "nothing was imported" in message
+    assert "\n" not in message and "Traceback" not in message
+    assert total(store) == 0
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    (order_line(purchased_at="9999-01-01T00:00:00Z"), "purchased_at: '9999-01-01T00:00:00+00:00' is more than 3 days"),
+    ('{"kind": "return", "account": "shop", "external_id": "r", "order_ref": "1", '
+     '"requested_at": "2026-11-01T00:00:00Z", "refund_amount": "-50"}',
+     "refund_amount: Input should be greater than or equal to 0 (value '-50')"),
+    ('{"kind": "reported_metric", "account": "shop", "external_id": "m", "metric_id": "amazon.odr", '
+     '"value": Infinity, "as_of": "2026-11-01T00:00:00Z"}', "value: Input should be a finite number (value inf)"),
+    ('{"kind": "reported_metric", "account": "shop", "external_id": "m", "metric_id": "amazon.odr", '
+     '"value": 1.7, "as_of": "2026-11-01T00:00:00Z"}', "value: 1.7 for amazon.odr, a rate"),
+    (order_line(external_id="nan"), "external_id: 'nan' is a null written as text"),
+    (order_line(buyer_country="XX"), "buyer_country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
+    (order_line(item_count=-3), "item_count: Input should be greater than or equal to 0 (value -3)"),
+    (order_line(paid_at="2026-11-01T10:00:00"), "paid_at: naive datetime"),
+    (order_line(seller_timezone="Europe/Atlantis"), "seller_timezone: 'Europe/Atlantis' is not an IANA time zone"),
+    (order_line(lines=[{"quantity": -1}]), "lines.0.quantity: Input should be greater than or equal to 0"),
+])
+def test_implausible_values_are_refused_naming_field_and_value(store, tmp_path, record, message):
+    f = tmp_path / "x.jsonl"
+    f.write_text(record + "\n")
+    with pytest.raises(InputError) as exc:
+        import_files(store, [f])
+    assert str(exc.value).startswith(f"{f}:1: {message}"), str(exc.value)
+    assert total(store) == 0
+
+
+def test_new_facts_import_from_jsonl_and_csv(store, tmp_path):
+    from sqlmodel import Session, select
+
+    from sellerguard.store.tables import OrderRow
+
+    f = tmp_path / "facts.jsonl"
+    f.write_text(order_line(buyer_country="US", paid_at="2026-11-01T10:30:00-05:00", handling_days=1,
+                            seller_timezone="America/New_York", order_type="NORMAL", items_subtotal="20.00",
+                            lines=[{"line_id": "L1", "quantity": 2, "category_id": "171485", "category_name": "Books"}])
+                 + "\n")
+    c = tmp_path / "facts.csv"
+    c.write_text('kind,account,external_id,purchased_at,fulfilment,status,buyer_country,lines\n'
+                 'order,shop,2,2026-11-01T10:00:00Z,seller,shipped,DE,"[{""quantity"": 3, ""category_id"": ""9""}]"\n')
+    assert import_files(store, [f, c]).changed == 2
+    with Session(store.engine) as s:
+        rows = {r.external_id: r for r in s.exec(select(OrderRow))}
+    assert rows["1"].lines == [{"line_id": "L1", "quantity": 2, "category_id": "171485", "category_name": "Books"}]
+    assert rows["1"].handling_days == 1 and rows["1"].items_subtotal == "20.00"
+    assert rows["2"].lines == [{"line_id": None, "quantity": 3, "category_id": "9", "category_name": None}]
+    assert rows["2"].buyer_country == "DE"
+
+
+def test_raw_buyer_ids_are_keyed_with_the_store_secret_and_never_stored(store, tmp_path):
+    from sellerguard import keys, pseudonym
+    from sellerguard.schema import Account
+
+    store.upsert_accounts([Account(id="shop", marketplace="ebay")])
+    f = tmp_path / "buyers.jsonl"
+    f.write_text("\n".join(order_line(external_id=str(n), buyer_id=f"buyer-raw-{n % 2}") for n in range(4)) + "\n"
+                 + order_line(external_id="k", buyer_key="ab" * 32) + "\n")
+    assert import_files(store, [f]).changed == 5
+    expected = pseudonym.buyer_key(keys.buyer_secret(store), "ebay", "buyer-raw-1")  # as ctx.buyer_key would
+    with store.engine.connect() as conn:
+        from sqlalchemy import text
+
+        keys_stored = [r[0] for r in conn.execute(text("SELECT buyer_key FROM orders ORDER BY external_id"))]
+        dump = "".join(str(v) for t in ("orders", "connector_state", "account")
+                       for row in conn.execute(text(f"SELECT * FROM {t}")) for v in row)
+    assert keys_stored == [keys_stored[0], expected, keys_stored[0], expected, "ab" * 32]
+    assert "buyer-raw" not in dump
+    # configured marketplaces win for accounts not synced yet
+    other = tmp_path / "other.jsonl"
+    other.write_text(order_line(account="etsy-1", buyer_id="buyer-raw-1") + "\n")
+    import_files(store, [other], marketplaces={"etsy-1": "etsy"})
+    with store.engine.connect() as conn:
+        got = conn.execute(text("SELECT buyer_key FROM orders WHERE account = 'etsy-1'")).scalar()
+    assert got == pseudonym.buyer_key(keys.buyer_secret(store), "etsy", "buyer-raw-1")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"buyer_id": "b1", "buyer_key": "ab" * 32}, "buyer_id: give buyer_id or buyer_key, not both"),
+    ({"buyer_id": ["b1"]}, "buyer_id: must be text (the marketplace's buyer id)"),
+])
+def test_buyer_id_mistakes(store, tmp_path, extra, message):
+    f = tmp_path / "x.jsonl"
+    f.write_text(order_line(**extra) + "\n")
+    with pytest.raises(InputError) as exc:
+        import_files(store, [f])
+    assert str(exc.value) == f"{f}:1: {message}" and "b1" not in str(exc.value)
