@@ -179,7 +179,7 @@ HEADERS: dict[str, dict[str, str]] = {
            "最終更新日": "last-updated-date", "注文ステータス": "order-status",
            "フルフィルメント・チャネル": "fulfillment-channel", "販売チャネル": "sales-channel",
            "配送サービスレベル": "ship-service-level", "出品者SKU": "sku", "商品ステータス": "item-status",
-           "数量": "quantity", "通貨": "currency", "商品価格": "item-price", "配送先国": "ship-country"},
+           "ASIN": "asin", "数量": "quantity", "通貨": "currency", "商品価格": "item-price"},
 }
 # The columns without which a document is not the report asked for (a wrong document is an error, not "no rows").
 REQUIRED: dict[str, tuple[str, ...]] = {

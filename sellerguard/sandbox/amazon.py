@@ -7,6 +7,13 @@ expired"; ``lastUpdatedBefore`` closer than 2 minutes to now is a 400; exactly o
 lastUpdatedAfter; ``paginationToken`` with the same filters; ``includedData`` decides which blocks appear;
 packages only on seller-fulfilled orders; no delivery or cancellation time (the order's lastUpdatedTime moves);
 reports are created, processed on the first poll, and served GZIP from a presigned URL that expires in 5 minutes.
+
+Quirks integrators report, reproduced (docs/connectors/amazon.md, Quirks): an expired token is a 403
+"Unauthorized" whose expiry text is only in ``details``; flat-file reports follow the seller's language (the
+Amazon.de account's feedback report has German titles and day-first dates; an account set to "ja" gets its All
+Orders report with Japanese titles in cp932: ``sandbox.amazon_languages[account] = "ja"``); shipped orders carry
+All Orders sub-statuses ("Shipped - Delivered to Buyer", "Shipped - Out for Delivery"); ASINs have product types
+and display groups in ``/catalog/2022-04-01/items``.
 """
 
 from __future__ import annotations
@@ -30,6 +37,25 @@ CLIENT_ID = "amzn1.application-oa2-client.sandbox"
 CLIENT_SECRET = "sbx-secret"
 SALES_CHANNEL = {"ATVPDKIKX0DER": "Amazon.com", "A1PA6795UKMFR9": "Amazon.de", "A1F83G8C2ARO7P": "Amazon.co.uk"}
 COUNTRY = {"ATVPDKIKX0DER": ("US", "USD", "en_US"), "A1PA6795UKMFR9": ("DE", "EUR", "de_DE")}
+SITE_LANGUAGE = {"A1PA6795UKMFR9": "de"}  # the seller's "Language for feed processing report" per site
+# (product type, website display group) by SKU number: a few categories so per-category metrics have rows
+CATEGORIES = [("TOY_FIGURE", "Toys"), ("KITCHEN", "Kitchen"), ("SHOES", "Shoes"), ("HOME_BED_AND_BATH", "Home"),
+              ("CELLULAR_PHONE_CASE", "Wireless")]
+FEEDBACK_TITLES = {"en": ["Date", "Rating", "Comments", "Your Response", "Order ID", "Rater Email"],
+                   "de": ["Datum", "Bewertung", "Kommentare", "Ihre Antwort", "Bestellnummer",
+                          "E-Mail-Adresse des Bewerters"]}
+ORDER_TITLES_JA = ["注文番号", "出品者注文番号", "購入日", "最終更新日", "注文ステータス",
+                   "フルフィルメント・チャネル", "販売チャネル", "配送サービスレベル", "出品者SKU", "ASIN",
+                   "商品ステータス", "数量", "通貨", "商品価格"]
+
+
+def asin(o: WOrder) -> str:
+    """One ASIN per SKU (the same product in many orders), as in a real catalog."""
+    return f"B0{int(o.sku.rsplit('-', 1)[-1]):08d}"
+
+
+def category(asin_: str) -> tuple[str, str]:
+    return CATEGORIES[int(asin_[2:]) % len(CATEGORIES)]
 
 
 def iso(dt: datetime) -> str:
@@ -64,7 +90,7 @@ def render_order(acc: WAccount, o: WOrder, included: set[str]) -> dict[str, Any]
     status = "CANCELLED" if o.cancel else "SHIPPED" if s is not None else "UNSHIPPED"
     item: dict[str, Any] = {
         "orderItemId": f"{o.seq:014d}", "quantityOrdered": o.items,
-        "product": {"asin": f"B0{o.seq % 10**8:08d}", "title": f"Sandbox item {o.sku}", "sellerSku": o.sku,
+        "product": {"asin": asin(o), "title": f"Sandbox item {o.sku}", "sellerSku": o.sku,
                     "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"},
                     "price": {"unitPrice": {"amount": str(o.unit_price), "currencyCode": o.currency}}},
     }
@@ -188,34 +214,54 @@ def performance_document(acc: WAccount, now: datetime) -> dict[str, Any]:
     return {"accountStatuses": [{"marketplaceId": acc.site, "status": status}], "performanceMetrics": [metrics]}
 
 
-def feedback_tsv(acc: WAccount, start: datetime, now: datetime) -> str:
-    """GET_SELLER_FEEDBACK_DATA: 1-3 stars only; comments and rater e-mails are placeholders."""
-    lines = ["Date\tRating\tComments\tYour Response\tOrder ID\tRater Email"]
+def feedback_tsv(acc: WAccount, start: datetime, now: datetime, language: str = "en") -> str:
+    """GET_SELLER_FEEDBACK_DATA: 1-3 stars only; comments and rater e-mails are placeholders.
+
+    Titles and dates follow the seller's language: German titles with 03.11.26 dates for "de".
+    """
+    lines = ["\t".join(FEEDBACK_TITLES.get(language, FEEDBACK_TITLES["en"]))]
+    date_format = "%d.%m.%y" if language == "de" else "%m/%d/%y"
     for o in acc.orders:
         f = o.feedback
         if f is None or f.removed or f.score > 3 or not start <= f.at <= now:
             continue
-        lines.append(f"{f.at:%m/%d/%y}\t{f.score}\tSandbox comment\t\t{o.id}\tbuyer-{o.seq}@marketplace.amazon.com")
+        lines.append(f"{f.at.strftime(date_format)}\t{f.score}\tSandbox comment\t\t{o.id}"
+                     f"\tbuyer-{o.seq}@marketplace.amazon.com")
     return "\n".join(lines) + "\n"
 
 
 ORDER_COLUMNS = ["amazon-order-id", "merchant-order-id", "purchase-date", "last-updated-date", "order-status",
                  "fulfillment-channel", "sales-channel", "ship-service-level", "sku", "asin", "item-status",
-                 "quantity", "currency", "item-price"]
+                 "quantity", "currency", "item-price", "ship-country"]
 
 
-def orders_tsv(acc: WAccount, start: datetime, end: datetime) -> str:
-    lines = ["\t".join(ORDER_COLUMNS)]
+def report_status(o: WOrder) -> str:
+    """The All Orders report's order-status, with the "Shipped - ..." sub-statuses real reports carry."""
+    s = o.shipment
+    if o.cancel:
+        return "Cancelled"
+    if s is None:
+        return "Unshipped"
+    if s.delivered_at is not None and s.tracking_valid:
+        return "Shipped - Delivered to Buyer"
+    return "Shipped - Out for Delivery" if s.tracking_valid and o.seq % 3 == 0 else "Shipped"
+
+
+def orders_tsv(acc: WAccount, start: datetime, end: datetime, language: str = "en") -> bytes:
+    """The All Orders report; for "ja" with Japanese titles in cp932 (Shift_JIS), as Amazon.co.jp writes it."""
+    titles = ORDER_TITLES_JA if language == "ja" else ORDER_COLUMNS
+    lines = ["\t".join(titles)]
+    country = COUNTRY.get(acc.site, ("US",))[0]
     for o in acc.orders:
         updated = last_updated(o)
         if not start <= updated <= end:
             continue
-        status = "Cancelled" if o.cancel else "Shipped" if o.shipment else "Unshipped"
-        lines.append("\t".join([
-            o.id, "", o.purchased_at.isoformat(), updated.isoformat(), status,
-            "Merchant" if o.fulfilment == "seller" else "Amazon", SALES_CHANNEL.get(acc.site, "Amazon"), "Standard",
-            o.sku, f"B0{o.seq % 10**8:08d}", status, str(o.items), o.currency, str(o.total)]))
-    return "\n".join(lines) + "\n"
+        status = report_status(o)
+        row = [o.id, "", o.purchased_at.isoformat(), updated.isoformat(), status,
+               "Merchant" if o.fulfilment == "seller" else "Amazon", SALES_CHANNEL.get(acc.site, "Amazon"), "Standard",
+               o.sku, asin(o), status.split(" - ")[0], str(o.items), o.currency, str(o.total), country]
+        lines.append("\t".join(row[:len(titles)]))
+    return ("\n".join(lines) + "\n").encode("cp932" if language == "ja" else "utf-8")
 
 
 # -- routes ---------------------------------------------------------------------------------------------
@@ -233,9 +279,17 @@ def register(sandbox: Sandbox) -> None:
         acc = sandbox.token_account(token)
         if acc is None or acc.marketplace != MARKETPLACE:
             if token and token.startswith("sbx-amazon-"):
-                return _error(403, "Unauthorized", "The access token you provided has expired.")
+                # Amazon's real shape: the expiry is only in "details" (issue 17 item 4)
+                return Reply(403, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is"
+                                               " denied.", "details": "The access token you provided has expired."}]})
             return _error(403, "Unauthorized", "Access to requested resource is denied.")
         return acc
+
+    languages: dict[str, str] = {}  # account id -> report language, overriding the site's (tests set "ja")
+    sandbox.amazon_languages = languages  # type: ignore[attr-defined]
+
+    def language(acc: WAccount) -> str:
+        return languages.get(acc.id) or SITE_LANGUAGE.get(acc.site, "en")
 
     def reply(body: Any, limit: str, status: int = 200) -> Reply:
         return Reply(status, body, {"x-amzn-RateLimit-Limit": limit, "x-amzn-RequestId": secrets.token_hex(8)})
@@ -325,6 +379,29 @@ def register(sandbox: Sandbox) -> None:
         body["lastUpdatedBefore" if after_u is not None else "createdBefore"] = iso(end)
         return reply(body, "0.0056")
 
+    @route(MARKETPLACE, "GET", r"/catalog/2022-04-01/items")
+    def catalog_items(req: Request) -> Reply:
+        acc = authed(req)
+        if isinstance(acc, Reply):
+            return acc
+        ids = [i for i in (req.arg("identifiers") or "").split(",") if i]
+        if req.arg("identifiersType") != "ASIN" or not 1 <= len(ids) <= 20 or not req.arg("marketplaceIds"):
+            return _error(400, "InvalidInput", "identifiersType=ASIN with 1 to 20 identifiers and marketplaceIds"
+                                               " are required.")
+        site = req.arg("marketplaceIds", "").split(",")[0]  # type: ignore[union-attr]
+        items = []
+        for a in ids:
+            if not (a.startswith("B0") and a[2:].isdigit()):
+                continue  # an ASIN the catalog does not know is simply absent
+            product_type, group = category(a)
+            items.append({"asin": a,
+                          "summaries": [{"marketplaceId": site, "itemName": f"Sandbox item {a}",
+                                         "websiteDisplayGroup": f"{group.lower()}_display_on_website",
+                                         "websiteDisplayGroupName": group}],
+                          "productTypes": [{"marketplaceId": site, "productType": product_type}]})
+        return reply({"numberOfResults": len(items), "pagination": {}, "refinements": {"brands": [],
+                      "classifications": []}, "items": items}, "2.0")
+
     @route(MARKETPLACE, "POST", r"/reports/2021-06-30/reports")
     def create_report(req: Request) -> Reply:
         acc = authed(req)
@@ -365,13 +442,13 @@ def register(sandbox: Sandbox) -> None:
         if kind == "GET_V2_SELLER_PERFORMANCE_REPORT":
             data = json.dumps(performance_document(acc, now)).encode()
         elif kind == "GET_SELLER_FEEDBACK_DATA":
-            text = feedback_tsv(acc, start, end)
+            text = feedback_tsv(acc, start, end, language(acc))
             if text.count("\n") <= 1:  # Amazon cancels a report that has no rows
                 report.update(processingStatus="CANCELLED", processingEndTime=iso(now))
                 return
             data = text.encode()
         else:
-            data = orders_tsv(acc, start, end).encode()
+            data = orders_tsv(acc, start, end, language(acc))
         doc_id = f"amzn1.spdoc.1.4.na.{secrets.token_hex(8)}"
         with lock:
             documents[doc_id] = (gzip.compress(data, compresslevel=1), now)

@@ -5,6 +5,8 @@ specs). The Seller Performance summaries have no public schema: their JSON is ha
 Client ids are ``sandbox-<account id>``. Like Walmart: epoch-millisecond order dates, ``nextCursor`` as a ready-made
 query string, WFS orders only when ``shipNodeType=WFSFulfilled`` is asked for, 404 CONTENT_NOT_FOUND for an
 empty order list, 180 days of history, and every call needs the three WM_* headers.
+Quirks reproduced (docs/connectors/walmart.md): an expired or unknown token is a 401
+UNAUTHORIZED.GMP_GATEWAY_API; buyers repeat (``buyerId``); return reasons are Walmart's codes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ MARKETPLACE = "walmart"
 TOKEN_TTL_S = 900
 HISTORY_DAYS = 180
 _CARRIERS = {"UPS": "UPS", "USPS": "USPS", "FedEx": "FedEx", "DHL": "DHL"}
+_RETURN_REASONS = {"NO_LONGER_NEEDED": "NO_LONGER_WANTED"}  # the world's words -> Walmart's reason codes
 _CANCEL_REASONS = {"seller": "SELLER_CANCEL_OUT_OF_STOCK", "buyer": "CUSTOMER_REQUESTED_SELLER_TO_CANCEL",
                    "marketplace": "AUTO_CANCELLED_NO_VALID_TRACKING"}
 
@@ -74,8 +77,9 @@ def render_order(o: WOrder) -> dict[str, Any]:
         "purchaseOrderId": o.id,
         "customerOrderId": str(int(o.id) + 4_000_000_000_000) if o.id.isdigit() else o.id,
         "customerEmailId": _relay(o.id),
-        "orderType": "REGULAR",
+        "orderType": "REPLACEMENT" if o.seq % 97 == 0 else "REGULAR",
         "orderDate": ms(o.purchased_at),
+        "buyerId": f"sbx-buyer-{o.account}-{(o.seq * 7) % 211:04d}",  # repeat buyers, as in a real shop
         "shippingInfo": {
             "phone": "0000000000", "estimatedDeliveryDate": ms(o.deliver_by), "estimatedShipDate": ms(o.ship_by),
             "methodCode": "Standard",
@@ -114,7 +118,8 @@ def render_return(o: WOrder) -> dict[str, Any]:
         "totalRefundAmount": {"currencyAmount": float(r.refund if r.refund is not None else o.total),
                               "currencyUnit": o.currency},
         "returnOrderLines": [{
-            "returnOrderLineNumber": 1, "salesOrderLineNumber": 1, "returnReason": r.reason,
+            "returnOrderLineNumber": 1, "salesOrderLineNumber": 1,
+            "returnReason": _RETURN_REASONS.get(r.reason, r.reason),
             "purchaseOrderId": o.id, "purchaseOrderLineNumber": 1,
             "item": {"sku": o.sku, "productName": f"Sandbox product {o.sku}"},
             "currentDeliveryStatus": "DELIVERED" if done else "IN_TRANSIT", "currentRefundStatus": refund,
