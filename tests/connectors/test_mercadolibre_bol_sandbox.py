@@ -67,7 +67,8 @@ def test_sandbox_sync_status_levels(sandbox, store, clock):
     for metric in ("bol.late_items", "bol.cancelled_items", "bol.late_replies"):
         assert levels[("bol-nl", metric)] == "ok", metric
         assert by_id[("bol-nl", metric)].denominator, metric  # a real week of items
-    assert by_id[("bol-nl", "bol.response_time_24h")].reason == "no eligible events in the window"
+    strikes = by_id[("bol-nl", "bol.strikes")]  # rules-B: 22 final ISO weeks, the weeks that struck listed
+    assert strikes.period and strikes.strikes is not None
     status = {a.account: a.level for a in report.accounts}
     assert status["mercadolibre-br"] == "critical"
 
@@ -157,12 +158,12 @@ def test_site_rows_replace_the_pack_limits_under_the_sellers_own():
 # -- the bol pack's rules ----------------------------------------------------------------------------
 
 
-def _bol_week(store, clock, late: int, items: int, *, scope: str = "week") -> dict:
+def _bol_week(store, clock, late: int, items: int, *, scope: str = "week", week: int = 47) -> dict:
     from sellerguard.connectors.bol_normalize import iso_week_bounds
     from sellerguard.schema import ReportedMetric
 
-    start, end = iso_week_bounds(2026, 47)
-    metric = ReportedMetric(account="bol-nl", external_id=f"bol.late_items:2026-W47:{late}",
+    start, end = iso_week_bounds(2026, week)
+    metric = ReportedMetric(account="bol-nl", external_id=f"bol.late_items:2026-W{week}:{late}",
                             metric_id="bol.late_items", value=late / items, numerator=late, denominator=items,
                             window_start=start, window_end=end, scope=scope, as_of=clock.now())
     store.write([metric], None, now=clock.now())
@@ -182,9 +183,9 @@ def test_bol_strike_needs_the_percentage_and_the_minimum_count(store, clock, lat
 
 
 def test_bol_running_week_is_not_the_verdict(store, clock):
-    metrics = _bol_week(store, clock, 5, 40, scope="current")
-    assert metrics["bol.late_items"].level == "ok"  # no final week stored yet
-    assert metrics["bol.late_items_7d"].reported_value == 5 / 40  # shown beside the early warning
+    metrics = _bol_week(store, clock, 5, 40, scope="current", week=48)  # the running week (clock: 2026-W48)
+    assert metrics["bol.late_items"].level == "unknown"  # no final week stored yet, no events: never ok (rules-B)
+    assert metrics["bol.late_items"].running.reported_value == 5 / 40  # bol's running estimate, beside the week
 
 
 def test_bol_reply_clock_skips_weekends_and_dutch_and_belgian_holidays():
