@@ -14,6 +14,7 @@ in two. Normalization lives in ``mercadolibre_normalize``. Facts and sources: do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import datetime, timedelta
@@ -37,7 +38,7 @@ from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
 from sellerguard.oauth import load_access, load_state, post_token, save_access, token_reply, valid_token
 from sellerguard.paginate import by_offset, dig
-from sellerguard.schema import Record
+from sellerguard.schema import Order, Record
 
 MARKETPLACE = "mercadolibre"
 STREAMS = ("orders", "claims", "messages", "reputation")
@@ -45,6 +46,7 @@ API = "https://api.mercadolibre.com"
 MAX_OFFSET = 10_000  # /orders/search refuses deeper offsets: split the date window instead
 ACCESS_STATE = "access_token"  # "<expiry ISO> <token>"
 REFRESH_STATE = "refresh_token"
+OPEN_STATE = "open_orders"  # {order id: ship-by ISO} of orders stored unshipped, read again near their deadline
 
 ERRORS: dict[int | str, ErrorRule] = {
     400: ErrorRule("fail", "payload", "Mercado Libre rejected the request"),
@@ -82,6 +84,9 @@ class Options(BaseModel):
     overlap_minutes: int = Field(default=10, ge=0)  # re-read before the cursor: late index updates
     page_size: int = Field(default=50, ge=1, le=50)
     seller_filter: bool = True  # send seller=<id> with date filters (some integrators report 400/403 with it)
+    slice_days: int = Field(default=7, ge=1, le=365)  # a backfill is read (and checkpointed) this many days at a time
+    reread_hours: float = Field(default=12, ge=0)  # open orders due within this many hours are read again
+    reread_max: int = Field(default=300, ge=0, le=5000)  # at most this many order re-reads per sync
     message_days: int = Field(default=14, ge=0, le=90)  # post-sale messages of orders bought this recently
     questions: bool = True  # buyers' pre-sale questions count as messages to answer
     reputation_every_hours: float = Field(default=6, gt=0)  # Mercado Libre recomputes it daily
@@ -249,18 +254,68 @@ def _read_shipment(http: HttpClient, sid: str) -> dict[str, Any] | None:
     return body
 
 
+def _slices(start: datetime, end: datetime, days: int) -> Iterator[tuple[datetime, datetime]]:
+    """[start, end] cut into windows of ``days``: each finished window is a safe resume point."""
+    while start < end:
+        stop = min(start + timedelta(days=days), end)
+        yield start, stop
+        start = stop
+
+
+def _open_orders(ctx: SyncContext) -> dict[str, str]:
+    """State ``open_orders``: {order id: ship-by ISO} of seller orders stored unshipped; garbled -> dropped."""
+    def valid(raw: str) -> bool:
+        data = json.loads(raw)
+        return isinstance(data, dict) and all(isinstance(k, str) and k.isdigit() and len(k) < 30 and
+                                              isinstance(v, str) and datetime.fromisoformat(v).tzinfo
+                                              for k, v in data.items())
+    raw = load_state(ctx, OPEN_STATE, valid)
+    return json.loads(raw) if raw else {}
+
+
+def _track(open_: dict[str, str], records: list[Record]) -> None:
+    for r in records:
+        if isinstance(r, Order):
+            if r.status in ("unshipped", "pending") and r.fulfilment == "seller" and r.ship_by is not None:
+                open_[r.external_id] = r.ship_by.isoformat()
+            else:
+                open_.pop(r.external_id, None)
+
+
 def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
+    """Orders changed since the cursor, a window of ``slice_days`` at a time (each finished window is the
+    cursor: an interrupted backfill resumes there). Then the orders still open whose ship-by is near or past are
+    read again one by one: a shipment's progress does not always change the order's ``date_last_updated``."""
     opts = _options(ctx)
     seller_id, site = seller(ctx, http)
     now = ctx.now()
     shipments: dict[str, dict[str, Any] | None] = {}  # a pack's orders share one shipment: read it once
-    for page in search_orders(http, seller_id, opts, _window_start(ctx, cursor, opts), now):
-        records: list[Record] = []
-        for raw in page:
-            records.extend(normalize_order(ctx.account.id, raw, _shipment(http, raw, shipments), site,
-                                           buyer_key=ctx.buyer_key))
-        yield Batch(records, None, progress=len(page))
-    yield Batch([], now.isoformat())  # the window is complete: resume from its end next time
+    open_ = _open_orders(ctx)
+    seen: set[str] = set()
+    for lo, hi in _slices(_window_start(ctx, cursor, opts), now, opts.slice_days):
+        for page in search_orders(http, seller_id, opts, lo, hi):
+            records: list[Record] = []
+            for raw in page:
+                records.extend(normalize_order(ctx.account.id, raw, _shipment(http, raw, shipments), site,
+                                               buyer_key=ctx.buyer_key))
+            _track(open_, records)
+            seen.update(r.external_id for r in records if isinstance(r, Order))
+            yield Batch(records, None, progress=len(page))
+        yield Batch([], hi.isoformat())  # this window is complete: resume from its end
+    due = sorted((at, oid) for oid, at in open_.items()
+                 if oid not in seen and datetime.fromisoformat(at) <= now + timedelta(hours=opts.reread_hours))
+    for at, oid in due[-opts.reread_max:]:  # the most recent deadlines first to go, when there are too many
+        if datetime.fromisoformat(at) < now - timedelta(days=14):
+            open_.pop(oid, None)  # long overdue: the search shows it when it finally changes
+            continue
+        raw = http.get_json(f"/orders/{oid}", bucket="default")
+        records = normalize_order(ctx.account.id, raw, _shipment(http, raw, shipments), site,
+                                  buyer_key=ctx.buyer_key)
+        _track(open_, records)
+        yield Batch(records, None, progress=1)
+    if len(open_) > 5000:  # bounded state: keep the latest deadlines
+        open_ = dict(sorted(open_.items(), key=lambda kv: kv[1])[-5000:])
+    ctx.state.put(OPEN_STATE, json.dumps(open_, separators=(",", ":")))
 
 
 def fetch_claims(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:

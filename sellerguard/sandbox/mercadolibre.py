@@ -56,6 +56,15 @@ def _buyer(o: WOrder) -> int:
     return 300_000_000 + (o.cart if o.cart is not None else o.seq)  # one buyer per pack
 
 
+def _order_changed(o: WOrder) -> datetime:
+    """Like Mercado Libre, a shipment being handed to the carrier does not touch the order's
+    ``date_last_updated`` (its delivery does: the order gets the ``delivered`` tag)."""
+    s = o.shipment
+    times = [o.purchased_at, o.cancel and o.cancel.at, s and s.delivered_at, o.claim and o.claim.opened_at,
+             o.claim and o.claim.closed_at, o.feedback and o.feedback.at]
+    return min(max(t for t in times if t), o.updated_at)
+
+
 def render_order(acc: WAccount, o: WOrder) -> dict[str, Any]:
     cancelled = o.cancel is not None
     detail = None
@@ -66,7 +75,7 @@ def render_order(acc: WAccount, o: WOrder) -> dict[str, Any]:
     return {
         "id": int(o.id), "status": "cancelled" if cancelled else "paid", "status_detail": None,
         "date_created": _ts(o.purchased_at), "date_closed": _ts(o.purchased_at + timedelta(minutes=1)),
-        "date_last_updated": _ts(o.updated_at), "last_updated": _ts(o.updated_at), "pack_id": _pack_id(o),
+        "date_last_updated": _ts(_order_changed(o)), "last_updated": _ts(_order_changed(o)), "pack_id": _pack_id(o),
         "total_amount": float(o.total), "paid_amount": float(o.total), "currency_id": o.currency,
         "order_items": [{"item": {"id": f"{acc.site}{o.sku[4:]}000", "title": o.sku,
                                   "category_id": f"{acc.site}{1000 + int(o.sku[4:])}"}, "quantity": o.items,
@@ -224,13 +233,22 @@ def register(sandbox: Sandbox) -> None:
         rows = acc.orders
         for field, attr in (("date_last_updated", "updated_at"), ("date_created", "purchased_at")):
             lo, hi = _time(req.arg(f"order.{field}.from")), _time(req.arg(f"order.{field}.to"))
-            rows = [o for o in rows
-                    if (lo is None or getattr(o, attr) >= lo) and (hi is None or getattr(o, attr) <= hi)]
+            when = _order_changed if attr == "updated_at" else (lambda o: o.purchased_at)
+            rows = [o for o in rows if (lo is None or when(o) >= lo) and (hi is None or when(o) <= hi)]
         rows = sorted(rows, key=lambda o: o.purchased_at, reverse=req.arg("sort") == "date_desc")
         page = rows[offset:offset + limit]
         return Reply(200, {"query": "", "results": [render_order(acc, o) for o in page],
                            "sort": {"id": req.arg("sort", "date_asc")},
                            "paging": {"total": len(rows), "offset": offset, "limit": limit}})
+
+    @route(MARKETPLACE, "GET", r"/orders/(?P<oid>\d+)")
+    @authed
+    def one_order(req: Request, acc: WAccount) -> Reply:
+        assert req.match is not None
+        o = sandbox.world.order(acc.id, req.match["oid"])
+        if o is None:
+            return error(404, "not_found", "order not found")
+        return Reply(200, render_order(acc, o))
 
     def by_shipment(acc: WAccount, sid: int) -> WOrder | None:
         seq = sid - 40_000_000_000

@@ -99,7 +99,7 @@ def mock_orders(rsps, seen: list[dict], pages: list[dict] | None = None) -> None
 @pytest.fixture
 def small_pages(monkeypatch):
     """Page size 2 so that the three fixture orders need two pages."""
-    monkeypatch.setattr(ml, "_options", lambda ctx: ml.Options(page_size=2))
+    monkeypatch.setattr(ml, "_options", lambda ctx: ml.Options(page_size=2, slice_days=365))
 
 
 # -- normalization ----------------------------------------------------------------------------------
@@ -371,7 +371,8 @@ def test_a_malformed_page_stops_the_stream_and_keeps_the_cursor(store, clock, sm
 
 
 @responses.activate
-def test_a_deep_window_is_split_instead_of_paging_past_the_offset_limit(store, clock):
+def test_a_deep_window_is_split_instead_of_paging_past_the_offset_limit(store, clock, monkeypatch):
+    monkeypatch.setattr(ml, "_options", lambda ctx: ml.Options(slice_days=365))
     responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
     seen: list[dict] = []
 
@@ -571,3 +572,57 @@ def test_a_garbled_stored_token_is_dropped_and_fetched_again(store, clock):
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert outcome.ok, outcome.error
     assert store.state("ml-br", "refresh_token") == "TG-1"
+
+
+# -- resumable backfill and orders the search does not show again (issue 17 item 2 kind, issue 18 kind 5) -----
+
+
+@responses.activate
+def test_an_interrupted_backfill_resumes_from_the_last_finished_window(store, clock):
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    windows: list[tuple[str, str]] = []
+    down = {"from": (NOW - timedelta(days=76)).isoformat(timespec="milliseconds")}
+
+    def reply(request):
+        q = query(request)
+        windows.append((q["order.date_last_updated.from"], q["order.date_last_updated.to"]))
+        if q["order.date_last_updated.from"] == down["from"]:  # the third week fails, every attempt
+            return 503, {}, json.dumps({"message": "down", "error": "service_unavailable", "status": 503})
+        return 200, {}, json.dumps({"results": [], "paging": {"total": 0, "offset": 0, "limit": 50}})
+
+    responses.add_callback(responses.GET, f"{API}/orders/search", callback=reply)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "wait")
+    assert store.cursor("ml-br", "orders") == (NOW - timedelta(days=90 - 14)).isoformat()  # two weeks done
+    windows.clear()
+    down["from"] = ""
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert datetime.fromisoformat(windows[0][0]) == NOW - timedelta(days=76, minutes=10)  # not from zero
+
+
+@responses.activate
+def test_an_open_order_is_read_again_when_its_deadline_comes(store, small_pages):
+    """Mercado Libre's order search by date_last_updated need not show a shipment's progress: an order stored
+    unshipped is read again (with its shipment) once its ship-by is near, so an on-time shipment is not late."""
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    order = {**load("orders_search_page1.json")["results"][0], "tags": ["paid"]}
+    waiting = {**load("shipment.json"), "status": "ready_to_ship",
+               "status_history": {**load("shipment.json")["status_history"], "date_shipped": None,
+                                  "date_delivered": None, "date_first_visit": None}}
+    state = {"search": [order], "shipment": waiting}
+    responses.add_callback(responses.GET, f"{API}/orders/search", callback=lambda r: (200, {}, json.dumps(
+        {"results": state["search"], "paging": {"total": len(state["search"]), "offset": 0, "limit": 2}})))
+    responses.add_callback(responses.GET, f"{API}/shipments/41000000001",
+                           callback=lambda r: (200, {}, json.dumps(state["shipment"])))
+    responses.add(responses.GET, f"{API}/orders/2000003508419013", json=order)
+    clock = FixedClock(datetime(2026, 11, 20, 20, 0, tzinfo=UTC))
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    with store.session() as session:
+        assert session.scalar(select(OrderRow.status)) == "unshipped"
+    # shipped on time; the order's date_last_updated did not move, so the search no longer lists it
+    state["search"], state["shipment"] = [], load("shipment.json")
+    clock.advance(hours=31)  # 2026-11-22 03:00: ship-by (02:59:59) has passed
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    with store.session() as session:
+        assert session.scalar(select(OrderRow.status)) == "delivered"
+    assert store.state("ml-br", "open_orders") == "{}"
