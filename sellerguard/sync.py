@@ -129,10 +129,8 @@ class StoreBuckets(BucketBackend):
         self._store, self._account = store, account
 
     def take(self, key: str, rate: float, burst: float, now: datetime, *, drain: bool = False) -> float:
-        name = f"rate:{key}"
-        with self._store.lock(name):
+        def update(raw: str | None) -> tuple[str, float]:
             tokens, at = burst, now
-            raw = self._store.state(self._account, name)
             if raw:
                 try:
                     level, stamp = raw.split(" ", 1)
@@ -146,8 +144,9 @@ class StoreBuckets(BucketBackend):
             else:
                 tokens -= 1
                 wait = max(0.0, -tokens) / rate if rate > 0 else 0.0
-            self._store.put_state(self._account, name, f"{tokens!r} {now.isoformat()}", now=now)
-        return wait
+            return f"{tokens!r} {max(now, at).isoformat()}", wait
+
+        return float(self._store.update_state(self._account, f"rate:{key}", update))
 
 
 def account_record(acc: AccountConfig) -> Account:

@@ -255,12 +255,25 @@ def test_corrupt_content_encoding_is_a_payload_error(clock):
 # -- 19.5: rate buckets shared through the store --------------------------------------------------------
 
 
-def test_two_processes_share_one_bucket_through_the_store(tmp_path, clock):
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_processes_share_one_bucket_through_the_store(tmp_path, clock, backend):
+    from contextlib import ExitStack
+
+    from pg import pg_schema_url
+
     from sellerguard.store import Store
+
+    with ExitStack() as stack:
+        url = stack.enter_context(pg_schema_url()) if backend == "postgres" else f"sqlite:///{tmp_path / 'b.db'}"
+        a, b = Store(url), Store(url)  # two processes' stores on one database
+        stack.callback(a.close)
+        stack.callback(b.close)
+        share_one_bucket(a, b, clock)
+
+
+def share_one_bucket(a, b, clock):
     from sellerguard.sync import StoreBuckets
 
-    url = f"sqlite:///{tmp_path / 'b.db'}"
-    a, b = Store(url), Store(url)  # two processes' stores on one database
     slept = []
     clients = []
     for s in (a, b):
@@ -276,4 +289,3 @@ def test_two_processes_share_one_bucket_through_the_store(tmp_path, clock):
     for c in (clients[0], clients[1], clients[0], clients[1]):
         c.limits["orders"].acquire()
     assert slept == [1.0, 2.0]  # burst of 2 shared: the 3rd and 4th calls wait, whichever process makes them
-    a.close(), b.close()

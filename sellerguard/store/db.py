@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -403,6 +403,20 @@ class Store:
                                                     "value": sealed.seal(self, account, value),  # tokens at rest
                                                     "updated_at": now}, ("account", "key"))
 
+    def update_state(self, account: str, key: str, update: Any) -> Any:
+        """Read-modify-write one state value atomically across processes (shared rate buckets, issue 19.5).
+
+        ``update(old value or None) -> (new value, result)``; runs under ``lock(key)`` in one transaction with
+        plain SQL (called once per marketplace request: no ORM round trips). Returns ``result``.
+        """
+        when = datetime.now(UTC)
+        when = when.replace(tzinfo=None) if self.dialect == "sqlite" else when
+        with self.lock(f"state:{account}:{key}"), self.engine.begin() as conn:
+            old = conn.execute(_STATE_GET, {"a": account, "k": key}).scalar()
+            new, result = update(old)
+            conn.execute(_STATE_PUT, {"a": account, "k": key, "v": new, "t": when})
+        return result
+
     # -- sync runs ------------------------------------------------------------------------------------
 
     def record_sync(self, run: SyncRun) -> None:
@@ -453,6 +467,11 @@ class Transaction:
             self._store._put(self.session, SyncCursor, {"account": account, "stream": stream, "cursor": cursor,
                                                         "updated_at": now}, ("account", "stream"))
         return changed
+
+
+_STATE_GET = text("SELECT value FROM connector_state WHERE account = :a AND key = :k")
+_STATE_PUT = text("INSERT INTO connector_state (account, key, value, updated_at) VALUES (:a, :k, :v, :t) "
+                  "ON CONFLICT (account, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")
 
 
 def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

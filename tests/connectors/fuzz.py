@@ -1,0 +1,466 @@
+"""Connector fuzzing (issue 18): real sandbox responses, one mutated per run, fed through ``sync_accounts``.
+
+The loopback sandbox answers in process (``Sandbox.dispatch`` behind ``responses``, no sockets), so a run is a
+real ``sellerguard sync`` of one small account: the real connector, HTTP core, schema and store. One response of
+the run (chosen by index) is mutated: a key dropped, a value replaced (wrong type, null, huge/negative number,
+NaN/Infinity, a malformed or far-off date, unicode, NUL, whitespace), the body truncated, HTML with 200, a body of
+``123``, empty or corrupt gzip. Then ``check`` sorts what happened into the issue's four outcomes:
+
+- ``traceback``: an exception escaped the sync, or an outcome of kind "internal" (an unexpected exception);
+- ``implausible``: a stored value no marketplace sends (date out of range, negative or absurd count or money,
+  NaN/Infinity, an empty/"nan"/control-character id, NUL or a lone surrogate in text);
+- ``dropped``: a record of the clean run missing after the mutated sync reported success, or still missing after
+  a clean sync that followed it (the cursor moved past records that were never stored);
+- ``bad_state``: the clean sync after the mutated one fails (something bad was kept in connector state).
+
+Used by tests/connectors/test_fuzz.py (a few hundred seeded examples per connector) and scripts/fuzz_table.py
+(1,000 per connector, the issue's table).
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import logging
+import math
+import re
+import shutil
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import responses
+from sqlalchemy import select
+
+from sellerguard.clock import FixedClock
+from sellerguard.config import parse_config
+from sellerguard.demo import demo_accounts
+from sellerguard.sandbox import Sandbox, World
+from sellerguard.sandbox.server import Reply
+from sellerguard.sandbox.world import DEFAULT_ACCOUNTS
+from sellerguard.store import Store
+from sellerguard.store.tables import RECORD_TABLES
+from sellerguard.sync import sync_accounts
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+HOST = "sandbox.fuzz.invalid"
+OUTCOMES = ("traceback", "implausible", "dropped", "bad_state")
+MARKETPLACES = ("amazon", "ebay", "walmart", "etsy", "tiktok", "mercadolibre", "bol", "shopify")
+
+# Replacement values: wrong types, nulls, huge/negative numbers, NaN/Infinity, bad and far-off dates, unicode, NUL
+VALUES: list[Any] = [
+    None, "", " ", "x", 0, -1, -50, -(10**20), 2**63, 2**64 + 7, 10**30, 1.5, 1e308, -1e308,
+    math.nan, math.inf, -math.inf, "NaN", "Infinity", "-5", "1e308", True, False, [], {}, [None], {"x": None},
+    "\x00", "a\x00b", "\ud800", "tok en", " padded ", "\u202eevil", "😀" * 3, "<html>", "null", "nan",
+    "2026-13-45T99:99:99Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59Z", "1970-01-01T00:00:00Z",
+    "2126-01-01T00:00:00Z", "2026-11-20", "20261120", "yesterday", 1_700_000_000_000_000, -1_700_000_000,
+    "12345678901234567890123456789", "x" * 5000,
+]
+BODY_OPS = ("truncate", "html200", "body123", "empty", "empty_gzip", "corrupt_gzip", "json_null", "json_list")
+NODE_OPS = ("drop", "value", "value", "value", "stringify", "wrap_list")
+
+
+@dataclass(frozen=True)
+class Mutation:
+    target: int  # which response of the run (0-based, in request order)
+    op: str  # one of BODY_OPS or NODE_OPS
+    node: int = 0  # which node of the JSON tree (modulo the node count)
+    value: int = 0  # which VALUES entry (modulo)
+    cut: float = 0.5  # where to truncate (fraction of the body)
+
+    def describe(self) -> str:
+        extra = f" value={show(VALUES[self.value % len(VALUES)])}" if self.op == "value" else ""
+        return f"response #{self.target} {self.op} node={self.node}{extra}"
+
+
+def show(v: Any) -> str:
+    return repr(v)[:40].encode("ascii", "backslashreplace").decode()
+
+
+# -- mutating one response --------------------------------------------------------------------------------
+
+
+def _nodes(doc: Any, limit: int = 5000) -> list[tuple[Any, Any]]:
+    """(container, key) of every value in a JSON tree, depth-first, in a stable order."""
+    out: list[tuple[Any, Any]] = []
+    stack = [doc]
+    while stack and len(out) < limit:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k in reversed(list(node)):
+                out.append((node, k))
+                stack.append(node[k])
+        elif isinstance(node, list):
+            for i in reversed(range(len(node))):
+                out.append((node, i))
+                stack.append(node[i])
+    return out
+
+
+def _encode(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8", "surrogatepass")
+    if body is None:
+        return b""
+    return json.dumps(body, default=str).encode("utf-8", "surrogatepass")
+
+
+def mutate(reply: Reply, m: Mutation) -> Reply:
+    """A copy of ``reply`` with mutation ``m`` applied (a node op on a non-JSON body mutates its text)."""
+    status, headers, ctype = reply.status, dict(reply.headers), reply.content_type
+    if m.op in BODY_OPS:
+        raw = _encode(reply.body)
+        if m.op == "truncate":
+            body: Any = raw[: int(len(raw) * m.cut)]
+        elif m.op == "html200":
+            status, ctype = 200, "text/html"
+            body = b"<!DOCTYPE html><html><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+        elif m.op == "body123":
+            body = b"123"
+        elif m.op == "empty":
+            body = b""
+        elif m.op == "empty_gzip":
+            body = gzip.compress(b"")
+        elif m.op == "corrupt_gzip":
+            gz = raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw)
+            body = gz[:10] + bytes(b ^ 0x5A for b in gz[10:40]) + gz[40: max(41, int(len(gz) * m.cut))]
+        elif m.op == "json_null":
+            body = b"null"
+        else:
+            body = b"[]"
+        return Reply(status, body, headers, ctype)
+    doc = reply.body
+    if isinstance(doc, bytes | str):
+        return Reply(status, _mutate_text(doc, m), headers, ctype)
+    doc = copy.deepcopy(doc)
+    nodes = _nodes(doc)
+    if not nodes:
+        return Reply(status, VALUES[m.value % len(VALUES)], headers, ctype)
+    parent, key = nodes[m.node % len(nodes)]
+    if m.op == "drop":
+        if isinstance(parent, dict):
+            del parent[key]
+        else:
+            parent.pop(key)
+    elif m.op == "value":
+        parent[key] = copy.deepcopy(VALUES[m.value % len(VALUES)])
+    elif m.op == "stringify":
+        parent[key] = json.dumps(parent[key], default=str) if not isinstance(parent[key], str) else 12345
+    else:  # wrap_list
+        parent[key] = [parent[key]]
+    return Reply(status, json.dumps(doc, default=str, allow_nan=True).encode("utf-8", "surrogatepass"), headers,
+                 ctype)
+
+
+def _mutate_text(doc: bytes | str, m: Mutation) -> bytes:
+    """Flat files (TSV/CSV, maybe gzip): replace one cell, drop one line, or drop a column of the header."""
+    raw = _encode(doc)
+    zipped = raw[:2] == b"\x1f\x8b"
+    try:
+        text = (gzip.decompress(raw) if zipped else raw).decode("utf-8", "surrogatepass")
+    except (OSError, UnicodeDecodeError):
+        return raw[: len(raw) // 2]
+    lines = text.split("\n")
+    i = m.node % max(1, len(lines))
+    sep = "\t" if "\t" in lines[0] else ","
+    cells = lines[i].split(sep)
+    j = m.value % max(1, len(cells))
+    if m.op == "drop":
+        if i == 0 and len(cells) > 1:
+            del cells[j]
+            lines[0] = sep.join(cells)
+        else:
+            del lines[i]
+    else:
+        value = VALUES[m.value % len(VALUES)]
+        cells[j] = "" if value is None else str(value)
+        lines[i] = sep.join(cells)
+    data = "\n".join(lines).encode("utf-8", "surrogatepass")
+    return gzip.compress(data, compresslevel=1) if zipped else data
+
+
+# -- one run ------------------------------------------------------------------------------------------------
+
+
+def small_world(row: tuple[Any, ...], recent: int = 6) -> World:
+    """The sandbox world cut to a few orders: the most recent ones plus one of each event kind (cancel, claim,
+    return, feedback), and their messages: every stream has something to read, a run stays fast."""
+    world = World(NOW, accounts=[row])
+    for acc in world.accounts.values():
+        keep = list(acc.orders[-recent:])
+        for attr in ("cancel", "claim", "ret", "feedback"):
+            keep += [o for o in acc.orders if getattr(o, attr, None) is not None][:1]
+        ids = {o.id for o in keep}
+        acc.orders = [o for o in acc.orders if o.id in ids]
+        acc.messages = [m for m in acc.messages if m.order_id in ids][:4] or acc.messages[-2:]
+    return world
+
+
+def _refresh_token(query: str, body: bytes) -> str | None:
+    """The refresh token a token request presents (query or form), to tell a lost reply from a bad state."""
+    for source in (query, body.decode("utf-8", "replace") if body else ""):
+        values = parse_qs(source).get("refresh_token")
+        if values:
+            return values[0]
+    return None
+
+
+class _Traces(logging.Handler):
+    """Keeps the last frames of each traceback the sync runner logs at DEBUG (kind "internal")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            frames = traceback.extract_tb(exc.__traceback__)[-2:]
+            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.line}" for f in reversed(frames))
+            self.found.append(f"{type(exc).__name__}: {str(exc)[:120]} at {where}")
+
+
+class _Box(Sandbox):
+    """The sandbox without a server: ``responses`` hands each request to ``dispatch``."""
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}"
+
+
+@dataclass
+class Run:
+    outcomes: list[Any] = field(default_factory=list)
+    crash: str | None = None  # a traceback that escaped sync_accounts
+    responses: int = 0
+    ids: dict[str, set[str]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Finding:
+    outcome: str  # one of OUTCOMES
+    mutation: Mutation
+    detail: str
+
+
+class Harness:
+    """One marketplace: a small world, a migrated template database, and the clean run to compare with."""
+
+    def __init__(self, marketplace: str, workdir: Path | None = None, per_day: int = 1) -> None:
+        self.marketplace = marketplace
+        row = next(r for r in DEFAULT_ACCOUNTS if r[1] == marketplace)
+        self.account_row = (*row[:5], per_day, row[6])
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"sg-fuzz-{marketplace}-"))
+        self.template = self.workdir / "template.db"
+        Store(f"sqlite:///{self.template}").close()
+        self._n = 0
+        self.world = small_world(self.account_row)
+        self.baseline = self.run(None)
+        if self.baseline.crash or not all(o.ok for o in self.baseline.outcomes):
+            why = self.baseline.crash or self._errors(self.baseline)
+            raise AssertionError(f"{marketplace}: the clean run fails: {why}")
+
+    @staticmethod
+    def _errors(run: Run) -> list[str]:
+        return [o.error for o in run.outcomes if not o.ok]
+
+    def _store(self) -> tuple[Store, Path]:
+        self._n += 1
+        path = self.workdir / f"run{self._n}.db"
+        shutil.copyfile(self.template, path)
+        return Store(f"sqlite:///{path}"), path
+
+    def run(self, mutation: Mutation | None, *, then_clean: bool = False) -> Run | tuple[Run, Run]:
+        clock = FixedClock(NOW)
+        box = _Box(copy.deepcopy(self.world), clock=clock)
+        config = parse_config({"accounts": demo_accounts(box)})
+        store, path = self._store()
+        try:
+            first = self._sync(box, config, store, clock, mutation)
+            if not then_clean:
+                return first
+            clock.advance(minutes=10)
+            second = self._sync(box, config, store, clock, None)
+            return first, second
+        finally:
+            store.close()
+            for p in path.parent.glob(path.name + "*"):
+                p.unlink(missing_ok=True)
+
+    def _sync(self, box: Sandbox, config: Any, store: Store, clock: FixedClock, mutation: Mutation | None) -> Run:
+        run = Run()
+        run.mutated_path = run.spent = None  # type: ignore[attr-defined]
+        run.presented = []  # type: ignore[attr-defined]
+        counter = [0]
+
+        def callback(request: Any) -> tuple[int, dict[str, str], bytes]:
+            parts = urlsplit(request.url)
+            headers = dict(request.headers)
+            headers["Host"] = parts.netloc
+            body = request.body or b""
+            if isinstance(body, str):
+                body = body.encode()
+            reply = box.dispatch(request.method, parts.path + (f"?{parts.query}" if parts.query else ""),
+                                 headers, body)
+            index = counter[0]
+            counter[0] += 1
+            presented = _refresh_token(parts.query, body)
+            if presented is not None:
+                run.presented.append(presented)  # type: ignore[attr-defined]
+            if mutation is not None and index == mutation.target:
+                reply = mutate(reply, mutation)
+                run.mutated_path = parts.path  # type: ignore[attr-defined]
+                run.spent = presented  # type: ignore[attr-defined]
+            data = _encode(reply.body) if not isinstance(reply.body, dict | list) else json.dumps(
+                reply.body, default=str).encode()
+            return reply.status, {"Content-Type": reply.content_type, **reply.headers}, data
+
+        traces = _Traces()
+        sync_log = logging.getLogger("sellerguard.sync")
+        sync_log.addHandler(traces)
+        level = sync_log.level
+        sync_log.setLevel(logging.DEBUG)
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                rsps.add_callback(method, re.compile(rf"http://{re.escape(HOST)}/.*"), callback=callback)
+            try:
+                run.outcomes = sync_accounts(config, store, clock=clock, sleep=clock.sleep, lock_wait_s=0)
+            except BaseException:  # what the fuzz test is looking for
+                run.crash = traceback.format_exc(limit=-4)
+            finally:
+                sync_log.removeHandler(traces)
+                sync_log.setLevel(level)
+        run.traces = traces.found  # type: ignore[attr-defined]
+        run.responses = counter[0]
+        run.ids, run.counts = stored_ids(store)
+        run.implausible = implausible(store)  # type: ignore[attr-defined]
+        return run
+
+    def check(self, mutation: Mutation) -> list[Finding]:
+        """Run the mutation, then a clean sync; the findings (empty: all four outcomes held)."""
+        if mutation.target >= self.baseline.responses:
+            mutation = Mutation(mutation.target % self.baseline.responses, mutation.op, mutation.node,
+                                mutation.value, mutation.cut)
+        first, second = self.run(mutation, then_clean=True)  # type: ignore[misc]
+        found: list[Finding] = []
+        internal = [o.error for o in first.outcomes if o.error_kind == "internal"]
+        if first.crash or internal:
+            trace = " | ".join(first.traces)  # type: ignore[attr-defined]
+            found.append(Finding("traceback", mutation, first.crash or f"{internal[0]} :: {trace}"))
+        bad = first.implausible or second.implausible  # type: ignore[attr-defined]
+        if bad:
+            found.append(Finding("implausible", mutation, bad[0]))
+        if first.outcomes and all(o.ok for o in first.outcomes):
+            short = {k: n for k, n in self.baseline.counts.items() if first.counts.get(k, 0) < n}
+            if short:
+                found.append(Finding("dropped", mutation, f"sync ok but fewer records than the clean run: {short}"))
+        missing = {k: sorted(ids - second.ids.get(k, set()))[:3] for k, ids in self.baseline.ids.items()
+                   if ids - second.ids.get(k, set())}
+        if missing and not any(f.outcome == "dropped" for f in found):
+            found.append(Finding("dropped", mutation, f"still missing after a clean sync: {missing}"))
+        # A single-use refresh token (Mercado Libre) spent by the marketplace whose reply we garbled is gone for
+        # anyone: not a connector fault when the clean sync presents that same old token again.
+        lost_reply = first.spent is not None and second.presented[:1] == [first.spent]  # type: ignore[attr-defined]
+        if (second.crash or not second.outcomes or not all(o.ok for o in second.outcomes)) and not lost_reply:
+            found.append(Finding("bad_state", mutation,
+                                 second.crash or "; ".join(self._errors(second)) or "no outcome"))
+        return found
+
+
+def random_mutation(rng: Any, responses_in_run: int) -> Mutation:
+    """A mutation drawn from ``rng`` (random.Random): the script's 1,000-per-connector runs."""
+    op = rng.choice(BODY_OPS) if rng.random() < 0.25 else rng.choice(NODE_OPS)
+    return Mutation(target=rng.randrange(max(1, responses_in_run)), op=op, node=rng.randrange(10_000),
+                    value=rng.randrange(len(VALUES)), cut=rng.random())
+
+
+def mutations() -> Any:
+    """The Hypothesis strategy of mutations (the target is taken modulo the clean run's response count)."""
+    from hypothesis import strategies as st
+
+    return st.builds(Mutation, target=st.integers(0, 10_000),
+                     op=st.sampled_from(BODY_OPS + NODE_OPS + NODE_OPS),
+                     node=st.integers(0, 10_000), value=st.integers(0, len(VALUES) - 1),
+                     cut=st.floats(0, 1))
+
+
+# -- what the store holds ------------------------------------------------------------------------------------
+
+
+def stored_ids(store: Store) -> tuple[dict[str, set[str]], dict[str, int]]:
+    ids: dict[str, set[str]] = {}
+    with store.session() as s:
+        for kind, table in RECORD_TABLES.items():
+            found = set(s.execute(select(table.external_id)).scalars())  # type: ignore[attr-defined]
+            if found:
+                ids[kind] = found
+    return ids, {k: len(v) for k, v in ids.items()}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_MONEY = re.compile(r"amount|total|price|subtotal|refund|fee|cost", re.I)
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)
+LATEST = NOW + timedelta(days=8)  # the clean follow-up sync runs 10 minutes later
+
+
+def implausible(store: Store) -> list[str]:
+    """Stored values no marketplace would send; each as "kind.column=value (external id)"."""
+    problems: list[str] = []
+    with store.engine.connect() as conn:
+        for kind, table in RECORD_TABLES.items():
+            for row in conn.execute(select(table.__table__)).mappings():  # type: ignore[attr-defined]
+                values = dict(row)
+                where = f"{kind}[{show(values.get('external_id'))}]"
+                for col, v in values.items():
+                    bad = _bad_value(col, v)
+                    if bad:
+                        problems.append(f"{where}.{col}={show(v)}: {bad}")
+    return problems
+
+
+def _bad_value(col: str, v: Any) -> str | None:
+    if v is None or col in ("id", "raw_hash"):
+        return None
+    if isinstance(v, datetime):
+        aware = v if v.tzinfo else v.replace(tzinfo=UTC)
+        latest = LATEST + timedelta(days=120) if col.endswith("_by") or "deadline" in col else LATEST
+        return "date out of range" if not EARLIEST <= aware <= latest else None
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return "negative or absurd count" if v < 0 or v > 10**9 else None
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "not finite"
+        return "negative" if v < 0 and "delta" not in col else None
+    if isinstance(v, Decimal):
+        v = str(v)
+    if isinstance(v, str):
+        is_id = col in ("external_id", "account", "order_id", "order_ref") or col.endswith("_id")
+        if is_id and (not v.strip() or v.strip().lower() in ("nan", "null", "none") or _CONTROL.search(v)):
+            return "not an id"
+        if "\x00" in v or re.search(r"[\ud800-\udfff]", v):
+            return "NUL or lone surrogate in text"
+        if _MONEY.search(col):
+            try:
+                amount = Decimal(v)
+            except InvalidOperation:
+                return None
+            if not amount.is_finite() or amount < 0 or amount > 10**9:
+                return "not a plausible amount"
+    if isinstance(v, list):
+        for item in v:
+            if isinstance(item, dict):
+                for k, x in item.items():
+                    if bad := _bad_value(k, x):
+                        return f"{k}: {bad}"
+    return None
