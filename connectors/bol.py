@@ -13,8 +13,9 @@ Normalization lives in ``bol_normalize``. Facts and sources: docs/connectors/bol
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -155,18 +156,22 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
     return http
 
 
-def _list(http: HttpClient, path: str, key: str, params: dict[str, str], bucket: str) -> Iterator[list[Any]]:
-    """Pages of 50 until a short page; bol answers an empty list as ``{}``."""
+def _list(http: HttpClient, path: str, key: str, params: dict[str, str], bucket: str,
+          first: int = 1) -> Iterator[list[Any]]:
+    """Pages of 50 until a short page; bol answers an empty list as ``{}`` (any other body without the list
+    key is a payload error, never an empty page)."""
     def fetch_page(page: int) -> tuple[list[Any], bool]:
         body = http.get_json(path, params={**params, "page": str(page)}, bucket=bucket)
         if not isinstance(body, dict):
             raise payload_error(path, "(root)", "not an object")
-        rows = body.get(key, [])
-        if not isinstance(rows, list):
-            raise payload_error(path, key, "not a list")
+        if body == {}:
+            return [], False
+        rows = body.get(key)
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise payload_error(path, key, "missing or not a list of objects (a page without its list is not empty)")
         return rows, len(rows) >= PAGE_SIZE
 
-    yield from (list(p) for p in by_page(fetch_page))
+    yield from (list(p) for p in by_page(fetch_page, first, marketplace=MARKETPLACE, where=path))
 
 
 def _local_today(ctx: SyncContext) -> date:
@@ -199,63 +204,103 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
         day += timedelta(days=1)
 
 
+def _shipment_cursor(cursor: str | None) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """(known, pass_top, pass_low). ``known``: every shipment up to it is stored. An interrupted pass also
+    left (pass_top, pass_low): shipments dated between them were already read in full. An old cursor is a
+    plain ISO time (= known); an unreadable one means: read all three months again."""
+    if not cursor:
+        return None, None, None
+    try:
+        if not cursor.startswith("{"):
+            return datetime.fromisoformat(cursor), None, None
+        data = json.loads(cursor)
+        known, top, low = (datetime.fromisoformat(data[k]) if data.get(k) else None for k in ("known", "top", "low"))
+        return known, top, low
+    except (ValueError, TypeError, AttributeError):
+        return None, None, None
+
+
 def fetch_shipments(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
     """Newest first, down to the cursor less ``transport_days`` (recent shipments get new transport events);
-    each is read in full for its transport events. Only seller-shipped (FBR) shipments have events to judge."""
+    each is read in full for its transport events. Only seller-shipped (FBR) shipments have events to judge.
+    The cursor is written per page: an interrupted backfill skips what it already read in full."""
     opts = _options(ctx)
     recent = ctx.now() - timedelta(days=opts.transport_days)
-    known = None
-    if cursor:
-        try:
-            known = datetime.fromisoformat(cursor)
-        except ValueError:
-            known = None  # an unreadable cursor just means: read all three months again
+    known, done_top, done_low = _shipment_cursor(cursor)
     newest: datetime | None = None
-    for page in _list(http, "/retailer/shipments", "shipments", {"fulfilment-method": "FBR"}, "shipments"):
+    oldest: datetime | None = None
+    ep = "/retailer/shipments"
+    for page in _list(http, ep, "shipments", {"fulfilment-method": "FBR"}, "shipments"):
         records: list[Record] = []
         reached = False
         for reduced in page:
             sid = reduced.get("shipmentId") if isinstance(reduced, dict) else None
-            if not sid:
-                raise payload_error("/retailer/shipments", "shipments[].shipmentId", "missing")
-            at = when(reduced.get("shipmentDateTime"), "shipments[].shipmentDateTime", "/retailer/shipments",
-                      required=False)
+            if not isinstance(sid, str | int) or isinstance(sid, bool) or not str(sid).isdigit() or len(str(sid)) > 30:
+                raise payload_error(ep, "shipments[].shipmentId", f"missing or not an id: {str(sid)[:30]!r}")
+            at = when(reduced.get("shipmentDateTime"), "shipments[].shipmentDateTime", ep, required=False)
             if at is not None and known is not None and at <= known and at < recent:
                 reached = True  # neither new nor recent enough to get transport events: older ones neither
                 break
-            if at is not None and (newest is None or at > newest):
-                newest = at
+            if at is not None:
+                newest = at if newest is None or at > newest else newest
+                oldest = at if oldest is None or at < oldest else oldest
+            if at is not None and done_top is not None and done_low is not None and done_low <= at <= done_top \
+                    and at < recent:
+                continue  # read in full by the interrupted pass
             detail = http.get_json(f"/retailer/shipments/{sid}", bucket="shipments")
             records.append(normalize_shipment(ctx.account.id, detail))
-        yield Batch(records, None, progress=len(page))
+        top = max((t for t in (newest, done_top) if t), default=None)
+        progress = {"known": known.isoformat() if known else None, "top": top.isoformat() if top else None,
+                    "low": oldest.isoformat() if oldest else None}
+        yield Batch(records, json.dumps(progress) if oldest else None, progress=len(page))
         if reached:
             break
-    done = max((t for t in (newest, known) if t), default=None)
+    done = max((t for t in (newest, known, done_top) if t), default=None)
     yield Batch([], done.isoformat() if done else None)
 
 
+def _returns_cursor(cursor: str | None, fallback: datetime) -> tuple[datetime, int, datetime | None]:
+    """(since, handled page to resume at, the pass's start time) from ``{"since", "page", "top"}`` or an old
+    plain ISO cursor; unreadable: the backfill window from page 1."""
+    if not cursor:
+        return fallback, 1, None
+    try:
+        if not cursor.startswith("{"):
+            return datetime.fromisoformat(cursor) - timedelta(days=2), 1, None
+        data = json.loads(cursor)
+        page = int(data.get("page") or 1)
+        return datetime.fromisoformat(data["since"]), max(1, min(page, 10_000)), datetime.fromisoformat(data["top"])
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        return fallback, 1, None
+
+
 def fetch_returns(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
-    """Every unhandled return (oldest first), then handled ones newest first down to the cursor."""
+    """Every unhandled return (oldest first), then handled ones newest first down to the cursor. The handled
+    pass writes its page to the cursor: an interrupted backfill resumes a page before where it stopped (new
+    handled returns push older ones down), and the next pass starts at this pass's start time."""
     opts = _options(ctx)
     now = ctx.now()
-    since = now - timedelta(days=opts.backfill_days)
-    if cursor:
-        with suppress(ValueError):  # an unreadable cursor: the full backfill window
-            since = datetime.fromisoformat(cursor) - timedelta(days=2)
-    for handled in ("false", "true"):
-        for page in _list(http, "/retailer/returns", "returns", {"handled": handled}, "returns"):
-            records: list[Record] = []
-            older = False
-            for raw in page:
-                found = normalize_return(ctx.account.id, raw)
-                if handled == "true" and found and found[0].requested_at < since:
-                    older = True
-                    break
-                records.extend(found)
-            yield Batch(records, None, progress=len(page))
-            if older:
+    since, resume, top = _returns_cursor(cursor, now - timedelta(days=opts.backfill_days))
+    top = top or now
+    for page in _list(http, "/retailer/returns", "returns", {"handled": "false"}, "returns"):
+        records = [r for raw in page for r in normalize_return(ctx.account.id, raw)]
+        yield Batch(records, None, progress=len(page))
+    number = max(1, resume - 1)
+    for page in _list(http, "/retailer/returns", "returns", {"handled": "true"}, "returns", first=number):
+        records: list[Record] = []
+        older = False
+        for raw in page:
+            found = normalize_return(ctx.account.id, raw)
+            if found and found[0].requested_at < since:
+                older = True
                 break
-    yield Batch([], now.isoformat())
+            records.extend(found)
+        number += 1
+        state = {"since": since.isoformat(), "page": number, "top": top.isoformat()}
+        yield Batch(records, json.dumps(state), progress=len(page))
+        if older:
+            break
+    yield Batch([], top.isoformat())  # the next pass reads handled returns down to two days before this one
 
 
 def fetch_performance(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:

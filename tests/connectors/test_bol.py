@@ -6,6 +6,7 @@ HTTP is mocked with ``responses``; the clock is fixed and sleeping only advances
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -484,3 +485,88 @@ def test_revoked_credentials_name_the_account_and_a_garbled_stored_token_is_drop
     assert outcome.error_kind == "config" and "account 'bol-nl'" in outcome.error and "re-create" in outcome.error
     assert "csecret" not in outcome.error
     assert store.state("bol-nl", "access_token") is None  # the garbled value was dropped, not kept
+
+
+# -- resumable backfills (issue 18 kind 5) ------------------------------------------------------------------
+
+
+def _shipments_pages(n_pages: int) -> list[dict]:
+    """``n_pages`` full pages of 50 shipments, newest first, one an hour back from 2026-11-21 09:00 UTC."""
+    base = load("shipments_page1.json")["shipments"][0]
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    rows = [{**base, "shipmentId": str(600_000_000 + i),
+             "shipmentDateTime": (start - timedelta(hours=i)).isoformat()} for i in range(50 * n_pages)]
+    return [{"shipments": rows[p * 50:(p + 1) * 50]} for p in range(n_pages)]
+
+
+@responses.activate
+def test_an_interrupted_shipments_backfill_skips_what_it_read_in_full(store, clock):
+    mock_token(responses)
+    pages = _shipments_pages(3)
+    broken = {"on": True}
+
+    def listing(request):
+        n = int(query(request)["page"])
+        if broken["on"] and n == 2:
+            return 500, {}, json.dumps({"title": "Internal Server Error", "status": 500})
+        return 200, {}, json.dumps(pages[n - 1] if n <= 3 else {})
+
+    def detail(request):
+        sid = request.url.rsplit("/", 1)[1]
+        row = next(r for p in pages for r in p["shipments"] if r["shipmentId"] == sid)
+        return 200, {}, json.dumps({**load("shipment_541757635.json"), "shipmentId": sid,
+                                    "shipmentDateTime": row["shipmentDateTime"]})
+
+    responses.add_callback(responses.GET, f"{API}/retailer/shipments", callback=listing)
+    responses.add_callback(responses.GET, re.compile(f"{API}/retailer/shipments/\\d+"), callback=detail)
+    clock.advance(days=20)  # these shipments are older than transport_days: no reason to read them again
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["shipments"])
+    assert (outcome.ok, store.count("shipment", account="bol-nl")) == (False, 50)
+    cursor = json.loads(store.cursor("bol-nl", "shipments"))
+    assert cursor["low"] == (datetime(2026, 11, 21, 9, 0, tzinfo=UTC) - timedelta(hours=49)).isoformat()
+    broken["on"] = False
+    calls = len(responses.calls)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["shipments"]).ok
+    details = [c for c in responses.calls[calls:] if re.search(r"/shipments/\d+", c.request.url)]
+    assert len(details) == 100 and store.count("shipment", account="bol-nl") == 150  # page one not read again
+    assert store.cursor("bol-nl", "shipments") == "2026-11-21T09:00:00+00:00"
+
+
+@responses.activate
+def test_an_interrupted_returns_backfill_resumes_near_its_page(store, clock):
+    mock_token(responses)
+    ret = load("returns_handled.json")["returns"][0]
+    rows = [{**ret, "returnId": str(i), "registrationDateTime": (NOW - timedelta(hours=i)).isoformat(),
+             "returnItems": [{**ret["returnItems"][0], "rmaId": str(80_000_000 + i)}]} for i in range(200)]
+    asked: list[tuple[str, str]] = []
+    broken = {"on": True}
+
+    def reply(request):
+        q = query(request)
+        asked.append((q["handled"], q["page"]))
+        n = int(q["page"])
+        if q["handled"] == "false":
+            return 200, {}, "{}"
+        if broken["on"] and n == 3:
+            return 500, {}, json.dumps({"title": "Internal Server Error", "status": 500})
+        return 200, {}, json.dumps({"returns": rows[(n - 1) * 50:n * 50]} if n <= 4 else {})
+
+    responses.add_callback(responses.GET, f"{API}/retailer/returns", callback=reply)
+    assert not sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["returns"]).ok
+    assert json.loads(store.cursor("bol-nl", "returns"))["page"] == 3
+    broken["on"] = False
+    asked.clear()
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["returns"]).ok
+    assert [p for h, p in asked if h == "true"] == ["2", "3", "4", "5"]  # one page of overlap, not from page 1
+    assert store.count("return", account="bol-nl") == 200
+    assert store.cursor("bol-nl", "returns") == NOW.isoformat()
+
+
+@pytest.mark.parametrize("body", ["[]", "123", json.dumps({"shipmentz": []}), json.dumps({"shipments": [1]})])
+@responses.activate
+def test_a_list_without_its_structure_is_a_payload_error_not_an_empty_page(store, clock, body):
+    mock_token(responses)
+    responses.add(responses.GET, f"{API}/retailer/shipments", body=body, content_type=MEDIA)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["shipments"])
+    assert (outcome.ok, outcome.error_kind) == (False, "payload")
+    assert store.cursor("bol-nl", "shipments") is None
