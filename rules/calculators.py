@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Integer, String, case, cast, column, func, literal, select, true, values
+from sqlalchemy import Integer, String, case, cast, column, func, literal, or_, select, true, values
 from sqlalchemy.orm import Session
 
 from sellerguard.rules import sla, windows
@@ -324,6 +324,7 @@ def business_reply_series(
         select(m.c.received_at, m.c.first_reply_at).where(
             m.c.account == account, m.c.received_at >= start, m.c.received_at < as_of,
             m.c.needs_reply.is_(True), m.c.sender == "buyer",
+            or_(m.c.marketplace_flag.is_(None), m.c.marketplace_flag.not_in(["spam", "no_reply_needed"])),
         )
     ).all()
     buckets: dict[tuple[int, bool], list[float]] = {}

@@ -1,6 +1,7 @@
 """The deadline queue: open items that become defects unless the seller acts.
 
-- ship: seller-fulfilled orders not yet confirmed as shipped, with ship-by in [now - 7 d, now + horizon];
+- ship: seller-fulfilled orders not yet confirmed as shipped, with ship-by (stored, or derived from the handling
+  time for packs with `derive_ship_by`) in [now - 7 d, now + horizon], for every metric judged against a ship-by;
 - reply: buyer messages still unanswered whose reply deadline falls in the same range;
 - tracking: shipped packages without a tracking number (due: ship-by for upload-within-handling rules,
   otherwise deliver-by, or ship date + 3 days when the order has none);
@@ -18,17 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, not_, select
+from sqlalchemy import exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from sellerguard.rules.assess import value_of
-from sellerguard.rules.calculators import Series
+from sellerguard.rules.calculators import Series, derive_ship_by
 from sellerguard.rules.calendars import BusinessCalendar
-from sellerguard.rules.events import MESSAGES, ORDERS, RETURNS, SHIPMENTS
+from sellerguard.rules.events import MESSAGES, ORDERS, RETURNS, SHIP_BY_DEFECTS, SHIPMENTS
 from sellerguard.rules.packs import EventParams, Metric, ResponseParams
 from sellerguard.rules.report import Deadline
 
 LOOKBACK = timedelta(days=7)
+DERIVED_LOOKBACK_DAYS = 90  # handling times up to 60 business days (schema limit) end within ~12 weeks
 MAX_ITEMS = 200  # per kind and account: the queue is for people, the metric carries the rest
 
 
@@ -54,7 +56,7 @@ class Evaluated:
 
 def _pick(evaluated: list[Evaluated], test: Callable[[Metric], bool]) -> Evaluated | None:
     hits = [e for e in evaluated if test(e.metric) and e.metric.threshold is not None]
-    return min(hits, key=lambda e: e.metric.window_days) if hits else None
+    return min(hits, key=lambda e: e.metric.nominal_days) if hits else None
 
 
 def _has_defect(*names: str) -> Callable[[Metric], bool]:
@@ -76,22 +78,36 @@ def find_deadlines(
     since = as_of - LOOKBACK
     out: list[Deadline] = []
 
-    if ev := _pick(evaluated, _has_defect("shipped_late")):
+    # every metric judged against the ship-by feeds the ship queue (eBay's late shipment / tracking upload too)
+    if ev := _pick(evaluated, _has_defect(*sorted(SHIP_BY_DEFECTS))):
         confirmed = exists().where(
             SHIPMENTS.c.account == ORDERS.c.account, SHIPMENTS.c.order_ref == ORDERS.c.external_id,
             func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at).is_not(None),
         )
-        rows = session.execute(
-            select(ORDERS.c.external_id, ORDERS.c.ship_by).where(
-                ORDERS.c.account == account, ORDERS.c.ship_by >= since, ORDERS.c.ship_by < until,
-                ORDERS.c.fulfilment == "seller",
-                ORDERS.c.status.in_(["pending", "unshipped", "partially_shipped"]), not_(confirmed),
+        open_order = [ORDERS.c.account == account, ORDERS.c.fulfilment == "seller",
+                      ORDERS.c.status.in_(["pending", "unshipped", "partially_shipped"]), not_(confirmed)]
+        rows = [tuple(r) for r in session.execute(
+            select(ORDERS.c.external_id, ORDERS.c.ship_by, ORDERS.c.purchased_at).where(
+                ORDERS.c.ship_by >= since, ORDERS.c.ship_by < until, *open_order,
             ).order_by(ORDERS.c.ship_by).limit(MAX_ITEMS)
-        ).all()
-        for ref, ship_by in rows:
+        ).all()]
+        if ev.metric.params.get("derive_ship_by") is True:  # eBay: from payment + handling days
+            bare = session.execute(
+                select(ORDERS.c.external_id, ORDERS.c.paid_at, ORDERS.c.handling_days, ORDERS.c.seller_timezone,
+                       ORDERS.c.purchased_at).where(
+                    ORDERS.c.purchased_at >= since - timedelta(days=DERIVED_LOOKBACK_DAYS), ORDERS.c.ship_by.is_(None),
+                    ORDERS.c.handling_days.is_not(None), *open_order,
+                ).limit(MAX_ITEMS * 5)
+            ).all()
+            bought = {r[0]: r[4] for r in bare}
+            derived = derive_ship_by([(r[0], r[1], r[2], r[3]) for r in bare], ev.metric.timezone)
+            rows += [(ref, due, bought[ref]) for ref, due in derived if since <= due < until]
+        anchored_by_ship_by = ev.metric.params.get("anchor") == "ship_by"
+        for ref, ship_by, purchased in sorted(rows, key=lambda r: _aware(r[1]))[:MAX_ITEMS]:
             due = _aware(ship_by)
+            anchor = due if anchored_by_ship_by else _aware(purchased)
             out.append(Deadline(kind="ship", ref=ref, due=due, metric=ev.metric.id,
-                                value_if_missed=ev.value_if_missed(due, due, as_of)))
+                                value_if_missed=ev.value_if_missed(anchor, due, as_of)))
 
     if ev := _pick(evaluated, lambda m: m.calculator == "response_time"):
         params: ResponseParams = ev.metric.parsed
@@ -103,6 +119,8 @@ def find_deadlines(
                 MESSAGES.c.account == account, MESSAGES.c.received_at >= since - slack,
                 MESSAGES.c.received_at < as_of, MESSAGES.c.first_reply_at.is_(None),
                 MESSAGES.c.needs_reply.is_(True), MESSAGES.c.sender == "buyer",
+                or_(MESSAGES.c.marketplace_flag.is_(None),
+                    MESSAGES.c.marketplace_flag.not_in(["spam", "no_reply_needed"])),
             ).order_by(MESSAGES.c.received_at).limit(MAX_ITEMS * 5)
         ).all()
         for thread, ext, received in rows:
@@ -115,7 +133,7 @@ def find_deadlines(
 
     if ev := _pick(evaluated, _has_defect("invalid_tracking", "tracking_not_on_time")):
         upload_by_ship_by = "tracking_not_on_time" in ev.metric.params.get("defects", [])
-        window = timedelta(days=ev.metric.window_days)
+        window = timedelta(days=ev.metric.nominal_days)
         rows = session.execute(
             select(SHIPMENTS.c.order_ref, SHIPMENTS.c.shipped_at, ORDERS.c.ship_by, ORDERS.c.deliver_by)
             .join(ORDERS, (ORDERS.c.account == SHIPMENTS.c.account)

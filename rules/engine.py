@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from sellerguard.config import AccountConfig, Config, PolicyOverride
 from sellerguard.errors import ConfigError
-from sellerguard.rules import assess, fallback, periodic, windows
+from sellerguard.rules import assess, colour, fallback, periodic, windows
 from sellerguard.rules.calculators import (
     DAY,
     Series,
@@ -95,6 +95,9 @@ def apply_override(metric: Metric, override: PolicyOverride | None, where: str) 
                           ("lag_days", getattr(override, "lag_days", None)))
         if v is not None
     }
+    if metric.seller_target and override.enabled and metric.threshold is None and override.threshold is None:
+        raise ConfigError(f"threshold: {metric.id} is your own target: enabling it needs threshold = <your number>",
+                          where=where)
     if "window_days" in update and metric.window_kind != "days":
         raise ConfigError(f"window_days: {metric.id} has a {metric.window_kind} window", where=where)
     if override.params:
@@ -161,10 +164,14 @@ class Engine:
             status, series = self._metric(session, acc.id, metric, as_of, horizon, stale, prefetched)
             metrics.append(status)
             evaluated.append(Evaluated(metric, series))
+        metrics = colour.annotate(session, acc.id, acc.marketplace, metrics)  # thermometer (rules-B)
         deadlines = find_deadlines(session, acc.id, evaluated, as_of, horizon, self._calendar_for)
         metrics.sort(key=lambda m: -LEVEL_ORDER[m.level])
-        # no enabled metric (a Shopify store before the seller sets targets) is nothing wrong, unless data is stale
-        level = max((m.level for m in metrics), key=lambda lv: LEVEL_ORDER[lv], default="unknown" if stale else "ok")
+        # informational metrics (no threshold: ODR parts, Shopify rates before the seller sets a target) are shown
+        # but never raise the account's level; no judged metric is nothing wrong, unless data is stale
+        informational = {m.id for m in active if m.threshold is None and m.calculator not in ("reported", "periodic")}
+        judged = [m.level for m in metrics if m.id not in informational]
+        level = max(judged, key=lambda lv: LEVEL_ORDER[lv], default="unknown" if stale else "ok")
         return AccountStatus(marketplace=acc.marketplace, account=acc.id, display_name=acc.display_name,
                              level=level, last_sync=last_sync, metrics=metrics, deadlines=deadlines)
 
@@ -299,7 +306,7 @@ def _judge(metric: Metric, base: dict[str, Any], series: Series, length: int, as
     parts = [_judge_one(metric, dict(base), p, as_of, horizon, stale, forecast) for p in series.parts]
     start, end = window_bounds(metric, as_of, length)
     base.update(window_kind=metric.window_kind, window_start=start, window_end=end,
-                window_days=math.ceil((end - start) / DAY),
+                window_days=round((end - start) / DAY),
                 unknown_count=series.unknown, unknown_refs=series.unknown_refs)
     whole = _judge_one(metric, base, series, as_of, horizon, stale, forecast)
     if not parts:
@@ -358,7 +365,9 @@ def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: date
             why += "; the marketplace's own figure is shown beside"
         return MetricStatus(**base, level="unknown", reason=why)
     if metric.threshold is None:
-        return MetricStatus(**base, level="ok", reason="informational: no threshold of its own")
+        why = ("informational: no target set (yours to set: [accounts.policy] threshold)" if metric.seller_target
+               else "informational: no threshold of its own")
+        return MetricStatus(**base, level="ok", reason=why)
     eligible = n if counted else None
     fc = None
     if forecast and metric.window_kind != "iso_weeks" and not assess.breached(metric, value, gate, eligible):
@@ -423,7 +432,8 @@ def _reported_status(metric: Metric, base: dict[str, Any], rows: list[Any], as_o
     max_age = metric.parsed.max_age_days * DAY
     if stale:
         return MetricStatus(**base, level="unknown", reason=stale)
-    rows = [r for r in rows if r.value is not None or r.status]
+    # a block the report left out is stored as NOT_REPORTED: not a verdict
+    rows = [r for r in rows if (r.value is not None or r.status) and (r.status or "").upper() != "NOT_REPORTED"]
     if not rows:  # no computed and no reported figure: unknown, never ok
         return MetricStatus(**base, level="unknown", reason="not reported by the marketplace (yet)")
     reported = max(rows, key=lambda r: (LEVEL_ORDER[_reported_level(metric, r)], r.value or 0))

@@ -264,6 +264,13 @@ def tracking_not_on_time(o: Table, ctx: Ctx) -> _Col[bool]:
 # -- other populations ---------------------------------------------------------------------------------
 
 
+def handed_over_late(s: Table, ctx: Ctx) -> _Col[bool]:
+    """(Mercado Libre) handed to the carrier (``shipped_at``) after its order's ship-by (the handling deadline).
+    Shipments whose order has no ship-by are left out of the population (never on time). (rules-B)"""
+    return exists(select(ORDERS.c.id).where(*_order_of(s), ORDERS.c.ship_by.is_not(None),
+                                            s.c.shipped_at > ORDERS.c.ship_by))
+
+
 def invalid_tracking(s: Table, ctx: Ctx) -> _Col[bool]:
     """A package with no tracking number, or one the carrier never validated (NULL = not known: valid)."""
     return or_(s.c.tracking_number.is_(None), s.c.tracking_validated.is_(False))
@@ -295,6 +302,11 @@ def by_seller(c: Table, ctx: Ctx) -> _Col[bool]:
 
 def negative(r: Table, ctx: Ctx) -> _Col[bool]:
     return and_(r.c.negative.is_(True), r.c.removed.is_(False))
+
+
+def three_stars_or_fewer(r: Table, ctx: Ctx) -> _Col[bool]:
+    """Etsy's "reviews rated 3 stars or fewer" (1-5 scale), judged on the score, not the connector's flag."""
+    return and_(r.c.score_normalized <= 3, r.c.removed.is_(False))
 
 
 def any_event(t: Table, ctx: Ctx) -> _Col[bool]:
@@ -338,12 +350,12 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
         "negative_review": negative_review,
         "any": any_event,
     },
-    "shipments": {"invalid_tracking": invalid_tracking, "any": any_event},
+    "shipments": {"shipped_late": handed_over_late, "invalid_tracking": invalid_tracking, "any": any_event},
     "messages": {"late_reply": late_reply, "any": any_event},
     "returns": {"dissatisfied": return_dissatisfied, "any": any_event},
     "claims": {"against_seller": against_seller, "any": any_event},
     "cancellations": {"by_seller": by_seller, "any": any_event},
-    "ratings": {"negative": negative, "any": any_event},
+    "ratings": {"negative": negative, "three_stars_or_fewer": three_stars_or_fewer, "any": any_event},
 }
 
 
@@ -414,6 +426,9 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
         terms.append(t.c.removed.is_(False))
     if pop.via_order and fulfilment != "any":
         terms.append(exists(select(ORDERS.c.id).where(*_order_of(t), ORDERS.c.fulfilment == fulfilment)))
+    if events == "shipments" and "shipped_late" in getattr(params, "defects", ()):
+        # judged against the order's ship-by: without one the shipment is not judged at all (rules-B)
+        terms.append(exists(select(ORDERS.c.id).where(*_order_of(t), ORDERS.c.ship_by.is_not(None))))
     return terms
 
 

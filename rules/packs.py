@@ -227,7 +227,8 @@ class Metric(_Strict):
     unconfirmed: str | None = None  # what exactly is not confirmed by the marketplace
     reported: ReportedRef | None = None  # the marketplace's own figure to compare with (default: same id)
     forecast: bool = True
-    enabled: bool = True  # false: off until an account turns it on (a seller's own targets, e.g. Shopify)
+    enabled: bool = True  # false: off until an account turns it on
+    seller_target: bool = False  # the threshold is the seller's own (Shopify): the pack sets none, never a default
     # a computed metric with no eligible events judges the marketplace's own figure instead (Walmart SRR/NFR)
     reported_fallback: bool = False
 
@@ -293,6 +294,8 @@ class Metric(_Strict):
                 raise ValueError(f"gate_unit: unique buyers need events tied to an order, not '{events}'")
         if self.calculator in ("average", "reported") and (gated and self.gate_unit != "unit"):
             raise ValueError(f"gate_unit: not for the {self.calculator} calculator")
+        if self.seller_target and (self.threshold is not None or self.warn is not None):
+            raise ValueError("seller_target: the pack sets no threshold or warn (the seller's own number)")
         if self.verdict is not None and self.calculator == "reported":
             raise ValueError("verdict: a reported metric is the marketplace's verdict already")
         return self

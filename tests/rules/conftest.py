@@ -46,10 +46,13 @@ class World:
         return f"{prefix}{self._n}"
 
     def order(self, purchased_at: datetime, *, fulfilment: str = "seller", status: str = "shipped",
-              ship_by: datetime | None = None, deliver_by: datetime | None = None, ref: str | None = None) -> str:
+              ship_by: datetime | None = None, deliver_by: datetime | None = None, ref: str | None = None,
+              **facts: Any) -> str:
+        """``facts``: any other Order field (item_count, buyer_key, buyer_country, lines, paid_at, ...)."""
         ref = ref or self._id("o")
         self.records.append(Order(account=self.account, external_id=ref, purchased_at=purchased_at,
-                                  ship_by=ship_by, deliver_by=deliver_by, fulfilment=fulfilment, status=status))
+                                  ship_by=ship_by, deliver_by=deliver_by, fulfilment=fulfilment, status=status,
+                                  **facts))
         return ref
 
     def shipment(self, order_ref: str, **kw: Any) -> None:

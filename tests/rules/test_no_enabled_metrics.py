@@ -1,4 +1,5 @@
-"""An account whose pack has no enabled metric is ok (nothing to breach), and unknown only when its data is stale."""
+"""Shopify before the seller sets targets: every rate is computed and shown as informational, the account is ok
+(nothing to breach, no alert), and unknown only when its data is stale (issue 15 kind 9)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,9 +10,11 @@ from sellerguard.store.tables import SyncRun
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def test_no_enabled_metric_is_ok_not_unknown(store, clock):
+def test_no_target_is_informational_and_ok(store, clock):
     cfg = parse_config({"accounts": [{"id": "shop", "marketplace": "shopify"}]})
     store.record_sync(SyncRun(account="shop", started_at=NOW - timedelta(minutes=5), finished_at=NOW, ok=True))
     report = build_status(cfg, store, clock)
-    assert [(a.account, a.level, a.metrics) for a in report.accounts] == [("shop", "ok", [])]
-    assert report.exit_code == 0
+    [acc] = report.accounts
+    assert (acc.account, acc.level, report.exit_code) == ("shop", "ok", 0)
+    assert {m.id for m in acc.metrics} >= {"shopify.ship_on_time", "shopify.cancellation_rate"}
+    assert all(m.threshold is None for m in acc.metrics)

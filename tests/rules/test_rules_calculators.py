@@ -151,14 +151,14 @@ def test_late_shipment_rate_counts_late_and_missing_confirmations(world):
     assert status["amazon.late_shipment_rate_10d"].level == "critical"
 
 
-def test_pre_fulfillment_cancel_rate_excludes_buyer_requested(world):
+def test_pre_fulfillment_cancel_rate_keeps_buyer_requested_in_the_denominator(world):
     refs = world.orders(40, NOW - 2 * D)
     world.cancel(refs[0])  # seller
     world.cancel(refs[1], by="marketplace")  # auto-cancelled for no ship confirmation: counts
-    world.cancel(refs[2], by="buyer", buyer_requested=True)  # excluded from the rate altogether
+    world.cancel(refs[2], by="buyer", buyer_requested=True)  # not a defect, but still an order of the window
     m = world.metric("amazon.pre_fulfillment_cancel_rate")
-    assert (m.numerator, m.denominator) == (2, 39)
-    assert m.level == "critical"  # 5.1% >= 2.5%
+    assert (m.numerator, m.denominator) == (2, 40)
+    assert m.level == "critical"  # 5% >= 2.5%
 
 
 def test_valid_tracking_rate_worked_example_190_of_200_is_95_percent_and_meets_at_least_95(world):
@@ -184,7 +184,8 @@ def test_valid_tracking_rate_unvalidated_tracking_is_invalid(world):
 def test_on_time_delivery_rate_uses_deliver_by_with_a_7_day_delay(world):
     for i in range(10):
         ref = world.order(NOW - 15 * D, deliver_by=NOW - 10 * D)
-        world.shipment(ref, shipped_at=NOW - 14 * D, delivered_at=NOW - 10 * D + (H if i < 2 else -H))
+        world.shipment(ref, shipped_at=NOW - 14 * D, delivered_at=NOW - 10 * D + (H if i < 2 else -H),
+                       tracking_number=f"1Z{i}")
     world.order(NOW - 5 * D, deliver_by=NOW - 3 * D, status="shipped")  # in the delay period: not yet
     m = world.metric("amazon.on_time_delivery_rate")
     assert (m.value, m.numerator, m.denominator) == (0.8, 8, 10)
@@ -270,7 +271,7 @@ def test_ebay_tdr_five_defects_over_two_percent_is_below_standard(world):
 def test_ebay_tdr_exactly_two_percent_is_fine(world):
     _ebay_defects(world, 500, 10, NOW - 30 * D)  # 2.00% with 10 defects: "less than or equal to 2%"
     m = world.metric("ebay.transaction_defect_rate")
-    assert m.value == 0.02 and m.level == "warn" and m.window_days == 90
+    assert m.value == 0.02 and m.level == "warn" and m.window_kind == "months" and m.window_days == 92
 
 
 def test_ebay_buyer_requested_cancellation_is_not_a_defect(world):
@@ -285,7 +286,7 @@ def test_ebay_400_transaction_rule_picks_the_lookback(world):
     assert world.metric("ebay.transaction_defect_rate").denominator == 449  # 12 months
     world.orders(1, NOW - 10 * D)
     m = world.metric("ebay.transaction_defect_rate")
-    assert (m.window_days, m.denominator) == (90, 400)
+    assert (m.window_days, m.denominator) == (92, 400)  # 3 calendar months: 23 Aug - 23 Nov
 
 
 def test_ebay_cases_closed_without_seller_resolution_gate_of_three(world):
@@ -316,7 +317,7 @@ def test_ebay_late_shipment_needs_late_scan_and_late_delivery(world):
 
 def test_ebay_tracking_uploaded_within_handling_time_and_validated(world):
     def order(confirm_offset: timedelta | None, validated: bool | None = True) -> None:
-        ref = world.order(NOW - 10 * D, ship_by=NOW - 8 * D)
+        ref = world.order(NOW - 10 * D, ship_by=NOW - 8 * D, buyer_country="US")
         if confirm_offset is not None:
             world.shipment(ref, shipped_at=NOW - 9 * D, confirmed_at=NOW - 8 * D + confirm_offset,
                            tracking_number="1Z", tracking_validated=validated)
@@ -326,7 +327,8 @@ def test_ebay_tracking_uploaded_within_handling_time_and_validated(world):
     order(H)  # uploaded after handling time
     order(-H, validated=False)  # never scanned by the carrier
     order(None)  # never shipped, ship-by passed
-    world.order(NOW - D, ship_by=NOW + D, status="unshipped")  # inside handling time: not a defect (yet)
+    world.order(NOW - D, ship_by=NOW + D, status="unshipped", buyer_country="US")  # inside handling time: not yet
+    world.order(NOW - D, ship_by=NOW - 8 * D, buyer_country="DE")  # not a US buyer: outside the metric
     m = world.metric("ebay.tracking_uploaded_on_time_validated")
     assert (m.numerator, m.denominator) == (18, 21)
     assert m.level == "warn"  # 86% < 95%: loss of Top Rated only
@@ -462,6 +464,6 @@ def test_ebay_400_rule_counts_all_transactions_for_every_standard(world):
     world.orders(390, NOW - 10 * D, ship_by=NOW - 8 * D)
     world.orders(10, NOW - 10 * D, status="cancelled")  # 400 transactions, 390 not cancelled
     status = {m.id: m for m in world.status("ebay").metrics}
-    assert status["ebay.transaction_defect_rate"].window_days == 90
-    assert status["ebay.late_shipment_rate"].window_days == 90  # same lookback though it leaves cancelled out
+    assert status["ebay.transaction_defect_rate"].window_days == 92  # 3 calendar months
+    assert status["ebay.late_shipment_rate"].window_days == 92  # same lookback though it leaves cancelled out
     assert status["ebay.late_shipment_rate"].denominator == 390

@@ -47,14 +47,14 @@ def test_etsy_case_rule_small_shop_allows_3(world):
 
 
 def test_etsy_on_time_shipping_exactly_80_percent_keeps_the_standard(world):
+    ship_by = (NOW - 5 * D).replace(hour=23, minute=59, second=59)  # the end of the ship-by date (connector)
     for i in range(10):
-        ship_by = NOW - 5 * D
         ref = world.order(NOW - 7 * D, ship_by=ship_by)
-        world.shipment(ref, shipped_at=ship_by + (H if i < 2 else -H), confirmed_at=ship_by + (H if i < 2 else -H),
-                       tracking_number="T")
+        at = ship_by + (H if i < 2 else -H)  # 00:59 the next day is late
+        world.shipment(ref, shipped_at=at, confirmed_at=at, tracking_number="T")
     m = world.metric("etsy.std_on_time_shipping")
     assert (m.value, m.level) == (0.8, "warn")  # >= 80% holds; under the 95% Star Seller band
-    world.order(NOW - 7 * D, ship_by=NOW - 5 * D)  # never shipped: late, 8 of 11
+    world.order(NOW - 7 * D, ship_by=ship_by)  # never shipped: late, 8 of 11
     assert world.metric("etsy.std_on_time_shipping").level == "critical"
 
 
