@@ -365,3 +365,12 @@ def test_belgian_calendar_per_account(world):
                 policy={"bol.late_replies": PolicyOverride(params={"calendar": "be"})})
     assert (nl.numerator, be.numerator) == (10, 0)
     assert nl.level == "critical" and be.level == "ok"
+
+
+def test_unshipped_orders_are_in_the_deadline_queue_until_their_expiry_date(world):
+    bol = Bol(world)
+    # the helper sets ship_by (bol's expiry date) one day before the promise: NOW + 3 days
+    ref = bol.order(items=2, deliver_by=NOW + 4 * D, placed=NOW - D, status="unshipped")
+    acc = world.status("bol", pack=PACK)
+    ship = [d for d in acc.deadlines if d.kind == "ship"]
+    assert [(d.ref, d.due, d.metric) for d in ship] == [(ref, NOW + 3 * D, "bol.unshipped_by_expiry_7d")]
