@@ -35,6 +35,7 @@ from sellerguard.connectors.tiktok_sign import SignedRequest
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, HttpClient
 from sellerguard.oauth import load_state, refresh_rotating, valid_token
+from sellerguard.paginate import walk
 from sellerguard.schema import Record, ReportedMetric
 
 MARKETPLACE = "tiktok"
@@ -240,21 +241,20 @@ class Session:
 
     def search(self, path: str, body: dict[str, Any], sort_field: str = "update_time") -> Iterator[
             tuple[dict[str, Any], bool]]:
-        """Cursor paging to the end: yields (data, more pages follow)."""
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
+        """Cursor paging to the end through the guarded loop (a repeated token or page is a payload error, at most
+        ``MAX_PAGES`` pages a run): yields (data, more pages follow)."""
+        def fetch_page(token: str | None) -> tuple[list[dict[str, Any]], str | None]:
             params: dict[str, Any] = {"page_size": PAGE, "sort_field": sort_field, "sort_order": "ASC"}
             if token:
                 params["page_token"] = token
             data = self.post(path, params, body)
-            token = str(data.get("next_page_token") or "") or None
-            if token in seen:
-                raise bad(f"POST {path}", "data.next_page_token", "the same page token came back twice")
-            yield data, token is not None
-            if token is None:
-                return
-            seen.add(token)
+            nxt = data.get("next_page_token")
+            if nxt not in (None, "") and (not isinstance(nxt, str) or len(nxt) > 2000):
+                raise bad(f"POST {path}", "data.next_page_token", "not a page token")
+            return [data], (nxt or None)
+
+        for page in walk(fetch_page, None, marketplace=MARKETPLACE, where=f"POST {path}"):
+            yield page.items[0], page.next is not None
 
 
 def _valid_cipher(value: Any) -> bool:
@@ -263,9 +263,16 @@ def _valid_cipher(value: Any) -> bool:
 
 
 def _items(data: dict[str, Any], key: str, where: str) -> list[Any]:
-    items = data.get(key) or []
-    if not isinstance(items, list):
-        raise bad(where, f"data.{key}", "expected a list")
+    """``data[key]``: TikTok leaves the list out when a search finds nothing (``total_count`` 0), so a missing
+    list is empty only when the page says so; otherwise it is a payload error, never an empty page."""
+    if key not in data or data[key] is None:
+        total = data.get("total_count")
+        if total in (0, "0") and not data.get("next_page_token"):
+            return []
+        raise bad(where, f"data.{key}", "missing (a page without its list is not an empty page)")
+    items = data[key]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise bad(where, f"data.{key}", "expected a list of objects")
     return items
 
 

@@ -454,3 +454,32 @@ def test_a_revoked_refresh_token_says_reauthorize_and_names_the_account(store, c
     outcome = run(store, clock, streams=["orders"])
     assert outcome.error_kind == "config"
     assert "re-authorize the shop of account 'tts-1'" in outcome.error and "rt-0" not in outcome.error
+
+
+@pytest.mark.parametrize("data,ok", [
+    ({"total_count": 0, "next_page_token": ""}, True),  # TikTok leaves the list out when nothing matched
+    ({"total_count": 7, "next_page_token": ""}, False),  # says 7, sends none: not an empty page
+    ({}, False),
+    ({"orders": "none", "total_count": 0}, False),
+    ({"orders": [None], "total_count": 1}, False),
+])
+@responses.activate
+def test_a_page_without_its_list_is_empty_only_when_it_says_so(store, clock, data, ok):
+    now = int(clock.now().timestamp())
+    fake = FakeTikTok(responses.mock, now)
+    fake.faults["/order/202309/orders/search"] = [(200, {}, envelope(data))]
+    outcome = run(store, clock, streams=["orders"])
+    assert outcome.ok is ok, outcome.error
+    if not ok:
+        assert outcome.error_kind == "payload" and store.cursor("tts-1", "orders") is None
+
+
+@responses.activate
+def test_a_page_token_that_comes_back_is_a_payload_error_not_a_loop(store, clock):
+    now = int(clock.now().timestamp())
+    fake = FakeTikTok(responses.mock, now, orders=orders(3, now - 3600))
+    page = (200, {}, envelope({"orders": orders(3, now - 3600)[:1], "total_count": 3, "next_page_token": "A"}))
+    page2 = (200, {}, envelope({"orders": orders(3, now - 3600)[1:2], "total_count": 3, "next_page_token": "A"}))
+    fake.faults["/order/202309/orders/search"] = [page, page2]
+    outcome = run(store, clock, streams=["orders"])
+    assert outcome.error_kind == "payload" and "twice" in outcome.error
