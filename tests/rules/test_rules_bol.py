@@ -374,3 +374,21 @@ def test_unshipped_orders_are_in_the_deadline_queue_until_their_expiry_date(worl
     acc = world.status("bol", pack=PACK)
     ship = [d for d in acc.deadlines if d.kind == "ship"]
     assert [(d.ref, d.due, d.metric) for d in ship] == [(ref, NOW + 3 * D, "bol.unshipped_by_expiry_7d")]
+
+
+def test_bols_own_weekly_verdict_maps_to_the_level(world):
+    week = week_of(W47_START + D, AMS)
+    for metric_id, value, status in (("bol.customer_questions_ratio", 0.04, "below norm"),
+                                     ("bol.customer_rating", 8.4, "conforms"),
+                                     ("bol.missing_track_and_trace", 0.01, "below norm")):
+        world.records.append(ReportedMetric(
+            account=world.account, external_id=f"{metric_id}:W47", metric_id=metric_id, value=value,
+            window_start=week.start, window_end=week.end, status=status, scope="week", as_of=NOW - H))
+    status = {m.id: m for m in world.status("bol", pack=PACK).metrics}
+    # under the public 5% norm, but bol's personal norm says "below norm": a warning, as bol says
+    assert status["bol.customer_questions_ratio"].level == "warn"
+    assert status["bol.customer_rating"].level == "ok"
+    assert status["bol.missing_track_and_trace"].level == "warn"
+    for m in status.values():
+        if m.level in ("warn", "critical"):
+            assert "says conforms" not in (m.reason or ""), m
