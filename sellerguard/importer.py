@@ -237,8 +237,9 @@ def import_files(store: Store, paths: list[Path], progress: Progress | None = No
     """
     result = ImportResult(files=len(paths))
     result.records = validate_files(paths, progress)
-    keyer = _buyer_keyer(store, marketplaces)
     with store.transaction() as tx:
+        # the Store itself (the CLI may hand in a lazy proxy): its configured key location applies
+        keyer = _buyer_keyer(tx._store, marketplaces)
         for path in paths:
             batch: list[Record] = []
             for record in _records(path, progress, keyer):

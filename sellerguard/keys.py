@@ -109,18 +109,33 @@ def fingerprint(secret: bytes) -> str:
 def store_secret(store: Any) -> bytes:
     """The store's 32-byte secret, created at first use and checked against the store's fingerprint."""
     with _LOCK:
-        kind, where = _location(store)
-        created = False
-        if kind == "memory":
-            secret = _MEMORY.setdefault(store, secrets.token_bytes(SECRET_BYTES))
-        elif kind == "env":
-            secret = _parse(os.environ.get(where), f"environment variable {where}")
-        else:
-            secret, created = _file_secret(Path(where))
+        secret, created = _read_secret(store)
         if _CHECKED.get(store) != secret:
             _check_fingerprint(store, secret, created=created, where=key_location(store))
             _CHECKED[store] = secret
         return secret
+
+
+def adopt(store: Any) -> str:
+    """Make the key now configured the store's own, on purpose (an ``env:`` key changed to rotate it).
+
+    Buyer keys made with the previous key are cleared (per-buyer counts restart) and the fingerprint replaced;
+    returns the new fingerprint. Tokens sealed with the previous key can no longer be read (re-authorize).
+    """
+    with _LOCK:
+        secret, _ = _read_secret(store)
+        _check_fingerprint(store, secret, created=True, where=key_location(store))
+        _CHECKED[store] = secret
+        return fingerprint(secret)
+
+
+def _read_secret(store: Any) -> tuple[bytes, bool]:
+    kind, where = _location(store)
+    if kind == "memory":
+        return _MEMORY.setdefault(store, secrets.token_bytes(SECRET_BYTES)), False
+    if kind == "env":
+        return _parse(os.environ.get(where), f"environment variable {where}"), False
+    return _file_secret(Path(where))
 
 
 def store_subkey(store: Any, purpose: str) -> bytes:

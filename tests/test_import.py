@@ -242,3 +242,21 @@ def test_buyer_id_mistakes(store, tmp_path, extra, message):
     with pytest.raises(InputError) as exc:
         import_files(store, [f])
     assert str(exc.value) == f"{f}:1: {message}" and "b1" not in str(exc.value)
+
+
+def test_the_csv_example_in_the_docs_imports(store, tmp_path):
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "import-format.md").read_text()
+    f = tmp_path / "doc.csv"
+    f.write_text(re.search(r"```csv\n(.*?)```", text, re.S).group(1))
+    assert import_files(store, [f]).changed == 2
+
+
+def test_example_file_carries_the_rule_facts():
+    rows = [json.loads(line) for line in EXAMPLE.read_text().splitlines()]
+    present = {k for r in rows for k in r}
+    assert {"buyer_key", "buyer_country", "paid_at", "handling_days", "seller_timezone", "order_type",
+            "items_subtotal", "lines", "tracking_uploaded_at", "first_scan_at", "first_attempt_at", "processed_at",
+            "marketplace_flag", "reason_category"} <= present
+    assert "buyer_id" not in present

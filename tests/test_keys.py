@@ -181,3 +181,17 @@ def test_postgres_key_file_beside_the_config(tmp_path):
             assert secret.hex() not in _scan(store)
         finally:
             store.close()
+
+
+def test_adopt_makes_a_changed_env_key_the_stores_own(store, monkeypatch):
+    keys.configure(store, key="env:SG_TEST_STORE_KEY")
+    monkeypatch.setenv("SG_TEST_STORE_KEY", "ab" * 32)
+    store.write([_order(pseudonym.buyer_key(keys.buyer_secret(store), "ebay", RAW_BUYER))])
+    monkeypatch.setenv("SG_TEST_STORE_KEY", "cd" * 32)
+    keys._CHECKED.pop(store, None)  # a new process
+    with pytest.raises(StoreError, match="env:SG_TEST_STORE_KEY"):
+        keys.store_secret(store)
+    assert keys.adopt(store) == keys.fingerprint(bytes.fromhex("cd" * 32))
+    assert keys.store_secret(store) == bytes.fromhex("cd" * 32)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT buyer_key FROM orders")).scalar() is None
