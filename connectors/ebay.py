@@ -45,8 +45,9 @@ from sellerguard.connectors.ebay_normalize import (
     when,
 )
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, HttpClient
-from sellerguard.oauth import expires_at, post_token
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
+from sellerguard.oauth import load_access, load_state, post_token, save_access, token_reply, valid_id
+from sellerguard.paginate import walk
 from sellerguard.schema import Record
 
 MARKETPLACE = "ebay"
@@ -90,6 +91,23 @@ ERRORS: dict[int | str, ErrorRule] = {
     404: ErrorRule("fail", "config", "eBay does not know this resource (HTTP 404)"),
     429: ErrorRule("retry", "wait", "eBay call limit reached (daily quota per app)"),
 }
+
+
+# eBay's "access token expired/revoked": 401 errorId 1001 "Invalid access token" (the default shapes catch the
+# text too); Post-Order answers the same with its own body
+EXPIRED = (ExpiredShape(status=401, code=1001), ExpiredShape(status=401, text="invalid access token"),
+           ExpiredShape(status=401, text="token is expired"))
+
+
+def token_errors(account: str) -> dict[int | str, ErrorRule]:
+    """The token endpoint's refusals, naming the account to re-authorize."""
+    return {
+        400: ErrorRule("fail", "config", f"eBay refused the refresh token of account {account} (invalid_grant:"
+                                         " expired after about 18 months, or revoked by the seller): re-authorize"
+                                         " it with the OAuth consent flow (docs/connectors/ebay.md, Set-up)"),
+        401: ErrorRule("fail", "config", f"eBay refused the app's client id or secret (account {account}):"
+                                         " check credentials client_id and client_secret"),
+    }
 
 
 def iso(dt: datetime) -> str:
@@ -147,24 +165,25 @@ def client(ctx: SyncContext) -> tuple[HttpClient, HttpClient]:
     options: Options = ctx.options or Options()
     api, _ = hosts(ctx)
     http = HttpClient(base_url=api, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, errors=ERRORS,
-                      classify=_classify)
+                      classify=_classify, expired=EXPIRED)
     token_url = acc.token_url or api.rstrip("/") + TOKEN_PATH
 
+    # the token endpoint's own refusals (eBay's 400 on a REST call means a malformed request, not this)
+    token_http = HttpClient(base_url=token_url, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
+                            session=http.session, errors=token_errors(acc.id))
+
     def fetch_token() -> tuple[str, datetime]:
-        saved = ctx.state.get("access_token") if token.fetches == 0 else None
-        if saved and ":" in saved and saved.split(":", 1)[0].isdigit():
-            until, value = saved.split(":", 1)
-            expires = datetime.fromtimestamp(int(until), UTC)
-            if (expires - ctx.now()).total_seconds() > 300:
-                return value, expires
+        # a stored token is tried first, never after eBay refused one (a garbled stored value is dropped)
+        if token.fetches == 0 and (saved := load_access(ctx, "access_token", margin_s=300)) is not None:
+            return saved
         basic = base64.b64encode(f"{acc.secret('client_id').get_secret_value()}:"
                                  f"{acc.secret('client_secret').get_secret_value()}".encode()).decode()
         form = {"grant_type": "refresh_token", "refresh_token": acc.secret("refresh_token").get_secret_value(),
                 "scope": " ".join(options.scopes)}
-        payload = post_token(http, token_url, form, headers={"Authorization": f"Basic {basic}"})
-        fresh, expires = str(payload["access_token"]), expires_at(ctx.now(), payload.get("expires_in"), 7200)
-        ctx.state.put("access_token", f"{int(expires.timestamp())}:{fresh}")
-        return fresh, expires
+        payload = post_token(token_http, token_url, form, headers={"Authorization": f"Basic {basic}"})
+        reply = token_reply(payload, MARKETPLACE, ctx.now(), 7200)  # validated whole before anything is saved
+        save_access(ctx, "access_token", reply.access_token, reply.expires_at)
+        return reply.access_token, reply.expires_at
 
     token = AccessToken(fetch_token, ctx.clock, margin_s=300)
     http.token = token
@@ -172,7 +191,7 @@ def client(ctx: SyncContext) -> tuple[HttpClient, HttpClient]:
     if options.rate_per_second:
         http.limit("api", options.rate_per_second, options.rate_per_second)
     post_order = HttpClient(base_url=api, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, errors=ERRORS,
-                            classify=_classify, token=token, session=http.session,
+                            classify=_classify, token=token, session=http.session, expired=EXPIRED,
                             headers={"X-EBAY-C-MARKETPLACE-ID": options.marketplace_id,
                                      "Content-Type": "application/json"})
     post_order.auth = lambda headers: headers.update({"Authorization": f"IAF {token.get()}"})
@@ -182,13 +201,15 @@ def client(ctx: SyncContext) -> tuple[HttpClient, HttpClient]:
 
 def seller(ctx: SyncContext, http: HttpClient) -> str:
     """The seller's username (messages and feedback are matched on it), from the Identity API once."""
-    if known := ctx.state.get("username"):
+    if known := load_state(ctx, "username", valid_id):
         return known
     _, apiz = hosts(ctx)
     body = http.get_json(apiz.rstrip("/") + IDENTITY, bucket="api")
     name = body.get("username") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name:
         raise bad(f"GET {IDENTITY}", "username", "missing")
+    if not valid_id(name):
+        raise bad(f"GET {IDENTITY}", "username", f"not a username: {name[:40]!r}")
     ctx.state.put("username", name)
     return name
 
@@ -206,26 +227,25 @@ THREAD_PAGES = 20  # 1,000 messages in one conversation
 
 def offset_pages(page: Any, limit: int, *, start: int = 0, where: str,
                  max_pages: int = MAX_PAGES) -> Iterator[tuple[list[Any], int | None, bool]]:
-    """Offset paging to the end: yields (items, total, last page?).
+    """Offset paging to the end over the shared guarded loop (``paginate.walk``): (items, total, last page?).
 
-    Ends on a short or empty page or when ``total`` is reached; the same page twice (a marketplace that ignores
-    ``offset``) is a payload error, and after ``max_pages`` pages the run stops with an error saying where.
+    Ends on a short or empty page or when ``total`` is reached; the same page twice (full pages, no total: a
+    marketplace that ignores ``offset``) is a payload error and after ``max_pages`` pages the run stops (kind
+    "wait", saying where): callers write their cursor per page where they can resume.
     """
-    offset, previous = start, None
-    for _ in range(max_pages):
-        items, total = page(offset, limit)
-        fingerprint = json.dumps(items, sort_keys=True, default=str) if items else None
-        if fingerprint is not None and fingerprint == previous:
-            raise ConnectorError(f"the same page came back for offset {offset - len(items)} and {offset}: the"
-                                 " marketplace ignores offset; stopped", kind="payload", where=where)
-        previous = fingerprint
-        last = len(items) < limit or not items or (total is not None and offset + len(items) >= total)
-        yield items, total, last
-        if last:
-            return
-        offset += len(items)
-    raise ConnectorError(f"stopped after {max_pages} pages at offset {offset} (full pages, no end in sight);"
-                         " the next sync resumes from the stored cursor", kind="payload", where=where)
+    totals: dict[str, int | None] = {}
+
+    def fetch(offset: int | None) -> tuple[list[Any], int | None]:
+        at = offset or 0
+        items, total = page(at, limit)
+        totals["total"] = total
+        nxt = at + len(items)
+        if not items or len(items) < limit or (total is not None and nxt >= total):
+            return items, None
+        return items, nxt
+
+    for p in walk(fetch, start, marketplace=MARKETPLACE, where=where, max_pages=max_pages):
+        yield list(p.items), totals.get("total"), p.next is None
 
 
 # -- orders ------------------------------------------------------------------------------------------------
@@ -307,7 +327,7 @@ def _order_pages(http: HttpClient, crit: str, start: int) -> Iterator[tuple[list
         return orders, total
 
     offset = start
-    for orders, total, last in offset_pages(page, PAGE, start=start, where=f"ebay: {where}"):
+    for orders, total, last in offset_pages(page, PAGE, start=start, where=where):
         pages = math.ceil(total / PAGE) if total else None
         yield orders, offset, last, pages
         offset += len(orders)
@@ -388,7 +408,7 @@ def _offset_pages(http: HttpClient, path: str, params: dict[str, Any], key: str,
         return _objects(body.get(key), where, key), total
 
     offset = 0
-    for items, _, _ in offset_pages(page, limit, where=f"ebay: {where}", max_pages=max_pages):
+    for items, _, _ in offset_pages(page, limit, where=where, max_pages=max_pages):
         yield items, offset
         offset += len(items)
 
@@ -441,9 +461,10 @@ def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
 def _post_order_pages(http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
     """Post-Order pages: ``offset`` is the page number (from 1), ``paginationOutput.totalPages`` ends it."""
     where = f"GET {path}"
-    previous = None
-    for page in range(1, MAX_PAGES + 1):
-        body = http.get_json(path, params={**params, "limit": PAGE, "offset": page}, bucket="api")
+
+    def fetch(page: int | None) -> tuple[list[Any], int | None]:
+        number = page or 1
+        body = http.get_json(path, params={**params, "limit": PAGE, "offset": number}, bucket="api")
         if not isinstance(body, dict):
             raise bad(where, "members", "missing (the body is not an object)")
         info = body.get("paginationOutput")
@@ -453,15 +474,10 @@ def _post_order_pages(http: HttpClient, path: str, params: dict[str, Any]) -> It
         if "members" not in body and pages is None:
             raise bad(where, "members", "missing (neither the list nor paginationOutput)")
         members = _objects(body.get("members"), where, "members")
-        fingerprint = json.dumps(members, sort_keys=True, default=str) if members else None
-        if fingerprint is not None and fingerprint == previous:
-            raise ConnectorError(f"the same page came back for pages {page - 1} and {page}: stopped",
-                                 kind="payload", where=f"ebay: {where}")
-        previous = fingerprint
-        yield members
-        if not members or pages is None or page >= pages:
-            return
-    raise ConnectorError(f"stopped after {MAX_PAGES} pages", kind="payload", where=f"ebay: {where}")
+        return members, (number + 1 if members and pages is not None and number < pages else None)
+
+    for p in walk(fetch, 1, marketplace=MARKETPLACE, where=where, max_pages=MAX_PAGES):
+        yield list(p.items)
 
 
 def _window_stream(ctx: SyncContext, post_order: HttpClient, cursor: str | None, path: str, prefix: str,

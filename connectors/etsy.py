@@ -17,9 +17,8 @@ customer-service figures (sellerguard computes them), cases, delivery times. See
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,7 +29,8 @@ from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.connectors.etsy_normalize import MAX_ID, MIN_TS, bad, normalize_receipt, normalize_review
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, HttpClient
-from sellerguard.oauth import expires_at, post_token, refresh_rotating
+from sellerguard.oauth import load_access, post_token, refresh_rotating, save_access, token_reply
+from sellerguard.paginate import walk
 from sellerguard.schema import Record
 
 MARKETPLACE = "etsy"
@@ -76,6 +76,17 @@ ERRORS: dict[int | str, ErrorRule] = {
 }
 
 
+def token_errors(account: str) -> dict[int | str, ErrorRule]:
+    """The token endpoint's refusals, naming the account to re-authorize."""
+    return {
+        400: ErrorRule("fail", "config", f"Etsy refused the refresh token of account {account} (invalid_grant:"
+                                         " unused for 90 days, or the seller revoked the app): re-authorize it"
+                                         " (docs/connectors/etsy.md, Set-up)"),
+        401: ErrorRule("fail", "config", f"Etsy refused the app's keystring (account {account}): check credentials"
+                                         " keystring and shared_secret"),
+    }
+
+
 def _classify(response: requests.Response) -> ErrorRule | None:
     """403s that name the API key problem get a message that says exactly what to fix."""
     if response.status_code != 403:
@@ -107,20 +118,23 @@ def client(ctx: SyncContext) -> HttpClient:
                       errors=ERRORS, classify=_classify, headers={"x-api-key": api_key})
     token_url = acc.token_url or (acc.base_url.rstrip("/") + "/v3/public/oauth/token" if acc.base_url else TOKEN_URL)
 
+    # the token endpoint's own refusals (a 400 there is a dead refresh token, not a malformed call)
+    token_http = HttpClient(base_url=token_url, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
+                            session=http.session, errors=token_errors(acc.id))
+
     def fetch_token() -> tuple[str, Any]:
         # a stored token is tried first, but never again after Etsy rejected one (401 -> refetch)
-        cached = cached_token(ctx) if token.fetches == 0 else None
-        if cached is not None:
+        if token.fetches == 0 and (cached := load_access(ctx, "access_token", margin_s=120)) is not None:
             return cached
 
         def exchange(refresh_token: str) -> dict[str, Any]:
             form = {"grant_type": "refresh_token", "client_id": keystring, "refresh_token": refresh_token}
-            return post_token(http, token_url, form, headers={"x-api-key": api_key})
+            return post_token(token_http, token_url, form, headers={"x-api-key": api_key})
 
-        payload = refresh_rotating(ctx, exchange)  # a rotated refresh token is saved before we go on
-        fresh, expires = str(payload["access_token"]), expires_at(ctx.now(), payload.get("expires_in"))
-        ctx.state.put("access_token", f"{int(expires.timestamp())}:{fresh}")
-        return fresh, expires
+        payload = refresh_rotating(ctx, exchange)  # validated whole; a rotated refresh token is saved first
+        reply = token_reply(payload, MARKETPLACE, ctx.now(), 3600)
+        save_access(ctx, "access_token", reply.access_token, reply.expires_at)
+        return reply.access_token, reply.expires_at
 
     token = AccessToken(fetch_token, ctx.clock)
     http.token = token
@@ -129,18 +143,6 @@ def client(ctx: SyncContext) -> HttpClient:
     http.limit("api", options.rate_per_second, options.rate_per_second)
     http.on_response = _on_response(http)
     return http
-
-
-def cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
-    """The access token of an earlier stream or sync, while it has more than two minutes left (Etsy: 1 h)."""
-    saved = ctx.state.get("access_token")
-    if not saved or ":" not in saved:
-        return None
-    until, token = saved.split(":", 1)
-    if not until.isdigit() or not MIN_TS < int(until) < 4102444800 or not token or not token.isprintable():
-        return None  # a garbled value is dropped: the token is fetched again
-    expires = datetime.fromtimestamp(int(until), UTC)
-    return (token, expires) if (expires - ctx.now()).total_seconds() > 120 else None
 
 
 def shop_id(ctx: SyncContext, http: HttpClient) -> int:
@@ -165,31 +167,27 @@ MAX_PAGES = 1000  # 100,000 receipts per list per run; a marketplace bug cannot 
 
 
 def _pages(http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[tuple[list[Any], int]]:
-    """Offset paging to the end: yields (results, offset of the first result).
+    """Offset paging to the end over the shared guarded loop: yields (results, offset of the first result).
 
     A body without ``results`` is a payload error (never "no receipts"); the same page twice (``offset``
-    ignored) and more than MAX_PAGES pages stop with an error that says where.
+    ignored) is a payload error and after MAX_PAGES pages the run stops, saying where (``paginate.walk``).
     """
-    offset, previous, where = 0, None, f"GET {path}"
-    for _ in range(MAX_PAGES):
-        body = http.get_json(path, params={**params, "limit": PAGE, "offset": offset}, bucket="api")
+    where = f"GET {path}"
+
+    def fetch(offset: int | None) -> tuple[list[Any], int | None]:
+        at = offset or 0
+        body = http.get_json(path, params={**params, "limit": PAGE, "offset": at}, bucket="api")
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise bad(where, "results", "missing or not a list")
         results: list[Any] = body["results"]
         count = body.get("count")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
             raise bad(where, "count", f"not a count: {str(count)[:40]!r}")
-        fingerprint = json.dumps(results, sort_keys=True, default=str) if results else None
-        if fingerprint is not None and fingerprint == previous:
-            raise ConnectorError(f"the same page came back for offsets {offset - len(results)} and {offset}:"
-                                 " Etsy ignored offset; stopped", kind="payload", where=f"etsy: {where}")
-        previous = fingerprint
-        yield results, offset
-        offset += len(results)
-        if len(results) < PAGE or (count is not None and offset >= count):
-            return
-    raise ConnectorError(f"stopped after {MAX_PAGES} pages at offset {offset}", kind="payload",
-                         where=f"etsy: {where}")
+        nxt = at + len(results)
+        return results, (None if len(results) < PAGE or (count is not None and nxt >= count) else nxt)
+
+    for page in walk(fetch, 0, marketplace=MARKETPLACE, where=where, max_pages=MAX_PAGES):
+        yield list(page.items), page.state or 0
 
 
 def _receipt_batches(ctx: SyncContext, http: HttpClient, path: str, params: dict[str, Any],

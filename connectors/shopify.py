@@ -31,7 +31,7 @@ from sellerguard.connectors.shopify_normalize import (
 )
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient, body_codes
-from sellerguard.oauth import expires_at, post_token
+from sellerguard.oauth import load_access, post_token, save_access, token_reply
 from sellerguard.paginate import by_token, dig
 from sellerguard.schema import Record
 
@@ -164,25 +164,25 @@ class Shopify:
 
     def _client_credentials(self) -> tuple[str, datetime]:
         ctx = self.ctx
-        saved = ctx.state.get(TOKEN_STATE)
-        if self.token is not None and self.token.fetches == 0 and saved and " " in saved:
-            when, value = saved.split(" ", 1)
-            try:
-                expiry = datetime.fromisoformat(when)
-                usable = expiry.tzinfo is not None and value.isprintable() and " " not in value and \
-                    600 < (expiry - ctx.now()).total_seconds() < 2 * 86400
-            except (ValueError, OverflowError):
-                usable = False  # a garbled saved token is dropped and fetched again
-            if usable:
-                return value, expiry
-        body = post_token(self.http, self.token_url, {
+        if self.token is not None and self.token.fetches == 0 and \
+                (saved := load_access(ctx, TOKEN_STATE, margin_s=600)) is not None:
+            return saved  # a garbled saved token is dropped and fetched again
+        acc = ctx.account
+        token_http = HttpClient(base_url=self.token_url, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep,
+                                session=self.http.session, errors={
+                                    400: ErrorRule("fail", "config", f"Shopify refused the client id or secret of"
+                                                   f" account {acc.id} (invalid_client, or shop_not_permitted: the"
+                                                   " app and the store are in different organisations)"),
+                                    401: ErrorRule("fail", "config", f"Shopify refused the client credentials of"
+                                                   f" account {acc.id}: check client_id and client_secret")})
+        body = post_token(token_http, self.token_url, {
             "grant_type": "client_credentials",
-            "client_id": ctx.account.secret("client_id").get_secret_value(),
-            "client_secret": ctx.account.secret("client_secret").get_secret_value(),
+            "client_id": acc.secret("client_id").get_secret_value(),
+            "client_secret": acc.secret("client_secret").get_secret_value(),
         })
-        value, expiry = str(body["access_token"]), expires_at(ctx.now(), body.get("expires_in"), default_s=86399)
-        ctx.state.put(TOKEN_STATE, f"{expiry.isoformat()} {value}")
-        return value, expiry
+        reply = token_reply(body, MARKETPLACE, ctx.now(), 86399)  # validated whole before it is saved
+        save_access(ctx, TOKEN_STATE, reply.access_token, reply.expires_at)
+        return reply.access_token, reply.expires_at
 
     def _pace(self, bucket: str | None, response: requests.Response) -> None:
         """Wait for the reported bucket: before a throttled retry, or when the next query would not fit."""

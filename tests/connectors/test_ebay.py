@@ -399,3 +399,99 @@ def test_call_count_backfill_and_incremental(store, clock):
     fake.calls.clear()
     assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
     assert len(fake.calls) == 1 and len(fulfil) == 4
+
+
+IDENTITY = "https://apiz.ebay.com/commerce/identity/v1/user/"
+CONVERSATIONS = f"{API}/commerce/message/v1/conversation"
+
+
+@responses.activate
+def test_identity_404_names_the_missing_scope_and_fails_only_its_streams(store, clock):
+    """Issue 17 item 5: a seller who did not grant commerce.identity.readonly gets a 404 from Identity; the
+    messages and feedback streams (they need the username) fail with a hint naming that scope, not the
+    marketplace id, and the other streams still sync."""
+    FakeEbay(responses.mock)
+    responses.mock.add(responses.GET, IDENTITY, status=404, json={"errors": [{"errorId": 2002, "message": "Not Found"}]})
+    responses.mock.add(responses.GET, f"{API}/sell/analytics/v1/seller_standards_profile",
+                       json=load("seller_standards_profile"))
+    for kind in ("ITEM_NOT_AS_DESCRIBED", "ITEM_NOT_RECEIVED"):
+        responses.mock.add(responses.GET, f"{API}/sell/analytics/v1/customer_service_metric/{kind}/CURRENT",
+                           json=load("customer_service_metric"))
+    responses.mock.add(responses.GET, f"{API}/post-order/v2/return/search", json=load("return_search"))
+    responses.mock.add(responses.GET, f"{API}/post-order/v2/casemanagement/search", json=load("case_search"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep)
+    assert not outcome.ok and set(outcome.failed_streams) == {"messages", "feedback"}
+    assert "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly" in outcome.error
+    assert "marketplace_id" not in outcome.error
+    assert store.count("order", account="ebay-1") == 3 and store.count("return", account="ebay-1") == 1
+    assert store.count("claim", account="ebay-1") == 2 and store.count("reported_metric", account="ebay-1") == 14
+    assert store.cursor("ebay-1", "returns") is not None and store.cursor("ebay-1", "messages") is None
+
+
+@responses.activate
+def test_an_order_that_is_not_found_is_not_called_a_missing_scope(store, clock):
+    fake = FakeEbay(responses.mock)
+    responses.mock.remove(responses.GET, f"{ORDERS}/12-33333-44444")
+    responses.mock.add(responses.GET, f"{ORDERS}/12-33333-44444", status=404,
+                       json={"errors": [{"errorId": 32100, "message": "Order not found"}]})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.error_kind == "config" and "api_scope" not in outcome.error and "404" in outcome.error
+    assert fake.calls
+
+
+@responses.activate
+def test_message_paging_on_always_full_pages_without_a_total_ends(store, clock):
+    """Issue 18 kind 5: eBay messages once made 7,077 requests in 20 s on pages always full with no total."""
+    FakeEbay(responses.mock)
+    responses.mock.add(responses.GET, IDENTITY, json=load("user"))
+    conv = load("conversations")["conversations"][0]
+    full = {"conversations": [{**conv, "conversationId": f"C-{i}"} for i in range(50)]}  # offset ignored
+    responses.mock.add(responses.GET, CONVERSATIONS, json=full)
+    responses.mock.add(responses.GET, re.compile(rf"{re.escape(CONVERSATIONS)}/C-\d+"),
+                       json=load("conversation__waiting"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["messages"])
+    calls = [c for c in responses.mock.calls if c.request.url.startswith(CONVERSATIONS + "?")]
+    assert outcome.error_kind == "payload" and "repeats page 1" in outcome.error and len(calls) == 2
+    assert store.cursor("ebay-1", "messages") is None
+
+
+@responses.activate
+def test_message_paging_with_new_full_pages_forever_stops_at_the_cap(store, clock, monkeypatch):
+    from sellerguard.connectors import ebay
+
+    monkeypatch.setattr(ebay, "MESSAGE_PAGES", 4)  # 200 in production: 10,000 conversations per window
+    FakeEbay(responses.mock)
+    responses.mock.add(responses.GET, IDENTITY, json=load("user"))
+    conv = load("conversations")["conversations"][0]
+
+    def endless(request):
+        offset = int(query(request)["offset"])
+        return 200, {}, json.dumps({"conversations": [{**conv, "conversationId": f"C-{offset + i}"}
+                                                      for i in range(50)]})
+
+    responses.mock.add_callback(responses.GET, CONVERSATIONS, callback=endless)
+    responses.mock.add(responses.GET, re.compile(rf"{re.escape(CONVERSATIONS)}/C-\d+"),
+                       json=load("conversation__waiting"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["messages"])
+    lists = [c for c in responses.mock.calls if c.request.url.startswith(CONVERSATIONS + "?")]
+    assert outcome.error_kind == "wait" and "stopped after 4 pages" in outcome.error and len(lists) == 4
+
+
+@responses.activate
+def test_revoked_refresh_token_says_reauthorize_and_names_the_account(store, clock):
+    FakeEbay(responses.mock)
+    responses.mock.remove(responses.POST, TOKEN)
+    responses.mock.add(responses.POST, TOKEN, status=400, json={
+        "error": "invalid_grant", "error_description": "the provided authorization refresh token is invalid or was"
+                                                       " issued to another client"})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.error_kind == "config" and "re-authorize" in outcome.error and "account ebay-1" in outcome.error
+    assert "refresh" in outcome.error and "v^1.1#refresh" not in outcome.error
+
+
+@responses.activate
+def test_a_garbled_stored_token_is_dropped_and_fetched_again(store, clock):
+    fake = FakeEbay(responses.mock)
+    store.put_state("ebay-1", "access_token", "99999999999999999999:v^1.1 token with spaces", now=clock.now())
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(fake.tokens) == 1 and store.state("ebay-1", "access_token").endswith("#token-1")

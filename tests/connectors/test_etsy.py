@@ -389,3 +389,26 @@ def test_a_cancellation_the_receipt_list_hides_is_found(store, clock):
         row = s.exec(select(OrderRow).where(OrderRow.external_id == str(paid["receipt_id"]))).one()
         assert row.status == "cancelled"
     assert any(c.get("was_canceled") == "true" for c in fake.calls)
+
+
+@responses.activate
+def test_revoked_refresh_token_says_reauthorize_and_names_the_account(store, clock):
+    FakeEtsy(responses.mock, [])
+    responses.mock.remove(responses.POST, TOKEN)
+    responses.mock.add(responses.POST, TOKEN, status=400,
+                       json={"error": "invalid_grant", "error_description": "refresh token not found"})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["receipts"])
+    assert outcome.error_kind == "config" and "re-authorize" in outcome.error and "account etsy-1" in outcome.error
+    assert "rt-0" not in outcome.error
+
+
+@responses.activate
+def test_a_garbled_stored_token_or_shop_id_is_dropped_not_kept(store, clock):
+    fake = FakeEtsy(responses.mock, receipts(1, int(clock.now().timestamp()) - 3600))
+    responses.mock.add(responses.GET, f"{API}/v3/application/users/me", json=load("users_me"))
+    store.put_state("etsy-1", "access_token", "2026-11-23T13:00:00+00:00 5551.tok\u00e9n", now=clock.now())
+    store.put_state("etsy-1", "shop_id", "9" * 30, now=clock.now())
+    acc = parse_config({"accounts": [{"id": "etsy-1", "marketplace": "etsy", "credentials": {
+        "keystring": "kstr", "shared_secret": "ssecret", "refresh_token": "rt-0"}}]}).accounts[0]
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["receipts"]).ok
+    assert fake.refresh_counter == 1 and store.state("etsy-1", "shop_id") == "88001"

@@ -384,3 +384,12 @@ def test_without_customer_facts_the_query_leaves_the_customer_out(clock):
     records = [r for b in shopify.fetch(context(clock, customer_facts=False), "orders", None) for r in b.records]
     assert records
     assert "customer" not in body_of(responses.calls[0])["query"]
+
+
+@responses.activate
+def test_refused_client_credentials_name_the_account(clock, store):
+    responses.add(responses.POST, TOKEN, status=400, json={"error": "invalid_client"})
+    acc = parse_config({"accounts": [account({"client_id": "cid", "client_secret": "shpss_secret"})]},
+                       where="t").accounts[0]
+    out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert out.error_kind == "config" and "account store1" in out.error and "shpss_secret" not in out.error
