@@ -411,7 +411,8 @@ def test_identity_404_names_the_missing_scope_and_fails_only_its_streams(store, 
     messages and feedback streams (they need the username) fail with a hint naming that scope, not the
     marketplace id, and the other streams still sync."""
     FakeEbay(responses.mock)
-    responses.mock.add(responses.GET, IDENTITY, status=404, json={"errors": [{"errorId": 2002, "message": "Not Found"}]})
+    responses.mock.add(responses.GET, IDENTITY, status=404,
+                       json={"errors": [{"errorId": 2002, "message": "Not Found"}]})
     responses.mock.add(responses.GET, f"{API}/sell/analytics/v1/seller_standards_profile",
                        json=load("seller_standards_profile"))
     for kind in ("ITEM_NOT_AS_DESCRIBED", "ITEM_NOT_RECEIVED"):
