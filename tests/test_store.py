@@ -245,3 +245,33 @@ def test_same_payload_hash_normalized_differently_updates_the_row(store):
     assert store.write([Order(**base)]) == 1
     assert store.write([Order(**base)]) == 0
     assert store.write([Order(**base, buyer_country="US")]) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_order_lines_are_queryable_per_category_in_sql(backend, tmp_path):
+    """What a per-category rule reads: units per category_id from orders.lines (json_each / jsonb_array_elements)."""
+    from pg import store_on
+    from sqlalchemy import text
+
+    from sellerguard.schema import OrderLine
+
+    gen = store_on(backend, tmp_path, "sg_lines")
+    store = next(gen)
+    try:
+        store.write([
+            Order(account="acc", external_id="o1", purchased_at=T0, fulfilment="seller", status="shipped",
+                  lines=(OrderLine(quantity=2, category_id="267"), OrderLine(quantity=1, category_id="1249"))),
+            Order(account="acc", external_id="o2", purchased_at=T0, fulfilment="seller", status="shipped",
+                  lines=(OrderLine(quantity=3, category_id="267"),)),
+            Order(account="acc", external_id="o3", purchased_at=T0, fulfilment="seller", status="shipped"),
+        ])
+        if store.dialect == "sqlite":
+            sql = ("SELECT json_extract(l.value, '$.category_id') AS cat, SUM(json_extract(l.value, '$.quantity')) "
+                   "FROM orders, json_each(orders.lines) AS l GROUP BY cat ORDER BY cat")
+        else:
+            sql = ("SELECT l->>'category_id' AS cat, SUM((l->>'quantity')::int) "
+                   "FROM orders, jsonb_array_elements(orders.lines) AS l GROUP BY cat ORDER BY cat")
+        with store.engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(text(sql))] == [("1249", 1), ("267", 5)]
+    finally:
+        next(gen, None)
