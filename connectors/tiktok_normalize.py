@@ -87,10 +87,15 @@ def seconds(value: Any, where: str, field: str, *, required: bool = False) -> da
 
 
 def text_id(obj: dict[str, Any], key: str, where: str, field: str) -> str:
+    """A TikTok id: a decimal number as a string (orders, packages, returns, cancellations, reviews), at most
+    30 digits; anything else is a payload error (a record stored under a garbled id would orphan the real one)."""
     value = obj.get(key)
     if value in (None, "") or isinstance(value, bool | dict | list):
         raise bad(where, f"{field}.{key}", "missing")
-    return str(value)
+    text = str(value) if isinstance(value, str | int) else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 30):
+        raise bad(where, f"{field}.{key}", f"not a TikTok id: {str(value)[:30]!r}")
+    return text
 
 
 def amount(value: Any, where: str, field: str) -> Decimal | None:
@@ -159,14 +164,15 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
         items_subtotal=amount(payment.get("original_total_product_price"), where,
                               f"{field}.payment.original_total_product_price"),
         # 202309 line items are one unit each (no quantity field); no category on the order
-        lines=tuple(OrderLine(line_id=str(x["id"])[:200] if x.get("id") else None, quantity=1) for x in lines),
+        lines=tuple(OrderLine(line_id=text_id(x, "id", where, f"{field}.line_items[{i}]") if x.get("id") else None,
+                              quantity=1) for i, x in enumerate(lines)),
     )]
     rts = seconds(o.get("rts_time"), where, f"{field}.rts_time")
     collected = seconds(o.get("collection_time"), where, f"{field}.collection_time")
     delivered = seconds(o.get("delivery_time"), where, f"{field}.delivery_time")
     packages: dict[str, dict[str, Any]] = {}
-    for line in lines:  # tracking lives on the line items, grouped by package
-        pid = str(line.get("package_id") or "")
+    for i, line in enumerate(lines):  # tracking lives on the line items, grouped by package
+        pid = text_id(line, "package_id", where, f"{field}.line_items[{i}]") if line.get("package_id") else ""
         if pid or line.get("tracking_number"):
             packages.setdefault(pid or "1", {"tracking": line.get("tracking_number"),
                                              "carrier": line.get("shipping_provider_name"), "items": 0})
@@ -279,5 +285,5 @@ def normalize_review(account: str, item: Any, where: str, field: str) -> Rating:
         account=account, external_id=rid, rating_kind="product_review", score=str(rating),
         score_normalized=float(rating), negative=rating <= 2,
         rated_at=seconds(r.get("create_time"), where, f"{field}.create_time", required=True),  # type: ignore[arg-type]
-        order_ref=str(r["order_id"]) if r.get("order_id") else None, raw_hash=payload_hash(r),
+        order_ref=text_id(r, "order_id", where, field) if r.get("order_id") else None, raw_hash=payload_hash(r),
     )
