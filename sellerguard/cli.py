@@ -474,24 +474,35 @@ def notify(ctx: Ctx, test_: bool, flush: bool, retry_failed: bool) -> None:
 def sandbox(port: int, seed: int, scale: float, write_config: Path | None, force: bool) -> None:
     """Serve the built-in marketplace sandbox on 127.0.0.1 until interrupted."""
     import errno
+    import socket
     import time
 
     from sellerguard.demo import check_writable, write_config_file
     from sellerguard.sandbox import Sandbox
 
-    if write_config:
-        check_writable(write_config, force=force)  # before the port is taken or anything is written
-    box = Sandbox(port=port, seed=seed, scale=scale)
-    try:
-        box.start()
-    except OSError as exc:
+    def port_error(exc: OSError) -> ConfigError:
         if exc.errno == errno.EADDRINUSE:
             reason = "is already in use (another sandbox or program listens there); pick another or 0 for any"
-        elif exc.errno == errno.EACCES:
+        elif exc.errno in (errno.EACCES, errno.EPERM):
             reason = "needs privileges (ports below 1024); pick one above 1023, or 0 for any free port"
         else:
             reason = f"cannot be opened: {exc.strerror}"
-        raise ConfigError(f"port {port} {reason}", where="sandbox --port") from None
+        return ConfigError(f"port {port} {reason}", where="sandbox --port")
+
+    if write_config:
+        check_writable(write_config, force=force)  # before the port is taken or anything is written
+    if port:
+        try:  # fail at once, before the world is generated (seconds)
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself binds
+                probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise port_error(exc) from None
+    box = Sandbox(port=port, seed=seed, scale=scale)
+    try:
+        box.start()
+    except OSError as exc:  # taken between the probe and now
+        raise port_error(exc) from None
     try:
         click.echo(f"Sandbox serving {', '.join(sorted(box.marketplaces))} at {box.url} (Ctrl-C to stop)")
         if write_config:

@@ -55,16 +55,17 @@ def test_a_busy_port_is_one_line(tmp_path):
     assert result.output.strip().startswith(f"Error: sandbox --port: port {port} is already in use")
 
 
-@pytest.mark.skipif(not hasattr(socket, "AF_INET"), reason="no sockets")
 def test_a_privileged_port_is_one_line(monkeypatch):
     import errno
 
-    from sellerguard.sandbox import server
+    real_bind = socket.socket.bind
 
-    def refuse(self):
-        raise PermissionError(errno.EACCES, "Permission denied")
+    def refuse(self, address):
+        if address[1] == 80:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_bind(self, address)
 
-    monkeypatch.setattr(server.Sandbox, "start", refuse)  # root may bind 80 here: simulate the refusal
+    monkeypatch.setattr(socket.socket, "bind", refuse)  # tests may run as root, who may bind 80: simulate
     result = run("sandbox", "--port", "80")
     assert result.exit_code == 3
     assert result.output.strip().startswith("Error: sandbox --port: port 80 needs privileges")
