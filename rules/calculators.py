@@ -171,7 +171,7 @@ def _derived_table(session: Session, account: str, params: Any, metric: Metric, 
     if not rows:
         return None
     data = derive_ship_by([tuple(r) for r in rows], metric.timezone)  # type: ignore[misc]
-    return values(column("ref", String), column("ship_by", UTCDateTime()), name="derived_ship_by").data(data)
+    return values(column("ref", String), column("ship_by", UTCDateTime()), name="derived_ship_by").data(data).cte()
 
 
 def event_series_many(

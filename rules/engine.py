@@ -8,7 +8,6 @@ items that would become defects are queued (``deadlines``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
