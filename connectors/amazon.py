@@ -215,16 +215,26 @@ def marketplace_ids(ctx: SyncContext, http: HttpClient) -> list[str]:
     if options.marketplace_ids:
         return options.marketplace_ids
     if known := ctx.state.get("marketplace_ids"):
-        return known.split(",")
+        ids = known.split(",")
+        if all(_MARKETPLACE_ID.fullmatch(i) for i in ids):
+            return ids
+        ctx.state.put("marketplace_ids", None)  # garbled: asked again
     body = http.get_json(PARTICIPATIONS, bucket="getMarketplaceParticipations")
-    found = [p["marketplace"]["id"] for p in (body.get("payload") or []) if isinstance(body, dict)
-             and isinstance(p, dict) and (p.get("participation") or {}).get("isParticipating")
-             and isinstance(p.get("marketplace"), dict) and p["marketplace"].get("id")]
+    rows = body.get("payload") if isinstance(body, dict) else None
+    if not isinstance(rows, list):  # a body without its list proves nothing about the seller's marketplaces
+        raise bad(f"GET {PARTICIPATIONS}", "payload", "missing or not a list")
+    found = [p["marketplace"]["id"] for p in rows
+             if isinstance(p, dict) and isinstance(p.get("participation"), dict)
+             and p["participation"].get("isParticipating") is True
+             and isinstance(p.get("marketplace"), dict) and _MARKETPLACE_ID.fullmatch(str(p["marketplace"].get("id")))]
     if not found:
         raise ConnectorError("this seller participates in no marketplace: set options.marketplace_ids",
                              kind="config", where=f"amazon: GET {PARTICIPATIONS}")
     ctx.state.put("marketplace_ids", ",".join(found))
     return found
+
+
+_MARKETPLACE_ID = re.compile(r"[A-Z0-9]{8,20}")  # ATVPDKIKX0DER, A1PA6795UKMFR9
 
 
 # -- orders ------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import gzip
 import io
 import math
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -154,7 +155,7 @@ class _Document(io.RawIOBase):
             data = self._gz.read(len(buffer))
             buffer[:len(data)] = data
             return len(data)
-        except (OSError, EOFError):
+        except (OSError, EOFError, zlib.error):
             raise ConnectorError("bad payload: the GZIP report document is corrupt", kind="payload",
                                  where=f"amazon: GET {self._path}") from None
 

@@ -55,6 +55,8 @@ def parse_summary(account: str, metric_id: str, endpoint: str, body: Any, durati
     p = body.get("payload", body)
     if not isinstance(p, dict):
         raise payload_error(endpoint, "payload", "not an object")
+    if not any(key in p for key in rate_keys):  # a summary without its rate is not "no figure yet": 204 says that
+        raise payload_error(endpoint, "payload", f"none of {', '.join(rate_keys)} in the summary")
     percent = None
     for key in rate_keys:
         if (percent := _number(p.get(key), f"payload.{key}", endpoint)) is not None:

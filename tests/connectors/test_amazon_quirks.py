@@ -269,3 +269,30 @@ def test_calls_per_first_sync_are_pages_plus_one_catalog_call_per_20_new_asins(c
     ctx.state["catalog:ATVPDKIKX0DER:B000000001"] = "{garbled"
     amazon_catalog.categories(ctx, http, "ATVPDKIKX0DER", asins)
     assert asked == [20, 20, 5, 1, 1]  # a garbled cache entry is dropped and asked once more
+
+
+# -- issue 18: what the fuzz harness found, pinned --------------------------------------------------------------
+
+
+def test_a_gzip_document_corrupt_inside_its_deflate_stream_is_a_payload_error():
+    import gzip
+    import io
+
+    raw = gzip.compress(tsv("feedback_report.tsv") * 50)
+    broken = raw[:10] + bytes(b ^ 0x5A for b in raw[10:40]) + raw[40:]  # zlib.error, not OSError
+    document = amazon_reports._Document(io.BytesIO(broken), "/doc", gzipped=True)
+    with pytest.raises(ConnectorError, match="GZIP report document is corrupt"):
+        list(amazon_reports.flat_file(document, FEEDBACK, "doc").rows)
+
+
+@pytest.mark.parametrize("body", ["123", [], {"payload": None}, {"payload": "x"}, {"errors": []}])
+@responses.activate
+def test_a_participations_answer_without_its_list_is_a_payload_error(store, clock, body):
+    FakeAmazon(responses.mock)
+    responses.mock.add(responses.GET, "https://sellingpartnerapi-na.amazon.com/sellers/v1/marketplaceParticipations",
+                       json=body)
+    acc = account()
+    acc.options.pop("marketplace_ids")
+    outcome = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.error_kind == "payload" and "payload" in outcome.error
+    assert store.state("amz-1", "marketplace_ids") is None

@@ -216,3 +216,13 @@ def test_a_naive_or_future_cursor_never_crashes_the_window(clock):
     start = walmart._window_start(ctx, "2099-01-01T00:00:00+00:00", walmart.Options())
     assert start <= clock.now()
     assert json.dumps(start.isoformat())
+
+
+def test_a_summary_without_any_rate_key_is_a_payload_error_not_no_figure(clock):
+    from sellerguard.connectors.walmart_insights import parse_summary
+
+    keys = ("cumulativeRate", "overallRate")
+    with pytest.raises(ConnectorError, match="none of cumulativeRate"):
+        parse_summary("wm", "walmart.vtr", "/x", {"reportDuration": 30}, 30, keys, clock.now())
+    assert parse_summary("wm", "walmart.vtr", "/x", {"payload": {"cumulativeRate": None}}, 30, keys,
+                         clock.now()) is None  # present but empty: Walmart has no figure yet
