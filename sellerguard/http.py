@@ -53,8 +53,10 @@ class ErrorRule:
 DEFAULT_ERRORS: dict[int | str, ErrorRule] = {
     400: ErrorRule("fail", "payload", "the marketplace rejected the request as malformed"),
     401: ErrorRule("refresh", "config", "credentials were rejected: check the client id, secret and refresh token"),
-    403: ErrorRule("fail", "config", "access denied: the app lacks a role or scope for this call"),
-    404: ErrorRule("fail", "config", "not found: check the account's region, site and seller id"),
+    403: ErrorRule("fail", "config", "access denied: the app lacks a role or scope for this call"),  # what 403 means
+    # no advice here: a 404 or 403 proves no particular setting wrong; a connector adds a hint only where the
+    # response proves it (an error code naming the scope, the marketplace id ...)
+    404: ErrorRule("fail", "config", "not found: the marketplace does not know this resource"),
     408: ErrorRule("retry", "wait", "the marketplace timed out"),
     409: ErrorRule("retry", "wait", "the marketplace reported a conflict; retrying"),
     429: ErrorRule("retry", "wait", "rate limited by the marketplace"),
@@ -147,6 +149,30 @@ def request_id(response: requests.Response | None) -> str | None:
                     queue.append(value)
         elif isinstance(node, list):
             queue.extend(node[:20])
+    return None
+
+
+_MESSAGE_KEYS = ("message", "error_description", "errorMessage", "longMessage", "error_message", "msg", "detail",
+                 "details", "description", "error")
+
+
+def marketplace_message(response: requests.Response | None) -> str | None:
+    """The marketplace's own error text from a JSON body (first ``message``-like string), one line, <= 120 chars:
+    errors name what the marketplace said, not a guess."""
+    body = _json_or_none(response) if response is not None else None
+    queue, seen = [body], 0
+    while queue and seen < 50:
+        node, seen = queue.pop(0), seen + 1
+        if isinstance(node, dict):
+            for key in _MESSAGE_KEYS:
+                value = node.get(key)
+                if isinstance(value, str) and value.strip():
+                    text = " ".join(value.split())
+                    text = text.encode("ascii", "backslashreplace").decode("ascii")
+                    return text if len(text) <= 120 else text[:117] + "..."
+            queue.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            queue.extend(node[:10])
     return None
 
 
@@ -384,6 +410,9 @@ class HttpClient:
             if too_long:
                 message += f"; the marketplace asks to retry in {retry_after:.0f} s"
             rid = request_id(response)
+            said = marketplace_message(response) if rule.kind != "wait" else None
+            if said and said.lower() not in message.lower():
+                message += f"; the marketplace said: {said!r}"
             if rule.action == "refresh" and refreshed:
                 message += "; refused again after a fresh token: re-authorize this account"
             error = ConnectorError(message, kind=rule.kind, where=where, retry_after=retry_after, status=status,

@@ -289,3 +289,14 @@ def share_one_bucket(a, b, clock):
     for c in (clients[0], clients[1], clients[0], clients[1]):
         c.limits["orders"].acquire()
     assert slept == [1.0, 2.0]  # burst of 2 shared: the 3rd and 4th calls wait, whichever process makes them
+
+
+@responses.activate
+def test_errors_quote_what_the_marketplace_said_not_a_guess(clock):
+    responses.get(f"{BASE}/x", status=404, json={"errors": [{"errorId": 2002, "message": "Resource not found\nfor"
+                                                                                          " seller X"}]})
+    with pytest.raises(ConnectorError) as exc:
+        client(clock).get_json("/x")
+    assert str(exc.value) == ("example: GET https://api.example.test/x: not found: the marketplace does not know this"
+                              " resource (HTTP 404); the marketplace said: 'Resource not found for seller X'")
+    assert "region" not in str(exc.value) and "seller id" not in str(exc.value)  # no configuration guess
