@@ -36,7 +36,15 @@ from sellerguard.connectors.mercadolibre_normalize import (
 )
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
-from sellerguard.oauth import load_access, load_state, post_token, save_access, token_reply, valid_token
+from sellerguard.oauth import (
+    expires_at,
+    load_access,
+    load_state,
+    post_token,
+    save_access,
+    token_reply,
+    valid_token,
+)
 from sellerguard.paginate import by_offset, dig
 from sellerguard.schema import Order, Record
 
@@ -112,6 +120,20 @@ def stored_access(ctx: SyncContext, *, not_this: str | None = None) -> tuple[str
     return found
 
 
+def _lifetime_or_default(ctx: SyncContext, body: Any) -> Any:
+    """A reply whose ``expires_in`` is not a number of seconds (a date, 1e308, NaN) still carries the single-use
+    chain: keep its tokens and assume the documented 6 hours rather than lose the new refresh token."""
+    if not isinstance(body, dict) or body.get("expires_in") in (None, ""):
+        return body
+    try:
+        expires_at(ctx.now(), body["expires_in"], marketplace=MARKETPLACE)
+    except ConnectorError:
+        ctx.log.warning("%s: Mercado Libre sent expires_in %r; assuming 6 hours", ctx.account.id,
+                        str(body["expires_in"])[:30])
+        return {**body, "expires_in": None}
+    return body
+
+
 def refresh_access(ctx: SyncContext, http: HttpClient, token_url: str, rejected: str | None) -> tuple[str, datetime]:
     """One refresh for this account at a time, across processes. The reply is validated whole before anything is
     saved; then the new (single-use) refresh token is saved, then the access token, before either is used."""
@@ -133,7 +155,7 @@ def refresh_access(ctx: SyncContext, http: HttpClient, token_url: str, rejected:
         body = post_token(token_http, token_url, form, headers={"Accept": "application/json"})
         # a reply without a valid access token (or with a garbled refresh token) saves nothing: the single-use
         # refresh token is only replaced together with a working access token
-        reply = token_reply(body, MARKETPLACE, ctx.now(), default_s=21600)
+        reply = token_reply(_lifetime_or_default(ctx, body), MARKETPLACE, ctx.now(), default_s=21600)
         if reply.refresh_token and reply.refresh_token != current:
             ctx.state.put(REFRESH_STATE, reply.refresh_token)  # before anything uses the new access token
         elif not reply.refresh_token:

@@ -76,10 +76,15 @@ def when(value: Any, field: str, endpoint: str, *, required: bool = True) -> dat
 
 
 def _id(payload: Any, field: str, endpoint: str) -> str:
+    """A Mercado Libre id (orders, packs, shipments, claims, questions, users): a whole number, as JSON number or
+    decimal string; anything else is a payload error (a record under a garbled id would orphan the real one)."""
     value = payload.get(field) if isinstance(payload, dict) else None
-    if value is None or value == "" or isinstance(value, bool):
+    if value is None or value == "":
         raise payload_error(endpoint, field, "missing")
-    return str(value)
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 30):
+        raise payload_error(endpoint, field, f"not an id: {str(value)[:30]!r}")
+    return text
 
 
 def _money(value: Any, field: str, endpoint: str) -> Decimal | None:
@@ -92,13 +97,17 @@ def _money(value: Any, field: str, endpoint: str) -> Decimal | None:
 
 
 def shipment_id(order: dict[str, Any]) -> str | None:
-    sid = dig(order, "shipping", "id")
-    return str(sid) if sid not in (None, "") else None
+    """``shipping.id``; ``{"id": null}`` is an order without a shipment, a missing block is a payload error."""
+    shipping = order.get("shipping")
+    if not isinstance(shipping, dict) or "id" not in shipping:
+        raise payload_error("/orders/search", "shipping.id", "missing (an order without shipment says id null)")
+    return _id(shipping, "id", "/orders/search") if shipping["id"] is not None else None
 
 
 def pack_id(order: dict[str, Any]) -> str:
     """Messages live per pack (cart); an order outside a pack is its own pack."""
-    return str(order.get("pack_id") or order["id"])
+    return _id(order, "pack_id", "/orders/search") if order.get("pack_id") is not None else \
+        _id(order, "id", "/orders/search")
 
 
 def _order_status(order: dict[str, Any], shipment: dict[str, Any] | None) -> str:
@@ -267,8 +276,8 @@ def normalize_claim(account: str, claim: Any) -> Claim:
     fault: bool | None = None
     if closed and benefited:
         fault = "complainant" in benefited  # the buyer won: the claim counts against the seller
-    order_ref = str(claim["resource_id"]) if claim.get("resource") in ("order", None) and \
-        claim.get("resource_id") else None
+    order_ref = _id(claim, "resource_id", ep) if claim.get("resource") in ("order", None) and \
+        claim.get("resource_id") is not None else None
     closed_at = when(dig(resolution, "date_created") or (claim.get("last_updated") if closed else None),
                      "resolution.date_created", ep, required=False) if closed else None
     outcome = dig(resolution, "reason")

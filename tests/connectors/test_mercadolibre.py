@@ -543,8 +543,6 @@ def test_every_expired_token_shape_refreshes_once_and_retries(store, clock, stat
 
 @pytest.mark.parametrize("reply,named", [
     ({"token_type": "Bearer", "expires_in": 21600, "refresh_token": "TG-new"}, "access_token"),
-    ({"access_token": "APP_USR-9", "expires_in": 1e308, "refresh_token": "TG-new"}, "expires_in"),
-    ({"access_token": "APP_USR-9", "expires_in": "2026-11-23T18:00:00Z", "refresh_token": "TG-new"}, "expires_in"),
     ({"access_token": "APP USR 9", "expires_in": 21600, "refresh_token": "TG-new"}, "access_token"),
     ({"access_token": "APP_USR-9", "expires_in": 21600, "refresh_token": "TG new\u0000"}, "refresh_token"),
 ])
@@ -626,3 +624,43 @@ def test_an_open_order_is_read_again_when_its_deadline_comes(store, small_pages)
     with store.session() as session:
         assert session.scalar(select(OrderRow.status)) == "delivered"
     assert store.state("ml-br", "open_orders") == "{}"
+
+
+@pytest.mark.parametrize("expires_in", [1e308, "2026-11-23T18:00:00Z", -5, "NaN"])
+@responses.activate
+def test_a_garbled_lifetime_keeps_the_single_use_chain_with_the_documented_six_hours(store, clock, expires_in):
+    """The refresh token was spent by this very request: refusing the whole reply would lock the account out.
+    A valid access and refresh token with a nonsense expires_in are kept, with Mercado Libre's 6 hours."""
+    reply = {"access_token": "APP_USR-9", "expires_in": expires_in, "refresh_token": "TG-new"}
+    responses.add(responses.POST, f"{API}/oauth/token", json=reply)
+    responses.add_callback(responses.GET, f"{API}/orders/search",
+                           callback=orders_callback([load("orders_search_page1.json")], []))
+    responses.add(responses.GET, f"{API}/shipments/41000000001", json=load("shipment.json"))
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert store.state("ml-br", "refresh_token") == "TG-new"
+    stamp, token = store.state("ml-br", "access_token").split(" ")
+    assert token == "APP_USR-9" and datetime.fromisoformat(stamp) == NOW + timedelta(hours=6)
+
+
+@pytest.mark.parametrize("patch,named", [
+    ({"shipping": None}, "shipping.id"), ({"shipping": {}}, "shipping.id"), ({"shipping": {"id": [41]}}, "id"),
+    ({"pack_id": "2026-13-45T99:99:99Z"}, "pack_id"),
+])
+def test_a_missing_or_garbled_shipping_or_pack_id_is_a_payload_error(patch, named):
+    """Fuzz (issue 18): without its shipping block an order was stored without its shipment and the sync said ok."""
+    from sellerguard.connectors.mercadolibre_normalize import pack_id, shipment_id
+
+    order = {**load("orders_search_page1.json")["results"][0], **patch}
+    with pytest.raises(ConnectorError) as err:
+        pack_id(order) if "pack_id" in patch else shipment_id(order)
+    assert err.value.kind == "payload" and named in str(err.value)
+    assert shipment_id({**order, "shipping": {"id": None}}) is None  # no shipment: said so
+
+
+def test_a_garbled_claim_id_is_a_payload_error_not_a_new_claim():
+    claim = {**load("claims_search.json")["data"][0], "id": [5000000057]}
+    with pytest.raises(ConnectorError):
+        normalize_claim("a", claim)
+    with pytest.raises(ConnectorError):
+        normalize_claim("a", {**load("claims_search.json")["data"][0], "resource_id": {"x": None}})
