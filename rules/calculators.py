@@ -269,8 +269,11 @@ def event_series_many(
 
 def _unknown_ship_by(session: Session, account: str, params: Any, ctx: Ctx, anchor: Any, start: datetime,
                      end: datetime, derived: Any) -> tuple[int, list[str]]:
-    """Orders of the population in the window whose ship-by is unknown (none stored, none derivable)."""
+    """Orders of the population in the window whose ship-by is unknown (none stored, none derivable). A metric
+    placed by its ship-by cannot place them: those are the orders bought in the window."""
     o = ORDERS
+    if params.anchor == "ship_by":
+        anchor = o.c.purchased_at
     source: Any = o if derived is None else o.outerjoin(derived, derived.c.ref == o.c.external_id)
     terms = [t for t in population_filters("orders", params.model_copy(update={"defects": ["any"]}), ctx)]
     q = (select(o.c.external_id).select_from(source)
