@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sellerguard.connectors.bol_normalize import (
     AMSTERDAM,
     INDICATORS,
+    ident,
     normalize_indicator,
     normalize_order,
     normalize_return,
@@ -195,9 +196,8 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
         for page in _list(http, "/retailer/orders", "orders", params, "orders"):
             records: list[Record] = []
             for reduced in page:
-                if not isinstance(reduced, dict) or not reduced.get("orderId"):
-                    raise payload_error("/retailer/orders", "orders[].orderId", "missing")
-                detail = http.get_json(f"/retailer/orders/{reduced['orderId']}", bucket="orders")
+                oid = ident(reduced, "orderId", "/retailer/orders", "orders[].")
+                detail = http.get_json(f"/retailer/orders/{oid}", bucket="orders")
                 records.extend(normalize_order(ctx.account.id, detail))
             yield Batch(records, None, progress=len(page))
         yield Batch([], day.isoformat())
@@ -234,9 +234,7 @@ def fetch_shipments(ctx: SyncContext, http: HttpClient, cursor: str | None) -> I
         records: list[Record] = []
         reached = False
         for reduced in page:
-            sid = reduced.get("shipmentId") if isinstance(reduced, dict) else None
-            if not isinstance(sid, str | int) or isinstance(sid, bool) or not str(sid).isdigit() or len(str(sid)) > 30:
-                raise payload_error(ep, "shipments[].shipmentId", f"missing or not an id: {str(sid)[:30]!r}")
+            sid = ident(reduced, "shipmentId", ep, "shipments[].")
             at = when(reduced.get("shipmentDateTime"), "shipments[].shipmentDateTime", ep, required=False)
             if at is not None and known is not None and at <= known and at < recent:
                 reached = True  # neither new nor recent enough to get transport events: older ones neither

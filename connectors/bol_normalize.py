@@ -8,6 +8,7 @@ Customer names, addresses and scrambled e-mails in ``shipmentDetails`` / ``custo
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -119,6 +120,21 @@ def _text(node: Any, key: str, endpoint: str, prefix: str = "") -> str:
     return str(value)
 
 
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+
+
+def ident(node: Any, key: str, endpoint: str, prefix: str = "") -> str:
+    """A bol id (orderId, orderItemId, shipmentId, rmaId: digits, some orders letters too): a garbled one is a
+    payload error, never a record under the wrong key."""
+    value = node.get(key) if isinstance(node, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**30:
+        value = str(value)
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise payload_error(endpoint, f"{prefix}{key}", "missing" if value in (None, "") else
+                            f"not an id: {str(value)[:30]!r}")
+    return value
+
+
 def _amount(node: Any, key: str, prefix: str, endpoint: str) -> Decimal:
     value = node.get(key, 0) if isinstance(node, dict) else None
     try:
@@ -142,7 +158,7 @@ def normalize_order(account: str, order: Any) -> list[Record]:
     ep = "/retailer/orders/{order-id}"
     if not isinstance(order, dict):
         raise payload_error(ep, "(root)", "not an object")
-    oid = _text(order, "orderId", ep)
+    oid = ident(order, "orderId", ep)
     lines = order.get("orderItems")
     if not isinstance(lines, list) or not lines:
         raise payload_error(ep, "orderItems", "missing or empty")
@@ -162,12 +178,12 @@ def normalize_order(account: str, order: Any) -> list[Record]:
         changed.append(at)  # type: ignore[arg-type]
         total += _amount(line, "totalPrice", f, ep)
         subtotal += _amount(line, "unitPrice", f, ep) * qty  # unitPrice: before the line's discounts[]
-        order_lines.append(OrderLine(line_id=_text(line, "orderItemId", ep, f), quantity=qty))
+        order_lines.append(OrderLine(line_id=ident(line, "orderItemId", ep, f), quantity=qty))
         fulfilment = fulfilment or line.get("fulfilment") or {}
         if q_cancel:
             buyer = line.get("cancellationRequest") is True
             records.append(Cancellation(
-                account=account, external_id=f"{_text(line, 'orderItemId', ep, f)}-c", order_ref=oid,
+                account=account, external_id=f"{ident(line, 'orderItemId', ep, f)}-c", order_ref=oid,
                 raw_hash=payload_hash(line), cancelled_at=at,  # type: ignore[arg-type]
                 # bol's read API does not say who cancelled: a customer request, else the seller or bol (expiry)
                 initiated_by="buyer" if buyer else "unknown", buyer_requested=buyer,
@@ -205,8 +221,8 @@ def normalize_shipment(account: str, shipment: Any) -> Shipment:
     ep = "/retailer/shipments/{shipment-id}"
     if not isinstance(shipment, dict):
         raise payload_error(ep, "(root)", "not an object")
-    sid = _text(shipment, "shipmentId", ep)
-    order_id = _text(shipment.get("order"), "orderId", ep, "order.")
+    sid = ident(shipment, "shipmentId", ep)
+    order_id = ident(shipment.get("order"), "orderId", ep, "order.")
     transport = shipment.get("transport") or {}
     events = transport.get("transportEvents") or [] if isinstance(transport, dict) else []
     if not isinstance(events, list):
@@ -261,7 +277,7 @@ def normalize_return(account: str, ret: Any) -> list[Return]:
         main, detailed = (why.get(k) if isinstance(why.get(k), str) and why.get(k).strip() else None
                           for k in ("mainReason", "detailedReason"))
         out.append(Return(
-            account=account, external_id=_text(item, "rmaId", ep, f), order_ref=_text(item, "orderId", ep, f),
+            account=account, external_id=ident(item, "rmaId", ep, f), order_ref=ident(item, "orderId", ep, f),
             raw_hash=payload_hash({k: v for k, v in item.items() if k != "customerDetails"}),
             requested_at=registered, resolved_at=resolved, currency="EUR",  # type: ignore[arg-type]
             # bol's own Dutch reason texts; the customer's comments are never kept

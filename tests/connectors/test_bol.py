@@ -570,3 +570,14 @@ def test_a_list_without_its_structure_is_a_payload_error_not_an_empty_page(store
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["shipments"])
     assert (outcome.ok, outcome.error_kind) == (False, "payload")
     assert store.cursor("bol-nl", "shipments") is None
+
+
+@pytest.mark.parametrize("value", ["../../shared/x", "2026-13-45T99:99:99Z", "x" * 5000, [1], True, "a\x00b"])
+def test_a_garbled_id_is_a_payload_error_not_a_record_under_the_wrong_key(value):
+    order = {**load("order_1043946570.json"), "orderId": value}
+    with pytest.raises(ConnectorError) as err:
+        normalize_order("a", order)
+    assert err.value.kind == "payload" and "orderId" in str(err.value)
+    ship = load("shipment_541757635.json")
+    with pytest.raises(ConnectorError):
+        normalize_shipment("a", {**ship, "shipmentId": value})
