@@ -44,6 +44,7 @@ from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
 from sellerguard.oauth import expires_at, post_token
+from sellerguard.paginate import walk
 from sellerguard.schema import Record
 
 MARKETPLACE = "amazon"
@@ -240,41 +241,70 @@ _MARKETPLACE_ID = re.compile(r"[A-Z0-9]{8,20}")  # ATVPDKIKX0DER, A1PA6795UKMFR9
 # -- orders ------------------------------------------------------------------------------------------------
 
 
-def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any]) -> Iterator[tuple[list[Any], str | None]]:
-    """searchOrders pages to the end: (orders, next token). The token goes with the same filters."""
-    token: str | None = None
-    seen: set[str] = set()
-    while True:
+RESUME = "orders:resume"  # {"kind", "params", "token", "at"}: where an interrupted window goes on
+TOKEN_LIFE_S = 23 * 3600  # Amazon's pagination tokens last 24 h (migration guide)
+
+
+def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any],
+           token: str | None = None) -> Iterator[tuple[list[Any], str | None]]:
+    """searchOrders pages to the end (or the per-run page cap): (orders, next token). The token goes with the
+    same filters; conn-core's guarded loop refuses a token that comes back and a page that repeats."""
+    where = f"GET {ORDERS}"
+
+    def fetch(token: str | None) -> tuple[list[Any], str | None]:
         query = {**params, **({"paginationToken": token} if token else {})}
         body = http.get_json(ORDERS, params=query, bucket="searchOrders")
         if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
-            raise bad(f"GET {ORDERS}", "orders", "missing or not a list")
-        token = (body.get("pagination") or {}).get("nextToken") if isinstance(body.get("pagination"), dict) else None
-        if token in seen:
-            raise bad(f"GET {ORDERS}", "pagination.nextToken", "the same token came back twice")
-        if token:
-            seen.add(token)
-        yield body["orders"], token
-        if not token:
-            return
+            raise bad(where, "orders", "missing or not a list")
+        pagination = body.get("pagination")
+        nxt = pagination.get("nextToken") if isinstance(pagination, dict) else None
+        if nxt is not None and nxt != "" and not (isinstance(nxt, str) and _TOKEN.fullmatch(nxt)):
+            raise bad(where, "pagination.nextToken", "not a token")
+        return body["orders"], nxt or None
+
+    for page in walk(fetch, token, marketplace=MARKETPLACE, where=where):
+        yield list(page.items), page.next
+
+
+def _resume(ctx: SyncContext, kind: str) -> tuple[dict[str, Any], str] | None:
+    """The window an earlier sync was paging when it stopped (interrupted, page cap), while its token lives."""
+    saved = ctx.state.get(RESUME)
+    if not saved:
+        return None
+    try:
+        entry = json.loads(saved)
+        fresh = 0 <= ctx.now().timestamp() - float(entry["at"]) < TOKEN_LIFE_S
+        ok = entry["kind"] in ("window", "backfill") and isinstance(entry["params"], dict) \
+            and isinstance(entry["token"], str) and bool(_TOKEN.fullmatch(entry["token"]))
+    except (ValueError, TypeError, KeyError, OverflowError):
+        fresh = ok = False
+    if not (ok and fresh):
+        ctx.state.put(RESUME, None)
+        return None
+    return (entry["params"], entry["token"]) if entry["kind"] == kind else None
 
 
 def _window(ctx: SyncContext, http: HttpClient, params: dict[str, Any], end: datetime, *,
-            total: int | None = None, done: int = 0) -> Iterator[Batch]:
+            total: int | None = None, done: int = 0, kind: str = "window", token: str | None = None) -> Iterator[Batch]:
     """Every page of one closed window; the last batch carries the window's end as the cursor.
 
-    Progress is one unit per page; ``total`` (with ``done`` units before the first page) feeds the ETA.
+    After each page is stored, its next token is saved (``RESUME``): a sync stopped mid-window (page cap, crash)
+    goes on from there next time instead of from the first page. Progress is one unit per page; ``total`` (with
+    ``done`` units before the first page) feeds the ETA.
     """
     where = f"GET {ORDERS}"
     options: Options = ctx.options or Options()
-    for page, (orders, token) in enumerate(_pages(ctx, http, params), start=1):
+    for page, (orders, nxt) in enumerate(_pages(ctx, http, params, token), start=1):
         records: list[Record] = []
         found = catalog.categories(ctx, http, params["marketplaceIds"].split(",")[0], _mfn_asins(orders)) \
             if options.categories else {}
         for i, order in enumerate(orders):
             records += normalize_order(ctx.account.id, order, where, f"page {page}.orders[{i}]", found)
-        yield Batch(records, cursor=None if token else reports.iso(end), progress=1,
+        yield Batch(records, cursor=None if nxt else reports.iso(end), progress=1,
                     total=max(total, done + page) if total else None)
+        # runs once the batch above is stored: a resumed sync never skips a page it did not store
+        ctx.state.put(RESUME, json.dumps({"kind": kind, "params": params, "token": nxt,
+                                          "at": ctx.now().timestamp()}) if nxt else None)
 
 
 def _mfn_asins(orders: list[Any]) -> set[str]:
@@ -300,14 +330,25 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
     base = {"marketplaceIds": ",".join(ids), "includedData": INCLUDED, "maxResultsPerPage": 100,
             "lastUpdatedBefore": reports.iso(end)}
     if cursor:
-        since = datetime.fromisoformat(cursor.replace("Z", "+00:00"))
+        since = _cursor_time(ctx, cursor)
+        resumed = _resume(ctx, "window")
+        if resumed is not None and resumed[0].get("lastUpdatedAfter") == cursor:
+            params, token = resumed  # the window an earlier sync did not finish, with its own end
+            yield from _window(ctx, http, params, _cursor_time(ctx, params["lastUpdatedBefore"]), token=token)
+            return
         if since >= end:
             return
         yield from _window(ctx, http, {**base, "lastUpdatedAfter": cursor}, end)
         return
+    resumed = _resume(ctx, "backfill")
+    if resumed is not None:  # the report part was stored; the paged part goes on from its token
+        params, token = resumed
+        yield from _window(ctx, http, params, _cursor_time(ctx, params["lastUpdatedBefore"]), kind="backfill",
+                           token=token)
+        return
     start = now - timedelta(days=options.backfill_days)
     if options.backfill == "pages":
-        yield from _window(ctx, http, {**base, "lastUpdatedAfter": reports.iso(start)}, end)
+        yield from _window(ctx, http, {**base, "lastUpdatedAfter": reports.iso(start)}, end, kind="backfill")
         return
     # Backfill: order-level history from the report (a handful of calls), then pages only for what needs packages.
     report = _report(ctx, http, ORDER_REPORT, ids, start=start, end=end)
@@ -337,7 +378,20 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
         yield Batch(batch, cursor=None, progress=1, total=total)
     reports.done(ctx, ORDER_REPORT)
     params = {**base, "lastUpdatedAfter": reports.iso(package_from), "fulfilledBy": "MERCHANT"}
-    yield from _window(ctx, http, params, end, total=total, done=units)
+    yield from _window(ctx, http, params, end, total=total, done=units, kind="backfill")
+
+
+def _cursor_time(ctx: SyncContext, value: Any) -> datetime:
+    """A stored cursor (aware ISO 8601, written by this connector); anything else is one clear config error."""
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        ctx.state.put(RESUME, None)
+        raise ConnectorError(f"stored cursor {str(value)[:40]!r} is not a time; reset it with a full re-sync",
+                             kind="config", where=f"{MARKETPLACE}: {ctx.account.id}")
+    return parsed
 
 
 def _recent_mfn(orders: list[Any], since: datetime) -> int:

@@ -296,3 +296,37 @@ def test_a_participations_answer_without_its_list_is_a_payload_error(store, cloc
     outcome = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert outcome.error_kind == "payload" and "payload" in outcome.error
     assert store.state("amz-1", "marketplace_ids") is None
+
+
+@responses.activate
+def test_an_interrupted_window_resumes_from_its_page_token_not_from_the_first_page(store, clock):
+    """Issue 18 kind 5: a stopped sync goes on where it stopped (pages stored before are not read again)."""
+    pages = [{"orders": load("search_orders__page1")["orders"][:1], "pagination": {"nextToken": "t1"}},
+             {"orders": load("search_orders__page1")["orders"][1:2], "pagination": {"nextToken": "t2"}},
+             {"orders": load("search_orders__page2")["orders"]}]
+    seen: list[str | None] = []
+    fail = {"on": "t2"}
+
+    def search(request):
+        from urllib.parse import parse_qs, urlsplit
+
+        token = parse_qs(urlsplit(request.url).query).get("paginationToken", [None])[0]
+        seen.append(token)
+        if token == fail["on"]:
+            return 503, {}, json.dumps({"errors": [{"code": "ServiceUnavailable", "message": "down"}]})
+        return 200, {}, json.dumps(pages[0 if token is None else int(token[1:])])
+
+    FakeAmazon(responses.mock)
+    responses.mock.remove(responses.GET, ORDERS)
+    responses.mock.add_callback(responses.GET, ORDERS, callback=search)
+    first = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert first.error_kind == "wait" and store.cursor("amz-1", "orders") is None
+    assert store.count("order", account="amz-1") == 2  # pages 1 and 2 are stored
+    fail["on"] = None
+    seen.clear()
+    clock.advance(600)
+    second = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert second.ok, second.error
+    assert seen == ["t2"]  # straight to the page it had not stored
+    assert store.count("order", account="amz-1") == 4 and store.cursor("amz-1", "orders") is not None
+    assert store.state("amz-1", "orders:resume") is None
