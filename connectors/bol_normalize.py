@@ -121,6 +121,17 @@ def _text(node: Any, key: str, endpoint: str, prefix: str = "") -> str:
 
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _short(value: Any, field: str, endpoint: str) -> str | None:
+    """A short text (carrier code, track & trace, reason): None when absent or blank; another type, control
+    characters or a lone surrogate is a payload error (never stored)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or _CONTROL.search(value):
+        raise payload_error(endpoint, field, f"not a text: {str(value)[:30]!r}")
+    return value.strip()[:200] or None
 
 
 def ident(node: Any, key: str, endpoint: str, prefix: str = "") -> str:
@@ -242,12 +253,14 @@ def normalize_shipment(account: str, shipment: Any) -> Shipment:
     count = sum(_count(it, "quantity", f"shipmentItems[{i}].quantity", ep) if "quantity" in it else 1
                 for i, it in enumerate(items) if isinstance(it, dict))
     shipped = when(shipment.get("shipmentDateTime"), "shipmentDateTime", ep, required=False)
-    tracking = transport.get("trackAndTrace") if isinstance(transport, dict) else None
+    tracking = _short(transport.get("trackAndTrace"), "transport.trackAndTrace", ep) \
+        if isinstance(transport, dict) else None
     return Shipment(
         account=account, external_id=sid, order_ref=order_id,
         raw_hash=payload_hash({k: v for k, v in shipment.items() if k not in ("shipmentDetails", "billingDetails")}),
-        shipped_at=shipped, confirmed_at=shipped, carrier=dig(transport, "transporterCode"),
-        tracking_number=tracking or None,
+        shipped_at=shipped, confirmed_at=shipped, carrier=_short(dig(transport, "transporterCode"),
+                                                                 "transport.transporterCode", ep),
+        tracking_number=tracking,
         tracking_validated=True if any(c in times for c in SCANNED) else None,
         delivered_at=delivered, item_count=count or None,
         # the track & trace code comes with the shipment confirmation
@@ -274,8 +287,7 @@ def normalize_return(account: str, ret: Any) -> list[Return]:
                       for r in results if isinstance(r, dict)]
         resolved = max(handled_at) if item.get("handled") and handled_at else None  # type: ignore[type-var]
         why = item.get("returnReason") if isinstance(item.get("returnReason"), dict) else {}
-        main, detailed = (why.get(k) if isinstance(why.get(k), str) and why.get(k).strip() else None
-                          for k in ("mainReason", "detailedReason"))
+        main, detailed = (_short(why.get(k), f"{f}returnReason.{k}", ep) for k in ("mainReason", "detailedReason"))
         out.append(Return(
             account=account, external_id=ident(item, "rmaId", ep, f), order_ref=ident(item, "orderId", ep, f),
             raw_hash=payload_hash({k: v for k, v in item.items() if k != "customerDetails"}),

@@ -9,6 +9,7 @@ with its shipment. Buyer nicknames, names, addresses and message texts are never
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -85,6 +86,19 @@ def _id(payload: Any, field: str, endpoint: str) -> str:
     if not (text.isascii() and text.isdigit() and len(text) <= 30):
         raise payload_error(endpoint, field, f"not an id: {str(value)[:30]!r}")
     return text
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _text(value: Any, field: str, endpoint: str) -> str | None:
+    """A short text (carrier, tracking code, reason): None when absent or blank; another type, control characters
+    or a lone surrogate is a payload error (never stored)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int) or _CONTROL.search(str(value)):
+        raise payload_error(endpoint, field, f"not a text: {str(value)[:30]!r}")
+    return str(value).strip()[:200] or None
 
 
 def _money(value: Any, field: str, endpoint: str) -> Decimal | None:
@@ -233,13 +247,13 @@ def normalize_shipment(account: str, order_id: str, ship: Any, items: int | None
     shipped = when(history.get("date_shipped"), "status_history.date_shipped", ep, required=False)
     delivered = when(history.get("date_delivered"), "status_history.date_delivered", ep, required=False)
     first_visit = when(history.get("date_first_visit"), "status_history.date_first_visit", ep, required=False)
-    tracking = ship.get("tracking_number") or None
-    carrier = ship.get("tracking_method") or dig(ship, "logistic", "mode") or None
+    tracking = _text(ship.get("tracking_number"), "tracking_number", ep)
+    carrier = _text(ship.get("tracking_method"), "tracking_method", ep) or \
+        _text(dig(ship, "logistic", "mode"), "logistic.mode", ep)
     moved = ship.get("status") in ("shipped", "delivered", "not_delivered")
     return Shipment(
         account=account, external_id=f"{sid}:{order_id}", order_ref=order_id, raw_hash=payload_hash(ship),
-        shipped_at=shipped, carrier=str(carrier) if carrier else None,
-        tracking_number=str(tracking) if tracking else None,
+        shipped_at=shipped, carrier=carrier, tracking_number=tracking,
         # Mercado Envíos labels are the carrier's own: a moving parcel has a scanned, valid code
         tracking_validated=True if (tracking and moved) else None,
         delivered_at=delivered, item_count=items,
@@ -255,7 +269,8 @@ def _cancellation(account: str, oid: str, order: dict[str, Any], items: int | No
     by = REQUESTED_BY.get(str(detail.get("requested_by") or "").lower(), "unknown")
     at = when(detail.get("date"), "cancel_detail.date", ep, required=False) or \
         when(order.get("date_last_updated") or order.get("last_updated"), "date_last_updated", ep)
-    reason = "/".join(str(p) for p in (detail.get("group"), detail.get("code")) if p) or None
+    reason = "/".join(p for p in (_text(detail.get("group"), "cancel_detail.group", ep),
+                                  _text(detail.get("code"), "cancel_detail.code", ep)) if p) or None
     return Cancellation(account=account, external_id=f"{oid}-c", order_ref=oid, raw_hash=payload_hash(detail),
                         cancelled_at=at, initiated_by=by, buyer_requested=by == "buyer",  # type: ignore[arg-type]
                         reason=reason[:200] if reason else None, item_count=items)

@@ -7,6 +7,7 @@ docs/connectors/tiktok-shop.md). All times are unix seconds. Buyer e-mail, name,
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -186,8 +187,9 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
             out.append(Shipment(
                 account=account, external_id=f"{oid}-{pid}", order_ref=oid, shipped_at=collected or rts,
                 confirmed_at=collected if dispatch == "handover" else rts,
-                carrier=_text(p["carrier"] or o.get("shipping_provider")),
-                tracking_number=_text(p["tracking"] or o.get("tracking_number")), delivered_at=delivered,
+                carrier=_text(p["carrier"] or o.get("shipping_provider"), where, f"{field}.shipping_provider"),
+                tracking_number=_text(p["tracking"] or o.get("tracking_number"), where, f"{field}.tracking_number"),
+                delivered_at=delivered,
                 item_count=p["items"], raw_hash=raw,
                 first_scan_at=collected,  # the carrier's collection scan
             ))
@@ -198,15 +200,21 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
             cancelled_at=seconds(o.get("cancel_time"), where, f"{field}.cancel_time")  # type: ignore[arg-type]
             or seconds(o.get("update_time"), where, f"{field}.update_time", required=True),
             initiated_by=PARTIES.get(initiator, "unknown"), buyer_requested=o.get("is_buyer_request_cancel") is True,
-            reason=_text(o.get("cancel_reason")), raw_hash=raw,
+            reason=_text(o.get("cancel_reason"), where, f"{field}.cancel_reason"), raw_hash=raw,
         ))
     return out
 
 
-def _text(value: Any) -> str | None:
-    """A short text field (carrier, tracking, reason): None unless a non-blank string or number, cut to 200."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _text(value: Any, where: str, field: str) -> str | None:
+    """A short text field (carrier, tracking, reason): None when absent or blank, cut to 200; another type,
+    control characters or a lone surrogate is not text TikTok sends (a payload error, never stored)."""
+    if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int) or _CONTROL.search(str(value)):
+        raise bad(where, field, f"not a text: {str(value)[:30]!r}")
     text = str(value).strip()
     return text[:200] if text else None
 
@@ -236,7 +244,7 @@ def normalize_cancellation(account: str, item: Any, where: str, field: str) -> C
         cancelled_at=seconds(c.get("update_time") or c.get("create_time"), where, f"{field}.update_time",
                              required=True),  # type: ignore[arg-type]
         initiated_by=PARTIES.get(role, "unknown"), buyer_requested=role == "BUYER",
-        reason=_text(c.get("cancel_reason_text") or c.get("cancel_reason")),
+        reason=_text(c.get("cancel_reason_text") or c.get("cancel_reason"), where, f"{field}.cancel_reason"),
         item_count=len(c.get("cancel_line_items") or []) or None, raw_hash=payload_hash(c),
     )
 
@@ -250,7 +258,7 @@ def normalize_return(account: str, item: Any, where: str, field: str) -> Return:
     if status not in DONE_RETURN and status not in OPEN_RETURN:
         unknown_value("return_status", status)  # kept open: never resolved by a guess
     refund = r.get("refund_amount") if isinstance(r.get("refund_amount"), dict) else {}
-    code = _text(r.get("return_reason"))
+    code = _text(r.get("return_reason"), where, f"{field}.return_reason")
     reason = (code or "").lower()
     currency = str(refund.get("currency") or "") or None
     return Return(

@@ -483,3 +483,13 @@ def test_a_page_token_that_comes_back_is_a_payload_error_not_a_loop(store, clock
     fake.faults["/order/202309/orders/search"] = [page, page2]
     outcome = run(store, clock, streams=["orders"])
     assert outcome.error_kind == "payload" and "twice" in outcome.error
+
+
+@pytest.mark.parametrize("value", ["USPS\x00", "\ud800", ["USPS"], {"x": None}])
+def test_text_with_control_characters_or_of_another_type_is_never_stored(value):
+    order = dict(load("order__delivered"), shipping_provider=value)
+    for line in order["line_items"]:
+        line["shipping_provider_name"] = None
+    with pytest.raises(ConnectorError) as err:
+        normalize_order("t", order, "POST search", "data.orders[0]")
+    assert "shipping_provider" in str(err.value)
