@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import re
 import uuid
@@ -32,6 +33,7 @@ from sellerguard.connectors.walmart_normalize import (
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
 from sellerguard.oauth import post_token
+from sellerguard.paginate import walk
 from sellerguard.schema import Record
 
 MARKETPLACE = "walmart"
@@ -247,28 +249,72 @@ def _time(value: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _pages(http: HttpClient, path: str, params: dict[str, str], items: Callable[[Any], tuple[list[Any], str | None]],
-           *, empty_on_404: bool = False) -> Iterator[list[Any]]:
-    """GET ``path`` then ``path + nextCursor`` (unchanged) until Walmart sends no cursor."""
-    url: str | None = None
-    seen: set[str] = set()
-    while True:
+def _pages(ctx: SyncContext, http: HttpClient, path: str, params: dict[str, str],
+           items: Callable[[Any], tuple[list[Any], str | None]], *, empty_on_404: bool = False,
+           start: str | None = None) -> Iterator[tuple[list[Any], str | None]]:
+    """GET ``path`` then ``path + nextCursor`` (unchanged) until Walmart sends no cursor: (rows, next URL).
+
+    conn-core's guarded loop (``walk``) refuses a cursor that comes back and a page that repeats, and stops at
+    the per-run page cap. ``start``: a saved next URL to go on from; if Walmart refuses it, it is forgotten and the
+    next sync restarts the window.
+    """
+
+    def fetch(url: str | None) -> tuple[list[Any], str | None]:
         try:
             body = http.get_json(path, params=params) if url is None else http.get_json(url)
         except ConnectorError as exc:
             # Walmart answers an empty order list with 404 CONTENT_NOT_FOUND: that is "no rows", not a failure.
             if empty_on_404 and exc.status == 404 and exc.message.startswith(NO_ROWS.message):
-                return
+                return [], None
+            if url is not None and url == start and exc.status in (400, 401, 403, 404):
+                ctx.state.put(RESUME, None)
+                raise ConnectorError(f"the saved page position was refused ({exc.message}); the next sync reads"
+                                     " the window from its first page", kind="wait", where=exc.where,
+                                     status=exc.status) from None
             raise
         rows, next_cursor = items(body)
-        yield rows
         if not next_cursor:
-            return
+            return rows, None
         next_cursor = html.unescape(next_cursor)  # one API was seen sending &amp; inside nextCursor
-        if next_cursor in seen:
-            raise payload_error(path, "meta.nextCursor", "the same cursor came back twice")
-        seen.add(next_cursor)
-        url = path + (next_cursor if next_cursor.startswith("?") else "?" + next_cursor)
+        return rows, path + (next_cursor if next_cursor.startswith("?") else "?" + next_cursor)
+
+    for page in walk(fetch, start, marketplace=MARKETPLACE, where=f"GET {path}"):
+        yield list(page.items), page.next
+
+
+RESUME = "orders:resume"  # {"stream", "start", "end", "done", "node", "next", "at"}: a window stopped mid-way
+RESUME_LIFE_S = 6 * 3600  # how long a saved nextCursor is trusted (Walmart documents no lifetime)
+
+
+def _resume(ctx: SyncContext, stream: str, start: str | None) -> dict[str, Any] | None:
+    """The window of ``stream`` starting at ``start`` that an earlier sync did not finish, or None.
+
+    ``start`` None (a backfill, whose start moves with the clock): any unfinished backfill window of ``stream``.
+    """
+    saved = ctx.state.get(RESUME)
+    if not saved:
+        return None
+    try:
+        entry = json.loads(saved)
+        fresh = 0 <= ctx.now().timestamp() - float(entry["at"]) < RESUME_LIFE_S
+        end = _time(entry["end"])
+        ok = end is not None and isinstance(entry["done"], list) and all(isinstance(n, str) for n in entry["done"]) \
+            and (entry["next"] is None or (isinstance(entry["next"], str) and entry["next"].startswith("/v3/")))
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError):
+        fresh = ok = False
+    if not (ok and fresh):
+        ctx.state.put(RESUME, None)
+        return None
+    if not isinstance(entry.get("start"), str) or _time(entry["start"].replace("Z", "+00:00")) is None:
+        ctx.state.put(RESUME, None)
+        return None
+    return entry if entry.get("stream") == stream and start in (None, entry["start"]) else None
+
+
+def _save_resume(ctx: SyncContext, stream: str, start: str, end: datetime, done: list[str], node: str,
+                 nxt: str | None) -> None:
+    ctx.state.put(RESUME, json.dumps({"stream": stream, "start": start, "end": end.isoformat(), "done": done,
+                                      "node": node, "next": nxt, "at": ctx.now().timestamp()}))
 
 
 def _cursor(meta: dict[str, Any], endpoint: str) -> str | None:
@@ -315,44 +361,65 @@ def _return_page(body: Any) -> tuple[list[Any], str | None]:
 
 
 def fetch_orders(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:
+    """One window (cursor - overlap .. now), one pass per ship-node type; the cursor moves when all are stored.
+
+    After each stored page the position is saved (``RESUME``): a sync stopped mid-window (page cap, crash, outage)
+    goes on from that page next time, with the same window end, instead of from zero.
+    """
     opts = _options(ctx)
     http = http or make_client(ctx, opts)
     now = ctx.now()
-    start = _window_start(ctx, cursor, opts)
+    start = _ms(_window_start(ctx, cursor, opts))
+    resumed = _resume(ctx, "orders", start if cursor else None)
+    start = resumed["start"] if resumed else start
+    end = _time(resumed["end"]) if resumed else now
+    assert end is not None
+    done: list[str] = list(resumed["done"]) if resumed else []
     created_from = now - timedelta(days=MAX_HISTORY_DAYS) + timedelta(minutes=5)
     for node in opts.ship_node_types:
+        if node in done:
+            continue
         params = {
-            "lastModifiedStartDate": _ms(start),
-            "lastModifiedEndDate": _ms(now),
+            "lastModifiedStartDate": start,
+            "lastModifiedEndDate": _ms(end),
             # without it Walmart silently limits the query to orders created in the last 7 days
             "createdStartDate": _ms(created_from),
             "shipNodeType": node,
             "limit": str(opts.page_size),
         }
-        for page in _pages(http, "/v3/orders", params, _order_page, empty_on_404=True):
+        first = resumed["next"] if resumed and resumed.get("node") == node else None
+        for page, nxt in _pages(ctx, http, "/v3/orders", params, _order_page, empty_on_404=True, start=first):
             records: list[Record] = []
             for raw in page:
                 records.extend(normalize_order(ctx.account.id, raw, node, site=ctx.account.region or "US",
                                                buyer_key=ctx.buyer_key))
             yield Batch(records, None, progress=len(page))
-    yield Batch([], now.isoformat())  # the window is complete: resume from its end next time
+            _save_resume(ctx, "orders", start, end, done if nxt else [*done, node], node, nxt)  # once stored
+        done.append(node)
+    yield Batch([], end.isoformat())  # the window is complete: resume from its end next time
+    ctx.state.put(RESUME, None)
 
 
 def fetch_returns(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:
     opts = _options(ctx)
     http = http or make_client(ctx, opts)
     now = ctx.now()
-    params = {
-        "returnLastModifiedStartDate": _ms(_window_start(ctx, cursor, opts)),
-        "returnLastModifiedEndDate": _ms(now),
-        "limit": str(opts.page_size),
-    }
-    for page in _pages(http, "/v3/returns", params, _return_page, empty_on_404=True):
+    start = _ms(_window_start(ctx, cursor, opts))
+    resumed = _resume(ctx, "returns", start if cursor else None)
+    start = resumed["start"] if resumed else start
+    end = _time(resumed["end"]) if resumed else now
+    assert end is not None
+    params = {"returnLastModifiedStartDate": start, "returnLastModifiedEndDate": _ms(end),
+              "limit": str(opts.page_size)}
+    first = resumed["next"] if resumed else None
+    for page, nxt in _pages(ctx, http, "/v3/returns", params, _return_page, empty_on_404=True, start=first):
         records: list[Record] = []
         for raw in page:
             records.extend(normalize_return(ctx.account.id, raw))
         yield Batch(records, None, progress=len(page))
-    yield Batch([], now.isoformat())
+        _save_resume(ctx, "returns", start, end, [], "returns", nxt)
+    yield Batch([], end.isoformat())
+    ctx.state.put(RESUME, None)
 
 
 def fetch_performance(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:

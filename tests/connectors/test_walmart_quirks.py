@@ -226,3 +226,56 @@ def test_a_summary_without_any_rate_key_is_a_payload_error_not_no_figure(clock):
         parse_summary("wm", "walmart.vtr", "/x", {"reportDuration": 30}, 30, keys, clock.now())
     assert parse_summary("wm", "walmart.vtr", "/x", {"payload": {"cumulativeRate": None}}, 30, keys,
                          clock.now()) is None  # present but empty: Walmart has no figure yet
+
+
+@responses.activate
+def test_an_interrupted_backfill_resumes_from_the_page_it_had_not_stored(clock, store):
+    """Issue 18 kind 5: Walmart backfills restarted from zero after an interruption; now they go on."""
+    from sellerguard.sync import sync_account
+
+    add_token(responses)
+    page1, page2 = fixture("orders__page1"), fixture("orders__page2")
+    cursor = page1["list"]["meta"]["nextCursor"]
+    calls: list[str] = []
+    state = {"fail": True}
+
+    def orders(request):
+        calls.append(request.url)
+        if "hasMoreElements" in request.url:
+            if state["fail"]:
+                return 503, {}, json.dumps({"errors": [{"code": "SYSTEM_ERROR"}]})
+            return 200, {}, json.dumps(page2)
+        return 200, {}, json.dumps(page1)
+
+    responses.add_callback(responses.GET, ORDERS, callback=orders)
+    acc = config(ship_node_types=["SellerFulfilled"]).accounts[0]
+    first = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert first.error_kind == "wait" and store.cursor("wm", "orders") is None
+    stored = store.count("order", account="wm")
+    assert stored == len(page1["list"]["elements"]["order"])
+    state["fail"], calls[:] = False, []
+    clock.advance(600)
+    second = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert second.ok, second.error
+    assert len(calls) == 1 and cursor[1:] in calls[0]  # straight to page 2, not page 1 again
+    assert store.count("order", account="wm") == 6 and store.state("wm", "orders:resume") is None
+    assert store.cursor("wm", "orders") is not None
+
+
+@responses.activate
+def test_a_saved_position_walmart_refuses_is_forgotten_not_retried_forever(clock, store):
+    from sellerguard.sync import sync_account
+
+    add_token(responses)
+    responses.add(responses.GET, ORDERS, status=400, json={"errors": [{"code": "INVALID_REQUEST_PARAM"}]},
+                  match=[responses.matchers.query_param_matcher({"hasMoreElements": "true"}, strict_match=False)])
+    responses.add(responses.GET, ORDERS, json=fixture("orders__wfs"))
+    acc = config(ship_node_types=["WFSFulfilled"]).accounts[0]
+    start = walmart._ms(walmart._window_start(context(clock), None, walmart.Options()))
+    store.put_state("wm", "orders:resume", json.dumps({
+        "stream": "orders", "start": start, "end": clock.now().isoformat(), "done": [], "node": "WFSFulfilled",
+        "next": "/v3/orders?hasMoreElements=true&poIndex=9", "at": clock.now().timestamp()}), now=clock.now())
+    first = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert first.error_kind == "wait" and "first page" in first.error
+    assert store.state("wm", "orders:resume") is None
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
