@@ -17,6 +17,7 @@ import csv
 import gzip
 import io
 import math
+import re
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -36,6 +37,9 @@ DOCUMENT_ERRORS: dict[int | str, ErrorRule] = {
     403: ErrorRule("fail", "wait", "the report document URL expired (Amazon's URLs last 5 minutes)"),
     400: ErrorRule("fail", "wait", "the report document URL was refused"),
 }
+
+
+_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")  # report ids (50020019003) and document ids (amzn1.spdoc.1.4.na...)
 
 
 def iso(dt: datetime) -> str:
@@ -59,6 +63,9 @@ def run(ctx: SyncContext, http: HttpClient, report_type: str, marketplace_ids: l
     """Request (or resume) one report and return its document; raises kind="wait" while Amazon works on it."""
     where = f"amazon: {report_type}"
     report_id = ctx.state.get(_key(report_type))
+    if report_id and not _ID.fullmatch(report_id):
+        done(ctx, report_type)  # garbled saved id: request a new report
+        report_id = None
     if not report_id:
         body: dict[str, Any] = {"reportType": report_type, "marketplaceIds": marketplace_ids}
         if start is not None:
@@ -67,8 +74,9 @@ def run(ctx: SyncContext, http: HttpClient, report_type: str, marketplace_ids: l
             body["dataEndTime"] = iso(end)
         created = http.json(http.request("POST", REPORTS, json=body, bucket="createReport"), REPORTS)
         report_id = created.get("reportId") if isinstance(created, dict) else None
-        if not isinstance(report_id, str) or not report_id:
-            raise ConnectorError("bad payload: reportId: missing", kind="payload", where=f"{where}: POST {REPORTS}")
+        if not isinstance(report_id, str) or not _ID.fullmatch(report_id):
+            raise ConnectorError("bad payload: reportId: missing or not an id", kind="payload",
+                                 where=f"{where}: POST {REPORTS}")
         ctx.state.put(_key(report_type), report_id)  # a restart resumes this report
     waited = 0.0
     while True:
@@ -84,7 +92,7 @@ def run(ctx: SyncContext, http: HttpClient, report_type: str, marketplace_ids: l
         status = report.get("processingStatus") if isinstance(report, dict) else None
         if status == "DONE":
             doc_id = report.get("reportDocumentId")
-            if not isinstance(doc_id, str) or not doc_id:
+            if not isinstance(doc_id, str) or not _ID.fullmatch(doc_id):
                 raise ConnectorError("bad payload: reportDocumentId: missing on a DONE report", kind="payload",
                                      where=f"{where}: GET {path}")
             return Report(report_type, report_id, download(http, doc_id))
