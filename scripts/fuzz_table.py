@@ -8,7 +8,6 @@ outcome (the mutation and what happened) so they can be reproduced with tests/co
 from __future__ import annotations
 
 import argparse
-import logging
 import random
 import sys
 import time
@@ -32,7 +31,11 @@ def main() -> int:
     ap.add_argument("--only", default=",".join(fuzz.MARKETPLACES))
     ap.add_argument("--show", type=int, default=2, help="findings shown per connector and outcome")
     args = ap.parse_args()
-    logging.disable(logging.WARNING)  # connectors warn about the garbage we feed them
+    with fuzz.quiet():
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     chosen = [m for m in args.only.split(",") if m]
     table: dict[str, Counter[str]] = {}
     examples: dict[str, dict[str, list[str]]] = {}
