@@ -321,12 +321,16 @@ class AccessToken:
     """An OAuth access token cached until shortly before it expires.
 
     ``fetch`` returns (token, expires_at); connectors implement it (client credentials, refresh token, ...).
+    ``on_invalidate`` runs when the marketplace refused the token, so a copy kept in connector state is dropped
+    too (``lambda: oauth.drop_access(ctx, "access_token")``): a dead token is never kept cached.
     """
 
-    def __init__(self, fetch: Callable[[], tuple[str, datetime]], clock: Clock, margin_s: float = 120) -> None:
+    def __init__(self, fetch: Callable[[], tuple[str, datetime]], clock: Clock, margin_s: float = 120,
+                 on_invalidate: Callable[[], None] | None = None) -> None:
         self._fetch = fetch
         self._clock = clock
         self._margin = margin_s
+        self._on_invalidate = on_invalidate
         self._token: str | None = None
         self._expires: datetime | None = None
         self.fetches = 0
@@ -340,6 +344,8 @@ class AccessToken:
 
     def invalidate(self) -> None:
         self._token = None
+        if self._on_invalidate is not None:
+            self._on_invalidate()
 
 
 class _Retry(Exception):

@@ -180,6 +180,19 @@ def test_expired_again_after_a_refresh_says_reauthorize_and_keeps_no_dead_token(
 
 
 @responses.activate
+def test_a_refused_token_is_dropped_from_connector_state_too(clock):
+    stored = {"access_token": "2026-11-23T13:00:00+00:00 t1"}
+    issued = iter(["t1", "t2"])
+    token = AccessToken(lambda: (next(issued), clock.now() + timedelta(hours=1)), clock,
+                        on_invalidate=lambda: stored.pop("access_token", None))
+    c = client(clock, token=token, auth=lambda h: h.__setitem__("Authorization", f"Bearer {token.get()}"))
+    responses.get(f"{BASE}/orders", status=401)
+    responses.get(f"{BASE}/orders", json={})
+    c.get_json("/orders")
+    assert stored == {}
+
+
+@responses.activate
 def test_a_403_that_is_not_an_expiry_is_not_refreshed(clock):
     token, c = token_client(clock)
     denied = {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}
