@@ -319,7 +319,7 @@ def fetch_performance(ctx: SyncContext, http: HttpClient, cursor: str | None) ->
         for (year, week, _), final in ((last, True), (current, False)):
             params = {"name": name, "year": str(year), "week": str(week)}
             body = http.get_json("/retailer/insights/performance/indicator", params=params, bucket="insights")
-            records.extend(normalize_indicator(ctx.account.id, body, final=final, as_of=now))
+            records.extend(normalize_indicator(ctx.account.id, body, final=final, as_of=now, expected=name))
     yield Batch(records, now.isoformat(), progress=len(opts.indicators))
 
 

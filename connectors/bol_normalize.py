@@ -311,17 +311,21 @@ def _fraction(value: float, kind: str) -> float:
     return value / 100 if kind == "PERCENTAGE" and value > 1 else value
 
 
-def normalize_indicator(account: str, body: Any, *, final: bool, as_of: datetime) -> list[ReportedMetric]:
+def normalize_indicator(account: str, body: Any, *, final: bool, as_of: datetime,
+                        expected: str | None = None) -> list[ReportedMetric]:
     """``GET /retailer/insights/performance/indicator``: one ISO week of one indicator.
 
     Metrics whose norm is "higher is better" (on-time, response time, track & trace) are stored as the bad
     share with the bad item count as numerator, so that a pack can require both the percentage and the minimum
     count for a strike. ``scope`` is ``week`` for a final week, ``current`` for the running week's estimate.
+    ``expected``: the indicator asked for; an answer without it is a payload error (never "no figure").
     """
     ep = "/retailer/insights/performance/indicator"
     rows = body.get("performanceIndicators") if isinstance(body, dict) else None
     if not isinstance(rows, list):
         raise payload_error(ep, "performanceIndicators", "missing or not a list")
+    if expected is not None and not any(isinstance(r, dict) and r.get("name") == expected for r in rows):
+        raise payload_error(ep, "performanceIndicators[].name", f"the indicator asked for ({expected}) is missing")
     out = []
     for i, row in enumerate(rows):
         f = f"performanceIndicators[{i}]."

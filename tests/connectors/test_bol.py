@@ -581,3 +581,12 @@ def test_a_garbled_id_is_a_payload_error_not_a_record_under_the_wrong_key(value)
     ship = load("shipment_541757635.json")
     with pytest.raises(ConnectorError):
         normalize_shipment("a", {**ship, "shipmentId": value})
+
+
+def test_an_indicator_answer_without_the_indicator_asked_for_is_a_payload_error():
+    """Fuzz (issue 18): a reply that lost its row was read as "no figure this week" and the sync said ok."""
+    body = load("indicator_fulfilment.json")
+    with pytest.raises(ConnectorError) as err:
+        normalize_indicator("a", {**body, "performanceIndicators": []}, final=True, as_of=NOW, expected="FULFILMENT")
+    assert "FULFILMENT" in str(err.value)
+    assert normalize_indicator("a", body, final=True, as_of=NOW, expected="FULFILMENT")
