@@ -30,6 +30,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=18)
     ap.add_argument("--only", default=",".join(fuzz.MARKETPLACES))
     ap.add_argument("--show", type=int, default=2, help="findings shown per connector and outcome")
+    ap.add_argument("--budget", type=float, default=0, help="stop a connector after this many seconds (0: never);"
+                    " the table then says how many payloads each column got")
     args = ap.parse_args()
     with fuzz.quiet():
         return run(args)
@@ -39,23 +41,31 @@ def run(args: argparse.Namespace) -> int:
     chosen = [m for m in args.only.split(",") if m]
     table: dict[str, Counter[str]] = {}
     examples: dict[str, dict[str, list[str]]] = {}
+    runs: dict[str, int] = {}
     for mp in chosen:
         started = time.monotonic()
         harness = fuzz.Harness(mp)
         rng = random.Random(f"{args.seed}:{mp}")
         counts: Counter[str] = Counter()
         shown: dict[str, list[str]] = {}
+        done = 0
         for _ in range(args.n):
+            if args.budget and time.monotonic() - started > args.budget:
+                break
+            done += 1
             m = fuzz.random_mutation(rng, harness.baseline.responses)
             for f in harness.check(m):
                 counts[f.outcome] += 1
                 shown.setdefault(f.outcome, [])
                 if len(shown[f.outcome]) < args.show:
                     shown[f.outcome].append(f"{m.describe()}: {f.detail.strip().splitlines()[-1][:300]}")
-        table[mp], examples[mp] = counts, shown
-        print(f"{mp}: {args.n} payloads in {time.monotonic() - started:.0f} s: {dict(counts)}", file=sys.stderr,
+        table[mp], examples[mp], runs[mp] = counts, shown, done
+        print(f"{mp}: {done} payloads in {time.monotonic() - started:.0f} s: {dict(counts)}", file=sys.stderr,
               flush=True)
-    print(f"| per {args.n:,} payloads | " + " | ".join(NAMES.get(m, m) for m in chosen) + " |")
+    if set(runs.values()) == {args.n}:
+        print(f"| per {args.n:,} payloads | " + " | ".join(NAMES.get(m, m) for m in chosen) + " |")
+    else:
+        print("| payloads run | " + " | ".join(f"{NAMES.get(m, m)} ({runs[m]:,})" for m in chosen) + " |")
     print("|---|" + "---|" * len(chosen))
     for key, label in ROWS.items():
         print(f"| {label} | " + " | ".join(str(table[m][key]) for m in chosen) + " |")
