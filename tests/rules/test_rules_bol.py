@@ -392,3 +392,17 @@ def test_bols_own_weekly_verdict_maps_to_the_level(world):
     for m in status.values():
         if m.level in ("warn", "critical"):
             assert "says conforms" not in (m.reason or ""), m
+
+
+def test_response_time_exactly_10_late_questions_is_a_strike_9_is_not(world):
+    bol = Bol(world)
+    monday = W47_START + 9 * H
+    for _ in range(71):
+        bol.question(monday, monday + H)
+    for _ in range(9):
+        bol.question(monday, monday + 30 * H)  # 9 of 80 late: 11.25%, under the gate
+    m = metric(world, "bol.late_replies")
+    assert (m.numerator, m.denominator, m.level) == (9, 80, "warn")
+    bol.question(monday, monday + 30 * H)  # exactly at the gate: 10 of 81 late (12.3%)
+    m = metric(world, "bol.late_replies")
+    assert (m.numerator, m.gate_count, m.level) == (10, 10, "critical")
