@@ -43,6 +43,7 @@ from sellerguard.oauth import (
     post_token,
     save_access,
     token_reply,
+    valid_id,
     valid_token,
 )
 from sellerguard.paginate import by_offset, dig
@@ -62,7 +63,7 @@ ERRORS: dict[int | str, ErrorRule] = {
                                         " app if this persists"),
     403: ErrorRule("fail", "config", "access denied: the app lacks a scope, or the resource belongs to another"
                                      " seller"),
-    404: ErrorRule("fail", "config", "not found: check the seller id"),
+    404: ErrorRule("fail", "config", "Mercado Libre does not know this resource (HTTP 404 on the path named)"),
     429: ErrorRule("retry", "wait", "rate limited by Mercado Libre"),
 }
 # How Mercado Libre says "this access token is dead" (besides any 401): integrators report
@@ -201,7 +202,12 @@ def seller(ctx: SyncContext, http: HttpClient) -> tuple[str, str | None]:
     me = http.get_json("/users/me", bucket="default")
     if not isinstance(me, dict) or me.get("id") in (None, ""):
         raise payload_error("/users/me", "id", "missing")
-    return ctx.account.seller_id or str(me["id"]), ctx.account.region or me.get("site_id")
+    if not valid_id(me["id"]) or not str(me["id"]).isdigit():  # a user id is a 64-bit whole number
+        raise payload_error("/users/me", "id", f"not a user id: {str(me['id'])[:30]!r}")
+    site = me.get("site_id")
+    if site is not None and not (isinstance(site, str) and site.isascii() and site.isalpha() and len(site) <= 4):
+        raise payload_error("/users/me", "site_id", f"not a site id: {str(site)[:30]!r}")
+    return ctx.account.seller_id or str(me["id"]), ctx.account.region or site
 
 
 def _window_start(ctx: SyncContext, cursor: str | None, opts: Options) -> datetime:

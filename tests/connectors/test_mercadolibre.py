@@ -664,3 +664,19 @@ def test_a_garbled_claim_id_is_a_payload_error_not_a_new_claim():
         normalize_claim("a", claim)
     with pytest.raises(ConnectorError):
         normalize_claim("a", {**load("claims_search.json")["data"][0], "resource_id": {"x": None}})
+
+
+@pytest.mark.parametrize("me,named", [
+    ({"id": 10**30, "site_id": "MLB"}, "id"), ({"id": "12 34", "site_id": "MLB"}, "id"),
+    ({"id": 202020, "site_id": "MLB\x00"}, "site_id"), ({"site_id": "MLB"}, "id"),
+])
+@responses.activate
+def test_a_huge_or_garbled_seller_id_from_users_me_is_a_payload_error(store, clock, me, named):
+    """Issue 18: a huge id must not become the seller every later call is made for (and no config advice)."""
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    responses.add(responses.GET, f"{API}/users/me", json=me)
+    acc = AccountConfig.model_validate({**account().model_dump(mode="json", exclude_none=True, exclude={"sync_every"}),
+                                        "seller_id": None, "region": None})
+    outcome = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert (outcome.ok, outcome.error_kind) == (False, "payload")
+    assert f"/users/me: bad payload: {named}" in outcome.error
