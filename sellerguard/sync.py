@@ -311,7 +311,13 @@ def _sync_stream(module: Any, ctx: SyncContext, acc: AccountConfig, store: Store
     cursor = store.cursor(acc.id, stream)
     for batch in module.fetch(ctx, stream, cursor):
         cursors = {(acc.id, stream): batch.cursor} if batch.cursor is not None else None
-        outcome.changed += store.write(batch.records, cursors, now=clock.now())
+        try:
+            outcome.changed += store.write(batch.records, cursors, now=clock.now())
+        except OverflowError:
+            # the driver refuses an integer beyond 64 bits: a value no marketplace meant (nothing was written)
+            kinds = sorted({r.kind for r in batch.records})
+            raise ConnectorError(f"bad payload: a number too large to store (beyond 64 bits) in {', '.join(kinds)}"
+                                 " records", kind="payload") from None
         outcome.records += len(batch.records)
         if progress is not None:
             progress(acc.id, stream, batch)
