@@ -169,3 +169,19 @@ def test_nfr_window_is_60_days_and_walmarts_figure_is_beside(world):
     assert (m.numerator, m.denominator, m.window_days) == (1, 50, 60)
     assert m.reported_value == 0.03 and m.level == "warn"  # 2%: in the 1.5% warning band, not over 2%
     assert abs(m.drift - (0.02 - 0.03)) < 1e-12
+
+
+def test_nfr_with_orders_but_no_ratings_stored_is_walmarts_figure_or_unknown(world):
+    # Walmart has no ratings API: synced orders alone must not read as 0% negative feedback
+    world.orders(200, NOW - 10 * D)
+    m = world.metric("walmart.negative_feedback_rate", pack=PACK)
+    assert m.level == "unknown" and m.value is None
+    assert "no ratings stored" in m.reason and "not reported by the marketplace either" in m.reason
+    walmart_figure(world, "walmart.negative_feedback_rate", 0.03, days=60)
+    m = world.metric("walmart.negative_feedback_rate", pack=PACK)
+    assert (m.value, m.level) == (0.03, "critical")
+    assert "marketplace's own figure" in m.reason
+    review(world, "elsewhere", 5)  # one rating stored for the account: from now on the rate is computed
+    m = world.metric("walmart.negative_feedback_rate", pack=PACK)
+    assert (m.value, m.denominator, m.reported_value) == (0.0, 200, 0.03)
+    assert m.level == "ok"
