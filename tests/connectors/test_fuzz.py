@@ -63,3 +63,16 @@ def test_the_mutations_reach_every_kind_of_damage():
     assert b"NaN" in nan
     dropped = fuzz.mutate(reply, fuzz.Mutation(0, "drop", node=0)).body
     assert b"orders" not in dropped or b"next" not in dropped
+
+
+def test_the_checks_see_implausible_values():
+    from datetime import datetime, timedelta
+
+    assert fuzz._bad_value("purchased_at", datetime(9999, 12, 31)) == "date out of range"
+    assert fuzz._bad_value("purchased_at", fuzz.NOW - timedelta(days=3)) is None
+    assert fuzz._bad_value("deliver_by", fuzz.NOW + timedelta(days=20)) is None  # promises lie ahead
+    assert fuzz._bad_value("item_count", -1) and fuzz._bad_value("item_count", 2**40)
+    assert fuzz._bad_value("value", float("inf")) == "not finite"
+    assert fuzz._bad_value("external_id", "nan") == fuzz._bad_value("external_id", "a\x00") == "not an id"
+    assert fuzz._bad_value("refund_amount", "-50") == "not a plausible amount"
+    assert fuzz._bad_value("lines", [{"quantity": -2}]) == "quantity: negative or absurd count"
