@@ -108,7 +108,7 @@ def end_of_day(value: Any, field: str, endpoint: str) -> datetime | None:
 
 def _count(node: Any, key: str, field: str, endpoint: str) -> int:
     value = node.get(key, 0) if isinstance(node, dict) else None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
         raise payload_error(endpoint, field, f"not a count: {str(value)[:20]!r}")
     return value
 
@@ -338,7 +338,7 @@ def normalize_indicator(account: str, body: Any, *, final: bool, as_of: datetime
         year, week = dig(details, "period", "year"), dig(details, "period", "week")
         try:
             start, end = iso_week_bounds(int(year), int(week))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise payload_error(ep, f + "details.period", f"not an ISO week: {year!r}-W{week!r}") from None
         score = details.get("score")
         kind = str(row.get("type") or "PERCENTAGE")

@@ -17,7 +17,7 @@ from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
-from sellerguard.payload import iso_time
+from sellerguard.payload import count, iso_time, number
 from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.schema import (
     Cancellation,
@@ -388,7 +388,8 @@ def normalize_reputation(account: str, user: Any, as_of: datetime) -> list[Repor
     metrics = rep.get("metrics") or {}
     if not isinstance(metrics, dict):
         raise payload_error(ep, "seller_reputation.metrics", "not an object")
-    completed = dig(metrics, "sales", "completed")
+    completed = count(dig(metrics, "sales", "completed"), "mercadolibre", ep,
+                      "seller_reputation.metrics.sales.completed", required=False)
     level = rep.get("level_id")
     real = rep.get("real_level")
     status = f"{level or 'no_level'}" + (f" protected, real {real}" if real else "")
@@ -399,11 +400,11 @@ def normalize_reputation(account: str, user: Any, as_of: datetime) -> list[Repor
             continue
         if not isinstance(block, dict):
             raise payload_error(ep, f"seller_reputation.metrics.{key}", "not an object")
-        rate, value = block.get("rate"), block.get("value")
-        for name, v in (("rate", rate), ("value", value)):
-            if v is not None and (not isinstance(v, int | float) or isinstance(v, bool)):
-                raise payload_error(ep, f"seller_reputation.metrics.{key}.{name}", f"not a number: {str(v)[:20]!r}")
-        denominator = round(value / rate) if rate and value is not None else completed
+        f = f"seller_reputation.metrics.{key}"
+        rate = number(block.get("rate"), "mercadolibre", ep, f"{f}.rate", required=False, low=0, high=1)
+        value = number(block.get("value"), "mercadolibre", ep, f"{f}.value", required=False, low=0, high=1e9)
+        # the base the rate was taken over: value / rate when both say so, else the completed sales
+        denominator = round(value / rate) if rate and value is not None and value / rate <= 1e9 else completed
         days = _period_days(block.get("period"))
         out.append(ReportedMetric(
             account=account, external_id=f"{metric_id}:{site or '-'}:{day}", raw_hash=payload_hash(block),

@@ -107,7 +107,7 @@ def classify(response: requests.Response, account: str | None = None) -> ErrorRu
         return None
     try:
         code = int(body["code"])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         code = -1
     return _code_rule(code, str(body.get("message") or "")[:500], str(body.get("request_id") or "")[:80], account)
 
@@ -338,7 +338,7 @@ def _percent(value: Any, where: str, field: str) -> float | None:
         return None
     try:
         return float(value) / 100
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise bad(where, field, f"not a percentage: {value!r}") from None
 
 

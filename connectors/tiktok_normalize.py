@@ -80,7 +80,7 @@ def seconds(value: Any, where: str, field: str, *, required: bool = False) -> da
         return None
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise bad(where, field, f"not unix seconds: {value!r}") from None
     if number < 946684800 or number > 10**10:  # milliseconds or garbage would land far off
         raise bad(where, field, f"not unix seconds: {value!r}")

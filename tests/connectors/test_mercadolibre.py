@@ -680,3 +680,18 @@ def test_a_huge_or_garbled_seller_id_from_users_me_is_a_payload_error(store, clo
     outcome = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert (outcome.ok, outcome.error_kind) == (False, "payload")
     assert f"/users/me: bad payload: {named}" in outcome.error
+
+
+@pytest.mark.parametrize("patch,named", [
+    ({"rate": 1e-320, "value": 5}, None), ({"rate": 7.5}, "rate"), ({"value": -1}, "value"), ({"rate": "high"}, "rate"),
+])
+def test_reputation_figures_out_of_range_are_payload_errors_never_an_overflow(patch, named):
+    user = load("user_reputation.json")
+    user["seller_reputation"]["metrics"]["claims"].update(patch)
+    if named is None:  # a rate so small that value / rate overflows: the completed sales are the base
+        claims = next(m for m in normalize_reputation("a", user, NOW) if m.metric_id == "mercadolibre.claims_rate")
+        assert claims.denominator == user["seller_reputation"]["metrics"]["sales"]["completed"]
+        return
+    with pytest.raises(ConnectorError) as err:
+        normalize_reputation("a", user, NOW)
+    assert f"claims.{named}" in str(err.value)
