@@ -33,6 +33,7 @@ from sellerguard.connectors.mercadolibre_normalize import (
     pack_id,
     payload_error,
     shipment_id,
+    when,
 )
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
@@ -47,6 +48,7 @@ from sellerguard.oauth import (
     valid_token,
 )
 from sellerguard.paginate import by_offset, dig
+from sellerguard.payload import count
 from sellerguard.schema import Order, Record
 
 MARKETPLACE = "mercadolibre"
@@ -226,10 +228,8 @@ def _search_page(http: HttpClient, params: dict[str, str], offset: int, limit: i
     results = body.get("results") if isinstance(body, dict) else None
     if not isinstance(results, list):
         raise payload_error("/orders/search", "results", "missing or not a list")
-    total = dig(body, "paging", "total")
-    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
-        raise payload_error("/orders/search", "paging.total", f"not a count: {str(total)[:20]!r}")
-    return results, total
+    return results, count(dig(body, "paging", "total"), MARKETPLACE, "/orders/search", "paging.total",
+                          required=False)
 
 
 def search_orders(http: HttpClient, seller_id: str, opts: Options, start: datetime, end: datetime,
@@ -251,7 +251,8 @@ def search_orders(http: HttpClient, seller_id: str, opts: Options, start: dateti
             return next(pages), total
         return _search_page(http, params, offset, limit)
 
-    yield from (list(p) for p in by_offset(fetch_page, opts.page_size, max_offset=MAX_OFFSET))
+    yield from (list(p) for p in by_offset(fetch_page, opts.page_size, max_offset=MAX_OFFSET,
+                                                 marketplace=MARKETPLACE, where="/orders/search"))
 
 
 def _shipment(http: HttpClient, order: Any, cache: dict[str, dict[str, Any] | None] | None = None
@@ -361,14 +362,14 @@ def fetch_claims(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
             raise payload_error(ep, "data", "missing or not a list")
-        return data, dig(body, "paging", "total")
+        return data, count(dig(body, "paging", "total"), MARKETPLACE, ep, "paging.total", required=False)
 
-    for page in by_offset(fetch_page, 30):
+    for page in by_offset(fetch_page, 30, marketplace=MARKETPLACE, where=ep):
         records: list[Record] = []
         for raw in page:
             claim = normalize_claim(ctx.account.id, raw)
-            changed = raw.get("last_updated") or raw.get("date_created")
-            if isinstance(changed, str) and datetime.fromisoformat(changed.replace("Z", "+00:00")) < start:
+            changed = when(raw.get("last_updated"), "last_updated", ep, required=False) or claim.opened_at
+            if changed < start:
                 done = True  # the range filter is unverified: stop at the cursor ourselves
                 break
             records.append(claim)
@@ -416,9 +417,9 @@ def _questions(ctx: SyncContext, http: HttpClient, seller_id: str, since: dateti
         rows = body.get("questions") if isinstance(body, dict) else None
         if not isinstance(rows, list):
             raise payload_error(ep, "questions", "missing or not a list")
-        return rows, body.get("total")
+        return rows, count(body.get("total"), MARKETPLACE, ep, "total", required=False)
 
-    for page in by_offset(fetch_page, 50, max_offset=1000):
+    for page in by_offset(fetch_page, 50, max_offset=1000, marketplace=MARKETPLACE, where=ep):
         records: list[Record] = []
         for raw in page:
             msg = normalize_question(ctx.account.id, raw)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
-from sellerguard.payload import count, iso_time, number
+from sellerguard.payload import count, ident, iso_time, number
 from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.schema import (
     Cancellation,
@@ -323,9 +323,7 @@ def normalize_pack_messages(account: str, pack: str, order_ref: str | None, sell
         sender = dig(m, "from", "user_id")
         if sender is None:
             raise payload_error(ep, f"messages[{i}].from.user_id", "missing")
-        mid = m.get("id") or m.get("message_id")
-        if not mid:
-            raise payload_error(ep, f"messages[{i}].id", "missing")
+        mid = ident(m.get("id") or m.get("message_id"), "mercadolibre", ep, f"messages[{i}].id", max_len=100)
         timeline.append((at, str(sender) == str(seller_id), str(mid)))  # type: ignore[arg-type]
     timeline.sort()
     out: list[Message] = []
