@@ -389,12 +389,14 @@ def evaluate(session: Session, account: str, metric: Metric, active: list[Metric
                 marketplace_status=row.status if row is not None else None)
     if stale:
         return MetricStatus(**base, level="unknown", reason=stale)
+    unit = "questions" if params.measure == "late_replies" else "items"
+    ahead = _running_note(current, unit)  # the running week already bad: a strike is coming
     if final.source == "none":
-        return MetricStatus(**base, level="unknown",
-                            reason=f"no data for {last.label}: no events stored and no figure from bol")
+        reason = f"no data for {last.label}: no events stored and no figure from bol"
+        return MetricStatus(**base, level="warn" if ahead else "unknown",
+                            reason=f"{reason}; {ahead}" if ahead else reason)
     count = row.numerator if final.source == "reported" and row is not None else t.defects
     value = row.value if final.source == "reported" and row is not None else t.value
-    unit = "questions" if params.measure == "late_replies" else "items"
     figure = f"{_pct(value)}, {count or 0:g} {unit}"
     who = "bol's final figure" if final.source == "reported" else "computed"
     if final.bad:
@@ -410,7 +412,22 @@ def evaluate(session: Session, account: str, metric: Metric, active: list[Metric
     base["final"] = Period(at=last.end, window_start=last.start, window_end=last.end, value=value,
                            numerator=count, denominator=row.denominator if final.source == "reported" and row
                            is not None else t.eligible, gate_count=count, level=final.level, reason=reason)
-    return MetricStatus(**base, level=final.level, reason=reason)
+    level = final.level
+    if ahead:
+        level = "warn" if level == "ok" else level
+        reason = f"{reason}; {ahead}"
+    return MetricStatus(**base, level=level, reason=reason)
+
+
+def _running_note(current: WeekFigure, unit: str) -> str | None:
+    """A phrase when the running week is already a bad week (percentage and count), else None."""
+    if not current.bad:
+        return None
+    row, t = current.reported, current.tally
+    value, count = (row.value, row.numerator) if current.source == "reported" and row is not None else (
+        t.value, t.defects)
+    who = "bol's estimate" if current.source == "reported" else "so far"
+    return f"running week {current.week.label} heading for a strike ({who}: {_pct(value)}, {count or 0:g} {unit})"
 
 
 def _strikes(session: Session, account: str, metric: Metric, params: PeriodicParams, active: list[Metric],

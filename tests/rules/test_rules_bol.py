@@ -313,8 +313,10 @@ def test_no_events_and_no_figure_is_unknown_never_ok(world):
     bol = Bol(world)
     bol.reported("bol.late_items", 5, 40, NOW, scope="current")  # only the running week's estimate
     m = metric(world, "bol.late_items")
-    assert m.level == "unknown" and "no data for 2026-W47" in m.reason
+    # no verdict for W47 (unknown) ... but bol's running estimate is already a bad week: a warning, not a strike
+    assert m.level == "warn" and "no data for 2026-W47" in m.reason and "heading for a strike" in m.reason
     assert m.running.reported_value == 5 / 40
+    assert metric(world, "bol.cancelled_items").level == "unknown"
     assert metric(world, "bol.strikes").level == "unknown"
 
 
@@ -406,3 +408,14 @@ def test_response_time_exactly_10_late_questions_is_a_strike_9_is_not(world):
     bol.question(monday, monday + 30 * H)  # exactly at the gate: 10 of 81 late (12.3%)
     m = metric(world, "bol.late_replies")
     assert (m.numerator, m.gate_count, m.level) == (10, 10, "critical")
+
+
+def test_a_running_week_already_bad_warns_before_the_strike(world):
+    bol = Bol(world)
+    bol.on_time(40)  # W47: fine
+    running_promise = NOW - 2 * H  # in W48, already passed
+    bol.on_time(20, deliver_by=running_promise)
+    bol.late(3, deliver_by=running_promise)  # 3 of 23 late so far: a bad week in the making
+    m = metric(world, "bol.late_items")
+    assert m.final.level == "ok" and m.running.level == "critical"
+    assert m.level == "warn" and "running week 2026-W48 heading for a strike" in m.reason
