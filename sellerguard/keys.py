@@ -192,6 +192,10 @@ def _file_secret(path: Path) -> tuple[bytes, bool]:
         reason = getattr(exc, "strerror", None) or "not ASCII text"
         raise StoreError(f"cannot read the store key file {path}: {reason}") from None
     secret = secrets.token_bytes(SECRET_BYTES)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the config folder may not exist yet
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder of the store key file {path}: {exc.strerror}") from None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

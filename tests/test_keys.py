@@ -195,3 +195,13 @@ def test_adopt_makes_a_changed_env_key_the_stores_own(store, monkeypatch):
     assert keys.store_secret(store) == bytes.fromhex("cd" * 32)
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT buyer_key FROM orders")).scalar() is None
+
+
+def test_postgres_default_key_folder_is_created_when_missing(tmp_path, monkeypatch):
+    """No config file and no config folder yet (a daemon started with --db only): the folder is made, 0700."""
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    keyfile = tmp_path / "cfg" / "sellerguard" / "sellerguard.key"
+    monkeypatch.setattr(keys, "_location", lambda s: ("file", str(keyfile)))
+    keys.store_secret(store)
+    assert stat.S_IMODE((tmp_path / "cfg" / "sellerguard").stat().st_mode) == 0o700
+    store.close()
