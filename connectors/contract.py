@@ -13,6 +13,14 @@ the cursor that is safe to resume from once that batch is stored. The sync runne
 writes each batch and its cursor in one transaction, so a failure mid-stream keeps every stored batch and
 resumes after it, never past it. Connectors fetch and normalize; they never judge, notify, print or write
 records to the store themselves (only ``ctx.state`` for tokens and pending reports).
+
+Failures: raise; never catch one stream's error to protect the next (streams are independent in the runner). What
+the marketplace sent that cannot be read is a ``payload_error`` (``sellerguard.payload``: ``require_list``,
+``require_object``, ``count``, ``money``, ``ident``, ``iso_time``...): any other exception is reported as kind
+"internal", a bug, and the fuzz tests (tests/connectors/test_fuzz.py) fail on it. Page with
+``sellerguard.paginate.walk`` (or ``by_token``/``by_offset``/``by_page``) and yield one Batch per page with its
+resume cursor. Validate token replies whole with ``sellerguard.oauth.token_reply`` before saving anything, and read
+state back with ``oauth.load_state``/``load_access`` (a garbled value is dropped and fetched again once).
 """
 
 from __future__ import annotations
