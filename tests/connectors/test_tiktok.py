@@ -493,3 +493,13 @@ def test_text_with_control_characters_or_of_another_type_is_never_stored(value):
     with pytest.raises(ConnectorError) as err:
         normalize_order("t", order, "POST search", "data.orders[0]")
     assert "shipping_provider" in str(err.value)
+
+
+@responses.activate
+def test_an_infinite_code_is_an_error_line_not_an_overflow_traceback(store, clock):
+    """Fuzz (issue 18): ``"code": 1e400`` (read as infinity) crashed classify with an OverflowError."""
+    now = int(clock.now().timestamp())
+    fake = FakeTikTok(responses.mock, now)
+    fake.faults["/order/202309/orders/search"] = [(200, {}, '{"code": 1e400, "message": "x", "data": null}')]
+    outcome = run(store, clock, streams=["orders"])
+    assert outcome.error_kind == "payload" and "TikTok code -1" in outcome.error
