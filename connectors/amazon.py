@@ -471,15 +471,22 @@ def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
 
 def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
     http = client(ctx)
-    if stream == "orders":
-        yield from fetch_orders(ctx, http, cursor)
-    elif stream == "performance":
-        yield from fetch_performance(ctx, http, cursor)
-    elif stream == "feedback":
-        yield from fetch_feedback(ctx, http, cursor)
-    else:
-        raise ConnectorError(f"unknown stream '{stream}' (known: {', '.join(STREAMS)})", kind="config",
-                             where="amazon")
+    try:
+        if stream == "orders":
+            yield from fetch_orders(ctx, http, cursor)
+        elif stream == "performance":
+            yield from fetch_performance(ctx, http, cursor)
+        elif stream == "feedback":
+            yield from fetch_feedback(ctx, http, cursor)
+        else:
+            raise ConnectorError(f"unknown stream '{stream}' (known: {', '.join(STREAMS)})", kind="config",
+                                 where="amazon")
+    except ConnectorError as exc:
+        if exc.kind == "config" and exc.status in (401, 403):
+            # a refusal the token may be behind (a role revoked with it, a token Amazon garbled): the next sync
+            # starts from a fresh token instead of failing on the same one until it expires
+            ctx.state.put("access_token", None)
+        raise
 
 
 def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:

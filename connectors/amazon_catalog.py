@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sellerguard.connectors.contract import SyncContext
 from sellerguard.errors import ConnectorError
 from sellerguard.http import HttpClient
+from sellerguard.payload import object_list, require_list
 
 ITEMS = "/catalog/2022-04-01/items"
 RATE, BURST, PER_CALL = 2.0, 2, 20
@@ -107,20 +108,19 @@ def categories(ctx: SyncContext, http: HttpClient, marketplace: str, asins: Iter
                          ctx.account.id, exc.message)
             ctx.state.put("catalog:off", (now + timedelta(days=1)).isoformat())
             return found
-        items = body.get("items") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise ConnectorError("bad payload: items: missing or not a list", kind="payload",
-                                 where=f"amazon: GET {ITEMS}")
-        for item in items:
-            if not isinstance(item, dict) or item.get("asin") not in chunk:
+        where = f"GET {ITEMS}"
+        items = object_list(require_list(body, "items", "amazon", where), "amazon", where, "items")
+        for n, item in enumerate(items):
+            asin = item.get("asin")
+            if not isinstance(asin, str) or asin not in chunk:
                 continue
-            types = [t for t in item.get("productTypes") or [] if isinstance(t, dict)]
-            sums = [s for s in item.get("summaries") or [] if isinstance(s, dict)]
+            types = object_list(item.get("productTypes"), "amazon", where, f"items[{n}].productTypes")
+            sums = object_list(item.get("summaries"), "amazon", where, f"items[{n}].summaries")
             product_type = next((_text(t.get("productType"), 100) for t in types
-                                 if t.get("marketplaceId") in (marketplace, None)), None)
+                                 if t.get("marketplaceId") is None or t.get("marketplaceId") == marketplace), None)
             group = next((_text(s.get("websiteDisplayGroupName"), 200) for s in sums
-                          if s.get("marketplaceId") in (marketplace, None)), None)
-            found[item["asin"]] = (product_type, group)
+                          if s.get("marketplaceId") is None or s.get("marketplaceId") == marketplace), None)
+            found[asin] = (product_type, group)
         for asin in chunk:  # an ASIN Amazon did not return is remembered as "no category", not asked again
             value = found.setdefault(asin, (None, None))
             ctx.state.put(_key(marketplace, asin), json.dumps([*value, now.isoformat()]))

@@ -108,10 +108,12 @@ def _count(value: Any, where: str, field: str) -> int:
     return number
 
 
-def _fulfilment(order: dict[str, Any], fulfillment: dict[str, Any]) -> str:
+def _fulfilment(order: dict[str, Any], fulfillment: dict[str, Any], where: str, field: str) -> str:
     by = fulfillment.get("fulfilledBy")
-    if by in FULFILLED_BY:
+    if isinstance(by, str) and by in FULFILLED_BY:
         return FULFILLED_BY[by]
+    if by is not None:  # a value outside MERCHANT/AMAZON: guessing the channel would put the order in wrong metrics
+        raise bad(where, f"{field}.fulfillment.fulfilledBy", f"unknown value {str(by)[:30]!r}")
     # Not always sent on pending orders: Amazon gives a ship-by window and packages only to seller-fulfilled orders.
     return "seller" if fulfillment.get("shipByWindow") or order.get("packages") else "marketplace"
 
@@ -162,7 +164,9 @@ def normalize_order(account: str, order: Any, where: str, field: str,
     status = STATUS.get(raw_status, "unknown")
     states = [_dict(p.get("packageStatus"), where, f"{field}.packages[{i}].packageStatus").get("status")
               for i, p in enumerate(packages)]
-    for state in states:
+    for i, state in enumerate(states):
+        if state is not None and not isinstance(state, str):
+            raise bad(where, f"{field}.packages[{i}].packageStatus.status", f"not a status: {str(state)[:30]!r}")
         if state is not None and state not in PACKAGE_STATUSES:
             warn_unknown("packages[].packageStatus.status", state)
     if status == "shipped" and states and all(s == "DELIVERED" for s in states):
@@ -174,7 +178,7 @@ def normalize_order(account: str, order: Any, where: str, field: str,
                      required=False),
         deliver_by=when(deliver_by.get("latestDateTime"), where,
                         f"{field}.fulfillment.deliverByWindow.latestDateTime", required=False),
-        fulfilment=_fulfilment(order, fulfillment),  # type: ignore[arg-type]
+        fulfilment=_fulfilment(order, fulfillment, where, field),  # type: ignore[arg-type]
         status=status,  # type: ignore[arg-type]
         total=total.quantize(Decimal("0.0001")) if currency else None,
         currency=currency if isinstance(currency, str) and len(currency) == 3 else None,

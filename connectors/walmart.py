@@ -33,7 +33,7 @@ from sellerguard.connectors.walmart_normalize import (
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
 from sellerguard.oauth import post_token
-from sellerguard.paginate import walk
+from sellerguard.paginate import dig, walk
 from sellerguard.schema import Record
 
 MARKETPLACE = "walmart"
@@ -326,6 +326,27 @@ def _cursor(meta: dict[str, Any], endpoint: str) -> str | None:
     return cursor
 
 
+def _counted(items: Callable[[Any], tuple[list[Any], str | None]], endpoint: str, meta_path: tuple[str, ...], *,
+             whole: bool) -> Callable[[Any], tuple[list[Any], str | None]]:
+    """``items`` that also checks, on the last page of a pass read from its first page, that Walmart sent as many
+    rows as ``meta.totalCount`` announced: a page that lost rows is not a complete window."""
+    seen = {"rows": 0, "total": None}
+
+    def read(body: Any) -> tuple[list[Any], str | None]:
+        rows, cursor = items(body)
+        total = dig(body, *meta_path, "totalCount")
+        if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+            seen["total"] = total if seen["total"] is None else seen["total"]
+        seen["rows"] += len(rows)
+        if whole and cursor is None and seen["total"] is not None and seen["rows"] < seen["total"]:
+            raise ConnectorError(f"Walmart announced {seen['total']} rows (meta.totalCount) and sent {seen['rows']}:"
+                                 " the list changed while paging or a page lost rows; the next sync reads the window"
+                                 " again", kind="wait", where=f"{MARKETPLACE}: GET {endpoint}")
+        return rows, cursor
+
+    return read
+
+
 def _declared_empty(meta: dict[str, Any]) -> bool:
     """Only a page that says it has nothing (totalCount 0) may lack its list: anything else is not "no rows"."""
     total = meta.get("totalCount")
@@ -388,7 +409,8 @@ def fetch_orders(ctx: SyncContext, cursor: str | None, http: HttpClient | None =
             "limit": str(opts.page_size),
         }
         first = resumed["next"] if resumed and resumed.get("node") == node else None
-        for page, nxt in _pages(ctx, http, "/v3/orders", params, _order_page, empty_on_404=True, start=first):
+        items = _counted(_order_page, "/v3/orders", ("list", "meta"), whole=first is None)
+        for page, nxt in _pages(ctx, http, "/v3/orders", params, items, empty_on_404=True, start=first):
             records: list[Record] = []
             for raw in page:
                 records.extend(normalize_order(ctx.account.id, raw, node, site=ctx.account.region or "US",
@@ -412,7 +434,8 @@ def fetch_returns(ctx: SyncContext, cursor: str | None, http: HttpClient | None 
     params = {"returnLastModifiedStartDate": start, "returnLastModifiedEndDate": _ms(end),
               "limit": str(opts.page_size)}
     first = resumed["next"] if resumed else None
-    for page, nxt in _pages(ctx, http, "/v3/returns", params, _return_page, empty_on_404=True, start=first):
+    items = _counted(_return_page, "/v3/returns", ("meta",), whole=first is None)
+    for page, nxt in _pages(ctx, http, "/v3/returns", params, items, empty_on_404=True, start=first):
         records: list[Record] = []
         for raw in page:
             records.extend(normalize_return(ctx.account.id, raw))

@@ -157,7 +157,7 @@ def _text(value: Any, limit: int = 200) -> str | None:
 
 def cancel_party(reason: str | None) -> tuple[Party, bool]:
     """Who cancelled, read from the reason code (Walmart has no initiator field)."""
-    code = (reason or "").upper()
+    code = (reason if isinstance(reason, str) else "").upper()
     if code in BUYER_REASONS or code.startswith("CUSTOMER"):
         return "buyer", True
     if code.startswith("SELLER"):
@@ -241,6 +241,12 @@ def normalize_order(account: str, raw: Any, ship_node: str, site: str = "US",
             qty = _qty(st.get("statusQuantity"), f"{lw}.statusQuantity")
             statuses.append((status, qty))
             info = st.get("trackingInfo")
+            if info is not None and not isinstance(info, dict):
+                raise payload_error(ep, f"{lw}.orderLineStatus[{k}].trackingInfo", "not an object")
+            if isinstance(info, dict) and info.get("trackingNumber") is not None \
+                    and _text(info["trackingNumber"]) is None:  # it keys the shipment: never replaced by a guess
+                raise payload_error(ep, f"{lw}.trackingInfo.trackingNumber",
+                                    f"not a tracking number: {str(info['trackingNumber'])[:30]!r}")
             if status in SHIPPED and isinstance(info, dict) and info:
                 number = _text(info.get("trackingNumber")) or f"line-{_text(line.get('lineNumber')) or i}"
                 ship = shipments.setdefault(number, {"qty": 0, "delivered": [], "confirmed": []})

@@ -282,7 +282,11 @@ def register(sandbox: Sandbox) -> None:
                 # Amazon's real shape: the expiry is only in "details" (issue 17 item 4)
                 return Reply(403, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is"
                                                " denied.", "details": "The access token you provided has expired."}]})
-            return _error(403, "Unauthorized", "Access to requested resource is denied.")
+            if token:  # Amazon's answer to a token it never issued or cannot read
+                return Reply(403, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is"
+                                               " denied.", "details": "The access token you provided is revoked,"
+                                               " malformed or invalid."}]})
+            return _error(403, "MissingAuthenticationToken", "Access to requested resource is denied.")
         return acc
 
     languages: dict[str, str] = {}  # account id -> report language, overriding the site's (tests set "ja")

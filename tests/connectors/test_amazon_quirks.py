@@ -330,3 +330,48 @@ def test_an_interrupted_window_resumes_from_its_page_token_not_from_the_first_pa
     assert seen == ["t2"]  # straight to the page it had not stored
     assert store.count("order", account="amz-1") == 4 and store.cursor("amz-1", "orders") is not None
     assert store.state("amz-1", "orders:resume") is None
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("fulfillment", "fulfilledBy"), ["MERCHANT"]), (("fulfillment", "fulfilledBy"), "SOMEBODY"),
+    (("packages", 0, "packageStatus", "status"), ["DELIVERED"]),
+    (("orderItems", 0, "quantityOrdered"), 2**64 + 7), (("orderItems", 0, "quantityOrdered"), -1),
+    (("orderItems", 0, "product", "price", "unitPrice", "amount"), "NaN"),
+    (("orderItems", 0, "product", "price", "unitPrice", "amount"), "-50"),
+])
+def test_bad_order_values_are_one_payload_error_never_a_guess(path, value):
+    """Fuzz findings: an unhashable or unknown fulfilledBy/status crashed or guessed the channel."""
+    from sellerguard.connectors.amazon_normalize import normalize_order as norm
+
+    order = load("search_orders__page1")["orders"][0]
+    node = order
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ConnectorError) as err:
+        norm("a", order, "GET", "o")
+    assert err.value.kind == "payload"
+
+
+@pytest.mark.parametrize("body", [{"items": 5}, {"items": [{"asin": "B08N5WRWNW", "summaries": 7}]},
+                                  {"items": [{"asin": ["B08N5WRWNW"], "productTypes": [[1]]}]}, {}])
+@responses.activate
+def test_a_garbled_catalog_answer_is_a_payload_error_and_the_page_is_read_again(store, clock, body):
+    FakeAmazon(responses.mock)
+    responses.mock.remove(responses.GET, CATALOG)
+    responses.mock.add(responses.GET, CATALOG, json=body)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    if isinstance(body.get("items"), list) and isinstance(body["items"][0].get("asin"), list):
+        assert outcome.error_kind == "payload" or outcome.ok  # an item for another ASIN is ignored
+    else:
+        assert outcome.error_kind == "payload" and store.cursor("amz-1", "orders") is None
+
+
+@responses.activate
+def test_a_refusal_that_may_be_the_token_drops_the_saved_token(store, clock):
+    FakeAmazon(responses.mock)
+    responses.mock.remove(responses.GET, ORDERS)
+    responses.mock.add(responses.GET, ORDERS, status=403, json={"errors": [{
+        "code": "Unauthorized", "message": "Access to requested resource is denied.", "details": ""}]})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.error_kind == "config" and store.state("amz-1", "access_token") is None

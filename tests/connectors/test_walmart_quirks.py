@@ -159,6 +159,15 @@ BAD_ORDERS = {
     .__setitem__("orderLineStatus", [7]),
     "empty po": lambda o: o.__setitem__("purchaseOrderId", ""),
     "po with control chars": lambda o: o.__setitem__("purchaseOrderId", "12\x003"),
+    # fuzz findings: a shipment silently missing or keyed by a guess
+    "trackingInfo -50": lambda o: o["orderLines"]["orderLine"][0]["orderLineStatuses"]["orderLineStatus"][0]
+    .__setitem__("trackingInfo", -50),
+    "trackingInfo as text": lambda o: o["orderLines"]["orderLine"][0]["orderLineStatuses"]["orderLineStatus"][0]
+    .__setitem__("trackingInfo", '{"trackingNumber": "1Z"}'),
+    "tracking number lone surrogate": lambda o: o["orderLines"]["orderLine"][0]["orderLineStatuses"][
+        "orderLineStatus"][0]["trackingInfo"].__setitem__("trackingNumber", "\ud800"),
+    "tracking number in a list": lambda o: o["orderLines"]["orderLine"][0]["orderLineStatuses"][
+        "orderLineStatus"][0]["trackingInfo"].__setitem__("trackingNumber", ["1Z9"]),
 }
 
 
@@ -279,3 +288,17 @@ def test_a_saved_position_walmart_refuses_is_forgotten_not_retried_forever(clock
     assert first.error_kind == "wait" and "first page" in first.error
     assert store.state("wm", "orders:resume") is None
     assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+
+
+@responses.activate
+def test_a_pass_that_sent_fewer_orders_than_it_announced_is_not_a_complete_window(clock, store):
+    from sellerguard.sync import sync_account
+
+    add_token(responses)
+    page = fixture("orders__wfs")
+    page["list"]["meta"]["totalCount"] = len(page["list"]["elements"]["order"]) + 1  # one order lost
+    responses.add(responses.GET, ORDERS, json=page)
+    acc = config(ship_node_types=["WFSFulfilled"]).accounts[0]
+    outcome = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.error_kind == "wait" and "announced 2 rows" in outcome.error
+    assert store.cursor("wm", "orders") is None  # the window is read again
