@@ -219,8 +219,10 @@ def test_raw_buyer_ids_are_keyed_with_the_store_secret_and_never_stored(store, t
         from sqlalchemy import text
 
         keys_stored = [r[0] for r in conn.execute(text("SELECT buyer_key FROM orders ORDER BY external_id"))]
-        dump = "".join(str(v) for t in ("orders", "connector_state", "account")
-                       for row in conn.execute(text(f"SELECT * FROM {t}")) for v in row)
+        from sqlalchemy import inspect
+
+        dump = "".join(str(v) for t in inspect(conn).get_table_names()
+                       for row in conn.execute(text(f'SELECT * FROM "{t}"')) for v in row)
     assert keys_stored == [keys_stored[0], expected, keys_stored[0], expected, "ab" * 32]
     assert "buyer-raw" not in dump
     # configured marketplaces win for accounts not synced yet
