@@ -83,7 +83,7 @@ def _id(payload: Any, field: str, endpoint: str) -> str:
     if value is None or value == "":
         raise payload_error(endpoint, field, "missing")
     text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    if not (text.isascii() and text.isdigit() and len(text) <= 30):
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) < 2**63):  # 64-bit ids
         raise payload_error(endpoint, field, f"not an id: {str(value)[:30]!r}")
     return text
 

@@ -114,7 +114,9 @@ def classify(response: requests.Response, account: str | None = None) -> ErrorRu
 
 def _data(http: HttpClient, response: requests.Response, where: str) -> dict[str, Any]:
     body = http.json(response, where)
-    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise bad(where, "(root)", f"expected an object, got {type(body).__name__}")
+    data = body.get("data")
     if data is None:
         data = {}
     if not isinstance(data, dict):

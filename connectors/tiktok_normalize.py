@@ -94,7 +94,7 @@ def text_id(obj: dict[str, Any], key: str, where: str, field: str) -> str:
     if value in (None, "") or isinstance(value, bool | dict | list):
         raise bad(where, f"{field}.{key}", "missing")
     text = str(value) if isinstance(value, str | int) else ""
-    if not (text.isascii() and text.isdigit() and len(text) <= 30):
+    if not (text.isascii() and text.isdigit() and len(text) <= 20 and int(text) < 2**64):  # 64-bit ids
         raise bad(where, f"{field}.{key}", f"not a TikTok id: {str(value)[:30]!r}")
     return text
 

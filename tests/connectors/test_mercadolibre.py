@@ -645,7 +645,7 @@ def test_a_garbled_lifetime_keeps_the_single_use_chain_with_the_documented_six_h
 
 @pytest.mark.parametrize("patch,named", [
     ({"shipping": None}, "shipping.id"), ({"shipping": {}}, "shipping.id"), ({"shipping": {"id": [41]}}, "id"),
-    ({"pack_id": "2026-13-45T99:99:99Z"}, "pack_id"),
+    ({"pack_id": "2026-13-45T99:99:99Z"}, "pack_id"), ({"shipping": {"id": "12345678901234567890123456789"}}, "id"),
 ])
 def test_a_missing_or_garbled_shipping_or_pack_id_is_a_payload_error(patch, named):
     """Fuzz (issue 18): without its shipping block an order was stored without its shipment and the sync said ok."""
