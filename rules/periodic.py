@@ -134,19 +134,26 @@ def _slot(weeks: list[Week], moment: datetime | None) -> Week | None:
     return next((w for w in weeks if w.start <= moment < w.end), None)
 
 
-def _cancelled_items(session: Session, account: str, refs: list[str]) -> dict[str, list[Any]]:
+def _related_rows(session: Session, account: str, table: Any, columns: list[Any], order_range: Any) -> dict[
+        str, list[Any]]:
+    """Rows of ``table`` (shipments, cancellations) of the orders in ``order_range``, by order id: one join over
+    the indexed order range, whatever the number of orders."""
+    o = ORDERS
+    rows = session.execute(
+        select(table.c.order_ref, *columns)
+        .join(o, (o.c.account == table.c.account) & (o.c.external_id == table.c.order_ref))
+        .where(table.c.account == account, o.c.fulfilment == "seller", *order_range)
+    ).all()
     out: dict[str, list[Any]] = {}
-    if not refs:
-        return out
-    c = CANCELLATIONS
-    for i in range(0, len(refs), 500):
-        rows = session.execute(
-            select(c.c.order_ref, c.c.item_count, c.c.initiated_by, c.c.buyer_requested, c.c.cancelled_at,
-                   c.c.processed_at).where(c.c.account == account, c.c.order_ref.in_(refs[i:i + 500]))
-        ).all()
-        for row in rows:
-            out.setdefault(row[0], []).append(row)
+    for row in rows:
+        out.setdefault(row[0], []).append(row)
     return out
+
+
+def _cancels(session: Session, account: str, order_range: Any) -> dict[str, list[Any]]:
+    c = CANCELLATIONS
+    return _related_rows(session, account, c, [c.c.item_count, c.c.initiated_by, c.c.buyer_requested,
+                                               c.c.cancelled_at, c.c.processed_at], order_range)
 
 
 def late_items(session: Session, account: str, weeks: list[Week], as_of: datetime) -> dict[str, Tally]:
@@ -154,20 +161,15 @@ def late_items(session: Session, account: str, weeks: list[Week], as_of: datetim
     tallies = {w.label: Tally(w) for w in weeks}
     lo, hi = min(w.start for w in weeks), max(w.end for w in weeks)
     o = ORDERS
+    in_range = [o.c.deliver_by >= lo, o.c.deliver_by < hi]
     orders = session.execute(
         select(o.c.external_id, o.c.deliver_by, o.c.item_count, o.c.lines, o.c.status).where(
-            o.c.account == account, o.c.fulfilment == "seller", o.c.deliver_by >= lo, o.c.deliver_by < hi)
+            o.c.account == account, o.c.fulfilment == "seller", *in_range)
     ).all()
-    refs = [r[0] for r in orders]
-    cancels = _cancelled_items(session, account, refs)
-    ships: dict[str, list[Any]] = {}
-    s = SHIPMENTS
-    for i in range(0, len(refs), 500):
-        for row in session.execute(
-            select(s.c.order_ref, s.c.item_count, s.c.first_attempt_at, s.c.delivered_at).where(
-                s.c.account == account, s.c.order_ref.in_(refs[i:i + 500]))
-        ).all():
-            ships.setdefault(row[0], []).append(row)
+    cancels = _cancels(session, account, in_range)
+    sh = SHIPMENTS
+    ships = _related_rows(session, account, sh, [sh.c.item_count, sh.c.first_attempt_at, sh.c.delivered_at],
+                          in_range)
     for ref, deliver_by, item_count, lines, status in orders:
         deliver_by = _aware(deliver_by)
         week = _slot(weeks, deliver_by)
@@ -202,11 +204,12 @@ def cancelled_items(session: Session, account: str, weeks: list[Week], as_of: da
     tallies = {w.label: Tally(w) for w in weeks}
     lo, hi = min(w.start for w in weeks), max(w.end for w in weeks)
     o = ORDERS
+    in_range = [o.c.purchased_at >= lo, o.c.purchased_at < hi]
     orders = session.execute(
         select(o.c.external_id, o.c.purchased_at, o.c.deliver_by, o.c.item_count, o.c.lines).where(
-            o.c.account == account, o.c.fulfilment == "seller", o.c.purchased_at >= lo, o.c.purchased_at < hi)
+            o.c.account == account, o.c.fulfilment == "seller", *in_range)
     ).all()
-    cancels = _cancelled_items(session, account, [r[0] for r in orders])
+    cancels = _cancels(session, account, in_range)
     for ref, purchased, deliver_by, item_count, lines in orders:
         week = _slot(weeks, _aware(purchased))
         if week is None:
