@@ -42,7 +42,15 @@ from sellerguard.connectors.amazon_normalize import (
 )
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
+from sellerguard.http import (
+    INSIDE_5XX,
+    INSIDE_THROTTLED,
+    AccessToken,
+    ErrorRule,
+    ExpiredShape,
+    HttpClient,
+    body_codes,
+)
 from sellerguard.oauth import expires_at, post_token
 from sellerguard.paginate import walk
 from sellerguard.schema import Record
@@ -91,6 +99,16 @@ ERRORS: dict[int | str, ErrorRule] = {
 # invalid." (amzn/selling-partner-api-models#4122, #2333), "The security token included in the request is
 # expired" (#2595), a token missing altogether (MissingAuthenticationToken), any 401. "Access to requested
 # resource is denied." with empty details is a missing role: never refreshed (the 403 rule below says so).
+# "200 with an error inside" (issue 17 item 6): SP-API's own codes, classified like their HTTP equivalents.
+_INSIDE = body_codes({"InternalFailure": INSIDE_5XX, "ServiceUnavailable": INSIDE_5XX,
+                      "QuotaExceeded": INSIDE_THROTTLED},
+                     lambda body: (e.get("code") for e in body.get("errors") or [] if isinstance(e, dict)))
+
+
+def _classify(response: requests.Response) -> ErrorRule | None:
+    return _INSIDE(response) if response.status_code == 200 else None
+
+
 EXPIRED = (
     ExpiredShape(status=403, text="access token you provided"),
     ExpiredShape(status=403, text="security token included in the request is expired"),
@@ -130,7 +148,7 @@ def client(ctx: SyncContext) -> HttpClient:
     acc = ctx.account
     base = host(ctx)
     http = HttpClient(base_url=base, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, errors=ERRORS,
-                      expired=EXPIRED)
+                      expired=EXPIRED, classify=_classify)
     token_url = acc.token_url or (base.rstrip("/") + "/auth/o2/token" if acc.base_url else TOKEN_URL)
 
     def fetch_token() -> tuple[str, datetime]:

@@ -31,7 +31,17 @@ from sellerguard.connectors.walmart_normalize import (
     payload_error,
 )
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
+from sellerguard.http import (
+    INSIDE_5XX,
+    INSIDE_AUTH,
+    INSIDE_EXPIRED,
+    INSIDE_THROTTLED,
+    AccessToken,
+    ErrorRule,
+    ExpiredShape,
+    HttpClient,
+    body_codes,
+)
 from sellerguard.oauth import post_token
 from sellerguard.paginate import dig, walk
 from sellerguard.schema import Record
@@ -193,11 +203,29 @@ EXPIRED = (
 )
 
 
+# "200 with an error inside" (issue 17 item 6), classified like its HTTP equivalent; codes carry an API suffix
+# (SYSTEM_ERROR.GMP_ORDER_API), compared without it.
+_INSIDE = body_codes({"SYSTEM_ERROR": INSIDE_5XX, "INTERNAL_SERVER_ERROR": INSIDE_5XX,
+                      "SERVICE_UNAVAILABLE": INSIDE_5XX, "REQUEST_THRESHOLD_VIOLATED": INSIDE_THROTTLED,
+                      "TOO_MANY_REQUESTS": INSIDE_THROTTLED,
+                      "UNAUTHORIZED": INSIDE_EXPIRED, "INVALID_TOKEN": INSIDE_EXPIRED, "FORBIDDEN": INSIDE_AUTH},
+                     lambda body: (str(e.get("code") or "").split(".")[0] for e in _error_list(body)))
+
+
 def classify(response: requests.Response) -> ErrorRule | None:
-    """404 CONTENT_NOT_FOUND on a list -> "no rows", sorted apart from a wrong path."""
+    """404 CONTENT_NOT_FOUND on a list -> "no rows", sorted apart from a wrong path; errors inside a 200."""
     if response.status_code == 404 and "NOT_FOUND" in (_error_code(response) or ""):
         return NO_ROWS
+    if response.status_code == 200:
+        return _INSIDE(response)
     return None
+
+
+def _error_list(body: Any) -> list[dict[str, Any]]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, dict):  # XML-to-JSON renderings wrap the list: {"errors": {"error": [...]}}
+        errors = errors.get("error")
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
 def _errors(response: requests.Response) -> list[dict[str, Any]]:
@@ -205,10 +233,7 @@ def _errors(response: requests.Response) -> list[dict[str, Any]]:
         body = response.json()
     except ValueError:
         return []
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if isinstance(errors, dict):  # XML-to-JSON renderings wrap the list: {"errors": {"error": [...]}}
-        errors = errors.get("error")
-    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    return _error_list(body)
 
 
 def _error_code(response: requests.Response) -> str | None:

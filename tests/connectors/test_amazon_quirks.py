@@ -375,3 +375,22 @@ def test_a_refusal_that_may_be_the_token_drops_the_saved_token(store, clock):
         "code": "Unauthorized", "message": "Access to requested resource is denied.", "details": ""}]})
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert outcome.error_kind == "config" and store.state("amz-1", "access_token") is None
+
+
+@responses.activate
+def test_a_200_with_an_internal_failure_inside_is_retried(store, clock):
+    fake = FakeAmazon(responses.mock)
+    original, seen = fake.search, {"n": 0}
+
+    def inside(request):
+        seen["n"] += 1
+        if seen["n"] == 1:
+            return 200, {}, json.dumps({"errors": [{"code": "InternalFailure", "message": "We encountered an"
+                                                    " internal error. Please try again."}]})
+        return original(request)
+
+    responses.mock.remove(responses.GET, ORDERS)
+    responses.mock.add_callback(responses.GET, ORDERS, callback=inside)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert store.count("order", account="amz-1") == 5

@@ -302,3 +302,15 @@ def test_a_pass_that_sent_fewer_orders_than_it_announced_is_not_a_complete_windo
     outcome = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert outcome.error_kind == "wait" and "announced 2 rows" in outcome.error
     assert store.cursor("wm", "orders") is None  # the window is read again
+
+
+@responses.activate
+def test_a_200_with_a_system_error_inside_is_retried_like_a_5xx(clock):
+    """Issue 17 item 6 (kind): a 200 whose body is an error list is classified like its HTTP equivalent."""
+    add_token(responses)
+    responses.add(responses.GET, ORDERS, json={"errors": [{"code": "SYSTEM_ERROR.GMP_ORDER_API",
+                                                           "description": "Internal error", "category": "SYSTEM"}]})
+    responses.add(responses.GET, ORDERS, json=fixture("orders__wfs"))
+    records = [r for b in walmart.fetch(context(clock, ship_node_types=["WFSFulfilled"]), "orders", None)
+               for r in b.records]
+    assert len(records) == 2 and clock.slept  # retried after a backoff, then stored
