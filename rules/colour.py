@@ -4,7 +4,8 @@ Each rate has per-site limits per colour (``rules/sites/mercadolibre-colours.tom
 table): at most ``green`` keeps green, at most ``yellow`` yellow, at most ``orange`` orange, above it red. Below
 the minimum volume (10 sales) there is no colour yet (``grey``). The thermometer is the worst of the three rates'
 colours ("worst variable wins": how the limits tables read, not spelled out by Mercado Libre, unconfirmed).
-The site is the one of the account's newest order (``Order.site``: MLB, MLM...); sites without a row use MLB's.
+The site is the account's configured ``region`` (where its thresholds come from), else the one of its newest order
+(``Order.site``: MLB, MLM...); sites without a row use MLB's.
 ``mercadolibre.level`` (Mercado Libre's own ``level_id``, stored as 1 red .. 5 green) gets its colour name.
 Used by one hook in ``engine.Engine._account``: ``status --json`` carries ``colour`` on those metrics.
 """
@@ -70,12 +71,14 @@ def site_of(session: Session, account: str) -> str | None:
     return str(row[0]).upper() if row else None
 
 
-def annotate(session: Session, account: str, marketplace: str, metrics: list[MetricStatus]) -> list[MetricStatus]:
-    """``metrics`` with ``colour`` set where the marketplace has a thermometer (others unchanged)."""
+def annotate(session: Session, account: str, marketplace: str, metrics: list[MetricStatus],
+             region: str | None = None) -> list[MetricStatus]:
+    """``metrics`` with ``colour`` set where the marketplace has a thermometer (others unchanged). The site is
+    the account's configured ``region`` (the one its thresholds come from), else its newest order's."""
     table = colour_table(marketplace)
     if not table:
         return metrics
-    site = site_of(session, account)
+    site = region.upper() if region else site_of(session, account)
     limits = table.get(site or DEFAULT_SITE) or table[DEFAULT_SITE]
     out: list[MetricStatus] = []
     colours: list[str] = []

@@ -149,3 +149,21 @@ def test_reported_level_colour_and_the_computed_thermometer(world):
     assert "computed thermometer" not in (level.reason or "")
     payload = level.model_dump(mode="json")
     assert payload["colour"] == "yellow"
+
+
+def test_the_configured_region_picks_the_colour_table(world, store):
+    from sellerguard.rules.engine import AccountRef, Engine
+
+    refs = sales(world, 500, NOW - 10 * D, site=None)  # imported sales without a site
+    for ref in refs[:19]:
+        world.cancel(ref)  # 3.8%
+    world.flush()
+
+    def colour(region):
+        policy = site_policy("mercadolibre", region) if region else {}
+        acc = Engine(store, {"mercadolibre": PACK}).evaluate(
+            [AccountRef(world.account, "mercadolibre", policy=policy, region=region)], NOW).accounts[0]
+        return next(m.colour for m in acc.metrics if m.id == "mercadolibre.cancellations_rate")
+
+    assert colour(None) == "orange"  # Brazil's table: orange up to 4%
+    assert colour("MLC") == "yellow"  # Chile: green up to 2.5%, yellow up to 7%
