@@ -153,9 +153,11 @@ def _lines(items: list[Any], ep: str) -> tuple[tuple[OrderLine, ...], Decimal | 
             raise payload_error(ep, f"order_items[{i}]", "not an object")
         item = line.get("item") if isinstance(line.get("item"), dict) else {}
         qty = line.get("quantity", 1)
-        category = item.get("category_id")
-        lines.append(OrderLine(line_id=str(item["id"])[:200] if item.get("id") else None, quantity=qty,
-                               category_id=str(category)[:100] if category else None))
+        lines.append(OrderLine(
+            line_id=ident(item.get("id"), "mercadolibre", ep, f"order_items[{i}].item.id", required=False),
+            quantity=qty,
+            category_id=ident(item.get("category_id"), "mercadolibre", ep, f"order_items[{i}].item.category_id",
+                              required=False, max_len=100)))
         full = _money(line.get("full_unit_price"), f"order_items[{i}].full_unit_price", ep)
         subtotal = subtotal + full * qty if subtotal is not None and full is not None else None
     return tuple(lines), subtotal if lines else None
