@@ -439,7 +439,12 @@ def _due(ctx: SyncContext, cursor: str | None, report_type: str) -> bool:
         return True  # a pending report is always resumed
     if not cursor:
         return True
-    last = datetime.fromisoformat(cursor.replace("Z", "+00:00"))
+    try:
+        last = datetime.fromisoformat(cursor.replace("Z", "+00:00"))
+    except ValueError:
+        return True  # an unreadable cursor just means: request the report now
+    if last.tzinfo is None or last > ctx.now():
+        return True
     return ctx.now() - last >= timedelta(hours=options.report_every_hours)
 
 
