@@ -163,6 +163,15 @@ def _lines(items: list[Any], ep: str) -> tuple[tuple[OrderLine, ...], Decimal | 
     return tuple(lines), subtotal if lines else None
 
 
+def _currency(value: Any, ep: str) -> str | None:
+    """``currency_id`` (BRL, ARS, MXN ...): three ASCII letters, or a payload error."""
+    if value in (None, ""):
+        return None
+    if not (isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha()):
+        raise payload_error(ep, "currency_id", f"not a currency code: {str(value)[:20]!r}")
+    return value.upper()
+
+
 def _country(ship: dict[str, Any]) -> str | None:
     """``receiver_address.country.id`` of the shipment (``BR``); nothing else of the address is read."""
     code = dig(ship, "receiver_address", "country", "id")
@@ -203,7 +212,7 @@ def normalize_order(account: str, order: Any, shipment: dict[str, Any] | None, s
         fulfilment="marketplace" if logistic == "fulfillment" else "seller",
         status=_order_status(order, shipment),  # type: ignore[arg-type]
         total=_money(order.get("total_amount"), "total_amount", ep),
-        currency=order.get("currency_id") or None,
+        currency=_currency(order.get("currency_id"), ep),
         item_count=max(count, 1) if items else 1,
         site=site,
         buyer_key=buyer_key(str(buyer) if buyer is not None else None) if buyer_key else None,

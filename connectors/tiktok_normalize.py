@@ -87,6 +87,12 @@ def seconds(value: Any, where: str, field: str, *, required: bool = False) -> da
     return datetime.fromtimestamp(number, UTC)
 
 
+def currency_code(value: Any) -> str | None:
+    """ISO 4217 (three ASCII letters, upper-cased); anything else is not a currency TikTok sends: None."""
+    return value.upper() if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha() \
+        else None
+
+
 def text_id(obj: dict[str, Any], key: str, where: str, field: str) -> str:
     """A TikTok id: a decimal number as a string (orders, packages, returns, cancellations, reviews), at most
     30 digits; anything else is a payload error (a record stored under a garbled id would orphan the real one)."""
@@ -155,7 +161,7 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
         fulfilment="marketplace" if by_tiktok else "seller",
         status=STATUSES.get(status, "unknown"),  # type: ignore[arg-type]
         total=amount(payment.get("total_amount"), where, f"{field}.payment.total_amount"),
-        currency=currency if currency and len(currency) == 3 else None,
+        currency=currency_code(currency),
         item_count=len(lines) or 1, raw_hash=raw,
         buyer_key=buyer_key(_buyer_id(o, where, field)) if buyer_key else None,
         buyer_country=_country(o),
@@ -266,7 +272,7 @@ def normalize_return(account: str, item: Any, where: str, field: str) -> Return:
         requested_at=seconds(r.get("create_time"), where, f"{field}.create_time", required=True),  # type: ignore[arg-type]
         resolved_at=seconds(r.get("update_time"), where, f"{field}.update_time") if status in DONE_RETURN else None,
         refund_amount=amount(refund.get("refund_total"), where, f"{field}.refund_amount.refund_total"),
-        currency=currency if currency and len(currency) == 3 else None,
+        currency=currency_code(currency),
         # dissatisfied marks a seller- or carrier-fault reason: what TikTok's seller-fault R/R rate counts
         dissatisfied=any(h in reason for h in SELLER_FAULT_HINTS) if reason else None,
         reason=code, reason_category=reason_category(reason),
