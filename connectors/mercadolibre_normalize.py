@@ -375,6 +375,16 @@ def normalize_question(account: str, question: Any) -> Message | None:
     )
 
 
+def _level(value: Any, field: str) -> str | None:
+    """A thermometer level (``1_red`` .. ``5_green``) or None; a value not on that list is "unknown" (warned)."""
+    if value in (None, ""):
+        return None
+    if value not in LEVELS:
+        unknown_value(f"seller_reputation.{field}", str(value))
+        return "unknown"
+    return str(value)
+
+
 def _period_days(period: Any) -> int | None:
     """``"60 days"`` / ``"365 days"`` -> 60 / 365; ``"historic"`` and unknown -> None."""
     if isinstance(period, str) and period.split(" ")[0].isdigit():
@@ -392,15 +402,16 @@ def normalize_reputation(account: str, user: Any, as_of: datetime) -> list[Repor
         return []
     if not isinstance(rep, dict):
         raise payload_error(ep, "seller_reputation", "not an object")
-    site = str(user.get("site_id") or "") or None
+    site = user.get("site_id") or None
+    if site is not None and not (isinstance(site, str) and site.isascii() and site.isalpha() and len(site) <= 4):
+        raise payload_error(ep, "site_id", f"not a site id: {str(site)[:20]!r}")
     day = as_of.date().isoformat()
     metrics = rep.get("metrics") or {}
     if not isinstance(metrics, dict):
         raise payload_error(ep, "seller_reputation.metrics", "not an object")
     completed = count(dig(metrics, "sales", "completed"), "mercadolibre", ep,
                       "seller_reputation.metrics.sales.completed", required=False)
-    level = rep.get("level_id")
-    real = rep.get("real_level")
+    level, real = (_level(rep.get(k), k) for k in ("level_id", "real_level"))
     status = f"{level or 'no_level'}" + (f" protected, real {real}" if real else "")
     out: list[ReportedMetric] = []
     for key, metric_id in REPUTATION.items():
