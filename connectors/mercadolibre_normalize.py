@@ -222,7 +222,7 @@ def normalize_order(account: str, order: Any, shipment: dict[str, Any] | None, s
     )]
     if shipment is not None:
         records.append(normalize_shipment(account, oid, shipment, count or None))
-    if order.get("status") in CANCELLED:
+    if str(order.get("status") or "") in CANCELLED:
         records.append(_cancellation(account, oid, order, count or None))
     return records
 
@@ -379,8 +379,8 @@ def _level(value: Any, field: str) -> str | None:
     """A thermometer level (``1_red`` .. ``5_green``) or None; a value not on that list is "unknown" (warned)."""
     if value in (None, ""):
         return None
-    if value not in LEVELS:
-        unknown_value(f"seller_reputation.{field}", str(value))
+    if not isinstance(value, str) or value not in LEVELS:
+        unknown_value(f"seller_reputation.{field}", str(value)[:60])
         return "unknown"
     return str(value)
 
