@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Integer, String, case, cast, column, func, literal, or_, select, true, values
+from sqlalchemy import Integer, String, case, cast, column, func, literal, not_, or_, select, true, values
 from sqlalchemy.orm import Session
 
 from sellerguard.rules import sla, windows
@@ -28,6 +28,8 @@ from sellerguard.rules.events import (
     Ctx,
     MissingColumn,
     buyer_of,
+    deadline_known,
+    deadlines_needed,
     defect_clause,
     need,
     needs_ship_by,
@@ -269,15 +271,17 @@ def event_series_many(
 
 def _unknown_ship_by(session: Session, account: str, params: Any, ctx: Ctx, anchor: Any, start: datetime,
                      end: datetime, derived: Any) -> tuple[int, list[str]]:
-    """Orders of the population in the window whose ship-by is unknown (none stored, none derivable). A metric
-    placed by its ship-by cannot place them: those are the orders bought in the window."""
+    """Orders of the population in the window whose deadline (ship-by: none stored, none derivable; deliver-by)
+    is unknown. A metric placed by that deadline cannot place them: those are the orders bought in the window."""
     o = ORDERS
-    if params.anchor == "ship_by":
+    fields = deadlines_needed("orders", params)
+    if params.anchor in fields:
         anchor = o.c.purchased_at
     source: Any = o if derived is None else o.outerjoin(derived, derived.c.ref == o.c.external_id)
     terms = [t for t in population_filters("orders", params.model_copy(update={"defects": ["any"]}), ctx)]
     q = (select(o.c.external_id).select_from(source)
-         .where(o.c.account == account, anchor >= start, anchor < end, *terms, ctx.ship_by(o).is_(None)))
+         .where(o.c.account == account, anchor >= start, anchor < end, *terms, not_(deadline_known(o, ctx, fields))))
+    # ctx.params carries the metric's defects: deadline_known adds eBay's "deliver-by unless scanned in time"
     n = session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     refs = [r[0] for r in session.execute(q.order_by(o.c.external_id).limit(MAX_UNKNOWN_REFS)).all()] if n else []
     return int(n), refs

@@ -52,6 +52,7 @@ class AccountRef:
     display_name: str | None = None
     policy: dict[str, PolicyOverride] = field(default_factory=dict)
     stale_limit: timedelta | None = None
+    region: str | None = None  # the marketplace site (Mercado Libre MLB, MLM...): per-site colours (rules-B)
 
 
 def accounts_to_check(
@@ -60,7 +61,7 @@ def accounts_to_check(
     """Configured accounts (enabled ones) plus accounts only the store knows (imported data)."""
     refs = [
         AccountRef(a.id, a.marketplace, a.display_name, with_site_policy(a.marketplace, a.region, a.policy),
-                   a.stale_limit)
+                   a.stale_limit, a.region)
         for a in config.accounts
         if a.enabled
     ]
@@ -163,7 +164,7 @@ class Engine:
             status, series = self._metric(session, acc.id, metric, as_of, horizon, stale, prefetched)
             metrics.append(status)
             evaluated.append(Evaluated(metric, series))
-        metrics = colour.annotate(session, acc.id, acc.marketplace, metrics)  # thermometer (rules-B)
+        metrics = colour.annotate(session, acc.id, acc.marketplace, metrics, acc.region)  # thermometer (rules-B)
         deadlines = find_deadlines(session, acc.id, evaluated, as_of, horizon, self._calendar_for)
         metrics.sort(key=lambda m: -LEVEL_ORDER[m.level])
         # informational metrics (no threshold: ODR parts, Shopify rates before the seller sets a target) are shown
@@ -263,7 +264,7 @@ class Engine:
             base.update(window_kind=metric.window_kind)
             return MetricStatus(**base, level="unknown", reason=f"the store has no {exc} yet"), None
         status = _judge(metric, base, series, length, as_of, horizon, stale)
-        if status.value is None and metric.reported_fallback and not stale:  # rules-B: rules/fallback.py
+        if metric.reported_fallback and not stale:  # rules-B: rules/fallback.py decides
             status = fallback.judge_reported(session, account, metric, status, as_of)
         if metric.verdict is not None:
             status.final = self._final(session, account, metric, as_of, stale)
@@ -359,7 +360,7 @@ def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: date
     if value is None:  # no data is never ok: say what is missing
         why = "no eligible events in the window"
         if series.unknown:
-            why += f"; {series.unknown} without a ship-by (unknown, not on time)"
+            why += f"; {series.unknown} without a ship-by / deliver-by (unknown, not on time)"
         if base.get("reported_value") is not None:
             why += "; the marketplace's own figure is shown beside"
         return MetricStatus(**base, level="unknown", reason=why)
@@ -374,7 +375,7 @@ def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: date
     level = assess.level_of(metric, value, gate, fc, eligible)
     reason = _reason(metric, value, gate, fc, eligible)
     if series.unknown:
-        note = f"{series.unknown} order(s) without a ship-by left out as unknown"
+        note = f"{series.unknown} order(s) without a ship-by / deliver-by left out as unknown"
         reason = f"{reason}; {note}" if reason else note
     return MetricStatus(**base, level=level, reason=reason, breach_forecast=fc)
 

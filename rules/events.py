@@ -229,12 +229,21 @@ def attempted_late(o: Table, ctx: Ctx) -> _Col[bool]:
     return and_(o.c.deliver_by.is_not(None), or_(late, overdue))
 
 
+def delivered_late_otdr(o: Table, ctx: Ctx) -> _Col[bool]:
+    """Amazon OTDR: ``delivered_late``, and also a package confirmed as shipped after the deliver-by (it can never be
+    on time) or whose tracking was uploaded only after delivery (Amazon US help 200847280)."""
+    extra = [exists().where(*_related(SHIPMENTS, o), _confirmed() > o.c.deliver_by)]
+    uploaded = SHIPMENTS.c.get("tracking_uploaded_at")
+    if uploaded is not None:
+        extra.append(exists().where(*_related(SHIPMENTS, o), uploaded > SHIPMENTS.c.delivered_at))
+    return and_(o.c.deliver_by.is_not(None), or_(delivered_late(o, ctx), *extra))
+
+
 def late_scan_and_delivery(o: Table, ctx: Ctx) -> _Col[bool]:
     """eBay: no acceptance scan within handling time AND delivered after the estimated delivery date.
 
     The acceptance scan is ``first_scan_at`` when the store has it, else the ship date."""
-    scan = SHIPMENTS.c.get("first_scan_at")
-    scanned = func.coalesce(scan, SHIPMENTS.c.shipped_at) if scan is not None else SHIPMENTS.c.shipped_at
+    scanned = _scan_at()
     return exists().where(
         *_related(SHIPMENTS, o),
         or_(scanned.is_(None), scanned > ctx.ship_by(o)),
@@ -342,6 +351,7 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
         "seller_cancelled": seller_cancelled,
         "shipped_late": shipped_late,
         "delivered_late": delivered_late,
+        "delivered_late_otdr": delivered_late_otdr,
         "attempted_late": attempted_late,
         "late_scan_and_delivery": late_scan_and_delivery,
         "tracking_not_on_time": tracking_not_on_time,
@@ -361,11 +371,40 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
 
 UNIT_POPULATIONS = ("orders", "cancellations", "shipments")
 # defects judged against the ship-by: an order without one (and none derivable) is unknown, never on time
-SHIP_BY_DEFECTS = frozenset({"shipped_late", "late_scan_and_delivery", "tracking_not_on_time", "late_or_untracked"})
+# the deadlines a defect is judged against: an order without them cannot be judged (unknown, never on time)
+DEADLINE_DEFECTS: dict[str, tuple[str, ...]] = {
+    "shipped_late": ("ship_by",), "tracking_not_on_time": ("ship_by",), "late_or_untracked": ("ship_by",),
+    "late_scan_and_delivery": ("ship_by",),  # and the deliver-by unless the scan was on time (``deadline_known``)
+    "delivered_late": ("deliver_by",), "delivered_late_otdr": ("deliver_by",), "attempted_late": ("deliver_by",),
+}
+SHIP_BY_DEFECTS = frozenset(name for name, needs in DEADLINE_DEFECTS.items() if "ship_by" in needs)
+
+
+def deadlines_needed(events: str, params: Any) -> tuple[str, ...]:
+    """The order deadlines (``ship_by``, ``deliver_by``) the metric's defects are judged against."""
+    if events != "orders":
+        return ()
+    return tuple(sorted({f for d in getattr(params, "defects", ()) for f in DEADLINE_DEFECTS.get(d, ())}))
 
 
 def needs_ship_by(events: str, params: Any) -> bool:
-    return events == "orders" and bool(SHIP_BY_DEFECTS & set(getattr(params, "defects", ())))
+    """Whether the metric needs an order deadline (ship-by or deliver-by); kept under its first name."""
+    return bool(deadlines_needed(events, params))
+
+
+def _scan_at() -> Any:
+    scan = SHIPMENTS.c.get("first_scan_at")
+    return func.coalesce(scan, SHIPMENTS.c.shipped_at) if scan is not None else SHIPMENTS.c.shipped_at
+
+
+def deadline_known(o: Table, ctx: Ctx, fields: tuple[str, ...]) -> Any:
+    """The order can be judged: its deadlines are known. eBay's late shipment also needs the estimated delivery
+    date, unless a carrier scan within the handling time already makes it on time."""
+    terms = [(ctx.ship_by(o) if f == "ship_by" else o.c[f]).is_not(None) for f in fields]
+    if "late_scan_and_delivery" in getattr(ctx.params, "defects", ()):
+        on_time_scan = exists().where(*_related(SHIPMENTS, o), _scan_at() <= ctx.ship_by(o))
+        terms.append(or_(o.c.deliver_by.is_not(None), on_time_scan))
+    return and_(*terms)
 
 
 def unit_weight(events: str, params: Any) -> Any:
@@ -405,8 +444,8 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
             terms.append(exists().where(*_related(SHIPMENTS, t), SHIPMENTS.c.tracking_number.is_not(None)))
         else:
             terms.append(t.c.tracking_number.is_not(None))
-    if needs_ship_by(events, params):
-        terms.append(ctx.ship_by(t).is_not(None))  # the rest is counted apart as unknown
+    if fields := deadlines_needed(events, params):
+        terms.append(deadline_known(t, ctx, fields))  # the rest is counted apart as unknown
     if events == "orders":
         if fulfilment != "any":
             terms.append(t.c.fulfilment == fulfilment)

@@ -134,3 +134,20 @@ def test_the_reported_figure_is_shown_beside_with_its_status(world):
                                         window_start=NOW - 8 * D, window_end=NOW - D))
     m = world.metric("amazon.pre_fulfillment_cancel_rate")
     assert (m.value, m.reported_value, m.level) == (0.0, 0.0, "ok")
+
+
+def test_otdr_confirmed_after_the_deliver_by_or_tracking_after_delivery_is_never_on_time(world):
+    due = NOW - 10 * D
+    a = world.order(NOW - 15 * D, deliver_by=due)  # confirmed after the promised delivery: never on time
+    world.shipment(a, shipped_at=due - H, confirmed_at=due + H, delivered_at=due - H, tracking_number="A")
+    b = world.order(NOW - 15 * D, deliver_by=due)  # tracking uploaded only after delivery
+    world.shipment(b, shipped_at=due - 2 * D, delivered_at=due - D, tracking_uploaded_at=due - D + H,
+                   tracking_number="B")
+    c = world.order(NOW - 15 * D, deliver_by=due)
+    world.shipment(c, shipped_at=due - 2 * D, delivered_at=due - D, tracking_uploaded_at=due - 2 * D,
+                   tracking_number="C")
+    world.order(NOW - 15 * D, ref="no-promise")  # tracked, but no deliver-by: unknown, not on time
+    world.shipment("no-promise", shipped_at=NOW - 14 * D, tracking_number="D")
+    m = world.metric("amazon.on_time_delivery_rate")
+    assert (m.numerator, m.denominator) == (1, 3)
+    assert (m.unknown_count, m.unknown_refs) == (1, ["no-promise"])

@@ -461,7 +461,7 @@ def test_ebay_service_metrics_judged_by_ebays_rating_worst_region_first(world):
 
 
 def test_ebay_400_rule_counts_all_transactions_for_every_standard(world):
-    world.orders(390, NOW - 10 * D, ship_by=NOW - 8 * D)
+    world.orders(390, NOW - 10 * D, ship_by=NOW - 8 * D, deliver_by=NOW - 4 * D)
     world.orders(10, NOW - 10 * D, status="cancelled")  # 400 transactions, 390 not cancelled
     status = {m.id: m for m in world.status("ebay").metrics}
     assert status["ebay.transaction_defect_rate"].window_days == 92  # 3 calendar months
