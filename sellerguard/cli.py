@@ -59,10 +59,11 @@ class Ctx:
             if is_memory_url(self.db_url):
                 raise ConfigError(f"{redact_url(self.db_url)} is an in-memory database: what this command writes "
                                   "would be lost at exit; give a file path", where="--db")
-            self._store = Store(self.db_url)
             from sellerguard import keys
 
-            keys.configure(self._store, key=self.config.store.key, config_path=self.config.source)
+            config = self.config  # a broken config stops the command before anything is created
+            self._store = Store(self.db_url)
+            keys.configure(self._store, key=config.store.key, config_path=config.source)
         return self._store
 
     @property
