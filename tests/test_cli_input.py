@@ -128,3 +128,11 @@ def test_database_file_and_folder_are_private(tmp_path):
     assert db.parent.stat().st_mode & 0o777 == 0o700
     for extra in db.parent.iterdir():  # -wal, -shm, lock files
         assert extra.stat().st_mode & 0o077 == 0, extra
+
+
+def test_a_home_relative_sqlite_path_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    store = Store("sqlite:///~/sg/x.db")
+    assert store.url == f"sqlite:///{tmp_path / 'sg' / 'x.db'}"
+    store.close()
+    assert (tmp_path / "sg" / "x.db").stat().st_mode & 0o777 == 0o600

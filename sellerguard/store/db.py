@@ -167,8 +167,12 @@ class Store:
     mistyped ``--db`` must not create an empty one); ``migrate=False`` leaves the schema as it is."""
 
     def __init__(self, url: str, *, migrate: bool = True, create: bool = True) -> None:
-        self.url = url
         path = sqlite_path(url)
+        if path is not None and "~" in url:  # SQLite would read "~" literally, relative to the working folder
+            from sqlalchemy.engine import make_url
+
+            url = make_url(url).set(database=str(path)).render_as_string(hide_password=False)
+        self.url = url
         if path is not None:
             if create:
                 _create_private(path)
