@@ -57,13 +57,14 @@ def test_bom_at_the_start_of_the_config(tmp_path):
     assert not db.exists()
 
 
-def test_read_only_database_for_a_command_that_writes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("read_only", ["file", "folder"])
+def test_read_only_database_for_a_command_that_writes(tmp_path, monkeypatch, read_only):
     path = tmp_path / "sg.db"
     Store(f"sqlite:///{path}").close()
-    path.chmod(0o444)
+    blocked = path if read_only == "file" else path.parent
     real_access = os.access
     # tests may run as root, whom no file mode stops: let os.access answer as for an ordinary user
-    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == path and mode == os.W_OK
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == blocked and mode & os.W_OK
                         else real_access(p, mode))
     line = one_line_exit_3(run("--db", f"sqlite:///{path}", "import", str(EXAMPLE)))
     assert line == (f"Error: database {path} is read-only for this user; a command that writes needs write access "

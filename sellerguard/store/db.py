@@ -187,7 +187,8 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._fernet: Any = None
         if migrate:
-            if path is not None and path.exists() and not os.access(path, os.W_OK):
+            if path is not None and path.exists() and not (os.access(path, os.W_OK)
+                                                           and os.access(path.parent, os.W_OK | os.X_OK)):
                 raise StoreError(f"database {path} is read-only for this user; a command that writes needs "
                                  "write access to it and its folder")
             self.migrate()
