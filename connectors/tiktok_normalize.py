@@ -178,8 +178,12 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
     collected = seconds(o.get("collection_time"), where, f"{field}.collection_time")
     delivered = seconds(o.get("delivery_time"), where, f"{field}.delivery_time")
     packages: dict[str, dict[str, Any]] = {}
+    listed = o.get("packages")
+    listed = bool(listed) and isinstance(listed, list)
     for i, line in enumerate(lines):  # tracking lives on the line items, grouped by package
         pid = text_id(line, "package_id", where, f"{field}.line_items[{i}]") if line.get("package_id") else ""
+        if not pid and listed and line.get("tracking_number"):  # the order lists packages: a shipped line has one
+            raise bad(where, f"{field}.line_items[{i}].package_id", "missing on a shipped line")
         if pid or line.get("tracking_number"):
             packages.setdefault(pid or "1", {"tracking": line.get("tracking_number"),
                                              "carrier": line.get("shipping_provider_name"), "items": 0})

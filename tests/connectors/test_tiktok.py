@@ -503,3 +503,12 @@ def test_an_infinite_code_is_an_error_line_not_an_overflow_traceback(store, cloc
     fake.faults["/order/202309/orders/search"] = [(200, {}, '{"code": 1e400, "message": "x", "data": null}')]
     outcome = run(store, clock, streams=["orders"])
     assert outcome.error_kind == "payload" and "TikTok code -1" in outcome.error
+
+
+def test_a_shipped_line_without_its_package_id_is_a_payload_error_when_the_order_lists_packages():
+    """Fuzz (issue 18): the shipment was stored under package "1" and the real package never arrived."""
+    order = load("order__delivered")
+    del order["line_items"][0]["package_id"]
+    with pytest.raises(ConnectorError) as err:
+        normalize_order("t", order, "POST search", "data.orders[0]")
+    assert "line_items[0].package_id" in str(err.value)
