@@ -121,7 +121,8 @@ def headroom(metric: Metric, kind: str, defects: float, eligible: float, *,
     return -float(m) if m is not None else None
 
 
-def forecast(metric: Metric, series: Series, as_of: datetime, horizon_days: int) -> datetime | None:
+def forecast(metric: Metric, series: Series, as_of: datetime, horizon_days: int,
+             gate_shift: float = 0.0) -> datetime | None:
     """The first day within the horizon when the rolled window breaches, or None (also when already breached)."""
     if metric.threshold is None or not metric.forecast:
         return None
@@ -138,7 +139,8 @@ def forecast(metric: Metric, series: Series, as_of: datetime, horizon_days: int)
         if series.kind != "count" and (n <= 0 or n < metric.min_volume):
             continue
         value = value_of(series.kind, d, n)
-        gate_count = d if series.kind != "average" else 0
+        # the gate's count moves with the defects; ``gate_shift`` keeps its offset (unique buyers <= defects)
+        gate_count = max(d + gate_shift, 0) if series.kind != "average" else 0
         if breached(metric, value, gate_count, n):
             return as_of + timedelta(days=t)
     return None

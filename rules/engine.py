@@ -371,7 +371,7 @@ def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: date
     eligible = n if counted else None
     fc = None
     if forecast and metric.window_kind != "iso_weeks" and not assess.breached(metric, value, gate, eligible):
-        fc = assess.forecast(metric, series, as_of, horizon)
+        fc = assess.forecast(metric, series, as_of, horizon, gate_shift=gate - d if counted else 0.0)
     level = assess.level_of(metric, value, gate, fc, eligible)
     reason = _reason(metric, value, gate, fc, eligible)
     if series.unknown:
