@@ -243,12 +243,12 @@ def normalize_order(account: str, raw: Any, ship_node: str, site: str = "US",
             info = st.get("trackingInfo")
             if info is not None and not isinstance(info, dict):
                 raise payload_error(ep, f"{lw}.orderLineStatus[{k}].trackingInfo", "not an object")
-            if isinstance(info, dict) and info.get("trackingNumber") is not None \
-                    and _text(info["trackingNumber"]) is None:  # it keys the shipment: never replaced by a guess
+            if isinstance(info, dict) and info and _text(info.get("trackingNumber")) is None:
+                # required by the spec with trackingInfo, and it keys the shipment: never replaced by a guess
                 raise payload_error(ep, f"{lw}.trackingInfo.trackingNumber",
-                                    f"not a tracking number: {str(info['trackingNumber'])[:30]!r}")
+                                    f"missing or not a tracking number: {str(info.get('trackingNumber'))[:30]!r}")
             if status in SHIPPED and isinstance(info, dict) and info:
-                number = _text(info.get("trackingNumber")) or f"line-{_text(line.get('lineNumber')) or i}"
+                number = str(_text(info.get("trackingNumber")))
                 ship = shipments.setdefault(number, {"qty": 0, "delivered": [], "confirmed": []})
                 ship["qty"] += qty
                 ship["shipped_at"] = epoch_ms(info.get("shipDateTime"), f"{lw}.trackingInfo.shipDateTime")

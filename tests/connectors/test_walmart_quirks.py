@@ -168,6 +168,8 @@ BAD_ORDERS = {
         "orderLineStatus"][0]["trackingInfo"].__setitem__("trackingNumber", "\ud800"),
     "tracking number in a list": lambda o: o["orderLines"]["orderLine"][0]["orderLineStatuses"][
         "orderLineStatus"][0]["trackingInfo"].__setitem__("trackingNumber", ["1Z9"]),
+    "tracking number missing (required with trackingInfo)": lambda o: o["orderLines"]["orderLine"][0][
+        "orderLineStatuses"]["orderLineStatus"][0]["trackingInfo"].pop("trackingNumber"),
 }
 
 
