@@ -293,12 +293,19 @@ def normalize_claim(account: str, claim: Any) -> Claim:
     if not isinstance(claim, dict):
         raise payload_error(ep, "data[]", "not an object")
     cid = _id(claim, "id", ep)
-    reason = str(claim.get("reason_id") or "").upper()
+    reason = (_text(claim.get("reason_id"), "reason_id", ep) or "").upper()
     kind = "item_not_received" if reason.startswith("PNR") else "not_as_described" if reason.startswith("PDD") \
         else "case"
     resolution = claim.get("resolution") or {}
-    closed = claim.get("status") == "closed"
-    benefited = resolution.get("benefited") or [] if isinstance(resolution, dict) else []
+    if not isinstance(resolution, dict):
+        raise payload_error(ep, "resolution", "not an object")
+    status = _text(claim.get("status"), "status", ep)
+    if status not in ("opened", "closed"):
+        unknown_value("claim status", str(status))  # read as still open: never decided by a guess
+    closed = status == "closed"
+    benefited = resolution.get("benefited") or []
+    if not isinstance(benefited, list) or not all(isinstance(b, str) for b in benefited):
+        raise payload_error(ep, "resolution.benefited", "not a list of roles")
     fault: bool | None = None
     if closed and benefited:
         fault = "complainant" in benefited  # the buyer won: the claim counts against the seller
@@ -306,13 +313,14 @@ def normalize_claim(account: str, claim: Any) -> Claim:
         claim.get("resource_id") is not None else None
     closed_at = when(dig(resolution, "date_created") or (claim.get("last_updated") if closed else None),
                      "resolution.date_created", ep, required=False) if closed else None
-    outcome = dig(resolution, "reason")
-    stage = claim.get("stage")
+    outcome = _text(resolution.get("reason"), "resolution.reason", ep)
+    stage = _text(claim.get("stage"), "stage", ep)
     return Claim(
         account=account, external_id=cid, raw_hash=payload_hash(claim), claim_kind=kind,  # type: ignore[arg-type]
         order_ref=order_ref, opened_at=when(claim.get("date_created"), "date_created", ep),  # type: ignore[arg-type]
         closed_at=closed_at,
-        outcome=(f"{stage}:{outcome}" if stage == "dispute" and outcome else outcome or None),
+        outcome=(f"{stage}:{outcome}" if stage == "dispute" and outcome else outcome or None)[:100] if outcome
+        else None,
         seller_at_fault=fault,
     )
 

@@ -695,3 +695,22 @@ def test_reputation_figures_out_of_range_are_payload_errors_never_an_overflow(pa
     with pytest.raises(ConnectorError) as err:
         normalize_reputation("a", user, NOW)
     assert f"claims.{named}" in str(err.value)
+
+
+@pytest.mark.parametrize("patch,named", [
+    ({"resolution": {"benefited": -(10**20), "reason": "x", "date_created": "2026-11-21T10:00:00.000-03:00"}},
+     "resolution.benefited"),
+    ({"resolution": "won"}, "resolution"), ({"stage": ["dispute"]}, "stage"),
+])
+def test_a_garbled_claim_resolution_is_a_payload_error_not_a_type_error(patch, named):
+    """Fuzz (issue 18): ``benefited: -1e20`` raised TypeError ('int' is not iterable) inside the sync."""
+    claim = {**load("claims_search.json")["data"][0], **patch}
+    with pytest.raises(ConnectorError) as err:
+        normalize_claim("a", claim)
+    assert named in str(err.value)
+
+
+def test_an_unknown_claim_status_stays_open():
+    claim = {**load("claims_search.json")["data"][0], "status": "teleported"}
+    got = normalize_claim("a", claim)
+    assert (got.closed_at, got.seller_at_fault) == (None, None)
