@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
-from sellerguard.payload import iso_time
+from sellerguard.payload import iso_time, object_list
 from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.schema import (
     Cancellation,
@@ -249,7 +249,7 @@ def normalize_shipment(account: str, shipment: Any) -> Shipment:
     first_attempt = min((times[c] for c in DELIVERED if c in times), default=None)
     received = RECEIVED + (("AT_PICK_UP_POINT",) if shipment.get("pickupPoint") is True else ())
     delivered = min((times[c] for c in received if c in times), default=None)
-    items = shipment.get("shipmentItems") or []
+    items = object_list(shipment.get("shipmentItems"), "bol", ep, "shipmentItems")
     count = sum(_count(it, "quantity", f"shipmentItems[{i}].quantity", ep) if "quantity" in it else 1
                 for i, it in enumerate(items) if isinstance(it, dict))
     shipped = when(shipment.get("shipmentDateTime"), "shipmentDateTime", ep, required=False)
@@ -282,10 +282,12 @@ def normalize_return(account: str, ret: Any) -> list[Return]:
     out = []
     for i, item in enumerate(items):
         f = f"returnItems[{i}]."
-        results = item.get("processingResults") or [] if isinstance(item, dict) else []
+        if not isinstance(item, dict):
+            raise payload_error(ep, f"returnItems[{i}]", "not an object")
+        results = object_list(item.get("processingResults"), "bol", ep, f + "processingResults")
         handled_at = [when(r.get("processingDateTime"), f + "processingResults[].processingDateTime", ep)
                       for r in results if isinstance(r, dict)]
-        resolved = max(handled_at) if item.get("handled") and handled_at else None  # type: ignore[type-var]
+        resolved = max(handled_at) if item.get("handled") is True and handled_at else None  # type: ignore[type-var]
         why = item.get("returnReason") if isinstance(item.get("returnReason"), dict) else {}
         main, detailed = (_short(why.get(k), f"{f}returnReason.{k}", ep) for k in ("mainReason", "detailedReason"))
         out.append(Return(
@@ -335,6 +337,8 @@ def normalize_indicator(account: str, body: Any, *, final: bool, as_of: datetime
             continue
         metric_id, invert = INDICATORS[name]
         details = row.get("details") or {}
+        if not isinstance(details, dict):
+            raise payload_error(ep, f + "details", "not an object")
         year, week = dig(details, "period", "year"), dig(details, "period", "week")
         try:
             start, end = iso_week_bounds(int(year), int(week))

@@ -590,3 +590,22 @@ def test_an_indicator_answer_without_the_indicator_asked_for_is_a_payload_error(
         normalize_indicator("a", {**body, "performanceIndicators": []}, final=True, as_of=NOW, expected="FULFILMENT")
     assert "FULFILMENT" in str(err.value)
     assert normalize_indicator("a", body, final=True, as_of=NOW, expected="FULFILMENT")
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda s: s.update(shipmentItems=7),
+    lambda s: s["transport"].update(transportEvents=[None]),
+])
+def test_a_shipment_part_of_the_wrong_type_is_a_payload_error(mangle):
+    ship = load("shipment_541757635.json")
+    mangle(ship)
+    with pytest.raises(ConnectorError):
+        normalize_shipment("a", ship)
+
+
+@pytest.mark.parametrize("item", [7, {"processingResults": 5}])
+def test_a_return_item_of_the_wrong_type_is_a_payload_error(item):
+    ret = load("returns_handled.json")["returns"][0]
+    bad = {**ret, "returnItems": [item if not isinstance(item, dict) else {**ret["returnItems"][0], **item}]}
+    with pytest.raises(ConnectorError):
+        normalize_return("a", bad)
