@@ -362,7 +362,8 @@ class Harness:
         if bad:
             found.append(Finding("implausible", mutation, bad[0]))
         if first.outcomes and all(o.ok for o in first.outcomes):
-            short = {k: n for k, n in self.baseline.counts.items() if first.counts.get(k, 0) < n}
+            short = {k: f"{first.counts.get(k, 0)} of {n}" for k, n in self.baseline.counts.items()
+                     if first.counts.get(k, 0) < n}
             if short:
                 found.append(Finding("dropped", mutation, f"sync ok but fewer records than the clean run: {short}"))
         # A single-use refresh token (Mercado Libre) spent by the marketplace whose reply we garbled is gone for
