@@ -21,6 +21,7 @@ Streams:
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import re
@@ -46,7 +47,7 @@ from sellerguard.connectors.ebay_normalize import (
 )
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
-from sellerguard.oauth import load_access, load_state, post_token, save_access, token_reply, valid_id
+from sellerguard.oauth import load_access, load_state, post_token, save_access, token_reply
 from sellerguard.paginate import walk
 from sellerguard.schema import Record
 
@@ -199,16 +200,19 @@ def client(ctx: SyncContext) -> tuple[HttpClient, HttpClient]:
     return http, post_order
 
 
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._*-]{0,63}\Z")  # eBay user ids: letters, digits, . _ - *
+
+
 def seller(ctx: SyncContext, http: HttpClient) -> str:
     """The seller's username (messages and feedback are matched on it), from the Identity API once."""
-    if known := load_state(ctx, "username", valid_id):
+    if known := load_state(ctx, "username", lambda v: bool(_USERNAME.match(v))):
         return known
     _, apiz = hosts(ctx)
     body = http.get_json(apiz.rstrip("/") + IDENTITY, bucket="api")
     name = body.get("username") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name:
         raise bad(f"GET {IDENTITY}", "username", "missing")
-    if not valid_id(name):
+    if not _USERNAME.match(name):
         raise bad(f"GET {IDENTITY}", "username", f"not a username: {name[:40]!r}")
     ctx.state.put("username", name)
     return name
@@ -324,6 +328,7 @@ def _order_pages(http: HttpClient, crit: str, start: int) -> Iterator[tuple[list
         total = body.get("total")
         if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
             raise bad(where, "total", f"not a count: {str(total)[:40]!r}")
+        _check_total(orders, limit, offset, total, where, "orders")
         return orders, total
 
     offset = start
@@ -373,7 +378,22 @@ def _order_records(ctx: SyncContext, http: HttpClient, order: dict[str, Any], wh
         if not isinstance(body, dict) or "fulfillments" not in body:
             raise bad(fwhere, "fulfillments", "missing")
         fulfillments = _objects(body.get("fulfillments"), fwhere, "fulfillments")
+        total = body.get("total")
+        if total is not None and total != len(fulfillments):
+            raise bad(fwhere, "total", f"{str(total)[:20]!r} but {len(fulfillments)} fulfillments listed")
+        # each fulfillment is one of the order's fulfillmentHrefs (…/shipping_fulfillment/<fulfillmentId>)
+        listed = {h.rstrip("/").rsplit("/", 1)[-1] for h in hrefs}
+        got = {str(f.get("fulfillmentId")) for f in fulfillments}
+        if not listed <= got:
+            raise bad(fwhere, "fulfillments", f"{len(listed - got)} of the order's fulfillmentHrefs missing"
+                                              f" ({sorted(listed - got)[0][:40]!r})")
     return normalize_order(ctx.account.id, order, fulfillments, where, field, buyer_key=ctx.buyer_key)
+
+
+def _check_total(items: list[Any], limit: int, offset: int, total: int | None, where: str, key: str) -> None:
+    """A short (last) page must reach the total it reports: fewer items means some were lost on the way."""
+    if total is not None and len(items) < limit and offset + len(items) < total:
+        raise bad(where, key, f"{len(items)} items at offset {offset} but the total is {total}: items missing")
 
 
 def _objects(node: Any, where: str, field: str) -> list[dict[str, Any]]:
@@ -403,9 +423,11 @@ def _offset_pages(http: HttpClient, path: str, params: dict[str, Any], key: str,
         total = body["pagination"].get("total") if isinstance(body.get("pagination"), dict) else body.get(total_key)
         if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
             raise bad(where, total_key, f"not a count: {str(total)[:40]!r}")
-        if key not in body and total is None:
-            raise bad(where, key, "missing (neither the list nor a total)")
-        return _objects(body.get(key), where, key), total
+        items = _objects(body.get(key), where, key)
+        if not items and total != 0 and (key not in body or (total is not None and total > offset)):
+            raise bad(where, key, f"missing or empty while the total is {total!r}")  # never "no more items"
+        _check_total(items, size, offset, total, where, key)
+        return items, total
 
     offset = 0
     for items, _, _ in offset_pages(page, limit, where=where, max_pages=max_pages):
@@ -444,7 +466,13 @@ def fetch_feedback(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
     now = ctx.now()
     since = _since(cursor, now, options.backfill_days, options.feedback_rescan_days * 86400)
     params = {"user_id": seller(ctx, http), "feedback_type": "FEEDBACK_RECEIVED", "sort": "TIME"}
-    for entries, offset in _offset_pages(http, FEEDBACK, params, "feedbackEntries", PAGE):
+    try:
+        first = next(pages := _offset_pages(http, FEEDBACK, params, "feedbackEntries", PAGE), None)
+    except ConnectorError as exc:
+        if exc.status in (400, 404):  # eBay refuses the stored username: drop it, read it again next time
+            ctx.state.put("username", None)
+        raise
+    for entries, offset in itertools.chain([first] if first else [], pages):
         ratings = [normalize_feedback(ctx.account.id, e, f"GET {FEEDBACK}", f"feedbackEntries[{offset + i}]")
                    for i, e in enumerate(entries)]
         kept = [r for r in ratings if r.rated_at >= since]
@@ -471,9 +499,14 @@ def _post_order_pages(http: HttpClient, path: str, params: dict[str, Any]) -> It
         pages = info.get("totalPages") if isinstance(info, dict) else None
         if pages is not None and (not isinstance(pages, int) or isinstance(pages, bool) or pages < 0):
             raise bad(where, "paginationOutput.totalPages", f"not a count: {str(pages)[:40]!r}")
+        entries = info.get("totalEntries") if isinstance(info, dict) else None
         if "members" not in body and pages is None:
             raise bad(where, "members", "missing (neither the list nor paginationOutput)")
+        if body.get("members") is None and (entries or pages):
+            raise bad(where, "members", f"missing while paginationOutput counts {entries or pages}")
         members = _objects(body.get("members"), where, "members")
+        if isinstance(entries, int) and not isinstance(entries, bool) and (pages is None or number >= pages):
+            _check_total(members, PAGE, (number - 1) * PAGE, entries, where, "members")
         return members, (number + 1 if members and pages is not None and number < pages else None)
 
     for p in walk(fetch, 1, marketplace=MARKETPLACE, where=where, max_pages=MAX_PAGES):

@@ -102,15 +102,21 @@ def _count(value: Any, where: str, field: str, *, default: int = 0) -> int:
     return value
 
 
-def _text(value: Any, where: str, field: str, limit: int = 200) -> str | None:
-    """An optional id/code: a non-empty string without control characters, else a payload error."""
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#-]*\Z")  # eBay ids: order 12-34567-89012, fulfillment, feedback
+
+
+def _text(value: Any, where: str, field: str, limit: int = 200, *, ident: bool = False) -> str | None:
+    """An optional code or text: a non-empty string without control characters, else a payload error.
+    ``ident``: an id, which keys a record, so it must look like one (letters, digits, ``.``, ``_``, ``-``)."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    if not isinstance(value, str | int) or isinstance(value, bool) or (ident and not isinstance(value, str)):
         raise bad(where, field, f"not a string: {str(value)[:40]!r}")
     text = str(value).strip()
     if not text or len(text) > limit or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in text):
         raise bad(where, field, f"not a plausible value: {text[:40]!r}")
+    if ident and (not _ID.match(text) or text.lower() in ("nan", "null", "none")):
+        raise bad(where, field, f"not an id: {text[:40]!r}")
     return text
 
 
@@ -141,7 +147,7 @@ def normalize_order(account: str, order: Any, fulfillments: list[dict[str, Any]]
     """
     if not isinstance(order, dict):
         raise bad(where, field, "expected an order object")
-    order_id = _text(order.get("orderId"), where, f"{field}.orderId")
+    order_id = _text(order.get("orderId"), where, f"{field}.orderId", ident=True)
     if order_id is None:
         raise bad(where, f"{field}.orderId", "missing")
     purchased = when(order.get("creationDate"), where, f"{field}.creationDate")
@@ -159,7 +165,7 @@ def normalize_order(account: str, order: Any, fulfillments: list[dict[str, Any]]
                       required=False)) is not None:
             deliver_by.append(t)
         order_lines.append(OrderLine(
-            line_id=_text(line.get("lineItemId"), where, f"{field}.lineItems[{i}].lineItemId"),
+            line_id=_text(line.get("lineItemId"), where, f"{field}.lineItems[{i}].lineItemId", ident=True),
             quantity=_count(line.get("quantity"), where, f"{field}.lineItems[{i}].quantity"),
         ))
     cancel_status = _obj(order.get("cancelStatus"))
@@ -195,7 +201,7 @@ def normalize_order(account: str, order: Any, fulfillments: list[dict[str, Any]]
         base = f"fulfillments[{i}]"
         if not isinstance(f, dict):
             raise bad(where, base, "expected a fulfillment object")
-        fid = _text(f.get("fulfillmentId"), where, f"{base}.fulfillmentId")
+        fid = _text(f.get("fulfillmentId"), where, f"{base}.fulfillmentId", ident=True)
         if fid is None:
             raise bad(where, f"{base}.fulfillmentId", "missing")
         shipped = when(f.get("shippedDate"), where, f"{base}.shippedDate", required=False)
@@ -241,9 +247,10 @@ def normalize_standards(account: str, body: Any, as_of: datetime, where: str) ->
     """The default program's profiles: CURRENT under the pack ids, PROJECTED under ``<id>_projected``."""
     if not isinstance(body, dict) or not isinstance(body.get("standardsProfiles"), list):
         raise bad(where, "standardsProfiles", "missing or not a list")
-    profiles = [p for p in body["standardsProfiles"] if isinstance(p, dict)]
+    profiles = _list(body["standardsProfiles"], where, "standardsProfiles")
     default = [p for p in profiles if p.get("defaultProgram")] or profiles[:2]
     out: list[ReportedMetric] = []
+    cycles_seen: set[str] = set()
     for n, profile in enumerate(default):
         cycle = (profile.get("cycle") or {}).get("cycleType")
         if cycle not in ("CURRENT", "PROJECTED"):
@@ -252,7 +259,10 @@ def normalize_standards(account: str, body: Any, as_of: datetime, where: str) ->
         level = str(profile.get("standardsLevel") or "")[:50] or None
         seen: set[str] = set()
         for i, metric in enumerate(_list(profile.get("metrics"), where, f"standardsProfiles[{n}].metrics")):
-            ids = STANDARDS.get(str(metric.get("metricKey")))
+            key = _text(metric.get("metricKey"), where, f"standardsProfiles[{n}].metrics[{i}].metricKey", 100)
+            if key is None:
+                raise bad(where, f"standardsProfiles[{n}].metrics[{i}].metricKey", "missing")
+            ids = STANDARDS.get(key)
             if not ids:
                 continue
             field = f"standardsProfiles[{n}].metrics[{i}]"
@@ -275,12 +285,22 @@ def normalize_standards(account: str, body: Any, as_of: datetime, where: str) ->
                     status=str(metric.get("level") or level or "")[:50] or None, scope=program, as_of=as_of,
                     raw_hash=payload_hash(metric),
                 ))
+        cycles_seen.add(cycle)
         for ids in STANDARDS.values():  # a metric the profile leaves out is "not reported", never zero
             for metric_id in ids:
                 mid = metric_id if cycle == "CURRENT" else f"{metric_id}_projected"
                 if mid not in seen:
                     out.append(ReportedMetric(account=account, external_id=f"{mid}:{program}:{as_of:%Y-%m-%d}",
                                               metric_id=mid, scope=program, as_of=as_of, status="NOT_REPORTED"))
+    program = str(default[0].get("program") or "")[:50] or None if default else None
+    for cycle in ("CURRENT", "PROJECTED"):  # a cycle the answer leaves out: "not reported" for each metric
+        if cycle in cycles_seen:
+            continue
+        for ids in STANDARDS.values():
+            for metric_id in ids:
+                mid = metric_id if cycle == "CURRENT" else f"{metric_id}_projected"
+                out.append(ReportedMetric(account=account, external_id=f"{mid}:{program}:{as_of:%Y-%m-%d}",
+                                          metric_id=mid, scope=program, as_of=as_of, status="NOT_REPORTED"))
     return out
 
 
@@ -292,16 +312,29 @@ def normalize_service_metric(account: str, kind: str, body: Any, as_of: datetime
     start = when(cycle.get("startDate"), where, "evaluationCycle.startDate", required=False)
     end = when(cycle.get("endDate"), where, "evaluationCycle.endDate", required=False)
     out = []
-    for d, dim in enumerate(_list(body.get("dimensionMetrics"), where, "dimensionMetrics")):
-        name = str((dim.get("dimension") or {}).get("value") or (dim.get("dimension") or {}).get("name") or "all")
-        for metric in _list(dim.get("metrics"), where, f"dimensionMetrics[{d}].metrics"):
+    dims = _list(body.get("dimensionMetrics"), where, "dimensionMetrics")
+    if not dims:  # eBay answers 404 when it has no figure; a 200 without one is a damaged answer
+        raise bad(where, "dimensionMetrics", "missing or empty")
+    for d, dim in enumerate(dims):
+        # the category (or other dimension) the rate is for: it keys the record, so it must be there
+        name = _text(_obj(dim.get("dimension")).get("value"), where, f"dimensionMetrics[{d}].dimension.value",
+                     100, ident=True)
+        if not name:
+            raise bad(where, f"dimensionMetrics[{d}].dimension.value", "missing")
+        metrics = _list(dim.get("metrics"), where, f"dimensionMetrics[{d}].metrics")
+        for m, metric in enumerate(metrics):
+            if not isinstance(metric.get("metricKey"), str):
+                raise bad(where, f"dimensionMetrics[{d}].metrics[{m}].metricKey", "missing")
+        if not any(metric["metricKey"] == "RATE" for metric in metrics):
+            raise bad(where, f"dimensionMetrics[{d}].metrics", "no RATE metric")
+        for metric in metrics:
             if metric.get("metricKey") != "RATE":
                 continue
             mid = SERVICE_METRICS[kind]
             out.append(ReportedMetric(
                 account=account, external_id=f"{mid}:{name[:40]}:{as_of:%Y-%m-%d}", metric_id=mid,
                 value=_percent(metric.get("value")), window_start=start, window_end=end,
-                status=str((metric.get("benchmark") or {}).get("rating") or "")[:50] or None, scope=name[:50],
+                status=str(_obj(metric.get("benchmark")).get("rating") or "")[:50] or None, scope=name[:50],
                 as_of=as_of, raw_hash=payload_hash(metric),
             ))
     return out
@@ -313,20 +346,22 @@ def normalize_service_metric(account: str, kind: str, body: Any, as_of: datetime
 def normalize_conversation(account: str, conversation: Any, messages: list[dict[str, Any]], seller: str,
                            where: str, field: str) -> Message | None:
     """A buyer conversation -> one Message: the first buyer message and the seller's first reply after it."""
-    cid = _text(conversation.get("conversationId"), where, f"{field}.conversationId") \
+    cid = _text(conversation.get("conversationId"), where, f"{field}.conversationId", ident=True) \
         if isinstance(conversation, dict) else None
     if cid is None:
         raise bad(where, f"{field}.conversationId", "missing")
     dated = []
     for i, m in enumerate(_list(messages, where, f"{field}.messages")):
         dated.append((when(m.get("createdDate"), where, f"{field}.messages[{i}].createdDate"),
-                      str(m.get("senderUsername") or "")))
+                      _text(m.get("senderUsername"), where, f"{field}.messages[{i}].senderUsername") or ""))
+        if not dated[-1][1]:
+            raise bad(where, f"{field}.messages[{i}].senderUsername", "missing")
     dated.sort(key=lambda t: t[0])  # type: ignore[arg-type, return-value]
     first_buyer = next((t for t, who in dated if who and who.lower() != seller.lower()), None)
     if first_buyer is None:
         return None  # the seller wrote first and nobody answered: nothing owed
     reply = next((t for t, who in dated if who.lower() == seller.lower() and t > first_buyer), None)  # type: ignore[operator]
-    reference = _text(conversation.get("referenceId"), where, f"{field}.referenceId") \
+    reference = _text(conversation.get("referenceId"), where, f"{field}.referenceId", ident=True) \
         if conversation.get("referenceType") == "ORDER" else None
     return Message(account=account, external_id=cid, thread_id=cid, order_ref=reference or None,
                    received_at=first_buyer, first_reply_at=reply,
@@ -335,7 +370,7 @@ def normalize_conversation(account: str, conversation: Any, messages: list[dict[
 
 
 def normalize_feedback(account: str, entry: Any, where: str, field: str) -> Rating:
-    if not isinstance(entry, dict) or not _text(entry.get("feedbackId"), where, f"{field}.feedbackId"):
+    if not isinstance(entry, dict) or not _text(entry.get("feedbackId"), where, f"{field}.feedbackId", ident=True):
         raise bad(where, f"{field}.feedbackId", "missing")
     kind = entry.get("commentType")
     if kind not in ("POSITIVE", "NEUTRAL", "NEGATIVE"):
@@ -366,9 +401,9 @@ def return_reason(creation: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def normalize_return(account: str, member: Any, where: str, field: str) -> Return:
-    if not isinstance(member, dict) or not _text(member.get("returnId"), where, f"{field}.returnId"):
+    if not isinstance(member, dict) or not _text(member.get("returnId"), where, f"{field}.returnId", ident=True):
         raise bad(where, f"{field}.returnId", "missing")
-    order_id = _text(member.get("orderId"), where, f"{field}.orderId")
+    order_id = _text(member.get("orderId"), where, f"{field}.orderId", ident=True)
     if not order_id:
         raise bad(where, f"{field}.orderId", "missing")
     creation = _obj(member.get("creationInfo"))
@@ -387,7 +422,7 @@ def normalize_return(account: str, member: Any, where: str, field: str) -> Retur
 
 
 def normalize_case(account: str, member: Any, where: str, field: str) -> Claim:
-    if not isinstance(member, dict) or not _text(member.get("caseId"), where, f"{field}.caseId"):
+    if not isinstance(member, dict) or not _text(member.get("caseId"), where, f"{field}.caseId", ident=True):
         raise bad(where, f"{field}.caseId", "missing")
     kind = CASE_KIND.get(str(member.get("caseType")))
     if kind is None:
@@ -401,7 +436,7 @@ def normalize_case(account: str, member: Any, where: str, field: str) -> Claim:
         fault = str(outcome or "") in ("BUYER_REFUNDED_BY_EBAY", "SELLER_FAULT", "CLOSED_FOR_BUYER")
     return Claim(
         account=account, external_id=str(member["caseId"]).strip(), claim_kind=kind,  # type: ignore[arg-type]
-        order_ref=_text(member.get("orderId"), where, f"{field}.orderId"),
+        order_ref=_text(member.get("orderId"), where, f"{field}.orderId", ident=True),
         opened_at=when(member.get("creationDate"), where, f"{field}.creationDate"), closed_at=closed,
         outcome=str(outcome)[:100] if outcome else None, seller_at_fault=fault, raw_hash=payload_hash(member),
     )

@@ -27,7 +27,9 @@ from sellerguard.connectors.shopify_normalize import (
     SCOPES_QUERY,
     normalize_dispute,
     normalize_order,
+    objects,
     payload_error,
+    text,
 )
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient, body_codes
@@ -222,13 +224,19 @@ class Shopify:
             end = info.get("endCursor")
             if info["hasNextPage"] and (not isinstance(end, str) or not end):
                 raise payload_error(root, f"{root}.pageInfo.endCursor", "missing while hasNextPage is true")
+            if info["hasNextPage"] and len(conn["nodes"]) < self.opts.page_size:
+                raise payload_error(root, f"{root}.nodes", f"{len(conn['nodes'])} of {self.opts.page_size} on a"
+                                                           " page that is not the last: nodes missing")
             return conn["nodes"], end if info["hasNextPage"] else None
 
         yield from (list(items) for items in by_token(page, marketplace=MARKETPLACE, where=root))
 
     def scopes(self) -> set[str]:
         data = self.query(SCOPES_QUERY, {}, "currentAppInstallation")
-        return {s.get("handle") for s in dig(data, "currentAppInstallation", "accessScopes", default=[])}
+        scopes = objects(dig(data, "currentAppInstallation", "accessScopes"), "currentAppInstallation.accessScopes",
+                         "currentAppInstallation")
+        return {h for i, s in enumerate(scopes)
+                if (h := text(s.get("handle"), f"accessScopes[{i}].handle", "currentAppInstallation"))}
 
 
 def _since(ctx: SyncContext, cursor: str | None, opts: Options) -> datetime:

@@ -207,15 +207,18 @@ def add_business_days(start: datetime, days: int) -> datetime:
 
 def gid_tail(gid: Any) -> str | None:
     """The numeric tail of a GID (``gid://shopify/Order/123`` -> ``123``); None when there is no id."""
-    if gid is None or isinstance(gid, bool) or not isinstance(gid, str | int):
+    if not isinstance(gid, str):
         return None
-    return str(gid).rsplit("/", 1)[-1] or None
+    return gid.rsplit("/", 1)[-1] or None
 
 
 def required_id(gid: Any, field: str, what: str = "orders") -> str:
-    found = text(gid_tail(gid), field, what)
-    if found is None:
+    """A Shopify id (a GraphQL ``ID`` or ``UnsignedInt64``: a string of digits at the end of the GID)."""
+    if gid is None:
         raise payload_error(what, field, "missing")
+    found = gid_tail(gid)
+    if found is None or not found.isascii() or not found.isdigit() or len(found) > 20:
+        raise payload_error(what, field, f"not a Shopify id: {str(gid)[:40]!r}")
     return found
 
 
@@ -232,6 +235,16 @@ def _status(node: dict[str, Any], shipments: list[Shipment]) -> str:
 
 
 BuyerKey = Callable[[str | None], str | None]
+ORDER_FIELDS = ("id", "legacyResourceId", "createdAt", "processedAt", "updatedAt", "cancelledAt", "cancelReason",
+                "displayFulfillmentStatus", "subtotalLineItemsQuantity", "totalPriceSet", "fulfillmentOrders",
+                "fulfillments", "returns", "transactions", "lineItems")
+FULFILLMENT_FIELDS = ("id", "createdAt", "inTransitAt", "deliveredAt", "displayStatus", "status", "trackingInfo")
+
+
+def _present(node: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
+    for key in keys:
+        if key not in node:
+            raise payload_error("orders", f"{where}: {key}", "missing (the query selects it)")
 
 
 def normalize_order(account: str, node: Any, handling_days: int | None = None, site: str | None = None, *,
@@ -245,6 +258,9 @@ def normalize_order(account: str, node: Any, handling_days: int | None = None, s
         raise payload_error("orders", "orders.nodes[].id", "missing")
     oid = required_id(node.get("legacyResourceId") or node["id"], "orders.nodes[].legacyResourceId")
     where = f"order {oid}"
+    # GraphQL answers every selected field (null when empty): a selected field that is absent is a damaged
+    # answer, never "none" (a missing fulfillments list would make a shipped order look unshipped)
+    _present(node, ORDER_FIELDS, where)
     purchased = ts(node.get("processedAt") or node.get("createdAt"), f"{where}: processedAt")
     fos = nodes(node.get("fulfillmentOrders"), f"{where}: fulfillmentOrders")
     fulfil_by = [ts(fo["fulfillBy"], f"{where}: fulfillmentOrders.fulfillBy") for fo in fos if fo.get("fulfillBy")]
@@ -254,6 +270,7 @@ def normalize_order(account: str, node: Any, handling_days: int | None = None, s
         add_business_days(purchased, handling_days) if handling_days is not None else None)
     shipments: list[Shipment] = []
     for i, f in enumerate(objects(node.get("fulfillments"), f"{where}: fulfillments")):
+        _present(f, FULFILLMENT_FIELDS, f"{where}: fulfillments[{i}]")
         if f.get("status") in ("CANCELLED", "ERROR", "FAILURE"):
             continue
         infos = objects(f.get("trackingInfo"), f"{where}: fulfillments[{i}].trackingInfo")
@@ -278,7 +295,8 @@ def normalize_order(account: str, node: Any, handling_days: int | None = None, s
     discounts = money(dig(node, "totalDiscountsSet", "shopMoney", "amount"), f"{where}: totalDiscountsSet")
     paid = [ts(t.get("processedAt"), f"{where}: transactions[{i}].processedAt")
             for i, t in enumerate(objects(node.get("transactions"), f"{where}: transactions"))
-            if t.get("kind") in PAID_KINDS and t.get("status") == "SUCCESS" and t.get("processedAt")]
+            if isinstance(t.get("kind"), str) and t["kind"] in PAID_KINDS and t.get("status") == "SUCCESS"
+            and t.get("processedAt")]
     line_conn = obj(node.get("lineItems"), f"{where}: lineItems")
     lines = tuple(
         OrderLine(line_id=text(gid_tail(li.get("id")), f"{where}: lineItems.nodes[{i}].id"),

@@ -362,7 +362,8 @@ def test_return_reason_category_inad_vs_remorse():
 def _shipped(order: dict, n: int) -> dict:
     order = copy.deepcopy(order)
     order["orderFulfillmentStatus"] = "FULFILLED"
-    order["fulfillmentHrefs"] = [f"{ORDERS}/{order['orderId']}/shipping_fulfillment/{n}"]
+    fid = load("shipping_fulfillment")["fulfillments"][0]["fulfillmentId"]
+    order["fulfillmentHrefs"] = [f"{ORDERS}/{order['orderId']}/shipping_fulfillment/{fid}"]
     return order
 
 

@@ -43,7 +43,7 @@ def fixture(name: str) -> dict:
 def account(credentials: dict | None = None, **options) -> dict:
     return {"id": "store1", "marketplace": "shopify",
             "credentials": credentials or {"access_token": "shpat_secret_value"},
-            "options": {"shop": "my-store", **options}}
+            "options": {"shop": "my-store", "page_size": 3, **options}}  # the fixtures' pages hold 3
 
 
 def context(clock, credentials: dict | None = None, **options) -> SyncContext:
@@ -58,7 +58,7 @@ def context(clock, credentials: dict | None = None, **options) -> SyncContext:
             state[key] = value
 
     return SyncContext(account=acc, state=State(), clock=clock, sleep=clock.sleep,
-                       options=shopify.Options(shop="my-store", **options))
+                       options=shopify.Options(shop="my-store", **{"page_size": 3, **options}))
 
 
 def body_of(call) -> dict:
@@ -160,7 +160,7 @@ def test_pages_to_the_end_and_skips_test_orders(clock):
     assert batches[0].cursor == max(datetime.fromisoformat(n["updatedAt"]) for n in page1).isoformat()
     assert batches[0].cursor <= batches[1].cursor <= batches[-1].cursor
     first, second = (body_of(c) for c in responses.calls)
-    assert first["variables"]["after"] is None and first["variables"]["first"] == 10
+    assert first["variables"]["after"] is None and first["variables"]["first"] == 3
     assert second["variables"]["after"] == fixture("orders__page1")["data"]["orders"]["pageInfo"]["endCursor"]
     assert first["variables"]["query"] == "updated_at:>='2026-09-24T12:00:00Z'"  # 60 days back
     assert "sortKey: UPDATED_AT" in first["query"]
@@ -220,7 +220,7 @@ def test_a_malformed_second_page_keeps_the_first_and_not_the_cursor(clock, store
     responses.add(responses.POST, GRAPHQL, json=bad)
     acc = parse_config({"accounts": [account()]}, where="t").accounts[0]
     out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
-    assert out.error_kind == "payload" and "processedAt: missing" in out.error
+    assert out.error_kind == "payload" and "createdAt: missing (the query selects it)" in out.error
     # the next run resumes after page 1 (its newest updatedAt, minus the overlap), not from the start
     page1 = fixture("orders__page1")["data"]["orders"]["nodes"]
     assert store.cursor("store1", "orders") == max(datetime.fromisoformat(n["updatedAt"]) for n in page1).isoformat()
