@@ -114,6 +114,8 @@ class Engine:
         self.store = store
         self.packs = packs
         self.calendars_dir = calendars_dir
+        self._finals: dict[datetime, dict[str, tuple[Series, int] | str]] = {}
+        self._with_verdict: list[Metric] = []
 
     @cache  # noqa: B019  (an Engine lives for one command)
     def calendar(self, name: str) -> BusinessCalendar:
@@ -157,6 +159,8 @@ class Engine:
         effective = [apply_override(m, acc.policy.get(m.id), f"accounts[{acc.id}].policy.{m.id}") for m in pack.metrics]
         active = [m for m in effective if m is not None]
         prefetched = self._prefetch(session, acc.id, active, as_of)
+        self._finals = {}  # per verdict moment, for this account
+        self._with_verdict = [m for m in active if m.verdict is not None]
         for metric in active:
             if metric.calculator == "periodic":  # per-period verdicts and strikes: rules/periodic.py (rules-B)
                 metrics.append(periodic.evaluate(session, acc.id, metric, active, as_of, stale, self.calendar))
@@ -276,8 +280,15 @@ class Engine:
         v = metric.verdict
         assert v is not None
         at = windows.last_verdict(v.every, v.day or 1, as_of, metric.tz)
+        if at not in self._finals:  # every metric with this verdict moment in one pass, sharing populations
+            same = [m for m in self._with_verdict
+                    if m.verdict and windows.last_verdict(m.verdict.every, m.verdict.day or 1, as_of, m.tz) == at]
+            self._finals[at] = self._prefetch(session, account, same, at)
+        got = self._finals[at].get(metric.id)
         try:
-            series, length = self._series_at(session, account, metric, at)
+            if isinstance(got, str):
+                raise MissingColumn(got)
+            series, length = got if got is not None else self._series_at(session, account, metric, at)
         except MissingColumn:
             return None
         one = _judge(metric, _base_status(metric, None), series, length, at, 0, stale, forecast=False)

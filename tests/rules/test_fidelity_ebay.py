@@ -27,6 +27,8 @@ def test_six_defects_from_four_buyers_is_not_below_standard(world):
     assert (m.value, m.numerator, m.denominator) == (0.03, 6, 200)
     assert (m.unique_buyers, m.gate_count, m.gate_unit, m.defect_count) == (4, 4, "unique_buyers", 6)
     assert m.level == "warn"  # Above Standard (4 unique buyers < 5), inside the suggested warning band
+    assert m.breach_forecast is None and m.reason == "in the warning band (sellerguard default)"
+    assert m.headroom == 0  # a defect from a 5th buyer would breach
 
 
 def test_the_fifth_unique_buyer_makes_it_below_standard(world):
