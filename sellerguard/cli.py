@@ -457,8 +457,9 @@ def notify(ctx: Ctx, test_: bool, flush: bool, retry_failed: bool) -> None:
     if retry_failed:
         click.echo(f"Queued again: {outbox.retry_failed(ctx.existing_store, clock.now())} message(s).")
     if flush:
-        r = outbox.flush(ctx.existing_store, ctx.config, clock=clock, sleep=time.sleep)
-        click.echo(f"Sent {r.sent}, to retry {r.retried}, failed {r.failed}.")
+        r = outbox.flush(ctx.existing_store, ctx.config, clock=clock, sleep=time.sleep, force=True)
+        click.echo(f"Sent {r.sent}, to retry {r.retried}, failed {r.failed}, waiting {r.held}"
+                   + (f" (paused: {', '.join(sorted(r.paused))})" if r.paused else "") + ".")
     counts = outbox.counts(ctx.read_store)
     click.echo(", ".join(f"{status}: {counts.get(status, 0)}" for status in ("pending", "sent", "failed")))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -106,7 +106,7 @@ def _decide_target(
         )
         decisions[key] = reason
         if reason in NOTIFY:
-            notices.append(Notice(alert if level == alert.level else _at(alert, level), reason))
+            notices.append(Notice(alert if level == alert.level else _at(alert, level), reason, at=now))
         _update_state(session, target.name, key, state, level, reason, now)
     return decisions, notices
 
@@ -144,10 +144,46 @@ def _update_state(
 
 
 def bodies(target: TargetConfig, messages: list[dict[str, object]], report: StatusReport) -> list[str]:
-    """Slack gets the Block Kit messages; a generic webhook gets the ``status --json`` document."""
+    """Slack gets the Block Kit messages; a generic webhook gets the ``status --json`` document
+    (``sellerguard.status.report_document``, docs/status-json.md), limited to the target's accounts."""
     if target.type == "webhook":
-        return [report.model_dump_json()]
+        from sellerguard.status import report_document
+
+        return [json.dumps(report_document(report), ensure_ascii=False)]
     return [json.dumps(m, ensure_ascii=False) for m in messages]
+
+
+def _keys(target: TargetConfig, notices: list[Notice]) -> list[outbox.Event]:
+    """This evaluation's events for ``target``: per alert for Slack; per account for a webhook, whose document
+    is the account's whole state (a newer one supersedes an older one entirely)."""
+    if target.type == "webhook":
+        return [outbox.Event(a, "update", n_at) for a, n_at in _accounts(notices)]
+    return [outbox.Event(f"{n.alert.account}/{n.alert.item}", str(n.reason), n.at) for n in notices]
+
+
+def _accounts(notices: list[Notice]) -> list[tuple[str, datetime]]:
+    seen: dict[str, datetime] = {}
+    for n in notices:
+        seen.setdefault(n.alert.account, n.at)
+    return list(seen.items())
+
+
+def queue_notices(
+    session: Session, target: TargetConfig, notices: list[Notice], scoped: StatusReport,
+    pages: dict[str, str | None], now: datetime,
+) -> int:
+    """Fold what this evaluation supersedes, render (with the folded history) and queue, in the caller's
+    transaction."""
+    own = _keys(target, notices)
+    pause = outbox.target_pause(session, target.name)
+    history = outbox.fold(session, target.name, {e.key for e in own})
+    if target.type == "slack":
+        told = [replace(n, history=tuple(history.get(f"{n.alert.account}/{n.alert.item}", ()))) for n in notices]
+        messages = render_alerts(told, scoped, pages)
+    else:
+        messages = []
+    events = [e for evs in history.values() for e in evs] + own
+    return outbox.enqueue(session, target.name, "alert", bodies(target, messages, scoped), now, events, pause)
 
 
 def process_report(store: Store, config: Config, report: StatusReport, *, now: datetime) -> PipelineResult:
@@ -165,8 +201,7 @@ def process_report(store: Store, config: Config, report: StatusReport, *, now: d
             result.decisions[target.name] = decisions
             if not notices:
                 continue
-            messages = render_alerts(notices, scoped, pages) if target.type == "slack" else []
-            queued = outbox.enqueue(session, target.name, "alert", bodies(target, messages, scoped), now)
+            queued = queue_notices(session, target, notices, scoped, pages, now)
             result.queued[target.name] = queued
             log.info("queued %d message(s) for target %s: %d alert change(s)", queued, target.name, len(notices))
     return result

@@ -27,10 +27,30 @@ ITEMS_SHOWN = 15
 
 @dataclass(frozen=True)
 class Notice:
-    """One alert worth a message to one target, and why."""
+    """One alert worth a message to one target, and why; ``history``: the events of older messages about the
+    same alert that were never delivered and are folded into this one (outbox.fold)."""
 
     alert: Alert
     reason: Reason
+    at: datetime | None = None
+    history: tuple[Any, ...] = ()
+
+
+_SAID = {"new": "fired", "escalated": "critical", "repeat": "still firing", "resolved": "resolved"}
+
+
+def story(n: Notice) -> str:
+    """"fired 11:02, resolved 11:15, fired again 11:19": what happened while the target was not answering."""
+    if not n.history:
+        return ""
+    words, fired = [], 0
+    for reason, at in [(e.reason, e.at) for e in n.history] + [(str(n.reason), n.at)]:
+        said = _SAID.get(reason, reason)
+        if reason == "new":
+            fired += 1
+            said = "fired again" if fired > 1 else "fired"
+        words.append(f"{said} {at:%H:%M}" if at is not None else said)
+    return "While undelivered: " + ", ".join(words)
 
 
 def when(dt: datetime) -> str:
@@ -119,12 +139,14 @@ def _group_sections(
         a = n.alert
         if bucket == "resolved":
             continue
+        told = f"\n{story(n)}" if n.history else ""
         if a.item == SYNC_ITEM:
-            sections.append(section(f"*Data is stale: sync keeps failing* · {LABELS[n.reason]}\n{escape(a.detail)}"))
+            sections.append(section(f"*Data is stale: sync keeps failing* · {LABELS[n.reason]}\n"
+                                    f"{escape(a.detail)}{told}"))
         elif a.deadline is not None:
             items.append(n)
         elif a.metric is not None:
-            sections.append(section(metric_text(a.metric, LABELS[n.reason], acc, page)))
+            sections.append(section(metric_text(a.metric, LABELS[n.reason], acc, page) + told))
     if items:
         items.sort(key=lambda n: n.alert.deadline.due if n.alert.deadline else datetime.max)
         lines = [_deadline_line(n.alert.deadline, metrics) for n in items[:ITEMS_SHOWN] if n.alert.deadline]
@@ -136,14 +158,15 @@ def _group_sections(
         lines, done = [], 0
         for n in notices:
             a = n.alert
-            if a.deadline is not None:
+            told = f" ({story(n)})" if n.history else ""
+            if a.deadline is not None and not told:
                 done += 1
             elif a.item == SYNC_ITEM:
-                lines.append("• sync works again")
+                lines.append(f"• sync works again{told}")
             else:
                 m = metrics.get(a.item) or a.metric
                 value = f" ({fmt(m, m.value)})" if m is not None else ""
-                lines.append(f"• `{escape(a.item)}` back to ok{value}")
+                lines.append(f"• `{escape(a.item)}` back to ok{value}{told}")
         if done:
             lines.append(f"• {done} item(s) done or no longer due")
         sections.append(section("\n".join(lines)))

@@ -51,9 +51,13 @@ class OutboxRow(SQLModel, table=True):
     target: str = Field(max_length=100)
     kind: str = Field(max_length=20)  # alert / digest / test
     body: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="pending", max_length=10)  # pending / sent / failed
-    attempts: int = 0
+    status: str = Field(default="pending", max_length=10)  # pending / sending / sent / failed / folded
+    attempts: int = 0  # failures counted toward the target's backoff (a 429 does not count)
     created_at: datetime = ts(nullable=False)  # type: ignore[assignment]
+    # pending: not before this (the target's pause); sending: the claim expires then (a crash mid-send)
     next_attempt_at: datetime = ts(nullable=False)  # type: ignore[assignment]
     sent_at: datetime | None = ts()
     last_error: str | None = Field(default=None, max_length=500)
+    # JSON [{"key": "<account>/<item>", "reason": "new", "at": ISO}]: what this message tells, including the
+    # events of older undelivered messages folded into it; None for digests, tests and rows of older releases
+    events: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
