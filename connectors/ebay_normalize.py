@@ -207,8 +207,11 @@ def normalize_order(account: str, order: Any, fulfillments: list[dict[str, Any]]
         shipped = when(f.get("shippedDate"), where, f"{base}.shippedDate", required=False)
         units = sum(_count(li.get("quantity"), where, f"{base}.lineItems[{j}].quantity")
                     for j, li in enumerate(_list(f.get("lineItems"), where, f"{base}.lineItems")))
+        # keyed per (fulfillment, order): a seller who ships two orders in one parcel gives both the same
+        # fulfillmentId (the tracking number); keyed by it alone, only the last order would look shipped
         records.append(Shipment(
-            account=account, external_id=fid, order_ref=order_id, shipped_at=shipped, confirmed_at=shipped,
+            account=account, external_id=f"{fid}:{order_id}", order_ref=order_id, shipped_at=shipped,
+            confirmed_at=shipped,
             carrier=_text(f.get("shippingCarrierCode"), where, f"{base}.shippingCarrierCode"),
             tracking_number=_text(f.get("shipmentTrackingNumber"), where, f"{base}.shipmentTrackingNumber"),
             item_count=units or None, raw_hash=payload_hash(f),

@@ -497,3 +497,22 @@ def test_a_garbled_stored_token_is_dropped_and_fetched_again(store, clock):
     store.put_state("ebay-1", "access_token", "99999999999999999999:v^1.1 token with spaces", now=clock.now())
     assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
     assert len(fake.tokens) == 1 and store.state("ebay-1", "access_token").endswith("#token-1")
+
+
+def test_one_parcel_for_two_orders_gives_each_order_its_shipment():
+    """Issue 17 kind 1: one marketplace object covering several orders. Two orders shipped in one parcel carry the
+    same fulfillmentId (the tracking number); each must see the shipment."""
+    fulfillments = load("shipping_fulfillment")["fulfillments"]
+    first, second = load("orders__page")["orders"][0], copy.deepcopy(load("orders__page")["orders"][0])
+    second["orderId"] = "12-99999-00000"
+    a = normalize_order("e", first, fulfillments, "GET", "orders[0]")[1]
+    b = normalize_order("e", second, fulfillments, "GET", "orders[1]")[1]
+    assert (a.order_ref, b.order_ref) == ("12-11111-22222", "12-99999-00000")
+    assert a.external_id != b.external_id  # two records, not one overwritten by the other
+
+
+def test_fulfillments_null_entry_is_one_clear_line():
+    """Issue 18 kind 1: `fulfillments: [null]` was an AttributeError traceback."""
+    with pytest.raises(ConnectorError) as err:
+        normalize_order("e", load("orders__page")["orders"][0], [None], "GET shipping_fulfillment", "order")
+    assert err.value.kind == "payload" and "fulfillments[0]" in str(err.value)
