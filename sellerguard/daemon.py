@@ -2,9 +2,16 @@
 
 Jobs (on the daemon's own ``schedule.Scheduler``, never the module default):
 
-    sync:<account>   every ``sync_every`` +/- ``daemon.jitter``; then evaluation and the alert pipeline
-    outbox           every 30 s: deliver queued messages, retry failed ones when their backoff is over
+    sync:<account>   every ``sync_every`` +/- ``daemon.jitter``: submitted to a thread pool, so accounts sync
+                     concurrently, each paced by its own marketplace (sync.py's per-account lock and the
+                     store-shared rate buckets); one slow account never holds up the rest
+    evaluate         every loop pass (about once a second): the accounts whose sync finished since the last pass
+                     are evaluated together, so each target gets one message set per pass (busy shops batch)
+    outbox           after each evaluation and every 30 s: deliver what is due (``alerts.outbox``)
     digest           every minute: queue the daily digest when ``daemon.digest_at`` has passed
+
+``sync_every`` below what a marketplace's quota sustains (``MIN_SYNC_EVERY``) is raised to that limit with a
+warning naming it: syncing faster would only queue behind the marketplace's rate limit.
 
 Every job runs inside a ``Guard``: an exception or a failed sync is logged once (repeats go to debug), the
 channel backs off exponentially, the stale-data alert surfaces it once it lasts longer than the account's
@@ -23,6 +30,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -50,6 +58,15 @@ STOP_GRACE_S = 9.0
 OUTBOX_EVERY_S = 30
 OUTBOX_KEEP = timedelta(days=30)  # sent messages are kept this long (the digest reads yesterday's)
 BACKOFF_CAP = timedelta(hours=6)
+
+MAX_WORKERS = 8  # concurrent account syncs; each mostly waits on its marketplace
+
+# The shortest sync interval a marketplace's default quota sustains for the calls every sync makes (from
+# /work/shared/reference/apis/*.md, the operations' usage plans); a connector may declare MIN_SYNC_EVERY instead.
+MIN_SYNC_EVERY: dict[str, tuple[timedelta, str]] = {
+    "amazon": (timedelta(minutes=3), "Amazon searchOrders usage plan: 0.0056 requests/s, one page per 180 s"),
+    "walmart": (timedelta(minutes=1), "Walmart seller performance reports: 1 call per minute per seller"),
+}
 
 SyncFn = Callable[..., list[Any]]  # sellerguard.sync.sync_accounts
 EvaluateFn = Callable[[Config, Store, datetime, tuple[str, ...]], StatusReport]
@@ -127,6 +144,39 @@ class Guard:
         return result
 
 
+def min_sync_every(marketplace: str) -> tuple[timedelta, str] | None:
+    """The quota limit on how often ``marketplace`` can be synced: (interval, why), or None when unknown."""
+    try:
+        from sellerguard import connectors
+
+        declared = getattr(connectors.registry().get(marketplace), "MIN_SYNC_EVERY", None)
+    except Exception:  # a connector that fails to import is reported by its sync, not here
+        declared = None
+    if isinstance(declared, timedelta):
+        return declared, f"the {marketplace} connector's MIN_SYNC_EVERY"
+    return MIN_SYNC_EVERY.get(marketplace)
+
+
+def sync_intervals(accounts: list[AccountConfig]) -> dict[str, timedelta]:
+    """Each account's effective interval: ``sync_every`` raised to its marketplace's limit, with a warning."""
+    out: dict[str, timedelta] = {}
+    for acc in accounts:
+        every = acc.sync_every
+        limit = min_sync_every(acc.marketplace)
+        if limit is not None and every < limit[0]:
+            log.warning("accounts[%s].sync_every = %s is below what the marketplace's quota allows (%s: at least "
+                        "%s); syncing every %s instead", acc.id, _human(every), limit[1], _human(limit[0]),
+                        _human(limit[0]))
+            every = limit[0]
+        out[acc.id] = every
+    return out
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
+
+
 class Daemon:
     def __init__(
         self,
@@ -153,6 +203,12 @@ class Daemon:
         self._release: Callable[[], None] | None = None
         self._watchdog: threading.Timer | None = None
         self._pruned_on: date | None = None
+        self.intervals = sync_intervals(self.accounts)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(self.accounts))),
+                                       thread_name_prefix="sync")
+        self.running: dict[str, Future[None]] = {}
+        self._done: list[str] = []  # accounts to evaluate at the next loop pass
+        self._done_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -185,18 +241,21 @@ class Daemon:
     def schedule_jobs(self) -> None:
         jitter = int(self.config.daemon.jitter.total_seconds())
         for acc in self.accounts:
-            every = int(acc.sync_every.total_seconds())
+            every = int(self.intervals[acc.id].total_seconds())
             low, high = max(every - jitter, 30), max(every + jitter, 31)
-            self.scheduler.every(low).to(high).seconds.do(self.sync_job, acc.id).tag("sync", acc.id)
+            self.scheduler.every(low).to(high).seconds.do(self.submit, acc.id).tag("sync", acc.id)
         self.scheduler.every(OUTBOX_EVERY_S).seconds.do(self.outbox_job).tag("outbox")
         self.scheduler.every(60).seconds.do(self.digest_job).tag("digest")
 
     def cycle(self) -> None:
-        """Every job once, in order: what the daemon does at start, and what ``run --once`` does."""
+        """Every job once: all accounts sync concurrently, then one evaluation of them all, the digest and the
+        outbox; what ``run --once`` does (the loop does the same, job by job, as each falls due)."""
         for acc in self.accounts:
             if self.stop.is_set():
-                return
-            self.sync_job(acc.id)
+                break
+            self.submit(acc.id)
+        self.wait_syncs()
+        self.evaluate_done()
         self.digest_job()
         self.outbox_job()
         self.tick()
@@ -204,13 +263,33 @@ class Daemon:
     def run_forever(self) -> None:
         log.info("daemon started: %d account(s), %d notify target(s)", len(self.accounts), len(self.config.notify))
         self.schedule_jobs()
-        self.cycle()
+        for acc in self.accounts:  # the first syncs start at once; the loop ticks while they run
+            self.submit(acc.id)
         while not self.stop.is_set():
-            self.scheduler.run_pending()
-            self.tick()
+            self.pass_once()
             idle = self.scheduler.idle_seconds
             self.sleep(min(max(idle if idle is not None else 1.0, 0.05), 1.0))
+        self.wait_syncs()
+        self.pool.shutdown(wait=False)
         log.info("daemon stopped")
+
+    def pass_once(self) -> None:
+        """One loop pass: start due syncs, evaluate the accounts that finished, deliver; the liveness tick."""
+        self.scheduler.run_pending()
+        self.evaluate_done()
+        self.tick()
+
+    def submit(self, account_id: str) -> None:
+        """Start ``account_id``'s sync in the pool unless its previous one is still running."""
+        running = self.running.get(account_id)
+        if running is not None and not running.done():
+            log.debug("sync:%s still running; this run is skipped", account_id)
+            return
+        self.running[account_id] = self.pool.submit(self.sync_job, account_id)
+
+    def wait_syncs(self) -> None:
+        for future in list(self.running.values()):
+            future.result()  # sync_job never raises: the guard contains everything
 
     def request_stop(self, exit_fn: Callable[[int], None] = os._exit) -> None:
         """Called from the signal handler: ask jobs to stop, and make sure the process ends in time."""
@@ -236,16 +315,27 @@ class Daemon:
     # -- jobs -----------------------------------------------------------------------------------------
 
     def sync_job(self, account_id: str) -> None:
-        """Sync one account (unless it is backing off), then evaluate it: a backing-off account is still
-        evaluated, so its stale-data alert and repeats arrive on time."""
+        """Sync one account (unless it is backing off; in a pool thread), then mark it for evaluation: a
+        backing-off account is still evaluated, so its stale-data alert and repeats arrive on time."""
         name = f"sync:{account_id}"
-        if self.guard.ready(name):
-            self._sync(name, self.config.account(account_id))
-        else:
-            log.debug("%s backing off", name)
-        if not self.stop.is_set():
-            self.guard.run(f"evaluate:{account_id}", lambda: self.evaluate_and_queue((account_id,)))
-            self.outbox_job()
+        try:
+            if self.guard.ready(name):
+                self._sync(name, self.config.account(account_id))
+            else:
+                log.debug("%s backing off", name)
+        except Exception as exc:  # _sync is guarded; this is the last line of defence of a pool thread
+            log.error("%s crashed outside its guard: %s", name, type(exc).__name__, exc_info=True)
+        with self._done_lock:
+            self._done.append(account_id)
+
+    def evaluate_done(self) -> None:
+        """Evaluate every account whose sync finished since the last pass, together, then deliver."""
+        with self._done_lock:
+            done, self._done = tuple(dict.fromkeys(self._done)), []
+        if not done or self.stop.is_set():
+            return
+        self.guard.run("evaluate", lambda: self.evaluate_and_queue(done))
+        self.outbox_job()
 
     def _sync(self, name: str, acc: AccountConfig) -> None:
         started = self.clock.now()
@@ -268,7 +358,7 @@ class Daemon:
         report = self.evaluate_fn(self.config, self.store, now, accounts)
         process_report(self.store, self.config, report, now=now)
         self._note_report(report)
-        self.guard.succeeded(f"evaluate:{accounts[0]}" if len(accounts) == 1 else "evaluate")
+        self.guard.succeeded("evaluate")
 
     def outbox_job(self) -> None:
         if not self.config.notify:
@@ -381,5 +471,6 @@ def serve(
     finally:
         if server is not None:
             server.stop()
+        daemon.pool.shutdown(wait=False)
         daemon.release()
         daemon.cancel_watchdog()
