@@ -337,7 +337,13 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
         if datetime.fromisoformat(at) < now - timedelta(days=14):
             open_.pop(oid, None)  # long overdue: the search shows it when it finally changes
             continue
-        raw = http.get_json(f"/orders/{oid}", bucket="default")
+        try:
+            raw = http.get_json(f"/orders/{oid}", bucket="default")
+        except ConnectorError as exc:
+            if exc.status in (403, 404):  # gone or no longer this seller's: nothing left to watch
+                open_.pop(oid, None)
+                continue
+            raise
         records = normalize_order(ctx.account.id, raw, _shipment(http, raw, shipments), site,
                                   buyer_key=ctx.buyer_key)
         _track(open_, records)
