@@ -342,5 +342,7 @@ def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:
         "base_url": base_url,
         "credentials": {"access_token": f"shpat_sandbox_{account_id}"},
         "options": {"shop": account_id, "handling_days": 2, "backfill_days": 90},
-        "policy": {"shopify.ship_on_time": {"enabled": True}, "shopify.cancellation_rate": {"enabled": True}},
+        # the pack holds no defaults (your own targets): the sandbox store sets two of its own
+        "policy": {"shopify.ship_on_time": {"enabled": True, "threshold": 0.04, "warn": 0.03},
+                   "shopify.cancellation_rate": {"enabled": True, "threshold": 0.025, "warn": 0.02}},
     }
