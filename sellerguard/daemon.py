@@ -29,10 +29,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import requests
@@ -46,7 +48,7 @@ from sellerguard.alerts.tables import AlertStateRow
 from sellerguard.clock import Clock
 from sellerguard.config import AccountConfig, Config
 from sellerguard.errors import SellerguardError, StoreError
-from sellerguard.health import Snapshot
+from sellerguard.health import AccountHealth, MetricPoint, Notifier, Snapshot
 from sellerguard.rules.report import StatusReport
 from sellerguard.store import Store
 from sellerguard.store.tables import SyncRun
@@ -198,7 +200,10 @@ class Daemon:
         self.guard = Guard(clock)
         self.scheduler = schedule.Scheduler()
         self.last_sent: dict[str, datetime] = {}
-        self._snapshot = Snapshot()
+        self._snapshot = Snapshot(started_at=clock.now(), accounts={
+            a.id: AccountHealth(a.marketplace, a.stale_limit) for a in config.accounts if a.enabled
+        })
+        self.notifier = Notifier()
         self._snap_lock = threading.Lock()
         self._release: Callable[[], None] | None = None
         self._watchdog: threading.Timer | None = None
@@ -265,6 +270,7 @@ class Daemon:
         self.schedule_jobs()
         for acc in self.accounts:  # the first syncs start at once; the loop ticks while they run
             self.submit(acc.id)
+        self.notifier.send("READY=1")
         while not self.stop.is_set():
             self.pass_once()
             idle = self.scheduler.idle_seconds
@@ -296,6 +302,7 @@ class Daemon:
         if self.stop.is_set():
             return
         log.info("stopping: finishing the current batch")
+        self.notifier.send("STOPPING=1")
         self.stop.set()
 
         def watchdog() -> None:
@@ -345,13 +352,16 @@ class Daemon:
         ), base=acc.sync_every)
         if outcomes is None:
             self._record_crash(acc.id, started)  # a crash left no sync run: the stale alert needs one
+            self._note_sync(acc.id, SimpleNamespace(ok=False, error_kind="internal"))
         for outcome in outcomes or []:
+            if getattr(outcome, "stopped", False) or getattr(outcome, "busy", False):
+                continue  # stopped on purpose, or another process holds the account: neither ok nor failed
             if outcome.ok:
                 self.guard.succeeded(name)
-            elif not getattr(outcome, "stopped", False):
+            else:
                 self.guard.failed(name, outcome.error or "sync failed", base=acc.sync_every,
                                   retry_after=outcome.retry_after)
-            self._note_sync(acc.id, outcome.ok)
+            self._note_sync(acc.id, outcome)
 
     def evaluate_and_queue(self, accounts: tuple[str, ...]) -> None:
         now = self.clock.now()
@@ -370,12 +380,17 @@ class Daemon:
                 outbox.prune(self.store, self.clock.now() - OUTBOX_KEEP)
                 self._pruned_on = today
             result = outbox.flush(self.store, self.config, clock=self.clock, sleep=self.sleep, http=self.http,
-                                  should_stop=self.stop.is_set, last_sent=self.last_sent)
+                                  should_stop=self._tick_and_stop, last_sent=self.last_sent)
             if result.retried or result.failed:
                 self.guard.channel("outbox").errors_total += result.retried + result.failed
             self._note_store()
 
         self.guard.run("outbox", flush)
+
+    def _tick_and_stop(self) -> bool:
+        """Between two messages: still alive; stop when asked."""
+        self.tick()
+        return self.stop.is_set()
 
     def digest_job(self) -> None:
         def digest() -> None:
@@ -394,22 +409,35 @@ class Daemon:
         with self._snap_lock:
             snap = self._snapshot
             errors = {n: c.errors_total for n, c in self.guard.channels.items()}
-            return Snapshot(snap.last_tick, dict(snap.last_sync), dict(snap.metrics), dict(snap.alerts),
+            accounts = {a: replace(h) for a, h in snap.accounts.items()}
+            return Snapshot(snap.started_at, snap.last_tick, accounts, dict(snap.metrics), dict(snap.alerts),
                             errors, dict(snap.outbox))
 
     def tick(self) -> None:
+        """Liveness: the loop is turning (and, under systemd with WatchdogSec=, WATCHDOG=1)."""
         with self._snap_lock:
             self._snapshot.last_tick = self.clock.now()
+        self.notifier.watchdog(time.monotonic())
 
-    def _note_sync(self, account: str, ok: bool) -> None:
+    def _note_sync(self, account: str, outcome: Any) -> None:
+        now = self.clock.now()
         with self._snap_lock:
-            self._snapshot.last_sync[account] = (self.clock.now(), ok)
+            h = self._snapshot.accounts[account]
+            h.last_finished, h.ok = now, bool(outcome.ok)
+            if outcome.ok:
+                h.last_ok, h.failures, h.error_kind = now, 0, None
+            else:
+                h.failures += 1
+                h.error_kind = getattr(outcome, "error_kind", None) or "internal"
 
     def _note_report(self, report: StatusReport) -> None:
+        from sellerguard.alerts.units import unit
+
         with self._snap_lock:
             for acc in report.accounts:
                 for m in acc.metrics:
-                    self._snapshot.metrics[(acc.account, m.id)] = (m.value, m.level)
+                    self._snapshot.metrics[(acc.account, m.id)] = MetricPoint(
+                        acc.marketplace, unit(m), m.value, m.threshold, m.headroom, m.breach_forecast, m.level)
         self._note_store()
 
     def _note_store(self) -> None:

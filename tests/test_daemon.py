@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import threading
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -210,28 +211,120 @@ def test_serve_once_takes_and_releases_the_lock(store, slack):
 # -- health and logs ------------------------------------------------------------------------------------
 
 
+def get(url):
+    try:
+        with urllib.request.urlopen(url) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def samples(text):
+    """/metrics parsed by prometheus_client's own parser: {(name, frozenset(labels)): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
 def test_health_and_metrics_endpoints(store, slack):
-    config = config_with([{"id": "acme", "marketplace": "amazon"}])
+    config = config_with([{"id": "acme", "marketplace": "amazon", "sync_every": "5m"}])
     clock = FixedClock(NOW)
     d = Daemon(config, store, clock=clock, sync=lambda *a, **k: [Outcome("acme", ok=True)],
                evaluate=lambda c, s, now, accts: fake_report(now, accts))
     server = HealthServer(d.snapshot, clock.now, "127.0.0.1", 0).start()
     try:
         base = f"http://127.0.0.1:{server.port}"
-        with pytest.raises(urllib.request.HTTPError):  # 503 before the first loop pass
-            urllib.request.urlopen(f"{base}/healthz")
+        assert get(f"{base}/healthz")[0] == 503  # never ticked: stalled
+        d.tick()  # the loop turns while the first backfill runs
+        code, body = get(f"{base}/healthz")
+        assert (code, json.loads(body)["status"]) == (200, "starting")
+        assert get(f"{base}/readyz")[0] == 503
         d.cycle()
-        assert json.loads(urllib.request.urlopen(f"{base}/healthz").read())["status"] == "ok"
-        text = urllib.request.urlopen(f"{base}/metrics").read().decode()
+        assert json.loads(get(f"{base}/healthz")[1])["status"] == "ok"
+        assert get(f"{base}/readyz")[0] == 200
+        text = get(f"{base}/metrics")[1]
     finally:
         server.stop()
-    assert 'sellerguard_last_sync_success{account="acme"} 1.0' in text
-    assert f'sellerguard_last_sync_timestamp_seconds{{account="acme"}} {NOW.timestamp()!r}' in text
-    assert 'sellerguard_metric_value{account="acme",metric="amazon.odr"} 0.02' in text
-    assert 'sellerguard_metric_level{account="acme",metric="amazon.odr"} 3.0' in text
-    assert 'sellerguard_alerts_firing{target="ops",level="critical"} 1.0' in text
-    assert 'sellerguard_outbox_messages{status="sent"} 1.0' in text
+        d.pool.shutdown()
+    got = samples(text)
+    acct = {("account", "acme"), ("marketplace", "amazon")}
+    metric = frozenset(acct | {("metric", "amazon.odr")})
+    assert got[("sellerguard_up", frozenset())] == 1.0
+    assert got[("sellerguard_last_sync_success", frozenset(acct))] == 1.0
+    assert got[("sellerguard_last_sync_timestamp_seconds", frozenset(acct))] == NOW.timestamp()
+    assert got[("sellerguard_metric_ratio", metric)] == 0.02  # amazon.odr is a rate: _ratio
+    assert got[("sellerguard_metric_threshold_ratio", metric)] == 0.01
+    assert got[("sellerguard_metric_level", metric)] == 3.0
+    assert got[("sellerguard_alerts_firing", frozenset({("target", "ops"), ("level", "critical")}))] == 1.0
+    assert got[("sellerguard_outbox_messages", frozenset({("status", "sent")}))] == 1.0
     assert server.server.server_address[0] == "127.0.0.1"
+    clock.advance(minutes=3)  # the loop stopped turning: stalled, and sellerguard_up says so
+    from sellerguard.health import render_metrics
+
+    assert samples(render_metrics(d.snapshot(), clock.now()))[("sellerguard_up", frozenset())] == 0.0
+
+
+def test_health_states_starting_ok_degraded_stalled(store):
+    """A long first backfill is 'starting' (200); syncs failing twice in a row or stale data is 'degraded'
+    (200 on /healthz, 503 on /readyz); a loop that stopped ticking is 'stalled' (503)."""
+    from sellerguard.health import health
+
+    config = config_with([{"id": "a", "marketplace": "ebay", "sync_every": "5m"},
+                          {"id": "b", "marketplace": "ebay", "sync_every": "5m"}])
+    clock = FixedClock(NOW)
+    results = {"a": True, "b": True}
+    d = Daemon(config, store, clock=clock, sync=lambda c, s, *, accounts, **k: [Outcome(accounts[0],
+               ok=results[accounts[0]], error=None if results[accounts[0]] else "HTTP 503")],
+               evaluate=lambda c, s, now, accts: fake_report(now, accts, level="ok"), sleep=clock.sleep)
+    try:
+        for _minute in range(8):  # 8 minutes of first backfill: the loop ticks, never 503
+            d.tick()
+            assert health(d.snapshot(), clock.now())["status"] == "starting"
+            clock.advance(minutes=1)
+        d.cycle()
+        assert health(d.snapshot(), clock.now())["status"] == "ok"
+        results["b"] = False
+        d.cycle()
+        assert health(d.snapshot(), clock.now())["status"] == "ok"  # one failure is a blip
+        clock.advance(minutes=5)
+        d.cycle()
+        doc = health(d.snapshot(), clock.now())
+        assert doc["status"] == "degraded" and doc["accounts"]["b"]["state"] == "failing"
+        assert doc["accounts"]["a"]["state"] == "ok"
+        results["b"] = True
+        clock.advance(minutes=5)  # b's backoff is over
+        d.cycle()
+        assert health(d.snapshot(), clock.now())["status"] == "ok"
+        clock.advance(minutes=21)  # past b's stale_after (4 x 5 m) without a sync
+        doc = health(d.snapshot(), clock.now())
+        assert doc["status"] == "stalled"  # and the loop did not tick either
+        d.tick()
+        assert health(d.snapshot(), clock.now())["status"] == "degraded"  # data stale
+    finally:
+        d.pool.shutdown()
+
+
+def test_sd_notify_watchdog_over_the_socket_protocol(tmp_path):
+    import socket as socketlib
+
+    from sellerguard.health import Notifier
+
+    path = str(tmp_path / "notify.sock")
+    sock = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(2)
+    try:
+        n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "20000000"})  # WatchdogSec=20: ping every 10 s
+        assert n.send("READY=1")
+        n.watchdog(100.0)
+        n.watchdog(105.0)  # too soon: no second ping
+        n.watchdog(110.0)
+        got = [sock.recv(64).decode() for _ in range(3)]
+        assert got == ["READY=1", "WATCHDOG=1", "WATCHDOG=1"]
+        assert not Notifier({}).send("READY=1")  # outside systemd: nothing
+    finally:
+        sock.close()
 
 
 @pytest.fixture
@@ -363,8 +456,8 @@ def test_a_defect_injected_in_the_sandbox_reaches_the_fake_slack_within_one_cycl
         clock.advance(minutes=5)
         d.cycle()  # one cycle: sync, evaluate, queue, deliver
         rank = {"ok": 0, "unknown": 0, "warn": 1, "critical": 2}
-        risen = [m for key, (_, lv) in d.snapshot().metrics.items()
-                 if rank[lv] > rank[levels.get(key, (None, "ok"))[1]] for m in [key[1]]]
+        risen = [key[1] for key, p in d.snapshot().metrics.items()
+                 if rank[p.level] > rank[levels[key].level if key in levels else "ok"]]
         assert risen, "the injected defects should raise at least one metric"
         new = json.dumps(slack.posts[before:])
         assert all(f"`{m}`" in new for m in risen)

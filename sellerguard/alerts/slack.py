@@ -13,6 +13,7 @@ from typing import Any
 from sellerguard.alerts.blocks import context, escape, header, link, pack, section
 from sellerguard.alerts.dedup import Reason
 from sellerguard.alerts.model import SYNC_ITEM, Alert
+from sellerguard.alerts.units import fmt
 from sellerguard.rules.report import AccountStatus, Deadline, MetricStatus, StatusReport
 
 ICONS = {"critical": ":red_circle:", "warn": ":large_orange_circle:", "resolved": ":white_check_mark:"}
@@ -55,22 +56,6 @@ def story(n: Notice) -> str:
 
 def when(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _is_rate(m: MetricStatus) -> bool:
-    """Rates are stored as fractions (packs: "0.01 = 1%"); a value equal to numerator/denominator is one."""
-    if m.value is None or m.numerator is None or not m.denominator:
-        return False
-    return abs(m.value - m.numerator / m.denominator) < 1e-9
-
-
-def fmt(m: MetricStatus, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    # a reported figure may come without counts: a threshold and value within 0..1 is a rate as well
-    if _is_rate(m) or (m.threshold is not None and 0 < m.threshold <= 1 and 0 <= value <= 1):
-        return f"{value * 100:.2f}%"
-    return f"{value:,.4g}"
 
 
 def _account_title(acc: AccountStatus | None, account: str, marketplace: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,16 @@ def test_every_dedup_reason_is_documented(reason):
 
 
 def test_every_prometheus_metric_is_documented():
-    names = set(re.findall(r"^# TYPE (\S+)", render_metrics(Snapshot()), re.M))
+    from datetime import UTC, datetime
+
+    from sellerguard.health import AccountHealth, MetricPoint
+
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    snap = Snapshot(now, now, {"a": AccountHealth("amazon", timedelta(hours=2), now, now, True)},
+                    {("a", "amazon.odr"): MetricPoint("amazon", "ratio", 0.01, 0.01, 2, now, "ok"),
+                     ("a", "amazon.ahr"): MetricPoint("amazon", "number", 200, 100, None, None, "ok")},
+                    {("ops", "warn"): 1}, {"sync:a": 1}, {"sent": 1})
+    names = set(re.findall(r"^# TYPE (\S+)", render_metrics(snap, now), re.M))
     text = (DOCS / "deploy.md").read_text()
     assert names and all(f"`{n}`" in text for n in names), names
 
