@@ -43,6 +43,7 @@ from sellerguard.store import Store
 from sellerguard.store.tables import RECORD_TABLES, AccountRow, SyncRun
 
 DEFAULT_HORIZON_DAYS = 14
+EMPTY_REASONS = ("no eligible events in the window", "not reported by the marketplace (yet)")
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,11 @@ class Engine:
         # informational metrics (no threshold: ODR parts, Shopify rates before the seller sets a target) are shown
         # but never raise the account's level; no judged metric is nothing wrong, unless data is stale
         informational = {m.id for m in active if m.threshold is None and m.calculator not in ("reported", "periodic")}
-        judged = [m.level for m in metrics if m.id not in informational]
+        # a metric with nothing in its window (no returns in 60 days, no report yet) is unknown itself, but an
+        # account whose data is current is not made unknown by it
+        empty = {m.id for m in metrics if m.level == "unknown" and m.value is None and not stale
+                 and (m.reason or "").startswith(EMPTY_REASONS)}
+        judged = [m.level for m in metrics if m.id not in informational | empty]
         level = max(judged, key=lambda lv: LEVEL_ORDER[lv], default="unknown" if stale else "ok")
         return AccountStatus(marketplace=acc.marketplace, account=acc.id, display_name=acc.display_name,
                              level=level, last_sync=last_sync, metrics=metrics, deadlines=deadlines)
