@@ -300,17 +300,20 @@ def test_secrets_never_reach_an_error(clock, store):
     assert out.error_kind == "config" and "shpat_secret_value" not in out.error
 
 
-def test_the_pack_ships_every_target_off_until_an_account_turns_it_on():
+def test_the_pack_holds_no_target_until_an_account_sets_one():
+    """Shopify is not a marketplace: every metric is shown without a threshold (informational) until the account
+    sets its own number; enabling one without a threshold is a config error (rules-A's pack contract)."""
     from sellerguard.config import PolicyOverride
+    from sellerguard.errors import ConfigError
     from sellerguard.rules.engine import apply_override
     from sellerguard.rules.packs import load_packs
 
     pack = load_packs()["shopify"]
-    assert pack.metrics and not any(m.enabled for m in pack.metrics)
+    assert pack.metrics and all(m.threshold is None for m in pack.metrics)
     metric = pack.metric("shopify.ship_on_time")
     assert metric is not None
-    assert apply_override(metric, None, "t") is None
-    assert apply_override(metric, PolicyOverride(threshold=0.02), "t") is None  # a threshold alone is not "on"
+    with pytest.raises(ConfigError, match="needs threshold"):
+        apply_override(metric, PolicyOverride(enabled=True), "t")
     on = apply_override(metric, PolicyOverride(enabled=True, threshold=0.02), "t")
     assert on is not None and on.threshold == 0.02 and not on.confirmed
 
