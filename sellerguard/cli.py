@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from sellerguard import __version__
+from sellerguard import __version__, redact
 from sellerguard.config import Config, default_config_path, load_config
 from sellerguard.errors import ConfigError, NotBuiltError, SellerguardError
 from sellerguard.store import Store, default_db_url
@@ -44,6 +44,7 @@ class Ctx:
             from sellerguard.sync import check_accounts
 
             config = load_config(self.config_path)
+            redact.install(config)  # its secrets never reach a log line, a stored error or stderr (alerts)
             check_accounts(config)
             self._config = config
         return self._config
@@ -110,14 +111,14 @@ class SellerguardGroup(click.Group):
                 where = " ".join(["sellerguard", *exc.ctx.command_path.split()[1:]])
             hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
             message = _one_line(exc.format_message()).removesuffix(".")
-            err_console.print(f"Error: {where + ': ' if where else ''}{message}{hint}", markup=False)
+            err_console.print(redact.current(f"Error: {where + ': ' if where else ''}{message}{hint}"), markup=False)
             sys.exit(3)
         except click.Abort:
             err_console.print("Error: aborted", markup=False)
             sys.exit(3)
         except Exception as exc:  # a bug: one line for cron and monitoring; the traceback at DEBUG
             log.debug("unexpected error", exc_info=True)
-            err_console.print(f"Error: internal error: {type(exc).__name__}: {_one_line(exc)[:300]} "
+            err_console.print(f"Error: internal error: {type(exc).__name__}: {redact.current(_one_line(exc))[:300]} "
                               "(a bug; --log-level DEBUG shows the traceback)", markup=False)
             sys.exit(3)
         if not standalone_mode:
@@ -133,7 +134,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SellerguardError as exc:
-            err_console.print(f"Error: {exc}", markup=False)
+            err_console.print(f"Error: {redact.current(str(exc))}", markup=False)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             err_console.print("Interrupted.", markup=False)

@@ -215,8 +215,11 @@ INSIDE_EXPIRED = ErrorRule("refresh", "config", "the marketplace refused the acc
 
 
 def mask_url(url: str) -> str:
-    """The URL with secret-looking query values replaced by ***."""
+    """The URL with secret-looking query values replaced by *** and any user-info (``user:password@``) dropped."""
     parts = urlsplit(url)
+    if "@" in parts.netloc:  # a base_url with credentials in it: never in an error, a log or the store (alerts)
+        parts = parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1])
+        url = urlunsplit(parts)
     if not parts.query:
         return url
     query = [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]

@@ -38,11 +38,11 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
 from sellerguard import __version__
-from sellerguard.alerts.redact import excerpt
 from sellerguard.alerts.tables import OutboxRow
 from sellerguard.clock import Clock
 from sellerguard.config import Config, TargetConfig
 from sellerguard.errors import ConfigError
+from sellerguard.redact import excerpt
 from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
 from sellerguard.store import Store
 

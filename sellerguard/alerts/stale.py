@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from sellerguard import redact
 from sellerguard.alerts.model import SYNC_ITEM, Alert
 from sellerguard.store import Store
 from sellerguard.store.tables import SyncRun
@@ -43,6 +44,6 @@ def sync_alert(store: Store, account: str, marketplace: str, stale_limit: timede
     hours = (now - since).total_seconds() / 3600
     detail = (
         f"Failing for {hours:.1f} h (since {since:%Y-%m-%d %H:%M} UTC); metrics may be out of date.\n"
-        f"Last error ({last.error_kind or 'unknown'}): {last.error or 'no message'}"
+        f"Last error ({last.error_kind or 'unknown'}): {redact.current(last.error or 'no message')}"
     )
     return Alert(account, marketplace, SYNC_ITEM, level, detail=detail)
