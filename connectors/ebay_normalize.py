@@ -255,7 +255,7 @@ def normalize_standards(account: str, body: Any, as_of: datetime, where: str) ->
     out: list[ReportedMetric] = []
     cycles_seen: set[str] = set()
     for n, profile in enumerate(default):
-        cycle = (profile.get("cycle") or {}).get("cycleType")
+        cycle = _obj(profile.get("cycle")).get("cycleType")
         if cycle not in ("CURRENT", "PROJECTED"):
             continue
         program = str(profile.get("program") or "")[:50] or None

@@ -264,14 +264,18 @@ def fetch_reviews(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Ite
 
 
 def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
-    http = client(ctx)
-    if stream == "receipts":
-        yield from fetch_receipts(ctx, http, cursor)
-    elif stream == "reviews":
-        yield from fetch_reviews(ctx, http, cursor)
-    else:
+    if stream not in STREAMS:
         raise ConnectorError(f"unknown stream '{stream}' (known: {', '.join(STREAMS)})", kind="config",
                              where="etsy")
+    http = client(ctx)
+    try:
+        yield from (fetch_receipts if stream == "receipts" else fetch_reviews)(ctx, http, cursor)
+    except ConnectorError as exc:
+        # a shop id read from users/me that Etsy then refuses ("does not own this shop", no such shop) is dropped,
+        # so the next sync reads it again instead of failing on it forever
+        if exc.status in (403, 404) and ctx.state.get("shop_id") and not (ctx.options and ctx.options.shop_id):
+            ctx.state.put("shop_id", None)
+        raise
 
 
 def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:

@@ -284,7 +284,7 @@ def normalize_order(account: str, node: Any, handling_days: int | None = None, s
             order_ref=oid, shipped_at=in_transit or created, confirmed_at=created,
             carrier=text(tracking.get("company"), f"{where}: fulfillments[{i}].trackingInfo.company"),
             tracking_number=number,
-            tracking_validated=True if display in TRACKED_STATUSES else None,  # a carrier event = a scan
+            tracking_validated=True if isinstance(display, str) and display in TRACKED_STATUSES else None,
             delivered_at=opt_ts(f.get("deliveredAt"), f"{where}: fulfillments.deliveredAt"),
             item_count=quantity(f.get("totalQuantity"), f"{where}: fulfillments[{i}].totalQuantity"),
             tracking_uploaded_at=created if number else None,  # the tracking came with the fulfilment

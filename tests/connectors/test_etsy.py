@@ -412,3 +412,17 @@ def test_a_garbled_stored_token_or_shop_id_is_dropped_not_kept(store, clock):
         "keystring": "kstr", "shared_secret": "ssecret", "refresh_token": "rt-0"}}]}).accounts[0]
     assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["receipts"]).ok
     assert fake.refresh_counter == 1 and store.state("etsy-1", "shop_id") == "88001"
+
+
+@responses.activate
+def test_a_shop_id_etsy_refuses_is_dropped_and_read_again(store, clock):
+    """Issue 18 kind 4 (fuzz): users/me answered a huge but valid shop id; Etsy refused it with 403 on every later
+    sync because it was kept. Now it is dropped and read again."""
+    FakeEtsy(responses.mock, [])
+    responses.mock.add(responses.GET, f"{API}/v3/application/users/me", json={"user_id": 5551, "shop_id": 17 * 10**14})
+    responses.mock.add(responses.GET, f"{API}/v3/application/shops/{17 * 10**14}/receipts", status=403,
+                       json={"error": "The user does not own this shop"})
+    acc = parse_config({"accounts": [{"id": "etsy-1", "marketplace": "etsy", "credentials": {
+        "keystring": "kstr", "shared_secret": "ssecret", "refresh_token": "rt-0"}}]}).accounts[0]
+    out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["receipts"])
+    assert out.error_kind == "config" and store.state("etsy-1", "shop_id") is None
