@@ -487,9 +487,7 @@ def fetch_performance(ctx: SyncContext, cursor: str | None, http: HttpClient | N
         if response.status_code == 204:
             continue  # no data accumulated yet (new seller, too few orders); an empty 200 is a payload error
         body = http.json(response, endpoint)
-        metric = parse_summary(ctx.account.id, metric_id, endpoint, body, duration, rate_keys, now)
-        if metric is not None:
-            records.append(metric)
+        records.append(parse_summary(ctx.account.id, metric_id, endpoint, body, duration, rate_keys, now))
     yield Batch(records, now.isoformat(), progress=len(INSIGHTS))
 
 

@@ -48,8 +48,9 @@ def _number(value: Any, field: str, endpoint: str) -> float | None:
 
 
 def parse_summary(account: str, metric_id: str, endpoint: str, body: Any, duration: int,
-                  rate_keys: tuple[str, ...], now: datetime) -> ReportedMetric | None:
-    """One summary -> ReportedMetric (rate as a fraction); None when Walmart has no figure yet."""
+                  rate_keys: tuple[str, ...], now: datetime) -> ReportedMetric:
+    """One summary -> ReportedMetric (rate as a fraction); value None, status NOT_REPORTED when the rate key is
+    there but empty (Walmart has no figure yet). A summary without any rate key is a payload error."""
     if not isinstance(body, dict):
         raise payload_error(endpoint, "(root)", "not an object")
     p = body.get("payload", body)
@@ -61,9 +62,7 @@ def parse_summary(account: str, metric_id: str, endpoint: str, body: Any, durati
     for key in rate_keys:
         if (percent := _number(p.get(key), f"payload.{key}", endpoint)) is not None:
             break
-    if percent is None:
-        return None
-    if not 0 <= percent <= 100:
+    if percent is not None and not 0 <= percent <= 100:
         raise payload_error(endpoint, "payload rate", f"{percent} is not a percentage")
     days = _number(p.get("reportDuration"), "payload.reportDuration", endpoint) or duration
     if days not in (14, 30, 60, 90):  # the durations Walmart offers; anything else is not this summary
@@ -77,7 +76,9 @@ def parse_summary(account: str, metric_id: str, endpoint: str, body: Any, durati
         raise payload_error(endpoint, "payload.ordersImpacted", f"not a plausible count: {impacted}")
     return ReportedMetric(
         account=account, external_id=f"{metric_id}:{days}d:{end:%Y-%m-%d}", raw_hash=payload_hash(body),
-        metric_id=metric_id, value=round(percent / 100, 6), numerator=impacted, denominator=None,
-        window_start=end - timedelta(days=days), window_end=end,
-        status=str(status)[:50] if status else None, scope=None, as_of=now,
+        metric_id=metric_id, value=round(percent / 100, 6) if percent is not None else None, numerator=impacted,
+        denominator=None, window_start=end - timedelta(days=days), window_end=end,
+        # a rate key present but empty: Walmart has no figure yet; stored as "not reported", never as 0 or skipped
+        status=(str(status)[:50] if status else None) if percent is not None else "NOT_REPORTED", scope=None,
+        as_of=now,
     )

@@ -235,8 +235,8 @@ def test_a_summary_without_any_rate_key_is_a_payload_error_not_no_figure(clock):
     keys = ("cumulativeRate", "overallRate")
     with pytest.raises(ConnectorError, match="none of cumulativeRate"):
         parse_summary("wm", "walmart.vtr", "/x", {"reportDuration": 30}, 30, keys, clock.now())
-    assert parse_summary("wm", "walmart.vtr", "/x", {"payload": {"cumulativeRate": None}}, 30, keys,
-                         clock.now()) is None  # present but empty: Walmart has no figure yet
+    empty = parse_summary("wm", "walmart.vtr", "/x", {"payload": {"cumulativeRate": None}}, 30, keys, clock.now())
+    assert empty.value is None and empty.status == "NOT_REPORTED"  # no figure yet: kept as such, never skipped
 
 
 @responses.activate
