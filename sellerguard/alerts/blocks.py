@@ -19,17 +19,40 @@ FALLBACK_MAX = 3000
 
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+# line breaks of every kind, other control characters and bidi overrides: foreign text stays on its one line
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+# Slack mrkdwn has no backslash escape: its formatting characters become look-alikes that format nothing
+_MRKDWN = str.maketrans({"`": "\u02cb", "*": "\u2217", "_": "\uff3f", "~": "\u223c"})
+TEXT_CAP = 200  # one piece of foreign text (a name, an order id, a reason) in a message
 
 
-def escape(text: object) -> str:
-    """Make any buyer- or marketplace-written text inert in Slack.
+def one_line(text: object, limit: int = TEXT_CAP) -> str:
+    """Foreign text on one line (every break and control character a space), at most ``limit`` characters."""
+    out = " ".join(_BREAKS.sub(" ", str(text)).split())
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _inert(text: str) -> str:
+    out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = out.replace("://", ":\u2060//")  # no client turns a bare URL into a link
+    return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), out)
+
+
+def escape(text: object, limit: int = TEXT_CAP) -> str:
+    """Make any buyer-, marketplace- or pack-written text inert in Slack mrkdwn, on one line.
 
     ``&``, ``<`` and ``>`` are Slack's control characters (``<!channel>``, ``<@U123>``, ``<url|label>``), so they
-    become entities; a bare ``@channel`` gets a zero-width joiner so no client or legacy parser can treat it as a
-    broadcast. Text objects are also sent with ``verbatim: true`` so Slack does not auto-link what is left.
+    become entities; `` ` ``, ``*``, ``_`` and ``~`` (code, bold, italic, strike) become look-alikes; line breaks
+    become spaces (a newline could start a line that looks like ours); a bare ``@channel`` gets a word joiner and
+    ``://`` one too, so no client or legacy parser broadcasts or links. Text objects are also sent with
+    ``verbatim: true``.
     """
-    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _BROADCAST.sub(lambda m: "@\u2060" + m.group(1), out)
+    return _inert(one_line(text, limit).translate(_MRKDWN))
+
+
+def code(text: object, limit: int = TEXT_CAP) -> str:
+    """Foreign text inside a code span (`` `...` ``): only a backtick could end it, so only that is replaced."""
+    return _inert(one_line(text, limit).replace("`", "\u02cb"))
 
 
 def safe_url(url: str | None) -> str | None:

@@ -13,10 +13,12 @@ import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
 from sellerguard.alerts import outbox
+from sellerguard.alerts.blocks import one_line
 from sellerguard.alerts.dedup import NOTIFY, Reason, decide
 from sellerguard.alerts.links import seller_page
 from sellerguard.alerts.model import Alert, effective_level, report_alerts
@@ -149,8 +151,23 @@ def bodies(target: TargetConfig, messages: list[dict[str, object]], report: Stat
     if target.type == "webhook":
         from sellerguard.status import report_document
 
-        return [json.dumps(report_document(report), ensure_ascii=False)]
+        return [json.dumps(_one_line_strings(report_document(report)), ensure_ascii=False)]
     return [json.dumps(m, ensure_ascii=False) for m in messages]
+
+
+WEBHOOK_TEXT_MAX = 500
+
+
+def _one_line_strings(node: Any) -> Any:
+    """Every text field of the webhook document on one line and at most ``WEBHOOK_TEXT_MAX`` characters: a
+    receiver that forwards a name or an order id into its own chat cannot be handed a line of ours."""
+    if isinstance(node, str):
+        return one_line(node, WEBHOOK_TEXT_MAX)
+    if isinstance(node, dict):
+        return {k: _one_line_strings(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_one_line_strings(v) for v in node]
+    return node
 
 
 def _keys(target: TargetConfig, notices: list[Notice]) -> list[outbox.Event]:

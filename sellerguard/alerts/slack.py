@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sellerguard.alerts.blocks import context, escape, header, link, pack, section
+from sellerguard.alerts.blocks import code, context, escape, header, link, pack, section
 from sellerguard.alerts.dedup import Reason
 from sellerguard.alerts.model import SYNC_ITEM, Alert
 from sellerguard.alerts.units import fmt
@@ -63,16 +63,40 @@ def _account_title(acc: AccountStatus | None, account: str, marketplace: str) ->
     return f"{name} ({marketplace})"
 
 
+KIND_LABELS = {"ship": "Ship", "reply": "Reply to message", "tracking": "Upload tracking for",
+               "deliver": "Deliver", "return": "Handle return"}
+
+
+def deadline_label(kind: str, ref: str) -> str:
+    """``Ship `111-222```: the action by its human label, never the raw ``deadline:ship:111-222`` key."""
+    return f"{KIND_LABELS.get(kind) or escape(kind)} `{code(ref)}`"
+
+
+def item_label(item: str, metrics: dict[str, MetricStatus]) -> str:
+    """An alert's item for a reader: a deadline's label, "sync", or the metric's name and id."""
+    if item.startswith("deadline:"):
+        _, kind, ref = [*item.split(":", 2), "", ""][:3]
+        return deadline_label(kind, ref)
+    if item == SYNC_ITEM:
+        return "sync"
+    m = metrics.get(item)
+    return f"{escape(m.name)} `{code(item)}`" if m is not None else f"`{code(item)}`"
+
+
 def _deadline_line(d: Deadline, metrics: dict[str, MetricStatus]) -> str:
-    line = f"• {escape(d.kind)} `{escape(d.ref)}` by {when(d.due)}"
+    line = f"• {deadline_label(d.kind, d.ref)} by {when(d.due)}"
     m = metrics.get(d.metric)
     if d.value_if_missed is not None and m is not None:
-        line += f" (if missed: {escape(m.id)} → {fmt(m, d.value_if_missed)})"
+        line += f" (if missed: {escape(m.name)} → {fmt(m, d.value_if_missed)})"
     return line
 
 
+def _more(total: int, shown: int) -> list[str]:
+    return [f"…and {total - shown} more"] if total > shown else []
+
+
 def metric_text(m: MetricStatus, label: str, acc: AccountStatus | None, page: str | None) -> str:
-    lines = [f"*{escape(m.name)}* `{escape(m.id)}` · {label}"]
+    lines = [f"*{escape(m.name)}* `{code(m.id)}` · {label}"]
     value = f"Value *{fmt(m, m.value)}*"
     if m.numerator is not None and m.denominator is not None:
         value += f" ({m.numerator:g} of {m.denominator:g}"
@@ -92,14 +116,14 @@ def metric_text(m: MetricStatus, label: str, acc: AccountStatus | None, page: st
     if m.reported_value is not None:
         lines.append(f"Marketplace reports {fmt(m, m.reported_value)}")
     if m.reason:
-        lines.append(f"Why: {escape(m.reason)}")
+        lines.append(f"Why: {escape(m.reason, limit=400)}")
     if m.consequence:
-        lines.append(f"If breached: {escape(m.consequence)}")
+        lines.append(f"If breached: {escape(m.consequence, limit=400)}")
     if not m.confirmed:
         lines.append("_This rule is not confirmed by the marketplace (see the pack)._")
     items = sorted((d for d in (acc.deadlines if acc else []) if d.metric == m.id), key=lambda d: d.due)
     if items:
-        shown = ", ".join(f"{escape(d.kind)} `{escape(d.ref)}` by {when(d.due)}" for d in items[:5])
+        shown = ", ".join(f"{deadline_label(d.kind, d.ref)} by {when(d.due)}" for d in items[:5])
         more = f" and {len(items) - 5} more" if len(items) > 5 else ""
         lines.append(f"Items to act on: {shown}{more}")
     links = [link(page, "Open seller page")] if page else []
@@ -126,8 +150,8 @@ def _group_sections(
             continue
         told = f"\n{story(n)}" if n.history else ""
         if a.item == SYNC_ITEM:
-            sections.append(section(f"*Data is stale: sync keeps failing* · {LABELS[n.reason]}\n"
-                                    f"{escape(a.detail)}{told}"))
+            detail = "\n".join(escape(line, limit=400) for line in (a.detail or "").split("\n"))
+            sections.append(section(f"*Data is stale: sync keeps failing* · {LABELS[n.reason]}\n{detail}{told}"))
         elif a.deadline is not None:
             items.append(n)
         elif a.metric is not None:
@@ -135,25 +159,25 @@ def _group_sections(
     if items:
         items.sort(key=lambda n: n.alert.deadline.due if n.alert.deadline else datetime.max)
         lines = [_deadline_line(n.alert.deadline, metrics) for n in items[:ITEMS_SHOWN] if n.alert.deadline]
-        if len(items) > ITEMS_SHOWN:
-            lines.append(f"…and {len(items) - ITEMS_SHOWN} more")
-        head = f"*Items to act on* · {len(items)} due soon"
+        lines += _more(len(items), ITEMS_SHOWN)
+        now = notices[0].at
+        late = sum(1 for n in items if now is not None and n.alert.deadline and n.alert.deadline.due <= now)
+        head = f"*Items to act on* · {len(items)} new" + (f", {late} already past due" if late else "")
         sections.append(section("\n".join([head, *lines, link(page, "Open seller page") if page else ""]).strip()))
     if bucket == "resolved":
-        lines, done = [], 0
+        lines, done = [], []
         for n in notices:
             a = n.alert
             told = f" ({story(n)})" if n.history else ""
-            if a.deadline is not None and not told:
-                done += 1
+            if a.item.startswith("deadline:"):
+                done.append(f"• {item_label(a.item, metrics)}: done or no longer due{told}")
             elif a.item == SYNC_ITEM:
                 lines.append(f"• sync works again{told}")
             else:
                 m = metrics.get(a.item) or a.metric
                 value = f" ({fmt(m, m.value)})" if m is not None else ""
-                lines.append(f"• `{escape(a.item)}` back to ok{value}{told}")
-        if done:
-            lines.append(f"• {done} item(s) done or no longer due")
+                lines.append(f"• {item_label(a.item, metrics)} back to ok{value}{told}")
+        lines += done[:ITEMS_SHOWN] + _more(len(done), ITEMS_SHOWN)
         sections.append(section("\n".join(lines)))
     return sections
 
@@ -191,11 +215,13 @@ def render_digest(report: StatusReport, pages: dict[str, str | None], now: datet
                  f"last sync {synced}"]
         for m in bad:
             thr = f" vs {escape(m.comparator)} {fmt(m, m.threshold)}" if m.threshold is not None else ""
-            lines.append(f"• {escape(m.name)} `{escape(m.id)}`: {fmt(m, m.value)}{thr} ({m.level})")
+            lines.append(f"• {escape(m.name)} `{code(m.id)}`: {fmt(m, m.value)}{thr} ({m.level})")
         if not bad:
             lines.append(f"All {len(acc.metrics)} metrics ok")
         if soon:
-            lines.append(f"{len(soon)} item(s) due in the next 24 h")
+            soon.sort(key=lambda d: d.due)
+            lines.append(f"{len(soon)} item(s) due in the next 24 h:")
+            lines += [f"• {deadline_label(d.kind, d.ref)} by {when(d.due)}" for d in soon[:5]] + _more(len(soon), 5)
         if page := pages.get(acc.account):
             lines.append(link(page, "Open seller page"))
         groups[0].append(section("\n".join(lines)))
@@ -205,6 +231,6 @@ def render_digest(report: StatusReport, pages: dict[str, str | None], now: datet
 
 
 def render_test(target: str, now: datetime) -> list[dict[str, Any]]:
-    text = (f"This is a test from sellerguard to target `{escape(target)}` at {when(now)}.\n"
+    text = (f"This is a test from sellerguard to target `{code(target)}` at {when(now)}.\n"
             "Alerts will look like this: a header per account and level, then one section per metric.")
     return pack([[header(":wave: sellerguard test notification"), section(text)]])

@@ -34,6 +34,18 @@ def failing_since(store: Store, account: str) -> tuple[datetime, SyncRun] | None
     return (since or last.started_at), last
 
 
+def duration(delta: timedelta) -> str:
+    """"12 min", "3 h 20 min", "2 days 4 h": never "0.0 h"."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
+
+
 def sync_alert(store: Store, account: str, marketplace: str, stale_limit: timedelta, now: datetime) -> Alert:
     failing = failing_since(store, account)
     if failing is None or now - failing[0] < stale_limit:
@@ -41,9 +53,9 @@ def sync_alert(store: Store, account: str, marketplace: str, stale_limit: timede
     since, last = failing
     # credentials or settings that are wrong will not heal by waiting: that is critical
     level = "critical" if last.error_kind == "config" else "warn"
-    hours = (now - since).total_seconds() / 3600
+    error = " ".join(redact.current(last.error or "no message").split())[:300]
     detail = (
-        f"Failing for {hours:.1f} h (since {since:%Y-%m-%d %H:%M} UTC); metrics may be out of date.\n"
-        f"Last error ({last.error_kind or 'unknown'}): {redact.current(last.error or 'no message')}"
+        f"Failing for {duration(now - since)} (since {since:%Y-%m-%d %H:%M} UTC); metrics may be out of date.\n"
+        f"Last error ({last.error_kind or 'unknown'}): {error}"
     )
     return Alert(account, marketplace, SYNC_ITEM, level, detail=detail)

@@ -120,7 +120,7 @@ def test_metric_section_shows_value_threshold_headroom_forecast_items_and_link()
     assert "Value *0.80%* (8 of 1000 over 60 days) vs threshold &lt; 1.00% (warning at 0.75%)" in text
     assert "Headroom: 2 more defects" in text
     assert "Forecast: crosses the threshold on 2026-11-26 12:00 UTC" in text
-    assert "ship `111-1`" in text
+    assert "Ship `111-1`" in text
     assert "<https://sellercentral.amazon.com/p|Open seller page>" in text
     assert message["text"].startswith(":large_orange_circle: acme-us (amazon): warning")
 
@@ -154,3 +154,104 @@ def test_any_content_packs_within_limits_and_stays_inert(names, refs):
         only_our_links(payload)
     sections = sum(1 for msg in messages for b in msg["blocks"] if b["type"] == "section")
     assert sections == len(names) + (1 if refs else 0)
+
+
+# -- text that cannot pose as sellerguard (issue 20 item 5) ------------------------------------------------
+
+SPOOFS = [
+    "111-2\n:rotating_light: *Account suspended*",
+    "x`code break` *bold* _italic_ ~strike~",
+    "Acme\r\n\u2028<!here> @channel <https://evil.example|login>",
+    "https://evil.example/login",
+    "A" * 5000,
+]
+
+
+def test_foreign_text_is_one_inert_line_in_every_block_and_the_webhook():
+    import json as jsonlib
+
+    from sellerguard.alerts.pipeline import bodies
+    from sellerguard.config import TargetConfig
+
+    for spoof in SPOOFS:
+        m = metric(level="critical", value=0.02, name=spoof, reason=spoof, consequence=spoof)
+        acc = account("acme-us", m, deadlines=[deadline(spoof, at(2))])
+        acc = acc.model_copy(update={"display_name": spoof})
+        rep = report(at(0), acc)
+        for msg in render_alerts(notices_for(rep), rep, {"acme-us": None}) + render_digest(rep, {}, at(0)):
+            for block in msg["blocks"]:
+                texts = [block["text"]] if "text" in block else block["elements"]
+                for t in texts:
+                    for line in t["text"].split("\n"):
+                        assert not line.lstrip().startswith(":rotating_light:"), line
+                        # every backtick pairs up into our own code spans; no *, _, ~ from foreign text
+                        assert line.count("`") % 2 == 0, line
+                        outside = re.sub(r"`[^`]*`", "", line)  # inside a code span nothing formats
+                        assert "*Account suspended*" not in outside and "_italic_" not in outside
+                        assert "~strike~" not in outside
+                        assert "<!here>" not in line and "https://evil" not in line and "@channel" not in line
+                        assert len(line) < 1200
+        hook = TargetConfig(name="h", type="webhook", url="env:X")
+        doc = jsonlib.loads(bodies(hook, [], rep)[0])
+        strings = [s for s in _strings(doc)]
+        assert all("\n" not in s and "\r" not in s and "\u2028" not in s and len(s) <= 500 for s in strings)
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+# -- truthful bodies (issue 20 item 6) -----------------------------------------------------------------------
+
+
+def test_values_follow_the_packs_unit_etsy_stars_are_not_percent():
+    from sellerguard.alerts.units import fmt
+
+    stars = metric("etsy.star_average_rating", level="warn", value=4.7431, numerator=None, denominator=None,
+                   threshold=4.8, warn=4.85, comparator=">=", name="Average review rating (Star Seller)")
+    assert fmt(stars, stars.value) == "4.74" and fmt(stars, stars.threshold) == "4.80"
+    rep = report(at(0), account("etsy-shop", stars, marketplace="etsy"))
+    text = json.dumps(render_alerts(notices_for(rep), rep, {}))
+    assert "4.74" in text and "474" not in text and "%" not in text
+    rate = metric("etsy.std_on_time_shipping", value=0.9, numerator=None, denominator=None, threshold=0.8)
+    assert fmt(rate, rate.value) == "90.00%"  # a rate calculator: a fraction, declared by the pack
+
+
+def test_items_due_are_listed_or_counted_and_resolved_ones_named():
+    items = [deadline(f"111-{i}", at(1 + i / 10)) for i in range(20)]
+    rep = report(at(0), account("acme-us", metric(), deadlines=items))
+    text = "\n".join(b["text"]["text"] for m in render_alerts(notices_for(rep), rep, {}) for b in m["blocks"]
+                     if "text" in b)
+    assert "20 new" in text and "…and 5 more" in text and text.count("• Ship `111-") == 15
+    digest = json.dumps(render_digest(rep, {}, at(0)))
+    assert "20 item(s) due in the next 24 h" in digest and "and 15 more" in digest
+    gone = [Notice(Alert("acme-us", "amazon", "deadline:ship:111-7", "ok"), Reason.RESOLVED)]
+    text = json.dumps(render_alerts(gone, rep, {}))
+    assert "Ship `111-7`: done or no longer due" in text and "deadline:ship" not in text
+
+
+def test_failing_for_is_a_human_duration():
+    from datetime import timedelta
+
+    from sellerguard.alerts.stale import duration
+
+    assert [duration(timedelta(seconds=s)) for s in (5, 600, 3600, 12_000, 200_000)] == [
+        "1 min", "10 min", "1 h", "3 h 20 min", "2 days 7 h"]
+
+
+def test_the_webhook_posts_the_documented_status_document():
+    from sellerguard.alerts.pipeline import bodies
+    from sellerguard.config import TargetConfig
+    from sellerguard.status import report_document
+
+    rep = report(at(0), account("acme-us", metric(level="critical", value=0.0123456789)))
+    doc = json.loads(bodies(TargetConfig(name="h", type="webhook", url="env:X"), [], rep)[0])
+    assert doc == json.loads(json.dumps(report_document(rep)))  # docs/status-json.md, top-level level included
+    assert doc["level"] == "critical" and list(doc)[:2] == ["as_of", "level"]
