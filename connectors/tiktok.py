@@ -380,12 +380,18 @@ def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
     if (stream == "reviews" and not opts.reviews) or (stream == "performance" and not opts.performance):
         return
     session = Session(ctx)
-    if stream in SEARCHES:
-        yield from fetch_updates(session, stream, cursor)
-    elif stream == "reviews":
-        yield from fetch_reviews(session, cursor)
-    else:
-        yield from fetch_performance(session)
+    try:
+        if stream in SEARCHES:
+            yield from fetch_updates(session, stream, cursor)
+        elif stream == "reviews":
+            yield from fetch_reviews(session, cursor)
+        else:
+            yield from fetch_performance(session)
+    except ConnectorError as exc:
+        # a looked-up shop cipher that TikTok refuses is never kept: the next sync looks it up again
+        if exc.kind == "config" and "cipher" in exc.message.lower() and not opts.shop_cipher:
+            ctx.state.put("shop_cipher", None)
+        raise
 
 
 def sandbox_account(base_url: str, account_id: str) -> dict[str, Any]:

@@ -512,3 +512,25 @@ def test_a_shipped_line_without_its_package_id_is_a_payload_error_when_the_order
     with pytest.raises(ConnectorError) as err:
         normalize_order("t", order, "POST search", "data.orders[0]")
     assert "line_items[0].package_id" in str(err.value)
+
+
+@responses.activate
+def test_a_shop_cipher_tiktok_refuses_is_dropped_and_looked_up_again(store, clock):
+    """Fuzz (issue 18): a cipher that looks fine but TikTok refuses (code 36009004) was kept: every sync failed."""
+    now = int(clock.now().timestamp())
+    fake = FakeTikTok(responses.mock, now)
+    store.put_state("tts-1", "shop_cipher", "ROW_stale_cipher", now=clock.now())
+    path = f"{API}/order/202309/orders/search"
+
+    def search(request):
+        if "ROW_stale_cipher" in request.url:
+            return 200, {}, envelope(None, 36009004, "shop_cipher is invalid")
+        return fake.handle(request)
+
+    responses.mock.remove(responses.POST, path)
+    responses.mock.add_callback(responses.POST, path, callback=search)
+    outcome = run(store, clock, streams=["orders"])
+    assert outcome.error_kind == "config" and "shop_cipher" in outcome.error
+    assert store.state("tts-1", "shop_cipher") is None
+    assert run(store, clock, streams=["orders"]).ok
+    assert store.state("tts-1", "shop_cipher") == "ROW_sample_cipher"
