@@ -21,6 +21,7 @@ class Reason(StrEnum):
     RESOLVED = "resolved"  # back to ok after the target was told it fired
     SILENCED = "silenced"  # would notify, muted by a silence
     QUIET = "quiet"  # would notify, held by the target's quiet hours
+    HELD = "held"  # would notify, held by the target's rate cap (deadline items of a busy shop)
     UNKNOWN = "unknown"  # no data to judge: neither fire nor resolve
     NONE = "none"  # nothing new to say
 

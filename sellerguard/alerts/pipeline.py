@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -70,6 +70,27 @@ def all_alerts(store: Store, config: Config, report: StatusReport, now: datetime
     return alerts
 
 
+MESSAGES_PER_HOUR = 6  # per target: warn-level deadline items wait for a slot (one per 10 min) and go together
+HELD_ITEM = "_held"  # alert_state row (account "") remembering since when a target's items are held back
+
+
+def recently_told(session: Session, target: str, now: datetime, cap: int) -> bool:
+    """Whether ``target`` got an alert message within the last hour / ``cap`` (10 min at 6 per hour): the
+    spacing that keeps it at ``cap`` messages per hour (folded messages never went out)."""
+    from sqlalchemy import func
+
+    last = session.exec(
+        select(func.max(OutboxRow.created_at)).where(
+            OutboxRow.target == target, OutboxRow.kind == "alert", OutboxRow.status != "folded")
+    ).one()
+    return last is not None and now - last < timedelta(hours=1) / cap
+
+
+def _cappable(alert: Alert, level: str) -> bool:
+    """Only deadline items below critical wait for the cap: metrics, sync and critical news never do."""
+    return alert.item.startswith("deadline:") and level != "critical"
+
+
 def _decide_target(
     session: Session,
     config: Config,
@@ -91,6 +112,8 @@ def _decide_target(
     for key in states.keys() - current.keys():  # gone from the report: the item cleared
         current[key] = Alert(key[0], accounts[key[0]], key[1], "ok")
     quiet = in_quiet_hours(now, target.quiet_hours, target.timezone)
+    cap = getattr(target, "max_per_hour", None) or MESSAGES_PER_HOUR
+    capped = recently_told(session, target.name, now, cap)
     decisions: dict[tuple[str, str], Reason] = {}
     notices: list[Notice] = []
     for key, alert in sorted(current.items()):
@@ -106,6 +129,8 @@ def _decide_target(
             silenced=any(s.matches(alert) for s in silences),
             quiet=quiet and level != "critical",  # quiet hours hold everything but critical news
         )
+        if reason in NOTIFY and capped and _cappable(alert, level):
+            reason = Reason.HELD
         decisions[key] = reason
         if reason in NOTIFY:
             notices.append(Notice(alert if level == alert.level else _at(alert, level), reason, at=now))
@@ -127,6 +152,8 @@ def _update_state(
     now: datetime,
 ) -> None:
     notify = reason in NOTIFY
+    if state is None and reason is Reason.HELD:
+        return  # decided again at the next evaluation, like a quiet-hours hold
     if state is None:
         if level in ("ok", "unknown") and not notify:
             return  # nothing fired, nothing to remember
@@ -185,9 +212,26 @@ def _accounts(notices: list[Notice]) -> list[tuple[str, datetime]]:
     return list(seen.items())
 
 
+def _hold(session: Session, target: str, held: int, now: datetime) -> datetime | None:
+    """Remember since when ``target`` has items held back by its rate cap; when nothing is held any more,
+    forget it and return since when (the message that now goes out says so), else None."""
+    row = session.get(AlertStateRow, (target, "", HELD_ITEM))
+    if held:
+        if row is None:
+            session.add(AlertStateRow(target=target, account="", item=HELD_ITEM, level="held", firing_since=now,
+                                      updated_at=now))
+            log.info("target %s: %d deadline item(s) held back by the rate cap (%d messages per hour)", target, held,
+                     MESSAGES_PER_HOUR)
+        return None
+    if row is None:
+        return None
+    session.delete(row)
+    return row.firing_since
+
+
 def queue_notices(
     session: Session, target: TargetConfig, notices: list[Notice], scoped: StatusReport,
-    pages: dict[str, str | None], now: datetime,
+    pages: dict[str, str | None], now: datetime, held_since: datetime | None = None,
 ) -> int:
     """Fold what this evaluation supersedes, render (with the folded history) and queue, in the caller's
     transaction."""
@@ -196,7 +240,8 @@ def queue_notices(
     history = outbox.fold(session, target.name, {e.key for e in own})
     if target.type == "slack":
         told = [replace(n, history=tuple(history.get(f"{n.alert.account}/{n.alert.item}", ()))) for n in notices]
-        messages = render_alerts(told, scoped, pages)
+        messages = render_alerts(told, scoped, pages, held_since=held_since,
+                                 cap=getattr(target, "max_per_hour", None) or MESSAGES_PER_HOUR)
     else:
         messages = []
     events = [e for evs in history.values() for e in evs] + own
@@ -216,9 +261,11 @@ def process_report(store: Store, config: Config, report: StatusReport, *, now: d
             scoped = target_report(report, target)
             decisions, notices = _decide_target(session, config, target, scoped, alerts, silences, now)
             result.decisions[target.name] = decisions
+            held = sum(1 for r in decisions.values() if r is Reason.HELD)
+            since = _hold(session, target.name, held, now)
             if not notices:
                 continue
-            queued = queue_notices(session, target, notices, scoped, pages, now)
+            queued = queue_notices(session, target, notices, scoped, pages, now, held_since=since)
             result.queued[target.name] = queued
             log.info("queued %d message(s) for target %s: %d alert change(s)", queued, target.name, len(notices))
     return result

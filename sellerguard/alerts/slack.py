@@ -183,7 +183,8 @@ def _group_sections(
 
 
 def render_alerts(
-    notices: list[Notice], report: StatusReport, pages: dict[str, str | None]
+    notices: list[Notice], report: StatusReport, pages: dict[str, str | None],
+    held_since: datetime | None = None, cap: int = 6,
 ) -> list[dict[str, Any]]:
     """Messages for one target and one evaluation: per account, a header per level, then its sections."""
     accounts = {a.account: a for a in report.accounts}
@@ -202,7 +203,11 @@ def render_alerts(
             label = {"critical": "CRITICAL", "warn": "warning", "resolved": "resolved"}[bucket]
             head = header(f"{ICONS[bucket]} {escape(title)}: {label}")
             groups.append([head, *_group_sections(group, acc, pages.get(account), bucket)])
-    return pack(groups, context(f"sellerguard · data as of {when(report.as_of)}"))
+    footer = f"sellerguard · data as of {when(report.as_of)}"
+    if held_since is not None:
+        footer += (f" · includes items held back since {held_since:%H:%M} UTC by this channel's rate cap "
+                   f"(at most {cap} messages per hour; critical news is never held)")
+    return pack(groups, context(footer))
 
 
 def render_digest(report: StatusReport, pages: dict[str, str | None], now: datetime) -> list[dict[str, Any]]:
