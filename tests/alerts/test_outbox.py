@@ -219,18 +219,21 @@ def text_of(message):
 def test_outage_order_folding_and_drain(store, config):
     """Fired 12:02, resolved 12:15, fired again 12:19 while Slack fails 429/500/refused/503: the channel ends
     firing, told the whole story once; other alerts leave in creation order; drained within a minute."""
-    slack = StandIn([429, 500, "refused", 503, 500, 500, 500, 500])
+    slack = StandIn([429, 500, "refused", 503] + [500] * 30)
     responses.add_callback(responses.POST, SLACK_URL, callback=slack)
     responses.post(HOOK_URL, status=204)
     only_slack = config.model_copy(update={"notify": config.notify[:1]})
     clock = FixedClock(at(0))
     minute = 1 / 60
 
-    def evaluate(minutes, odr, other=None):
+    def evaluate(minutes, odr, other=None, vtr=False):
         metrics = [metric(level=odr, value=0.02 if odr == "critical" else 0.005)]
         if other:
             metrics.append(metric("amazon.lsr", level=other, value=0.05 if other == "critical" else 0.01,
                                   name="Late Shipment Rate", threshold=0.04, warn=0.03))
+        if vtr:
+            metrics.append(metric("amazon.vtr", level="warn", value=0.93, name="Valid Tracking Rate",
+                                  comparator=">=", threshold=0.95, warn=0.96))
         rep = report(at(minutes * minute), account("acme-us", *metrics))
         process_report(store, only_slack, rep, now=at(minutes * minute))
         clock._now = max(clock.now(), at(minutes * minute))
@@ -244,10 +247,11 @@ def test_outage_order_folding_and_drain(store, config):
     with Session(store.engine) as s:
         head = s.exec(select(OutboxRow).where(OutboxRow.status == "pending")).first()
     assert head.attempts == 4 and head.next_attempt_at - clock.now() <= timedelta(seconds=60)
-    evaluate(10, "critical", other="warn")  # 12:10 another alert fires: queued behind
-    evaluate(15, "ok", other="warn")  # 12:15 resolved: folds 12:02
-    evaluate(19, "critical", other="critical")  # 12:19 fired again and LSR escalated
-    assert slack.calls <= 8
+    evaluate(7, "critical", vtr=True)  # 12:07 the valid tracking rate fires, and stays: never superseded
+    evaluate(10, "critical", other="warn", vtr=True)  # 12:10 another alert fires
+    evaluate(15, "ok", other="warn", vtr=True)  # 12:15 resolved: folds 12:02
+    evaluate(19, "critical", other="critical", vtr=True)  # 12:19 fired again and LSR escalated
+    assert slack.calls <= 9 and not slack.accepted  # at most one probe per flush and pause during 17 minutes
     # Slack answers again from 12:20 on (script exhausted): everything due leaves within a minute
     slack.script.clear()
     recovered = at(20 * minute)
@@ -257,12 +261,13 @@ def test_outage_order_folding_and_drain(store, config):
         clock.advance(OUTBOX_TICK)
     assert clock.now() - recovered <= timedelta(seconds=60)
     texts = [text_of(m) for m in slack.accepted]
+    assert len(texts) == 2, texts  # the 12:07 message, then everything else folded into the 12:19 one
+    assert "amazon.vtr" in texts[0] and "amazon.odr" not in texts[0]  # creation order
     odr = [t for t in texts if "amazon.odr" in t]
     assert len(odr) == 1, texts  # folded: one message, the true state, the story
     assert "CRITICAL" in odr[0] and "fired 12:02, resolved 12:15, fired again 12:19" in odr[0]
-    assert outbox.counts(store) == {"sent": len(slack.accepted), "folded": outbox.counts(store)["folded"]}
-    lsr = [i for i, t in enumerate(texts) if "amazon.lsr" in t]
-    assert lsr == sorted(lsr)  # creation order
+    counts = outbox.counts(store)
+    assert counts["sent"] == 2 and counts["folded"] == 3 and "pending" not in counts
     assert "CRITICAL" in texts[-1]  # the channel ends in the true state
 
 
