@@ -7,7 +7,7 @@ Jobs (on the daemon's own ``schedule.Scheduler``, never the module default):
                      store-shared rate buckets); one slow account never holds up the rest
     evaluate         every loop pass (about once a second): the accounts whose sync finished since the last pass
                      are evaluated together, so each target gets one message set per pass (busy shops batch)
-    outbox           after each evaluation and every 30 s: deliver what is due (``alerts.outbox``)
+    outbox           after each evaluation and every 10 s: deliver what is due (``alerts.outbox``)
     digest           every minute: queue the daily digest when ``daemon.digest_at`` has passed
 
 ``sync_every`` below what a marketplace's quota sustains (``MIN_SYNC_EVERY``) is raised to that limit with a
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "sellerguard-daemon"
 STOP_GRACE_S = 9.0
-OUTBOX_EVERY_S = 30
+OUTBOX_EVERY_S = 10  # + a target's longest pause (50 s) = a recovered target is drained within a minute
 OUTBOX_KEEP = timedelta(days=30)  # sent messages are kept this long (the digest reads yesterday's)
 BACKOFF_CAP = timedelta(hours=6)
 

@@ -6,8 +6,8 @@ cannot be delivered nothing newer for that target is sent. Trouble pauses the TA
     2xx                      sent; the next message follows (Slack: one per second)
     429                      the target waits Retry-After (seconds or HTTP date; 30 s when absent, at most 1 h);
                              not a failure: it does not lengthen the backoff
-    5xx, 408, network error  the target backs off 15 s, 30 s, 60 s, then probes once a minute with the head
-                             message, so a target that answers again is drained within a minute
+    5xx, 408, network error  the target backs off 15 s, 30 s, then 50 s for good, probing with the head message,
+                             so a target that answers again is drained within a minute (daemon flushes every 10 s)
     other 4xx                that message failed for good (webhook revoked, payload refused); kept for
                              ``notify --retry-failed``; the next message is tried
 
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 SLACK_INTERVAL_S = 1.0  # Slack: "no more than one message per second" per webhook
 TIMEOUT_S = 10.0
 BACKOFF_BASE_S = 15.0
-BACKOFF_MAX_S = 60.0  # a paused target is probed once a minute: recovery drains within a minute
+BACKOFF_MAX_S = 50.0  # probed every 50 s; with the daemon flushing every 10 s, recovery drains within a minute
 RETRY_AFTER_DEFAULT_S = 30.0
 RETRY_AFTER_MAX_S = 3600.0
 CLAIM_S = 120.0  # > TIMEOUT_S with margin: a claim older than this is a sender that died mid-send
@@ -169,7 +169,7 @@ def retry_after_seconds(value: str | None, now: datetime) -> float:
 
 
 def backoff_seconds(failures: int) -> float:
-    """The target's pause after ``failures`` consecutive failures: 15 s, 30 s, then 60 s for good."""
+    """The target's pause after ``failures`` consecutive failures: 15 s, 30 s, then 50 s for good."""
     return min(BACKOFF_BASE_S * 2 ** max(failures - 1, 0), BACKOFF_MAX_S)
 
 
