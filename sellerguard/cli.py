@@ -13,20 +13,40 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from sellerguard import __version__, redact
-from sellerguard.config import Config, default_config_path, load_config
 from sellerguard.errors import ConfigError, NotBuiltError, SellerguardError
-from sellerguard.store import Store, default_db_url
-from sellerguard.store.db import is_memory_url, redact_url
+from sellerguard.paths import default_config_path
+
+# Start-up (issue 21): nothing here imports the config model (pydantic), the store (SQLAlchemy), rich, requests
+# or a connector; each command imports what it uses, so `--version`/`--help` stay fast (tests/test_startup.py).
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sellerguard.config import Config
+    from sellerguard.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("sellerguard.cli")
+
+
+class _ErrConsole:
+    """The stderr console, made at first use (rich costs start-up time a bare --version does not need)."""
+
+    _console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            type(self)._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+err_console: Any = _ErrConsole()
 
 
 class Ctx:
@@ -40,27 +60,46 @@ class Ctx:
 
     @property
     def config(self) -> Config:
+        """The loaded config; its accounts' connector options are checked only by commands that sync
+        (``sync_config``), so reading commands import no connector."""
         if self._config is None:
-            from sellerguard.sync import check_accounts
+            from sellerguard.config import load_config
 
             config = load_config(self.config_path)
             redact.install(config)  # its secrets never reach a log line, a stored error or stderr (alerts)
-            check_accounts(config)
+            if not all(_has_connector_module(acc.marketplace) for acc in config.accounts):
+                from sellerguard.sync import check_accounts
+
+                check_accounts(config)  # a misspelt marketplace: the full check names it and the known ones
             self._config = config
         return self._config
 
     @property
+    def sync_config(self) -> Config:
+        """The config, with every account's marketplace and connector options checked (fail fast, naming it)."""
+        from sellerguard.sync import check_accounts
+
+        config = self.config
+        check_accounts(config)
+        return config
+
+    @property
     def db_url(self) -> str:
+        from sellerguard.store import default_db_url
+
         return self._db_url or self.config.store.url or default_db_url()
 
     @property
     def store(self) -> Store:
         """The database for a command that writes: created (0600, folder 0700) and migrated when needed."""
         if self._store is None:
+            from sellerguard import keys
+            from sellerguard.store import Store
+            from sellerguard.store.db import is_memory_url, redact_url
+
             if is_memory_url(self.db_url):
                 raise ConfigError(f"{redact_url(self.db_url)} is an in-memory database: what this command writes "
                                   "would be lost at exit; give a file path", where="--db")
-            from sellerguard import keys
 
             config = self.config  # a broken config stops the command before anything is created
             self._store = Store(self.db_url)
@@ -80,6 +119,8 @@ class Ctx:
     def read_store(self) -> Store:
         """The database for a command that only reads: never created or migrated (a missing one is an error)."""
         if self._store is None:
+            from sellerguard.store import Store
+
             self._store = Store(self.db_url, migrate=False, create=False)
         return self._store
 
@@ -87,11 +128,23 @@ class Ctx:
     def existing_store(self) -> Store:
         """The database for a command that changes existing data: must exist, may be migrated."""
         if self._store is None:
+            from sellerguard.store import Store
+            from sellerguard.store.db import is_memory_url, redact_url
+
             if is_memory_url(self.db_url):
                 raise ConfigError(f"{redact_url(self.db_url)} is an in-memory database: it holds nothing",
                                   where="--db")
             self._store = Store(self.db_url, create=False)
         return self._store
+
+
+def _has_connector_module(marketplace: str) -> bool:
+    """Whether ``sellerguard.connectors.<marketplace>`` exists, found without importing any connector."""
+    import importlib.util
+
+    if not marketplace.isidentifier() or "_" in marketplace or marketplace == "contract":
+        return False
+    return importlib.util.find_spec(f"sellerguard.connectors.{marketplace}") is not None
 
 
 def _one_line(text: str) -> str:
@@ -210,6 +263,8 @@ def init(ctx: Ctx, force: bool) -> None:
 def migrate(ctx: Ctx) -> None:
     """Create the database, or upgrade its schema to this version's (commands that write do it on their own;
     commands that only read never do)."""
+    from sellerguard.store.db import redact_url
+
     store = ctx.store
     click.echo(f"Database {redact_url(store.url)} is at schema {store.schema_version()}.")
 
@@ -277,11 +332,12 @@ def sync(ctx: Ctx, accounts: tuple[str, ...], log_format: str | None, log_level:
 
     setup_logging(log_format, log_level)
 
-    if not ctx.config.accounts:
+    config = ctx.sync_config
+    if not config.accounts:
         raise ConfigError("no accounts configured (run `sellerguard init`, or try `sellerguard demo`)",
-                          where=str(ctx.config.source or default_config_path()))
+                          where=str(config.source or default_config_path()))
     with sync_progress() as progress:
-        outcomes = sync_accounts(ctx.config, ctx.store, accounts=accounts or None, progress=progress, workers=4)
+        outcomes = sync_accounts(config, ctx.store, accounts=accounts or None, progress=progress, workers=4)
     report_sync(outcomes)
     if any(not o.ok for o in outcomes):
         sys.exit(3)
@@ -375,7 +431,7 @@ def run(ctx: Ctx, once: bool, health_port: int | None, health_host: str, log_for
     from sellerguard.logs import configure_logging
 
     configure_logging(log_format, log_level)  # type: ignore[arg-type]
-    daemon = Daemon(ctx.config, ctx.store, clock=SystemClock())
+    daemon = Daemon(ctx.sync_config, ctx.store, clock=SystemClock())
     failed = serve(daemon, once=once, health_host=health_host, health_port=health_port, exit_fn=os._exit)
     if once and failed:  # a cron job must see that a channel failed (the daemon itself carries on)
         for name, error in failed.items():
@@ -533,6 +589,7 @@ def forget(ctx: Ctx, account_id: str, dry_run: bool, yes: bool) -> None:
 
     Refused while the config still lists the account (its next sync would bring it back).
     """
+    from sellerguard.store.db import redact_url
     from sellerguard.store.forget import count_account_rows, forget_account
 
     if account_id in {a.id for a in ctx.config.accounts}:
@@ -569,6 +626,7 @@ def demo(ctx: Ctx, keep: bool) -> None:
 
     from sellerguard.demo import demo_config
     from sellerguard.sandbox import Sandbox
+    from sellerguard.store import Store
     from sellerguard.sync import sync_accounts
 
     with tempfile.TemporaryDirectory(prefix="sellerguard-demo-") as tmp, Sandbox() as box:
@@ -644,6 +702,8 @@ def show_status(config: Config, store: Store) -> None:
 
 def print_report(report: Any, deadline_limit: int | None = 20) -> None:
     import os
+
+    from rich.console import Console
 
     from sellerguard.status import render_status
 

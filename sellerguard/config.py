@@ -17,7 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import platformdirs
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -31,8 +30,8 @@ from pydantic import (
 )
 
 from sellerguard.errors import ConfigError
+from sellerguard.paths import ENV_CONFIG, default_config_path  # in paths.py so the CLI loads it alone
 
-ENV_CONFIG = "SELLERGUARD_CONFIG"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -52,12 +51,6 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-def default_config_path() -> Path:
-    if path := os.environ.get(ENV_CONFIG):
-        return Path(path)
-    return Path(platformdirs.user_config_dir("sellerguard", appauthor=False)) / "sellerguard.toml"
 
 
 class SecretRef(BaseModel):

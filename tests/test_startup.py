@@ -1,0 +1,56 @@
+"""Start-up stays light (issue 21): the CLI imports a database or HTTP library only for commands that use one.
+
+Measured with ``python -X importtime`` in a subprocess (a fresh interpreter; pytest has loaded everything
+already). These tests check WHICH modules load, never how long they take (no timed tests: the machine is shared).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Nothing a bare --version/--help needs; each costs tens to hundreds of milliseconds to import.
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "requests", "urllib3", "pydantic", "rich", "cryptography",
+         "sellerguard.connectors", "sellerguard.rules", "sellerguard.store", "sellerguard.config")
+# A reading command needs the store and the rules, never an HTTP library or a connector (the package's
+# __init__ may load: the CLI looks up connector module names in it without importing them).
+NOT_FOR_STATUS = ("requests", "urllib3", "alembic", "sellerguard.sync")
+
+
+def imported(*args: str, cwd: Path | None = None) -> set[str]:
+    """Every module the command imports, from ``-X importtime``'s stderr."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "sellerguard", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120, check=False)
+    names = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+             if line.startswith("import time:")}
+    names.discard("package")  # the header line
+    return names
+
+
+def loaded(names: set[str], roots: tuple[str, ...]) -> list[str]:
+    return sorted({r for r in roots for n in names if n == r or n.startswith(r + ".")})
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["status", "--help"]])
+def test_version_and_help_import_no_database_or_http_library(args):
+    names = imported(*args)
+    assert "sellerguard.cli" in names  # the measurement itself works
+    assert loaded(names, HEAVY) == []
+
+
+def test_status_imports_only_what_it_reads(tmp_path):
+    from sellerguard.store import Store
+
+    cfg = tmp_path / "sg.toml"
+    # an eBay account with options only the connector checks: status must not load connectors to check them
+    cfg.write_text('[[accounts]]\nid = "eb"\nmarketplace = "ebay"\n\n[[accounts]]\nid = "amz"\n'
+                   'marketplace = "amazon"\n')
+    db = f"sqlite:///{tmp_path / 'sg.db'}"
+    Store(db).close()
+    names = imported("--config", str(cfg), "--db", db, "status", "--json", "--as-of", "2026-11-23T12:00:00Z")
+    assert "sellerguard.status" in names and "sqlalchemy" in names
+    assert loaded(names, NOT_FOR_STATUS) == []
+    assert sorted(n for n in names if n.startswith("sellerguard.connectors.")) == []
