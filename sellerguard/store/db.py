@@ -24,7 +24,6 @@ from typing import Any
 
 import platformdirs
 from sqlalchemy import event, func, inspect, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
@@ -185,6 +184,8 @@ class Store:
             raise StoreError(f"cannot use database {redact_url(url)}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", _postgres_settings)
         self._fernet: Any = None
         if migrate:
             if path is not None and path.exists() and not (os.access(path, os.W_OK)
@@ -358,7 +359,7 @@ class Store:
 
     def _upsert(self, session: Session, kind: str, rows: list[dict[str, Any]]) -> int:
         table = RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        insert = _insert(self.dialect)
         stmt = insert(table)
         update = {c: stmt.excluded[c] for c in rows[0] if c not in ("account", "external_id")}
         stmt = stmt.on_conflict_do_update(
@@ -373,7 +374,7 @@ class Store:
 
     def _put(self, session: Session, model: Any, values: dict[str, Any], key: tuple[str, ...]) -> None:
         """Insert or overwrite one row by its key in one statement (``merge`` races between processes)."""
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        insert = _insert(self.dialect)
         stmt = insert(model.__table__).values(**values)
         stmt = stmt.on_conflict_do_update(index_elements=list(key),
                                           set_={k: stmt.excluded[k] for k in values if k not in key})
@@ -490,6 +491,25 @@ def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _open_lock(path: Path) -> Any:
     """The lock file beside the database, owner-only like the database."""
     return os.fdopen(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600), "a")
+
+
+def _insert(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT, imported on first write (reading commands never load it)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _postgres_settings(dbapi_conn: Any, _record: Any) -> None:
+    """Per connection: no JIT. The evaluation's statements are short aggregates over indexed windows; JIT
+    compiled ~90 functions per statement and made ``status`` 2x slower than on SQLite (issue 21). Committed,
+    so the pool's rollback on check-in does not undo it."""
+    cur = dbapi_conn.cursor()
+    cur.execute("SET jit = off")
+    cur.close()
+    dbapi_conn.commit()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
