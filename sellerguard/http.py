@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import email.utils
 import logging
+import os
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -214,6 +215,37 @@ INSIDE_AUTH = ErrorRule("fail", "config", "the marketplace refused access inside
 INSIDE_EXPIRED = ErrorRule("refresh", "config", "the marketplace refused the access token inside a 200 answer")
 
 
+class PooledSession(requests.Session):
+    """A keep-alive session that reads the environment (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``,
+    ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``) once per scheme and host, not on every call.
+
+    Plain requests re-resolves them per request (17 % of an eBay ingest on loopback, issue 21). Explicit
+    ``proxies=``/``verify=`` arguments and the session's own settings still win, as in requests; a variable
+    changed after the first call to a host is not seen by this session (a new sync makes a new session).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environ: dict[tuple[str, str, str | None], tuple[dict[str, str], str | None]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+                                   ) -> dict[str, Any]:
+        if not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        scheme, host = urlsplit(str(url))[:2]
+        no_proxy = proxies.get("no_proxy") if proxies else None
+        env = self._environ.get((scheme, host, no_proxy))
+        if env is None:  # a race only computes the same value twice
+            env = (requests.utils.get_environ_proxies(str(url), no_proxy=no_proxy),
+                   os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"))
+            self._environ[(scheme, host, no_proxy)] = env
+        if (verify is True or verify is None) and env[1]:
+            verify = env[1]
+        merge = requests.sessions.merge_setting
+        return {"proxies": merge({**env[0], **(proxies or {})}, self.proxies), "stream": merge(stream, self.stream),
+                "verify": merge(verify, self.verify), "cert": merge(cert, self.cert)}
+
+
 def mask_url(url: str) -> str:
     """The URL with secret-looking query values replaced by *** and any user-info (``user:password@``) dropped."""
     parts = urlsplit(url)
@@ -378,7 +410,7 @@ class HttpClient:
     max_attempts: int = 5
     max_wait: float = 120.0
     timeout: tuple[float, float] = (10.0, 60.0)
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=lambda: PooledSession())
     calls: int = 0
 
     def limit(self, bucket: str, rate: float, burst: float) -> None:
