@@ -8,6 +8,7 @@ country are selected; ``ORDERS_QUERY_NO_CUSTOMER`` leaves both out for apps with
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,6 +23,7 @@ from sellerguard.schema import (
     Claim,
     Order,
     OrderLine,
+    OrderStatus,
     Party,
     Record,
     Return,
@@ -100,6 +102,15 @@ RETURN_REASONS = {
 }
 PAID_KINDS = {"SALE", "CAPTURE"}
 DISPUTE_AT_FAULT = {"LOST": True, "ACCEPTED": True, "CHARGE_REFUNDED": True, "WON": False}
+# Order.displayFulfillmentStatus (OrderDisplayFulfillmentStatus, 2025-01, whole enum) -> OrderStatus.
+# RESTOCKED is deprecated ("replaced by UNFULFILLED"); ON_HOLD / SCHEDULED / REQUEST_DECLINED are still to ship.
+DISPLAY_STATUSES: dict[str, OrderStatus] = {
+    "UNFULFILLED": "unshipped", "PARTIALLY_FULFILLED": "partially_shipped", "FULFILLED": "shipped",
+    "RESTOCKED": "unshipped", "PENDING_FULFILLMENT": "unshipped", "OPEN": "unshipped", "IN_PROGRESS": "unshipped",
+    "ON_HOLD": "unshipped", "SCHEDULED": "unshipped", "REQUEST_DECLINED": "unshipped",
+}
+_warned: set[str] = set()
+log = logging.getLogger("sellerguard.connectors.shopify")
 TRACKED_STATUSES = {"IN_TRANSIT", "OUT_FOR_DELIVERY", "ATTEMPTED_DELIVERY", "DELIVERED", "DELAYED", "PICKED_UP"}
 
 
@@ -222,16 +233,23 @@ def required_id(gid: Any, field: str, what: str = "orders") -> str:
     return found
 
 
-def _status(node: dict[str, Any], shipments: list[Shipment]) -> str:
+def _status(node: dict[str, Any], shipments: list[Shipment], where: str) -> str:
+    """``displayFulfillmentStatus`` (whole 2025-01 enum in ``DISPLAY_STATUSES``) -> OrderStatus. A value this
+    connector does not know is stored as ``unknown`` and logged once, never guessed as "unshipped"."""
     if node.get("cancelledAt"):
         return "cancelled"
     display = node.get("displayFulfillmentStatus")
-    if display == "FULFILLED":
-        delivered = shipments and all(s.delivered_at is not None for s in shipments)
-        return "delivered" if delivered else "shipped"
-    if display == "PARTIALLY_FULFILLED":
-        return "partially_shipped"
-    return "unshipped"
+    if not isinstance(display, str):
+        raise payload_error("orders", f"{where}: displayFulfillmentStatus", f"not an enum value: {str(display)[:40]!r}")
+    status = DISPLAY_STATUSES.get(display)
+    if status is None:
+        if display not in _warned:
+            _warned.add(display)
+            log.warning("shopify: unknown displayFulfillmentStatus %r: order kept as 'unknown'", display[:60])
+        return "unknown"
+    if status == "shipped" and shipments and all(s.delivered_at is not None for s in shipments):
+        return "delivered"
+    return status
 
 
 BuyerKey = Callable[[str | None], str | None]
@@ -312,7 +330,7 @@ def normalize_order(account: str, node: Any, handling_days: int | None = None, s
     records: list[Record] = [Order(
         account=account, external_id=oid, raw_hash=payload_hash(node), purchased_at=purchased,
         updated_at=opt_ts(node.get("updatedAt"), f"{where}: updatedAt"), ship_by=ship_by,
-        deliver_by=min(latest) if latest else None, fulfilment="seller", status=_status(node, shipments),
+        deliver_by=min(latest) if latest else None, fulfilment="seller", status=_status(node, shipments, where),
         total=money(amount, f"{where}: totalPriceSet.shopMoney.amount"),
         currency=text(dig(node, "totalPriceSet", "shopMoney", "currencyCode"), f"{where}: currencyCode", limit=3),
         item_count=quantity(node.get("subtotalLineItemsQuantity"), f"{where}: subtotalLineItemsQuantity") or 0,
