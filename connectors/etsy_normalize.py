@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -50,6 +50,18 @@ def end_of_date(at: datetime, zone: tzinfo) -> datetime:
     return datetime.combine(at.astimezone(zone).date(), END_OF_DAY, zone).astimezone(UTC)
 
 
+def processing_deadline(start: datetime, days: int, zone: tzinfo) -> datetime:
+    """End of the ``days``-th business day (Mon-Fri, the shop's clock) after ``start`` (at least 1): the ship-by
+    Etsy derives from the processing time, used when a shipped line no longer carries ``expected_ship_date``."""
+    day = start.astimezone(zone).date()
+    left = max(days, 1)
+    while left:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return datetime.combine(day, END_OF_DAY, zone).astimezone(UTC)
+
+
 def identifier(value: Any, where: str, field: str, *, required: bool = True) -> int | None:
     """A positive Etsy id (integer below 2^63)."""
     if value is None and not required:
@@ -64,7 +76,7 @@ def money(value: Any, where: str, field: str) -> tuple[Decimal | None, str | Non
     if value is None:
         return None, None
     try:
-        amount, divisor = value["amount"], value["divisor"] or 1
+        amount, divisor = value["amount"], value["divisor"]  # 0 or missing is garbage, never "cents as units"
         if any(isinstance(v, bool) or not isinstance(v, int) for v in (amount, divisor)) or divisor <= 0:
             raise TypeError
         result = Decimal(amount) / Decimal(divisor)
@@ -149,14 +161,19 @@ def normalize_receipt(account: str, receipt: Any, where: str, field: str, *, buy
             paid.append(p)
         if t.get("is_digital") is True:
             continue
-        if (d := timestamp(t.get("expected_ship_date"), where, f"{base}.expected_ship_date",
-                           required=False)) is not None:
-            ship_dates.append(end_of_date(d, zone))
         days = t.get("max_processing_days")
         if days is not None:
             if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 60:
                 raise bad(where, f"{base}.max_processing_days", f"not a plausible day count: {str(days)[:40]!r}")
             handling.append(days)
+        if (d := timestamp(t.get("expected_ship_date"), where, f"{base}.expected_ship_date",
+                           required=False)) is not None:
+            ship_dates.append(end_of_date(d, zone))
+        elif days is not None:
+            # Etsy empties expected_ship_date once the line has shipped (etsy/open-api#204): without this the
+            # re-read shipped receipt would lose its ship-by and a late shipment would drop out of the rate
+            start = p or created
+            ship_dates.append(processing_deadline(start, days, zone))
     items = sum(line.quantity for line in lines)
     total, currency = money(receipt.get("grandtotal"), where, f"{field}.grandtotal")
     subtotal, _ = money(receipt.get("total_price"), where, f"{field}.total_price")  # before coupons
