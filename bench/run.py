@@ -1,0 +1,350 @@
+#!/usr/bin/env python
+"""Every performance comparison of issue 21, side by side in one process tree, printed as ratios.
+
+Usage: .venv/bin/python bench/run.py [--orders 20000] [--accounts 4] [--days 120] [--ingest-orders 2000]
+                                     [--pandas-python PATH] [--pg-url URL] [--skip ingest,status,pg]
+
+The small defaults run in about two minutes on 2 cores (plus about a minute building the data sets once). Comparisons:
+
+- ingest: the eBay connector syncing ``--ingest-orders`` orders from the loopback sandbox (a child process) vs a
+  bare ``requests`` loop fetching and parsing the same ``getOrders`` pages (limit 200); orders/s and HTTP requests.
+  dlt ``rest_api`` is not run (see docs/performance.md).
+- status: ``build_status`` in process on ``--orders`` orders over ``--days`` days vs a hand-written SQL anchor that
+  reads the same 90-day order windows through a covering index, and vs pandas (window read + groupby) when
+  ``--pandas-python`` names an interpreter with pandas (the bench's own optional install, never a dependency).
+- history: the same evaluation with 10x the history (10x the orders over 10x the days, same rate per day).
+- PostgreSQL: the 1x data copied into a throwaway schema of ``--pg-url`` (default: the test server), same evaluation.
+
+Data sets are built once into bench/out/ (git-ignored) by scripts/bench-status's generator. Times are medians of
+warm runs; on a shared machine compare the ratios, not the absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.machinery
+import multiprocessing
+import os
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+PG_URL = os.environ.get("SELLERGUARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def median_time(fn: Callable[[], Any], runs: int = 5) -> float:
+    fn()  # warm: caches, prepared packs, page cache
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# --- ingest ---------------------------------------------------------------------------------------------------
+
+def _serve(orders: int, conn: Any) -> None:  # child process: world + sandbox until the parent says stop
+    from sellerguard.sandbox import Sandbox, World
+
+    per_day = -(-orders // 90)
+    world = World(datetime.now(UTC), accounts=[("ebay-bench", "ebay", "healthy", "EBAY_US", "USD", per_day, 0.0)])
+    with Sandbox(world) as box:
+        conn.send((box.base_url("ebay"), len(world.accounts["ebay-bench"].orders)))
+        conn.recv()
+
+
+def _count_requests() -> list[int]:
+    import requests
+
+    counter = [0]
+    send = requests.Session.send
+
+    def counting(self: Any, *a: Any, **kw: Any) -> Any:
+        counter[0] += 1
+        return send(self, *a, **kw)
+
+    requests.Session.send = counting  # type: ignore[method-assign]
+    return counter
+
+
+def bench_ingest(orders: int) -> None:
+    import base64
+
+    import requests
+
+    from sellerguard.config import parse_config
+    from sellerguard.connectors import ebay
+    from sellerguard.sandbox.ebay import CLIENT, SCOPE
+    from sellerguard.store import Store
+    from sellerguard.sync import sync_accounts
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(orders, child), daemon=True)
+    proc.start()
+    base_url, world_orders = parent.recv()
+    counter = _count_requests()
+    try:
+        # bare loop: a token, then every getOrders page (limit 200), each parsed
+        session = requests.Session()
+        start = time.perf_counter()
+        basic = base64.b64encode(f"{CLIENT[0]}:{CLIENT[1]}".encode()).decode()
+        token = session.post(f"{base_url}/identity/v1/oauth2/token", headers={"Authorization": f"Basic {basic}"},
+                             data={"grant_type": "refresh_token", "refresh_token": "v^1.1#sbx-ebay-bench",
+                                   "scope": SCOPE + "sell.fulfillment"}).json()["access_token"]
+        seen, offset, before = 0, 0, counter[0]
+        while True:
+            page = session.get(f"{base_url}{ebay.ORDERS}", params={"limit": 200, "offset": offset},
+                               headers={"Authorization": f"Bearer {token}"}).json()
+            seen += len(page["orders"])
+            if "next" not in page:
+                break
+            offset += 200
+        bare_s, bare_calls = time.perf_counter() - start, counter[0] - before
+
+        OUT.mkdir(parents=True, exist_ok=True)
+        db = OUT / "run-ingest.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        store = Store(f"sqlite:///{db}")
+        config = parse_config({"accounts": [ebay.sandbox_account(base_url, "ebay-bench")]}, where="bench")
+        before = counter[0]
+        start = time.perf_counter()
+        [outcome] = sync_accounts(config, store, sleep=lambda s: None, accounts=["ebay-bench"])
+        sync_s, sync_calls = time.perf_counter() - start, counter[0] - before
+        stored = store.count("order", account="ebay-bench")
+        store.close()
+    finally:
+        parent.send("stop")
+        proc.join(10)
+    if not outcome.ok:
+        raise SystemExit(f"sync failed: {outcome.error}")
+    print(f"ingest, eBay, {world_orders:,} orders in the sandbox (loopback):")
+    print(f"  bare requests loop   {seen / bare_s:10,.0f} orders/s  {bare_calls:7,} requests (pages only)")
+    print(f"  sellerguard sync     {stored / sync_s:10,.0f} orders/s  {sync_calls:7,} requests (every stream, "
+          f"{outcome.records:,} records)")
+    print(f"  ratio sync/bare      {(stored / sync_s) / (seen / bare_s):10.2f}    (goal >= 0.33)")
+    print("  dlt rest_api         skipped (not installed; see docs/performance.md)")
+
+
+# --- status ---------------------------------------------------------------------------------------------------
+
+def _generator() -> Any:
+    loader = importlib.machinery.SourceFileLoader("bench_status", str(ROOT / "scripts" / "bench-status"))
+    return loader.load_module()
+
+
+def dataset(orders: int, accounts: int, days: int) -> Path:
+    gen = _generator()
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"run-{orders}-{accounts}-{days}.db"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        for leftover in OUT.glob(partial.name + "*"):
+            leftover.unlink()
+        start = time.perf_counter()
+        gen.build(partial, orders, accounts, days)
+        partial.rename(path)
+        print(f"  (built {path.name} in {time.perf_counter() - start:.0f} s)")
+    return path
+
+
+def config_for(accounts: int) -> Any:
+    import tomllib
+
+    from sellerguard.config import parse_config
+
+    gen = _generator()
+    text = "".join(f'[[accounts]]\nid = "{a}"\nmarketplace = "{m}"\n\n' for a, m in gen.accounts(accounts))
+    return parse_config(tomllib.loads(text))
+
+
+def _jit_on(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("SET jit = on")
+    cur.close()
+    dbapi_conn.commit()
+
+
+def time_status(url: str, config: Any, as_of: datetime, *, jit_on: bool = False) -> tuple[float, Any]:
+    from sqlalchemy import event
+
+    from sellerguard.clock import FixedClock
+    from sellerguard.status import build_status
+    from sellerguard.store import Store
+
+    store = Store(url, migrate=False, create=False)
+    if jit_on:  # undo the store's own setting, to show what it saves
+        event.listen(store.engine, "connect", _jit_on)
+        store.engine.dispose()
+    try:
+        result: list[Any] = []
+        t = median_time(lambda: result.append(build_status(config, store, FixedClock(as_of))))
+    finally:
+        store.close()
+    return t, result[-1]
+
+
+ANCHOR = """
+SELECT account,
+       COUNT(*) AS orders,
+       SUM(status = 'cancelled') AS cancelled,
+       SUM(fulfilment = 'seller') AS seller_fulfilled,
+       SUM(purchased_at >= :d30) AS orders_30d,
+       SUM(purchased_at >= :d7) AS orders_7d
+FROM orders
+WHERE purchased_at >= :d90 AND purchased_at < :end
+GROUP BY account
+"""
+
+
+def time_anchor(path: Path, as_of: datetime) -> float:
+    """Hand-written SQL over the same 90/30/7-day order windows, served by a covering index (bench DB only)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS bench_cover ON orders "
+                             "(purchased_at, account, status, fulfilment)")
+    args = {"end": as_of, "d90": as_of - timedelta(days=90), "d30": as_of - timedelta(days=30),
+            "d7": as_of - timedelta(days=7)}
+    with engine.connect() as conn:
+        def run() -> Any:
+            return [conn.execute(text(ANCHOR), args).all() for _ in range(1)]
+        t = median_time(run)
+    engine.dispose()
+    return t
+
+
+PANDAS = r"""
+import sqlite3, sys, time, statistics
+import pandas as pd
+path, start, end = sys.argv[1:4]
+def run():
+    con = sqlite3.connect(path)
+    df = pd.read_sql_query("SELECT account, purchased_at, status, fulfilment FROM orders "
+                           "WHERE purchased_at >= ? AND purchased_at < ?", con, params=(start, end))
+    df["day"] = df["purchased_at"].str.slice(0, 10)
+    df.groupby(["account", "day"]).agg(n=("status", "size"), cancelled=("status", lambda s: (s == "cancelled").sum()))
+    con.close()
+run()
+times = []
+for _ in range(5):
+    t = time.perf_counter(); run(); times.append(time.perf_counter() - t)
+print(statistics.median(times))
+"""
+
+
+def time_pandas(python: str, path: Path, as_of: datetime) -> float:
+    fmt = "%Y-%m-%d %H:%M:%S.%f"
+    out = subprocess.run([python, "-c", PANDAS, str(path), (as_of - timedelta(days=90)).strftime(fmt),
+                          as_of.strftime(fmt)], capture_output=True, text=True, check=True).stdout
+    return float(out.strip())
+
+
+def copy_to_postgres(path: Path, pg_url: str) -> tuple[str, Callable[[], None]]:
+    """A throwaway schema on ``pg_url`` holding a copy of the SQLite data set; returns its URL and a dropper."""
+    from sqlalchemy import MetaData, create_engine, text
+
+    from sellerguard.store import Store
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{pg_url}{'&' if '?' in pg_url else '?'}options=-csearch_path%3D{schema}"
+    Store(url).close()  # migrated schema
+    src = create_engine(f"sqlite:///{path}")
+    meta = MetaData()
+    meta.reflect(src)
+    dst = create_engine(url)
+    skip = {"alembic_version"}
+    with src.connect() as s, dst.begin() as d:
+        dst_meta = MetaData()
+        dst_meta.reflect(d)
+        for name, table in meta.tables.items():
+            if name in skip or name not in dst_meta.tables:
+                continue
+            rows = [dict(r._mapping) for r in s.execute(table.select())]
+            if rows:
+                d.execute(dst_meta.tables[name].insert(), rows)
+        d.exec_driver_sql("ANALYZE")
+    src.dispose()
+    dst.dispose()
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+    return url, drop
+
+
+def bench_status(a: argparse.Namespace, skip: set[str]) -> None:
+    gen = _generator()
+    as_of = gen.AS_OF
+    config = config_for(a.accounts)
+    print(f"status, {a.orders:,} orders x {a.accounts} accounts over {a.days} days (SQLite, in process):")
+    one = dataset(a.orders, a.accounts, a.days)
+    t1, report = time_status(f"sqlite:///{one}", config, as_of)
+    metrics = sum(len(x.metrics) for x in report.accounts)
+    print(f"  build_status                  {t1:8.3f} s   ({metrics} metrics)")
+    anchor = time_anchor(one, as_of)
+    print(f"  covering-index SQL anchor     {anchor:8.3f} s   ratio build_status/anchor {t1 / anchor:8.1f}x")
+    if a.pandas_python:
+        pd_t = time_pandas(a.pandas_python, one, as_of)
+        print(f"  pandas window read + groupby  {pd_t:8.3f} s   ratio build_status/pandas {t1 / pd_t:8.2f}x")
+    else:
+        print("  pandas                        skipped (pass --pandas-python; pandas is never a dependency)")
+    print(f"  goal: build_status <= 0.05 s at 1M x 10 (here {a.orders:,} x {a.accounts})")
+    if "history" not in skip:
+        ten = dataset(a.orders * 10, a.accounts, a.days * 10)
+        t10, _ = time_status(f"sqlite:///{ten}", config, as_of)
+        print(f"  10x history ({a.orders * 10:,} orders over {a.days * 10} days) {t10:8.3f} s   ratio 10x/1x "
+              f"{t10 / t1:6.2f}x (goal <= 1.05x)")
+    if "pg" not in skip:
+        try:
+            url, drop = copy_to_postgres(one, a.pg_url)
+        except Exception as exc:  # the server is optional
+            print(f"  PostgreSQL                    skipped ({type(exc).__name__}: not reachable at {a.pg_url})")
+            return
+        try:
+            tpg, _ = time_status(url, config, as_of)
+            tjit, _ = time_status(url, config, as_of, jit_on=True)
+        finally:
+            drop()
+        print(f"  PostgreSQL (jit off)          {tpg:8.3f} s   ratio PostgreSQL/SQLite {tpg / t1:6.2f}x "
+              f"(goal <= 1.2x)")
+        print(f"  PostgreSQL with jit on        {tjit:8.3f} s   ratio PostgreSQL/SQLite {tjit / t1:6.2f}x "
+              "(the server's default, for comparison)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--orders", type=int, default=20_000, help="orders of the 1x status data set")
+    p.add_argument("--accounts", type=int, default=4)
+    p.add_argument("--days", type=int, default=120, help="history of the 1x data set (10x: ten times the days)")
+    p.add_argument("--ingest-orders", type=int, default=2_000)
+    p.add_argument("--pandas-python", help="an interpreter with pandas installed (optional anchor)")
+    p.add_argument("--pg-url", default=PG_URL)
+    p.add_argument("--skip", default="", help="comma-separated: ingest, status, history, pg")
+    a = p.parse_args()
+    skip = set(filter(None, a.skip.split(",")))
+    started = time.perf_counter()
+    if "ingest" not in skip:
+        bench_ingest(a.ingest_orders)
+    if "status" not in skip:
+        bench_status(a, skip)
+    print(f"(whole run {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
