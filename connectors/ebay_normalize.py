@@ -12,6 +12,7 @@ Buyer usernames, addresses and message bodies are never stored.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -33,6 +34,17 @@ from sellerguard.schema import (
     Shipment,
     payload_hash,
 )
+
+log = logging.getLogger("sellerguard.connectors.ebay")
+_warned: set[tuple[str, str]] = set()
+
+
+def unknown_value(field: str, value: str) -> None:
+    """Log an enum value this connector does not know, once per (field, value) and process."""
+    if (field, value) not in _warned:
+        _warned.add((field, value))
+        log.warning("ebay: unknown %s %r: kept as 'unknown' (tell the sellerguard developers)", field, value[:60])
+
 
 STATUS = {"NOT_STARTED": "unshipped", "IN_PROGRESS": "partially_shipped", "FULFILLED": "shipped"}
 # seller standards metricKey -> pack metric ids (the same figure is compared with both seller levels)
@@ -171,9 +183,11 @@ def normalize_order(account: str, order: Any, fulfillments: list[dict[str, Any]]
     cancel_status = _obj(order.get("cancelStatus"))
     state = cancel_status.get("cancelState")
     raw = order.get("orderFulfillmentStatus")
-    if not isinstance(raw, str) or raw not in STATUS:
-        raise bad(where, f"{field}.orderFulfillmentStatus", f"unknown value {str(raw)[:40]!r}")
-    status = "cancelled" if state == "CANCELED" else STATUS[raw]
+    if not isinstance(raw, str) or not raw:
+        raise bad(where, f"{field}.orderFulfillmentStatus", f"not an enum value {str(raw)[:40]!r}")
+    if raw not in STATUS:  # a value eBay adds later: recognisable, never a guess, and the sync goes on
+        unknown_value("orderFulfillmentStatus", raw)
+    status = "cancelled" if state == "CANCELED" else STATUS.get(raw, "unknown")
     pricing = _obj(order.get("pricingSummary"))
     total, currency = _amount(pricing.get("total"), where, f"{field}.pricingSummary.total")
     subtotal, _ = _amount(pricing.get("priceSubtotal"), where, f"{field}.pricingSummary.priceSubtotal")

@@ -73,3 +73,16 @@ def test_an_amount_with_a_zero_divisor_or_a_string_amount_is_refused():
         r["grandtotal"] = grand
         with pytest.raises(ConnectorError, match="grandtotal"):
             order(r)
+
+
+def test_an_unknown_receipt_status_is_unknown_not_a_stuck_sync():
+    r = receipt("receipt__open")
+    r["status"] = "on hold"
+    assert order(r).status == "unknown"
+
+
+def test_a_status_that_is_not_text_is_a_payload_error():
+    r = receipt("receipt__open")
+    r["status"] = 3
+    with pytest.raises(ConnectorError, match="status"):
+        order(r)
