@@ -232,9 +232,19 @@ def _search_page(http: HttpClient, params: dict[str, str], offset: int, limit: i
                           required=False)
 
 
+class _WindowMoved(Exception):
+    """``paging.total`` of a later page is below the first page's: orders left the window while it was paged."""
+
+
 def search_orders(http: HttpClient, seller_id: str, opts: Options, start: datetime, end: datetime,
-                  field: str = "date_last_updated") -> Iterator[list[Any]]:
-    """Pages of orders whose ``field`` falls in [start, end]; a window deeper than MAX_OFFSET is halved."""
+                  field: str = "date_last_updated", *, again: bool = True) -> Iterator[list[Any]]:
+    """Pages of orders whose ``field`` falls in [start, end]; a window deeper than MAX_OFFSET is halved.
+
+    An order updated while the window is paged leaves it (its ``date_last_updated`` moves past ``end``) and every
+    later order shifts one offset down: one would be skipped and the cursor would move past it. A shrinking
+    ``paging.total`` therefore restarts the window once (records are upserted, so pages read twice are harmless);
+    shrinking again is a ``wait`` error and the cursor stays at the window's start.
+    """
     params = {f"order.{field}.from": _iso(start), f"order.{field}.to": _iso(end), "sort": "date_asc"}
     if opts.seller_filter:
         params["seller"] = seller_id
@@ -249,10 +259,20 @@ def search_orders(http: HttpClient, seller_id: str, opts: Options, start: dateti
     def fetch_page(offset: int, limit: int) -> tuple[list[Any], int | None]:
         if offset == 0:
             return next(pages), total
-        return _search_page(http, params, offset, limit)
+        items, now_total = _search_page(http, params, offset, limit)
+        if total is not None and now_total is not None and now_total < total:
+            raise _WindowMoved
+        return items, now_total
 
-    yield from (list(p) for p in by_offset(fetch_page, opts.page_size, max_offset=MAX_OFFSET,
-                                                 marketplace=MARKETPLACE, where="/orders/search"))
+    try:
+        yield from (list(p) for p in by_offset(fetch_page, opts.page_size, max_offset=MAX_OFFSET,
+                                                     marketplace=MARKETPLACE, where="/orders/search"))
+    except _WindowMoved:
+        if not again:
+            raise ConnectorError(f"orders changed while {_iso(start)}..{_iso(end)} was paged (paging.total fell"
+                                 f" below {total}); the next sync reads this window again", kind="wait",
+                                 where=f"{MARKETPLACE}: /orders/search") from None
+        yield from search_orders(http, seller_id, opts, start, end, field, again=False)
 
 
 def _shipment(http: HttpClient, order: Any, cache: dict[str, dict[str, Any] | None] | None = None
