@@ -159,6 +159,12 @@ class SellerguardGroup(click.Group):
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx:  # click >= 8.2: the whole help as an error
+                group = exc.ctx.command
+                names = ", ".join(group.list_commands(exc.ctx)) if isinstance(group, click.Group) else ""
+                where = " ".join(["sellerguard", *exc.ctx.command_path.split()[1:]])
+                err_console.print(f"Error: {where}: missing command ({names}; see --help)", markup=False)
+                sys.exit(3)
             where = None
             if isinstance(exc, click.UsageError) and exc.ctx:
                 where = " ".join(["sellerguard", *exc.ctx.command_path.split()[1:]])

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -187,9 +188,11 @@ def _compact_account(acc: AccountStatus) -> list[RenderableType]:
         figures = [f"{row[2]}", f"count {row[3]}", f"good if {row[4]}", f"headroom {row[5]}"]
         if m.breach_forecast:
             figures.append(f"breach by {row[6]}")
-        lines.append(Text("           " + ", ".join(figures), overflow="fold"))
+        # hanging indent: a wrapped line stays under its metric, never back at column 0
+        lines.append(Padding(Text(", ".join(figures), overflow="fold"), (0, 0, 0, 11), expand=False))
         if (note := _note(m)) is not None:
-            lines.append(Text("           " + note.split(": ", 1)[1], style="dim", overflow="fold"))
+            lines.append(Padding(Text(note.split(": ", 1)[1], style="dim", overflow="fold"), (0, 0, 0, 11),
+                                 expand=False))
     return lines
 
 
@@ -201,7 +204,8 @@ def _compact_deadlines(report: StatusReport, limit: int | None) -> list[Renderab
     lines: list[RenderableType] = [Text("Deadlines (UTC)", style="bold")]
     for acc, d in shown:
         lines.append(Text.assemble("  ", _due(report, d), f"  {d.kind} ", d.ref, overflow="fold"))
-        lines.append(Text(f"      {acc.account}  {d.metric} if missed: {_missed(acc, d)}", overflow="fold"))
+        lines.append(Padding(Text(f"{acc.account}  {d.metric} if missed: {_missed(acc, d)}", overflow="fold"),
+                             (0, 0, 0, 6), expand=False))
     if (more := _more(len(rows), len(shown))) is not None:
         lines.append(Text(more, style="dim"))
     return lines

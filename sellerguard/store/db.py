@@ -181,6 +181,9 @@ class Store:
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
+            if "://" not in url and "@" not in url:  # a bare path (never echo what may hold a password)
+                raise StoreError(f"cannot use database {url!r}: not a database URL; for a SQLite file give "
+                                 f"sqlite:///{Path(url).expanduser().absolute()}") from None
             raise StoreError(f"cannot use database {redact_url(url)}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -1,0 +1,72 @@
+"""Findings of a newcomer/ops review of issue 19 and issue 18 kind 7, each as a regression test."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+from sellerguard.cli import cli
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def one_line_exit_3(result) -> str:
+    assert result.exit_code == 3, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, where", [([], "sellerguard"), (["account"], "sellerguard account"),
+                                         (["keys"], "sellerguard keys")])
+def test_a_group_without_its_command_is_one_line_exit_3(args, where):
+    # click >= 8.2 raises NoArgsIsHelpError, whose message is the whole help text: it was squeezed into one
+    # 1,000-character "Error:" line. A monitoring check that forgot `status` must still not read OK.
+    line = one_line_exit_3(run(*args))
+    assert line.startswith(f"Error: {where}: missing command (")
+    assert line.endswith("; see --help)") and len(line) < 200
+    assert "Usage:" not in line
+
+
+def test_a_bare_path_as_db_says_how_to_write_the_url(tmp_path):
+    path = tmp_path / "typo.db"
+    line = one_line_exit_3(run("--db", str(path), "status"))
+    assert line == f"Error: cannot use database '{path}': not a database URL; for a SQLite file give sqlite:///{path}"
+    assert "unparseable" not in line and not path.exists()
+
+
+def test_a_url_like_db_that_may_hold_a_password_is_never_echoed(tmp_path):
+    line = one_line_exit_3(run("--db", "admin:hunter2@dbhost/sg", "status"))
+    assert "hunter2" not in line
+
+
+def _report_with_a_long_line():
+    from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    metric = MetricStatus(id="amazon.pre_fulfillment_cancel_rate", name="Pre-fulfilment Cancel Rate", value=0.0319,
+                          numerator=6, denominator=188, window_days=7, window_start=now - timedelta(days=7),
+                          window_end=now, threshold=0.025, warn=0.02, comparator="<", level="critical",
+                          reason="threshold crossed and a reason long enough to wrap on an 80-column terminal too",
+                          headroom=-53, source="https://example.com/policy")
+    acc = AccountStatus(marketplace="amazon", account="amz", level="critical", last_sync=now, metrics=[metric],
+                        deadlines=[])
+    return StatusReport(as_of=now, accounts=[acc])
+
+
+def test_compact_layout_wraps_under_its_metric_not_at_column_0():
+    from sellerguard.status import render_status
+
+    console = Console(width=60, record=True, color_system=None, file=io.StringIO())
+    console.print(render_status(_report_with_a_long_line(), width=60))
+    lines = console.export_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if "amazon.pre_fulfillment_cancel_rate" in line)
+    below = [line for line in lines[first + 1:] if line.strip()]
+    assert len(below) >= 3  # the figures and the reason wrap at 60 columns
+    assert all(line.startswith(" " * 11) for line in below), lines
