@@ -55,6 +55,9 @@ THROTTLED = ErrorRule("retry", "wait", "throttled by Shopify (query cost bucket 
 INTERNAL = ErrorRule("retry", "wait", "Shopify reported an internal error inside a 200 answer")
 ACCESS_DENIED = ErrorRule("fail", "config", "access denied: the app lacks a scope this query needs (read_orders,"
                                             " read_returns, read_shopify_payments_disputes)")
+CUSTOMER_DENIED = ErrorRule("fail", "config", "access denied to customer data (read_customers and, for public"
+                                              " apps, Shopify's protected customer data approval): grant it, or"
+                                              " set options.customer_facts = false")
 TOO_COSTLY = ErrorRule("fail", "config",
                        "the query costs more than Shopify's 1,000-point limit: lower options.page_size")
 GRAPHQL_ERROR = ErrorRule("fail", "payload", "Shopify refused the GraphQL query")
@@ -109,12 +112,29 @@ def _codes(body: Any) -> list[Any]:
 _BY_CODE = body_codes(BODY_CODES, _codes)
 
 
+def _customer_denied(response: requests.Response) -> bool:
+    """An ACCESS_DENIED on the customer fields (protected customer data: "This app is not approved to access
+    the Customer object"), told apart by the error's path or message."""
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        return False
+    for e in errors if isinstance(errors, list) else []:
+        if isinstance(e, dict) and dig(e, "extensions", "code") == "ACCESS_DENIED":
+            path = e.get("path") if isinstance(e.get("path"), list) else []
+            if "customer" in path or "shippingAddress" in path or "customer" in str(e.get("message", "")).lower():
+                return True
+    return False
+
+
 def classify(response: requests.Response) -> ErrorRule | None:
     """Shopify's GraphQL errors arrive with HTTP 200: THROTTLED waits, INTERNAL_SERVER_ERROR is retried like a
     5xx, ACCESS_DENIED fails; the ``requestId`` Shopify puts in the error is kept in the message (HttpClient)."""
     if response.status_code != 200:
         return None
-    if (verdict := _BY_CODE(response)) is not None:
+    if (verdict := _BY_CODE(response)) is ACCESS_DENIED and _customer_denied(response):
+        return CUSTOMER_DENIED
+    if verdict is not None:
         return verdict
     try:
         body = response.json()

@@ -9,7 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
+import responses
+from test_shopify import GRAPHQL, context
 
+from sellerguard.connectors import shopify
 from sellerguard.connectors.shopify_normalize import DISPLAY_STATUSES, normalize_order
 from sellerguard.errors import ConnectorError
 from sellerguard.schema import Order
@@ -60,3 +63,24 @@ def test_amounts_that_are_not_plain_decimals_are_payload_errors(amount):
     node["totalPriceSet"]["shopMoney"]["amount"] = amount
     with pytest.raises(ConnectorError, match="totalPriceSet"):
         _order(node)
+
+
+@responses.activate
+def test_protected_customer_data_denied_names_the_option(clock):
+    # Shopify answers 200 with partial data and ACCESS_DENIED on the customer field when a public app lacks the
+    # protected customer data approval; the hint used to name the order/return/dispute scopes only
+    body = {"data": {"orders": None}, "errors": [{
+        "message": "This app is not approved to access the Customer object. See https://shopify.dev/docs/apps/"
+                   "launch/protected-customer-data for more details.",
+        "path": ["orders", "nodes", 0, "customer"], "extensions": {"code": "ACCESS_DENIED"}}]}
+    responses.add(responses.POST, GRAPHQL, json=body)
+    with pytest.raises(ConnectorError, match="customer_facts") as err:
+        list(shopify.fetch(context(clock), "orders", None))
+    assert err.value.kind == "config"
+
+
+@responses.activate
+def test_other_access_denied_still_names_the_scopes(clock):
+    responses.add(responses.POST, GRAPHQL, json=json.loads((FIX / "access_denied.json").read_text()))
+    with pytest.raises(ConnectorError, match="read_shopify_payments_disputes"):
+        list(shopify.fetch(context(clock), "disputes", None))
