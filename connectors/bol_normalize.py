@@ -184,6 +184,8 @@ def normalize_order(account: str, order: Any) -> list[Record]:
         qty = _count(line, "quantity", f + "quantity", ep)
         q_ship = _count(line, "quantityShipped", f + "quantityShipped", ep)
         q_cancel = _count(line, "quantityCancelled", f + "quantityCancelled", ep)
+        if q_ship + q_cancel > qty:  # more shipped and cancelled than ordered: not a state bol can be in
+            raise payload_error(ep, f + "quantityShipped", f"{q_ship} shipped + {q_cancel} cancelled of {qty} ordered")
         ordered, shipped, cancelled = ordered + qty, shipped + q_ship, cancelled + q_cancel
         at = when(line.get("latestChangedDateTime"), f + "latestChangedDateTime", ep)
         changed.append(at)  # type: ignore[arg-type]
@@ -210,6 +212,8 @@ def normalize_order(account: str, order: Any) -> list[Record]:
     else:
         status = "shipped" if shipped + cancelled >= ordered else "partially_shipped"
     method = dig(fulfilment, "method")
+    if method not in ("FBR", "FBB"):  # the spec's enum (required): anything else would silently read as FBR
+        raise payload_error(ep, "orderItems[0].fulfilment.method", f"not FBR or FBB: {str(method)[:30]!r}")
     deliver_by = end_of_day(dig(fulfilment, "exactDeliveryDate") or dig(fulfilment, "latestDeliveryDate"),
                             "orderItems[0].fulfilment.latestDeliveryDate", ep)
     placed = when(order.get("orderPlacedDateTime"), "orderPlacedDateTime", ep)
