@@ -79,7 +79,8 @@ def _code_rule(code: int, message: str, request_id: str, account: str | None = N
     if code in (36004001, 36004005) or "refresh_token" in low or "refresh token" in low:  # the refresh token
         return ErrorRule("fail", "config", f"{text}: the refresh token is expired, revoked or unknown;"
                                            f" re-authorize {shop}")
-    if code in (105001, 105002) or ("expired" in low and "token" in low):
+    token = "access token" in low or "access_token" in low or "token" in low.split()
+    if code in (105001, 105002) or (token and ("expired" in low or "invalid" in low or "revoked" in low)):
         return ErrorRule("refresh", "config", f"{text}: the access token was refused; re-authorize {shop} if"
                                               " this persists")
     if code in (105005, 32002017) or "auth pkg" in low or "permission" in low or "scope" in low:
@@ -89,8 +90,11 @@ def _code_rule(code: int, message: str, request_id: str, account: str | None = N
         return ErrorRule("fail", "config", f"{text}: the signature was refused; check app_key and app_secret")
     if "cipher" in low or ("shop" in low and "invalid" in low):
         return ErrorRule("fail", "config", f"{text}: check options.shop_cipher / shop_id")
+    if "timestamp" in low:  # the signed timestamp is off by more than TikTok allows (not the token's expiry)
+        return ErrorRule("fail", "config", f"{text}: TikTok refused the request time; check this machine's clock")
     if "too many" in low or "rate limit" in low or "frequen" in low or "busy" in low or "timeout" in low \
-            or "internal" in low or "system error" in low:
+            or "internal" in low or "system error" in low or "throttl" in low or "qps" in low \
+            or "limit exceeded" in low or "unavailable" in low or "try again" in low or "retry later" in low:
         return ErrorRule("retry", "wait", text)
     return ErrorRule("fail", "payload", f"{text}: TikTok refused the request")
 
