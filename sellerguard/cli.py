@@ -402,10 +402,20 @@ def status(ctx: Ctx, fmt: str, as_json: bool, as_of: str | None, accounts: tuple
     from sellerguard.status import build_status, parse_as_of, render_nagios, report_json
 
     setup_logging(log_format, log_level)
-    moment = parse_as_of(as_of) if as_of else None
-    config = ctx.config
-    report = build_status(config, ctx.read_store, SystemClock(), as_of=moment, accounts=accounts,
-                          marketplaces=marketplaces, horizon_days=horizon_days)
+    try:
+        moment = parse_as_of(as_of) if as_of else None
+        config = ctx.config
+        report = build_status(config, ctx.read_store, SystemClock(), as_of=moment, accounts=accounts,
+                              marketplaces=marketplaces, horizon_days=horizon_days)
+    except Exception as exc:
+        if fmt != "nagios" or as_json:
+            raise
+        # a plugin's status line goes to stdout: Nagios 4 and Checkmk's MRPE show nothing of stderr
+        if not isinstance(exc, SellerguardError):
+            log.debug("unexpected error", exc_info=True)
+            exc = SellerguardError(f"internal error: {type(exc).__name__}: {exc} (a bug)")
+        click.echo(f"SELLERGUARD UNKNOWN - {redact.current(_one_line(exc)).replace('|', '/')[:300]}")
+        sys.exit(3)
     if as_json or fmt == "json":
         click.echo(report_json(report))
     elif fmt == "nagios":

@@ -70,3 +70,17 @@ def test_compact_layout_wraps_under_its_metric_not_at_column_0():
     below = [line for line in lines[first + 1:] if line.strip()]
     assert len(below) >= 3  # the figures and the reason wrap at 60 columns
     assert all(line.startswith(" " * 11) for line in below), lines
+
+
+@pytest.mark.parametrize("extra, what", [([], "no database at"), (["--as-of", "nope"], "--as-of: not a date")])
+def test_nagios_format_reports_errors_as_an_unknown_status_line_on_stdout(tmp_path, extra, what):
+    # Nagios 4 and Checkmk's MRPE read only stdout: an "Error:" line on stderr left the check with no output.
+    db, cfg = tmp_path / "nope.db", tmp_path / "sg.toml"
+    cfg.write_text("")
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "--db", f"sqlite:///{db}",
+                                      "status", "--format", "nagios", *extra], catch_exceptions=False)
+    assert result.exit_code == 3
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("SELLERGUARD UNKNOWN - ") and what in lines[0], lines
+    assert "|" not in lines[0] and not db.exists()
