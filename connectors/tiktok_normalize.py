@@ -144,6 +144,8 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
         unknown_value("order status", status)
     by_tiktok = o.get("fulfillment_type") == "FULFILLMENT_BY_TIKTOK"
     payment = o.get("payment") if isinstance(o.get("payment"), dict) else {}
+    if "line_items" not in o:  # every order carries its lines; without them its packages cannot be keyed
+        raise bad(where, f"{field}.line_items", "missing")
     lines = o.get("line_items") or []
     if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
         raise bad(where, f"{field}.line_items", "expected a list of objects")

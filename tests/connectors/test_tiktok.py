@@ -534,3 +534,11 @@ def test_a_shop_cipher_tiktok_refuses_is_dropped_and_looked_up_again(store, cloc
     assert store.state("tts-1", "shop_cipher") is None
     assert run(store, clock, streams=["orders"]).ok
     assert store.state("tts-1", "shop_cipher") == "ROW_sample_cipher"
+
+
+def test_an_order_without_its_line_items_is_a_payload_error_not_a_guessed_package():
+    # fuzz finding: without line_items the shipment was stored under a made-up package id and the real one lost
+    broken = load("order__delivered")
+    del broken["line_items"]
+    with pytest.raises(ConnectorError, match=r"data.orders\[0\].line_items: missing"):
+        normalize_order("t", broken, "POST /order/202309/orders/search", "data.orders[0]")
