@@ -49,6 +49,8 @@ def sandbox_config_data(sandbox: Sandbox, path: Path) -> dict[str, Any]:
     for entry in demo_accounts(sandbox):
         accounts.append({**entry, "id": SANDBOX_PREFIX + entry["id"]})
     store = path.resolve().with_suffix(".db")
+    if store == path.resolve():  # the config itself is named *.db: never point the store at the TOML file
+        store = store.with_suffix(".sandbox.db")
     return {"store": {"url": f"sqlite:///{store}"}, "accounts": accounts}
 
 

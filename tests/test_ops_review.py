@@ -84,3 +84,14 @@ def test_nagios_format_reports_errors_as_an_unknown_status_line_on_stdout(tmp_pa
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("SELLERGUARD UNKNOWN - ") and what in lines[0], lines
     assert "|" not in lines[0] and not db.exists()
+
+
+def test_sandbox_config_named_dot_db_never_uses_itself_as_the_store(tmp_path):
+    # `sandbox --write-config conf.db` pointed [store] url at conf.db, the TOML file itself
+    from sellerguard.demo import sandbox_config_data
+    from sellerguard.sandbox import Sandbox
+
+    path = tmp_path / "conf.db"
+    with Sandbox() as box:
+        data = sandbox_config_data(box, path)
+    assert data["store"]["url"] == f"sqlite:///{tmp_path.resolve() / 'conf.sandbox.db'}"
