@@ -37,10 +37,13 @@ def test_sandbox_sync_status_levels(sandbox, store, clock):
 
     report = Engine(store, load_packs()).evaluate(accounts_to_check(config, store), clock.now())
     levels = {(a.account, m.id): m.level for a in report.accounts for m in a.metrics}
-    # the healthy Etsy shop meets every standard; its 4-or-5-star world averages 4.75, under Star Seller's 4.8
+    # the healthy Etsy shop meets every standard it has data for; its 4-or-5-star world averages 4.75, under
+    # Star Seller's 4.8. Etsy's API exposes no conversations: with no messages imported, the 48 h response rate
+    # is unknown (no data is never ok)
     assert {k: v for k, v in levels.items() if k[0] == "etsy-shop" and ".std_" in k[1]} == {
-        ("etsy-shop", m): "ok" for m in ("etsy.std_on_time_shipping", "etsy.std_low_review_count",
-                                         "etsy.std_message_response_rate", "etsy.std_case_rate")}
+        **{("etsy-shop", m): "ok" for m in ("etsy.std_on_time_shipping", "etsy.std_low_review_count",
+                                            "etsy.std_case_rate")},
+        ("etsy-shop", "etsy.std_message_response_rate"): "unknown"}
     assert levels[("etsy-shop", "etsy.star_average_rating")] == "warn"
     # the drifting TikTok shop ships late lately: warned before the 4% line, not yet over it
     assert levels[("tiktok-us", "tiktok.late_dispatch_rate")] == "warn"
@@ -50,9 +53,10 @@ def test_sandbox_sync_status_levels(sandbox, store, clock):
     tiktok = next(a for a in report.accounts if a.account == "tiktok-us")
     assert tiktok.level == "warn" and any(d.kind == "ship" for d in tiktok.deadlines)
 
-    # a re-run reads only what changed (plus Etsy's re-scan of the open window) and changes nothing
+    # a re-run reads only what changed (plus Etsy's re-scan of the open window) and changes no order data; TikTok's
+    # two customer-service figures are re-read each sync and re-stamped with the time they were read (as_of)
     again = sync_accounts(config, store, clock=clock, sleep=clock.sleep)
-    assert [o.changed for o in again] == [0, 0]
+    assert [o.changed for o in again] == [0, 2]
 
 
 def test_sandbox_etsy_payloads_match_the_spec(sandbox, specs):
