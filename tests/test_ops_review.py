@@ -95,3 +95,27 @@ def test_sandbox_config_named_dot_db_never_uses_itself_as_the_store(tmp_path):
     with Sandbox() as box:
         data = sandbox_config_data(box, path)
     assert data["store"]["url"] == f"sqlite:///{tmp_path.resolve() / 'conf.sandbox.db'}"
+
+
+def test_a_wal_database_in_a_read_only_folder_says_why_status_cannot_read_it(tmp_path, monkeypatch):
+    # A WAL database cannot be read where the reader may not create <db>-shm (SQLite's rule): the bare driver
+    # message was "attempt to write a readonly database" for a command that only reads. Root may write anywhere,
+    # so the driver's refusal and the folder's permission are simulated here.
+    import os
+
+    from sqlalchemy.exc import OperationalError
+
+    from sellerguard.store import Store
+
+    path = tmp_path / "sg.db"
+    Store(f"sqlite:///{path}").engine.dispose()
+
+    def refuse(self):
+        raise OperationalError("PRAGMA journal_mode=WAL", {}, Exception("attempt to write a readonly database"))
+
+    real_access = os.access
+    monkeypatch.setattr("sellerguard.store.db.Store.schema_version", refuse)
+    monkeypatch.setattr("sellerguard.store.db.os.access",
+                        lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
+    line = one_line_exit_3(run("--db", f"sqlite:///{path}", "status"))
+    assert f"SQLite needs write access to the folder {tmp_path} even to read" in line

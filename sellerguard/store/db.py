@@ -232,6 +232,11 @@ class Store:
             version = self.schema_version()
         except (OperationalError, DatabaseError) as exc:
             reason = " ".join(str(exc.orig).split())
+            path = sqlite_path(self.url)
+            if path is not None and "readonly" in reason and not os.access(path.parent, os.W_OK | os.X_OK):
+                # WAL: even a reader must create <db>-shm beside the file (a SQLite rule, not ours)
+                reason = (f"SQLite needs write access to the folder {path.parent} even to read (it creates "
+                          f"{path.name}-shm there); run this as the database's owner (docs/deploy.md)")
             raise StoreError(f"cannot open database {redact_url(self.url)}: {reason}") from None
         if version is None:
             raise StoreError(f"{redact_url(self.url)} is not a sellerguard database (no schema version; "
