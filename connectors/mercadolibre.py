@@ -423,14 +423,30 @@ def fetch_messages(ctx: SyncContext, http: HttpClient, cursor: str | None) -> It
                 continue
             seen.add(pack)
             order_ref = None if order.get("pack_id") else str(order["id"])
-            path = f"/messages/packs/{pack}/sellers/{seller_id}"
-            body = http.get_json(path, params={"tag": "post_sale", "mark_as_read": "false", "limit": "50"},
-                                 bucket="messages")
-            records.extend(normalize_pack_messages(ctx.account.id, pack, order_ref, seller_id, body))
+            records.extend(normalize_pack_messages(ctx.account.id, pack, order_ref, seller_id,
+                                                   _pack_messages(http, pack, seller_id)))
         yield Batch(records, None, progress=len(page))
     if opts.questions:
         yield from _questions(ctx, http, seller_id, since)
     yield Batch([], now.isoformat())
+
+
+def _pack_messages(http: HttpClient, pack: str, seller_id: str) -> dict[str, Any]:
+    """Every message of one pack conversation: offset pages of 50 until ``paging.total`` (a long conversation
+    has more than one page; its first page alone would hide later buyer messages), as one ``{"messages": [...]}``."""
+    path = f"/messages/packs/{pack}/sellers/{seller_id}"
+
+    def fetch_page(offset: int, limit: int) -> tuple[list[Any], int | None]:
+        body = http.get_json(path, params={"tag": "post_sale", "mark_as_read": "false", "limit": str(limit),
+                                           "offset": str(offset)}, bucket="messages")
+        rows = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            raise payload_error("/messages/packs/{pack_id}/sellers/{seller_id}", "messages", "missing or not a list")
+        return rows, count(dig(body, "paging", "total"), MARKETPLACE, "/messages/packs/{pack_id}", "paging.total",
+                           required=False)
+
+    return {"messages": [m for page in by_offset(fetch_page, 50, marketplace=MARKETPLACE,
+                                                   where="/messages/packs/{pack_id}") for m in page]}
 
 
 def _questions(ctx: SyncContext, http: HttpClient, seller_id: str, since: datetime) -> Iterator[Batch]:

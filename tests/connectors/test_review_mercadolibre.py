@@ -9,9 +9,11 @@ import responses
 # small_pages (page size 2) is the fixture of test_mercadolibre
 from test_mercadolibre import (
     API,
+    SELLER,
     Tokens,
     account,
     load,
+    orders_callback,
     query,
     small_pages,  # noqa: F401  (pytest fixture)
 )
@@ -62,3 +64,29 @@ def test_a_window_that_keeps_moving_is_a_wait_and_the_cursor_stays(store, clock,
     assert not outcome.ok and "paging.total fell" in (outcome.error or "")
     assert store.cursor("ml-br", "orders") is None
     assert store.count("order", account="ml-br") == 2  # what was read is kept; the window is read again next time
+
+
+def _msg(i: int, from_buyer: bool) -> dict:
+    at = f"2026-11-2{i // 40}T{(i % 40) // 2 + 1:02d}:{'00' if i % 2 == 0 else '30'}:00.000-03:00"
+    return {"id": f"m{i:04d}", "from": {"user_id": 909090 if from_buyer else int(SELLER)},
+            "message_date": {"created": at}}
+
+
+@responses.activate
+def test_a_long_pack_conversation_is_read_to_its_last_page(store, clock):
+    # 50 messages (buyer, seller, buyer, seller ...) on page 1, then one more buyer message on page 2 that is
+    # still unanswered: reading only the first page (limit 50) hid it
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    responses.add_callback(responses.GET, f"{API}/orders/search",
+                           callback=orders_callback([load("orders_search_page1.json")], []))
+    first = [_msg(i, i % 2 == 0) for i in range(50)]
+    pages = {"0": {"paging": {"limit": 50, "offset": 0, "total": 51}, "messages": first},
+             "50": {"paging": {"limit": 50, "offset": 50, "total": 51}, "messages": [_msg(50, True)]}}
+    responses.add_callback(responses.GET, f"{API}/messages/packs/2000003508419013/sellers/{SELLER}",
+                           callback=lambda r: (200, {}, json.dumps(pages[query(r).get("offset", "0")])))
+    responses.add(responses.GET, f"{API}/messages/packs/2000004000000001/sellers/{SELLER}",
+                  json={"paging": {"limit": 50, "offset": 0, "total": 0}, "messages": []})
+    outcome = sync_account(account(options={"questions": False}), store, clock=clock, sleep=clock.sleep,
+                           streams=["messages"])
+    assert outcome.ok, outcome.error
+    assert store.count("message", account="ml-br") == 26  # 25 answered waits + the unanswered one on page 2
