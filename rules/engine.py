@@ -180,7 +180,10 @@ class Engine:
         empty = {m.id for m in metrics if m.level == "unknown" and m.value is None and not stale
                  and (m.reason or "").startswith(EMPTY_REASONS)}
         judged = [m.level for m in metrics if m.id not in informational | empty]
-        level = max(judged, key=lambda lv: LEVEL_ORDER[lv], default="unknown" if stale else "ok")
+        # ... but when EVERY judged metric is empty the account has no evidence at all: unknown, never ok. An
+        # account with nothing to judge (Shopify before the seller sets a target) stays ok
+        blind = not judged and any(m.id not in informational for m in metrics)
+        level = max(judged, key=lambda lv: LEVEL_ORDER[lv], default="unknown" if stale or blind else "ok")
         return AccountStatus(marketplace=acc.marketplace, account=acc.id, display_name=acc.display_name,
                              level=level, last_sync=last_sync, metrics=metrics, deadlines=deadlines)
 
@@ -442,6 +445,14 @@ def _reported_level(metric: Metric, row: Any) -> str:
     return level
 
 
+def _status_level(metric: Metric, status: str | None) -> str:
+    """The level the marketplace's own status word alone gives (ok without a status or an unlisted one)."""
+    params, word = metric.parsed, (status or "").upper()
+    if word in {s.upper() for s in params.critical_statuses}:
+        return "critical"
+    return "warn" if word in {s.upper() for s in params.warn_statuses} else "ok"
+
+
 def _reported_status(metric: Metric, base: dict[str, Any], rows: list[Any], as_of: datetime,
                      stale: str | None) -> MetricStatus:
     """A ``reported`` metric: the worst row of the newest report (one row per program / region / category)."""
@@ -472,6 +483,10 @@ def _reported_status(metric: Metric, base: dict[str, Any], rows: list[Any], as_o
             and assess.is_good(reported.value, metric.comparator, metric.warn or metric.threshold) \
             and level in ("warn", "critical"):
         verdict = f"{said}{where} ({level} by the marketplace's verdict, the figure alone is within the limit)"
+    elif level in ("warn", "critical") and LEVEL_ORDER[_status_level(metric, reported.status)] < LEVEL_ORDER[level]:
+        # the figure, not the marketplace's word, decided (AHR 50 while the status still reads GREAT): say so
+        crossed = "threshold crossed" if level == "critical" else "in the warning band"
+        verdict = f"{crossed}: {reported.value:g} ({said}{where})"
     if metric.threshold is None and level == "ok":
         return MetricStatus(**base, level="ok", reason=f"informational; {verdict}")
     return MetricStatus(**base, level=level, reason=verdict)
