@@ -269,10 +269,16 @@ def _perf_range(limit: float | None, comparator: str, scale: float) -> str:
     return bound if comparator in ("<", "<=") else f"{bound}:"
 
 
+# the engine's reasons for an account with no data at all (rules/engine.py, Engine._account)
+NO_DATA_REASONS = ("no data: never synced", "no successful sync yet")
+
+
 def perfdata(acc: AccountStatus, m: MetricStatus) -> str | None:
     """``'account/metric'=value[UOM];warn;crit;min;max``: rates in %, counts plain; None without a value."""
     if m.value is None or not math.isfinite(m.value):
         return None
+    if m.level == "unknown" and (m.reason or "").startswith(NO_DATA_REASONS):
+        return None  # a count of 0 over no data at all is no measurement: a graph must show a gap, not 0
     rate = _is_rate(m)
     scale, uom = (100.0, "%") if rate else (1.0, "")
     label = f"{acc.account}/{m.id}".replace("'", "''").replace("=", "_")

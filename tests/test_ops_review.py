@@ -119,3 +119,17 @@ def test_a_wal_database_in_a_read_only_folder_says_why_status_cannot_read_it(tmp
                         lambda p, mode: False if str(p) == str(tmp_path) else real_access(p, mode))
     line = one_line_exit_3(run("--db", f"sqlite:///{path}", "status"))
     assert f"SQLite needs write access to the folder {tmp_path} even to read" in line
+
+
+def test_a_never_synced_account_has_no_perfdata_sample(tmp_path):
+    # eBay's transaction count evaluated to 0 over no data at all and was graphed as a real 0
+    from sellerguard.store import Store
+
+    cfg, db = tmp_path / "sg.toml", tmp_path / "sg.db"
+    cfg.write_text('[[accounts]]\nid = "never"\nmarketplace = "ebay"\n')
+    Store(f"sqlite:///{db}").engine.dispose()
+    result = run("--config", str(cfg), "--db", f"sqlite:///{db}", "status", "--format", "nagios")
+    assert result.exit_code == 3
+    first = result.output.splitlines()[0]
+    assert first == "SELLERGUARD UNKNOWN - 1 unknown of 1 accounts", first
+    assert "UNKNOWN: never/ebay.top_rated_min_transactions" in result.output
