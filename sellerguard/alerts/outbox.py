@@ -113,9 +113,12 @@ def fold(session: Session, target: str, keys: set[str]) -> dict[str, list[Event]
         else:
             blocked |= row_keys if row_keys else set()
     history: dict[str, list[Event]] = {}
+    seen: set[Event] = set()  # every body of a split message carries the same events: tell them once
     for row in reversed(folded):
         for e in _events(row):
-            history.setdefault(e.key, []).append(e)
+            if e not in seen:
+                seen.add(e)
+                history.setdefault(e.key, []).append(e)
         row.status, row.last_error = "folded", "superseded by a newer message about the same alerts"
         session.add(row)
     return history
@@ -142,11 +145,12 @@ def enqueue(
 ) -> int:
     """Queue ``bodies`` for ``target`` (``pause`` from ``target_pause``: a paused target stays paused).
 
-    ``events`` (this evaluation's events, folded history included) are stored on the first body.
+    ``events`` (this evaluation's events, folded history included) are stored on every body, so that a newer
+    message folds all the parts of a message split at Slack's limits, not only its first.
     """
     not_before = max(now, pause[0]) if pause[0] is not None else now
-    for i, body in enumerate(bodies):
-        evs = json.dumps([e.as_json() for e in events]) if events and i == 0 else None
+    evs = json.dumps([e.as_json() for e in events]) if events else None
+    for body in bodies:
         session.add(OutboxRow(target=target, kind=kind, body=body, created_at=now, next_attempt_at=not_before,
                               attempts=pause[1], events=evs))
     return len(bodies)
