@@ -281,9 +281,13 @@ def normalize_order(account: str, node: Any, handling_days: int | None = None, s
     _present(node, ORDER_FIELDS, where)
     purchased = ts(node.get("processedAt") or node.get("createdAt"), f"{where}: processedAt")
     fos = nodes(node.get("fulfillmentOrders"), f"{where}: fulfillmentOrders")
-    fulfil_by = [ts(fo["fulfillBy"], f"{where}: fulfillmentOrders.fulfillBy") for fo in fos if fo.get("fulfillBy")]
+    # a CANCELLED fulfillment order (items removed by an order edit, or replaced when moved) has nothing left to
+    # ship: its fulfillBy is no deadline of this order
+    fulfil_by = [ts(fo["fulfillBy"], f"{where}: fulfillmentOrders.fulfillBy") for fo in fos
+                 if fo.get("fulfillBy") and fo.get("status") != "CANCELLED"]
     latest = [ts(v, f"{where}: deliveryMethod.maxDeliveryDateTime") for fo in fos
-              if (v := obj(fo.get("deliveryMethod"), f"{where}: deliveryMethod").get("maxDeliveryDateTime"))]
+              if (v := obj(fo.get("deliveryMethod"), f"{where}: deliveryMethod").get("maxDeliveryDateTime"))
+              and fo.get("status") != "CANCELLED"]
     ship_by = min(fulfil_by) if fulfil_by else (
         add_business_days(purchased, handling_days) if handling_days is not None else None)
     shipments: list[Shipment] = []

@@ -84,3 +84,13 @@ def test_other_access_denied_still_names_the_scopes(clock):
     responses.add(responses.POST, GRAPHQL, json=json.loads((FIX / "access_denied.json").read_text()))
     with pytest.raises(ConnectorError, match="read_shopify_payments_disputes"):
         list(shopify.fetch(context(clock), "disputes", None))
+
+
+def test_a_cancelled_fulfillment_order_sets_no_ship_by():
+    # an order edit cancelled the first fulfillment order (earlier fulfillBy); the live one is due later
+    node = _node()
+    live = node["fulfillmentOrders"]["nodes"][0]
+    gone = {**live, "id": "gid://shopify/FulfillmentOrder/6000001", "status": "CANCELLED",
+            "fulfillBy": "2026-11-21T05:43:55Z"}
+    node["fulfillmentOrders"]["nodes"] = [gone, live]
+    assert _order(node).ship_by.isoformat() == "2026-11-22T05:43:55+00:00"
