@@ -50,6 +50,7 @@ from sellerguard.http import (
     ExpiredShape,
     HttpClient,
     body_codes,
+    body_strings,
 )
 from sellerguard.oauth import expires_at, post_token
 from sellerguard.paginate import walk
@@ -105,7 +106,19 @@ _INSIDE = body_codes({"InternalFailure": INSIDE_5XX, "ServiceUnavailable": INSID
                      lambda body: (e.get("code") for e in body.get("errors") or [] if isinstance(e, dict)))
 
 
+PAGE_TOKEN_REFUSED = ErrorRule("fail", "payload", "Amazon refused the page token (expired or invalid)")
+
+
 def _classify(response: requests.Response) -> ErrorRule | None:
+    if response.status_code == 400:
+        # "Invalid paginationToken. The token has expired": about the page token, not the access token (the
+        # generic "token has expired" shape would otherwise refresh and then say "re-authorize")
+        try:
+            text = " ".join(body_strings(response.json())).lower()
+        except ValueError:
+            return None
+        return PAGE_TOKEN_REFUSED if "paginationtoken" in text or "pagination token" in text \
+            or "nexttoken" in text else None
     return _INSIDE(response) if response.status_code == 200 else None
 
 
@@ -225,8 +238,9 @@ def cached_token(ctx: SyncContext) -> tuple[str, datetime] | None:
 
 def _report(ctx: SyncContext, http: HttpClient, report_type: str, ids: list[str], **kw: Any) -> reports.Report:
     options: Options = ctx.options or Options()
-    return reports.run(ctx, http, report_type, ids, max_wait_s=options.report_wait_s, poll_s=options.report_poll_s,
-                       **kw)
+    with _forget_on_payload_error(ctx, report_type):  # a DONE report without a document is not polled forever
+        return reports.run(ctx, http, report_type, ids, max_wait_s=options.report_wait_s,
+                           poll_s=options.report_poll_s, **kw)
 
 
 def marketplace_ids(ctx: SyncContext, http: HttpClient) -> list[str]:
@@ -271,7 +285,15 @@ def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any],
 
     def fetch(token: str | None) -> tuple[list[Any], str | None]:
         query = {**params, **({"paginationToken": token} if token else {})}
-        body = http.get_json(ORDERS, params=query, bucket="searchOrders")
+        try:
+            body = http.get_json(ORDERS, params=query, bucket="searchOrders")
+        except ConnectorError as exc:
+            if token is not None and token == start and exc.status == 400:  # a saved token Amazon no longer takes
+                ctx.state.put(RESUME, None)
+                raise ConnectorError(f"the saved page position was refused ({exc.message}); the next sync reads"
+                                     " the window from its first page", kind="wait", where=exc.where,
+                                     status=exc.status) from None
+            raise
         if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
             raise bad(where, "orders", "missing or not a list")
         pagination = body.get("pagination")
@@ -280,6 +302,7 @@ def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any],
             raise bad(where, "pagination.nextToken", "not a token")
         return body["orders"], nxt or None
 
+    start = token
     for page in walk(fetch, token, marketplace=MARKETPLACE, where=where):
         yield list(page.items), page.next
 

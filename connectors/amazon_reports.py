@@ -13,6 +13,7 @@ createReport -> poll getReport until DONE / CANCELLED / FATAL -> getReportDocume
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -197,7 +198,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "amazon-order-id", "purchase-date", "order-status", "fulfillment-channel", "quantity"),
 }
 # Encodings tried in order: UTF-8 (Amazon's default, BOM or not), then Shift_JIS/cp932 (Japan), then Windows-1252
-# (older EU/NA documents). A document is read in the first one whose header line decodes into the report's columns.
+# (older EU/NA documents); a document starting with a UTF-16 BOM is read as UTF-16 only. A document is read in
+# the first one whose header line decodes into the report's columns.
 ENCODINGS = ("utf-8-sig", "cp932", "cp1252")
 LANGUAGE_HINT = ("the seller's 'Language for feed processing report' setting in Seller Central (Settings > Account"
                  " Info) decides the column titles; English is always read")
@@ -244,9 +246,11 @@ def flat_file(document: bytes | BinaryIO, report_type: str, where: str) -> FlatF
     line = first.split(b"\n", 1)[0].rstrip(b"\r")
     required = REQUIRED.get(report_type, ())
     seen: list[str] = []
-    for encoding in ENCODINGS:
+    utf16 = first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))  # some tools save reports as "Unicode"
+    for encoding in ("utf-16",) if utf16 else ENCODINGS:
         try:
-            titles = line.decode(encoding).split("\t")
+            titles = (first[: len(first) // 2 * 2].decode(encoding, errors="replace").split("\n", 1)[0]
+                      .rstrip("\r") if utf16 else line.decode(encoding)).split("\t")
         except UnicodeDecodeError:
             continue
         header = [_canonical(t) for t in titles]

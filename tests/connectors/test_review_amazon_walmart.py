@@ -1,0 +1,141 @@
+"""Review of the Amazon and Walmart connectors (issues 17/18): new cases of the same kinds, each with the right value.
+
+HTTP via `responses`; the clock is fixed (conftest's ``clock``/``store``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from test_amazon import DOCS, ORDERS, REPORTS, FakeAmazon, _reports, account, load, tsv
+
+from sellerguard.connectors import amazon_reports
+from sellerguard.errors import ConnectorError
+from sellerguard.sync import sync_account
+
+FEEDBACK = "GET_SELLER_FEEDBACK_DATA"
+
+
+# -- Amazon: token-expired wordings (issue 17 kind 4) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (403, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                       "details": "The access token you provided is revoked, malformed or invalid."}]}),
+    (403, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                       "details": "The security token included in the request is expired"}]}),
+    (401, {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied."}]}),
+    (400, {"errors": [{"code": "InvalidInput", "message": "Invalid access token"}]}),
+])
+@responses.activate
+def test_amazon_token_expired_wordings_refresh_once_and_the_sync_goes_on(store, clock, status, body):
+    fake = FakeAmazon(responses.mock)
+    original, seen = fake.search, {"n": 0}
+
+    def expire_once(request):
+        seen["n"] += 1
+        return (status, {}, json.dumps(body)) if seen["n"] == 1 else original(request)
+
+    responses.mock.remove(responses.GET, ORDERS)
+    responses.mock.add_callback(responses.GET, ORDERS, callback=expire_once)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert outcome.ok, outcome.error
+    assert fake.tokens == 2 and store.count("order", account="amz-1") == 5
+
+
+@pytest.mark.parametrize("body", [
+    {"error_description": "The request has an invalid grant parameter : refresh_token", "error": "invalid_grant"},
+    {"error_description": "The refresh token has expired", "error": "invalid_grant"},
+])
+@responses.activate
+def test_lwa_invalid_grant_says_reauthorize_and_names_the_account(store, clock, body):
+    FakeAmazon(responses.mock)
+    responses.mock.remove(responses.POST, "https://api.amazon.com/auth/o2/token")
+    responses.mock.add(responses.POST, "https://api.amazon.com/auth/o2/token", json=body, status=400)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert not outcome.ok and outcome.error_kind == "config"
+    assert "re-authorize" in outcome.error and "amz-1" in outcome.error and "\n" not in outcome.error
+
+
+# -- Amazon: reports ---------------------------------------------------------------------------------------
+
+
+def test_a_utf16_feedback_report_is_decoded_not_called_another_language():
+    for bom, enc in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        document = bom + tsv("feedback_report.tsv").decode().encode(enc)
+        flat = amazon_reports.flat_file(document, FEEDBACK, "doc")
+        rows = list(flat.rows)
+        assert flat.encoding.startswith("utf-16") and len(rows) == 3 and rows[0]["Order ID"] == "113-1234567-7654321"
+
+
+@pytest.mark.parametrize("title_row", [
+    "Date\tÉvaluation\tCommentaires\tVotre réponse\tNuméro de commande",  # French
+    "Data\tValutazione\tCommenti\tLa tua risposta\tNumero ordine",  # Italian
+])
+def test_an_unmapped_language_is_one_clear_payload_error_naming_the_setting(title_row):
+    with pytest.raises(ConnectorError) as err:
+        list(amazon_reports.flat_file((title_row + "\n01/02/26\t1\tx\t\t1\n").encode(), FEEDBACK, "doc").rows)
+    assert err.value.kind == "payload" and "Language for feed processing report" in str(err.value)
+
+
+@responses.activate
+def test_a_done_report_without_a_document_is_forgotten_not_polled_forever(store, clock):
+    calls = _reports(responses.mock, ["DONE"], tsv("feedback_report.tsv"))
+    done = {k: v for k, v in load("report__done").items() if k != "reportDocumentId"}
+    responses.mock.remove(responses.GET, f"{REPORTS}/50020019003")
+    responses.mock.add(responses.GET, f"{REPORTS}/50020019003", json=done)
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["feedback"])
+    assert not outcome.ok and outcome.error_kind == "payload" and "reportDocumentId" in outcome.error
+    assert store.state("amz-1", f"report:{FEEDBACK}") is None  # the next sync asks for a new report
+    assert calls["create"] == 1
+
+
+@responses.activate
+def test_a_document_url_missing_forgets_the_report(store, clock):
+    _reports(responses.mock, ["DONE"], tsv("feedback_report.tsv"))
+    doc = f"{DOCS}/amzn1.spdoc.1.4.na.1f8c4a2e-0000-4000-8000-000000000001"
+    responses.mock.remove(responses.GET, doc)
+    responses.mock.add(responses.GET, doc, json={"reportDocumentId": "x"})
+    outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["feedback"])
+    assert not outcome.ok and outcome.error_kind == "payload"
+    assert store.state("amz-1", f"report:{FEEDBACK}") is None
+
+
+# -- Amazon: a saved page token Amazon no longer accepts (issue 18 kinds 4/5) --------------------------------
+
+
+@responses.activate
+def test_an_expired_saved_pagination_token_is_forgotten_and_the_window_restarts(store, clock):
+    pages = [{"orders": load("search_orders__page1")["orders"][:1], "pagination": {"nextToken": "t1"}},
+             {"orders": load("search_orders__page2")["orders"]}]
+    fail = {"t1": (503, {"errors": [{"code": "ServiceUnavailable", "message": "down"}]})}
+    seen: list[str | None] = []
+
+    def search(request):
+        token = parse_qs(urlsplit(request.url).query).get("paginationToken", [None])[0]
+        seen.append(token)
+        if token in fail:
+            status, body = fail[token]
+            return status, {}, json.dumps(body)
+        return 200, {}, json.dumps(pages[0 if token is None else 1])
+
+    FakeAmazon(responses.mock)
+    responses.mock.remove(responses.GET, ORDERS)
+    responses.mock.add_callback(responses.GET, ORDERS, callback=search)
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).error_kind == "wait"
+    assert store.state("amz-1", "orders:resume") is not None
+    fail["t1"] = (400, {"errors": [{"code": "InvalidInput", "message": "Invalid paginationToken. The token has"
+                                    " expired or is invalid."}]})
+    clock.advance(600)
+    second = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert not second.ok and store.state("amz-1", "orders:resume") is None  # never the same dead token again
+    del fail["t1"]
+    clock.advance(600)
+    seen.clear()
+    third = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert third.ok, third.error
+    assert seen[0] is None and store.cursor("amz-1", "orders") is not None
