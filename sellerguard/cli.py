@@ -185,6 +185,13 @@ class SellerguardGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _scale(value: float) -> float:
+    """``sandbox --scale``: NaN passes click's FloatRange (every comparison is false), so check by hand."""
+    if not (value == value and 0 < value <= 100):
+        raise click.BadParameter(f"{value} is not a number above 0 and at most 100")
+    return value
+
+
 def handle_errors(fn: F) -> F:
     """Turn any SellerguardError into ``Error: <where>: <what>`` on stderr and exit 3."""
 
@@ -541,7 +548,8 @@ def notify(ctx: Ctx, test_: bool, flush: bool, retry_failed: bool) -> None:
 @click.option("--port", default=0, type=click.IntRange(0, 65535), show_default="a free port",
               help="Port to listen on (127.0.0.1 only).")
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated world.")
-@click.option("--scale", default=1.0, show_default=True, help="Multiply every account's orders per day.")
+@click.option("--scale", default=1.0, show_default=True, callback=lambda _c, _p, v: _scale(v),
+              help="Multiply every account's orders per day (above 0, at most 100).")
 @click.option("--write-config", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a config pointing every connector at this sandbox, with its own [store] beside it.")
 @click.option("--force", is_flag=True, help="With --write-config: overwrite an existing file.")

@@ -133,3 +133,10 @@ def test_a_never_synced_account_has_no_perfdata_sample(tmp_path):
     first = result.output.splitlines()[0]
     assert first == "SELLERGUARD UNKNOWN - 1 unknown of 1 accounts", first
     assert "UNKNOWN: never/ebay.top_rated_min_transactions" in result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "0", "inf", "1e9"])
+def test_sandbox_scale_must_be_a_sane_positive_number(value):
+    # --scale nan was an internal error (NaN passes range checks); -1 served a world with negative volume
+    line = one_line_exit_3(run("sandbox", "--scale", value))
+    assert line.startswith("Error: sellerguard sandbox: Invalid value for '--scale'")
