@@ -95,11 +95,16 @@ def _more(total: int, shown: int) -> list[str]:
     return [f"…and {total - shown} more"] if total > shown else []
 
 
+def _n(x: float) -> str:
+    """A count written in full: "1234567", never "1.23457e+06" (``:g``); a fraction keeps 4 digits."""
+    return f"{x:.0f}" if float(x).is_integer() else f"{x:.4g}"
+
+
 def metric_text(m: MetricStatus, label: str, acc: AccountStatus | None, page: str | None) -> str:
     lines = [f"*{escape(m.name)}* `{code(m.id)}` · {label}"]
     value = f"Value *{fmt(m, m.value)}*"
     if m.numerator is not None and m.denominator is not None:
-        value += f" ({m.numerator:g} of {m.denominator:g}"
+        value += f" ({_n(m.numerator)} of {_n(m.denominator)}"
         value += f" over {m.window_days} days)" if m.window_days else ")"
     if m.threshold is not None:
         value += f" vs threshold {escape(m.comparator)} {fmt(m, m.threshold)}"
@@ -108,9 +113,9 @@ def metric_text(m: MetricStatus, label: str, acc: AccountStatus | None, page: st
     lines.append(value)
     if m.headroom is not None:
         if m.headroom >= 0:
-            lines.append(f"Headroom: {m.headroom:g} more defects before the threshold")
+            lines.append(f"Headroom: {_n(m.headroom)} more defects before the threshold")
         else:
-            lines.append(f"Headroom: {-m.headroom:g} defect-free orders needed to recover")
+            lines.append(f"Headroom: {_n(-m.headroom)} defect-free orders needed to recover")
     if m.breach_forecast is not None:
         lines.append(f"Forecast: crosses the threshold on {when(m.breach_forecast)}")
     if m.reported_value is not None:

@@ -22,3 +22,15 @@ def test_fold_takes_the_continuation_bodies_of_a_superseded_message(store):
                                           .order_by(OutboxRow.id)).all()]
     assert pending == ["resolved"]
     assert [e.reason for e in history[key]] == ["new"]
+
+
+def test_large_counts_are_written_in_full_not_in_exponent_notation():
+    from alert_builders import metric
+
+    from sellerguard.alerts.slack import metric_text
+
+    m = metric("amazon.odr", level="critical", value=0.02, numerator=24_690, denominator=1_234_500, headroom=-1_500_000)
+    text = metric_text(m, "new", None, None)
+    assert "(24690 of 1234500 over 60 days)" in text
+    assert "Headroom: 1500000 defect-free orders" in text
+    assert "e+0" not in text
