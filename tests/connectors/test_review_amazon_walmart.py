@@ -139,3 +139,73 @@ def test_an_expired_saved_pagination_token_is_forgotten_and_the_window_restarts(
     third = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
     assert third.ok, third.error
     assert seen[0] is None and store.cursor("amz-1", "orders") is not None
+
+
+# -- Walmart --------------------------------------------------------------------------------------------------
+
+from test_walmart import ORDERS as WM_ORDERS  # noqa: E402
+from test_walmart import TOKEN as WM_TOKEN  # noqa: E402
+from test_walmart import add_token, config, fixture  # noqa: E402
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (401, {"errors": [{"code": "UNAUTHORIZED.GMP_GATEWAY_API", "field": "UNAUTHORIZED",
+                       "description": "Unauthorized", "info": "Unauthorized token or incorrect authorization header.",
+                       "severity": "ERROR", "category": "DATA"}]}),
+    (400, {"errors": [{"code": "INVALID_REQUEST_HEADER.GMP_GATEWAY_API", "field": "WM_SEC.ACCESS_TOKEN",
+                       "description": "Access token is expired"}]}),
+    (200, {"errors": [{"code": "UNAUTHORIZED.GMP_GATEWAY_API", "description": "Unauthorized"}]}),
+])
+@responses.activate
+def test_walmart_token_expired_wordings_refresh_once(store, clock, status, body):
+    add_token(responses)
+    responses.add(responses.GET, WM_ORDERS, status=status, json=body)
+    responses.add(responses.GET, WM_ORDERS, json=fixture("orders__wfs"))
+    acc = config(ship_node_types=["WFSFulfilled"], performance=False).accounts[0]
+    out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert out.ok, out.error
+    assert len([c for c in responses.calls if c.request.url == WM_TOKEN]) == 2
+    assert store.count("order", account="wm") == 1
+
+
+@responses.activate
+def test_walmart_200_with_an_unknown_error_inside_is_a_payload_error_and_the_cursor_stays(store, clock):
+    add_token(responses)
+    responses.add(responses.GET, WM_ORDERS, json={"errors": [{"code": "INVALID_REQUEST_PARAM.GMP_ORDER_API",
+                                                               "description": "bad shipNodeType"}]})
+    acc = config(ship_node_types=["WFSFulfilled"]).accounts[0]
+    out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert not out.ok and out.error_kind == "payload" and "\n" not in out.error
+    assert store.cursor("wm", "orders") is None
+
+
+@responses.activate
+def test_walmart_a_repeated_next_cursor_ends_paging_and_moves_no_cursor(store, clock):
+    add_token(responses)
+    page1 = fixture("orders__page1")
+    cursor = page1["list"]["meta"]["nextCursor"]
+    page2 = fixture("orders__page2")
+    page2["list"]["meta"]["nextCursor"] = cursor  # Walmart hands the same position back
+    responses.add(responses.GET, WM_ORDERS + cursor, json=page2,
+                  match=[responses.matchers.query_string_matcher(cursor[1:])])
+    responses.add(responses.GET, WM_ORDERS, json=page1)
+    acc = config(ship_node_types=["SellerFulfilled"]).accounts[0]
+    out = sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert not out.ok and out.error_kind == "payload" and "\n" not in out.error
+    assert store.cursor("wm", "orders") is None
+    assert len([c for c in responses.calls if c.request.method == "GET"]) <= 3
+
+
+@pytest.mark.parametrize("amount", ["1,234.56", "138,80", "$138.80"])
+def test_walmart_an_amount_with_commas_is_never_read_as_another_number(amount):
+    from sellerguard.connectors.walmart_normalize import normalize_order as wm_order
+
+    order = fixture("orders__page1")["list"]["elements"]["order"][0]
+    order["orderLines"]["orderLine"][0]["charges"]["charge"][0]["chargeAmount"]["amount"] = amount
+    try:
+        records = wm_order("wm", order, "/v3/orders", "order[0]")
+    except ConnectorError as exc:
+        assert exc.kind == "payload" and "amount" in str(exc)
+        return
+    (o,) = [r for r in records if r.kind == "order"]
+    assert str(o.total).startswith("1234.56") or str(o.total).startswith("138.8")
