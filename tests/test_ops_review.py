@@ -140,3 +140,17 @@ def test_sandbox_scale_must_be_a_sane_positive_number(value):
     # --scale nan was an internal error (NaN passes range checks); -1 served a world with negative volume
     line = one_line_exit_3(run("sandbox", "--scale", value))
     assert line.startswith("Error: sellerguard sandbox: Invalid value for '--scale'")
+
+
+def test_every_folder_created_for_a_new_database_is_0700(tmp_path):
+    # only the innermost folder was 0700; the ones above it got the umask's 0755
+    import os
+
+    old = os.umask(0o022)
+    try:
+        result = run("--db", f"sqlite:///{tmp_path / 'a' / 'b' / 'sg.db'}", "migrate")
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert [oct((tmp_path / p).stat().st_mode & 0o777) for p in ("a", "a/b")] == ["0o700", "0o700"]
+    assert oct((tmp_path / "a" / "b" / "sg.db").stat().st_mode & 0o777) == "0o600"

@@ -114,7 +114,9 @@ def _create_private(path: Path) -> None:
         raise StoreError(f"{path} is a folder, not a database file")
     if not path.parent.is_dir():
         try:
-            path.parent.mkdir(mode=0o700, parents=True)
+            # each missing folder 0700 (mkdir(parents=True) would give the upper ones the umask's 0755)
+            for folder in reversed([p for p in (path.parent, *path.parent.parents) if not p.exists()]):
+                folder.mkdir(mode=0o700)
         except OSError as exc:
             reason = "a file is in the way" if isinstance(exc, FileExistsError | NotADirectoryError) else exc.strerror
             raise StoreError(f"cannot create the database folder {path.parent}: {reason}") from None
