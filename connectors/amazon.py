@@ -288,7 +288,7 @@ def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any],
         try:
             body = http.get_json(ORDERS, params=query, bucket="searchOrders")
         except ConnectorError as exc:
-            if token is not None and token == start and exc.status == 400:  # a saved token Amazon no longer takes
+            if token is not None and exc.status == 400:  # a (saved) page token Amazon no longer takes
                 ctx.state.put(RESUME, None)
                 raise ConnectorError(f"the saved page position was refused ({exc.message}); the next sync reads"
                                      " the window from its first page", kind="wait", where=exc.where,
@@ -302,7 +302,6 @@ def _pages(ctx: SyncContext, http: HttpClient, params: dict[str, Any],
             raise bad(where, "pagination.nextToken", "not a token")
         return body["orders"], nxt or None
 
-    start = token
     for page in walk(fetch, token, marketplace=MARKETPLACE, where=where):
         yield list(page.items), page.next
 

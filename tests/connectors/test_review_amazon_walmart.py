@@ -209,3 +209,33 @@ def test_walmart_an_amount_with_commas_is_never_read_as_another_number(amount):
         return
     (o,) = [r for r in records if r.kind == "order"]
     assert str(o.total).startswith("1234.56") or str(o.total).startswith("138.8")
+
+
+@responses.activate
+def test_a_page_token_that_expires_mid_run_is_not_saved_for_the_next_sync(store, clock):
+    pages = [{"orders": load("search_orders__page1")["orders"][:1], "pagination": {"nextToken": "t1"}}]
+
+    def search(request):
+        token = parse_qs(urlsplit(request.url).query).get("paginationToken", [None])[0]
+        if token:
+            return 400, {}, json.dumps({"errors": [{"code": "InvalidInput", "message": "Invalid paginationToken"}]})
+        return 200, {}, json.dumps(pages[0])
+
+    FakeAmazon(responses.mock)
+    responses.mock.remove(responses.GET, ORDERS)
+    responses.mock.add_callback(responses.GET, ORDERS, callback=search)
+    out = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"])
+    assert not out.ok and out.error_kind == "wait" and "first page" in out.error
+    assert store.state("amz-1", "orders:resume") is None and store.cursor("amz-1", "orders") is None
+
+
+@responses.activate
+def test_a_fatal_report_is_forgotten_and_says_the_next_sync_asks_again(store, clock):
+    calls = _reports(responses.mock, ["DONE"])
+    fatal = {**load("report__done"), "processingStatus": "FATAL"}
+    responses.mock.remove(responses.GET, f"{REPORTS}/50020019003")
+    responses.mock.add(responses.GET, f"{REPORTS}/50020019003", json=fatal)
+    out = sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["feedback"])
+    assert not out.ok and out.error_kind == "wait" and "FATAL" in out.error
+    assert store.state("amz-1", f"report:{FEEDBACK}") is None and calls["doc"] == 0
+    assert store.count("rating", account="amz-1") == 0
