@@ -337,6 +337,8 @@ def _flush_target(
                 continue
             _record(row, outcome, clock.now(), result)
             session.add(row)
+            if outcome.status == "sent":
+                _resume(session, name, clock.now())
         if outcome.status == "retry":
             result.paused.add(name)
             result.held += _waiting(store, name) - 1
@@ -344,6 +346,17 @@ def _flush_target(
     if should_stop() or tried >= budget:
         result.held += _waiting(store, name)
     return tried
+
+
+def _resume(session: Session, target: str, now: datetime) -> None:
+    """The target answered: the pause its waiting messages inherited (``target_pause``: a Retry-After of up to
+    an hour, a backoff) is over, so the rest of the queue follows now, in order, paced as usual."""
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.target == target, OutboxRow.status == "pending",  # type: ignore[arg-type]
+               OutboxRow.next_attempt_at > now)  # type: ignore[arg-type]
+        .values(next_attempt_at=now, attempts=0)
+    )
 
 
 def _record(row: OutboxRow, outcome: SendResult, now: datetime, result: FlushResult) -> None:

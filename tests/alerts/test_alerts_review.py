@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
+import responses
 from alert_builders import at
 from sqlmodel import Session, select
 
 from sellerguard.alerts import outbox
 from sellerguard.alerts.tables import OutboxRow
+
+HOOK_URL_ANY = re.compile(r"https://example\.invalid/.*")
 
 
 def test_fold_takes_the_continuation_bodies_of_a_superseded_message(store):
@@ -34,3 +39,29 @@ def test_large_counts_are_written_in_full_not_in_exponent_notation():
     assert "(24690 of 1234500 over 60 days)" in text
     assert "Headroom: 1500000 defect-free orders" in text
     assert "e+0" not in text
+
+
+@responses.activate
+def test_once_the_target_answers_its_queue_drains_without_the_old_pause(store, config):
+    """Slack said 429 Retry-After 3600; messages queued meanwhile inherit that pause. When a forced flush (or the
+    daemon after Retry-After) gets a 2xx, the target is answering: the rest of its queue goes now, in order."""
+    from alert_builders import SLACK_URL, account, metric, report
+
+    from sellerguard.alerts.pipeline import process_report
+    from sellerguard.clock import FixedClock
+
+    responses.post(SLACK_URL, status=429, headers={"Retry-After": "3600"})
+    responses.post(HOOK_URL_ANY, status=204)
+    process_report(store, config, report(at(0), account("acme-us", metric(level="critical", value=0.02))), now=at(0))
+    clock = FixedClock(at(0))
+    assert outbox.flush(store, config, clock=clock, sleep=clock.sleep).retried == 1
+    later = at(0.1)
+    process_report(store, config, report(later, account("acme-us", metric(level="critical", value=0.02)),
+                                         account("acme-eb", metric("ebay.transaction_defect_rate", level="critical",
+                                                                   value=0.05), marketplace="ebay")), now=later)
+    responses.replace(responses.POST, SLACK_URL, body="ok")
+    clock = FixedClock(later)
+    result = outbox.flush(store, config, clock=clock, sleep=clock.sleep, force=True)
+    with Session(store.engine) as s:
+        left = s.exec(select(OutboxRow).where(OutboxRow.target == "ops", OutboxRow.status == "pending")).all()
+    assert left == [] and result.held == 0
