@@ -230,7 +230,8 @@ def render_digest(report: StatusReport, pages: dict[str, str | None], now: datet
             lines.append(f"All {len(acc.metrics)} metrics ok")
         if soon:
             soon.sort(key=lambda d: d.due)
-            lines.append(f"{len(soon)} item(s) due in the next 24 h:")
+            late = sum(1 for d in soon if d.due <= now)  # past due is not "due in the next 24 h"
+            lines.append(f"{len(soon)} item(s) due in the next 24 h" + (f", {late} already past due:" if late else ":"))
             lines += [f"• {deadline_label(d.kind, d.ref)} by {when(d.due)}" for d in soon[:5]] + _more(len(soon), 5)
         if page := pages.get(acc.account):
             lines.append(link(page, "Open seller page"))

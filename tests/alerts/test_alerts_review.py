@@ -65,3 +65,17 @@ def test_once_the_target_answers_its_queue_drains_without_the_old_pause(store, c
     with Session(store.engine) as s:
         left = s.exec(select(OutboxRow).where(OutboxRow.target == "ops", OutboxRow.status == "pending")).all()
     assert left == [] and result.held == 0
+
+
+def test_the_digest_says_which_items_are_already_past_due():
+    from datetime import timedelta
+
+    from alert_builders import account, deadline, report
+
+    from sellerguard.alerts.slack import render_digest
+
+    now = at(0)
+    items = [deadline("A-1", now - timedelta(hours=2)), deadline("A-2", now + timedelta(hours=3))]
+    acc = account("acme-us", deadlines=items)
+    text = str(render_digest(report(now, acc), {}, now))
+    assert "2 item(s) due in the next 24 h, 1 already past due:" in text
