@@ -278,8 +278,8 @@ class Store:
         process lock. Used for single-use token refreshes and for "one daemon per store".
         """
         if self.dialect == "postgresql":
-            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
             with self.engine.connect() as conn:
+                key = _advisory_key(conn, name)
                 conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
                 try:
                     yield
@@ -309,8 +309,8 @@ class Store:
     def try_lock(self, name: str) -> Any:
         """Take ``name`` without waiting; returns a release() callable, or None when someone holds it."""
         if self.dialect == "postgresql":
-            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
             conn = self.engine.connect()
+            key = _advisory_key(conn, name)
             if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 conn.close()
                 return None
@@ -496,6 +496,13 @@ def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         seen[(row["account"], row["external_id"])] = row
     return list(seen.values())
+
+
+def _advisory_key(conn: Any, name: str) -> int:
+    """A PostgreSQL advisory lock key for ``name`` within this store's schema: advisory locks are database-wide,
+    so two stores in different schemas of one database must not block each other."""
+    schema = conn.execute(text("SELECT current_schema()")).scalar() or ""
+    return int.from_bytes(hashlib.sha256(f"{schema}:{name}".encode()).digest()[:8], "big", signed=True)
 
 
 def _open_lock(path: Path) -> Any:
