@@ -79,3 +79,39 @@ def test_the_digest_says_which_items_are_already_past_due():
     acc = account("acme-us", deadlines=items)
     text = str(render_digest(report(now, acc), {}, now))
     assert "2 item(s) due in the next 24 h, 1 already past due:" in text
+
+
+@responses.activate
+def test_new_resolved_new_resolved_during_an_outage_ends_resolved_with_the_story(store, config):
+    """429, 500, refused, 503 while the alert fires 12:02, resolves 12:05, fires 12:09, resolves 12:13: once
+    Slack answers, the channel hears one message, the true state (resolved) and what happened meanwhile."""
+    from datetime import timedelta
+
+    from alert_builders import SLACK_URL, account, metric, report
+    from test_outbox import StandIn, text_of
+
+    from sellerguard.alerts.pipeline import process_report
+    from sellerguard.clock import FixedClock
+
+    slack = StandIn([429, 500, "refused", 503] + [500] * 30)
+    responses.add_callback(responses.POST, SLACK_URL, callback=slack)
+    only_slack = config.model_copy(update={"notify": config.notify[:1]})
+    clock = FixedClock(at(0))
+    for minute, level in ((2, "critical"), (3, "critical"), (4, "critical"), (5, "ok"), (7, "ok"),
+                          (9, "critical"), (13, "ok")):
+        now = at(minute / 60)
+        value = 0.02 if level == "critical" else 0.005
+        process_report(store, only_slack, report(now, account("acme-us", metric(level=level, value=value))), now=now)
+        clock._now = max(clock.now(), now)
+        outbox.flush(store, only_slack, clock=clock, sleep=clock.sleep)
+    assert not slack.accepted
+    slack.script.clear()
+    recovered = clock.now()
+    while outbox.counts(store).get("pending"):
+        outbox.flush(store, only_slack, clock=clock, sleep=clock.sleep)
+        clock.advance(5)
+    assert clock.now() - recovered <= timedelta(seconds=60)
+    texts = [text_of(m) for m in slack.accepted]
+    assert len(texts) == 1, texts
+    assert "resolved" in texts[0] and "CRITICAL" not in texts[0]
+    assert "fired 12:02, resolved 12:05, fired again 12:09, resolved 12:13" in texts[0], texts[0]
