@@ -193,7 +193,10 @@ def send(http: requests.Session, target: TargetConfig, body: str, kind: str, key
     except ConfigError as exc:
         return SendResult("retry", error=exc.message)
     try:
-        resp = http.post(url, data=body.encode("utf-8"), headers=_headers(target, kind, key), timeout=TIMEOUT_S)
+        # no redirects: requests would turn the POST into a GET (a 301/302 "delivered" nothing) or carry the
+        # alert to another host; a 3xx is refused for good and says so (fix the URL, then notify --retry-failed)
+        resp = http.post(url, data=body.encode("utf-8"), headers=_headers(target, kind, key), timeout=TIMEOUT_S,
+                         allow_redirects=False)
     except requests.RequestException as exc:
         return SendResult("retry", error=f"network error ({type(exc).__name__})")
     code = resp.status_code

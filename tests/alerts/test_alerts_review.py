@@ -115,3 +115,22 @@ def test_new_resolved_new_resolved_during_an_outage_ends_resolved_with_the_story
     assert len(texts) == 1, texts
     assert "resolved" in texts[0] and "CRITICAL" not in texts[0]
     assert "fired 12:02, resolved 12:05, fired again 12:09, resolved 12:13" in texts[0], texts[0]
+
+
+@responses.activate
+def test_a_redirect_is_not_a_delivery(store, config):
+    """A webhook URL that redirects (http:// for https://, a moved receiver): requests would follow with a GET and
+    report 200. The message is refused for good with the status, not marked sent."""
+    from alert_builders import SLACK_URL
+
+    from sellerguard.clock import FixedClock
+
+    moved = responses.post(SLACK_URL, status=301, headers={"Location": "https://elsewhere.invalid/x"})
+    elsewhere = responses.get("https://elsewhere.invalid/x", body="ok")
+    only_slack = config.model_copy(update={"notify": config.notify[:1]})
+    with Session(store.engine) as s, s.begin():
+        outbox.enqueue(s, "ops", "alert", ['{"text": "x"}'], at(0))
+    clock = FixedClock(at(0))
+    result = outbox.flush(store, only_slack, clock=clock, sleep=clock.sleep)
+    assert (result.sent, result.failed) == (0, 1)
+    assert moved.call_count == 1 and elsewhere.call_count == 0
