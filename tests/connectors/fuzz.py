@@ -384,9 +384,10 @@ class Harness:
 def _renamed(m: Mutation, expected: set[str], stored: set[str]) -> bool:
     """The record is there under the id the mutated response gave it (an id replaced by another plausible id):
     stored as sent, not dropped."""
-    if m.op != "value":
+    if m.op not in ("value", "stringify"):
         return False
-    text = str(VALUES[m.value % len(VALUES)]).strip()  # connectors may strip what they read
+    # stringify turns a string id into the number 12345 (mutate): a numeric id is stored as "12345"
+    text = "12345" if m.op == "stringify" else str(VALUES[m.value % len(VALUES)]).strip()  # may be stripped
     extra = [i for i in stored - expected if text and text in i]
     return 0 < len(expected - stored) <= len(extra)
 
