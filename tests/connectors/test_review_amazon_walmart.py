@@ -239,3 +239,26 @@ def test_a_fatal_report_is_forgotten_and_says_the_next_sync_asks_again(store, cl
     assert not out.ok and out.error_kind == "wait" and "FATAL" in out.error
     assert store.state("amz-1", f"report:{FEEDBACK}") is None and calls["doc"] == 0
     assert store.count("rating", account="amz-1") == 0
+
+
+def _all_orders_row(**over: str) -> dict[str, str]:
+    row = {"amazon-order-id": "113-0000001-0000001", "purchase-date": "2026-11-01T10:00:00+00:00",
+           "last-updated-date": "2026-11-02T10:00:00+00:00", "order-status": "Shipped",
+           "fulfillment-channel": "Merchant", "quantity": "1", "currency": "USD", "item-price": "12.50", "sku": "S"}
+    return {**row, **over}
+
+
+@pytest.mark.parametrize("price", ["1,234.56", "12,50"])
+def test_an_amazon_amount_with_a_comma_is_a_payload_error_naming_the_field_never_another_number(price):
+    from sellerguard.connectors.amazon_normalize import normalize_order_rows
+
+    with pytest.raises(ConnectorError) as err:
+        normalize_order_rows("a", [_all_orders_row(**{"item-price": price})], "doc")
+    assert err.value.kind == "payload" and "item-price" in str(err.value) and price in str(err.value)
+
+
+def test_an_amazon_report_date_without_offset_is_read_as_utc():
+    from sellerguard.connectors.amazon_normalize import normalize_order_rows
+
+    (order,) = normalize_order_rows("a", [_all_orders_row(**{"purchase-date": "2026-11-01T10:00:00"})], "doc")
+    assert order.purchased_at.isoformat() == "2026-11-01T10:00:00+00:00"
