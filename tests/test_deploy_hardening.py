@@ -82,7 +82,10 @@ def _can_sandbox() -> str | None:
 SANDBOXED = r'''
 set -e
 mount --bind "$STATE" "$STATE"
+# PrivateTmp hides /tmp; a checkout or venv that lives there (a CI clone) is bound back in, as BindPaths= would
+for keep in $KEEP; do mkdir -p "$HOLD/${keep##*/}" && mount --bind "$keep" "$HOLD/${keep##*/}"; done
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+for keep in $KEEP; do mkdir -p "$keep" && mount --bind "$HOLD/${keep##*/}" "$keep"; done
 mount -o remount,bind,ro /
 if touch /var/tmp/.sellerguard-probe 2>/dev/null; then echo "root file system is writable"; exit 99; fi
 umask 0077
@@ -95,6 +98,13 @@ if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Me
     sys.exit("PR_SET_MDWE unsupported")
 os.execv(sys.argv[1], sys.argv[1:])
 '''
+
+
+def _under_tmp(*paths: Path) -> list[str]:
+    """The top folders under /tmp that hold these paths (a clone and its venv), each once."""
+    tops = {str(Path("/tmp", p.resolve().relative_to("/tmp").parts[0])) for p in paths
+            if p.resolve().is_relative_to("/tmp") and p.resolve() != Path("/tmp")}
+    return sorted(tops)
 
 
 @pytest.mark.slow
@@ -117,7 +127,8 @@ def test_the_daemon_runs_under_the_units_sandboxing():
             (etc / "sellerguard.toml").write_text(tomli_w.dumps(data))
             env = {**os.environ, "SELLERGUARD_CONFIG": str(etc / "sellerguard.toml"),
                    "SELLERGUARD_DB": f"sqlite:///{state / 'sellerguard.db'}", "STATE": str(state),
-                   "PY": sys.executable, "MDWE": MDWE}
+                   "PY": sys.executable, "MDWE": MDWE, "HOLD": str(work / "hold"),
+                   "KEEP": " ".join(_under_tmp(Path(sys.prefix), Path(__file__).resolve().parents[1]))}
             cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", SANDBOXED, "sh",
                    str(Path(sys.executable).parent / "sellerguard"), "run", "--once", "--log-format", "json"]
             result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
