@@ -22,7 +22,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
-from sellerguard.payload import iso_time, object_list, payload_error
+from sellerguard.payload import WARNED, iso_time, object_list, payload_error
+from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
     Order,
@@ -47,15 +48,12 @@ PACKAGE_STATUSES = {"PENDING", "IN_TRANSIT", "SHIPPED", "DELIVERED", "CANCELLED"
 # Packages Amazon has seen moving: the tracking number was accepted by the carrier.
 SCANNED = {"IN_TRANSIT", "DELIVERED", "UNDELIVERABLE"}
 _log = logging.getLogger("sellerguard.connectors.amazon")
-_warned: set[tuple[str, str]] = set()
+_warned = WARNED  # shared with every connector (sellerguard.payload.warn_unknown)
 
 
 def warn_unknown(field: str, value: Any) -> None:
     """Log an unknown enum value once per process (the record keeps it recognisable: status "unknown")."""
-    key = (field, str(value)[:60])
-    if key not in _warned:
-        _warned.add(key)
-        _log.warning("amazon: unknown %s value %r: stored as 'unknown'; please report it", field, key[1])
+    shared_warn_unknown("amazon", field, value)
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:

@@ -18,6 +18,7 @@ from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
 from sellerguard.payload import iso_time, object_list
 from sellerguard.payload import payload_error as shared_payload_error
+from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
     Order,
@@ -52,14 +53,11 @@ DETAILED_REASONS: dict[str, ReturnReason] = {
     "Ik heb me bedacht": "remorse", "Artikel had ik toch niet nodig": "remorse", "Artikel cadeau ontvangen": "remorse",
     "Andere kleur dan gedacht": "remorse", "Dubbel besteld": "remorse", "Meerdere opties/artikelen besteld": "remorse",
 }
-_warned: set[tuple[str, str]] = set()
 
 
 def unknown_value(field: str, value: str) -> None:
     """Log an enum value this connector does not know, once per (field, value) and process."""
-    if (field, value) not in _warned:
-        _warned.add((field, value))
-        log.warning("bol: unknown %s %r: left out (tell the sellerguard developers)", field, value[:60])
+    shared_warn_unknown("bol", field, value, outcome="left out")
 
 
 def reason_category(main: str | None, detailed: str | None) -> ReturnReason | None:

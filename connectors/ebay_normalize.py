@@ -21,6 +21,7 @@ from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.payload import iso_time, object_list, payload_error
+from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
     Claim,
@@ -36,14 +37,11 @@ from sellerguard.schema import (
 )
 
 log = logging.getLogger("sellerguard.connectors.ebay")
-_warned: set[tuple[str, str]] = set()
 
 
 def unknown_value(field: str, value: str) -> None:
     """Log an enum value this connector does not know, once per (field, value) and process."""
-    if (field, value) not in _warned:
-        _warned.add((field, value))
-        log.warning("ebay: unknown %s %r: kept as 'unknown' (tell the sellerguard developers)", field, value[:60])
+    shared_warn_unknown("ebay", field, value)
 
 
 STATUS = {"NOT_STARTED": "unshipped", "IN_PROGRESS": "partially_shipped", "FULFILLED": "shipped"}

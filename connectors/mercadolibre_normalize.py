@@ -19,6 +19,7 @@ from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
 from sellerguard.payload import count, ident, iso_time, number
 from sellerguard.payload import payload_error as shared_payload_error
+from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
     Claim,
@@ -42,15 +43,11 @@ PAID = {"paid", "partially_refunded", "pending_cancel"}  # pending_cancel: not c
 SHIPMENT_STATUSES = {"pending": "unshipped", "handling": "unshipped", "ready_to_ship": "unshipped",
                      "shipped": "shipped", "not_delivered": "shipped", "delivered": "delivered",
                      "cancelled": "unshipped", "to_be_agreed": "unshipped"}
-_warned: set[tuple[str, str]] = set()
 
 
 def unknown_value(field: str, value: str) -> None:
     """Log a status value this connector does not know, once per (field, value) and process."""
-    if (field, value) not in _warned:
-        _warned.add((field, value))
-        log.warning("mercadolibre: unknown %s %r: kept as 'unknown' (tell the sellerguard developers)", field,
-                    value[:60])
+    shared_warn_unknown("mercadolibre", field, value)
 
 # cancel_detail.requested_by -> who asked [field unverified: docs/connectors/mercadolibre.md]
 REQUESTED_BY: dict[str, Party] = {"buyer": "buyer", "seller": "seller", "mediator": "marketplace",

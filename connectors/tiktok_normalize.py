@@ -15,6 +15,7 @@ from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.payload import payload_error
+from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
     Order,
@@ -58,14 +59,11 @@ REASON_CATEGORIES: tuple[tuple[str, ReturnReason], ...] = (
     ("expired", "not_as_described"), ("no_longer_needed", "remorse"), ("changed_mind", "remorse"),
     ("change_of_mind", "remorse"), ("mistake", "remorse"), ("better_price", "remorse"), ("size", "remorse"),
 )
-_warned: set[tuple[str, str]] = set()
 
 
 def unknown_value(field: str, value: str) -> None:
     """Log an enum value this connector does not know, once per (field, value) and process."""
-    if (field, value) not in _warned:
-        _warned.add((field, value))
-        log.warning("tiktok: unknown %s %r: kept as 'unknown' (tell the sellerguard developers)", field, value[:60])
+    shared_warn_unknown("tiktok", field, value)
 
 
 def bad(where: str, field: str, problem: str) -> ConnectorError:

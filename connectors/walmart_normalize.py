@@ -20,8 +20,9 @@ from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
-from sellerguard.payload import object_list
+from sellerguard.payload import WARNED, object_list
 from sellerguard.payload import payload_error as shared_payload_error
+from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
     Order,
@@ -67,16 +68,13 @@ COUNTRIES = {"USA": "US", "US": "US", "PRI": "PR", "PR": "PR", "GUM": "GU", "VIR
 MAX_UNITS = 100_000
 MAX_AMOUNT = Decimal("10000000")
 _log = logging.getLogger("sellerguard.connectors.walmart")
-_warned: set[tuple[str, str]] = set()
+_warned = WARNED  # shared with every connector (sellerguard.payload.warn_unknown)
 BuyerKey = Callable[[str | None], str | None]
 
 
 def warn_unknown(field: str, value: Any) -> None:
     """Log an unknown enum value once per process."""
-    key = (field, str(value)[:60])
-    if key not in _warned:
-        _warned.add(key)
-        _log.warning("walmart: unknown %s value %r: kept as unknown; please report it", field, key[1])
+    shared_warn_unknown("walmart", field, value)
 
 
 def payload_error(endpoint: str, field: str, problem: str) -> ConnectorError:

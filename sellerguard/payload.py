@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
 import re
 import zlib
@@ -271,3 +272,19 @@ def epoch_time(value: Any, marketplace: str, where: str, field: str, *, required
     except (ValueError, OverflowError, OSError):
         raise payload_error(marketplace, where, field, f"not a Unix time: {show(value)}") from None
     return _in_range(parsed, marketplace, where, field, value, now, future)
+
+
+WARNED: set[tuple[str, str, str]] = set()  # (marketplace, field, value) already logged by warn_unknown
+
+
+def warn_unknown(marketplace: str, field: str, value: Any, *, outcome: str = "kept as 'unknown'") -> None:
+    """Log an enum value a connector does not know, once per (marketplace, field, value) and process.
+
+    Issue 17 kind 8: the record keeps the value recognisable (``outcome`` says how), never a plausible wrong state.
+    """
+    text = str(value)[:60]
+    if (marketplace, field, text) in WARNED:
+        return
+    WARNED.add((marketplace, field, text))
+    logging.getLogger(f"sellerguard.connectors.{marketplace}").warning(
+        "%s: unknown %s %r: %s (tell the sellerguard developers)", marketplace, field, text, outcome)
