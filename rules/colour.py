@@ -12,10 +12,7 @@ Used by one hook in ``engine.Engine._account``: ``status --json`` carries ``colo
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
-from importlib import resources
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +20,7 @@ from sqlalchemy.orm import Session
 from sellerguard.errors import ConfigError
 from sellerguard.rules.events import ORDERS
 from sellerguard.rules.report import MetricStatus
+from sellerguard.rules.sites import site_file
 
 ORDER = ("green", "yellow", "orange", "red")  # best to worst
 LEVEL_COLOURS = {1: "red", 2: "orange", 3: "yellow", 4: "light_green", 5: "green"}
@@ -33,13 +31,10 @@ REPORTED_LEVEL = "mercadolibre.level"
 @cache
 def colour_table(marketplace: str) -> dict[str, dict[str, dict[str, float]]]:
     """{site: {metric id: {colour: most rate}}}; empty when the marketplace has no thermometer."""
-    path = Path(str(resources.files("sellerguard.rules") / "sites")) / f"{marketplace}-colours.toml"
-    if not path.is_file():
+    found = site_file(f"{marketplace}-colours.toml")
+    if found is None:
         return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
+    path, data = found
     for site, rows in data.items():
         for metric_id, limits in rows.items():
             if not isinstance(limits, dict) or set(limits) != set(ORDER[:3]) or not all(

@@ -11,6 +11,7 @@ import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -20,16 +21,26 @@ from sellerguard.errors import ConfigError
 _ABOUT = {"country", "source", "note"}
 
 
+def site_file(name: str) -> tuple[Path, dict[str, Any]] | None:
+    """``rules/sites/<name>`` parsed, with its path for error messages; None when there is no such file.
+
+    Raises ConfigError naming the file when it is not valid TOML."""
+    path = Path(str(resources.files("sellerguard.rules") / "sites")) / name
+    if not path.is_file():
+        return None
+    try:
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
+
+
 @cache
 def site_table(marketplace: str) -> dict[str, dict[str, PolicyOverride]]:
     """{site id: {metric id: override}} for a marketplace; empty when it has no per-site data."""
-    path = Path(str(resources.files("sellerguard.rules") / "sites")) / f"{marketplace}.toml"
-    if not path.is_file():
+    found = site_file(f"{marketplace}.toml")
+    if found is None:
         return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
+    path, data = found
     out: dict[str, dict[str, PolicyOverride]] = {}
     for site, row in data.items():
         if not isinstance(row, dict) or not isinstance(row.get("source"), str):
