@@ -147,12 +147,40 @@ def _has_connector_module(marketplace: str) -> bool:
     return importlib.util.find_spec(f"sellerguard.connectors.{marketplace}") is not None
 
 
+@functools.cache
+def _command_modules() -> frozenset[str]:
+    """Names of the command modules in ``sellerguard/commands`` (found without importing them)."""
+    import pkgutil
+
+    from sellerguard import commands
+
+    return frozenset(m.name.replace("_", "-") for m in pkgutil.iter_modules(commands.__path__)
+                     if not m.name.startswith("_"))
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
 class SellerguardGroup(click.Group):
-    """Every failure, click's usage errors included, is one ``Error:`` line on stderr and exit 3."""
+    """Every failure, click's usage errors included, is one ``Error:`` line on stderr and exit 3.
+
+    Besides the commands defined in this file, every module ``sellerguard/commands/<name>.py`` that defines a click
+    command named ``command`` is the subcommand ``<name>`` (underscores become hyphens). Such modules are imported only
+    when their command runs or help lists them, so a new command never slows ``--version`` or another command.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_command_modules()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in _command_modules():
+            import importlib
+
+            module = importlib.import_module(f"sellerguard.commands.{cmd_name.replace('-', '_')}")
+            found = module.command
+        return found
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
