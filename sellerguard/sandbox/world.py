@@ -144,12 +144,29 @@ class Profile:
     late_reply: float  # messages answered after 24 h
     recent_factor: float = 1.0  # multiplier on defect rates over the last ``recent_days``
     recent_days: int = 14
+    # (from_days_ago, to_days_ago, factor): defect-rate multipliers by age, for histories that drift, recover
+    # and spike (the breach-probability backtest, docs/forecast.md); the first phase holding an age wins
+    phases: tuple[tuple[int, int, float], ...] = ()
+
+    def factor(self, days_ago: int) -> float:
+        """The multiplier on defect rates for an event ``days_ago`` whole days before ``now``."""
+        for start, end, factor in self.phases:
+            if end <= days_ago < start:
+                return factor
+        return self.recent_factor if days_ago < self.recent_days else 1.0
 
 
 PROFILES: dict[str, Profile] = {
     "healthy": Profile(0.004, 0.004, 0.01, 0.01, 0.03, 0.003, 0.001, 0.03, 0.02),
     "drifting": Profile(0.012, 0.006, 0.01, 0.02, 0.04, 0.004, 0.002, 0.04, 0.04, recent_factor=3.6),
     "critical": Profile(0.07, 0.03, 0.01, 0.08, 0.12, 0.012, 0.008, 0.06, 0.15),
+    # forecast backtest profiles (docs/forecast.md): eventful histories, meant for World(days=...) of 180+
+    "wavy": Profile(0.01, 0.005, 0.01, 0.015, 0.035, 0.004, 0.002, 0.04, 0.03, phases=(
+        (170, 150, 2.6), (130, 118, 3.8), (100, 80, 1.8), (62, 50, 4.5), (34, 24, 2.4), (12, 0, 3.4))),
+    "spiky": Profile(0.006, 0.004, 0.01, 0.01, 0.03, 0.003, 0.0015, 0.03, 0.02, phases=(
+        (160, 155, 9.0), (121, 117, 7.0), (88, 84, 11.0), (57, 52, 6.0), (30, 27, 12.0), (8, 4, 8.0))),
+    "recovering": Profile(0.02, 0.009, 0.01, 0.03, 0.06, 0.006, 0.003, 0.05, 0.06, phases=(
+        (400, 110, 1.6), (110, 70, 1.0), (70, 0, 0.45))),
 }
 
 
@@ -194,9 +211,11 @@ def _order_id(marketplace: str, seq: int, rng: random.Random) -> str:
 
 class World:
     def __init__(self, now: datetime, *, seed: int = 7, scale: float = 1.0,
-                 accounts: list[tuple[str, str, str, str, str, int, float]] | None = None) -> None:
+                 accounts: list[tuple[str, str, str, str, str, int, float]] | None = None,
+                 days: int = DAYS) -> None:
         self.now = now
         self.seed = seed
+        self.days = days  # history length (the forecast backtest wants more than the default 90)
         self.accounts: dict[str, WAccount] = {}
         for acc_id, mp, profile, site, cur, per_day, share in accounts or DEFAULT_ACCOUNTS:
             acc = WAccount(acc_id, mp, f"SELLER-{acc_id.upper()}", acc_id.replace("-", " ").title(), profile,
@@ -217,17 +236,16 @@ class World:
 
     def _generate(self, acc: WAccount) -> None:
         p = PROFILES[acc.profile]
-        start = self.now - timedelta(days=DAYS)
+        start = self.now - timedelta(days=self.days)
         seq = 0
-        for day in range(DAYS + 1):
+        for day in range(self.days + 1):
             day_start = start + timedelta(days=day)
             for _ in range(acc.orders_per_day):
                 rng = random.Random(f"{self.seed}:{acc.id}:{seq}")
                 purchased = day_start + timedelta(seconds=rng.randrange(86400))
                 if purchased > self.now:
                     continue
-                recent = (self.now - purchased).days < p.recent_days
-                factor = p.recent_factor if recent else 1.0
+                factor = p.factor((self.now - purchased).days)
                 acc.orders.append(self._order(acc, seq, purchased, p, factor, rng))
                 seq += 1
         if acc.marketplace in CART_MARKETPLACES:
@@ -323,8 +341,7 @@ class World:
         received = order.purchased_at + timedelta(hours=rng.uniform(1, 120))
         if received > self.now:
             return
-        recent = (self.now - received).days < p.recent_days
-        late = rng.random() < p.late_reply * (p.recent_factor if recent else 1.0)
+        late = rng.random() < p.late_reply * p.factor((self.now - received).days)
         replied = received + timedelta(hours=rng.uniform(25, 60) if late else rng.uniform(0.2, 20))
         acc.messages.append(WMessage(
             id=f"MSG{order.seq:08d}", thread_id=f"TH{order.seq:08d}", order_id=order.id, received_at=received,
