@@ -35,7 +35,7 @@ from sellerguard.connectors.bol_normalize import (
 )
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient, PooledSession
 from sellerguard.oauth import load_access, post_token, save_access, token_reply
 from sellerguard.paginate import by_page
 from sellerguard.schema import Record
@@ -104,7 +104,7 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
     base = acc.base_url or API
     token_url = acc.token_url or (base.rstrip("/") + "/token" if acc.base_url else TOKEN_URL)
     media = f"application/vnd.retailer.v{opts.api_version}+json"
-    session = requests.Session()
+    session = PooledSession()  # keep-alive, proxies resolved once per host (issue 21)
     used: dict[str, str | None] = {"last": None}
 
     def new_token(rejected: str | None) -> tuple[str, datetime]:

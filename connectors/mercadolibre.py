@@ -20,7 +20,6 @@ from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from sellerguard.connectors.contract import Batch, SyncContext
@@ -36,7 +35,7 @@ from sellerguard.connectors.mercadolibre_normalize import (
     when,
 )
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient, PooledSession
 from sellerguard.oauth import (
     expires_at,
     load_access,
@@ -172,7 +171,7 @@ def make_client(ctx: SyncContext) -> HttpClient:
     acc = ctx.account
     base = acc.base_url or API
     token_url = acc.token_url or base.rstrip("/") + "/oauth/token"
-    session = requests.Session()
+    session = PooledSession()  # keep-alive, proxies resolved once per host (issue 21)
     used: dict[str, str | None] = {"last": None}
 
     def fetch_token() -> tuple[str, datetime]:

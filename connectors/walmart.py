@@ -40,6 +40,7 @@ from sellerguard.http import (
     ErrorRule,
     ExpiredShape,
     HttpClient,
+    PooledSession,
     body_codes,
 )
 from sellerguard.oauth import post_token
@@ -96,7 +97,7 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
     acc = ctx.account
     base = acc.base_url or (SANDBOX if acc.sandbox else PRODUCTION)
     token_url = acc.token_url or base.rstrip("/") + "/v3/token"
-    session = requests.Session()
+    session = PooledSession()  # keep-alive, proxies resolved once per host (issue 21)
 
     def common(headers: dict[str, str]) -> None:
         headers["WM_QOS.CORRELATION_ID"] = str(uuid.uuid4())  # Walmart support asks for it per call
