@@ -210,9 +210,23 @@ class StoreConfig(_Strict):
     key: str | None = Field(default=None, pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$")
 
 
+class HistoryConfig(_Strict):
+    # metric history rows (sellerguard/history) older than this are deleted once a day by the daemon
+    retention: Duration = timedelta(days=730)
+
+
+class DashboardConfig(_Strict):
+    # `sellerguard serve`: loopback unless set; any other address needs a token (docs/dashboard.md)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    token: Secret | None = None  # "env:NAME" or "file:PATH"
+
+
 class Config(_Strict):
     store: StoreConfig = StoreConfig()
     daemon: DaemonConfig = DaemonConfig()
+    history: HistoryConfig = HistoryConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     accounts: list[AccountConfig] = Field(default_factory=list)
     notify: list[TargetConfig] = Field(default_factory=list)
     source: Path | None = Field(default=None, exclude=True)

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 
 # imported for their side effect: each module registers its tables on the metadata
 import sellerguard.alerts.tables
+import sellerguard.history.tables
 import sellerguard.store.rollup_tables
 import sellerguard.store.tables  # noqa: F401
 
