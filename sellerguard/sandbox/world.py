@@ -15,6 +15,8 @@ deadline queue real items. Tests, the demo and the benchmarks all draw from this
 from __future__ import annotations
 
 import random
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -170,8 +172,11 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-@dataclass
+@dataclass(eq=False)
 class WAccount:
+    """One seller account. Its orders and messages are generated at first use (``World._load``): a world of
+    thousands of accounts starts at once and holds only the ones being served (``World(keep=...)``)."""
+
     id: str
     marketplace: str
     seller_id: str
@@ -181,8 +186,40 @@ class WAccount:
     currency: str
     orders_per_day: int
     marketplace_fulfilled: float  # share of orders the marketplace fulfils (FBA, WFS, FBT, LVB)
-    orders: list[WOrder] = field(default_factory=list)
-    messages: list[WMessage] = field(default_factory=list)
+    _world: World | None = field(default=None, repr=False)
+    _orders: list[WOrder] | None = field(default=None, repr=False)
+    _messages: list[WMessage] | None = field(default=None, repr=False)
+
+    @property
+    def orders(self) -> list[WOrder]:
+        if self._orders is None:
+            self._load()
+        return self._orders  # type: ignore[return-value]
+
+    @orders.setter
+    def orders(self, value: list[WOrder]) -> None:
+        self._load()  # messages stay generated with the orders they belong to
+        self._orders = value
+        if self._world is not None:
+            self._world.pin(self.id)
+
+    @property
+    def messages(self) -> list[WMessage]:
+        if self._messages is None:
+            self._load()
+        return self._messages  # type: ignore[return-value]
+
+    @messages.setter
+    def messages(self, value: list[WMessage]) -> None:
+        self._load()
+        self._messages = value
+        if self._world is not None:
+            self._world.pin(self.id)
+
+    def _load(self) -> None:
+        if self._orders is None or self._messages is None:
+            assert self._world is not None, "an account outside a World has no generator"
+            self._world.load(self)
 
 
 # (id, marketplace, profile, site, currency, orders/day, marketplace-fulfilled share)
@@ -209,19 +246,81 @@ def _order_id(marketplace: str, seq: int, rng: random.Random) -> str:
     return str(1_000_000_000 + seq * 7 + rng.randrange(7))
 
 
+MARKETPLACES = tuple(dict.fromkeys(row[1] for row in DEFAULT_ACCOUNTS))  # the eight, in a stable order
+GENERATED_PROFILES = (("healthy", 0.7), ("drifting", 0.2), ("critical", 0.1))  # shares in generated worlds
+
+
+AccountRow = tuple[str, str, str, str, str, int, float]
+
+
+def generated_accounts(per_marketplace: int, *, seed: int = 7,
+                       marketplaces: tuple[str, ...] = MARKETPLACES) -> list[AccountRow]:
+    """``per_marketplace`` account rows for each marketplace (``<marketplace>-00001`` ...): profiles 70 % healthy,
+    20 % drifting, 10 % critical, 2..12 orders a day, site and currency of the marketplace's default account;
+    drawn from ``seed``, so the same arguments always give the same accounts."""
+    first = {row[1]: row for row in reversed(DEFAULT_ACCOUNTS)}
+    rows = []
+    for mp in marketplaces:
+        _, _, _, site, currency, _, share = first[mp]
+        for i in range(1, per_marketplace + 1):
+            acc_id = f"{mp}-{i:05d}"
+            rng = random.Random(f"{seed}:generated:{acc_id}")
+            profile = rng.choices([p for p, _ in GENERATED_PROFILES], [w for _, w in GENERATED_PROFILES])[0]
+            rows.append((acc_id, mp, profile, site, currency, rng.randint(2, 12), share))
+    return rows
+
+
 class World:
+    """Accounts are listed at once and generated at first use, each from (seed, account id, now) alone, so any
+    account reads the same whenever and in whichever order it is generated. ``keep`` bounds how many generated
+    accounts stay in memory (the least recently loaded are dropped and generated again when asked for; an
+    account changed by ``inject`` or by assigning its orders is kept); None keeps them all."""
+
     def __init__(self, now: datetime, *, seed: int = 7, scale: float = 1.0,
                  accounts: list[tuple[str, str, str, str, str, int, float]] | None = None,
-                 days: int = DAYS) -> None:
+                 days: int = DAYS, keep: int | None = None) -> None:
         self.now = now
         self.seed = seed
         self.days = days  # history length (the forecast backtest wants more than the default 90)
+        self.keep = keep
         self.accounts: dict[str, WAccount] = {}
-        for acc_id, mp, profile, site, cur, per_day, share in accounts or DEFAULT_ACCOUNTS:
-            acc = WAccount(acc_id, mp, f"SELLER-{acc_id.upper()}", acc_id.replace("-", " ").title(), profile,
-                           site, cur, max(1, round(per_day * scale)), share)
-            self._generate(acc)
-            self.accounts[acc_id] = acc
+        self._loaded: OrderedDict[str, None] = OrderedDict()
+        self._pinned: set[str] = set()
+        self._gen_lock = threading.RLock()
+        for acc_id, mp, profile, site, cur, per_day, share in DEFAULT_ACCOUNTS if accounts is None else accounts:
+            self.accounts[acc_id] = WAccount(acc_id, mp, f"SELLER-{acc_id.upper()}", acc_id.replace("-", " ").title(),
+                                             profile, site, cur, max(1, round(per_day * scale)), share, self)
+
+    @classmethod
+    def generated(cls, now: datetime, per_marketplace: int, *, seed: int = 7, scale: float = 1.0,
+                  keep: int | None = 256) -> World:
+        """A world of ``per_marketplace`` generated accounts on each of the eight marketplaces
+        (``generated_accounts``), holding at most ``keep`` of them in memory: ``sandbox --accounts N``."""
+        return cls(now, seed=seed, scale=scale, accounts=generated_accounts(per_marketplace, seed=seed), keep=keep)
+
+    def load(self, acc: WAccount) -> None:
+        """Generate ``acc``'s orders and messages (once; again after ``keep`` dropped them). Thread-safe: the
+        sandbox serves requests on many threads, and an account is published only whole."""
+        with self._gen_lock:
+            if acc._orders is not None and acc._messages is not None:
+                return  # another thread generated it meanwhile
+            orders, messages = self._generate(acc)
+            acc._messages = messages
+            acc._orders = orders
+            self._loaded[acc.id] = None
+            if self.keep is not None:
+                while len(self._loaded) > max(self.keep, 1):
+                    old = next((a for a in self._loaded if a not in self._pinned and a != acc.id), None)
+                    if old is None:
+                        break
+                    del self._loaded[old]
+                    dropped = self.accounts[old]
+                    dropped._orders = dropped._messages = None
+
+    def pin(self, account: str) -> None:
+        """Keep ``account`` in memory for good (it was changed: generating it again would undo the change)."""
+        with self._gen_lock:
+            self._pinned.add(account)
 
     def of(self, marketplace: str) -> list[WAccount]:
         return [a for a in self.accounts.values() if a.marketplace == marketplace]
@@ -234,9 +333,11 @@ class World:
 
     # -- generation -----------------------------------------------------------------------------------
 
-    def _generate(self, acc: WAccount) -> None:
+    def _generate(self, acc: WAccount) -> tuple[list[WOrder], list[WMessage]]:
         p = PROFILES[acc.profile]
         start = self.now - timedelta(days=self.days)
+        orders: list[WOrder] = []
+        messages: list[WMessage] = []
         seq = 0
         for day in range(self.days + 1):
             day_start = start + timedelta(days=day)
@@ -246,14 +347,15 @@ class World:
                 if purchased > self.now:
                     continue
                 factor = p.factor((self.now - purchased).days)
-                acc.orders.append(self._order(acc, seq, purchased, p, factor, rng))
+                orders.append(self._order(acc, seq, purchased, p, factor, rng))
                 seq += 1
         if acc.marketplace in CART_MARKETPLACES:
-            self._carts(acc)
-        for i, order in enumerate(acc.orders):
+            self._carts(orders)
+        for i, order in enumerate(orders):
             rng = random.Random(f"{self.seed}:{acc.id}:msg:{i}")
             if rng.random() < 0.12:
-                self._message(acc, order, rng, p)
+                self._message(messages, order, rng, p)
+        return orders, messages
 
     def _order(self, acc: WAccount, seq: int, purchased: datetime, p: Profile, factor: float,
                rng: random.Random) -> WOrder:
@@ -323,10 +425,9 @@ class World:
         order.touch(now)
         return order
 
-    def _carts(self, acc: WAccount) -> None:
+    def _carts(self, orders: list[WOrder]) -> None:
         """Every 20th shipped seller order is bought together with the next one (a Mercado Libre pack): same
         purchase time and deadlines, one shared shipment. Only orders without later events are joined."""
-        orders = acc.orders
         for i in range(3, len(orders) - 1, 20):
             first, mate = orders[i], orders[i + 1]
             if any(o.cancel or o.shipment is None or o.fulfilment != "seller" or o.feedback or o.claim or o.ret
@@ -337,13 +438,13 @@ class World:
             first.cart = mate.cart = first.seq
             mate.touch(self.now)
 
-    def _message(self, acc: WAccount, order: WOrder, rng: random.Random, p: Profile) -> None:
+    def _message(self, messages: list[WMessage], order: WOrder, rng: random.Random, p: Profile) -> None:
         received = order.purchased_at + timedelta(hours=rng.uniform(1, 120))
         if received > self.now:
             return
         late = rng.random() < p.late_reply * p.factor((self.now - received).days)
         replied = received + timedelta(hours=rng.uniform(25, 60) if late else rng.uniform(0.2, 20))
-        acc.messages.append(WMessage(
+        messages.append(WMessage(
             id=f"MSG{order.seq:08d}", thread_id=f"TH{order.seq:08d}", order_id=order.id, received_at=received,
             replied_at=replied if replied <= self.now else None,
         ))
@@ -353,6 +454,7 @@ class World:
     def inject(self, account: str, kind: str, count: int, now: datetime) -> list[str]:
         """Turn ``count`` recent clean orders into defects of ``kind``; returns the order ids touched."""
         acc = self.accounts[account]
+        self.pin(account)  # changed: never dropped and generated afresh
         touched: list[str] = []
         for order in reversed(acc.orders):
             if len(touched) >= count:
