@@ -11,7 +11,8 @@ Streams:
   seller-fulfilled orders whose packages and ship windows the metrics need (``amazon_reports.plan``).
   searchOrders allows 0.0056 req/s with a burst of 20: the bucket's level is kept in the account state, so
   consecutive syncs never spend the same burst twice.
-- ``performance``: ``GET_V2_SELLER_PERFORMANCE_REPORT`` (once a day) -> ReportedMetric.
+- ``performance``: ``GET_V2_SELLER_PERFORMANCE_REPORT`` (once a day) -> ReportedMetric: service metrics, and
+  account status, policy violations and warning states (``amazon_health``).
 - ``feedback``: ``GET_SELLER_FEEDBACK_DATA`` (once a day, 90 days) -> 1-3 star ratings; CANCELLED = no data.
 
 Amazon exposes no buyer messages, no individual A-to-z claims or chargebacks, no delivery time: see
@@ -32,6 +33,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from sellerguard.connectors import amazon_catalog as catalog
+from sellerguard.connectors import amazon_health as health
 from sellerguard.connectors import amazon_reports as reports
 from sellerguard.connectors.amazon_normalize import (
     bad,
@@ -489,6 +491,9 @@ def fetch_performance(ctx: SyncContext, http: HttpClient, cursor: str | None) ->
                           "missing: not an Account Health document")
             records += normalize_performance(ctx.account.id, document, ids[0], now,
                                              f"{PERFORMANCE_REPORT} {report.report_id}")
+            # account status, policy compliance and warning states (amazon_health.py)
+            records += health.normalize_health(ctx.account.id, document, ids[0], now,
+                                               f"{PERFORMANCE_REPORT} {report.report_id}")
     yield Batch(records, cursor=reports.iso(now), progress=1)
     reports.done(ctx, PERFORMANCE_REPORT)
 

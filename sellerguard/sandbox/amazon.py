@@ -159,6 +159,14 @@ def _odr(orders: list[WOrder], kind: str, now: datetime) -> dict[str, Any]:
             "targetCondition": "LESS_THAN"}
 
 
+# profile -> the policy-compliance blocks that trip (defectsCount, Amazon's status); healthy accounts have none
+POLICY_TRIPS: dict[str, dict[str, tuple[int, str]]] = {
+    "drifting": {"listingPolicyViolations": (2, "BAD"), "receivedIntellectualPropertyComplaints": (1, "GOOD")},
+    "critical": {"listingPolicyViolations": (3, "BAD"), "productAuthenticityCustomerComplaints": (2, "BAD"),
+                 "restrictedProductPolicyViolations": (1, "BAD")},
+}
+
+
 def performance_document(acc: WAccount, now: datetime) -> dict[str, Any]:
     """The Account Health document computed from the world, in the schema's own (required) spelling."""
     mfn = [o for o in acc.orders if o.fulfilment == "seller"]
@@ -210,7 +218,13 @@ def performance_document(acc: WAccount, now: datetime) -> dict[str, Any]:
                   "suspectedIntellectualPropertyViolations", "foodAndProductSafetyIssues", "otherPolicyViolations",
                   "documentRequests"):
         metrics[block] = dict(violation)
-    status = "NORMAL" if metrics["accountHealthRating"]["ahrStatus"] == "GREAT" else "AT_RISK"
+    # Amazon's own warnings (connectors/amazon_health.py): a seller that is not healthy has a listing policy
+    # violation Amazon calls BAD and a received IP complaint still GOOD; the account is then AT_RISK
+    trips = POLICY_TRIPS.get(acc.profile, {})
+    for block, (defects, word) in trips.items():
+        metrics[block] = {**violation, "defectsCount": defects, "status": word}
+    bad = any(word == "BAD" for _, word in trips.values())
+    status = "NORMAL" if metrics["accountHealthRating"]["ahrStatus"] == "GREAT" and not bad else "AT_RISK"
     return {"accountStatuses": [{"marketplaceId": acc.site, "status": status}], "performanceMetrics": [metrics]}
 
 
