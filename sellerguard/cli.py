@@ -717,9 +717,11 @@ def seal(ctx: Ctx) -> None:
 
 @keys_.command()
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--key-lost", is_flag=True,
+              help="The key file is lost for good: make a new key and drop the tokens sealed with the old one.")
 @pass_ctx
 @handle_errors
-def rotate(ctx: Ctx, yes: bool) -> None:
+def rotate(ctx: Ctx, yes: bool, key_lost: bool) -> None:
     """Replace the store key file with a new key and re-encrypt every stored token under it.
 
     Stop the daemon first. The old key file is kept as <key file>.old; buyer keys made with the old key are
@@ -734,6 +736,15 @@ def rotate(ctx: Ctx, yes: bool) -> None:
     if release is None:
         raise ConfigError("a daemon is running on this database; stop it first", where="keys rotate")
     try:
+        if key_lost:
+            if not yes:
+                click.confirm(f"Make a new store key at {key_location(store)} and delete the tokens sealed with the "
+                              "lost one? Every account must be reconnected", abort=True, err=True)
+            count, _ = rotate_key(store, key_lost=True)
+            click.echo(f"New store key at {key_location(store)}; {count} stored value(s) that only the lost key could "
+                       "open were deleted: reconnect the accounts (`sellerguard sync` names them). Back up the new "
+                       "key file with the database.")
+            return
         if not yes:
             click.confirm(f"Replace the store key {key_location(store)} and re-encrypt stored tokens? Buyer keys "
                           "made with the old key are cleared", abort=True, err=True)

@@ -106,9 +106,16 @@ def fingerprint(secret: bytes) -> str:
     return hmac.new(secret, b"sellerguard key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
-def store_secret(store: Any) -> bytes:
-    """The store's 32-byte secret, created at first use and checked against the store's fingerprint."""
+def store_secret(store: Any, *, allow_new: bool = False) -> bytes:
+    """The store's 32-byte secret, created at first use and checked against the store's fingerprint.
+
+    A missing key file is created only while the database holds no token sealed with an earlier key (or with
+    ``allow_new``, for ``sellerguard keys rotate``): a new key would make those tokens unreadable for good, and some
+    refresh tokens are single-use (Mercado Libre), so the account would be locked out. ``StoreError`` otherwise.
+    """
     with _LOCK:
+        if not allow_new:
+            _refuse_lost_key(store)
         secret, created = _read_secret(store)
         if _CHECKED.get(store) != secret:
             _check_fingerprint(store, secret, created=created, where=key_location(store))
@@ -127,6 +134,30 @@ def adopt(store: Any) -> str:
         _check_fingerprint(store, secret, created=True, where=key_location(store))
         _CHECKED[store] = secret
         return fingerprint(secret)
+
+
+def _refuse_lost_key(store: Any) -> None:
+    """Raise when the key file is gone but the database holds tokens sealed with the key it had."""
+    kind, where = _location(store)
+    if kind != "file" or store in _CHECKED or Path(where).exists():
+        return
+    known = store.state(STATE_ACCOUNT, STATE_FINGERPRINT)
+    if known is None:
+        return
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from sellerguard.store.sealed import PREFIX
+    from sellerguard.store.tables import ConnectorState
+
+    with Session(store.engine) as session:
+        sealed = session.execute(select(func.count()).select_from(ConnectorState)
+                                 .where(ConnectorState.value.like(PREFIX + "%"))).scalar_one()  # type: ignore[union-attr]
+    if sealed:
+        raise StoreError(f"the store key file {where} is missing, but this database holds {sealed} token(s) sealed "
+                         f"with its key (fingerprint {known}): restore the file from your backup; if it is lost for "
+                         "good, `sellerguard keys rotate --key-lost` starts a new key and drops those tokens "
+                         "(reconnect the accounts)")
 
 
 def _read_secret(store: Any) -> tuple[bytes, bool]:

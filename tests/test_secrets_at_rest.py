@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from sellerguard.cli import cli
+from sellerguard.errors import StoreError
 from sellerguard.store import Store
 from sellerguard.store.sealed import PREFIX
 
@@ -38,15 +39,44 @@ def test_a_stored_token_is_not_in_the_database_file(tmp_path):
     assert Store(f"sqlite:///{path}").state("amz", "refresh_token") == TOKEN + "-refresh"  # another process
 
 
+def test_a_lost_key_file_is_refused_not_silently_replaced(tmp_path):
+    """A new key would make the sealed tokens unreadable for good (single-use refresh tokens: a lockout)."""
+    path = tmp_path / "sg.db"
+    store = Store(f"sqlite:///{path}")
+    store.put_state("amz", "access_token", TOKEN)
+    store.close()
+    key_file = path.with_name("sg.db.key")
+    key_file.unlink()  # a copy of the database without its key
+    other = Store(f"sqlite:///{path}")
+    with pytest.raises(StoreError, match=r"sg\.db\.key is missing.*1 token\(s\) sealed.*restore the file"):
+        other.state("amz", "access_token")
+    assert not key_file.exists()  # nothing created: restoring the backup still works
+    other.close()
+
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{path}", "keys", "rotate", "--key-lost", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "1 stored value(s) that only the lost key could open were deleted" in result.output
+    again = Store(f"sqlite:///{path}")
+    assert key_file.exists() and again.state("amz", "access_token") is None
+    again.put_state("amz", "access_token", TOKEN)  # reconnected: sealed under the new key
+    assert again.state("amz", "access_token") == TOKEN
+
+
 def test_another_key_cannot_open_the_tokens(tmp_path, caplog):
     path = tmp_path / "sg.db"
     store = Store(f"sqlite:///{path}")
     store.put_state("amz", "access_token", TOKEN)
     store.close()
-    path.with_name("sg.db.key").unlink()  # a copy of the database without its key
+    path.with_name("sg.db.key").unlink()
+    # A key replaced on purpose and adopted: what the old key sealed reads as missing, with a warning.
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{path}", "keys", "rotate", "--key-lost", "--yes"])
+    assert result.exit_code == 0, result.output
     other = Store(f"sqlite:///{path}")
+    with other.engine.begin() as conn:
+        conn.execute(text("INSERT INTO connector_state (account, key, value) VALUES ('amz', 'refresh', :v)"),
+                     {"v": PREFIX + "gAAAAABnot-a-fernet-token"})
     with caplog.at_level("WARNING", logger="sellerguard.store"):
-        assert other.state("amz", "access_token") is None  # fetched again, never garbage
+        assert other.state("amz", "refresh") is None  # fetched again, never garbage
     assert "cannot be opened with the store key" in caplog.text and TOKEN not in caplog.text
 
 

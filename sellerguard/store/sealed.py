@@ -82,13 +82,18 @@ def seal_all(store: Any) -> int:
     return count
 
 
-def rotate(store: Any) -> tuple[int, str]:
+def rotate(store: Any, *, key_lost: bool = False) -> tuple[int, str]:
     """Replace the store's key file with a new key and re-seal every value under it; returns (count, backup).
 
     Only for a key file (``[store] key = "env:..."`` is rotated by whoever sets the variable). The old file is
     kept as ``<key file>.old`` until the operator deletes it. Buyer keys made with the old key are cleared by
     ``sellerguard.keys`` (per-buyer counts restart). The caller makes sure no daemon runs on the store.
+
+    ``key_lost``: the key file is gone for good; a new key is made and the values sealed with the lost one, which
+    nothing can open any more, are deleted (returns (deleted count, "")); the accounts must be reconnected.
     """
+    if key_lost:
+        return _start_new_key(store)
     import os
     from pathlib import Path
 
@@ -107,7 +112,7 @@ def rotate(store: Any) -> tuple[int, str]:
     os.replace(path, backup)
     store._fernet = None
     keys._CHECKED.pop(store, None)  # the next use creates and fingerprints the new key
-    keys.store_secret(store)
+    keys.store_secret(store, allow_new=True)
     count = 0
     with Session(store.engine) as session, session.begin():
         for account, key, value in opened:
@@ -118,3 +123,25 @@ def rotate(store: Any) -> tuple[int, str]:
                             .values(value=seal(store, account, value)))
             count += 1
     return count, str(backup)
+
+
+def _start_new_key(store: Any) -> tuple[int, str]:
+    from pathlib import Path
+
+    from sqlalchemy import delete
+
+    from sellerguard import keys
+    from sellerguard.errors import StoreError
+    from sellerguard.store.tables import ConnectorState
+
+    location = keys.key_location(store)
+    if location.startswith("env:") or location == "memory":
+        raise StoreError(f"the store key comes from {location}: rotate it where that is set (docs/deploy.md)")
+    if Path(location).exists():
+        raise StoreError(f"the store key file {location} exists: use `sellerguard keys rotate` without --key-lost")
+    store._fernet = None
+    keys._CHECKED.pop(store, None)
+    keys.store_secret(store, allow_new=True)
+    with Session(store.engine) as session, session.begin():
+        gone = session.execute(delete(ConnectorState).where(ConnectorState.value.like(PREFIX + "%")))  # type: ignore[union-attr]
+    return gone.rowcount or 0, ""
