@@ -18,8 +18,9 @@ the info string, so the buyer-key subkey reveals nothing about the token-encrypt
 The store keeps a fingerprint of the secret (HMAC of a fixed label, not the secret) in ``connector_state``
 (account ``_store``, key ``key-fingerprint``), so a store is never written with two secrets' buyer keys mixed,
 which would count one buyer twice:
-- a key file that did not exist (lost, or deliberately moved away to rotate) is created anew, and the store's
-  buyer keys made with the old secret are cleared in the same transaction: per-buyer counts restart;
+- a key file that did not exist is created anew only while no token sealed with the old secret is stored
+  (otherwise ``StoreError``: restore the file, or ``keys rotate --key-lost``), and the store's buyer keys made
+  with the old secret are cleared in the same transaction: per-buyer counts restart;
 - an existing key (file or environment variable) that is not the store's is refused with a ``StoreError``
   naming where it was read, and nothing is changed.
 

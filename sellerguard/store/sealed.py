@@ -7,8 +7,10 @@ PostgreSQL), so a copy of the database alone holds no usable token. Sealed value
 
 - Values written before this existed (plain text) are still read, and sealed at their next write or by
   ``seal_all`` (``sellerguard keys seal``).
-- A value that the current key cannot open (the key file was replaced) reads as missing: the connector fetches
-  a new access token with the configured refresh token; a warning names the account and key, never the value.
+- A missing key file is not replaced while sealed values exist (``sellerguard.keys``: restore it, or
+  ``rotate(key_lost=True)``). A value that the current key still cannot open reads as missing: the connector
+  fetches a new access token with the configured refresh token; a warning names the account and key, never the
+  value.
 - Rows of ``keys.STATE_ACCOUNT`` (the key fingerprint) stay plain: opening a value needs them.
 """
 
