@@ -287,15 +287,73 @@ def cli(click_ctx: click.Context, config_path: Path | None, db_url: str | None) 
 
 @cli.command()
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.option("--marketplace", help="Add one account of this marketplace (to the existing config, comments kept).")
+@click.option("--id", "account_id", help="With --marketplace: the account id (default e.g. ebay-us).")
+@click.option("--region", help="With --marketplace: region or site (e.g. EBAY_GB, MLB, eu).")
+@click.option("--credential", "credentials", multiple=True, metavar="NAME=REF",
+              help='With --marketplace: a credential reference, e.g. client_id=env:EBAY_CLIENT_ID (repeatable).')
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="With --marketplace: a connector option.")
+@click.option("--base-url", help="With --marketplace: another API host (a test host, the loopback sandbox).")
 @pass_ctx
 @handle_errors
-def init(ctx: Ctx, force: bool) -> None:
-    """Write a commented starter config file."""
+def init(ctx: Ctx, force: bool, marketplace: str | None, account_id: str | None, region: str | None,
+         credentials: tuple[str, ...], options: tuple[str, ...], base_url: str | None) -> None:
+    """Write a commented starter config file (a block per marketplace), or add one account with --marketplace.
+
+    --marketplace asks for what the flags do not give when run in a terminal, and uses the defaults otherwise.
+    """
     from sellerguard.starter import write_starter_config
 
     path = ctx.config_path or default_config_path()
-    write_starter_config(path, force=force)
-    click.echo(f"Wrote {path}. Edit it, then run `sellerguard sync`.")
+    if marketplace is None:
+        if account_id or region or credentials or options or base_url:
+            raise click.UsageError("--id, --region, --credential, --option and --base-url need --marketplace")
+        write_starter_config(path, force=force)
+        click.echo(f"Wrote {path}. Add an account (`sellerguard init --marketplace NAME`), then `sellerguard connect"
+                   " ID`, `sellerguard check ID` and `sellerguard sync`.")
+        return
+    _init_account(path, marketplace, account_id, region, credentials, options, base_url)
+
+
+def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint=flag)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _init_account(path: Path, marketplace: str, account_id: str | None, region: str | None,
+                  credentials: tuple[str, ...], options: tuple[str, ...], base_url: str | None) -> None:
+    from sellerguard.consent import provider
+    from sellerguard.starter import DEFAULTS, account_block, add_account
+
+    p = provider(marketplace)  # an unknown name: one line with the closest known one
+    asking = sys.stdin.isatty()
+    d = DEFAULTS[p.marketplace]
+    if account_id is None:
+        account_id = click.prompt("Account id", default=d["id"], err=True) if asking else d["id"]
+    if region is None and p.regions != ("",):
+        default = d.get("region") or p.regions[0]
+        region = click.prompt(f"Region ({p.region_note})", default=default, err=True) if asking else default
+    creds = _pairs(credentials, "--credential")
+    for name in p.credentials:
+        if name not in creds:
+            default = p.example_credentials.get(name, f"env:{name.upper()}")
+            creds[name] = click.prompt(f"{name} (env:NAME or file:PATH; {p.where})", default=default,
+                                       err=True) if asking else default
+    opts: dict[str, Any] = {k: int(v) if v.isdigit() else {"true": True, "false": False}.get(v, v)
+                            for k, v in _pairs(options, "--option").items()}
+    if p.marketplace == "shopify" and "shop" not in opts and not base_url:
+        opts["shop"] = click.prompt("Shop (your-store of your-store.myshopify.com)", err=True) if asking \
+            else d["options"]["shop"]
+    block = account_block(p.marketplace, account_id=account_id, region=region, credentials=creds,
+                          options=opts or None, base_url=base_url, commented=False)
+    add_account(path, block)
+    next_step = f"`sellerguard connect {account_id}`" if p.grant == "code" else f"`sellerguard check {account_id}`"
+    click.echo(f"Added account {account_id} ({p.name}) to {path}. Next: {next_step}.")
 
 
 @cli.command()
@@ -413,8 +471,9 @@ def report_sync(outcomes: list[Any]) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "nagios"]), default="table", show_default=True,
-              help="json: docs/status-json.md; nagios: the plugin format with performance data.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "nagios", "csv"]), default="table",
+              show_default=True, help="json: docs/status-json.md; nagios: the plugin format with performance data; "
+              "csv: one row per metric (or deadline, with --deadlines) for spreadsheets.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--as-of", "as_of", metavar="TIMESTAMP", help="Evaluate as of this moment (ISO 8601 with offset).")
 @click.option("--account", "accounts", multiple=True, help="Only this account id (repeatable).")
@@ -422,12 +481,17 @@ def report_sync(outcomes: list[Any]) -> None:
 @click.option("--horizon", "horizon_days", type=click.IntRange(1, 90), help="Days ahead for forecast and deadlines.")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Deadlines shown in the table.")
 @click.option("--all", "all_deadlines", is_flag=True, help="Show every deadline in the table.")
+@click.option("--deadlines", "csv_deadlines", is_flag=True, help="With --format csv: the deadline queue, not metrics.")
+@click.option("--since", metavar="DURATION", help="Also list what changed since then (1d, 2d, 1w), from the history.")
+@click.option("--record", is_flag=True, help="Write this evaluation into the metric history (one row per metric "
+              "and day; the daemon does it after every evaluation).")
 @log_options
 @pass_ctx
 @handle_errors
 def status(ctx: Ctx, fmt: str, as_json: bool, as_of: str | None, accounts: tuple[str, ...],
            marketplaces: tuple[str, ...], horizon_days: int | None, limit: int, all_deadlines: bool,
-           log_format: str | None, log_level: str | None) -> None:
+           csv_deadlines: bool, since: str | None, record: bool, log_format: str | None, log_level: str | None,
+           ) -> None:
     """Show every account's service metrics, headroom, forecast and deadlines (Nagios exit codes).
 
     Exit code: 0 all ok, 1 some warn, 2 some critical, 3 unknown or error. Reads the database only: a missing
@@ -437,11 +501,21 @@ def status(ctx: Ctx, fmt: str, as_json: bool, as_of: str | None, accounts: tuple
     from sellerguard.status import build_status, parse_as_of, render_nagios, report_json
 
     setup_logging(log_format, log_level)
+    if since and (as_json or fmt != "table"):
+        raise click.UsageError("--since works with the table format")
+    if csv_deadlines and fmt != "csv":
+        raise click.UsageError("--deadlines goes with --format csv")
     try:
         moment = parse_as_of(as_of) if as_of else None
+        since_delta = _since(since) if since else None
         config = ctx.config
-        report = build_status(config, ctx.read_store, SystemClock(), as_of=moment, accounts=accounts,
+        store = ctx.existing_store if record else ctx.read_store  # --record writes: migrate an older schema
+        report = build_status(config, store, SystemClock(), as_of=moment, accounts=accounts,
                               marketplaces=marketplaces, horizon_days=horizon_days)
+        if record:
+            from sellerguard.history.record import record as record_history
+
+            record_history(store, report)
     except Exception as exc:
         if fmt != "nagios" or as_json:
             raise
@@ -455,9 +529,44 @@ def status(ctx: Ctx, fmt: str, as_json: bool, as_of: str | None, accounts: tuple
         click.echo(report_json(report))
     elif fmt == "nagios":
         click.echo(render_nagios(report))
+    elif fmt == "csv":
+        from sellerguard.status import render_csv_deadlines, render_csv_metrics
+
+        click.echo(render_csv_deadlines(report) if csv_deadlines else render_csv_metrics(report), nl=False)
     else:
         print_report(report, deadline_limit=None if all_deadlines else limit)
+        if since_delta is not None:
+            _print_changes(store, report, since_delta, since or "")
     sys.exit(report.exit_code if report.accounts else 3)
+
+
+def _since(text: str) -> Any:
+    """``--since``: a duration of at least a day (the history has one row per day)."""
+    from datetime import timedelta
+
+    from sellerguard.config import parse_duration
+
+    try:
+        delta = parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc), where="--since") from None
+    if delta < timedelta(days=1):
+        raise ConfigError(f"{text!r} is shorter than a day; the history keeps one row per day", where="--since")
+    return delta
+
+
+def _print_changes(store: Store, report: Any, since: Any, since_text: str) -> None:
+    import os
+
+    from rich.console import Console
+
+    from sellerguard.history.changes import changes_since
+    from sellerguard.status import render_changes
+
+    out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = 140  # as print_report: a pipe or a log gets the wide table
+    out.print(render_changes(changes_since(store, report, since), since_text))
 
 
 @cli.command()

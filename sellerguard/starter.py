@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from pathlib import Path
+from typing import Any
 
 from sellerguard.errors import ConfigError
 
-STARTER = '''\
+_STARTER = '''\
 # sellerguard config. Every key is documented in docs/config.md.
 # Credentials are references: "env:NAME" reads an environment variable, "file:PATH" a file's first line.
 # Never paste a token here.
@@ -22,24 +24,11 @@ repeat_interval = "24h"      # re-send an alert that is still firing after this 
 # digest_at = "08:00"        # daily digest, in each target's time zone
 horizon_days = 14            # how far ahead forecasts and deadlines look
 
-# One [[accounts]] block per marketplace account. Uncomment and fill in the ones you sell on.
+# One [[accounts]] block per marketplace account: uncomment the ones you sell on, or add one with
+# `sellerguard init --marketplace NAME`. Then `sellerguard connect ID` (consent in the browser; the token is kept
+# in a 0600 file beside this config), `sellerguard check ID`, `sellerguard sync`.
 
-# [[accounts]]
-# id = "amazon-us"
-# marketplace = "amazon"
-# region = "na"                               # na | eu | fe
-# display_name = "Acme (Amazon US)"
-# sync_every = "30m"
-# credentials = { client_id = "env:SP_LWA_CLIENT_ID", client_secret = "env:SP_LWA_CLIENT_SECRET", refresh_token = "env:SP_REFRESH_TOKEN" }
-# [accounts.policy."amazon.late_shipment_rate_10d"]
-# warn = 0.025                                # your own, earlier warning band
-
-# [[accounts]]
-# id = "ebay-us"
-# marketplace = "ebay"
-# region = "EBAY_US"
-# credentials = { client_id = "env:EBAY_CLIENT_ID", client_secret = "env:EBAY_CLIENT_SECRET", refresh_token = "env:EBAY_REFRESH_TOKEN" }
-
+{accounts}
 # [[notify]]
 # name = "team"
 # type = "slack"                              # slack | webhook
@@ -50,12 +39,104 @@ horizon_days = 14            # how far ahead forecasts and deadlines look
 '''
 
 
+DEFAULTS: dict[str, dict[str, Any]] = {  # the example account of each marketplace's starter block
+    "amazon": {"id": "amazon-us", "region": "na"},
+    "ebay": {"id": "ebay-us", "region": "EBAY_US"},
+    "walmart": {"id": "walmart-us", "region": "US"},
+    "etsy": {"id": "etsy-shop"},
+    "tiktok": {"id": "tiktok-us", "region": "US"},
+    "mercadolibre": {"id": "mercadolibre-br", "region": "MLB"},
+    "bol": {"id": "bol-nl", "region": "NL"},
+    "shopify": {"id": "shopify-store", "options": {"shop": "my-store"}},
+}
+
+
+_EBAY_SCOPE = "https://api.ebay.com/oauth/api_scope/"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def account_block(marketplace: str, *, account_id: str | None = None, region: str | None = None,
+                  credentials: dict[str, str] | None = None, options: dict[str, Any] | None = None,
+                  base_url: str | None = None, commented: bool = True) -> str:
+    """One marketplace's ``[[accounts]]`` block with comments: the fields, where to get them, the scopes.
+
+    ``commented`` puts the TOML itself behind ``# `` (the starter); ``init --marketplace`` writes it live.
+    """
+    from sellerguard.consent import provider
+
+    p = provider(marketplace)
+    d = DEFAULTS[marketplace]
+    creds = credentials if credentials is not None else dict(p.example_credentials)
+    region = region if region is not None else d.get("region")
+    options = options if options is not None else d.get("options")
+    scopes = sorted(set(p.all_scopes))
+    how = (f"`sellerguard connect <id>` runs the consent{' (with PKCE)' if p.pkce else ''} and stores the"
+           f" {p.produces.replace('_', ' ')}" if p.grant == "code" else
+           "client credentials: no consent; `sellerguard check <id>` verifies them")
+    notes = [f"Where: {p.where}.", f"How: {how}. Docs: {p.docs}"]
+    if scopes:
+        label = "roles" if marketplace == "amazon" else "scopes"
+        notes.append(f"Needs {label}: " + ", ".join(s.removeprefix("role:").removeprefix(_EBAY_SCOPE)
+                                                    for s in scopes)
+                     + (f" (each prefixed {_EBAY_SCOPE})" if marketplace == "ebay" else ""))
+    head = [f"# --- {p.name} " + "-" * max(3, 100 - len(p.name))]
+    for note in notes:
+        head += textwrap.wrap(note, 116, initial_indent="# ", subsequent_indent="#   ", break_on_hyphens=False,
+                              break_long_words=False)
+    body = ["[[accounts]]", f'id = "{account_id or d["id"]}"', f'marketplace = "{marketplace}"']
+    if region:
+        body.append(f"region = {_toml(region)}".ljust(44) + f"# {p.region_note}")
+    if base_url:
+        body.append(f"base_url = {_toml(base_url)}")
+    body.append(f"credentials = {_toml(creds)}")
+    if options:
+        body.append(f"options = {_toml(options)}")
+    if commented and marketplace == "amazon":
+        body += ['display_name = "Acme (Amazon US)"', 'sync_every = "30m"',
+                 '[accounts.policy."amazon.late_shipment_rate_10d"]',
+                 "warn = 0.025".ljust(44) + "# your own, earlier warning band"]
+    prefix = "# " if commented else ""
+    return "\n".join(head + [prefix + line for line in body]) + "\n"
+
+
+STARTER = _STARTER.replace("{accounts}", "\n".join(account_block(m) for m in DEFAULTS))
+
+
 def write_starter_config(path: Path, *, force: bool = False) -> None:
     if path.is_dir():
         raise ConfigError("is a folder, not a config file", where=str(path))
     if path.exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", where=str(path))
     write_text_atomic(path, STARTER)
+
+
+def add_account(path: Path, block: str) -> None:
+    """Append an uncommented account block to the config at ``path`` (written first from the starter when it
+    does not exist); the whole result is validated before anything is written, comments are kept."""
+    import tomllib
+
+    from sellerguard.config import parse_config
+
+    text = path.read_text(encoding="utf-8") if path.exists() else STARTER
+    text = text.rstrip("\n") + "\n\n" + block
+    try:
+        config = parse_config(tomllib.loads(text), where=str(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the config would not be valid TOML: {exc}", where=str(path)) from None
+    from sellerguard.consent import check_region
+
+    check_region(config.accounts[-1])  # a region the marketplace does not have is refused, never ignored
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    write_text_atomic(path, text, mode=mode)
 
 
 def write_text_atomic(path: Path, text: str, mode: int = 0o600) -> None:

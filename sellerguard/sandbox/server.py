@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 from sellerguard.clock import Clock, SystemClock
 from sellerguard.sandbox.world import WAccount, World
 
-_NOT_MARKETPLACES = {"server", "world"}
+_NOT_MARKETPLACES = {"server", "world", "authorize"}
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Fault:
     times: int = 1
 
 
-Handler = Callable[[Request], Reply]
+Handler = Callable[[Request], Reply | None]  # None: not mine, the next matching route answers
 
 
 @dataclass
@@ -103,12 +103,20 @@ class Sandbox:
             if hasattr(module, "register"):
                 module.register(self)
                 self.marketplaces.append(getattr(module, "MARKETPLACE", info.name))
+        from sellerguard.sandbox import authorize  # consent pages and code exchanges, across marketplaces
+
+        authorize.register(self)
 
     # -- routes and tokens (used by the marketplace modules) --------------------------------------------
 
-    def route(self, marketplace: str, method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def route(self, marketplace: str, method: str, pattern: str, *,
+              first: bool = False) -> Callable[[Handler], Handler]:
         def add(handler: Handler) -> Handler:
-            self._routes.append((marketplace, method.upper(), re.compile(pattern), handler))
+            entry = (marketplace, method.upper(), re.compile(pattern), handler)
+            if first:
+                self._routes.insert(0, entry)
+            else:
+                self._routes.append(entry)
             return handler
 
         return add
@@ -183,6 +191,8 @@ class Sandbox:
             if mp == marketplace and m == method and (match := pattern.fullmatch(path)):
                 request.match = match
                 reply = handler(request)
+                if reply is None:
+                    continue
                 if fault is not None and fault.malformed:
                     reply = Reply(reply.status, b'{"truncated": [', reply.headers)
                 return reply
