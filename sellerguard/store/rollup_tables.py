@@ -1,4 +1,4 @@
-"""Storage for hour rollups of metric populations (issue 21): counts per account, population key and UTC hour.
+"""Storage for day rollups of metric populations (issue 21): counts per account, population key and UTC day.
 
 The store knows no marketplace: ``key`` is an opaque id the rules derive from a metric's population and defect
 definition (``sellerguard.rules.rollup``), ``scope`` an opaque sub-population (a category name, or '').
@@ -15,20 +15,22 @@ from sqlmodel import Field, SQLModel
 from sellerguard.store.tables import UTCDateTime, ts
 
 
-class RollupHourRow(SQLModel, table=True):
-    """One population key's counts over one UTC hour of its anchor, as they stand for every evaluation moment
-    at or after ``settles_at`` (NULL: for every moment). Hours without events have no row."""
+class RollupDayRow(SQLModel, table=True):
+    """One population key's counts over one UTC day of its anchor, hour by hour, as they stand for every
+    evaluation moment at or after ``settles_at`` (NULL: for every moment). Days without events have no row.
 
-    __tablename__ = "rollup_hour"
+    ``hours``: JSON ``[[hour 0-23, events, units, defects, defect_events, unknown], ...]`` for the hours with
+    events (events: eligible events, or ratings for an average; units: events weighted by the metric's unit;
+    defects: in the unit, or the sum of scores; defect_events: defective events whatever the unit; unknown:
+    events left out because their deadline is unknown). One row per day keeps a window's read at O(days),
+    the hours let windows that cut at any whole hour (local midnights, rolling 24 h from an hour) be summed."""
+
+    __tablename__ = "rollup_day"
     account: str = Field(primary_key=True, max_length=100)
     key: str = Field(primary_key=True, max_length=40)
-    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    day: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     scope: str = Field(default="", primary_key=True, max_length=200)
-    events: int = 0  # eligible events (average: ratings)
-    units: float = 0.0  # eligible events weighted by the metric's unit (average: ratings)
-    defects: float = 0.0  # defects in the unit (average: sum of scores)
-    defect_events: int = 0  # defective events whatever the unit
-    unknown: int = 0  # events left out because their deadline is unknown (never on time)
+    hours: str = Field(sa_column=Column(Text(), nullable=False))
     settles_at: datetime | None = ts()
 
 
@@ -55,9 +57,9 @@ class RollupCoverRow(SQLModel, table=True):
 
 
 class RollupDirtyRow(SQLModel, table=True):
-    """An hour of an account whose records changed after its rollups were computed: read from the records until
-    the rollups are recomputed (written by every record write, in its transaction)."""
+    """A UTC day of an account whose records changed after its rollups were computed: read from the records
+    until the rollups are recomputed (written by every record write, in its transaction)."""
 
     __tablename__ = "rollup_dirty"
     account: str = Field(primary_key=True, max_length=100)
-    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    day: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
