@@ -208,6 +208,7 @@ class Daemon:
         self._release: Callable[[], None] | None = None
         self._watchdog: threading.Timer | None = None
         self._pruned_on: date | None = None
+        self._history_pruned_on: date | None = None
         self.intervals = sync_intervals(self.accounts)
         self.pool = ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(self.accounts))),
                                        thread_name_prefix="sync")
@@ -369,6 +370,16 @@ class Daemon:
         process_report(self.store, self.config, report, now=now)
         self._note_report(report)
         self.guard.succeeded("evaluate")
+        self.guard.run("history", lambda: self.record_history(report, now))
+
+    def record_history(self, report: StatusReport, now: datetime) -> None:
+        """The metric history (sellerguard/history): today's row per metric, pruned to the retention daily."""
+        from sellerguard.history.record import prune_older_than, record
+
+        record(self.store, report)
+        if self._history_pruned_on != now.date():
+            prune_older_than(self.store, self.config.history.retention, now)
+            self._history_pruned_on = now.date()
 
     def outbox_job(self) -> None:
         if not self.config.notify:

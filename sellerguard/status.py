@@ -325,3 +325,73 @@ def render_nagios(report: StatusReport) -> str:
             more = f" and {len(overdue) - 10} more" if len(overdue) > 10 else ""
             lines.append(_plain(f"  OVERDUE: {len(overdue)} deadline(s): {refs}{more}"))
     return "\n".join(lines)
+
+
+# -- CSV (for spreadsheets) -----------------------------------------------------------------------------------
+
+METRIC_CSV_COLUMNS = (
+    "as_of", "marketplace", "account", "metric", "name", "level", "value", "numerator", "denominator",
+    "window_days", "comparator", "threshold", "warn", "headroom", "breach_forecast", "reported_value", "drift",
+    "reason",
+)
+DEADLINE_CSV_COLUMNS = ("as_of", "marketplace", "account", "due", "overdue", "kind", "ref", "metric",
+                        "value_if_missed")
+
+
+def _csv_cell(value: Any) -> Any:
+    """Numbers as plain decimals (rates stay fractions: 0.0123), times as ISO 8601 UTC, None as empty."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else _clean_number(value)
+    return "" if value is None else value
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\r\n")  # RFC 4180
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: _csv_cell(row.get(c)) for c in columns})
+    return buf.getvalue()
+
+
+def render_csv_metrics(report: StatusReport) -> str:
+    """``status --format csv``: one row per account and metric, with a header row (RFC 4180, CRLF)."""
+    rows = [{"as_of": report.as_of, "marketplace": acc.marketplace, "account": acc.account, "metric": m.id,
+             **m.model_dump(exclude={"id"})} for acc in report.accounts for m in acc.metrics]
+    return _csv(METRIC_CSV_COLUMNS, rows)
+
+
+def render_csv_deadlines(report: StatusReport) -> str:
+    """``status --format csv --deadlines``: the deadline queue, soonest (so overdue) first."""
+    rows = [{"as_of": report.as_of, "marketplace": acc.marketplace, "account": acc.account, "due": d.due,
+             "overdue": d.due <= report.as_of, "kind": d.kind, "ref": d.ref, "metric": d.metric,
+             "value_if_missed": d.value_if_missed} for acc, d in _deadline_rows(report)]
+    return _csv(DEADLINE_CSV_COLUMNS, rows)
+
+
+# -- changes since an earlier day (status --since) ------------------------------------------------------------
+
+def render_changes(changes: Any, since_text: str) -> RenderableType:
+    """The ``--since`` section: one row per change, bad news first (``sellerguard.history.changes.Changes``)."""
+    if changes.base_day is None:
+        return Text(f"Changes since {since_text}: no metric history that old yet (the daemon and `status --record` "
+                    "write it; `sellerguard history backfill` computes past days).", style="dim")
+    title = Text(f"Changes since {changes.base_day:%Y-%m-%d} (history as of "
+                 f"{changes.base_as_of:%Y-%m-%d %H:%M} UTC)", style="bold")
+    if not changes.items:
+        return Group(title, Text("No level moved, no forecast came closer, nothing new is overdue."))
+    table = Table(title=title, title_justify="left")
+    for col in ("account", "item", "change", "before", "after"):
+        table.add_column(col, overflow="fold")
+    labels = {"level": "level", "forecast": "breach sooner", "overdue": "newly overdue", "new_metric": "new metric"}
+    for c in changes.items:
+        after = Text(c.after, style="bold red" if c.worse else "green")
+        table.add_row(c.account, c.item, labels[c.kind], c.before, after)
+    return table
