@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from sellerguard.config import AccountConfig
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.connectors.ebay_normalize import (
     bad,
@@ -73,7 +74,7 @@ PAGE = 200
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    marketplace_id: str = "EBAY_US"  # X-EBAY-C-MARKETPLACE-ID and evaluation_marketplace_id
+    marketplace_id: str | None = None  # X-EBAY-C-MARKETPLACE-ID and evaluation_marketplace_id; default: region
     scopes: list[str] = Field(default_factory=lambda: list(SCOPES))  # a subset of what the seller consented to
     backfill_days: int = Field(default=90, ge=1, le=730)  # getOrders reaches 2 years back
     overlap_s: int = Field(default=900, ge=0)  # getOrders' index lags: re-read the last 15 minutes
@@ -160,6 +161,16 @@ def _classify(response: requests.Response) -> ErrorRule | None:
     return None
 
 
+def marketplace_id(acc: AccountConfig, options: Options) -> str:
+    """The eBay site the seller is evaluated on: ``options.marketplace_id``, else the account's ``region``
+    (EBAY_GB, EBAY_DE...; an unknown one is refused naming it), else EBAY_US. A UK seller is never read as US."""
+    if options.marketplace_id:
+        return options.marketplace_id
+    from sellerguard.consent import EBAY_SITES, check_region
+
+    return EBAY_SITES[check_region(acc)][0] if acc.region else "EBAY_US"
+
+
 def client(ctx: SyncContext) -> tuple[HttpClient, HttpClient]:
     """(REST client for api/apiz hosts, Post-Order client with the IAF header)."""
     acc = ctx.account
@@ -193,7 +204,7 @@ def client(ctx: SyncContext) -> tuple[HttpClient, HttpClient]:
         http.limit("api", options.rate_per_second, options.rate_per_second)
     post_order = HttpClient(base_url=api, marketplace=MARKETPLACE, clock=ctx.clock, sleep=ctx.sleep, errors=ERRORS,
                             classify=_classify, token=token, session=http.session, expired=EXPIRED,
-                            headers={"X-EBAY-C-MARKETPLACE-ID": options.marketplace_id,
+                            headers={"X-EBAY-C-MARKETPLACE-ID": marketplace_id(ctx.account, options),
                                      "Content-Type": "application/json"})
     post_order.auth = lambda headers: headers.update({"Authorization": f"IAF {token.get()}"})
     post_order.limits = http.limits
@@ -540,7 +551,8 @@ def fetch_standards(ctx: SyncContext, http: HttpClient, cursor: str | None) -> I
     for kind in ("ITEM_NOT_AS_DESCRIBED", "ITEM_NOT_RECEIVED"):
         path = f"{SERVICE_METRIC}/{kind}/CURRENT"
         try:
-            body = http.get_json(path, params={"evaluation_marketplace_id": options.marketplace_id}, bucket="api")
+            body = http.get_json(path, params={"evaluation_marketplace_id": marketplace_id(ctx.account, options)},
+                                 bucket="api")
         except ConnectorError as exc:
             if exc.status == 404:  # no peer benchmark for this seller yet: not reported
                 continue

@@ -172,6 +172,10 @@ def check_accounts(config: Config) -> None:
     for acc in config.accounts:
         try:
             connector_options(connectors.get(acc.marketplace), acc)
+            from sellerguard.consent import PROVIDERS, check_region
+
+            if acc.marketplace in PROVIDERS:
+                check_region(acc)  # a region or site the marketplace does not have is refused, never ignored
         except ConfigError as exc:
             inner = f"{exc.where}: {exc.message}" if exc.where else exc.message
             if inner.startswith("unknown marketplace"):

@@ -1,0 +1,148 @@
+"""Issue 23: init blocks, regions honoured or refused, connect's refusals (state, PKCE, HMAC), typos named."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from sellerguard import authflow
+from sellerguard.cli import cli
+from sellerguard.config import parse_config
+from sellerguard.consent import PROVIDERS, check_region, did_you_mean
+from sellerguard.errors import ConfigError
+from sellerguard.starter import DEFAULTS, STARTER
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+def account(marketplace: str, **kw):
+    data = {"id": "a1", "marketplace": marketplace, **kw}
+    return parse_config({"accounts": [data]}).accounts[0]
+
+
+def test_starter_has_a_commented_block_for_every_marketplace_and_loads():
+    assert set(DEFAULTS) == set(PROVIDERS) and len(PROVIDERS) == 8
+    for p in PROVIDERS.values():
+        assert f"# --- {p.name} " in STARTER and f'# marketplace = "{p.marketplace}"' in STARTER
+        assert p.docs in STARTER.replace("\n#   ", " ")
+    for block in STARTER.split("# --- ")[1:]:  # each block, uncommented, is a valid account
+        toml = block.split("# [[accounts]]\n", 1)[1].split("\n\n", 1)[0]
+        acc = parse_config(tomllib.loads("[[accounts]]\n" + "\n".join(ln[2:] for ln in toml.splitlines()))).accounts[0]
+        check_region(acc)
+
+
+@pytest.mark.parametrize("marketplace,good,bad", [
+    ("amazon", "eu", "us"), ("ebay", "EBAY_GB", "EBAY_XX"), ("walmart", "US", "CA"), ("tiktok", "GB", "FR"),
+    ("mercadolibre", "MLM", "MLX"), ("bol", "BE", "DE"), ("etsy", None, None), ("shopify", None, None)])
+def test_every_marketplace_honours_or_refuses_its_region(marketplace, good, bad):
+    if good is not None:
+        assert check_region(account(marketplace, region=good)).lower() == good.lower()
+        with pytest.raises(ConfigError, match=f"unknown region '{bad}'"):
+            check_region(account(marketplace, region=bad))
+    else:  # no regions: any value is ignored by design, and said so in the block's comment
+        assert "not used" in PROVIDERS[marketplace].region_note
+
+
+def test_ebay_region_picks_the_marketplace_id_a_uk_seller_is_not_evaluated_as_us():
+    from sellerguard.connectors import ebay
+
+    assert ebay.marketplace_id(account("ebay", region="EBAY_GB"), ebay.Options()) == "EBAY_GB"
+    assert ebay.marketplace_id(account("ebay", region="EBAY_DE"), ebay.Options()) == "EBAY_DE"
+    assert ebay.marketplace_id(account("ebay"), ebay.Options()) == "EBAY_US"
+    assert ebay.marketplace_id(account("ebay", region="EBAY_GB"), ebay.Options(marketplace_id="EBAY_AU")) == "EBAY_AU"
+    with pytest.raises(ConfigError, match="did you mean 'EBAY_GB'"):
+        ebay.marketplace_id(account("ebay", region="EBAY_GBR"), ebay.Options())
+
+
+def test_sync_refuses_an_unknown_region_before_anything_runs(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[accounts]]\nid = "w"\nmarketplace = "walmart"\nregion = "CA"\n'
+                   'credentials = { client_id = "x", client_secret = "y" }\n')
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "--db", f"sqlite:///{tmp_path}/d.db", "sync"])
+    assert result.exit_code == 3 and "unknown region 'CA'" in result.output
+
+
+def test_init_marketplace_appends_to_an_existing_config_keeping_comments(tmp_path):
+    cfg = tmp_path / "c.toml"
+    run = CliRunner()
+    assert run.invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
+    added = run.invoke(cli, ["--config", str(cfg), "init", "--marketplace", "ebay", "--id", "ebay-uk", "--region",
+                             "EBAY_GB", "--credential", "client_id=env:EBAY_ID"])
+    assert added.exit_code == 0, added.output
+    text = cfg.read_text()
+    assert text.startswith(STARTER.rstrip("\n"))  # the starter and its comments, untouched
+    assert text.rstrip().endswith('client_secret = "env:EBAY_CLIENT_SECRET" }')
+    acc = parse_config(tomllib.loads(text)).accounts[0]
+    assert (acc.id, acc.region, acc.credentials["client_id"].ref) == ("ebay-uk", "EBAY_GB", "env:EBAY_ID")
+    again = run.invoke(cli, ["--config", str(cfg), "init", "--marketplace", "ebay", "--id", "ebay-uk"])
+    assert again.exit_code == 3 and "used twice" in again.output and cfg.read_text() == text  # nothing written
+    typo = run.invoke(cli, ["--config", str(cfg), "init", "--marketplace", "amzon"])
+    assert typo.exit_code == 3 and "did you mean 'amazon'" in typo.output
+    region = run.invoke(cli, ["--config", str(cfg), "init", "--marketplace", "amazon", "--region", "us"])
+    assert region.exit_code == 3 and "unknown region 'us'" in region.output and cfg.read_text() == text
+
+
+def test_did_you_mean():
+    assert did_you_mean("amzon", PROVIDERS) == " (did you mean 'amazon'?)"
+    assert did_you_mean("zzz", PROVIDERS) == ""
+
+
+# -- connect's refusals, against the sandbox's consent pages ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def box():
+    from sellerguard.sandbox import Sandbox
+    from sellerguard.sandbox.world import World
+
+    world = World(datetime.now(UTC), accounts=[("etsy-shop", "etsy", "healthy", "US", "USD", 1, 0.0),
+                                                ("shopify-store", "shopify", "healthy", "US", "USD", 1, 0.0)])
+    with Sandbox(world) as sandbox:
+        yield sandbox
+
+
+def consent_redirect(url: str) -> str:
+    reply = requests.get(url, allow_redirects=False, timeout=10)
+    assert reply.status_code == 302, reply.text
+    return reply.headers["Location"]
+
+
+def test_a_forged_state_is_refused_and_pkce_is_enforced(box):
+    acc = account("etsy", base_url=box.base_url("etsy"),
+                  credentials={"keystring": "sbxkeystring", "shared_secret": "sbxsecret"})
+    consent = authflow.begin(acc, "http://localhost:9/callback")
+    query = dict(parse_qsl(urlsplit(consent.url).query))
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"] and query["state"] == consent.state
+    back = consent_redirect(consent.url)
+    forged = back.replace(f"state={consent.state}", "state=forged")
+    with pytest.raises(ConfigError, match="state does not match"):
+        authflow.finish(consent, forged, NOW)
+    consent.verifier = "a-different-verifier-" + "x" * 40  # the sandbox checks S256(verifier) == challenge
+    with pytest.raises(ConfigError, match="code_verifier does not match"):
+        authflow.finish(consent, back, NOW)
+    no_pkce = consent.url.replace("code_challenge=", "x=")
+    assert requests.get(no_pkce, allow_redirects=False, timeout=10).status_code == 400
+
+
+def test_shopify_redirect_signature_is_checked_before_the_code_is_used(box):
+    creds = {"client_id": "sandbox-shopify-store", "client_secret": "sandbox-secret"}
+    acc = account("shopify", base_url=box.base_url("shopify"), credentials=creds)
+    consent = authflow.begin(acc, "http://127.0.0.1:9/callback")
+    back = consent_redirect(consent.url)
+    wrong = account("shopify", base_url=box.base_url("shopify"), credentials={**creds, "client_secret": "other"})
+    consent.account = wrong
+    with pytest.raises(ConfigError, match="hmac"):
+        authflow.finish(consent, back, NOW)
+    consent.account = acc
+    credential, grant = authflow.finish(consent, back, NOW)  # the code was not spent by the refused attempt
+    assert credential.startswith("shpua") and "read_all_orders" in grant.scopes and grant.expires_at is None
+
+
+def test_client_credentials_marketplaces_have_no_consent():
+    with pytest.raises(ConfigError, match="client credentials"):
+        authflow.begin(account("bol", region="NL"), "http://localhost:9/callback")
