@@ -1,0 +1,163 @@
+"""Worker mode (issue 24) on the local PostgreSQL: two `sellerguard worker` processes, one killed -9 mid-job."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from pg import pg_schema_url
+from sqlalchemy import text
+
+from sellerguard.demo import demo_accounts
+from sellerguard.sandbox import Sandbox, World
+from sellerguard.sandbox.truth import records
+from sellerguard.store import Store
+from sellerguard.workers import app as _preloaded  # noqa: F401  (the forked workers inherit it)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+ACCOUNTS = [  # small, critical (alerts fire), on marketplaces whose first sync is short
+    ("shopify-w", "shopify", "critical", "US", "USD", 2, 0.0),
+    ("tiktok-w", "tiktok", "critical", "US", "USD", 2, 0.2),
+    ("etsy-w", "etsy", "critical", "US", "USD", 2, 0.0),
+]
+
+
+class Hook:
+    """A loopback webhook: every POST body, answered 200."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _worker(config: Path, log: Path) -> multiprocessing.Process:
+    """`sellerguard worker` in a forked child: the real command, without paying Python's start-up again."""
+
+    def main() -> None:
+        from sellerguard.cli import cli
+
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 2)
+        sys.stderr = os.fdopen(2, "w", buffering=1)
+        try:
+            cli.main(["--config", str(config), "worker", "--concurrency", "3", "--stalled-after", "1.5"],
+                     standalone_mode=False)
+        finally:
+            os._exit(0)
+
+    proc = multiprocessing.get_context("fork").Process(target=main, daemon=True)
+    proc.start()
+    return proc
+
+
+def _wait(what: str, check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.1)  # real processes on the wall clock: poll them
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_workers_sync_every_account_once_at_a_time_and_survive_a_kill_9(tmp_path: Path) -> None:
+    with pg_schema_url("wk") as url, Sandbox(World(datetime.now(UTC), accounts=ACCOUNTS, days=14)) as box:
+        hook = Hook()
+        store = Store(url)
+        procs: list[multiprocessing.Process] = []
+        try:
+            config = tmp_path / "workers.toml"
+            accounts = [{**a, "sync_every": "10m"} for a in demo_accounts(box)]
+            config.write_text(tomli_w.dumps({"store": {"url": url}, "accounts": accounts,
+                                             "notify": [{"name": "hook", "type": "webhook", "url": hook.url}]}))
+            box.inject("etsy", ".*", delay_s=3.0, times=1)  # etsy's first answer is slow: the job to kill
+            logs = [tmp_path / "a.log", tmp_path / "b.log"]
+            procs = [_worker(config, logs[0]), _worker(config, logs[1])]
+
+            def etsy_runner() -> int | None:
+                for i, log in enumerate(logs):
+                    if log.exists() and "etsy-w: job" in log.read_text(errors="replace"):
+                        return i + 1
+                return None
+
+            victim = procs[_wait("the etsy job to start", etsy_runner) - 1]
+            os.kill(victim.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            victim.join(5)
+            survivor = procs[1] if victim is procs[0] else procs[0]
+
+            def all_synced() -> bool:
+                with store.engine.connect() as conn:
+                    ok = set(conn.execute(text("SELECT account FROM sync_run WHERE ok")).scalars())
+                    todo = conn.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('doing') "
+                                             "AND task_name = 'sellerguard.sync_account'")).scalar()
+                return ok == {a[0] for a in ACCOUNTS} and todo == 0
+
+            _wait("every account synced by the survivor", all_synced)
+            os.kill(survivor.pid, signal.SIGTERM)  # type: ignore[arg-type]
+            survivor.join(15)
+            assert survivor.exitcode == 0
+            survivor_log = (logs[0] if survivor is procs[0] else logs[1]).read_text(errors="replace")
+            assert "stopped answering; queued again" in survivor_log  # the killed worker's job was taken over
+
+            with store.engine.connect() as conn:
+                # never two jobs of one account running at once: each job's run (started -> its next event)
+                events = conn.execute(text(
+                    "SELECT j.queueing_lock, e.job_id, e.type::text, e.at FROM procrastinate_events e JOIN "
+                    "procrastinate_jobs j ON j.id = e.job_id WHERE j.task_name = 'sellerguard.sync_account' "
+                    "ORDER BY e.at, e.id")).all()
+                stored = {a[0]: set(conn.execute(text("SELECT external_id FROM orders WHERE account = :a"),
+                                                 {"a": a[0]}).scalars()) for a in ACCOUNTS}
+                sent = conn.execute(text("SELECT events FROM notify_outbox WHERE status = 'sent'")).scalars().all()
+            running: dict[str, int] = {}
+            for lock, job, kind, _at in events:
+                if kind == "started":
+                    assert lock not in running, f"{lock}: two jobs running at once"
+                    running[lock] = job
+                elif kind in ("succeeded", "failed", "deferred_for_retry", "aborted") and running.get(lock) == job:
+                    del running[lock]
+            # no record lost: every order of the sandbox's truth is stored
+            for acc in ACCOUNTS:
+                truth = {r.external_id for r in records(box.world.accounts[acc[0]]) if r.kind == "order"}
+                assert stored[acc[0]] == truth
+            # each alert sent once: at most one webhook document per account (its alerts fire once), each
+            # delivered once
+            told = Counter(e["key"] for body in sent for e in json.loads(body or "[]"))
+            assert told and set(told) <= {a[0] for a in ACCOUNTS} and set(told.values()) == {1}
+            assert len(hook.bodies) == len(sent)
+        finally:
+            for p in procs:
+                if p.is_alive():
+                    p.kill()
+                    p.join(5)
+            store.close()
+            hook.close()
