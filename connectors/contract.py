@@ -66,9 +66,17 @@ class SyncContext:
     # the store's buyer-key secret (sellerguard.pseudonym); connectors call ``ctx.buyer_key(raw_id)`` and put
     # only its result in a record: raw buyer ids never reach the store
     buyer_secret: bytes = b"sellerguard-test-secret"
+    # stored(kind, external ids) -> {external id: updated_at} of this account's records already in the store
+    # (``Store.updated_at``): a connector skips a per-record detail call when the marketplace's modified time
+    # equals the stored one (issue 21). None (tests without a store): everything counts as changed.
+    stored: Callable[[str, list[str]], dict[str, datetime]] | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def stored_updates(self, kind: str, ids: list[str]) -> dict[str, datetime]:
+        """``stored`` when the runner gave one, else {} (nothing known: fetch everything)."""
+        return self.stored(kind, ids) if self.stored is not None and ids else {}
 
     def buyer_key(self, raw_id: str | None) -> str | None:
         """The pseudonymous key of a marketplace buyer id (64 hex chars), None when there is no id."""

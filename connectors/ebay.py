@@ -349,43 +349,61 @@ def _order_pages(http: HttpClient, crit: str, start: int) -> Iterator[tuple[list
         offset += len(orders)
 
 
+DETAIL_WORKERS = 4  # eBay's limits are daily quotas, not per second: a few detail calls at once per page
+
+
 def _page_records(ctx: SyncContext, http: HttpClient, orders: list[Any], offset: int, recent: dict[str, str],
                   seen: dict[str, str], keep_from: datetime) -> list[Record]:
+    """One page's records. An order is read further (getOrder, shipping_fulfillment) only when it changed:
+    not at the ``lastModifiedDate`` read before in the overlap (``recent``), nor at the ``updated_at`` already
+    stored (a resumed or repeated backfill). Unchanged orders give no record (the store has them)."""
     where = f"GET {ORDERS}"
-    records: list[Record] = []
+    listed: list[tuple[dict[str, Any], str, str | None, datetime | None]] = []
     for i, order in enumerate(orders):
         field = f"orders[{offset + i}]"
         oid, modified = order.get("orderId"), order.get("lastModifiedDate")
         if not isinstance(oid, str) or not oid:
             raise bad(where, f"{field}.orderId", "missing")
-        changed = not (isinstance(modified, str) and recent.get(oid) == modified)
-        if changed:
-            records += _order_records(ctx, http, order, where, field)
-        if isinstance(modified, str) and (t := when(modified, where, f"{field}.lastModifiedDate")) is not None \
-                and t >= keep_from:
-            seen[oid] = modified
-    return records
+        at = when(modified, where, f"{field}.lastModifiedDate") if isinstance(modified, str) else None
+        listed.append((order, field, modified if isinstance(modified, str) else None, at))
+        if at is not None and at >= keep_from:
+            seen[oid] = modified  # type: ignore[assignment]
+    fresh = [(o, f, m, at) for o, f, m, at in listed if m is None or recent.get(o["orderId"]) != m]
+    stored = ctx.stored_updates("order", [o["orderId"] for o, _, m, _ in fresh if m is not None])
+    changed = [(o, f) for o, f, _, at in fresh if at is None or stored.get(o["orderId"]) != at]
+    return _order_records(ctx, http, changed, where)
 
 
-def _order_records(ctx: SyncContext, http: HttpClient, order: dict[str, Any], where: str,
-                   field: str) -> list[Record]:
-    """One changed order: getOrder when it has a cancellation (cancel requests are only there), and its
-    shipping fulfillments only when ``fulfillmentHrefs`` lists some."""
-    oid = quote(order["orderId"], safe="")
-    state = order["cancelStatus"].get("cancelState") if isinstance(order.get("cancelStatus"), dict) else None
-    if state not in (None, "NONE_REQUESTED"):
-        order = http.get_json(f"{ORDERS}/{oid}", bucket="api")
-        where, field = f"GET {ORDERS}/{{orderId}}", "order"
-        if not isinstance(order, dict):
-            raise bad(where, field, "expected an order object")
-    hrefs = order.get("fulfillmentHrefs")
-    if hrefs is not None and (not isinstance(hrefs, list) or not all(isinstance(h, str) for h in hrefs)):
-        raise bad(where, f"{field}.fulfillmentHrefs", "expected a list of URLs")
-    fulfillments: list[dict[str, Any]] = []
-    if hrefs:
-        path = f"{ORDERS}/{oid}/shipping_fulfillment"
-        body = http.get_json(path, bucket="api")
-        fwhere = f"GET {ORDERS}/{{orderId}}/shipping_fulfillment"
+def _order_records(ctx: SyncContext, http: HttpClient, changed: list[tuple[dict[str, Any], str]],
+                   where: str) -> list[Record]:
+    """The changed orders of a page: getOrder for those with a cancellation (cancel requests are only there),
+    then shipping fulfillments only for those whose ``fulfillmentHrefs`` lists some; both kinds of calls run
+    ``DETAIL_WORKERS`` at a time over the keep-alive session, results kept in page order."""
+    def cancelled(order: dict[str, Any]) -> bool:
+        state = order["cancelStatus"].get("cancelState") if isinstance(order.get("cancelStatus"), dict) else None
+        return state not in (None, "NONE_REQUESTED")
+
+    detail_where, detail_field = f"GET {ORDERS}/{{orderId}}", "order"
+    wanted = [i for i, (order, _) in enumerate(changed) if cancelled(order)]
+    details = http.get_each([f"{ORDERS}/{quote(changed[i][0]['orderId'], safe='')}" for i in wanted],
+                            bucket="api", workers=DETAIL_WORKERS)
+    orders = [(order, where, field) for order, field in changed]
+    for i, detail in zip(wanted, details, strict=True):
+        if not isinstance(detail, dict):
+            raise bad(detail_where, detail_field, "expected an order object")
+        orders[i] = (detail, detail_where, detail_field)
+    hrefs_of: list[list[str]] = []
+    for order, owhere, field in orders:
+        hrefs = order.get("fulfillmentHrefs")
+        if hrefs is not None and (not isinstance(hrefs, list) or not all(isinstance(h, str) for h in hrefs)):
+            raise bad(owhere, f"{field}.fulfillmentHrefs", "expected a list of URLs")
+        hrefs_of.append(hrefs or [])
+    shipped = [i for i, hrefs in enumerate(hrefs_of) if hrefs]
+    bodies = http.get_each([f"{ORDERS}/{quote(orders[i][0]['orderId'], safe='')}/shipping_fulfillment"
+                            for i in shipped], bucket="api", workers=DETAIL_WORKERS)
+    fulfilled: dict[int, list[dict[str, Any]]] = {}
+    fwhere = f"GET {ORDERS}/{{orderId}}/shipping_fulfillment"
+    for i, body in zip(shipped, bodies, strict=True):
         if not isinstance(body, dict) or "fulfillments" not in body:
             raise bad(fwhere, "fulfillments", "missing")
         fulfillments = _objects(body.get("fulfillments"), fwhere, "fulfillments")
@@ -393,12 +411,17 @@ def _order_records(ctx: SyncContext, http: HttpClient, order: dict[str, Any], wh
         if total is not None and total != len(fulfillments):
             raise bad(fwhere, "total", f"{str(total)[:20]!r} but {len(fulfillments)} fulfillments listed")
         # each fulfillment is one of the order's fulfillmentHrefs (…/shipping_fulfillment/<fulfillmentId>)
-        listed = {h.rstrip("/").rsplit("/", 1)[-1] for h in hrefs}
+        listed = {h.rstrip("/").rsplit("/", 1)[-1] for h in hrefs_of[i]}
         got = {str(f.get("fulfillmentId")) for f in fulfillments}
         if not listed <= got:
             raise bad(fwhere, "fulfillments", f"{len(listed - got)} of the order's fulfillmentHrefs missing"
                                               f" ({sorted(listed - got)[0][:40]!r})")
-    return normalize_order(ctx.account.id, order, fulfillments, where, field, buyer_key=ctx.buyer_key)
+        fulfilled[i] = fulfillments
+    records: list[Record] = []
+    for i, (order, owhere, field) in enumerate(orders):
+        records += normalize_order(ctx.account.id, order, fulfilled.get(i, []), owhere, field,
+                                   buyer_key=ctx.buyer_key)
+    return records
 
 
 def _check_total(items: list[Any], limit: int, offset: int, total: int | None, where: str, key: str) -> None:

@@ -29,7 +29,7 @@ from sellerguard.errors import ConfigError, ConnectorError, InputError, Sellergu
 from sellerguard.http import BucketBackend, shared_buckets
 from sellerguard.schema import Account
 from sellerguard.store import Store
-from sellerguard.store.tables import SyncRun
+from sellerguard.store.tables import RECORD_TABLES, SyncRun
 
 log = logging.getLogger("sellerguard.sync")
 Progress = Callable[[str, str, Batch], None]  # (account id, stream, batch)
@@ -122,14 +122,23 @@ class StoreBuckets(BucketBackend):
 
     One connector-state row per bucket (``rate:<account>:<marketplace>:<bucket>`` = "<tokens> <ISO time>"),
     read and written under ``Store.lock`` (a PostgreSQL advisory lock or a file lock beside the SQLite file).
-    A taker reserves its token (the level may go negative) and sleeps outside the lock.
+    A taker reserves its token (the level may go negative) and sleeps outside the lock; a fast bucket takes a
+    block of tokens per round trip when the level holds them (``SharedBucket.block``).
     """
 
     def __init__(self, store: Store, account: str) -> None:
         self._store, self._account = store, account
 
     def take(self, key: str, rate: float, burst: float, now: datetime, *, drain: bool = False) -> float:
-        def update(raw: str | None) -> tuple[str, float]:
+        return self._take(key, rate, burst, now, 1, drain)[0]
+
+    def take_block(self, key: str, rate: float, burst: float, now: datetime, want: int) -> tuple[float, int]:
+        """Up to ``want`` tokens in one store round trip when the level holds them now, else one reserved."""
+        return self._take(key, rate, burst, now, want, False)
+
+    def _take(self, key: str, rate: float, burst: float, now: datetime, want: int,
+              drain: bool) -> tuple[float, int]:
+        def update(raw: str | None) -> tuple[str, tuple[float, int]]:
             tokens, at = burst, now
             if raw:
                 try:
@@ -138,15 +147,36 @@ class StoreBuckets(BucketBackend):
                 except ValueError:
                     tokens, at = burst, now  # unreadable: start full rather than fail the sync
             tokens = min(burst, tokens + max(0.0, (now - at).total_seconds()) * rate)
-            wait = 0.0
+            wait, granted = 0.0, 0
             if drain:
                 tokens = min(tokens, 0.0)
+            elif tokens >= 1:
+                granted = max(1, min(want, int(tokens)))
+                tokens -= granted
             else:
-                tokens -= 1
-                wait = max(0.0, -tokens) / rate if rate > 0 else 0.0
-            return f"{tokens!r} {max(now, at).isoformat()}", wait
+                granted, tokens = 1, tokens - 1  # a reservation: the level goes negative, the taker waits
+                wait = -tokens / rate if rate > 0 else 0.0
+            return f"{tokens!r} {max(now, at).isoformat()}", (wait, granted)
 
-        return float(self._store.update_state(self._account, f"rate:{key}", update))
+        wait, granted = self._store.update_state(self._account, f"rate:{key}", update)
+        return float(wait), int(granted)
+
+
+def stored_updates(store: Store, account: str, kind: str, external_ids: Iterable[str]) -> dict[str, datetime]:
+    """{external id: updated_at} of the account's stored records of ``kind`` among ``external_ids`` (absent: not
+    stored, or stored without one): ``SyncContext.stored``, so connectors skip per-record detail calls for records
+    the marketplace did not change since they were stored (issue 21)."""
+    from sqlmodel import Session, select
+
+    table = RECORD_TABLES[kind]
+    ids = list(dict.fromkeys(external_ids))
+    found: dict[str, datetime] = {}
+    with Session(store.engine) as session:
+        for at in range(0, len(ids), 500):
+            q = select(table.external_id, table.updated_at).where(  # type: ignore[attr-defined]
+                table.account == account, table.external_id.in_(ids[at:at + 500]))  # type: ignore[attr-defined]
+            found.update({e: u for e, u in session.execute(q).all() if u is not None})
+    return found
 
 
 def account_record(acc: AccountConfig) -> Account:
@@ -194,6 +224,7 @@ def make_context(acc: AccountConfig, store: Store, *, clock: Clock, sleep: Calla
         log=logging.getLogger(f"sellerguard.connectors.{acc.marketplace}"),
         lock=lambda name: store.lock(f"{acc.id}:{name}"),
         buyer_secret=keys.buyer_secret(store),  # created at first use, kept outside the records
+        stored=lambda kind, ids: stored_updates(store, acc.id, kind, ids),
     )
 
 

@@ -304,6 +304,46 @@ def share_one_bucket(a, b, clock):
     assert slept == [1.0, 2.0]  # burst of 2 shared: the 3rd and 4th calls wait, whichever process makes them
 
 
+def test_fast_shared_buckets_take_blocks_and_stay_within_the_limit(tmp_path, clock):
+    """Issue 21: a fast bucket takes a block of tokens per store round trip (rate x 20 ms, at most half the
+    burst); two processes sharing it never spend more than burst + rate x t between them."""
+    from sellerguard.store import Store
+    from sellerguard.sync import StoreBuckets
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    a, b = Store(url), Store(url)
+    trips = []
+    buckets = []
+    for s in (a, b):
+        update = s.update_state
+        s.update_state = lambda *args, _u=update: (trips.append(1), _u(*args))[1]
+        token = shared_buckets.set((StoreBuckets(s, "acc"), "acc"))
+        try:
+            c = client(clock)
+            c.limit("orders", rate=1000.0, burst=10)
+            buckets.append(c.limits["orders"])
+        finally:
+            shared_buckets.reset(token)
+    assert buckets[0].block == 5
+    slept = []
+    for bucket in buckets:
+        bucket._sleep = slept.append
+    spent_free = 0
+    for i in range(40):  # no time passes: only the burst may go without waiting
+        before = len(slept)
+        buckets[i % 2].acquire()
+        spent_free += len(slept) == before
+    assert spent_free <= 10
+    clock.advance(1)  # the reservations above are paid
+    trips.clear()
+    for _ in range(200):  # one process at half the rate: a round trip per block, not per call
+        clock.advance(0.002)
+        buckets[0].acquire()
+    assert len(trips) <= 200 // 5 + 10
+    a.close()
+    b.close()
+
+
 @responses.activate
 def test_errors_quote_what_the_marketplace_said_not_a_guess(clock):
     responses.get(f"{BASE}/x", status=404, json={"errors": [{"errorId": 2002, "message": "Resource not found\nfor"

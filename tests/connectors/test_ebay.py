@@ -400,6 +400,14 @@ def test_call_count_backfill_and_incremental(store, clock):
     fake.calls.clear()
     assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
     assert len(fake.calls) == 1 and len(fulfil) == 4
+    # the whole backfill read again from its first page (a reset or resumed cursor): every order is stored at
+    # its lastModifiedDate, so pages only, no detail call (issue 21)
+    fake.calls.clear()
+    fulfil.clear()
+    again = {"from": "2020-01-01T00:00:00.000Z", "to": clock.now().strftime("%Y-%m-%dT%H:%M:%S.000Z"), "offset": 0}
+    store.write([], {("ebay-1", "orders"): json.dumps(again)})
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(fake.calls) == 3 + 1 and fulfil == []
 
 
 IDENTITY = "https://apiz.ebay.com/commerce/identity/v1/user/"
