@@ -76,8 +76,11 @@ def accounts_to_check(
     if accounts:
         missing = set(accounts) - {r.id for r in refs}
         if missing:
-            raise ConfigError(f"no account {', '.join(sorted(missing))} in the config or the store",
-                              where="--account")
+            import difflib
+
+            close = difflib.get_close_matches(sorted(missing)[0], [r.id for r in refs], n=1)  # a typo, named
+            raise ConfigError(f"no account {', '.join(sorted(missing))} in the config or the store"
+                              + (f" (did you mean '{close[0]}'?)" if close else ""), where="--account")
         refs = [r for r in refs if r.id in accounts]
     if marketplaces:
         refs = [r for r in refs if r.marketplace in marketplaces]

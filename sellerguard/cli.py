@@ -507,6 +507,7 @@ def status(ctx: Ctx, fmt: str, as_json: bool, as_of: str | None, accounts: tuple
         raise click.UsageError("--deadlines goes with --format csv")
     try:
         moment = parse_as_of(as_of) if as_of else None
+        _known_names(ctx.config, (), marketplaces)  # accounts may be in the store only: build_status names them
         since_delta = _since(since) if since else None
         config = ctx.config
         store = ctx.existing_store if record else ctx.read_store  # --record writes: migrate an older schema
@@ -569,6 +570,38 @@ def _print_changes(store: Store, report: Any, since: Any, since_text: str) -> No
     out.print(render_changes(changes_since(store, report, since), since_text))
 
 
+def _known_names(config: Config, accounts: tuple[str, ...], marketplaces: tuple[str, ...],
+                 where: str = "status") -> None:
+    """An account id or marketplace that matches nothing is named with the closest one (a typo), never "No
+    accounts"."""
+    from sellerguard.consent import PROVIDERS, did_you_mean
+
+    ids = [a.id for a in config.accounts]
+    for account_id in accounts:
+        if account_id not in ids:
+            raise ConfigError(f"no account '{account_id}' in the config{did_you_mean(account_id, ids)}", where=where)
+    for name in marketplaces:
+        if name not in PROVIDERS:
+            raise ConfigError(f"unknown marketplace '{name}'{did_you_mean(name, PROVIDERS)} (known: "
+                              f"{', '.join(sorted(PROVIDERS))})", where=f"{where} --marketplace")
+
+
+def _known_item(config: Config, account: str, item: str) -> None:
+    """``silence ACCOUNT/METRIC``: a metric id its marketplace's pack does not have is refused, with a close match."""
+    import fnmatch
+
+    from sellerguard.consent import did_you_mean
+    from sellerguard.rules.packs import load_packs
+
+    if not item or any(ch in item for ch in "*?[") or item in ("sync", "credentials") or item.startswith("deadline:"):
+        return
+    markets = {a.marketplace for a in config.accounts if fnmatch.fnmatchcase(a.id, account)}
+    known = [m.id for mp, pack in load_packs().items() if mp in markets or not markets for m in pack.metrics]
+    if item not in known:
+        raise ConfigError(f"unknown metric '{item}'{did_you_mean(item, known)} (a metric id of the account's"
+                          " policy pack, 'sync', 'credentials', 'deadline:...', or a pattern)", where="silence")
+
+
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every job once (sync, evaluate, notify, digest) and exit.")
 @click.option("--health-port", type=click.IntRange(1, 65535), help="Serve /healthz and Prometheus /metrics.")
@@ -624,8 +657,8 @@ def silence(ctx: Ctx, matcher: str | None, duration: str, reason: str | None, li
         return
     if matcher and not list_:
         account, _ = parse_matcher(matcher)
-        if not any(ch in account for ch in "*?[") and account not in {a.id for a in ctx.config.accounts}:
-            raise ConfigError(f"no account '{account}' in the config", where="silence")
+        _known_names(ctx.config, () if any(ch in account for ch in "*?[") else (account,), (), where="silence")
+        _known_item(ctx.config, account, matcher.partition("/")[2])
         try:
             length = parse_duration(duration)
         except ValueError as exc:

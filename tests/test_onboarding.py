@@ -146,3 +146,22 @@ def test_shopify_redirect_signature_is_checked_before_the_code_is_used(box):
 def test_client_credentials_marketplaces_have_no_consent():
     with pytest.raises(ConfigError, match="client credentials"):
         authflow.begin(account("bol", region="NL"), "http://localhost:9/callback")
+
+
+def test_typos_in_status_and_silence_are_named_with_a_close_match(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[accounts]]\nid = "acme-amazon"\nmarketplace = "amazon"\nregion = "na"\n')
+    base = ["--config", str(cfg), "--db", f"sqlite:///{tmp_path}/d.db"]
+    run = CliRunner()
+    out = run.invoke(cli, [*base, "status", "--marketplace", "amzon"])
+    assert out.exit_code == 3 and "unknown marketplace 'amzon' (did you mean 'amazon'?)" in out.output
+    run.invoke(cli, [*base, "migrate"])
+    out = run.invoke(cli, [*base, "status", "--account", "acme-amazn"])
+    assert out.exit_code == 3 and "did you mean 'acme-amazon'" in out.output
+    out = run.invoke(cli, [*base, "silence", "acme-amazon/amazon.nope", "--reason", "x"])
+    assert out.exit_code == 3 and "unknown metric 'amazon.nope'" in out.output
+    out = run.invoke(cli, [*base, "silence", "acme-amazon/amazon.od", "--reason", "x"])
+    assert out.exit_code == 3 and "did you mean 'amazon.odr'" in out.output
+    out = run.invoke(cli, [*base, "silence", "acme-amazn/amazon.odr", "--reason", "x"])
+    assert out.exit_code == 3 and "did you mean 'acme-amazon'" in out.output
+    assert run.invoke(cli, [*base, "silence", "acme-amazon/amazon.odr", "--reason", "x"]).exit_code == 0
