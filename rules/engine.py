@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sellerguard.config import AccountConfig, Config, PolicyOverride
 from sellerguard.errors import ConfigError
 from sellerguard.rules import assess, colour, fallback, periodic, windows
+from sellerguard.rules import forecast as forecast_odds
 from sellerguard.rules.calculators import (
     DAY,
     Series,
@@ -325,12 +326,12 @@ def _judge(metric: Metric, base: dict[str, Any], series: Series, length: int, as
            stale: str | None, *, forecast: bool = True) -> MetricStatus:
     """Value, gate counts, level and reason of a computed metric; a split metric is judged per scope and the
     worst scope decides (its figures are the metric's)."""
-    parts = [_judge_one(metric, dict(base), p, as_of, horizon, stale, forecast) for p in series.parts]
+    parts = [_judge_one(metric, dict(base), p, as_of, horizon, stale, forecast, length) for p in series.parts]
     start, end = window_bounds(metric, as_of, length)
     base.update(window_kind=metric.window_kind, window_start=start, window_end=end,
                 window_days=round((end - start) / DAY),
                 unknown_count=series.unknown, unknown_refs=series.unknown_refs)
-    whole = _judge_one(metric, base, series, as_of, horizon, stale, forecast)
+    whole = _judge_one(metric, base, series, as_of, horizon, stale, forecast, length)
     if not parts:
         return whole
     worst = max(parts, key=lambda m: (LEVEL_ORDER[m.level], _badness(metric, m.value)))
@@ -341,6 +342,9 @@ def _judge(metric: Metric, base: dict[str, Any], series: Series, length: int, as
     reason = worst.reason
     if worst.level != "unknown" and len(parts) > 1:
         reason = f"{worst.scope}: {reason}" if reason else f"worst category: {worst.scope}"
+    odds = [p.breach_probability for p in parts if p.breach_probability is not None]
+    if odds:  # the metric breaches when any category does (rules/forecast.py)
+        keep["breach_probability"] = forecast_odds.combined(odds)
     return worst.model_copy(update={**keep, "breakdown": breakdown, "reason": reason})
 
 
@@ -351,7 +355,7 @@ def _badness(metric: Metric, value: float | None) -> float:
 
 
 def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: datetime, horizon: int,
-               stale: str | None, forecast: bool) -> MetricStatus:
+               stale: str | None, forecast: bool, length: int | None = None) -> MetricStatus:
     d, n = series.numerator, series.denominator
     value = assess.value_of(series.kind, d, n)
     unit = metric.parsed.unit if metric.calculator in ("rate", "count") else "events"
@@ -394,6 +398,12 @@ def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: date
     fc = None
     if forecast and metric.window_kind != "iso_weeks" and not assess.breached(metric, value, gate, eligible):
         fc = assess.forecast(metric, series, as_of, horizon, gate_shift=gate - d if counted else 0.0)
+    if forecast and horizon > 0:  # the breach odds and the value expected at the horizon (rules/forecast.py)
+        odds = forecast_odds.outlook(metric, series, length or metric.window_length, as_of, horizon,
+                                     gate if counted else 0.0)
+        if odds is not None:
+            base.update(breach_probability=odds.probability, forecast_value=odds.expected,
+                        forecast_low=odds.low, forecast_high=odds.high, forecast_at=odds.at)
     level = assess.level_of(metric, value, gate, fc, eligible)
     reason = _reason(metric, value, gate, fc, eligible)
     if series.unknown:

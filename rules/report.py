@@ -86,6 +86,13 @@ class MetricStatus(_Model):
     reason: str | None = None  # why unknown / why this level, in one phrase
     headroom: float | None = None  # >0: defects still allowed; <0: defect-free events needed to recover
     breach_forecast: datetime | None = None  # first day within the horizon the metric crosses, or None
+    # the breach odds (rules/forecast.py, docs/forecast.md): P(breached on some day within the horizon), and the
+    # value expected at forecast_at (= as_of + horizon) with its 10 % and 90 % quantiles (low <= high)
+    breach_probability: float | None = None
+    forecast_value: float | None = None
+    forecast_low: float | None = None
+    forecast_high: float | None = None
+    forecast_at: datetime | None = None
     reported_value: float | None = None  # the marketplace's own figure, when it reports one
     drift: float | None = None  # value - reported_value
     confirmed: bool = True  # false when the marketplace never confirmed this rule (see the pack)

@@ -201,6 +201,8 @@ class DaemonConfig(_Strict):
     jitter: Duration = timedelta(seconds=30)
     horizon_days: int = Field(default=14, ge=1, le=90)
     deadline_lead: Duration = timedelta(hours=24)  # alert on an item to act on this long before it is due
+    # warn about a metric that is still ok when its breach_probability (rules/forecast.py) reaches this; 1 = never
+    breach_probability_warn: float = Field(default=0.5, gt=0, le=1)
 
 
 class StoreConfig(_Strict):

@@ -101,8 +101,19 @@ def _metric_row(m: MetricStatus) -> list[RenderableType]:
         value += f" (mkt {fmt_value(m, m.reported_value)})"
     return [
         m.id, Text(m.level.upper(), style=LEVEL_STYLE[m.level]), value, counts, limit, _headroom(m),
-        m.breach_forecast.strftime("%Y-%m-%d") if m.breach_forecast else "-",
+        m.breach_forecast.strftime("%Y-%m-%d") if m.breach_forecast else "-", fmt_odds(m.breach_probability),
     ]
+
+
+def fmt_odds(p: float | None) -> str:
+    """The breach probability as a whole percentage; never "0%" or "100%" for odds that are not certain."""
+    if p is None:
+        return "-"
+    if 0 < p < 0.005:
+        return "<1%"
+    if 0.995 <= p < 1:
+        return ">99%"
+    return f"{p * 100:.0f}%"
 
 
 def _note(m: MetricStatus) -> str | None:
@@ -119,12 +130,12 @@ def account_table(acc: AccountStatus) -> Table:
         title.append(f"  last sync {acc.last_sync:%Y-%m-%d %H:%M} UTC", style="dim")
     table = Table(title=title, title_justify="left", caption_justify="left")
     table.add_column("metric", no_wrap=True)
-    for col in ("level", "value", "count", "good if", "headroom", "breach by"):
+    for col in ("level", "value", "count", "good if", "headroom", "breach by", "P(breach)"):
         table.add_column(col)
     for m in acc.metrics:
         table.add_row(*_metric_row(m))
     if not acc.metrics:
-        table.add_row("(no policy pack for this marketplace)", Text("UNKNOWN", style="magenta"), *[""] * 5)
+        table.add_row("(no policy pack for this marketplace)", Text("UNKNOWN", style="magenta"), *[""] * 6)
     notes = [n for m in acc.metrics if (n := _note(m))]
     if notes:
         table.caption = "\n".join(notes)
@@ -188,6 +199,8 @@ def _compact_account(acc: AccountStatus) -> list[RenderableType]:
         figures = [f"{row[2]}", f"count {row[3]}", f"good if {row[4]}", f"headroom {row[5]}"]
         if m.breach_forecast:
             figures.append(f"breach by {row[6]}")
+        if m.breach_probability is not None:
+            figures.append(f"P(breach) {row[7]}")
         # hanging indent: a wrapped line stays under its metric, never back at column 0
         lines.append(Padding(Text(", ".join(figures), overflow="fold"), (0, 0, 0, 11), expand=False))
         if (note := _note(m)) is not None:

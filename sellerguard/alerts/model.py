@@ -56,10 +56,21 @@ def deadline_level(deadline: Deadline, metric: MetricStatus | None, as_of: datet
     return "warn"
 
 
-def account_alerts(account: AccountStatus, as_of: datetime, deadline_lead: timedelta) -> list[Alert]:
+def metric_level(m: MetricStatus, warn_probability: float | None = None) -> str:
+    """The metric's level, raised to warn when it is ok but its breach probability reaches ``warn_probability``
+    (``[daemon] breach_probability_warn``, docs/forecast.md)."""
+    odds = m.breach_probability
+    if m.level == "ok" and warn_probability is not None and odds is not None and odds >= warn_probability:
+        return "warn"
+    return m.level
+
+
+def account_alerts(account: AccountStatus, as_of: datetime, deadline_lead: timedelta,
+                   warn_probability: float | None = None) -> list[Alert]:
     metrics = {m.id: m for m in account.metrics}
     alerts = [
-        Alert(account.account, account.marketplace, m.id, m.level, metric=m) for m in account.metrics
+        Alert(account.account, account.marketplace, m.id, metric_level(m, warn_probability), metric=m)
+        for m in account.metrics
     ]
     for d in account.deadlines:
         alerts.append(
@@ -74,8 +85,9 @@ def account_alerts(account: AccountStatus, as_of: datetime, deadline_lead: timed
     return alerts
 
 
-def report_alerts(report: StatusReport, deadline_lead: timedelta) -> list[Alert]:
-    return [a for acc in report.accounts for a in account_alerts(acc, report.as_of, deadline_lead)]
+def report_alerts(report: StatusReport, deadline_lead: timedelta,
+                  warn_probability: float | None = None) -> list[Alert]:
+    return [a for acc in report.accounts for a in account_alerts(acc, report.as_of, deadline_lead, warn_probability)]
 
 
 def effective_level(level: str, min_level: str) -> str:

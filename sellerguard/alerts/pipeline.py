@@ -62,7 +62,7 @@ def target_report(report: StatusReport, target: TargetConfig) -> StatusReport:
 
 
 def all_alerts(store: Store, config: Config, report: StatusReport, now: datetime) -> list[Alert]:
-    alerts = report_alerts(report, config.daemon.deadline_lead)
+    alerts = report_alerts(report, config.daemon.deadline_lead, config.daemon.breach_probability_warn)
     stale_limits = {a.id: a.stale_limit for a in config.accounts}
     for acc in report.accounts:
         if acc.account in stale_limits:

@@ -100,6 +100,11 @@ def _n(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.4g}"
 
 
+def odds(p: float) -> str:
+    """A probability as a whole percentage, never "0%" / "100%" for odds that are not certain."""
+    return "<1%" if 0 < p < 0.005 else ">99%" if 0.995 <= p < 1 else f"{p * 100:.0f}%"
+
+
 def metric_text(m: MetricStatus, label: str, acc: AccountStatus | None, page: str | None) -> str:
     lines = [f"*{escape(m.name)}* `{code(m.id)}` · {label}"]
     value = f"Value *{fmt(m, m.value)}*"
@@ -118,6 +123,8 @@ def metric_text(m: MetricStatus, label: str, acc: AccountStatus | None, page: st
             lines.append(f"Headroom: {_n(-m.headroom)} defect-free orders needed to recover")
     if m.breach_forecast is not None:
         lines.append(f"Forecast: crosses the threshold on {when(m.breach_forecast)}")
+    if m.breach_probability is not None and m.forecast_at is not None:
+        lines.append(f"Chance of a breach by {when(m.forecast_at)}: {odds(m.breach_probability)}")
     if m.reported_value is not None:
         lines.append(f"Marketplace reports {fmt(m, m.reported_value)}")
     if m.reason:

@@ -1,0 +1,370 @@
+"""How likely a breach is: the probability that a metric crosses its threshold within the horizon, and the value
+expected at the horizon with a 10-90 % band. Pure arithmetic over a Series; no I/O, no clock (docs/forecast.md).
+
+The model, per thresholded metric (the deterministic ``assess.forecast`` gives one day; this gives odds):
+
+- **The window rolls as its kind says.** For each day ``t`` of the horizon the window's bounds are recomputed
+  (``windows.bounds`` at ``as_of + t``: days, calendar months, ISO weeks, date alignment, lag); buckets that left
+  drop out, known buckets (the lag period) enter with their counts, and buckets after ``as_of`` are future days.
+- **Future volume** per day: the mean of the last ``LEVEL_DAYS`` complete days times a weekday factor from the last
+  ``PATTERN_DAYS`` (shrunk toward 1 when a weekday was seen only a few times). Taken as its expectation.
+- **Future defect share** ``p``: Beta(a, b) from the recent days (the window's last ``BASIS_DAYS``, weight
+  ``RECENT_WEIGHT``) and the rest of the window (weight ``OLDER_WEIGHT``) over a Jeffreys prior. Down-weighting the
+  counts widens the Beta: the rate of the coming weeks is not the rate of the last two, and the backtest
+  (``sellerguard backtest``) is how these weights were chosen. New defects by day ``t`` are then Beta-Binomial
+  (``count`` metrics: Gamma-Poisson, i.e. negative binomial per day; ``average`` metrics: normal on the new mean,
+  with the largest variance a score bounded by worst/best can have).
+- **The breach test** is ``assess.breached`` itself (comparator, count gate in its unit, Etsy's count rule,
+  minimum volume), so "x more defects by day t breaches" is exactly what status would say on day t. The gate's
+  count moves with the defects in the ratio it has today (unique buyers per defect, events per unit).
+- P(breach within the horizon) = max over t of P(new defects by t >= the smallest breaching count at t). New
+  defects are cumulative, so the daily events are strongly nested; the max is exact when the boundary only rises
+  and a close lower bound otherwise. Already breached now counts only if it is still breached on a later day.
+
+Deterministic (no random numbers) and cheap: O(horizon x defects-to-breach) float operations per metric, with
+``math.lgamma`` for the log-Beta terms; ``scipy.stats`` is the reference the tests compare against (importing it
+costs more than the whole evaluation, docs/forecast.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import NormalDist
+
+from sellerguard.rules import assess, windows
+from sellerguard.rules.calculators import Series
+from sellerguard.rules.packs import Metric
+
+DAY = timedelta(days=1)
+BASIS_DAYS = 14  # recent window days the rate is read from (as assess.forecast)
+LEVEL_DAYS = 14  # complete days the volume level is read from
+PATTERN_DAYS = 28  # complete days the weekday pattern is read from
+PATTERN_SHRINK = 2.0  # pseudo-observations of "no weekday effect" per weekday
+RECENT_WEIGHT = 0.5  # weight of a recent event in the rate's Beta (1 = plain counts)
+OLDER_WEIGHT = 0.03  # weight of an older window event (the long-run level, weakly)
+BAND = (0.1, 0.9)
+TAIL_SD = 12.0  # beyond this many standard deviations a tail is 0 (or 1)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """``probability``: P(breached on some day in (as_of, at]); ``expected`` the metric's expected value at
+    ``at`` and ``low``/``high`` its 10 % and 90 % quantiles (in the metric's value unit: fraction, count or
+    average; low <= high whichever direction is bad)."""
+
+    probability: float
+    expected: float | None
+    low: float | None
+    high: float | None
+    at: datetime
+
+
+# -- distributions ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Discrete:
+    """A count distribution by its log-pmf, the ratio pmf(k+1)/pmf(k), mean and standard deviation."""
+
+    kind: str  # "betabinom" (n, a, b) | "negbinom" (r, q: success probability)
+    n: float
+    a: float
+    b: float
+
+    @property
+    def mean(self) -> float:
+        if self.kind == "betabinom":
+            return self.n * self.a / (self.a + self.b)
+        r, q = self.a, self.b
+        return r * (1 - q) / q
+
+    @property
+    def sd(self) -> float:
+        if self.kind == "betabinom":
+            n, a, b = self.n, self.a, self.b
+            return math.sqrt(n * a * b * (a + b + n) / ((a + b) ** 2 * (a + b + 1)))
+        r, q = self.a, self.b
+        return math.sqrt(r * (1 - q)) / q
+
+    @property
+    def top(self) -> float:
+        return self.n if self.kind == "betabinom" else math.inf
+
+    def logpmf(self, k: int) -> float:
+        if self.kind == "betabinom":
+            n, a, b = self.n, self.a, self.b
+            return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                    + _lbeta(k + a, n - k + b) - _lbeta(a, b))
+        r, q = self.a, self.b
+        return math.lgamma(k + r) - math.lgamma(r) - math.lgamma(k + 1) + r * math.log(q) + k * math.log1p(-q)
+
+    def step(self, k: int) -> float:
+        """log pmf(k+1) - log pmf(k)."""
+        if self.kind == "betabinom":
+            n, a, b = self.n, self.a, self.b
+            return math.log((n - k) * (k + a)) - math.log((k + 1) * (n - k - 1 + b))
+        r, q = self.a, self.b
+        return math.log((k + r) / (k + 1)) + math.log1p(-q)
+
+    def sf(self, c: int) -> float:
+        """P(X >= c)."""
+        if c <= 0:
+            return 1.0
+        if c > self.top:
+            return 0.0
+        mean, sd = self.mean, self.sd
+        if c > mean + TAIL_SD * sd + 1:
+            return 0.0
+        lo = max(0, int(mean - TAIL_SD * sd))
+        if c <= lo:
+            return 1.0
+        lp = self.logpmf(lo)
+        below = 0.0
+        for k in range(lo, c):
+            below += math.exp(lp)
+            if k + 1 < c:
+                lp += self.step(k)
+        return min(max(1.0 - below, 0.0), 1.0)
+
+    def quantiles(self, qs: tuple[float, ...]) -> list[int]:
+        """The smallest k with P(X <= k) >= q, for each q (ascending)."""
+        mean, sd = self.mean, self.sd
+        k = max(0, int(mean - TAIL_SD * sd))
+        top = self.top
+        lp = self.logpmf(k)
+        cdf = math.exp(lp)
+        out: list[int] = []
+        for q in qs:
+            while cdf < q and k < top and k < mean + TAIL_SD * sd + 1:
+                lp += self.step(k)
+                k += 1
+                cdf += math.exp(lp)
+            out.append(k)
+        return out
+
+
+def _lbeta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+# -- the window rolled forward --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Day:
+    """Day ``t`` of the horizon: the rolled window's known counts and its expected future volume."""
+
+    t: int
+    known_d: float
+    known_n: float
+    new_n: float  # expected eligible (in the metric's unit) from future days inside the window
+    new_days: int  # future days inside the window (count metrics: days of defect arrivals)
+
+
+def _index(moment: datetime, start: datetime) -> int:
+    return round((moment - start) / DAY)
+
+
+def _complete(series: Series, as_of: datetime) -> int:
+    """Buckets that are whole days before ``as_of`` (a date-aligned window's last bucket may be today so far)."""
+    return min(len(series.eligible), math.floor((as_of - series.start) / DAY + 1e-9))
+
+
+def _volume(series: Series, as_of: datetime) -> list[float]:
+    """Expected eligible per weekday (Monday = 0) for future days: level x shrunk weekday factor."""
+    full = _complete(series, as_of)
+    level_days = series.eligible[max(0, full - LEVEL_DAYS):full]
+    level = sum(level_days) / len(level_days) if level_days else 0.0
+    lo = max(0, full - PATTERN_DAYS)
+    span = series.eligible[lo:full]
+    mean = sum(span) / len(span) if span else 0.0
+    per: list[list[float]] = [[] for _ in range(7)]
+    for i, n in enumerate(span, start=lo):
+        per[(series.start + i * DAY).weekday()].append(n)
+    out = []
+    for seen in per:
+        factor = 1.0 if mean <= 0 else (sum(seen) / mean + PATTERN_SHRINK) / (len(seen) + PATTERN_SHRINK)
+        out.append(level * factor)
+    return out
+
+
+def _rolled(metric: Metric, series: Series, length: int, as_of: datetime, horizon: int) -> list[_Day]:
+    known = min(len(series.eligible), math.ceil((as_of - series.start) / DAY - 1e-9))
+    per_weekday = _volume(series, as_of)
+    days = []
+    for t in range(1, horizon + 1):
+        moment = as_of + t * DAY
+        start, end = windows.bounds(metric.window_kind, length, metric.lag_days, moment, tz=metric.tz,
+                                    align=metric.window_align)
+        i0, i1 = _index(start, series.start), min(_index(end, series.start), _index(moment, series.start))
+        lo, hi = max(i0, 0), min(i1, known)
+        kd = sum(series.defects[lo:hi]) if hi > lo else 0.0
+        kn = sum(series.eligible[lo:hi]) if hi > lo else 0.0
+        future = range(max(i0, known), i1)
+        new_n = sum(per_weekday[(series.start + i * DAY).weekday()] for i in future)
+        days.append(_Day(t, kd, kn, new_n, len(future)))
+    return days
+
+
+# -- the model ------------------------------------------------------------------------------------------------------
+
+def _rate_beta(series: Series) -> tuple[float, float]:
+    """Beta(a, b) of the future defect share: recent window days weighted ``RECENT_WEIGHT``, older ones
+    ``OLDER_WEIGHT``, over Jeffreys' (0.5, 0.5)."""
+    w = series.window_days
+    basis = min(BASIS_DAYS, w)
+    d_r, n_r = sum(series.defects[w - basis:w]), sum(series.eligible[w - basis:w])
+    d_o, n_o = sum(series.defects[:w - basis]), sum(series.eligible[:w - basis])
+    a = 0.5 + RECENT_WEIGHT * d_r + OLDER_WEIGHT * d_o
+    b = 0.5 + RECENT_WEIGHT * max(n_r - d_r, 0.0) + OLDER_WEIGHT * max(n_o - d_o, 0.0)
+    return a, b
+
+
+def _count_gamma(series: Series) -> tuple[float, float]:
+    """Gamma(shape, rate per day) of the future daily defect count, weighted like ``_rate_beta``."""
+    w = series.window_days
+    basis = min(BASIS_DAYS, w)
+    d_r, d_o = sum(series.defects[w - basis:w]), sum(series.defects[:w - basis])
+    shape = 0.5 + RECENT_WEIGHT * d_r + OLDER_WEIGHT * d_o
+    rate = RECENT_WEIGHT * basis + OLDER_WEIGHT * (w - basis) + 1e-9
+    return shape, rate
+
+
+def _gate_ratio(metric: Metric, series: Series, gate: float) -> float:
+    """The gate's count per defect (unique buyers per defect, defective events per unit defect)."""
+    d = series.numerator
+    if d > 0:
+        return gate / d
+    if metric.gate_unit == "events" and series.eligible_events and series.denominator > 0:
+        return series.eligible_events / series.denominator
+    return 1.0
+
+
+def _breaching_count(metric: Metric, kind: str, day: _Day, ratio: float, new_n: float) -> int | None:
+    """The fewest new defects that make day ``day`` breach (0: breached whatever comes); None: cannot breach."""
+    n = day.known_n + new_n
+    if kind != "count" and (n <= 0 or n < metric.min_volume):
+        return None
+
+    def bad(x: int) -> bool:
+        d = day.known_d + x
+        return assess.breached(metric, assess.value_of(kind, d, n), d * ratio, n)
+
+    top = round(new_n) if kind != "count" else max(int(10 * (day.known_d + 10)), 1000)
+    if bad(0):
+        return 0
+    if not bad(top):
+        return None
+    lo, hi = 0, top
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if bad(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def outlook(metric: Metric, series: Series, length: int, as_of: datetime, horizon_days: int,
+            gate: float = 0.0) -> Outlook | None:
+    """The breach probability within ``horizon_days`` and the value expected at its end; None when the metric
+    has no threshold, no forecast (``forecast = false``) or nothing to read a rate from.
+
+    ``series`` and ``length`` are those the engine judged (fallback window applied); ``gate`` is the gate's count
+    today (``Series.gate``), 0 for ``average`` metrics.
+    """
+    if metric.threshold is None or not metric.forecast or horizon_days < 1:
+        return None
+    kind = series.kind
+    days = _rolled(metric, series, length, as_of, horizon_days)
+    at = as_of + horizon_days * DAY
+    if kind == "average":
+        return _average_outlook(metric, series, days, at)
+    if kind == "count":
+        shape, rate = _count_gamma(series)
+    elif sum(series.eligible) <= 0:
+        return None
+    else:
+        a, b = _rate_beta(series)
+    ratio = _gate_ratio(metric, series, gate)
+    prob = 0.0
+    for day in days:
+        if kind == "count":
+            dist = _Discrete("negbinom", 0, shape, rate / (rate + day.new_days)) if day.new_days else None
+            new_n = 0.0
+        else:
+            new_n = round(day.new_n)
+            dist = _Discrete("betabinom", new_n, a, b) if new_n > 0 else None
+        c = _breaching_count(metric, kind, day, ratio, new_n)
+        if c is None:
+            continue
+        p = 1.0 if c == 0 else (dist.sf(c) if dist is not None else 0.0)
+        prob = max(prob, p)
+        if prob >= 1.0:
+            break
+    last = days[-1]
+    n = last.known_n + (round(last.new_n) if kind != "count" else 0.0)
+    if kind == "count":
+        dist = _Discrete("negbinom", 0, shape, rate / (rate + last.new_days)) if last.new_days else None
+    else:
+        dist = _Discrete("betabinom", round(last.new_n), a, b) if round(last.new_n) > 0 else None
+    if kind != "count" and n <= 0:
+        return Outlook(prob, None, None, None, at)
+    mean = dist.mean if dist is not None else 0.0
+    q_lo, q_hi = dist.quantiles(BAND) if dist is not None else (0, 0)
+    values = [assess.value_of(kind, last.known_d + x, n) for x in (q_lo, q_hi)]
+    expected = assess.value_of(kind, last.known_d + mean, n)
+    lo, hi = sorted(v for v in values if v is not None) if None not in values else (None, None)
+    return Outlook(prob, expected, lo, hi, at)
+
+
+def _average_outlook(metric: Metric, series: Series, days: list[_Day], at: datetime) -> Outlook | None:
+    """``average`` metrics (ratings): the new ratings' mean is normal around the recent mean (weighted like the
+    rate), with the Bhatia-Davis bound (m - worst)(best - m) as the score variance."""
+    params = metric.parsed
+    worst, best = min(params.worst, params.best), max(params.worst, params.best)
+    w = series.window_days
+    basis = min(BASIS_DAYS, w)
+    s_r, n_r = sum(series.defects[w - basis:w]), sum(series.eligible[w - basis:w])
+    s_o, n_o = sum(series.defects[:w - basis]), sum(series.eligible[:w - basis])
+    weight = RECENT_WEIGHT * n_r + OLDER_WEIGHT * n_o
+    if weight <= 0:
+        return None
+    m = (RECENT_WEIGHT * s_r + OLDER_WEIGHT * s_o) / weight
+    var = max((m - worst) * (best - m), 1e-9)
+    thr = metric.threshold
+    assert thr is not None
+    bad_low = metric.comparator in (">", ">=")  # good when high: a low new mean is the danger
+    prob = 0.0
+    last_dist: NormalDist | None = None
+    for day in days:
+        n_new = day.new_n
+        n = day.known_n + n_new
+        if n <= 0 or n < metric.min_volume:
+            continue
+        if n_new <= 0:
+            value = day.known_d / n
+            p = 1.0 if assess.breached(metric, value, 0, n) else 0.0
+        else:
+            dist = NormalDist(m, math.sqrt(var / weight + var / n_new))
+            cut = (thr * n - day.known_d) / n_new  # the new mean at which the value sits on the threshold
+            p = dist.cdf(cut) if bad_low else 1.0 - dist.cdf(cut)
+        prob = max(prob, p)
+    last = days[-1]
+    n = last.known_n + last.new_n
+    if n <= 0:
+        return Outlook(prob, None, None, None, at)
+    if last.new_n <= 0:
+        value = last.known_d / n
+        return Outlook(prob, value, value, value, at)
+    last_dist = NormalDist(m, math.sqrt(var / weight + var / last.new_n))
+    values = [(last.known_d + last.new_n * min(max(last_dist.inv_cdf(q), worst), best)) / n for q in BAND]
+    return Outlook(prob, (last.known_d + last.new_n * m) / n, min(values), max(values), at)
+
+
+def combined(probabilities: list[float]) -> float:
+    """P(at least one of independent parts breaches): a split metric breaches when its worst category does."""
+    keep = 1.0
+    for p in probabilities:
+        keep *= 1.0 - p
+    return 1.0 - keep
