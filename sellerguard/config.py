@@ -171,17 +171,77 @@ def _clock_times(value: str | None, shape: str) -> str | None:
     return value
 
 
+_ADDRESS = re.compile(r"^[^\s@<>,;\"]+@[^\s@<>,;\"]+\.[^\s@<>,;\"]+$")
+
+
+def _mail_address(value: str) -> str:
+    """``alerts@example.com`` or ``sellerguard <alerts@example.com>``: one address, no line break."""
+    from email.utils import parseaddr
+
+    if any(c in value for c in "\r\n"):
+        raise ValueError("an e-mail address cannot contain a line break")
+    _name, addr = parseaddr(value)
+    if not _ADDRESS.match(addr or ""):
+        raise ValueError(f"not an e-mail address: {value[:80]!r}")
+    return value
+
+
+MailAddress = Annotated[str, AfterValidator(_mail_address)]
+
+
+class SmtpConfig(_Strict):
+    """The SMTP server of an ``email`` target (sellerguard/alerts/email.py)."""
+
+    host: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.:\[\]-]+$")
+    port: int | None = Field(default=None, ge=1, le=65535)  # default: 587 starttls, 465 tls, 25 none
+    security: Literal["starttls", "tls", "none"] = "starttls"  # tls = implicit TLS (SMTPS)
+    username: str | None = None
+    password: Secret | None = None  # env:NAME or file:PATH, like every credential
+    ca_file: Path | None = None  # trust this CA bundle instead of the system's (a private relay)
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> SmtpConfig:
+        if self.security == "none" and (self.username or self.password):
+            raise ValueError("security = \"none\" would send the password in clear: use starttls or tls")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
 class TargetConfig(_Strict):
-    """A notification target: a Slack incoming webhook or a generic JSON webhook."""
+    """A notification target: a Slack incoming webhook, a generic JSON webhook, or e-mail over SMTP."""
 
     name: str
-    type: Literal["slack", "webhook"]
-    url: Secret  # webhook URLs are secrets: anyone holding one can post
+    type: Literal["slack", "webhook", "email"]
+    url: Secret | None = None  # slack / webhook; webhook URLs are secrets: anyone holding one can post
+    smtp: SmtpConfig | None = None  # email
+    sender: MailAddress | None = None  # email: the From address
+    to: list[MailAddress] | None = Field(default=None, min_length=1)  # email: the recipients
     min_level: Literal["warn", "critical"] = "warn"
     accounts: list[str] | None = None  # None = every account
     quiet_hours: Annotated[str | None, AfterValidator(lambda v: _clock_times(v, "HH:MM-HH:MM"))] = None
     timezone: str = "UTC"  # IANA zone for quiet_hours and the digest time
     digest: bool = True
+
+    @model_validator(mode="after")
+    def _fields_of_its_type(self) -> TargetConfig:
+        if self.type == "email":
+            missing = [k for k in ("smtp", "sender", "to") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"an email target needs {', '.join(missing)}")
+            if self.url is not None:
+                raise ValueError("an email target has no url (its server is smtp.host)")
+        else:
+            if self.url is None:
+                raise ValueError(f"a {self.type} target needs url")
+            extra = [k for k in ("smtp", "sender", "to") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"{', '.join(extra)}: only for type = \"email\"")
+        return self
 
     @field_validator("timezone")
     @classmethod

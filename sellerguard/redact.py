@@ -7,8 +7,8 @@ with ``user:password@`` carries a password of its own. ``variants`` lists the si
 encoded forms; ``redact`` replaces each, case-insensitively, by ``***``; ``excerpt`` is what may be kept of a
 response body from a secret-bearing endpoint: whitespace-collapsed, redacted, then cut to ``EXCERPT_MAX``.
 
-``install(config)`` makes the configured secrets (webhook URLs, credentials, the user-info of ``base_url`` and
-``token_url``) the process-wide redaction set, applied where text leaves the process or is kept:
+``install(config)`` makes the configured secrets (webhook URLs, SMTP passwords, credentials, the user-info of
+``base_url`` and ``token_url``) the process-wide redaction set, applied where text leaves the process or is kept:
 
 - every log record, whatever logger or handler (a log record factory redacts the message and the traceback);
 - every stored sync error (``sync_run.error``) and outbox error (``notify_outbox.last_error``): ORM insert and
@@ -131,7 +131,10 @@ def config_secrets(config: Any) -> list[str]:
             out.append(ref.reveal(where).get_secret_value())
 
     for target in getattr(config, "notify", []):
-        reveal(target.url, f"notify[{target.name}].url")
+        if getattr(target, "url", None) is not None:
+            reveal(target.url, f"notify[{target.name}].url")
+        if getattr(target, "smtp", None) is not None and target.smtp.password is not None:
+            reveal(target.smtp.password, f"notify[{target.name}].smtp.password")
     for acc in getattr(config, "accounts", []):
         for name, ref in acc.credentials.items():
             reveal(ref, f"accounts[{acc.id}].credentials.{name}")

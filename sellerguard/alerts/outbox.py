@@ -187,7 +187,13 @@ def _headers(target: TargetConfig, kind: str, key: str) -> dict[str, str]:
 
 def send(http: requests.Session, target: TargetConfig, body: str, kind: str, key: str, now: datetime) -> SendResult:
     """POST one body; never raises for HTTP or network trouble. The error keeps the status line and a short,
-    redacted excerpt of the answer (``redact.excerpt``): the URL is a secret and servers echo it."""
+    redacted excerpt of the answer (``redact.excerpt``): the URL is a secret and servers echo it.
+    An ``email`` target is delivered by SMTP instead (``alerts/email.py``, the same outcomes)."""
+    if target.type == "email":
+        from sellerguard.alerts import email
+
+        return email.send(target, body, kind, key, now)
+    assert target.url is not None  # the config requires it for slack and webhook
     try:
         url = target.url.reveal(where=f"notify[{target.name}].url").get_secret_value()
     except ConfigError as exc:
@@ -434,6 +440,10 @@ def send_test(config: Config, http: requests.Session, now: datetime) -> list[tup
     for target in config.notify:
         if target.type == "slack":
             body = json.dumps(render_test(target.name, now)[0], ensure_ascii=False)
+        elif target.type == "email":
+            from sellerguard.alerts import email
+
+            body = email.render_test(target.name, now)
         else:
             body = sample_report(now).model_dump_json()
         results.append((target, send(http, target, body, "test", f"sellerguard-test-{int(now.timestamp())}", now)))

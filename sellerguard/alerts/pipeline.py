@@ -238,13 +238,15 @@ def queue_notices(
     own = _keys(target, notices)
     pause = outbox.target_pause(session, target.name)
     history = outbox.fold(session, target.name, {e.key for e in own})
-    if target.type == "slack":
-        told = [replace(n, history=tuple(history.get(f"{n.alert.account}/{n.alert.item}", ()))) for n in notices]
-        messages = render_alerts(told, scoped, pages, held_since=held_since,
-                                 cap=getattr(target, "max_per_hour", None) or MESSAGES_PER_HOUR)
-    else:
-        messages = []
+    told = [replace(n, history=tuple(history.get(f"{n.alert.account}/{n.alert.item}", ()))) for n in notices]
+    cap = getattr(target, "max_per_hour", None) or MESSAGES_PER_HOUR
     events = [e for evs in history.values() for e in evs] + own
+    if target.type == "email":  # one e-mail: the same messages as plain text + HTML (alerts/email.py)
+        from sellerguard.alerts import email
+
+        mails = email.render_alerts(told, scoped, pages, held_since=held_since, cap=cap)
+        return outbox.enqueue(session, target.name, "alert", mails, now, events, pause)
+    messages = render_alerts(told, scoped, pages, held_since=held_since, cap=cap) if target.type == "slack" else []
     return outbox.enqueue(session, target.name, "alert", bodies(target, messages, scoped), now, events, pause)
 
 
@@ -296,6 +298,12 @@ def enqueue_digests(store: Store, config: Config, report: StatusReport, *, now: 
             if target.name not in due:
                 continue
             scoped = target_report(report, target)
+            if target.type == "email":
+                from sellerguard.alerts import email
+
+                outbox.enqueue(session, target.name, "digest",
+                               email.render_digest(scoped, seller_pages(config, scoped), now), now)
+                continue
             messages = render_digest(scoped, seller_pages(config, scoped), now) if target.type == "slack" else []
             outbox.enqueue(session, target.name, "digest", bodies(target, messages, scoped), now)
     return sorted(due)
