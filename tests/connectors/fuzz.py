@@ -25,21 +25,25 @@ import json
 import logging
 import math
 import re
-import shutil
 import tempfile
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
-import responses
-from sqlalchemy import select
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from sqlalchemy import MetaData, select
 
+from sellerguard import connectors, keys
 from sellerguard.clock import FixedClock
 from sellerguard.config import parse_config
 from sellerguard.demo import demo_accounts
@@ -48,7 +52,7 @@ from sellerguard.sandbox.server import Reply
 from sellerguard.sandbox.world import DEFAULT_ACCOUNTS
 from sellerguard.store import Store
 from sellerguard.store.tables import RECORD_TABLES
-from sellerguard.sync import sync_accounts
+from sellerguard.sync import sync_account
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HOST = "sandbox.fuzz.invalid"
@@ -64,6 +68,8 @@ VALUES: list[Any] = [
     "2126-01-01T00:00:00Z", "2026-11-20", "20261120", "yesterday", 1_700_000_000_000_000, -1_700_000_000,
     "12345678901234567890123456789", "x" * 5000,
 ]
+# Account options for a cheap run: bol asks once per day of the backfill (90 requests of empty days otherwise)
+OPTIONS: dict[str, dict[str, Any]] = {"bol": {"backfill_days": 21}}
 BODY_OPS = ("truncate", "html200", "body123", "empty", "empty_gzip", "corrupt_gzip", "json_null", "json_list")
 NODE_OPS = ("drop", "value", "value", "value", "stringify", "wrap_list")
 
@@ -75,10 +81,12 @@ class Mutation:
     node: int = 0  # which node of the JSON tree (modulo the node count)
     value: int = 0  # which VALUES entry (modulo)
     cut: float = 0.5  # where to truncate (fraction of the body)
+    stream: str = ""  # the stream whose run it is in; "" = target counts across every stream's clean run
 
     def describe(self) -> str:
         extra = f" value={show(VALUES[self.value % len(VALUES)])}" if self.op == "value" else ""
-        return f"response #{self.target} {self.op} node={self.node}{extra}"
+        where = f"{self.stream} " if self.stream else ""
+        return f"{where}response #{self.target} {self.op} node={self.node} cut={self.cut:.3f}{extra}"
 
 
 def show(v: Any) -> str:
@@ -231,7 +239,7 @@ class _Traces(logging.Handler):
 
 
 class _Box(Sandbox):
-    """The sandbox without a server: ``responses`` hands each request to ``dispatch``."""
+    """The sandbox without a server: the fake transport hands each request to ``dispatch``."""
 
     @property
     def url(self) -> str:
@@ -241,10 +249,15 @@ class _Box(Sandbox):
 @dataclass
 class Run:
     outcomes: list[Any] = field(default_factory=list)
-    crash: str | None = None  # a traceback that escaped sync_accounts
+    crash: str | None = None  # a traceback that escaped the sync
     responses: int = 0
     ids: dict[str, set[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    implausible: list[str] = field(default_factory=list)
+    traces: list[str] = field(default_factory=list)  # tracebacks the sync runner logged (kind "internal")
+    mutated_path: str | None = None
+    spent: str | None = None  # the refresh token presented by the request whose reply was mutated
+    presented: list[str] = field(default_factory=list)  # refresh tokens presented, in order
 
 
 @dataclass
@@ -254,124 +267,175 @@ class Finding:
     detail: str
 
 
-class Harness:
-    """One marketplace: a small world, a migrated template database, and the clean run to compare with."""
+class _Transport:
+    """requests' transport replaced for one sync (``HTTPAdapter.send``, where ``responses`` patches too): each
+    request goes to the in-process sandbox, one reply is mutated. No sockets, no URL registry to match."""
 
-    def __init__(self, marketplace: str, workdir: Path | None = None, per_day: int = 1) -> None:
+    def __init__(self, box: Sandbox, run: Run, mutation: Mutation | None) -> None:
+        self.box, self.run, self.mutation = box, run, mutation
+
+    def send(self, adapter: Any, request: requests.PreparedRequest, **_: Any) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        if parts.hostname != HOST:  # nothing leaves the process
+            raise requests.ConnectionError(f"the fuzz harness has no network: {parts.scheme}://{parts.netloc}")
+        headers = dict(request.headers)
+        headers["Host"] = parts.netloc
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        reply = self.box.dispatch(request.method or "GET", parts.path + (f"?{parts.query}" if parts.query else ""),
+                                  headers, body)
+        run = self.run
+        index = run.responses
+        run.responses += 1
+        presented = _refresh_token(parts.query, body)
+        if presented is not None:
+            run.presented.append(presented)
+        if self.mutation is not None and index == self.mutation.target:
+            reply = mutate(reply, self.mutation)
+            run.mutated_path, run.spent = parts.path, presented
+        data = json.dumps(reply.body, default=str).encode() if isinstance(reply.body, dict | list) else _encode(
+            reply.body)
+        response = requests.Response()
+        response.status_code = reply.status
+        response.headers = CaseInsensitiveDict({"Content-Type": reply.content_type, **reply.headers})
+        response._content, response._content_consumed = data, True
+        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
+        response.reason = HTTPStatus(reply.status).phrase if reply.status in _STATUSES else ""
+        response.url, response.request, response.connection = request.url or "", request, adapter
+        return response
+
+
+_STATUSES = {s.value for s in HTTPStatus}
+
+
+class Harness:
+    """One marketplace: a small world, one store reused (emptied between runs), and each stream's clean run.
+
+    An example drives one stream (the one holding the mutated response) through ``sync_account``, the runner
+    ``sellerguard sync`` uses for each account: connector fetch -> normalize -> schema -> store write -> cursor.
+    """
+
+    def __init__(self, marketplace: str, workdir: Path | None = None, per_day: int = 1,
+                 store: Store | None = None) -> None:
         self.marketplace = marketplace
         row = next(r for r in DEFAULT_ACCOUNTS if r[1] == marketplace)
         self.account_row = (*row[:5], per_day, row[6])
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"sg-fuzz-{marketplace}-"))
-        self.template = self.workdir / "template.db"
-        Store(f"sqlite:///{self.template}").close()
-        self._n = 0
         self.world = small_world(self.account_row)
-        self.baseline = self.run(None)
-        if self.baseline.crash or not all(o.ok for o in self.baseline.outcomes):
-            why = self.baseline.crash or self._errors(self.baseline)
-            raise AssertionError(f"{marketplace}: the clean run fails: {why}")
+        entries = demo_accounts(_Box(copy.deepcopy(self.world)))
+        for entry in entries:
+            entry["options"] = {**entry.get("options", {}), **OPTIONS.get(marketplace, {})}
+        config = parse_config({"accounts": entries})
+        self.account = config.accounts[0]
+        self._own_store = store is None
+        if store is None:
+            workdir = Path(workdir or tempfile.mkdtemp(prefix=f"sg-fuzz-{marketplace}-"))
+            store = Store(f"sqlite:///{workdir / 'fuzz.db'}")
+        self.store = store
+        keys.configure(self.store, key=config.store.key, config_path=config.source)
+        self._tables = _data_tables(self.store)
+        self.streams: tuple[str, ...] = tuple(connectors.get(marketplace).STREAMS)
+        self.baselines: dict[str, Run] = {}
+        for stream in self.streams:
+            base = self.run(stream, None)
+            if base.crash or not all(o.ok for o in base.outcomes):
+                why = base.crash or self._errors(base)
+                raise AssertionError(f"{marketplace}: the clean run of {stream} fails: {why}")
+            self.baselines[stream] = base
+        self.baseline = Run(responses=sum(b.responses for b in self.baselines.values()))
+        for base in self.baselines.values():
+            for kind, ids in base.ids.items():
+                self.baseline.ids.setdefault(kind, set()).update(ids)
+        self.baseline.counts = {k: len(v) for k, v in self.baseline.ids.items()}
+
+    def close(self) -> None:
+        if self._own_store:
+            self.store.close()
 
     @staticmethod
     def _errors(run: Run) -> list[str]:
         return [o.error for o in run.outcomes if not o.ok]
 
-    def _store(self) -> tuple[Store, Path]:
-        self._n += 1
-        path = self.workdir / f"run{self._n}.db"
-        shutil.copyfile(self.template, path)
-        return Store(f"sqlite:///{path}"), path
+    def _reset(self) -> None:
+        """Empty every table (the schema and the store's key stay): the next run starts from a new database."""
+        with self.store.engine.begin() as conn:
+            for name in self._tables:
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
 
-    def run(self, mutation: Mutation | None, *, then_clean: bool = False) -> Run | tuple[Run, Run]:
+    def locate(self, mutation: Mutation) -> Mutation:
+        """The mutation with its stream and its response index within that stream's run."""
+        if mutation.stream:
+            return mutation
+        at = mutation.target % max(1, self.baseline.responses)
+        for stream, base in self.baselines.items():
+            if at < base.responses:
+                return replace(mutation, target=at, stream=stream)
+            at -= base.responses
+        return replace(mutation, target=0, stream=self.streams[0])
+
+    def run(self, stream: str, mutation: Mutation | None, *, then_clean: bool = False) -> Any:
+        """Sync ``stream`` on an emptied store against a fresh copy of the world (``mutation`` applied); with
+        ``then_clean``, a clean sync of the same stream 10 minutes later: (first, second)."""
+        self._reset()
         clock = FixedClock(NOW)
         box = _Box(copy.deepcopy(self.world), clock=clock)
-        config = parse_config({"accounts": demo_accounts(box)})
-        store, path = self._store()
-        try:
-            first = self._sync(box, config, store, clock, mutation)
-            if not then_clean:
-                return first
-            clock.advance(minutes=10)
-            second = self._sync(box, config, store, clock, None)
-            return first, second
-        finally:
-            store.close()
-            for p in path.parent.glob(path.name + "*"):
-                p.unlink(missing_ok=True)
+        first = self._sync(box, stream, clock, mutation)
+        if not then_clean:
+            return first
+        clock.advance(minutes=10)
+        return first, self._sync(box, stream, clock, None, after=first)
 
-    def _sync(self, box: Sandbox, config: Any, store: Store, clock: FixedClock, mutation: Mutation | None) -> Run:
+    def _sync(self, box: Sandbox, stream: str, clock: FixedClock, mutation: Mutation | None,
+              after: Run | None = None) -> Run:
         run = Run()
-        run.mutated_path = run.spent = None  # type: ignore[attr-defined]
-        run.presented = []  # type: ignore[attr-defined]
-        counter = [0]
-
-        def callback(request: Any) -> tuple[int, dict[str, str], bytes]:
-            parts = urlsplit(request.url)
-            headers = dict(request.headers)
-            headers["Host"] = parts.netloc
-            body = request.body or b""
-            if isinstance(body, str):
-                body = body.encode()
-            reply = box.dispatch(request.method, parts.path + (f"?{parts.query}" if parts.query else ""),
-                                 headers, body)
-            index = counter[0]
-            counter[0] += 1
-            presented = _refresh_token(parts.query, body)
-            if presented is not None:
-                run.presented.append(presented)  # type: ignore[attr-defined]
-            if mutation is not None and index == mutation.target:
-                reply = mutate(reply, mutation)
-                run.mutated_path = parts.path  # type: ignore[attr-defined]
-                run.spent = presented  # type: ignore[attr-defined]
-            data = _encode(reply.body) if not isinstance(reply.body, dict | list) else json.dumps(
-                reply.body, default=str).encode()
-            return reply.status, {"Content-Type": reply.content_type, **reply.headers}, data
-
+        transport = _Transport(box, run, mutation)
         traces = _Traces()
         sync_log = logging.getLogger("sellerguard.sync")
         sync_log.addHandler(traces)
         level = sync_log.level
         sync_log.setLevel(logging.DEBUG)
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-                rsps.add_callback(method, re.compile(rf"http://{re.escape(HOST)}/.*"), callback=callback)
-            try:
-                run.outcomes = sync_accounts(config, store, clock=clock, sleep=clock.sleep, lock_wait_s=0)
-            except BaseException:  # what the fuzz test is looking for
-                run.crash = traceback.format_exc(limit=-4)
-            finally:
-                sync_log.removeHandler(traces)
-                sync_log.setLevel(level)
-        run.traces = traces.found  # type: ignore[attr-defined]
-        run.responses = counter[0]
-        run.ids, run.counts = stored_ids(store)
-        run.implausible = implausible(store)  # type: ignore[attr-defined]
+        try:
+            with mock.patch.object(HTTPAdapter, "send", lambda adapter, request, **kw: transport.send(
+                    adapter, request, **kw)):
+                run.outcomes = [sync_account(self.account, self.store, clock=clock, sleep=clock.sleep,
+                                             streams=[stream], lock_wait_s=0)]
+        except BaseException:  # what the fuzz test is looking for
+            run.crash = traceback.format_exc(limit=-4)
+        finally:
+            sync_log.removeHandler(traces)
+            sync_log.setLevel(level)
+        run.traces = traces.found
+        if after is not None and not run.crash and run.outcomes and not any(o.changed for o in run.outcomes):
+            # nothing written (records are only upserted): the store holds what ``after`` saw
+            run.ids, run.counts, run.implausible = after.ids, after.counts, after.implausible
+        else:
+            run.ids, run.counts = stored_ids(self.store)
+            run.implausible = implausible(self.store)
         return run
 
     def check(self, mutation: Mutation) -> list[Finding]:
         """Run the mutation, then a clean sync; the findings (empty: all four outcomes held)."""
-        if mutation.target >= self.baseline.responses:
-            mutation = Mutation(mutation.target % self.baseline.responses, mutation.op, mutation.node,
-                                mutation.value, mutation.cut)
-        first, second = self.run(mutation, then_clean=True)  # type: ignore[misc]
+        mutation = self.locate(mutation)
+        base = self.baselines[mutation.stream]
+        first, second = self.run(mutation.stream, mutation, then_clean=True)
         found: list[Finding] = []
         internal = [o.error for o in first.outcomes if o.error_kind == "internal"]
         if first.crash or internal:
-            trace = " | ".join(first.traces)  # type: ignore[attr-defined]
+            trace = " | ".join(first.traces)
             found.append(Finding("traceback", mutation, first.crash or f"{internal[0]} :: {trace}"))
-        bad = first.implausible or second.implausible  # type: ignore[attr-defined]
+        bad = first.implausible or second.implausible
         if bad:
             found.append(Finding("implausible", mutation, bad[0]))
         if first.outcomes and all(o.ok for o in first.outcomes):
-            short = {k: f"{first.counts.get(k, 0)} of {n}" for k, n in self.baseline.counts.items()
+            short = {k: f"{first.counts.get(k, 0)} of {n}" for k, n in base.counts.items()
                      if first.counts.get(k, 0) < n}
             if short:
                 found.append(Finding("dropped", mutation, f"sync ok but fewer records than the clean run: {short}"))
         # A single-use refresh token (Mercado Libre) spent by the marketplace whose reply we garbled is gone for
         # anyone: not a connector fault when the clean sync presents that same old token again and is refused.
-        lost_reply = first.spent is not None and second.presented[:1] == [first.spent]  # type: ignore[attr-defined]
-        if lost_reply:
+        if first.spent is not None and second.presented[:1] == [first.spent]:
             return found
-        missing = {k: sorted(ids - second.ids.get(k, set()))[:3] for k, ids in self.baseline.ids.items()
+        missing = {k: sorted(ids - second.ids.get(k, set()))[:3] for k, ids in base.ids.items()
                    if ids - second.ids.get(k, set()) and not _renamed(mutation, ids, second.ids.get(k, set()))}
         if missing and not any(f.outcome == "dropped" for f in found):
             found.append(Finding("dropped", mutation, f"still missing after a clean sync: {missing}"))
@@ -379,6 +443,13 @@ class Harness:
             found.append(Finding("bad_state", mutation,
                                  second.crash or "; ".join(self._errors(second)) or "no outcome"))
         return found
+
+
+def _data_tables(store: Store) -> list[str]:
+    """Every table but Alembic's, children first: what ``_reset`` empties."""
+    meta = MetaData()
+    meta.reflect(store.engine)
+    return [t.name for t in reversed(meta.sorted_tables) if t.name != "alembic_version"]
 
 
 def _renamed(m: Mutation, expected: set[str], stored: set[str]) -> bool:
@@ -428,12 +499,13 @@ def mutations() -> Any:
 
 
 def stored_ids(store: Store) -> tuple[dict[str, set[str]], dict[str, int]]:
+    """{record kind: external ids} and their counts, in one query."""
+    tables = {RECORD_TABLES[k].__tablename__: k for k in RECORD_TABLES}  # type: ignore[attr-defined]
+    union = " UNION ALL ".join(f"SELECT '{name}', external_id FROM \"{name}\"" for name in tables)
     ids: dict[str, set[str]] = {}
-    with store.session() as s:
-        for kind, table in RECORD_TABLES.items():
-            found = set(s.execute(select(table.external_id)).scalars())  # type: ignore[attr-defined]
-            if found:
-                ids[kind] = found
+    with store.engine.connect() as conn:
+        for name, external_id in conn.exec_driver_sql(union):
+            ids.setdefault(tables[name], set()).add(external_id)
     return ids, {k: len(v) for k, v in ids.items()}
 
 

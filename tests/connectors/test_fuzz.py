@@ -1,9 +1,10 @@
-"""Issue 18, kept at 0 by the suite: mutated real sandbox responses through ``sync_accounts``, per connector.
+"""Issue 18, kept at 0 by the suite: mutated real sandbox responses through the sync runner, per connector.
 
-Each example mutates one response of a clean run (tests/connectors/fuzz.py says how) and asserts the four outcomes
-never happen: no traceback (nothing escapes, no kind "internal"), nothing implausible stored, no records dropped
-without an error, no bad state kept (a clean sync afterwards succeeds). Seeded and derandomized: every run tries the
-same examples. SELLERGUARD_FUZZ_EXAMPLES raises the count per connector (scripts/fuzz_table.py runs 1,000).
+Each example mutates one response of one stream's clean run (tests/connectors/fuzz.py says how), syncs that stream
+through ``sync_account`` (what ``sellerguard sync`` runs per account) and asserts the four outcomes never happen: no
+traceback (nothing escapes, no kind "internal"), nothing implausible stored, no records dropped without an error, no
+bad state kept (a clean sync afterwards succeeds). Seeded and derandomized: every run tries the same examples.
+SELLERGUARD_FUZZ_EXAMPLES sets the count per connector (scripts/fuzz_table.py runs 1,000).
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ import fuzz
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
-# Examples per connector: a full sync costs ~0.2-0.5 s here (bol ~2 s: it makes ~120 requests), so the whole fuzz
-# run stays under a minute on a busy 2-core machine.
+from sellerguard.store import Store
+
+# Examples per connector. One example is a sync of the stream holding the mutated response and a clean sync after
+# it: ~75-200 ms of CPU (tests/connectors/fuzz.py says where it goes), so the file stays near 40 s on 2 busy cores.
 EXAMPLES = int(os.environ.get("SELLERGUARD_FUZZ_EXAMPLES", "0")) or None
-DEFAULT_EXAMPLES = {"bol": 6}
+DEFAULT_EXAMPLES = 75
 # A connector whose known fuzz failures are not fixed yet: {marketplace: reason} (xfail, not strict)
 XFAIL: dict[str, str] = {}
 
 _harnesses: dict[str, fuzz.Harness] = {}
+_stores: list[Store] = []
 
 
 def harness(marketplace: str, tmp_path_factory: pytest.TempPathFactory) -> fuzz.Harness:
+    """One harness per connector and worker, all on one store per worker (emptied between runs)."""
+    if not _stores:
+        _stores.append(Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"))
     if marketplace not in _harnesses:
-        _harnesses[marketplace] = fuzz.Harness(marketplace, tmp_path_factory.mktemp(f"fuzz-{marketplace}"))
+        with fuzz.quiet():
+            _harnesses[marketplace] = fuzz.Harness(marketplace, store=_stores[0])
     return _harnesses[marketplace]
 
 
@@ -38,9 +46,8 @@ def params() -> list:
 @pytest.mark.parametrize("marketplace", params())
 def test_mutated_responses_never_crash_store_garbage_drop_records_or_keep_bad_state(marketplace, tmp_path_factory):
     h = harness(marketplace, tmp_path_factory)
-    count = EXAMPLES or DEFAULT_EXAMPLES.get(marketplace, 15)
 
-    @settings(max_examples=count, derandomize=True, deadline=None, database=None,
+    @settings(max_examples=EXAMPLES or DEFAULT_EXAMPLES, derandomize=True, deadline=None, database=None,
               phases=[Phase.explicit, Phase.generate],  # no shrinking: each example is a whole sync
               suppress_health_check=list(HealthCheck))
     @given(fuzz.mutations())
