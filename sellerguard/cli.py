@@ -370,9 +370,11 @@ def migrate(ctx: Ctx) -> None:
 
 @cli.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--marketplace", help="Register the files' accounts that are neither configured nor known yet as "
+                                    "accounts of this marketplace (or give them an 'account' line).")
 @pass_ctx
 @handle_errors
-def import_(ctx: Ctx, files: tuple[Path, ...]) -> None:
+def import_(ctx: Ctx, files: tuple[Path, ...], marketplace: str | None) -> None:
     """Import canonical records from JSONL or CSV files (optionally .gz).
 
     Every line is validated first; one bad line imports nothing and names file:line:field.
@@ -396,11 +398,19 @@ def import_(ctx: Ctx, files: tuple[Path, ...]) -> None:
         # two passes (validate, then write), so the bar spans twice the bytes
         task = bar.add_task("importing", total=size * 2)
         # the store opens (and is created) only after every line validated: a bad file creates nothing
-        result = import_files(_LazyStore(ctx), paths, progress=lambda n: bar.advance(task, n))  # type: ignore[arg-type]
+        result = import_files(_LazyStore(ctx), paths, progress=lambda n: bar.advance(task, n),  # type: ignore[arg-type]
+                              marketplaces={a.id: a.marketplace for a in ctx.config.accounts},
+                              marketplace=marketplace)
     click.echo(
         f"Imported {result.records} records from {result.files} file(s): "
         f"{result.changed} new or changed, {result.records - result.changed} unchanged."
     )
+    for account_id, market in sorted(result.registered.items()):
+        click.echo(f"Registered account {account_id} ({market}): `sellerguard status --account {account_id}`.")
+    for account_id in result.unregistered:
+        err_console.print(f"Warning: account '{account_id}' is not registered (no marketplace): status cannot judge "
+                          "it; import again with --marketplace NAME, or add an account line (docs/import-format.md)",
+                          markup=False)
 
 
 class _LazyStore:
@@ -818,7 +828,7 @@ def demo(ctx: Ctx, keep: bool) -> None:
     """
     import tempfile
 
-    from sellerguard.demo import demo_config
+    from sellerguard.demo import dashboard_hint, demo_config
     from sellerguard.sandbox import Sandbox
     from sellerguard.store import Store
     from sellerguard.sync import sync_accounts
@@ -840,6 +850,7 @@ def demo(ctx: Ctx, keep: bool) -> None:
         store.close()
         if keep:
             click.echo(f"Demo database kept: {url}")
+        click.echo(dashboard_hint(url, kept=keep or bool(ctx._db_url)))
 
 
 @cli.group(name="keys")

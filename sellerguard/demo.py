@@ -36,6 +36,15 @@ def demo_config(sandbox: Sandbox, *, extra: dict[str, Any] | None = None) -> Con
     return parse_config({"accounts": demo_accounts(sandbox), **(extra or {})}, where="demo config")
 
 
+def dashboard_hint(db_url: str, *, kept: bool) -> str:
+    """The demo's last lines: how to open the dashboard (``sellerguard serve``) on the demo store."""
+    if kept:
+        return (f"Open the dashboard on this store: sellerguard --db {db_url} serve, then http://127.0.0.1:8765/\n"
+                f"(a trend per metric: sellerguard --db {db_url} history backfill --days 30 first)")
+    return ("See it in the dashboard: sellerguard demo --keep, then sellerguard --db "
+            "sqlite:///$PWD/sellerguard-demo.db serve and open http://127.0.0.1:8765/")
+
+
 SANDBOX_PREFIX = "sandbox-"  # config ids of sandbox accounts: never those of a real config (amazon-us, ...)
 
 

@@ -293,6 +293,7 @@ def digest_targets_due(store: Store, config: Config, now: datetime) -> list[Targ
 def enqueue_digests(store: Store, config: Config, report: StatusReport, *, now: datetime) -> list[str]:
     """Queue today's digest for every target that wants one and has not had it; returns the target names."""
     due = {t.name for t in digest_targets_due(store, config, now)}
+    changes = _changes_since_yesterday(store, report) if due else []
     with Session(store.engine) as session, session.begin():
         for target in config.notify:
             if target.name not in due:
@@ -304,6 +305,16 @@ def enqueue_digests(store: Store, config: Config, report: StatusReport, *, now: 
                 outbox.enqueue(session, target.name, "digest",
                                email.render_digest(scoped, seller_pages(config, scoped), now), now)
                 continue
-            messages = render_digest(scoped, seller_pages(config, scoped), now) if target.type == "slack" else []
+            slack = target.type == "slack"
+            messages = render_digest(scoped, seller_pages(config, scoped), now, changes) if slack else []
             outbox.enqueue(session, target.name, "digest", bodies(target, messages, scoped), now)
     return sorted(due)
+
+
+def _changes_since_yesterday(store: Store, report: StatusReport) -> list[Any]:
+    """What changed since yesterday's metric history (sellerguard.history); none when there is no history."""
+    from datetime import timedelta
+
+    from sellerguard.history.changes import changes_since
+
+    return changes_since(store, report, timedelta(days=1)).items

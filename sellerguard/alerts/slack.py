@@ -222,7 +222,9 @@ def render_alerts(
     return pack(groups, context(footer))
 
 
-def render_digest(report: StatusReport, pages: dict[str, str | None], now: datetime) -> list[dict[str, Any]]:
+def render_digest(report: StatusReport, pages: dict[str, str | None], now: datetime,
+                  changes: list[Any] | None = None) -> list[dict[str, Any]]:
+    """The daily digest; ``changes`` (sellerguard.history.changes.Change) adds "since yesterday" lines per account."""
     groups = [[header(f":bar_chart: sellerguard daily digest · {now:%Y-%m-%d}")]]
     for acc in report.accounts:
         bad = [m for m in acc.metrics if m.level != "ok"]
@@ -240,6 +242,11 @@ def render_digest(report: StatusReport, pages: dict[str, str | None], now: datet
             late = sum(1 for d in soon if d.due <= now)  # past due is not "due in the next 24 h"
             lines.append(f"{len(soon)} item(s) due in the next 24 h" + (f", {late} already past due:" if late else ":"))
             lines += [f"• {deadline_label(d.kind, d.ref)} by {when(d.due)}" for d in soon[:5]] + _more(len(soon), 5)
+        moved = [c for c in changes or [] if c.account == acc.account]
+        if moved:
+            lines.append(f"Since yesterday ({len(moved)} change(s)):")
+            lines += [f"• `{code(c.item)}` {escape(c.kind.replace('_', ' '))}: {escape(c.before)} → {escape(c.after)}"
+                      for c in moved[:5]] + _more(len(moved), 5)
         if page := pages.get(acc.account):
             lines.append(link(page, "Open seller page"))
         groups[0].append(section("\n".join(lines)))

@@ -83,9 +83,13 @@ def render(data: ChartData, fmt: Format = "svg", *, size: tuple[float, float] = 
 
     matplotlib.use("Agg")  # never a GUI backend, also when pyplot was imported elsewhere
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, dpi=100, layout="constrained")
+    # fixed margins, not a layout engine: "constrained" draws every figure twice (a dashboard renders dozens)
+    fig = Figure(figsize=size, dpi=100)
+    fig.subplots_adjust(left=0.1 if title or legend else 0.12, right=0.98, top=0.88 if title else 0.95,
+                        bottom=0.14 if size[1] >= 3 else 0.18)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     days = data.days
@@ -113,7 +117,9 @@ def render(data: ChartData, fmt: Format = "svg", *, size: tuple[float, float] = 
     ax.set_ylim(bottom=0)
     ax.grid(True, linewidth=0.3, alpha=0.6)
     ax.tick_params(labelsize=8)
-    fig.autofmt_xdate(rotation=0, ha="center") if len(days) < 20 else fig.autofmt_xdate()
+    locator = AutoDateLocator(minticks=3, maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left", frameon=False, ncols=3)
     buf = io.BytesIO()

@@ -136,3 +136,22 @@ def test_csv_metrics_and_deadlines(setup):
     assert queue[0]["due"] == "2026-11-23T06:00:00Z"
     wrong = run(cfg, db, "status", "--deadlines")
     assert wrong.exit_code == 3 and "--format csv" in wrong.output
+
+
+def test_daily_digest_lists_the_changes_since_yesterday(setup):
+    from sellerguard.alerts.slack import render_digest
+    from sellerguard.clock import FixedClock
+    from sellerguard.history.changes import changes_since
+    from sellerguard.status import build_status
+
+    cfg, db = setup
+    run(cfg, db, "status", "--as-of", "2026-11-22T12:00Z", "--record")
+    day_two(db)
+    store = Store(db)
+    config = parse_config({"accounts": [{"id": "amz", "marketplace": "amazon"}]})
+    report = build_status(config, store, FixedClock(NOW), as_of=NOW)
+    changes = changes_since(store, report, timedelta(days=1))
+    store.close()
+    text = json.dumps(render_digest(report, {}, NOW, changes.items), ensure_ascii=False)
+    assert "Since yesterday" in text and PFCR in text and "ok 0.00% → critical 2.97%" in text
+    assert "late-1" in text
