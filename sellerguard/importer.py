@@ -8,6 +8,11 @@ Text is UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one
 error naming the line and the encoding expected. An order may carry ``buyer_key`` (already the 64-hex HMAC) or
 ``buyer_id`` (the marketplace's raw buyer id), which is replaced here by its key made with the store's secret
 (``sellerguard.keys``) before anything is validated or stored: the raw id never reaches the store.
+
+Accounts are registered so ``status`` shows them: an ``account`` line (``{"kind": "account", "id", "marketplace",
+"region", "display_name"}``) registers its account; ``marketplace=`` (``import --marketplace``) registers every
+other account of the files that neither the config nor the store knows. Accounts still unknown are listed in the
+result (``unregistered``): their records are stored but no status can judge them until they are registered.
 See docs/import-format.md.
 """
 
@@ -20,7 +25,7 @@ import io
 import json
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +33,7 @@ from pydantic import ValidationError
 
 from sellerguard import keys, pseudonym
 from sellerguard.errors import InputError
-from sellerguard.schema import Record, parse_record
+from sellerguard.schema import Account, Record, parse_record
 from sellerguard.store import Store
 
 BATCH = 1000
@@ -38,8 +43,10 @@ Progress = Callable[[int], None]  # called with bytes read since the last call
 @dataclass
 class ImportResult:
     files: int = 0
-    records: int = 0
+    records: int = 0  # records validated and written (account lines are not records)
     changed: int = 0
+    registered: dict[str, str] = field(default_factory=dict)  # account id -> marketplace, registered by this import
+    unregistered: list[str] = field(default_factory=list)  # accounts of the records that no status can show yet
 
 
 class _CountingReader(io.RawIOBase):
@@ -167,8 +174,26 @@ def _rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, dict[str
 Keyer = Callable[[str, str], str | None]  # (account, raw buyer id) -> buyer key
 
 
-def _records(path: Path, progress: Progress | None, keyer: Keyer | None = None) -> Iterator[Record]:
+def _account(data: dict[str, Any], where: str) -> Account:
+    from sellerguard.consent import PROVIDERS, did_you_mean
+
+    values = {k: v for k, v in data.items() if k != "kind"}
+    try:
+        acc = Account.model_validate(values)
+    except ValidationError as exc:
+        raise InputError(f"account: {_field_error(exc)}", where=where) from None
+    if acc.marketplace not in PROVIDERS:
+        raise InputError(f"marketplace: unknown marketplace '{acc.marketplace}'"
+                         f"{did_you_mean(acc.marketplace, PROVIDERS)} (known: {', '.join(sorted(PROVIDERS))})",
+                         where=where)
+    return acc
+
+
+def _records(path: Path, progress: Progress | None, keyer: Keyer | None = None) -> Iterator[Record | Account]:
     for lineno, data in _rows(path, progress):
+        if data.get("kind") == "account":
+            yield _account(data, f"{path}:{lineno}")
+            continue
         if "buyer_id" in data:
             data = _key_buyer(data, keyer, f"{path}:{lineno}")
         try:
@@ -217,32 +242,64 @@ def _buyer_keyer(store: Store, marketplaces: Mapping[str, str] | None) -> Keyer:
     return key
 
 
-def validate_files(paths: list[Path], progress: Progress | None = None) -> int:
-    """First pass: every record of every file must validate. Returns the number of records."""
+def validate_files(paths: list[Path], progress: Progress | None = None,
+                   seen: dict[str, Account | None] | None = None) -> int:
+    """First pass: every record of every file must validate. Returns the number of records (not account lines);
+    ``seen`` collects every account id, with its account line when the files have one."""
     total = 0
+    seen = seen if seen is not None else {}
     for path in paths:
         if not path.is_file():
             raise InputError("no such file", where=str(path))
-        for _ in _records(path, progress):
-            total += 1
+        for item in _records(path, progress):
+            if isinstance(item, Account):
+                seen[item.id] = item
+            else:
+                seen.setdefault(item.account, None)
+                total += 1
     return total
 
 
 def import_files(store: Store, paths: list[Path], progress: Progress | None = None,
-                 marketplaces: Mapping[str, str] | None = None) -> ImportResult:
+                 marketplaces: Mapping[str, str] | None = None, marketplace: str | None = None) -> ImportResult:
     """Validate everything, then write everything in one transaction (all or nothing).
 
     ``marketplaces`` (account id -> marketplace, from the config) makes keys of ``buyer_id`` values match
-    the ones the account's connector makes; accounts already synced are found in the store.
+    the ones the account's connector makes; accounts already synced are found in the store. ``marketplace``
+    registers every account of the files that has no account line and is neither configured nor stored.
     """
+    from sqlmodel import select
+
+    from sellerguard.store.tables import AccountRow
+
+    if marketplace is not None:
+        _account({"id": "x", "marketplace": marketplace}, "--marketplace")
     result = ImportResult(files=len(paths))
-    result.records = validate_files(paths, progress)
+    seen: dict[str, Account | None] = {}
+    result.records = validate_files(paths, progress, seen)
+    configured = dict(marketplaces or {})
     with store.transaction() as tx:
-        # the Store itself (the CLI may hand in a lazy proxy): its configured key location applies
-        keyer = _buyer_keyer(tx._store, marketplaces)
+        stored = {row.id for row in tx.session.exec(select(AccountRow))}
+        register: list[Account] = []
+        for account_id, line in seen.items():
+            acc = line or (Account(id=account_id, marketplace=marketplace) if marketplace and account_id not in
+                           configured and account_id not in stored else None)
+            if acc is not None:
+                register.append(acc)
+                configured.setdefault(acc.id, acc.marketplace)  # buyer ids keyed with this marketplace
+            elif account_id not in configured and account_id not in stored:
+                result.unregistered.append(account_id)
+        # the Store itself (the CLI may hand in a lazy proxy): its configured key location applies. Before the
+        # first write of this transaction: the key's first use writes its fingerprint on its own connection
+        keyer = _buyer_keyer(tx._store, configured)
+        for acc in register:
+            tx._store._put(tx.session, AccountRow, acc.model_dump(), ("id",))
+            result.registered[acc.id] = acc.marketplace
         for path in paths:
             batch: list[Record] = []
             for record in _records(path, progress, keyer):
+                if isinstance(record, Account):
+                    continue
                 batch.append(record)
                 if len(batch) >= BATCH:
                     result.changed += tx.write(batch)

@@ -165,3 +165,30 @@ def test_typos_in_status_and_silence_are_named_with_a_close_match(tmp_path):
     out = run.invoke(cli, [*base, "silence", "acme-amazn/amazon.odr", "--reason", "x"])
     assert out.exit_code == 3 and "did you mean 'acme-amazon'" in out.output
     assert run.invoke(cli, [*base, "silence", "acme-amazon/amazon.odr", "--reason", "x"]).exit_code == 0
+
+
+def test_import_registers_the_accounts_it_brings(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "canonical-1000.jsonl"
+    db = f"sqlite:///{tmp_path / 'sg.db'}"
+    run = CliRunner()
+    out = run.invoke(cli, ["--db", db, "import", str(example)])
+    assert out.exit_code == 0 and "Registered account my-shop (amazon)" in out.output
+    status = run.invoke(cli, ["--db", db, "status", "--json", "--as-of", "2026-10-05T00:00:00Z"])
+    assert '"account": "my-shop"' in status.output and status.exit_code in (0, 1, 2)
+
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"kind": "message", "account": "shop-2", "external_id": "m1", "thread_id": "t1", '
+                     '"received_at": "2026-10-01T10:00:00Z", "needs_reply": false, "sender": "buyer"}\n')
+    out = run.invoke(cli, ["--db", db, "import", str(other)])
+    assert out.exit_code == 0 and "account 'shop-2' is not registered" in out.output
+    out = run.invoke(cli, ["--db", db, "import", "--marketplace", "etsy", str(other)])
+    assert out.exit_code == 0 and "Registered account shop-2 (etsy)" in out.output
+    out = run.invoke(cli, ["--db", db, "import", "--marketplace", "etsi", str(other)])
+    assert out.exit_code == 3 and "did you mean 'etsy'" in out.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kind": "account", "id": "x", "marketplace": "ebya"}\n')
+    out = run.invoke(cli, ["--db", db, "import", str(bad)])
+    assert out.exit_code == 3
+    assert f"{bad}:1: marketplace: unknown marketplace 'ebya' (did you mean 'ebay'?)" in out.output
