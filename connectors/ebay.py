@@ -15,7 +15,8 @@ Streams:
   first buyer message and the seller's first reply.
 - ``feedback``: Commerce Feedback received, newest first, down to the cursor (minus a re-scan for edits).
 - ``returns`` / ``cases``: Post-Order searches by creation date over a sliding window (no modified filter).
-- ``standards``: ``seller_standards_profile`` and ``customer_service_metric`` once a day (100-400 calls/day).
+- ``standards``: ``seller_standards_profile`` and ``customer_service_metric`` once a day (100-400 calls/day);
+  the seller level now and projected for the next evaluation on the 20th (``ebay_levels``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from sellerguard.config import AccountConfig
+from sellerguard.connectors import ebay_levels as levels
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.connectors.ebay_normalize import (
     bad,
@@ -569,8 +571,9 @@ def fetch_standards(ctx: SyncContext, http: HttpClient, cursor: str | None) -> I
     now = ctx.now()
     if cursor and now - when(cursor, "cursor", "cursor") < timedelta(hours=options.standards_every_hours):  # type: ignore[operator]
         return
-    records: list[Record] = list(normalize_standards(ctx.account.id, http.get_json(STANDARDS, bucket="api"), now,
-                                                     f"GET {STANDARDS}"))
+    profile = http.get_json(STANDARDS, bucket="api")
+    records: list[Record] = list(normalize_standards(ctx.account.id, profile, now, f"GET {STANDARDS}"))
+    records += levels.normalize_levels(ctx.account.id, profile, now, f"GET {STANDARDS}")  # current + projected
     for kind in ("ITEM_NOT_AS_DESCRIBED", "ITEM_NOT_RECEIVED"):
         path = f"{SERVICE_METRIC}/{kind}/CURRENT"
         try:

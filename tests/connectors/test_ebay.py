@@ -314,7 +314,7 @@ def test_standards_messages_feedback_returns_cases_streams(store, clock):
     outcome = sync_account(account(), store, clock=clock, sleep=clock.sleep,
                            streams=["standards", "messages", "feedback", "returns", "cases"])
     assert outcome.ok, outcome.error
-    assert store.count("reported_metric", account="ebay-1") == 14  # 6 pack ids x 2 cycles + INAD + INR
+    assert store.count("reported_metric", account="ebay-1") == 16  # 6 ids x 2 cycles, INAD, INR, 2 levels
     assert store.count("message", account="ebay-1") == 2 and store.count("rating", account="ebay-1") == 2
     assert store.count("return", account="ebay-1") == 1 and store.count("claim", account="ebay-1") == 2
     assert seen[0][0] == "IAF" and seen[0][1] == "EBAY_US" and seen[0][2]["offset"] == "1"
@@ -434,7 +434,7 @@ def test_identity_404_names_the_missing_scope_and_fails_only_its_streams(store, 
     assert "https://api.ebay.com/oauth/api_scope/commerce.identity.readonly" in outcome.error
     assert "marketplace_id" not in outcome.error
     assert store.count("order", account="ebay-1") == 3 and store.count("return", account="ebay-1") == 1
-    assert store.count("claim", account="ebay-1") == 2 and store.count("reported_metric", account="ebay-1") == 14
+    assert store.count("claim", account="ebay-1") == 2 and store.count("reported_metric", account="ebay-1") == 16
     assert store.cursor("ebay-1", "returns") is not None and store.cursor("ebay-1", "messages") is None
 
 

@@ -3,6 +3,8 @@
 One evaluation per account (each costs ~0.5 s): the first carries every signal, the second an unknown word.
 """
 
+from datetime import UTC, datetime
+
 from conftest import NOW
 
 from sellerguard.schema import ReportedMetric
@@ -37,3 +39,16 @@ def test_an_account_status_sellerguard_does_not_know_is_unknown(world):
     _put(world, "amazon.account_status", status="UNDER_REVIEW", scope="ATVPDKIKX0DER")
     m = world.metric("amazon.account_status")
     assert m.level == "unknown" and "does not know" in m.reason
+
+
+def test_ebay_levels_now_and_projected(world):
+    world.records.append(ReportedMetric(account=world.account, external_id="lvl", metric_id="ebay.seller_level",
+                                        status="TOP_RATED", scope="PROGRAM_US", as_of=NOW))
+    world.records.append(ReportedMetric(account=world.account, external_id="proj", scope="PROGRAM_US", as_of=NOW,
+                                        metric_id="ebay.seller_level_projected", status="BELOW_STANDARD",
+                                        window_start=NOW, window_end=datetime(2026, 12, 20, tzinfo=UTC)))
+    got = {m.id: m for m in world.status("ebay").metrics}
+    assert got["ebay.seller_level"].level == "ok"
+    projected = got["ebay.seller_level_projected"]
+    assert (projected.level, projected.marketplace_status) == ("warn", "BELOW_STANDARD")
+    assert projected.window_end == datetime(2026, 12, 20, tzinfo=UTC)  # the evaluation it is projected for
