@@ -192,3 +192,23 @@ def test_import_registers_the_accounts_it_brings(tmp_path):
     out = run.invoke(cli, ["--db", db, "import", str(bad)])
     assert out.exit_code == 3
     assert f"{bad}:1: marketplace: unknown marketplace 'ebya' (did you mean 'ebay'?)" in out.output
+
+
+def test_docs_link_only_to_what_a_user_has_and_license_matches_pyproject():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"\.\./shared|shared/(reference|specs)", text), f"{page}: names a folder users lack"
+        for target in re.findall(r"(?<!!)\[[^\]]*\]\(([^)#\s]+)(?:#[^)]*)?\)", text):  # relative links resolve
+            if not re.match(r"[a-z]+:", target):
+                assert (page.parent / target).exists(), f"{page}: broken link {target}"
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    spdx = pyproject["project"]["license"]
+    spdx = spdx["text"] if isinstance(spdx, dict) else spdx
+    assert spdx == "Apache-2.0"
+    license_text = (root / "LICENSE").read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
