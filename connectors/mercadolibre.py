@@ -1,5 +1,6 @@
 """Mercado Libre (all sites: MLA, MLB, MLM, MLC, MCO, MLU, ...): orders, shipments, cancellations, claims,
-buyer questions and post-sale messages, and the seller reputation Mercado Libre computes itself.
+buyer questions and post-sale messages, and the seller reputation Mercado Libre computes itself (with the account
+status: may the seller sell and list, ``mercadolibre_status``).
 
 Auth is OAuth 2.0 with single-use refresh tokens: every refresh returns a new refresh token and kills the
 old one. So a refresh runs under the account's lock (``ctx.lock``, which holds across processes), re-reads
@@ -22,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sellerguard.connectors import mercadolibre_status as account_status
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.connectors.mercadolibre_normalize import (
     normalize_claim,
@@ -485,7 +487,9 @@ def fetch_reputation(ctx: SyncContext, http: HttpClient, cursor: str | None) -> 
             pass  # an unreadable cursor just means: fetch now
     seller_id, _ = seller(ctx, http)
     user = http.get_json(f"/users/{seller_id}", bucket="default")
-    yield Batch(list(normalize_reputation(ctx.account.id, user, now)), now.isoformat(), progress=1)
+    records: list[Record] = list(normalize_reputation(ctx.account.id, user, now))
+    records += account_status.normalize_status(ctx.account.id, user, now)  # may it sell and list (status block)
+    yield Batch(records, now.isoformat(), progress=1)
 
 
 _FETCHERS = {"orders": fetch_orders, "claims": fetch_claims, "messages": fetch_messages,

@@ -28,6 +28,17 @@ _LIMITS = {"claims": (0.02, 0.045, 0.08), "cancellations": (0.015, 0.035, 0.04),
 _COLOURS = ("5_green", "3_yellow", "2_orange", "1_red")
 
 
+def user_status(acc: WAccount) -> dict[str, Any]:
+    """The private ``status`` block of ``/users/{id}``: a critical seller may still sell but no longer list (a code
+    Mercado Libre's own docs show); every other seller is unrestricted."""
+    blocked = acc.profile == "critical"
+    return {"site_status": "active",
+            "sell": {"allow": True, "codes": [], "immediate_payment": {"reasons": [], "required": False}},
+            "list": {"allow": not blocked, "codes": ["rejected_by_regulations"] if blocked else [],
+                     "immediate_payment": {"reasons": [], "required": False}},
+            "billing": {"allow": True, "codes": []}, "required_action": ""}
+
+
 def user_id(acc: WAccount) -> int:
     return 100_000_000 + int(hashlib.sha1(acc.id.encode()).hexdigest()[:6], 16)
 
@@ -219,7 +230,7 @@ def register(sandbox: Sandbox) -> None:
         if int(req.match["uid"]) != user_id(acc):
             return error(403, "forbidden", "the user does not belong to this token")
         return Reply(200, {"id": user_id(acc), "site_id": acc.site,
-                           "seller_reputation": reputation(acc, sandbox.clock.now())})
+                           "seller_reputation": reputation(acc, sandbox.clock.now()), "status": user_status(acc)})
 
     @route(MARKETPLACE, "GET", r"/orders/search")
     @authed

@@ -1,0 +1,41 @@
+"""Mercado Libre's own account status (connectors/mercadolibre_status.py), from the hand-made fixture of Mercado
+Libre's documented example (no spec is published: tests/fixtures/mercadolibre/README.md) and from the sandbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from sellerguard.connectors.mercadolibre_status import ACCOUNT_STATUS, normalize_status
+from sellerguard.errors import ConnectorError
+from sellerguard.sandbox.mercadolibre import user_status
+from sellerguard.sandbox.world import World
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+USER = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "mercadolibre" / "user_status.json").read_text())
+
+
+def rows(user):
+    return {r.scope: r.status for r in normalize_status("ml", user, NOW) if r.metric_id == ACCOUNT_STATUS}
+
+
+def test_a_blocked_listing_is_a_row_with_its_code():
+    assert rows(USER) == {"site": "ACTIVE", "sell": "ALLOWED", "list: rejected_by_regulations": "BLOCKED"}
+
+
+def test_no_status_is_not_reported_and_a_bad_allow_is_a_payload_error():
+    assert rows({"id": 1}) == {None: "NOT_REPORTED"}
+    broken = json.loads(json.dumps(USER))
+    broken["status"]["sell"]["allow"] = "yes"
+    with pytest.raises(ConnectorError, match=r"status\.sell\.allow"):
+        normalize_status("ml", broken, NOW)
+
+
+def test_the_sandbox_blocks_listing_for_a_critical_seller_only():
+    world = World(NOW, scale=0.05)
+    critical, healthy = world.accounts["mercadolibre-br"], world.accounts["bol-nl"]
+    assert rows({"status": user_status(critical)})["list: rejected_by_regulations"] == "BLOCKED"
+    assert set(rows({"status": user_status(healthy)}).values()) == {"ACTIVE", "ALLOWED"}
