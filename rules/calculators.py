@@ -10,12 +10,12 @@ never with the history. The value, the headroom and the forecast are all derived
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Integer, String, case, cast, column, func, literal, not_, or_, select, true, values
+from sqlalchemy import Integer, String, and_, case, cast, column, false, func, literal, not_, or_, select, true, values
 from sqlalchemy.orm import Session
 
 from sellerguard.rules import sla, windows
@@ -102,14 +102,19 @@ def _window_key(metric: Metric) -> tuple[Any, ...]:
 
 def population_key(metric: Metric, params: Any) -> tuple[Any, ...]:
     """Metrics with equal keys read the same rows: one query serves them all (``event_series_many``)."""
+    return (*population_core(params), _window_key(metric))
+
+
+def population_core(params: Any) -> tuple[Any, ...]:
+    """What decides which rows a population holds and what each weighs, whatever the window."""
     return (params.events, params.anchor, getattr(params, "fulfilment", "any"),
             getattr(params, "exclude_buyer_cancelled", False), getattr(params, "exclude_cancelled", False),
             getattr(params, "unit", "events"), getattr(params, "tracked_only", False),
             getattr(params, "buyer_country", None), getattr(params, "split", None),
-            getattr(params, "derive_ship_by", False), needs_ship_by(params.events, params), _window_key(metric))
+            getattr(params, "derive_ship_by", False), needs_ship_by(params.events, params))
 
 
-def _defect_key(params: Any) -> tuple[Any, ...]:
+def defect_key(params: Any) -> tuple[Any, ...]:
     return (tuple(params.defects), getattr(params, "count_open_claims", False),
             getattr(params, "respond_hours", None), getattr(params, "hours", None),
             getattr(params, "compare", "instant"), tuple(sorted((getattr(params, "tracking_exempt_below", {})
@@ -158,16 +163,37 @@ def derive_ship_by(rows: list[tuple[str, Any, Any, Any]], default_tz: str) -> li
     return out
 
 
-def _derived_table(session: Session, account: str, params: Any, metric: Metric, start: datetime,
-                   as_of: datetime) -> Any:
-    """A VALUES table (ref, ship_by) for the window's orders with no ship-by but a payment and handling time."""
+MANY_RANGES = 4  # more ranges than this are joined as a VALUES table (one index seek each) than OR-ed
+
+
+def _in_ranges(col: Any, ranges: list[tuple[datetime, datetime]]) -> Any:
+    """``col`` inside any of the half-open ``[lo, hi)`` ranges (SQL); many ranges: one IN over a VALUES table
+    would not seek, so ``_join_ranges`` is used for those."""
+    if len(ranges) > MANY_RANGES:
+        return and_(col >= ranges[0][0], col < ranges[-1][1])  # the rest is the join's
+    return or_(*[and_(col >= lo, col < hi) for lo, hi in ranges]) if ranges else false()
+
+
+def _join_ranges(source: Any, col: Any, ranges: list[tuple[datetime, datetime]]) -> Any:
+    """``source`` joined with the ranges (sorted, disjoint) when there are many: an index seek per range."""
+    if len(ranges) <= MANY_RANGES:
+        return source
+    table = values(column("lo", UTCDateTime()), column("hi", UTCDateTime()), name="anchor_ranges").data(
+        ranges).cte("anchor_ranges")
+    return source.join(table, and_(col >= table.c.lo, col < table.c.hi))
+
+
+def _derived_table(session: Session, account: str, params: Any, metric: Metric,
+                   ranges: list[tuple[datetime, datetime]]) -> Any:
+    """A VALUES table (ref, ship_by) for the ranges' orders with no ship-by but a payment and handling time."""
     if params.derive_ship_by == "tiktok":  # order type + region (rules/sla.py, rules-B)
-        return sla.tiktok_table(session, account, params, start, as_of)
+        return sla.tiktok_table(session, account, params, min(lo for lo, _ in ranges), max(hi for _, hi in ranges))
     o = ORDERS
     anchor = o.c[params.anchor]
     rows = session.execute(
-        select(o.c.external_id, need(o, "paid_at"), need(o, "handling_days"), need(o, "seller_timezone")).where(
-            o.c.account == account, anchor >= start, anchor < as_of, o.c.ship_by.is_(None),
+        select(o.c.external_id, need(o, "paid_at"), need(o, "handling_days"), need(o, "seller_timezone"))
+        .select_from(_join_ranges(o, anchor, ranges)).where(
+            o.c.account == account, _in_ranges(anchor, ranges), o.c.ship_by.is_(None),
             o.c.paid_at.is_not(None), o.c.handling_days.is_not(None))
     ).all()
     if not rows:
@@ -176,24 +202,59 @@ def _derived_table(session: Session, account: str, params: Any, metric: Metric, 
     return values(column("ref", String), column("ship_by", UTCDateTime()), name="derived_ship_by").data(data).cte()
 
 
-def event_series_many(
-    session: Session, dialect: str, account: str, group: list[tuple[Metric, Any]], as_of: datetime,
-    length: int | None = None,
-) -> list[Series]:
-    """``rate`` / ``count`` for metrics sharing one population: one GROUP BY over the window, one defect
-    column per distinct defect definition, each event weighted by its unit. The whole population logic of a
-    metric (filters, unit, defects, gate counts, split) lives here and in ``events``."""
+@dataclass
+class GroupRows:
+    """One population's rows read from the records (or from rollups), keyed by (scope, bucket, in window):
+    ``[units, events, defects per column..., defective events per column...]``, the buyers of the defective
+    events in the window per (scope, column), and the events of unknown deadline."""
+
+    rows: dict[tuple[str | None, int, bool], list[float]] = field(default_factory=dict)
+    buyers: dict[tuple[str | None, int], set[str]] = field(default_factory=dict)
+    unknown: int = 0
+
+    def add(self, key: tuple[str | None, int, bool], values_: list[float]) -> None:
+        have = self.rows.get(key)
+        if have is None:
+            self.rows[key] = [float(v or 0) for v in values_]
+        else:
+            for i, v in enumerate(values_):
+                have[i] += float(v or 0)
+
+
+@dataclass
+class Population:
+    """The SQL of one population group: the selected rows before grouping, and what it needs to be read."""
+
+    inner: Any
+    columns: dict[tuple[Any, ...], Any]
+    split: bool
+    derived: Any
+    ctx: Ctx
+    anchor: Any
+
+
+def defect_keys(group: list[tuple[Metric, Any]]) -> list[tuple[Any, ...]]:
+    """The distinct defect definitions of a group, in column order."""
+    return list(dict.fromkeys(defect_key(params) for _, params in group))
+
+
+def population_select(session: Session, dialect: str, account: str, group: list[tuple[Metric, Any]],
+                      as_of: datetime, ranges: list[tuple[datetime, datetime]], bucket: Any,
+                      in_window: Any, *, extra: tuple[str, ...] = ()) -> Population:
+    """The group's eligible rows with anchor in ``ranges``: bucket ``b``, in-window flag ``w``, unit weight
+    ``u``, the buyer, one 0/1 column per defect definition; ``extra`` adds the deadline columns the rollups
+    use to know when an hour stops changing (``ship_by``, ``deliver_by``, ``at``: the anchor).
+    ``bucket`` / ``in_window``: callables of the anchor column."""
     first_metric, first = group[0]
     table = POPULATIONS[first.events].table
     anchor = table.c[first.anchor]
-    start, end = window_bounds(first_metric, as_of, length)
     derived = None
-    if getattr(first, "derive_ship_by", False) and first.events == "orders":
-        derived = _derived_table(session, account, first, first_metric, start, as_of)
+    if getattr(first, "derive_ship_by", False) and first.events == "orders" and ranges:
+        derived = _derived_table(session, account, first, first_metric, ranges)
     ship_col = derived.c.ship_by if derived is not None else None
     columns: dict[tuple[Any, ...], Any] = {}
     for metric, params in group:
-        key = _defect_key(params)
+        key = defect_key(params)
         if key not in columns:
             ctx = Ctx(as_of=as_of, params=params, dialect=dialect, timezone=metric.timezone,
                       derived_ship_by=ship_col)
@@ -202,9 +263,14 @@ def event_series_many(
     base_ctx = Ctx(as_of=as_of, params=first, dialect=dialect, timezone=first_metric.timezone,
                    derived_ship_by=ship_col)
     weight = unit_weight(first.events, first).label("u")
-    gated = any(m.gate_unit == "unique_buyers" for m, _ in group)
-    extra = [buyer_of(first.events).label("buyer")] if gated else []
-    source: Any = table
+    more = [buyer_of(first.events).label("buyer")]
+    if "ship_by" in extra:
+        more.append(base_ctx.ship_by(table).label("ship_by"))
+    if "deliver_by" in extra:
+        more.append(table.c.deliver_by.label("deliver_by"))
+    if "at" in extra:
+        more.append(anchor.label("at"))
+    source: Any = _join_ranges(table, anchor, ranges)
     if derived is not None:
         source = source.outerjoin(derived, derived.c.ref == table.c.external_id)
     split = getattr(first, "split", None) == "category"
@@ -218,55 +284,141 @@ def event_series_many(
         source, name = _category_join(source, holder, dialect)
         cat = [func.coalesce(name, literal("(no category)")).label("cat"), table.c.id.label("rid")]
     inner_q = (
-        select(_bucket(anchor, start, dialect).label("b"), (anchor < end).label("w"), weight, *cat, *extra,
-               *columns.values())
+        select(bucket(anchor).label("b"), in_window(anchor).label("w"), weight, *cat, *more, *columns.values())
         .select_from(source)
-        .where(table.c.account == account, anchor >= start, anchor < as_of)
+        .where(table.c.account == account, _in_ranges(anchor, ranges), anchor < as_of)
         .where(*population_filters(first.events, first, base_ctx))
     )
     # an event counts once per category however many of its lines share it
     inner = (inner_q.distinct() if split else inner_q).subquery()
-    by = [inner.c.cat] if split else []
+    return Population(inner, columns, split, derived, base_ctx, anchor)
+
+
+def group_rows(session: Session, pop: Population, *, buyers: bool) -> GroupRows:
+    """Sum a population's selected rows per (scope, bucket, in window); buyers of defective in-window events."""
+    inner, columns = pop.inner, pop.columns
+    by = [inner.c.cat] if pop.split else []
     sums = [func.sum(inner.c[c.name] * inner.c.u) for c in columns.values()]
     events = [func.sum(inner.c[c.name]) for c in columns.values()]
-    rows = session.execute(
-        select(*by, inner.c.b, inner.c.w, func.sum(inner.c.u), func.count(), *sums, *events)
-        .group_by(*by, inner.c.b, inner.c.w)
-    ).all()
-    buyers: dict[tuple[Any, int], float] = {}
-    if gated:
+    out = GroupRows()
+    for r in session.execute(select(*by, inner.c.b, inner.c.w, func.sum(inner.c.u), func.count(), *sums, *events)
+                             .group_by(*by, inner.c.b, inner.c.w)).all():
+        off = 1 if pop.split else 0
+        out.add((r[0] if pop.split else None, int(r[off]), bool(r[off + 1])), list(r[off + 2:]))
+    if buyers:
         for i, c in enumerate(columns.values()):
-            q = select(*by, func.count(func.distinct(inner.c.buyer))).where(inner.c.w, inner.c[c.name] == 1)
-            for r in session.execute(q.group_by(*by)).all():
-                buyers[(r[0] if split else None, i)] = float(r[-1])
+            q = select(*by, inner.c.buyer).where(inner.c.w, inner.c[c.name] == 1).distinct()
+            for r in session.execute(q).all():
+                out.buyers.setdefault((r[0] if pop.split else None, i), set()).add(str(r[-1]))
+    return out
+
+
+class RollupSource:
+    """What rollups give a group's series (``sellerguard.rules.rollup.Rollups`` implements it): the rows of
+    the hours they hold, and the anchor ranges left to read from the records."""
+
+    def rolled(self, session: Session, account: str, group: list[tuple[Metric, Any]], start: datetime,
+               end: datetime, as_of: datetime) -> tuple[GroupRows, list[tuple[datetime, datetime]]] | None:
+        raise NotImplementedError
+
+
+def event_series_many(
+    session: Session, dialect: str, account: str, group: list[tuple[Metric, Any]], as_of: datetime,
+    length: int | None = None, rollups: Any = None,
+) -> list[Series]:
+    """``rate`` / ``count`` for metrics sharing one population: one GROUP BY over the window, one defect
+    column per distinct defect definition, each event weighted by its unit. The whole population logic of a
+    metric (filters, unit, defects, gate counts, split) lives here and in ``events``. The whole hours the
+    rollups hold (``sellerguard.rules.rollup``) are not read from the records; the result is the same.
+    ``rollups``: None for the session's, False for none (row-level)."""
+    first_metric, first = group[0]
+    start, end = window_bounds(first_metric, as_of, length)
+    gated = any(m.gate_unit == "unique_buyers" for m, _ in group)
+    if rollups is None:  # the session's rollups, unless row-level evaluation is asked for (rules/rollup.py)
+        from sellerguard.rules import rollup
+
+        rollups = rollup.source(session)
+    got = rollups.rolled(session, account, group, start, end, as_of) if rollups else None
+    data, ranges = got if got is not None else (GroupRows(), [(start, as_of)])
+    pop = population_select(session, dialect, account, group, as_of, ranges,
+                            lambda a: _bucket(a, start, dialect), lambda a: a < end)
+    if ranges:
+        part = group_rows(session, pop, buyers=gated)
+        for key, vals in part.rows.items():
+            data.add(key, vals)
+        for key, found in part.buyers.items():
+            data.buyers.setdefault(key, set()).update(found)
     unknown, refs = (0, [])
-    if needs_ship_by(first.events, first):
-        unknown, refs = _unknown_ship_by(session, account, first, base_ctx, anchor, start, end, derived)
-    index = {key: i for i, key in enumerate(columns)}
-    k = len(columns)
-    off = 1 if split else 0
+    if needs_ship_by(first.events, first) and (got is None or data.unknown):
+        derived, ctx = pop.derived, pop.ctx
+        if got is not None and getattr(first, "derive_ship_by", False):  # derived only for the ranges read
+            derived = _derived_table(session, account, first, first_metric, [(start, as_of)])
+            ctx = replace(ctx, derived_ship_by=derived.c.ship_by if derived is not None else None)
+        unknown, refs = _unknown_ship_by(session, account, first, ctx, pop.anchor, start, end, derived)
+    index = {key: i for i, key in enumerate(pop.columns)}
+    k = len(pop.columns)
+    rows = data.rows
+    scopes = sorted({s for s, _, _ in rows if s is not None})
     out = []
     for metric, params in group:
-        i = index[_defect_key(params)]
+        i = index[defect_key(params)]
         kind = _kind(metric, params)
 
-        def fold(sel: list[Any], scope: str | None, i: int = i, kind: str = kind,
-                 metric: Metric = metric) -> Series:
-            series = _fold(kind, start, end, as_of,
-                           [(r[off], r[off + 1], r[off + 2] or 0, r[off + 4 + i] or 0) for r in sel])
-            series.defect_events = float(sum(r[off + 4 + k + i] or 0 for r in sel if r[off + 1]))
-            series.eligible_events = float(sum(r[off + 3] or 0 for r in sel if r[off + 1]))
+        def fold(scope: str | None, i: int = i, kind: str = kind, metric: Metric = metric) -> Series:
+            sel = [(key, v) for key, v in rows.items() if scope is None or key[0] == scope]
+            series = _fold(kind, start, end, as_of, [(b, w, v[0], v[2 + i]) for (_, b, w), v in sel])
+            series.defect_events = float(sum(v[2 + k + i] for (_, _, w), v in sel if w))
+            series.eligible_events = float(sum(v[1] for (_, _, w), v in sel if w))
             if metric.gate_unit == "unique_buyers":
-                series.unique_buyers = buyers.get((scope if split else None, i), 0.0)
+                if scope is None:
+                    found = set().union(*[b for (_, j), b in data.buyers.items() if j == i])
+                else:
+                    found = data.buyers.get((scope, i), set())
+                series.unique_buyers = float(len(found))
             series.scope = scope
             return series
 
-        whole = fold(list(rows), None)
+        whole = fold(None)
         whole.unknown, whole.unknown_refs = unknown, refs
-        if split:
-            whole.parts = [fold([r for r in rows if r[0] == name], name) for name in sorted({r[0] for r in rows})]
+        if pop.split:
+            whole.parts = [fold(name) for name in scopes]
         out.append(whole)
     return out
+
+
+def _clip(ranges: list[tuple[datetime, datetime]], lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
+    return [(max(a, lo), min(b, hi)) for a, b in ranges if max(a, lo) < min(b, hi)]
+
+
+def _unknown_query(account: str, params: Any, ctx: Ctx, anchor: Any, derived: Any) -> tuple[Any, Any, list[Any]]:
+    o = ORDERS
+    fields = deadlines_needed("orders", params)
+    anchor = o.c[unknown_anchor(params)] if anchor is None or params.anchor in fields else anchor
+    source: Any = o if derived is None else o.outerjoin(derived, derived.c.ref == o.c.external_id)
+    terms = [t for t in population_filters("orders", params.model_copy(update={"defects": ["any"]}), ctx)]
+    # ctx.params carries the metric's defects: deadline_known adds eBay's "deliver-by unless scanned in time"
+    return source, anchor, [o.c.account == account, *terms, not_(deadline_known(o, ctx, fields))]
+
+
+def unknown_anchor(params: Any) -> str:
+    """The column that places an order of unknown deadline: the anchor, or the purchase when the anchor is
+    the deadline itself."""
+    return "purchased_at" if params.anchor in deadlines_needed("orders", params) else params.anchor
+
+
+def unknown_count(session: Session, dialect: str, account: str, metric: Metric, params: Any, as_of: datetime,
+                  ranges: list[tuple[datetime, datetime]]) -> int:
+    """Orders of unknown deadline placed (``unknown_anchor``) in ``ranges``: 0 when the metric needs none."""
+    if not ranges or not needs_ship_by(params.events, params):
+        return 0
+    derived = _derived_table(session, account, params, metric, ranges) if getattr(
+        params, "derive_ship_by", False) else None
+    ctx = Ctx(as_of=as_of, params=params, dialect=dialect, timezone=metric.timezone,
+              derived_ship_by=derived.c.ship_by if derived is not None else None)
+    source, anchor, where = _unknown_query(account, params, ctx, None, derived)
+    q = (select(func.count()).select_from(_join_ranges(source, anchor, ranges))
+         .where(*where, _in_ranges(anchor, ranges)))
+    return int(session.execute(q).scalar_one())
 
 
 def _unknown_ship_by(session: Session, account: str, params: Any, ctx: Ctx, anchor: Any, start: datetime,
@@ -274,14 +426,8 @@ def _unknown_ship_by(session: Session, account: str, params: Any, ctx: Ctx, anch
     """Orders of the population in the window whose deadline (ship-by: none stored, none derivable; deliver-by)
     is unknown. A metric placed by that deadline cannot place them: those are the orders bought in the window."""
     o = ORDERS
-    fields = deadlines_needed("orders", params)
-    if params.anchor in fields:
-        anchor = o.c.purchased_at
-    source: Any = o if derived is None else o.outerjoin(derived, derived.c.ref == o.c.external_id)
-    terms = [t for t in population_filters("orders", params.model_copy(update={"defects": ["any"]}), ctx)]
-    q = (select(o.c.external_id).select_from(source)
-         .where(o.c.account == account, anchor >= start, anchor < end, *terms, not_(deadline_known(o, ctx, fields))))
-    # ctx.params carries the metric's defects: deadline_known adds eBay's "deliver-by unless scanned in time"
+    source, anchor, where = _unknown_query(account, params, ctx, anchor, derived)
+    q = select(o.c.external_id).select_from(source).where(*where, anchor >= start, anchor < end)
     n = session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     refs = [r[0] for r in session.execute(q.order_by(o.c.external_id).limit(MAX_UNKNOWN_REFS)).all()] if n else []
     return int(n), refs

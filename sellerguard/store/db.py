@@ -30,7 +30,7 @@ from sqlmodel import Session, create_engine
 
 from sellerguard.errors import StoreError
 from sellerguard.schema import Account, Record, payload_hash
-from sellerguard.store import sealed
+from sellerguard.store import rollups, sealed
 from sellerguard.store.tables import RECORD_TABLES, AccountRow, ConnectorState, SyncCursor, SyncRun
 
 ENV_DB = "SELLERGUARD_DB"
@@ -477,8 +477,14 @@ class Transaction:
         for record in records:
             by_kind[record.kind].append(_row(record))
         changed = 0
+        dirty: set[tuple[str, datetime]] = set()
         for kind, rows in by_kind.items():
-            changed += self._store._upsert(self.session, kind, _dedupe(rows))
+            rows = _dedupe(rows)
+            # the days whose rollups this write may change, before and after it (sellerguard/store/rollups.py)
+            before, moving = rollups.before_write(self.session, kind, rows)
+            changed += self._store._upsert(self.session, kind, rows)
+            dirty |= before | rollups.after_write(self.session, kind, moving)
+        rollups.mark(self.session, self._store.dialect, dirty, _insert(self._store.dialect))
         for (account, stream), cursor in (cursors or {}).items():
             self._store._put(self.session, SyncCursor, {"account": account, "stream": stream, "cursor": cursor,
                                                         "updated_at": now}, ("account", "stream"))

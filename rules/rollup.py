@@ -1,0 +1,465 @@
+"""Day rollups of metric populations (issue 21): an evaluation reads O(window days) rows, whatever the history.
+
+What is kept (``sellerguard.store.rollup_tables``): per account, population key and UTC day, one row with the
+day's hours ``[hour, events, units, defects, defect_events, unknown]``, plus the distinct buyers of each hour's
+defective events (unique-buyer gates cannot be summed). A key (``rollup_key``) stands for one population (event
+table, anchor, filters, unit, split, derived ship-by) with one defect definition and the pack's time zone: the
+counts are those ``calculators.event_series_many`` computes row by row, from the same SQL.
+
+Why hours inside UTC days: windows cut at rolling instants (``days``: now - N x 24 h), at local midnights
+(``align = "date"``, ``months``, ``iso_weeks`` in the pack's zone) and the Series buckets cut every 24 h from the
+window's start. Zones differ between packs and accounts, so a day in one zone is not a day in another; an hour
+is a whole unit in every zone with a whole-hour offset, and one row per UTC day keeps the read at O(days).
+A window is then summed from the rollup's whole hours, and only these are read from the records: the hours a
+boundary cuts (a window starting 12:34:56 reads 12:00-13:00 of each bucket edge's hour), the days written
+since the rollup was computed (``rollup_dirty``), and the days not yet settled (below).
+
+Defects that depend on the evaluation moment (shipped late = ship-by passed without a shipment, a reply overdue,
+a return unresolved) are counted as they will stand once every deadline of the day has passed: the rollup is
+computed at a moment far in the future and a day row carries ``settles_at``, the latest of its deadlines
+(``AS_OF_DEADLINES``: ship-by (+2 days for date compares), deliver-by, received + reply hours, requested +
+respond hours). From then on every such comparison in ``rules/events.py`` is true at both moments, so the
+counts are exact; before it, the day is read from the records. A test guards that every predicate reading the
+evaluation moment is listed here.
+
+Kept at ingest: ``sellerguard.store.rollups`` marks the days each record write may change; ``maintain`` (run in
+the write's transaction once ``install()`` registered it: sync and import do) recomputes them for every rolled-up
+key of the account's pack (built from the records the first time a key is seen), and clears the marks.
+``rebuild`` recomputes an account's rollups from the records (``sellerguard rollups rebuild``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import delete, func, select, true
+from sqlalchemy.orm import Session
+
+from sellerguard.rules.calculators import (
+    DAY,
+    GroupRows,
+    RollupSource,
+    _derived_table,
+    _in_ranges,
+    _join_ranges,
+    _unknown_query,
+    defect_key,
+    defect_keys,
+    population_core,
+    population_select,
+    unknown_count,
+)
+from sellerguard.rules.events import Ctx, needs_ship_by
+from sellerguard.rules.packs import EventParams, Metric
+from sellerguard.store import rollups as store_rollups
+from sellerguard.store.rollup_tables import RollupBuyerRow, RollupCoverRow, RollupDayRow, RollupDirtyRow
+from sellerguard.store.tables import AccountRow
+
+VERSION = 1  # bump when what a key counts changes: old rollups are then never read (another key)
+FAR = datetime(2999, 1, 1, tzinfo=UTC)  # "every deadline has passed"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+SLACK = timedelta(seconds=1)  # stored times may lose sub-second precision in comparisons (SQLite julianday)
+DATE_SLACK = timedelta(days=2)  # a local-date compare turns true by the next local midnight (+ DST)
+UNKNOWN_SCOPE = "\t(unknown deadline)"  # the scope of the rows counting events of unknown deadline
+
+# (population, defect) -> the deadline a comparison with the evaluation moment reads (rules/events.py)
+AS_OF_DEADLINES: dict[tuple[str, str], str] = {
+    ("orders", "shipped_late"): "ship_by", ("orders", "late_or_untracked"): "ship_by",
+    ("orders", "tracking_not_on_time"): "ship_by",
+    ("orders", "delivered_late"): "deliver_by", ("orders", "delivered_late_otdr"): "deliver_by",
+    ("orders", "attempted_late"): "deliver_by",
+    ("messages", "late_reply"): "hours", ("returns", "dissatisfied"): "respond_hours",
+}
+
+_ROW_LEVEL: ContextVar[bool] = ContextVar("sellerguard_row_level", default=False)
+
+Group = list[tuple[Metric, Any]]
+Ranges = list[tuple[datetime, datetime]]
+
+
+@contextmanager
+def row_level() -> Iterator[None]:
+    """Evaluate from the records only, ignoring rollups (the property test and the benchmark compare)."""
+    token = _ROW_LEVEL.set(True)
+    try:
+        yield
+    finally:
+        _ROW_LEVEL.reset(token)
+
+
+# -- keys -------------------------------------------------------------------------------------------------
+
+
+def rollup_key(metric: Metric, params: Any) -> tuple[str, str]:
+    """(key, spec): the key of a metric's population + defect definition + time zone, and what it stands for."""
+    spec = json.dumps([VERSION, repr(population_core(params)), repr(defect_key(params)), metric.timezone])
+    return hashlib.sha1(spec.encode()).hexdigest(), spec
+
+
+def event_params(metric: Metric) -> Any:
+    """The event parameters of a metric the rollups can serve (``rate``, ``count``, calendar-clock
+    ``response_time``); None for the others (average, business-clock replies, periodic, reported)."""
+    if metric.calculator in ("rate", "count"):
+        return metric.parsed
+    if metric.calculator == "response_time":
+        from sellerguard.rules.engine import _Merged
+
+        params = metric.parsed
+        if params.clock == "business" and params.calendar:
+            return None
+        return _Merged(EventParams(events="messages", anchor="received_at", defects=["late_reply"],
+                                   numerator=params.numerator), params)
+    return None
+
+
+def groups_of(metrics: list[Metric]) -> list[Group]:
+    """Metrics sharing a population (and time zone) are computed together, one column per defect definition."""
+    groups: dict[tuple[Any, ...], Group] = {}
+    for metric in metrics:
+        if (params := event_params(metric)) is not None:
+            groups.setdefault((population_core(params), metric.timezone), []).append((metric, params))
+    return list(groups.values())
+
+
+def group_keys(group: Group) -> list[tuple[str, str]]:
+    """(key, spec) per defect column, in the column order of ``population_select``."""
+    first = {}
+    for metric, params in group:
+        first.setdefault(defect_key(params), (metric, params))
+    return [rollup_key(*first[k]) for k in defect_keys(group)]
+
+
+# -- computing from the records ---------------------------------------------------------------------------
+
+
+def _hour_text(dialect: str) -> Any:
+    if dialect == "sqlite":  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' UTC
+        return lambda col: func.substr(col, 1, 13)
+    return lambda col: func.to_char(func.timezone("UTC", col), "YYYY-MM-DD HH24")
+
+
+def _hour(text: str) -> datetime:
+    return datetime.strptime(text[:13], "%Y-%m-%d %H").replace(tzinfo=UTC)
+
+
+def _settle(group: Group, i: int, maxima: dict[str, datetime | None]) -> datetime | None:
+    """When column ``i``'s counts of an hour stop depending on the evaluation moment (None: never did)."""
+    params = _columns(group)[i][1]
+    out: list[datetime] = []
+    for name in params.defects:
+        need = AS_OF_DEADLINES.get((params.events, name))
+        if need == "ship_by" and maxima.get("ship_by") is not None:
+            date = getattr(params, "compare", "instant") == "date"
+            out.append(maxima["ship_by"] + (DATE_SLACK if date else SLACK))  # type: ignore[operator]
+        elif need == "deliver_by" and maxima.get("deliver_by") is not None:
+            out.append(maxima["deliver_by"] + SLACK)  # type: ignore[operator]
+        elif need in ("hours", "respond_hours") and maxima.get("at") is not None:
+            out.append(maxima["at"] + timedelta(hours=float(getattr(params, need))) + SLACK)  # type: ignore[operator]
+    return max(out) if out else None
+
+
+def _columns(group: Group) -> list[tuple[Metric, Any]]:
+    first: dict[tuple[Any, ...], tuple[Metric, Any]] = {}
+    for metric, params in group:
+        first.setdefault(defect_key(params), (metric, params))
+    return [first[k] for k in defect_keys(group)]
+
+
+def compute(session: Session, dialect: str, account: str, group: Group,
+            ranges: Ranges) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rollup rows (day rows, buyer rows) of ``group`` for the anchors in ``ranges``, from the records."""
+    cols = _columns(group)
+    keys = [k for k, _ in group_keys(group)]
+    first_metric, first = group[0]
+    needs = {AS_OF_DEADLINES.get((p.events, d)) for _, p in cols for d in p.defects} - {None}
+    extra = (*tuple(n for n in ("ship_by", "deliver_by") if n in needs), "at")
+    pop = population_select(session, dialect, account, group, FAR, ranges, _hour_text(dialect), lambda a: true(),
+                            extra=extra)
+    inner = pop.inner
+    by = [inner.c.cat] if pop.split else []
+    k = len(cols)
+    maxes = [func.max(inner.c[n]) for n in extra]
+    q = select(*by, inner.c.b, func.count(), func.sum(inner.c.u),
+               *[func.sum(inner.c[c.name] * inner.c.u) for c in pop.columns.values()],
+               *[func.sum(inner.c[c.name]) for c in pop.columns.values()], *maxes).group_by(*by, inner.c.b)
+    days: dict[tuple[int, datetime, str], list[list[float]]] = {}
+    settles: dict[tuple[int, datetime, str], datetime | None] = {}
+    off = 1 if pop.split else 0
+    for r in session.execute(q).all():
+        scope = r[0] if pop.split else ""
+        hour = _hour(r[off])
+        day = store_rollups.day_of(hour)
+        events, units = int(r[off + 1]), float(r[off + 2] or 0)
+        maxima = {n: _aware(r[off + 3 + 2 * k + j]) for j, n in enumerate(extra)}
+        for i in range(k):
+            at = (i, day, scope)  # type: ignore[arg-type]
+            days.setdefault(at, []).append([hour.hour, events, units, float(r[off + 3 + i] or 0),
+                                            int(r[off + 3 + k + i] or 0), 0])
+            s = _settle(group, i, maxima)
+            if s is not None:
+                settles[at] = max(s, settles.get(at) or s)
+    if needs_ship_by(first.events, first):  # events of unknown deadline, per hour of the anchor that places them
+        derived = _derived_table(session, account, first, first_metric, ranges) if getattr(
+            first, "derive_ship_by", False) else None
+        ctx = Ctx(as_of=FAR, params=first, dialect=dialect, timezone=first_metric.timezone,
+                  derived_ship_by=derived.c.ship_by if derived is not None else None)
+        source, anchor, where = _unknown_query(account, first, ctx, None, derived)
+        hour_of = _hour_text(dialect)(anchor)
+        q = (select(hour_of, func.count()).select_from(_join_ranges(source, anchor, ranges))
+             .where(*where, _in_ranges(anchor, ranges)).group_by(hour_of))
+        for text, n in session.execute(q).all():
+            hour = _hour(text)
+            for i in range(k):
+                days.setdefault((i, store_rollups.day_of(hour), UNKNOWN_SCOPE), []).append(  # type: ignore[arg-type]
+                    [hour.hour, 0, 0.0, 0.0, 0, int(n)])
+    rows = [{"account": account, "key": keys[i], "day": day, "scope": scope,
+             "hours": json.dumps(sorted(hours)), "settles_at": settles.get((i, day, scope))}
+            for (i, day, scope), hours in days.items()]
+    buyers = []
+    for i, c in enumerate(pop.columns.values()):
+        q = select(*by, inner.c.b, inner.c.buyer).where(inner.c[c.name] == 1).distinct()
+        for r in session.execute(q).all():
+            buyers.append({"account": account, "key": keys[i], "hour": _hour(r[off]),
+                           "scope": r[0] if pop.split else "", "buyer": str(r[-1])})
+    return rows, buyers
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite max() of stored text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def refresh(session: Session, dialect: str, account: str, group: Group, ranges: Ranges) -> None:
+    """Replace the group's rollup rows of the (whole UTC day) ``ranges`` by what the records say now."""
+    if not ranges:
+        return
+    keys = [k for k, _ in group_keys(group)]
+    day_t, buyer_t = RollupDayRow.__table__, RollupBuyerRow.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    for lo, hi in ranges:
+        conn.execute(delete(day_t).where(day_t.c.account == account, day_t.c.key.in_(keys),
+                                         day_t.c.day >= lo, day_t.c.day < hi))
+        conn.execute(delete(buyer_t).where(buyer_t.c.account == account, buyer_t.c.key.in_(keys),
+                                           buyer_t.c.hour >= lo, buyer_t.c.hour < hi))
+    rows, buyers = compute(session, dialect, account, group, ranges)
+    if rows:
+        conn.execute(day_t.insert(), rows)
+    if buyers:
+        conn.execute(buyer_t.insert(), buyers)
+
+
+def _day_ranges(days: list[datetime]) -> Ranges:
+    out: Ranges = []
+    for day in sorted(days):
+        if out and out[-1][1] == day:
+            out[-1] = (out[-1][0], day + DAY)
+        else:
+            out.append((day, day + DAY))
+    return out
+
+
+# -- maintenance ------------------------------------------------------------------------------------------
+
+
+@cache
+def _packs() -> dict[str, Any]:
+    from sellerguard.rules.packs import load_packs
+
+    return load_packs()
+
+
+def pack_groups(marketplace: str | None) -> list[Group]:
+    """The rolled-up groups of a marketplace's pack: its enabled event metrics with the pack's parameters
+    (an account whose policy changes a metric's parameters reads that metric from the records)."""
+    pack = _packs().get(marketplace or "")
+    return groups_of([m for m in pack.metrics if m.enabled]) if pack is not None else []
+
+
+def _sqlite_functions(session: Session, dialect: str) -> None:
+    if dialect == "sqlite":
+        from sellerguard.rules.engine import _sqlite_local_date
+
+        raw = session.connection().connection.driver_connection
+        raw.create_function("sg_local_date", 2, _sqlite_local_date, deterministic=True)  # type: ignore[union-attr]
+
+
+def maintain(session: Session, dialect: str, accounts: set[str], *, full: bool = False,
+             now: datetime | None = None) -> None:
+    """Bring the accounts' rollups up to date with their records, inside the caller's transaction: dirty days
+    are recomputed, keys never built (or all, with ``full``) are built from the whole history."""
+    _sqlite_functions(session, dialect)
+    dirty_t, cover_t = RollupDirtyRow.__table__, RollupCoverRow.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    for account in sorted(accounts):
+        marketplace = conn.execute(select(AccountRow.marketplace).where(AccountRow.id == account)).scalar()
+        dirty = [_aware(d) for d, in conn.execute(select(dirty_t.c.day).where(dirty_t.c.account == account))]
+        covered = {k for k, in conn.execute(select(cover_t.c.key).where(cover_t.c.account == account))}
+        for group in pack_groups(marketplace):
+            keys = group_keys(group)
+            if full or not {k for k, _ in keys} <= covered:
+                refresh(session, dialect, account, group, [(EPOCH, FAR)])
+                conn.execute(delete(cover_t).where(cover_t.c.account == account,
+                                                   cover_t.c.key.in_([k for k, _ in keys])))
+                conn.execute(cover_t.insert(), [{"account": account, "key": k, "spec": spec,
+                                                 "built_at": now or datetime.now(UTC)} for k, spec in keys])
+            else:
+                refresh(session, dialect, account, group, _day_ranges(dirty))  # type: ignore[arg-type]
+        conn.execute(delete(dirty_t).where(dirty_t.c.account == account))
+
+
+def install() -> None:
+    """Have every record write keep the rollups (sync and import call this)."""
+    store_rollups.register(maintain)
+
+
+def rebuild(store: Any, accounts: list[str] | None = None) -> dict[str, int]:
+    """Recompute the rollups of ``accounts`` (default: every stored account) from the records, each account in
+    one transaction, dropping keys no pack uses any more; returns day rows per account."""
+    day_t, buyer_t, cover_t = (t.__table__ for t in (RollupDayRow, RollupBuyerRow, RollupCoverRow))  # type: ignore[attr-defined]
+    out: dict[str, int] = {}
+    with store.session() as session:
+        known = [a for a, in session.execute(select(AccountRow.id).order_by(AccountRow.id))]
+    for account in accounts if accounts is not None else known:
+        with store.session() as session, session.begin():
+            conn = session.connection()
+            for t in (day_t, buyer_t, cover_t):
+                conn.execute(delete(t).where(t.c.account == account))
+            maintain(session, store.dialect, {account}, full=True)
+            out[account] = int(conn.execute(select(func.count()).select_from(day_t)
+                                            .where(day_t.c.account == account)).scalar_one())
+    return out
+
+
+# -- evaluation -------------------------------------------------------------------------------------------
+
+
+def _floor_hour(t: datetime) -> datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(t: datetime) -> datetime:
+    f = _floor_hour(t)
+    return f if f == t else f + HOUR
+
+
+def _merge(ranges: Ranges) -> Ranges:
+    out: Ranges = []
+    for lo, hi in sorted(r for r in ranges if r[0] < r[1]):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+@dataclass
+class _Plan:
+    lo: datetime
+    hi: datetime
+    bad_days: set[datetime]
+    split: set[datetime]
+
+    def usable(self, hour: datetime) -> bool:
+        return (self.lo <= hour and hour + HOUR <= self.hi and hour not in self.split
+                and store_rollups.day_of(hour) not in self.bad_days)
+
+    def leftovers(self) -> Ranges:
+        """What the records must give: the parts of [lo, hi) no usable hour covers."""
+        pieces = [(self.lo, min(_ceil_hour(self.lo), self.hi)), (max(_floor_hour(self.hi), self.lo), self.hi)]
+        pieces += [(max(d, self.lo), min(d + DAY, self.hi)) for d in self.bad_days]
+        pieces += [(max(h, self.lo), min(h + HOUR, self.hi)) for h in self.split]
+        return _merge(pieces)
+
+
+class Rollups(RollupSource):
+    """The evaluation's view of the rollups, for one session (covers and dirty days read once per account)."""
+
+    def __init__(self) -> None:
+        self._covered: dict[str, set[str]] = {}
+        self._dirty: dict[str, set[datetime]] = {}
+
+    @classmethod
+    def of(cls, session: Session) -> Rollups | None:
+        if _ROW_LEVEL.get():
+            return None
+        found = session.info.get("sellerguard_rollups")
+        if found is None:
+            found = session.info["sellerguard_rollups"] = cls()
+        return found
+
+    def _state(self, session: Session, account: str) -> tuple[set[str], set[datetime]]:
+        if account not in self._covered:
+            cover_t, dirty_t = RollupCoverRow.__table__, RollupDirtyRow.__table__  # type: ignore[attr-defined]
+            self._covered[account] = {k for k, in session.execute(
+                select(cover_t.c.key).where(cover_t.c.account == account))}
+            self._dirty[account] = {_aware(d) for d, in session.execute(  # type: ignore[misc]
+                select(dirty_t.c.day).where(dirty_t.c.account == account))}
+        return self._covered[account], self._dirty[account]
+
+    def rolled(self, session: Session, account: str, group: Group, start: datetime, end: datetime,
+               as_of: datetime) -> tuple[GroupRows, Ranges] | None:
+        covered, dirty = self._state(session, account)
+        keys = [k for k, _ in group_keys(group)]
+        if not covered or not set(keys) <= covered or as_of <= start:
+            return None
+        d0, d1 = store_rollups.day_of(start), store_rollups.day_of(max(as_of, end))
+        t = RollupDayRow.__table__  # type: ignore[attr-defined]
+        found = session.execute(select(t.c.key, t.c.day, t.c.scope, t.c.hours, t.c.settles_at).where(
+            t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1)).all()
+        bad = {d for d in dirty if d0 <= d <= d1}  # type: ignore[operator]
+        bad |= {_aware(day) for _, day, _, _, settles in found if settles is not None  # type: ignore[misc]
+                and _aware(settles) > as_of}  # type: ignore[operator]
+        size = max(-(-(max(as_of, end) - start) // DAY), -(-(end - start) // DAY), 1)
+        bounds = [start + i * DAY for i in range(size + 1)] + [end, as_of]
+        split = {_floor_hour(b) for b in bounds if _floor_hour(b) != b}
+        plan = _Plan(start, as_of, bad, split)
+        known = _Plan(start, end, bad, split)  # events of unknown deadline count over the window only
+        index = {k: i for i, k in enumerate(keys)}
+        k = len(keys)
+        data = GroupRows()
+        split_group = getattr(group[0][1], "split", None) == "category"
+        for key, day, scope, hours, _ in found:
+            i = index[key]
+            day = _aware(day)
+            for h, events, units, defects, defect_events, unknown in json.loads(hours):
+                hour = day + h * HOUR  # type: ignore[operator]
+                if scope == UNKNOWN_SCOPE:
+                    if i == 0 and known.usable(hour):
+                        data.unknown += int(unknown)
+                    continue
+                if not plan.usable(hour):
+                    continue
+                vals = [0.0] * (2 + 2 * k)
+                if i == 0:
+                    vals[0], vals[1] = units, events
+                vals[2 + i], vals[2 + k + i] = defects, defect_events
+                data.add((scope if split_group else None, (hour - start) // DAY, hour < end), vals)
+        if any(m.gate_unit == "unique_buyers" for m, _ in group):
+            b = RollupBuyerRow.__table__  # type: ignore[attr-defined]
+            for key, hour, scope, buyer in session.execute(select(b.c.key, b.c.hour, b.c.scope, b.c.buyer).where(
+                    b.c.account == account, b.c.key.in_(keys), b.c.hour >= _floor_hour(start), b.c.hour < end)):
+                hour = _aware(hour)
+                if plan.usable(hour) and hour < end:  # type: ignore[arg-type,operator]
+                    data.buyers.setdefault((scope if split_group else None, index[key]), set()).add(buyer)
+        metric, params = group[0]
+        if needs_ship_by(params.events, params):
+            data.unknown += unknown_count(session, session.get_bind().dialect.name, account, metric, params,
+                                          as_of, known.leftovers())
+        return data, plan.leftovers()
+
+
+def source(session: Session) -> Rollups | None:
+    """The rollups for this session's evaluation, or None when row-level evaluation is asked for."""
+    return Rollups.of(session)

@@ -1,0 +1,146 @@
+"""Keep day rollups honest at write time: mark the days a record write may change, and let the rollup
+maintainer (registered by the rules, ``sellerguard.rules.rollup``) recompute them in the same transaction.
+
+The store knows no marketplace and no metric: it only knows which time columns place a row of each table in a
+window (``PLACES``) and that rows point at their order (``order_ref``). A write marks, per account, the UTC days
+of those columns for every changed row, before and after the change (a late update can move a row to another
+day), of the order a row points at (order defects look at its shipments, claims, ratings...) and of the rows
+pointing at a changed order (their population filters and units look at the order). Dirty days are read from
+the records by the evaluation until a maintainer recomputes them, so a write made without a maintainer (or by
+an older release) can never make a rollup lie; ``sellerguard rollups rebuild`` recomputes everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import Table, select, tuple_
+from sqlalchemy.orm import Session
+
+from sellerguard.store.rollup_tables import RollupDirtyRow
+from sellerguard.store.tables import RECORD_TABLES
+
+# the time columns that can place a row of each record kind in a metric's window (the populations' anchors)
+PLACES: dict[str, tuple[str, ...]] = {
+    "order": ("purchased_at", "ship_by", "deliver_by"),
+    "shipment": ("shipped_at", "confirmed_at"),
+    "cancellation": ("cancelled_at",),
+    "message": ("received_at",),
+    "rating": ("rated_at",),
+    "claim": ("opened_at",),
+    "return": ("requested_at",),
+}
+# kinds whose rows a population judges through their order (filters, units, buyer): messages are judged alone
+ORDER_DEPENDENTS = ("shipment", "cancellation", "rating", "claim", "return")
+CHUNK = 500  # keys per IN list
+
+Maintainer = Callable[[Session, str, set[str]], None]
+_MAINTAINERS: list[Maintainer] = []
+
+
+def register(maintainer: Maintainer) -> None:
+    """Run ``maintainer(session, dialect, accounts)`` after every record write, inside its transaction."""
+    if maintainer not in _MAINTAINERS:
+        _MAINTAINERS.append(maintainer)
+
+
+def maintainers() -> list[Maintainer]:
+    return list(_MAINTAINERS)
+
+
+def day_of(moment: datetime | None) -> datetime | None:
+    """00:00 UTC of the day holding ``moment`` (aware UTC), None for None."""
+    if moment is None:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return datetime.combine(moment.date(), time(0), tzinfo=UTC)
+
+
+def _table(kind: str) -> Table:
+    return RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
+
+
+def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i:i + CHUNK]
+
+
+def _places(row: Any, kind: str) -> list[datetime]:
+    get = row.get if isinstance(row, dict) else (lambda c: getattr(row, c))
+    return [d for c in PLACES[kind] if (d := day_of(get(c))) is not None]
+
+
+def before_write(session: Session, kind: str, rows: list[dict[str, Any]]) -> tuple[set[tuple[str, datetime]],
+                                                                                    list[dict[str, Any]]]:
+    """The stored versions' days of the rows about to be written, and the rows that really change (a row
+    whose hash is unchanged is left alone by the upsert, and marks nothing)."""
+    if kind not in PLACES or not rows:
+        return set(), []
+    t = _table(kind)
+    ref = [t.c.order_ref] if "order_ref" in t.c else []
+    old: dict[tuple[str, str], Any] = {}
+    keys = [(r["account"], r["external_id"]) for r in rows]
+    for part in _chunks(keys):
+        q = select(t.c.account, t.c.external_id, t.c.raw_hash, *ref, *[t.c[c] for c in PLACES[kind]]).where(
+            tuple_(t.c.account, t.c.external_id).in_(part))
+        for r in session.execute(q).mappings():
+            old[(r["account"], r["external_id"])] = r
+    dirty: set[tuple[str, datetime]] = set()
+    changed = []
+    old_refs: set[tuple[str, str]] = set()
+    for row in rows:
+        was = old.get((row["account"], row["external_id"]))
+        if was is not None and was["raw_hash"] == row.get("raw_hash"):
+            continue
+        changed.append(row)
+        if was is not None:
+            dirty.update((row["account"], d) for d in _places(dict(was), kind))
+            if ref and was["order_ref"] is not None:
+                old_refs.add((row["account"], was["order_ref"]))
+    dirty |= _order_days(session, old_refs)
+    return dirty, changed
+
+
+def after_write(session: Session, kind: str, changed: list[dict[str, Any]]) -> set[tuple[str, datetime]]:
+    """The new versions' days, their orders' days, and (for orders) the days of the rows pointing at them."""
+    if kind not in PLACES or not changed:
+        return set()
+    dirty = {(r["account"], d) for r in changed for d in _places(r, kind)}
+    refs = {(r["account"], r["order_ref"]) for r in changed if r.get("order_ref")}
+    dirty |= _order_days(session, refs)
+    if kind == "order":
+        ids = [(r["account"], r["external_id"]) for r in changed]
+        for dep in ORDER_DEPENDENTS:
+            t = _table(dep)
+            for part in _chunks(ids):
+                q = select(t.c.account, *[t.c[c] for c in PLACES[dep]]).where(
+                    tuple_(t.c.account, t.c.order_ref).in_(part))
+                for r in session.execute(q).all():
+                    dirty.update((r[0], d) for v in r[1:] if (d := day_of(v)) is not None)
+    return dirty
+
+
+def _order_days(session: Session, refs: set[tuple[str, str]]) -> set[tuple[str, datetime]]:
+    t = _table("order")
+    out: set[tuple[str, datetime]] = set()
+    for part in _chunks(sorted(refs)):
+        q = select(t.c.account, *[t.c[c] for c in PLACES["order"]]).where(
+            tuple_(t.c.account, t.c.external_id).in_(part))
+        for r in session.execute(q).all():
+            out.update((r[0], d) for v in r[1:] if (d := day_of(v)) is not None)
+    return out
+
+
+def mark(session: Session, dialect: str, dirty: set[tuple[str, datetime]], insert: Any) -> None:
+    """Record the dirty days (idempotent), then let the maintainers recompute the accounts' dirty days."""
+    if not dirty:
+        return
+    table = RollupDirtyRow.__table__  # type: ignore[attr-defined]
+    rows = [{"account": a, "day": d} for a, d in sorted(dirty)]
+    for part in _chunks(rows):
+        session.connection().execute(insert(table).on_conflict_do_nothing(index_elements=["account", "day"]), part)
+    accounts = {a for a, _ in dirty}
+    for maintainer in _MAINTAINERS:
+        maintainer(session, dialect, accounts)
