@@ -113,6 +113,7 @@ def _count(value: Any, where: str, field: str, *, default: int = 0) -> int:
 
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#-]*\Z")  # eBay ids: order 12-34567-89012, fulfillment, feedback
+_CONTROL = re.compile("[\x00-\x1f\ud800-\udfff]")  # control characters and lone surrogates
 
 
 def _text(value: Any, where: str, field: str, limit: int = 200, *, ident: bool = False) -> str | None:
@@ -123,7 +124,7 @@ def _text(value: Any, where: str, field: str, limit: int = 200, *, ident: bool =
     if not isinstance(value, str | int) or isinstance(value, bool) or (ident and not isinstance(value, str)):
         raise bad(where, field, f"not a string: {str(value)[:40]!r}")
     text = str(value).strip()
-    if not text or len(text) > limit or any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in text):
+    if not text or len(text) > limit or _CONTROL.search(text):
         raise bad(where, field, f"not a plausible value: {text[:40]!r}")
     if ident and (not _ID.match(text) or text.lower() in ("nan", "null", "none")):
         raise bad(where, field, f"not an id: {text[:40]!r}")
