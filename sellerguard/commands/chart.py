@@ -24,6 +24,7 @@ def command(ctx: Ctx, account: str, metric: str, days: int, output: Path | None)
     forecast to the breach day (dashed). Reads the database only.
     """
     import shutil
+    import sys
     from datetime import timedelta
 
     from sellerguard.clock import SystemClock
@@ -45,7 +46,7 @@ def command(ctx: Ctx, account: str, metric: str, days: int, output: Path | None)
     if output is None:
         cols, lines = shutil.get_terminal_size((100, 24))
         click.echo(render_text(data, width=max(40, cols), height=max(12, min(lines - 2, 30)),
-                               colour=click.get_text_stream("stdout").isatty()))
+                               colour=sys.stdout.isatty()))
         return
     body = render(data, fmt)  # type: ignore[arg-type]
     tmp = output.with_name(output.name + ".tmp")

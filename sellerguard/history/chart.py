@@ -101,25 +101,29 @@ def render(data: ChartData, fmt: Format = "svg", *, size: tuple[float, float] = 
             artist.set_gid(f"{gid}{name}")
 
     line("value", data.values, linewidth=1.8, marker="o" if len(days) < 15 else None, markersize=3)
-    line("reported", data.reported, linewidth=1.2, linestyle="-.")
+    line("reported", data.reported, linewidth=1.2, linestyle="-.", marker=".", markersize=4)
     line("threshold", data.thresholds, linewidth=1.2, drawstyle="steps-post")
     line("warn", data.warns, linewidth=1.0, linestyle=":", drawstyle="steps-post")
     if (fc := data.forecast) is not None:
         (artist,) = ax.plot(fc[0], fc[1], linestyle="--", linewidth=1.2, color=_COLOURS["forecast"],
                             marker="x", markevery=[1], label=f"forecast: breach {fc[0][1]:%Y-%m-%d}")
         artist.set_gid(f"{gid}forecast")
-    if not days:
-        ax.text(0.5, 0.5, "no history yet", ha="center", va="center", transform=ax.transAxes, color="#666")
+    if not any(v is not None for v in (*data.values, *data.reported, *data.thresholds)):
+        ax.text(0.5, 0.5, "no history yet" if not days else "no figure to draw", ha="center", va="center",
+                transform=ax.transAxes, color="#666")
+        ax.set_xticks([])
+        ax.set_yticks([])
     if title:
         ax.set_title(f"{data.account} / {data.metric}", fontsize=10, loc="left")
     if data.percent:
         ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:g}%")
-    ax.set_ylim(bottom=0)
     ax.grid(True, linewidth=0.3, alpha=0.6)
     ax.tick_params(labelsize=8)
-    locator = AutoDateLocator(minticks=3, maxticks=6)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    if ax.get_lines():
+        ax.set_ylim(bottom=0)
+        locator = AutoDateLocator(minticks=3, maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left", frameon=False, ncols=3)
     buf = io.BytesIO()

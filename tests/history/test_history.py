@@ -155,3 +155,31 @@ def test_daily_digest_lists_the_changes_since_yesterday(setup):
     text = json.dumps(render_digest(report, {}, NOW, changes.items), ensure_ascii=False)
     assert "Since yesterday" in text and PFCR in text and "ok 0.00% → critical 2.97%" in text
     assert "late-1" in text
+
+
+def test_chart_writes_svg_png_and_a_text_chart(setup, tmp_path):
+    cfg, db = setup
+    run(cfg, db, "status", "--as-of", "2026-11-22T12:00Z", "--record")
+    day_two(db)
+    run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--record")
+    svg = tmp_path / "pfcr.svg"
+    result = run(cfg, db, "chart", "amz", PFCR, "--days", "3650", "-o", str(svg))
+    assert result.exit_code == 0 and "Wrote" in result.output, result.output
+    body = svg.read_text()
+    assert 'id="value"' in body and 'id="threshold"' in body
+    png = tmp_path / "pfcr.png"
+    assert run(cfg, db, "chart", "amz", PFCR, "--days", "3650", "-o", str(png)).exit_code == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    text = run(cfg, db, "chart", "amz", PFCR, "--days", "3650")
+    assert text.exit_code == 0, text.output
+    assert f"amz / {PFCR} (critical) in %" in text.output and "threshold" in text.output
+    missing = run(cfg, db, "chart", "amz", "amazon.nope", "--days", "3650")
+    assert missing.exit_code == 3 and "no history for amz / amazon.nope" in missing.output
+    wrong = run(cfg, db, "chart", "amz", PFCR, "-o", str(tmp_path / "x.jpg"))
+    assert wrong.exit_code == 3 and not (tmp_path / "x.jpg").exists()
+
+
+def test_serve_refuses_other_addresses_without_a_token(setup):
+    cfg, db = setup
+    result = run(cfg, db, "serve", "--host", "0.0.0.0", "--port", "0")
+    assert result.exit_code == 3 and "give a token" in result.output
