@@ -29,6 +29,36 @@ from sellerguard.rules.events import DEFECTS, POPULATIONS, UNIT_POPULATIONS
 from sellerguard.rules.periodic import PeriodicParams
 
 Comparator = Literal["<", "<=", ">", ">="]
+
+# Whose pages a metric's ``source`` may be: the marketplace's own (help, seller university, developer docs, and its
+# official GitHub organisation), by host suffix or URL prefix. A rule shown to a seller (status, Slack) cites the
+# marketplace itself; anything else goes to ``sources`` as ``{ url = "...", third_party = true }``.
+OWN_SOURCES: dict[str, tuple[str, ...]] = {
+    "amazon": ("amazon.com", "amazon.co.uk", "amazon.de", "amazon.fr", "amazon.it", "amazon.es", "amazon.ae",
+               "amazon.co.jp", "amazon.ca", "amazon.com.au", "amazon.in", "amazon.com.mx", "amazon.com.br",
+               "amazon.nl", "amazon.sg", "amazon.sa", "amazon.pl", "amazon.se", "https://github.com/amzn/"),
+    "ebay": ("ebay.com", "ebay.co.uk", "ebay.de", "ebay.com.au", "ebay.ca", "ebay.com.my", "ebay.fr", "ebay.it"),
+    "walmart": ("walmart.com",),
+    "etsy": ("etsy.com",),
+    "tiktok": ("tiktok.com", "tiktokshop.com", "tiktokglobalshop.com"),
+    "mercadolibre": ("mercadolibre.com", "mercadolivre.com.br", "mercadolibre.com.ar", "mercadolibre.com.mx",
+                     "mercadolibre.cl", "mercadolibre.com.co", "mercadolibre.com.uy", "mercadolibre.com.pe"),
+    "bol": ("bol.com",),
+    "shopify": ("shopify.com", "shopify.dev"),
+}
+
+
+def own_source(marketplace: str, url: str) -> bool:
+    """Whether ``url`` is one of ``marketplace``'s own pages (``OWN_SOURCES``); a pack of another marketplace
+    (a private one) is not judged."""
+    from urllib.parse import urlsplit
+
+    owners = OWN_SOURCES.get(marketplace)
+    if owners is None:
+        return True
+    host = (urlsplit(url).hostname or "").lower()
+    return any(url.startswith(o) if o.startswith("https://") else host == o or host.endswith("." + o)
+               for o in owners)
 CALCULATORS = ("rate", "count", "response_time", "average", "reported", "periodic")
 
 
@@ -196,6 +226,13 @@ class ReportedRef(_Strict):
     scope: str | None = None
 
 
+class SourceRef(_Strict):
+    """A further source that is not the marketplace's page: ``{ url = "...", third_party = true }``."""
+
+    url: str = Field(pattern=r"^https?://")
+    third_party: bool
+
+
 class Metric(_Strict):
     id: str
     name: str
@@ -221,8 +258,8 @@ class Metric(_Strict):
     breach_level: Literal["critical", "warn"] = "critical"
     min_volume: int = Field(default=0, ge=0)
     consequence: str
-    source: str = Field(pattern=r"^https?://")
-    sources: list[str] = Field(default_factory=list)
+    source: str = Field(pattern=r"^https?://")  # the marketplace's own page (checked by parse_pack)
+    sources: list[str | SourceRef] = Field(default_factory=list)  # more pages; third-party ones marked as such
     confirmed: bool
     unconfirmed: str | None = None  # what exactly is not confirmed by the marketplace
     reported: ReportedRef | None = None  # the marketplace's own figure to compare with (default: same id)
@@ -369,7 +406,22 @@ def parse_pack(data: dict[str, Any], where: str) -> Pack:
         raise ConfigError(err["msg"].removeprefix("Value error, "), where=f"{where}:{key}") from None
     for m in pack.metrics:
         check_params(m, m.params, where=f"{where}:metrics.{m.id}.params")
+        check_sources(pack.marketplace, m, where=f"{where}:metrics.{m.id}")
     return pack
+
+
+def check_sources(marketplace: str, metric: Metric, where: str) -> None:
+    """``source`` is the marketplace's own page; a third-party page in ``sources`` says so (``third_party``)."""
+    if not own_source(marketplace, metric.source):
+        raise ConfigError(f"not a {marketplace} page: {metric.source} (the source shown to sellers must be the"
+                          " marketplace's own; put third-party pages in sources as { url = ..., third_party = true })",
+                          where=f"{where}.source")
+    for i, ref in enumerate(metric.sources):
+        url = ref if isinstance(ref, str) else ref.url
+        marked = not isinstance(ref, str) and ref.third_party
+        if not marked and not own_source(marketplace, url):
+            raise ConfigError(f"a third-party page must be marked: {{ url = \"{url}\", third_party = true }}",
+                              where=f"{where}.sources[{i}]")
 
 
 def check_params(metric: Metric, params: dict[str, Any], where: str) -> Any:

@@ -212,3 +212,27 @@ def test_docs_link_only_to_what_a_user_has_and_license_matches_pyproject():
     assert spdx == "Apache-2.0"
     license_text = (root / "LICENSE").read_text()
     assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+
+
+def test_pack_sources_are_the_marketplaces_own_pages_third_party_ones_marked():
+    from sellerguard.rules.packs import load_packs, parse_pack
+
+    for pack in load_packs().values():
+        for m in pack.metrics:
+            assert not isinstance(m.sources, str)
+    metric = {"name": "x", "calculator": "count", "params": {"events": "orders", "anchor": "purchased_at",
+              "defects": ["seller_cancelled"]}, "comparator": "<=", "threshold": 1, "consequence": "c",
+              "confirmed": True}
+
+    def pack(**fields):
+        return parse_pack({"marketplace": "tiktok", "name": "t", "reviewed": "2026-11-29",
+                           "metrics": {"tiktok.x": {**metric, **fields}}}, "t.toml")
+
+    pack(source="https://seller-us.tiktok.com/university/essay?knowledge_id=1",
+         sources=[{"url": "https://ppc.land/a", "third_party": True}, "https://partner.tiktokshop.com/doc"])
+    with pytest.raises(ConfigError, match=r"metrics.tiktok.x.source: not a tiktok page: https://ppc.land/a"):
+        pack(source="https://ppc.land/a")
+    with pytest.raises(ConfigError, match=r"sources\[0\]: a third-party page must be marked"):
+        pack(source="https://seller-us.tiktok.com/x", sources=["https://ppc.land/a"])
+    with pytest.raises(ConfigError, match="not a tiktok page"):
+        pack(source="https://tiktok.com.evil.example/x")
