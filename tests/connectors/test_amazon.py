@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -221,6 +222,8 @@ def test_sync_pages_to_the_end_and_keeps_the_cursor_two_minutes_behind(store, cl
     assert outcome.ok, outcome.error
     first, second = fake.calls
     assert first["includedData"] == "FULFILLMENT,PACKAGES,CANCELLATION" and first["maxResultsPerPage"] == "100"
+    # calls: pages only; items, packages and cancellations come inside each order (amazon.md, Calls)
+    assert not [c for c in responses.calls if re.search(r"/orders/[^/?]+/orders/[^/?]+", c.request.url)]
     assert first["lastUpdatedAfter"] == "2026-08-25T12:00:00Z"  # backfill_days = 90
     assert first["lastUpdatedBefore"] == "2026-11-23T11:57:00Z"  # never closer than 2 minutes to now
     assert "createdAfter" not in first and "paginationToken" not in first

@@ -158,6 +158,9 @@ def test_full_sync_pages_to_the_end_with_the_api_key_on_every_call(store, clock)
     assert outcome.ok, outcome.error
     receipt_calls = [c for c in fake.calls if "min_last_modified" in c]
     assert [c["offset"] for c in receipt_calls] == ["0", "100"]  # 100 + 50: paged to the end
+    # calls: pages only, no call per receipt (transactions and shipments come inside; etsy.md, Calls)
+    assert all(urlsplit(c.request.url).path.endswith(("/receipts", "/reviews", "/token", "/users/me"))
+               for c in responses.calls), [c.request.url for c in responses.calls]
     assert receipt_calls[0]["sort_on"] == "updated" and receipt_calls[0]["limit"] == "100"
     assert store.count("order", account="etsy-1") == 150
     assert store.count("rating", account="etsy-1") == 1

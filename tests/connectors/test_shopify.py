@@ -159,7 +159,7 @@ def test_pages_to_the_end_and_skips_test_orders(clock):
     page1 = fixture("orders__page1")["data"]["orders"]["nodes"]
     assert batches[0].cursor == max(datetime.fromisoformat(n["updatedAt"]) for n in page1).isoformat()
     assert batches[0].cursor <= batches[1].cursor <= batches[-1].cursor
-    first, second = (body_of(c) for c in responses.calls)
+    first, second = (body_of(c) for c in responses.calls)  # calls: one query per page (shopify.md, Calls)
     assert first["variables"]["after"] is None and first["variables"]["first"] == 3
     assert second["variables"]["after"] == fixture("orders__page1")["data"]["orders"]["pageInfo"]["endCursor"]
     assert first["variables"]["query"] == "updated_at:>='2026-09-24T12:00:00Z'"  # 60 days back

@@ -200,6 +200,8 @@ def test_full_sync_of_every_stream(store, clock):
     assert outcome.ok, outcome.error
     searches = [(p, q, b) for p, q, b in fake.calls if p == "/order/202309/orders/search"]
     assert [q.get("page_token") for _, q, _ in searches] == [None, "100"]  # paged to the end
+    # calls: pages only (lines, packages, cancellation facts come inside each order; tiktok-shop.md, Calls)
+    assert [p for p, _, _ in fake.calls if p.startswith("/order/")] == ["/order/202309/orders/search"] * 2
     assert searches[0][1]["sort_field"] == "update_time" and searches[0][1]["sort_order"] == "ASC"
     assert searches[0][2] == {"update_time_ge": now - 90 * 86400, "update_time_lt": now}
     assert store.count("order", account="tts-1") == 150

@@ -178,6 +178,8 @@ def test_pages_to_the_end_with_next_cursor_unchanged_and_both_ship_nodes(clock):
     assert len(orders) == 7
     assert [b.cursor for b in batches] == [None, None, None, clock.now().isoformat()]
     calls = [c for c in responses.calls if c.request.method == "GET"]
+    # pages only: lines, shipments, cancellations and refunds come inside each order (walmart.md, Calls)
+    assert len(calls) == 3 and all(urlsplit(c.request.url).path.endswith("/v3/orders") for c in calls)
     cursor = fixture("orders__page1")["list"]["meta"]["nextCursor"]
     assert calls[1].request.url == ORDERS + cursor  # appended exactly as Walmart sent it
     first = query(calls[0])
