@@ -161,3 +161,52 @@ def test_two_workers_sync_every_account_once_at_a_time_and_survive_a_kill_9(tmp_
                     p.join(5)
             store.close()
             hook.close()
+
+
+def test_two_concurrent_evaluations_of_one_account_queue_each_alert_once() -> None:
+    """Two workers evaluating the same account at the same moment (PostgreSQL, real threads): each change of
+    the alert (new warn, escalation to critical, resolved) is queued once, never by both."""
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from sellerguard.alerts.tables import OutboxRow
+    from sellerguard.clock import FixedClock
+    from sellerguard.config import parse_config
+    from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
+    from sellerguard.workers.jobs import Runtime, queue_alerts
+
+    def report(level: str) -> StatusReport:
+        metric = MetricStatus(id="amazon.odr", name="ODR", value=0.02, numerator=20, denominator=1000,
+                              window_days=60, threshold=0.01, comparator="<", level=level, source="https://x.test")
+        return StatusReport(as_of=now, accounts=[AccountStatus(marketplace="amazon", account="a1", level=level,
+                                                               metrics=[metric], deadlines=[])])
+
+    config = parse_config({"accounts": [{"id": "a1", "marketplace": "amazon"}],
+                           "notify": [{"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/never"}]})
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with pg_schema_url("wk") as url:
+        store = Store(url)
+        try:
+            runtimes = [Runtime(config, store, FixedClock(now)) for _ in range(2)]
+            for step, level in enumerate(("warn", "critical", "ok")):
+                at = now + timedelta(minutes=step)
+                start = threading.Barrier(2)
+                queued: list[int] = []
+
+                def evaluate(rt: Runtime, level: str = level, at: datetime = at, start: Any = start,
+                             queued: list[int] = queued) -> None:
+                    start.wait()
+                    queued.append(queue_alerts(rt, report(level), at))
+
+                threads = [threading.Thread(target=evaluate, args=(rt,)) for rt in runtimes]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(30)
+                assert sorted(queued) == [0, 1], f"{level}: {queued}"
+            with store.session() as session:
+                rows = session.exec(select(OutboxRow).order_by(OutboxRow.id)).all()  # type: ignore[arg-type]
+            assert len(rows) == 3  # one webhook document per change (the later ones fold the waiting earlier ones)
+        finally:
+            store.close()

@@ -34,7 +34,7 @@ def command(ctx: Ctx, concurrency: int, stalled_after: float, name: str | None, 
     from sellerguard.clock import SystemClock
     from sellerguard.logs import configure_logging
     from sellerguard.workers import schema
-    from sellerguard.workers.jobs import Runtime
+    from sellerguard.workers.jobs import Runtime, size_pool
     from sellerguard.workers.run import WorkerOptions, serve
 
     handler = configure_logging(log_format, log_level)  # type: ignore[arg-type]
@@ -45,6 +45,7 @@ def command(ctx: Ctx, concurrency: int, stalled_after: float, name: str | None, 
     config = ctx.sync_config
     store = ctx.store
     schema.ensure(store)  # PostgreSQL only, with procrastinate installed: one clear line otherwise
+    size_pool(store, concurrency)
     runtime = Runtime(config, store, SystemClock())
     logging.getLogger("sellerguard.workers").info(
         "worker %s: %d account(s) in the config, concurrency %d", name or f"{socket.gethostname()}:{os.getpid()}",

@@ -79,7 +79,12 @@ def make_app(url: str, runtime: Runtime | None = None, *, pool_max: int = 4) -> 
         rt = need()
         log.info("%s: job %s started on worker %s (attempt %d)", account, context.job.id, context.worker_name,
                  context.job.attempts + 1)
-        run = run_account(rt, account, attempts=context.job.attempts, should_stop=context.should_abort)
+        try:
+            run = run_account(rt, account, attempts=context.job.attempts, should_stop=context.should_abort)
+        except Exception as exc:  # the evaluation or the store failed (a sync never raises): retried with backoff
+            log.warning("%s: job failed: %s: %s; retried with backoff", account, type(exc).__name__,
+                        str(exc).split("\n", 1)[0][:300], exc_info=log.isEnabledFor(logging.DEBUG))
+            raise
         if run is None:
             return "no such enabled account"
         if run.retry_in is not None:

@@ -18,6 +18,7 @@ import requests
 
 from sellerguard.clock import Clock, FixedClock
 from sellerguard.config import AccountConfig, Config
+from sellerguard.rules.report import StatusReport
 from sellerguard.store import Store
 
 log = logging.getLogger(__name__)
@@ -131,19 +132,54 @@ def run_account(rt: Runtime, account_id: str, *, attempts: int = 0,
 
 def evaluate(rt: Runtime, acc: AccountConfig) -> int:
     """Evaluate one account and queue its alerts (``alerts.pipeline``), then deliver what is due; returns the
-    number of messages queued."""
+    number of messages queued.
+
+    Alerts once: the decision (read alert state, decide, write state + outbox) runs under a store lock per target
+    (a PostgreSQL advisory lock), so two workers evaluating at the same moment take turns: the second reads what
+    the first committed. Without it both could read "warn", both queue the escalation to "critical", and the
+    per-target rate cap and held-items row would race (tests/test_workers.py).
+    """
     from sellerguard.alerts import outbox
-    from sellerguard.alerts.pipeline import process_report
     from sellerguard.status import build_status
 
     now = rt.clock.now()
     report = build_status(rt.config, rt.store, FixedClock(now), accounts=(acc.id,))
-    result = process_report(rt.store, rt.config, report, now=now)
-    queued = sum(result.queued.values())
+    queued = queue_alerts(rt, report, now)
     if queued:
         outbox.flush(rt.store, rt.config, clock=rt.clock, sleep=rt.sleep, http=rt.http,
                      should_stop=rt.stop.is_set, last_sent=rt.last_sent)
     return queued
+
+
+def queue_alerts(rt: Runtime, report: StatusReport, now: datetime) -> int:
+    """``process_report`` under the per-target locks (see ``evaluate``); returns the messages queued."""
+    from contextlib import ExitStack
+
+    from sellerguard.alerts.pipeline import process_report
+
+    with ExitStack() as locks:
+        for name in sorted({t.name for t in rt.config.notify}):  # one order everywhere: no deadlock
+            locks.enter_context(rt.store.lock(f"alerts:{name}"))
+        result = process_report(rt.store, rt.config, report, now=now)
+    return sum(result.queued.values())
+
+
+def size_pool(store: Store, jobs: int) -> None:
+    """Give the store's connection pool room for ``jobs`` account jobs at once (PostgreSQL).
+
+    Each running sync holds one connection for its account lock, plus short ones for writes, rate buckets and
+    the alert locks; SQLAlchemy's default pool (5 + 10 overflow) made the ninth job wait 30 s and fail. The
+    engine is made again with the store's own connect hook (``jit = off``).
+    """
+    from sqlalchemy import event
+    from sqlmodel import create_engine
+
+    from sellerguard.store import db
+
+    old = store.engine
+    store.engine = create_engine(store.url, pool_pre_ping=True, pool_size=jobs + 2, max_overflow=jobs + 2)
+    event.listen(store.engine, "connect", db._postgres_settings)
+    old.dispose()
 
 
 def deliver(rt: Runtime, *, prune_before: datetime | None = None) -> None:

@@ -48,7 +48,7 @@ async def _main(url: str, rt: Runtime, opts: WorkerOptions) -> None:
 
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(max_workers=opts.concurrency + 2, thread_name_prefix="sg-job"))
-    app = make_app(url, rt, pool_max=opts.concurrency + 3)
+    app = make_app(url, rt, pool_max=4)  # fetch/finish, heartbeat, listener, deferrals
     async with app.open_async():
         if opts.plan_at_start:
             await sync_to_async(plan, thread_sensitive=False)(app, rt)
