@@ -1,14 +1,17 @@
 #!/usr/bin/env python
 """Every performance comparison of issue 21, side by side in one process tree, printed as ratios.
 
-Usage: .venv/bin/python bench/run.py [--orders 20000] [--accounts 4] [--days 120] [--ingest-orders 2000]
+Usage: .venv/bin/python bench/run.py [--orders 20000] [--accounts 4] [--days 120] [--ingest-orders 20000]
+                                     [--fulfilled 0.1] [--ingest-runs 1] [--dlt-python PATH]
                                      [--pandas-python PATH] [--pg-url URL] [--skip ingest,status,pg]
 
 The small defaults run in about two minutes on 2 cores (plus about a minute building the data sets once). Comparisons:
 
-- ingest: the eBay connector syncing ``--ingest-orders`` orders from the loopback sandbox (a child process) vs a
-  bare ``requests`` loop fetching and parsing the same ``getOrders`` pages (limit 200); orders/s and HTTP requests.
-  dlt ``rest_api`` is not run (see docs/performance.md).
+- ingest: bench/ebay_pages.py serves ``--ingest-orders`` eBay orders in pages of 200 on loopback (a child
+  process; ``--fulfilled`` of them list fulfillments); each contender runs in its own process
+  (bench/ingest_contenders.py): the eBay connector's orders sync into SQLite, a bare ``requests`` loop fetching
+  and parsing the pages, and dlt ``rest_api`` into duckdb (when ``--dlt-python`` or this interpreter has the
+  ``bench`` extra). Printed: orders/s, requests by kind, peak RSS, and the ratios.
 - status: ``build_status`` in process on ``--orders`` orders over ``--days`` days vs a hand-written SQL anchor that
   reads the same 90-day order windows through a covering index, and vs pandas (window read + groupby) when
   ``--pandas-python`` names an interpreter with pandas (the bench's own optional install, never a dependency).
@@ -23,14 +26,17 @@ from __future__ import annotations
 
 import argparse
 import importlib.machinery
+import json
 import multiprocessing
 import os
 import statistics
 import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,88 +57,69 @@ def median_time(fn: Callable[[], Any], runs: int = 5) -> float:
 
 # --- ingest ---------------------------------------------------------------------------------------------------
 
-def _serve(orders: int, conn: Any) -> None:  # child process: world + sandbox until the parent says stop
-    from sellerguard.sandbox import Sandbox, World
-
-    per_day = -(-orders // 90)
-    world = World(datetime.now(UTC), accounts=[("ebay-bench", "ebay", "healthy", "EBAY_US", "USD", per_day, 0.0)])
-    with Sandbox(world) as box:
-        conn.send((box.base_url("ebay"), len(world.accounts["ebay-bench"].orders)))
-        conn.recv()
-
-
-def _count_requests() -> list[int]:
-    import requests
-
-    counter = [0]
-    send = requests.Session.send
-
-    def counting(self: Any, *a: Any, **kw: Any) -> Any:
-        counter[0] += 1
-        return send(self, *a, **kw)
-
-    requests.Session.send = counting  # type: ignore[method-assign]
-    return counter
+def _contender(python: str, kind: str, base_url: str, workdir: Path) -> dict[str, Any]:
+    """One contender in its own process (bench/ingest_contenders.py): {"orders", "seconds", "peak_mb"}."""
+    out = subprocess.run([python, str(ROOT / "bench" / "ingest_contenders.py"), kind, base_url, str(workdir)],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise SystemExit(f"ingest contender {kind} failed: {last}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench_ingest(orders: int) -> None:
-    import base64
+def _requests(base_url: str) -> dict[str, int]:
+    """Requests the page server answered since the last look, by kind (pages, details, other)."""
+    with urllib.request.urlopen(f"{base_url}/_stats") as answer:
+        return json.loads(answer.read())
 
-    import requests
 
-    from sellerguard.config import parse_config
-    from sellerguard.connectors import ebay
-    from sellerguard.sandbox.ebay import CLIENT, SCOPE
-    from sellerguard.store import Store
-    from sellerguard.sync import sync_accounts
+def _has_dlt(python: str) -> bool:
+    return subprocess.run([python, "-c", "import dlt, duckdb"], capture_output=True, check=False).returncode == 0
 
+
+def bench_ingest(orders: int, fulfilled: float, runs: int, dlt_python: str | None) -> None:
+    """sellerguard's eBay orders sync vs a bare requests loop vs dlt rest_api, on bench/ebay_pages.py's server."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import ebay_pages
+
+    dlt_python = dlt_python or sys.executable
+    kinds = [("bare", sys.executable), ("sellerguard", sys.executable)]
+    if _has_dlt(dlt_python):
+        kinds.append(("dlt", dlt_python))
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(orders, child), daemon=True)
+    proc = ctx.Process(target=ebay_pages.serve, args=(orders, fulfilled, child), daemon=True)
     proc.start()
     base_url, world_orders = parent.recv()
-    counter = _count_requests()
+    results: dict[str, list[dict[str, Any]]] = {k: [] for k, _ in kinds}
     try:
-        # bare loop: a token, then every getOrders page (limit 200), each parsed
-        session = requests.Session()
-        start = time.perf_counter()
-        basic = base64.b64encode(f"{CLIENT[0]}:{CLIENT[1]}".encode()).decode()
-        token = session.post(f"{base_url}/identity/v1/oauth2/token", headers={"Authorization": f"Basic {basic}"},
-                             data={"grant_type": "refresh_token", "refresh_token": "v^1.1#sbx-ebay-bench",
-                                   "scope": SCOPE + "sell.fulfillment"}).json()["access_token"]
-        seen, offset, before = 0, 0, counter[0]
-        while True:
-            page = session.get(f"{base_url}{ebay.ORDERS}", params={"limit": 200, "offset": offset},
-                               headers={"Authorization": f"Bearer {token}"}).json()
-            seen += len(page["orders"])
-            if "next" not in page:
-                break
-            offset += 200
-        bare_s, bare_calls = time.perf_counter() - start, counter[0] - before
-
-        OUT.mkdir(parents=True, exist_ok=True)
-        db = OUT / "run-ingest.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        store = Store(f"sqlite:///{db}")
-        config = parse_config({"accounts": [ebay.sandbox_account(base_url, "ebay-bench")]}, where="bench")
-        before = counter[0]
-        start = time.perf_counter()
-        [outcome] = sync_accounts(config, store, sleep=lambda s: None, accounts=["ebay-bench"])
-        sync_s, sync_calls = time.perf_counter() - start, counter[0] - before
-        stored = store.count("order", account="ebay-bench")
-        store.close()
+        _requests(base_url)
+        for _ in range(runs):  # interleaved: the machine's load drifts
+            for kind, python in kinds:
+                result = _contender(python, kind, base_url, OUT / "ingest")
+                result["requests"] = _requests(base_url)
+                results[kind].append(result)
     finally:
         parent.send("stop")
         proc.join(10)
-    if not outcome.ok:
-        raise SystemExit(f"sync failed: {outcome.error}")
-    print(f"ingest, eBay, {world_orders:,} orders in the sandbox (loopback):")
-    print(f"  bare requests loop   {seen / bare_s:10,.0f} orders/s  {bare_calls:7,} requests (pages only)")
-    print(f"  sellerguard sync     {stored / sync_s:10,.0f} orders/s  {sync_calls:7,} requests (every stream, "
-          f"{outcome.records:,} records)")
-    print(f"  ratio sync/bare      {(stored / sync_s) / (seen / bare_s):10.2f}    (goal >= 0.33)")
-    print("  dlt rest_api         skipped (not installed; see docs/performance.md)")
+    needed = int(world_orders * fulfilled)  # orders with fulfillmentHrefs (ebay_pages.World spreads them evenly)
+    pages = -(-world_orders // 200)
+    print(f"ingest, eBay-shaped page server (bench/ebay_pages.py), {world_orders:,} orders in pages of 200 on loopback,"
+          f" {needed:,} of them with fulfillments ({fulfilled:.0%}); median of {runs} interleaved run(s):")
+    rate = {}
+    for kind, _ in kinds:
+        rows = results[kind]
+        rate[kind] = statistics.median(r["orders"] / r["seconds"] for r in rows)
+        req, peak = rows[-1]["requests"], max(r["peak_mb"] for r in rows)
+        print(f"  {kind:<12} {rate[kind]:10,.0f} orders/s  {rows[-1]['orders']:9,} stored  requests: "
+              f"{req['pages']:,} pages + {req['details']:,} per-order  peak RSS {peak:6.0f} MB")
+    print(f"  requests needed: {pages:,} pages (+1 catch-up page for the connector) + {needed:,} shipping_fulfillment")
+    print(f"  ratio sellerguard/bare   {rate['sellerguard'] / rate['bare']:8.2f}x   (goal >= 0.33)")
+    if "dlt" in rate:
+        print(f"  ratio sellerguard/dlt    {rate['sellerguard'] / rate['dlt']:8.2f}x   (goal >= 4)")
+    else:
+        print(f"  dlt rest_api             skipped: {dlt_python} cannot import dlt and duckdb"
+              " (pip install -e '.[bench]', or pass --dlt-python)")
 
 
 # --- status ---------------------------------------------------------------------------------------------------
@@ -332,7 +319,11 @@ def main() -> None:
     p.add_argument("--orders", type=int, default=20_000, help="orders of the 1x status data set")
     p.add_argument("--accounts", type=int, default=4)
     p.add_argument("--days", type=int, default=120, help="history of the 1x data set (10x: ten times the days)")
-    p.add_argument("--ingest-orders", type=int, default=2_000)
+    p.add_argument("--ingest-orders", type=int, default=20_000, help="orders the eBay page server holds")
+    p.add_argument("--fulfilled", type=float, default=0.1,
+                   help="share of those orders with fulfillmentHrefs (each needs one shipping_fulfillment call)")
+    p.add_argument("--ingest-runs", type=int, default=1, help="interleaved runs per contender (median)")
+    p.add_argument("--dlt-python", help="an interpreter with the bench extra (dlt, duckdb); default: this one")
     p.add_argument("--pandas-python", help="an interpreter with pandas installed (optional anchor)")
     p.add_argument("--pg-url", default=PG_URL)
     p.add_argument("--skip", default="", help="comma-separated: ingest, status, history, pg")
@@ -340,7 +331,7 @@ def main() -> None:
     skip = set(filter(None, a.skip.split(",")))
     started = time.perf_counter()
     if "ingest" not in skip:
-        bench_ingest(a.ingest_orders)
+        bench_ingest(a.ingest_orders, a.fulfilled, a.ingest_runs, a.dlt_python)
     if "status" not in skip:
         bench_status(a, skip)
     print(f"(whole run {time.perf_counter() - started:.0f} s)")

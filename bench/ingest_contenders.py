@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""One ingest contender, run by bench/run.py in its own process against bench/ebay_pages.py's page server.
+
+Usage: python bench/ingest_contenders.py {sellerguard,bare,dlt} BASE_URL WORKDIR
+
+Prints one JSON line: ``{"orders": stored or parsed, "seconds": wall time of the ingest, "peak_mb": peak RSS of
+this process}``. The clock starts after the imports (each contender's start-up is not what is compared).
+
+- ``sellerguard``: the eBay connector's ``orders`` stream into a new SQLite store (``sync_account``; no pacing:
+  loopback) -- pages, the per-order calls it decides it needs, normalize, write.
+- ``bare``: a ``requests`` session fetching and parsing every getOrders page (limit 200): the loopback ceiling.
+- ``dlt``: dlt's ``rest_api`` source (offset paginator, limit 200, ``orders`` selector) into duckdb; needs
+  ``pip install -e '.[bench]'`` in the interpreter running this file (bench/run.py ``--dlt-python``).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ORDERS = "/sell/fulfillment/v1/order"
+
+
+def window() -> str:
+    now = datetime.now(UTC)
+    fmt = "%Y-%m-%dT%H:%M:%S.000Z"
+    return f"creationdate:[{(now - timedelta(days=91)).strftime(fmt)}..{now.strftime(fmt)}]"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def sellerguard(base_url: str, workdir: Path) -> tuple[int, float]:
+    import cryptography.fernet  # noqa: F401  (one-time start-up, before the clock: tokens are sealed at rest)
+    import pycountry
+
+    from sellerguard.config import parse_config
+    from sellerguard.connectors import ebay, ebay_normalize  # noqa: F401
+    from sellerguard.store import Store
+    from sellerguard.sync import sync_account
+
+    pycountry.countries.get(alpha_2="US"), pycountry.currencies.get(alpha_3="USD")  # loads its tables once
+
+    db = workdir / "sellerguard.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    store = Store(f"sqlite:///{db}")
+    [acc] = parse_config({"accounts": [ebay.sandbox_account(base_url, "ebay-bench")]}, where="bench").accounts
+    start = time.perf_counter()
+    outcome = sync_account(acc, store, sleep=lambda s: None, streams=["orders"])
+    seconds = time.perf_counter() - start
+    if not outcome.ok:
+        raise SystemExit(f"sync failed: {outcome.error}")
+    stored = store.count("order", account="ebay-bench")
+    store.close()
+    return stored, seconds
+
+
+def bare(base_url: str, workdir: Path) -> tuple[int, float]:
+    import requests
+
+    session = requests.Session()
+    start = time.perf_counter()
+    token = session.post(f"{base_url}/identity/v1/oauth2/token",
+                         data={"grant_type": "refresh_token", "refresh_token": "x"}).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    seen, offset, crit = 0, 0, window()
+    while True:
+        page = session.get(f"{base_url}{ORDERS}", params={"filter": crit, "limit": 200, "offset": offset},
+                           headers=headers).json()
+        seen += len(page["orders"])
+        if "next" not in page:
+            break
+        offset += 200
+    return seen, time.perf_counter() - start
+
+
+def dlt_rest_api(base_url: str, workdir: Path) -> tuple[int, float]:
+    import dlt
+    import duckdb
+    from dlt.sources.rest_api import rest_api_source
+
+    db = workdir / "dlt.duckdb"
+    db.unlink(missing_ok=True)
+    start = time.perf_counter()
+    source = rest_api_source({
+        "client": {
+            "base_url": base_url,
+            "auth": {"type": "bearer", "token": "v^1.1#i^1#bench-token"},
+            "paginator": {"type": "offset", "limit": 200, "offset_param": "offset", "limit_param": "limit",
+                          "total_path": "total"},
+        },
+        "resources": [{"name": "orders", "primary_key": "order_id", "write_disposition": "merge",
+                       "endpoint": {"path": ORDERS.lstrip("/"), "params": {"filter": window()},
+                                    "data_selector": "orders"}}],
+    })
+    pipeline = dlt.pipeline(pipeline_name="ebay_bench", destination=dlt.destinations.duckdb(str(db)),
+                            dataset_name="ebay", pipelines_dir=str(workdir / "dlt-pipelines"))
+    pipeline.run(source)
+    seconds = time.perf_counter() - start
+    with duckdb.connect(str(db)) as con:
+        stored = con.execute("SELECT count(*) FROM ebay.orders").fetchone()[0]
+    return int(stored), seconds
+
+
+def main() -> None:
+    kind, base_url, workdir = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = {"sellerguard": sellerguard, "bare": bare, "dlt": dlt_rest_api}[kind]
+    orders, seconds = run(base_url, workdir)
+    print(json.dumps({"orders": orders, "seconds": seconds, "peak_mb": peak_mb()}))
+
+
+if __name__ == "__main__":
+    main()
