@@ -210,3 +210,31 @@ def test_two_concurrent_evaluations_of_one_account_queue_each_alert_once() -> No
             assert len(rows) == 3  # one webhook document per change (the later ones fold the waiting earlier ones)
         finally:
             store.close()
+
+
+def _take_tokens(url: str, start: Any, out: Any, n: int) -> None:  # a forked worker process
+    from sellerguard.sync import StoreBuckets
+
+    store = Store(url, migrate=False)
+    buckets = StoreBuckets(store, "acc-1")
+    at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    start.wait()
+    out.put([buckets.take("acc-1:etsy:api", 2.0, 3.0, at) for _ in range(n)])
+    store.close()
+
+
+def test_workers_in_three_processes_spend_one_rate_bucket_together() -> None:
+    """Quotas across machines: three processes take 20 tokens each at the same instant from one store-shared
+    bucket (2/s, burst 3). Every token is reserved once: the k-th waits (k - 3) / 2 s, so together they never
+    exceed the limit (a lost update would hand two processes the same slot)."""
+    ctx = multiprocessing.get_context("fork")
+    with pg_schema_url("wk") as url:
+        Store(url).close()
+        start, out = ctx.Barrier(3), ctx.Queue()
+        procs = [ctx.Process(target=_take_tokens, args=(url, start, out, 20)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        waits = sorted(w for _ in procs for w in out.get(timeout=60))
+        for p in procs:
+            p.join(10)
+    assert waits == pytest.approx([max(0, k - 3) / 2 for k in range(1, 61)])
