@@ -4,7 +4,14 @@ A calendar lives in rules/calendars/<name>.toml::
 
     timezone = "Europe/Amsterdam"
     weekend = ["sat", "sun"]
-    holidays = ["2026-12-25", "2026-12-26"]
+    country = "NL"                 # public holidays from the `holidays` library, any year it covers
+    holidays = ["2026-12-24"]      # local additions (one-off days)
+    yearly = ["05-05"]             # local additions every year (MM-DD)
+    not_holidays = ["2026-04-03"]  # library days that do not count here
+
+Without ``country`` the ``holidays`` list is the whole data. A day in a year the data does not cover (outside
+the library's years for the country, or outside the listed years) logs a warning once per calendar and year:
+only weekends are skipped there, so deadlines may come a holiday early.
 
 Business time is counted on whole local business days (00:00-24:00 local time), so "24 business hours" from
 Friday 15:00 ends on Monday 15:00. Days are walked in local time and measured in UTC, so DST days count
@@ -13,9 +20,11 @@ their real length.
 
 from __future__ import annotations
 
+import logging
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +32,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sellerguard.errors import ConfigError
 
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+log = logging.getLogger("sellerguard.rules.calendars")
+_WARNED: set[tuple[str, int]] = set()
+
+
+@lru_cache(maxsize=256)
+def country_holidays(country: str, year: int) -> frozenset[date]:
+    """Public holidays of ``country`` (ISO 3166 alpha-2) in ``year``, from the ``holidays`` library."""
+    import holidays
+
+    return frozenset(holidays.country_holidays(country, years=year))
+
+
+@lru_cache(maxsize=64)
+def country_years(country: str) -> tuple[int, int]:
+    """The years the ``holidays`` library has rules for ``country``."""
+    import holidays
+
+    found = holidays.country_holidays(country)
+    return int(getattr(found, "start_year", 1900)), int(getattr(found, "end_year", 2100))
 
 
 @dataclass(frozen=True)
@@ -30,10 +58,33 @@ class BusinessCalendar:
     name: str
     tz: ZoneInfo
     weekend: frozenset[int]  # date.weekday() numbers
-    holidays: frozenset[date]
+    holidays: frozenset[date]  # one-off days (the whole data when there is no country)
+    country: str | None = None
+    yearly: frozenset[tuple[int, int]] = field(default_factory=frozenset)  # (month, day) every year
+    not_holidays: frozenset[date] = field(default_factory=frozenset)
+
+    @cached_property
+    def years(self) -> tuple[int, int] | None:
+        """First and last year with holiday data; None when the calendar has none (weekdays only)."""
+        if self.country:
+            return country_years(self.country)
+        if self.holidays:
+            return min(d.year for d in self.holidays), max(d.year for d in self.holidays)
+        return None
+
+    def is_holiday(self, day: date) -> bool:
+        years = self.years
+        if years is not None and not years[0] <= day.year <= years[1] and (self.name, day.year) not in _WARNED:
+            _WARNED.add((self.name, day.year))
+            log.warning("calendar %s has no public holidays for %d (data covers %d-%d): only weekends are skipped,"
+                        " so business-time deadlines may fall on a holiday", self.name, day.year, *years)
+        if day in self.holidays or (day.month, day.day) in self.yearly:
+            return True
+        return bool(self.country) and day not in self.not_holidays and \
+            day in country_holidays(self.country, day.year)  # type: ignore[arg-type]
 
     def is_business_day(self, day: date) -> bool:
-        return day.weekday() not in self.weekend and day not in self.holidays
+        return day.weekday() not in self.weekend and not self.is_holiday(day)
 
     def _midnight_after(self, local: datetime) -> datetime:
         return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.tz)
@@ -76,13 +127,33 @@ def parse_calendar(name: str, data: dict[str, object], where: str) -> BusinessCa
     weekend = frozenset(_DAYS[str(d).lower()] for d in weekend_raw)
     if len(weekend) == 7:
         raise ConfigError("a calendar needs at least one business day", where=f"{where}:weekend")
-    holidays: set[date] = set()
-    for i, raw in enumerate(data.get("holidays", []) or []):  # type: ignore[union-attr]
+    country = data.get("country")
+    if country is not None:
+        import holidays as library
+
+        if str(country).upper() not in library.list_supported_countries():
+            raise ConfigError(f"unknown country '{country}' (an ISO 3166 code the holidays library supports)",
+                              where=f"{where}:country")
+        country = str(country).upper()
+    yearly: set[tuple[int, int]] = set()
+    for i, raw in enumerate(data.get("yearly", []) or []):  # type: ignore[union-attr]
         try:
-            holidays.add(raw if isinstance(raw, date) else date.fromisoformat(str(raw)))
+            day = date.fromisoformat(f"2000-{raw}")  # a leap year: 02-29 is allowed
         except ValueError:
-            raise ConfigError(f"not a date: {raw!r}", where=f"{where}:holidays[{i}]") from None
-    return BusinessCalendar(name, tz, weekend, frozenset(holidays))
+            raise ConfigError(f"not a MM-DD day: {raw!r}", where=f"{where}:yearly[{i}]") from None
+        yearly.add((day.month, day.day))
+    return BusinessCalendar(name, tz, weekend, _dates(data, "holidays", where), country, frozenset(yearly),
+                            _dates(data, "not_holidays", where))
+
+
+def _dates(data: dict[str, object], key: str, where: str) -> frozenset[date]:
+    found: set[date] = set()
+    for i, raw in enumerate(data.get(key, []) or []):  # type: ignore[union-attr]
+        try:
+            found.add(raw if isinstance(raw, date) else date.fromisoformat(str(raw)))
+        except ValueError:
+            raise ConfigError(f"not a date: {raw!r}", where=f"{where}:{key}[{i}]") from None
+    return frozenset(found)
 
 
 def load_calendar(name: str, directory: Path | None = None) -> BusinessCalendar:

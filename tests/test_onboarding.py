@@ -236,3 +236,27 @@ def test_pack_sources_are_the_marketplaces_own_pages_third_party_ones_marked():
         pack(source="https://seller-us.tiktok.com/x", sources=["https://ppc.land/a"])
     with pytest.raises(ConfigError, match="not a tiktok page"):
         pack(source="https://tiktok.com.evil.example/x")
+
+
+def test_public_holidays_come_from_the_library_with_local_overrides_and_warn_outside_the_data(caplog):
+    from datetime import date
+
+    from sellerguard.rules.calendars import load_calendar, parse_calendar
+
+    nl = load_calendar("nl")
+    assert not nl.is_business_day(date(2031, 12, 25)) and not nl.is_business_day(date(2040, 4, 27))  # no end
+    assert not nl.is_business_day(date(2031, 5, 5))  # the local yearly addition
+    assert nl.is_business_day(date(2031, 5, 6))
+    own = parse_calendar("t", {"country": "BE", "not_holidays": ["2031-11-11"], "holidays": ["2031-11-12"]}, "t")
+    assert own.is_business_day(date(2031, 11, 11)) and not own.is_business_day(date(2031, 11, 12))
+    with pytest.raises(ConfigError, match="unknown country 'XX'"):
+        parse_calendar("t", {"country": "XX"}, "t.toml")
+    listed = parse_calendar("listed", {"holidays": ["2026-12-25"]}, "t.toml")
+    with caplog.at_level("WARNING", logger="sellerguard.rules.calendars"):
+        assert listed.is_business_day(date(2026, 12, 24)) and not caplog.records
+        assert listed.is_business_day(date(2030, 12, 25))  # no data for 2030: only weekends are skipped
+        listed.is_business_day(date(2030, 12, 26))  # warned once per calendar and year
+        nl.is_business_day(date(2101, 1, 3))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2 and "calendar listed has no public holidays for 2030 (data covers 2026-2026)" in \
+        warnings[0] and "calendar nl has no public holidays for 2101" in warnings[1]
