@@ -180,6 +180,34 @@ def test_orders_one_day_at_a_time_to_the_last_page(store, clock):
 
 
 @responses.activate
+def test_call_count_backfill_and_incremental(store, clock):
+    """docs/connectors/bol.md, Limits: a backfill of D days with N orders takes one list page per day (plus one per
+    50 orders) and N detail reads; re-reading a day (the cursor's, every sync) reads only the orders that changed
+    since they were stored."""
+    seen: list = []
+    mock_token(responses)
+    mock_orders(responses, seen, {"2026-11-21"})
+    details = lambda: [c for c in responses.calls if "/retailer/orders/" in c.request.url]  # noqa: E731
+    acc = account(options={"backfill_days": 3})
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(seen) == 3 and len(details()) == 2
+    store.write([], {("bol-nl", "orders"): "2026-11-21"})  # that day listed again, both orders unchanged
+    seen.clear()
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(seen) == 3 and len(details()) == 2  # pages only
+    store.write([], {("bol-nl", "orders"): "2026-11-21"})
+    listed, detail = load("orders_page1.json"), load("order_1043965710.json")
+    for body in (listed["orders"][1], detail):  # one order changed later that day
+        body["orderItems"][0]["latestChangedDateTime"] = "2026-11-21T19:00:00+01:00"
+    responses.replace(responses.GET, f"{API}/retailer/orders/1043965710", json=detail, content_type=MEDIA)
+    responses.remove(responses.GET, f"{API}/retailer/orders")
+    responses.add_callback(responses.GET, f"{API}/retailer/orders", callback=lambda r: (
+        200, {}, json.dumps(listed) if query(r)["latest-change-date"] == "2026-11-21" else "{}"))
+    assert sync_account(acc, store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert [c.request.url.rsplit("/", 1)[-1] for c in details()[2:]] == ["1043965710"]
+
+
+@responses.activate
 def test_rerun_starts_at_the_cursor_day(store, clock):
     seen: list = []
     mock_token(responses)
