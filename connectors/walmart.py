@@ -4,7 +4,8 @@ Auth is a client-credentials token (15 minutes) sent as ``WM_SEC.ACCESS_TOKEN`` 
 ``WM_QOS.CORRELATION_ID`` and ``WM_SVC.NAME`` on every call; it is cached and renewed a minute before it runs out.
 Orders are read incrementally by last-modified time, once per ship-node type (the API's default leaves WFS out),
 with ``nextCursor`` appended to the path exactly as Walmart sends it. Walmart keeps 180 days of orders.
-Normalization lives in ``walmart_normalize`` and the Seller Performance (Insights) summaries in ``walmart_insights``.
+Normalization lives in ``walmart_normalize``, the Seller Performance (Insights) summaries in ``walmart_insights``,
+Walmart's unpublished-item counts in ``walmart_unpublished``.
 Facts and sources: docs/connectors/walmart.md.
 """
 
@@ -23,6 +24,7 @@ from typing import Any, Literal
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from sellerguard.connectors import walmart_unpublished as unpublished
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.connectors.walmart_insights import INSIGHTS, parse_summary
 from sellerguard.connectors.walmart_normalize import (
@@ -148,6 +150,7 @@ def make_client(ctx: SyncContext, opts: Options | None = None) -> HttpClient:
                       expired=EXPIRED)
     for path, *_ in INSIGHTS:
         http.limit(f"insights:{path}", rate=1 / 60, burst=1)  # 1 call per minute per seller and endpoint
+    http.limit("insights:unpublished", rate=1 / 60, burst=1)  # no published limit: paced like the summaries
     return http
 
 
@@ -489,7 +492,8 @@ def fetch_performance(ctx: SyncContext, cursor: str | None, http: HttpClient | N
             continue  # no data accumulated yet (new seller, too few orders); an empty 200 is a payload error
         body = http.json(response, endpoint)
         records.append(parse_summary(ctx.account.id, metric_id, endpoint, body, duration, rate_keys, now))
-    yield Batch(records, now.isoformat(), progress=len(INSIGHTS))
+    records += unpublished.fetch_counts(ctx.account.id, http, now)  # Walmart's unpublished items (issue 26)
+    yield Batch(records, now.isoformat(), progress=len(INSIGHTS) + 1)
 
 
 def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:

@@ -256,6 +256,19 @@ def register(sandbox: Sandbox) -> None:
         return Reply(200, {"meta": {"totalCount": len(rows), "limit": len(page), "nextCursor": cursor},
                            "returnOrders": [render_return(o) for o in page]})
 
+    @route(MARKETPLACE, "GET", r"/v3/insights/items/unpublished/counts")
+    @authed
+    def unpublished(req: Request, acc: WAccount) -> Reply:
+        """getUnpublishedItemCount: every seller has items past their own end date; a seller that is not healthy
+        also has items Walmart unpublished for its price rule (the reason codes of the spec's example)."""
+        if not req.arg("fromDate"):
+            return _error(400, "INVALID_REQUEST", "fromDate is required")
+        rows = [{"unpublishedCount": "12", "unpublishedValue": "240.0", "unpublishedReasonCode": "END_DATE"}]
+        if acc.profile != "healthy":
+            rows.append({"unpublishedCount": "4", "unpublishedValue": "187.6",
+                         "unpublishedReasonCode": "REASONABLE_PRICE_NOT_SATISFIED"})
+        return Reply(200, {"payload": rows})
+
     @route(MARKETPLACE, "GET", r"/v3/insights/performance/(?P<metric>[A-Za-z/]+)/summary")
     @authed
     def summary(req: Request, acc: WAccount) -> Reply:

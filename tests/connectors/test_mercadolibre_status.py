@@ -35,7 +35,10 @@ def test_no_status_is_not_reported_and_a_bad_allow_is_a_payload_error():
 
 
 def test_the_sandbox_blocks_listing_for_a_critical_seller_only():
-    world = World(NOW, scale=0.05)
+    from sellerguard.sandbox.world import DEFAULT_ACCOUNTS
+
+    two = [a for a in DEFAULT_ACCOUNTS if a[0] in ("mercadolibre-br", "bol-nl")]
+    world = World(NOW, scale=0.05, days=2, accounts=two)
     critical, healthy = world.accounts["mercadolibre-br"], world.accounts["bol-nl"]
     assert rows({"status": user_status(critical)})["list: rejected_by_regulations"] == "BLOCKED"
     assert set(rows({"status": user_status(healthy)}).values()) == {"ACTIVE", "ALLOWED"}

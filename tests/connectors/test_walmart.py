@@ -326,10 +326,11 @@ def test_performance_summaries_become_reported_metrics(clock):
     for path, *_ in walmart.INSIGHTS:
         if path not in ("otd", "cancellations"):
             responses.add(responses.GET, f"{perf}/{path}/summary", status=204)  # no data yet
+    responses.add(responses.GET, f"{BASE}/v3/insights/items/unpublished/counts", status=204)  # none unpublished
     ctx = context(clock)
     [batch] = list(walmart.fetch(ctx, "performance", None))
     metrics = {m.metric_id: m for m in batch.records if isinstance(m, ReportedMetric)}
-    assert set(metrics) == {"walmart.on_time_delivery_rate", "walmart.cancellation_rate"}
+    assert set(metrics) == {"walmart.on_time_delivery_rate", "walmart.cancellation_rate", "walmart.unpublished_items"}
     otd = metrics["walmart.on_time_delivery_rate"]
     assert otd.value == pytest.approx(0.962) and otd.status == "GREEN_UP"  # seller-accountable rate
     assert otd.window_end - otd.window_start == timedelta(days=30)
