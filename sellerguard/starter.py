@@ -31,7 +31,7 @@ horizon_days = 14            # how far ahead forecasts and deadlines look
 {accounts}
 # [[notify]]
 # name = "team"
-# type = "slack"                              # slack | webhook
+# type = "slack"                              # slack | webhook | email (sender, to, smtp: docs/alerts.md)
 # url = "env:SLACK_WEBHOOK_URL"
 # min_level = "warn"
 # quiet_hours = "22:00-07:00"
