@@ -730,11 +730,15 @@ def notify(ctx: Ctx, test_: bool, flush: bool, retry_failed: bool) -> None:
 @click.option("--seed", default=7, show_default=True, help="Seed of the generated world.")
 @click.option("--scale", default=1.0, show_default=True, callback=lambda _c, _p, v: _scale(v),
               help="Multiply every account's orders per day (above 0, at most 100).")
+@click.option("--accounts", "per_marketplace", type=click.IntRange(1, 100_000), metavar="N",
+              help="Serve N generated accounts on each marketplace (<marketplace>-00001 ...), generated at first "
+                   "request; default: the nine demo accounts.")
 @click.option("--write-config", type=click.Path(path_type=Path, dir_okay=False),
               help="Write a config pointing every connector at this sandbox, with its own [store] beside it.")
 @click.option("--force", is_flag=True, help="With --write-config: overwrite an existing file.")
 @handle_errors
-def sandbox(port: int, seed: int, scale: float, write_config: Path | None, force: bool) -> None:
+def sandbox(port: int, seed: int, scale: float, per_marketplace: int | None, write_config: Path | None,
+            force: bool) -> None:
     """Serve the built-in marketplace sandbox on 127.0.0.1 until interrupted."""
     import errno
     import socket
@@ -761,13 +765,20 @@ def sandbox(port: int, seed: int, scale: float, write_config: Path | None, force
                 probe.bind(("127.0.0.1", port))
         except OSError as exc:
             raise port_error(exc) from None
-    box = Sandbox(port=port, seed=seed, scale=scale)
+    world = None
+    if per_marketplace:
+        from sellerguard.clock import SystemClock
+        from sellerguard.sandbox.world import World
+
+        world = World.generated(SystemClock().now(), per_marketplace, seed=seed, scale=scale)
+    box = Sandbox(world, port=port, seed=seed, scale=scale)
     try:
         box.start()
     except OSError as exc:  # taken between the probe and now
         raise port_error(exc) from None
     try:
-        click.echo(f"Sandbox serving {', '.join(sorted(box.marketplaces))} at {box.url} (Ctrl-C to stop)")
+        click.echo(f"Sandbox serving {len(box.world.accounts)} accounts on {', '.join(sorted(box.marketplaces))} at "
+                   f"{box.url} (Ctrl-C to stop)")
         if write_config:
             write_config_file(box, write_config, force=True)
             click.echo(f"Wrote {write_config} (accounts sandbox-*, its own database beside it)")

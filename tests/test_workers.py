@@ -1,4 +1,5 @@
-"""Worker mode (issue 24) on the local PostgreSQL: two `sellerguard worker` processes, one killed -9 mid-job."""
+"""Worker mode (issue 24): two `sellerguard worker` processes on the local PostgreSQL, one killed -9 mid-job; alerts
+decided once under concurrent evaluations; one rate bucket shared by several processes; the sandbox at scale."""
 
 from __future__ import annotations
 
@@ -25,8 +26,6 @@ from sellerguard.sandbox import Sandbox, World
 from sellerguard.sandbox.truth import records
 from sellerguard.store import Store
 from sellerguard.workers import app as _preloaded  # noqa: F401  (the forked workers inherit it)
-
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 ACCOUNTS = [  # small, critical (alerts fire), on marketplaces whose first sync is short
     ("shopify-w", "shopify", "critical", "US", "USD", 2, 0.0),
@@ -90,6 +89,8 @@ def _wait(what: str, check: Any, timeout: float = 60.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 def test_two_workers_sync_every_account_once_at_a_time_and_survive_a_kill_9(tmp_path: Path) -> None:
     with pg_schema_url("wk") as url, Sandbox(World(datetime.now(UTC), accounts=ACCOUNTS, days=14)) as box:
         hook = Hook()
@@ -163,6 +164,7 @@ def test_two_workers_sync_every_account_once_at_a_time_and_survive_a_kill_9(tmp_
             hook.close()
 
 
+@pytest.mark.postgres
 def test_two_concurrent_evaluations_of_one_account_queue_each_alert_once() -> None:
     """Two workers evaluating the same account at the same moment (PostgreSQL, real threads): each change of
     the alert (new warn, escalation to critical, resolved) is queued once, never by both."""
@@ -223,6 +225,7 @@ def _take_tokens(url: str, start: Any, out: Any, n: int) -> None:  # a forked wo
     store.close()
 
 
+@pytest.mark.postgres
 def test_workers_in_three_processes_spend_one_rate_bucket_together() -> None:
     """Quotas across machines: three processes take 20 tokens each at the same instant from one store-shared
     bucket (2/s, burst 3). Every token is reserved once: the k-th waits (k - 3) / 2 s, so together they never
@@ -238,3 +241,30 @@ def test_workers_in_three_processes_spend_one_rate_bucket_together() -> None:
         for p in procs:
             p.join(10)
     assert waits == pytest.approx([max(0, k - 3) / 2 for k in range(1, 61)])
+
+
+def test_a_sandbox_world_of_thousands_of_accounts_lists_at_once_and_keeps_few_in_memory() -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    world = World.generated(now, 500, scale=0.1, keep=2)
+    assert len(world.accounts) == 4000 and len({a.marketplace for a in world.accounts.values()}) == 8
+    first = [o.id for o in world.accounts["etsy-00001"].orders]
+    for name in ("etsy-00002", "bol-00400", "amazon-00500"):
+        assert world.accounts[name].orders
+    assert sum(a._orders is not None for a in world.accounts.values()) == 2  # the rest were dropped
+    assert [o.id for o in world.accounts["etsy-00001"].orders] == first  # generated again, the same
+    touched = world.inject("bol-00400", "seller_cancel", 1, now)
+    for name in ("etsy-00003", "etsy-00004", "etsy-00005"):
+        assert world.accounts[name].orders
+    assert {o.id for o in world.accounts["bol-00400"].orders if o.cancel and o.cancel.at == now} == set(touched)
+
+
+def test_the_worker_refuses_a_sqlite_store_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+
+    config = tmp_path / "c.toml"
+    config.write_text('[[accounts]]\nid = "a"\nmarketplace = "etsy"\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "worker"])
+    assert result.exit_code == 3
+    assert "workers need a PostgreSQL store" in result.output and len(result.output.strip().splitlines()) == 1
