@@ -42,13 +42,15 @@ OUT = Path(__file__).resolve().parent / "out"
 SELLERGUARD = [sys.executable, "-m", "sellerguard"]
 
 
-def serve_sandbox(per_marketplace: int, scale: float, days: int, now: datetime, conn: Any) -> None:
+def serve_sandbox(per_marketplace: int, scale: float, days: int, now: datetime, marketplaces: tuple[str, ...],
+                  conn: Any) -> None:
     """The child: a sandbox of generated accounts, until the parent closes the pipe."""
     from sellerguard.demo import demo_accounts
     from sellerguard.sandbox import Sandbox
     from sellerguard.sandbox.world import World, generated_accounts
 
-    world = World(now, seed=7, scale=scale, days=days, accounts=generated_accounts(per_marketplace), keep=None)
+    world = World(now, seed=7, scale=scale, days=days, keep=None,
+                  accounts=generated_accounts(per_marketplace, marketplaces=marketplaces))
     with Sandbox(world) as box:
         conn.send(demo_accounts(box))
         conn.recv()
@@ -240,8 +242,8 @@ def expected_orders_missing(accounts: list[dict[str, Any]], stored: Counter, arg
     """Orders of the sandbox's truth not stored (a count per account: the ids are compared by tests/test_workers.py)."""
     from sellerguard.sandbox.world import World, generated_accounts
 
-    world = World(args.now, seed=7, scale=args.scale, days=args.days,
-                  accounts=generated_accounts(args.per_marketplace), keep=64)
+    world = World(args.now, seed=7, scale=args.scale, days=args.days, keep=64,
+                  accounts=generated_accounts(args.per_marketplace, marketplaces=args.marketplaces))
     missing = 0
     for acc in world.accounts.values():
         missing += max(0, len(acc.orders) - stored.get(acc.id, 0))
@@ -257,17 +259,21 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.25, help="orders per day multiplier (2..12 x scale)")
     parser.add_argument("--days", type=int, default=30, help="history per account")
     parser.add_argument("--stalled-after", type=float, default=10.0)
+    parser.add_argument("--marketplaces", default="amazon,ebay,walmart,etsy,tiktok,shopify,mercadolibre,bol",
+                        help="comma-separated (default: all eight)")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--admin-db", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--db", default="postgresql+psycopg://postgres@127.0.0.1:5432/sg_bench")
     args = parser.parse_args()
     args.now = datetime.now(UTC)
+    args.marketplaces = tuple(m for m in args.marketplaces.split(",") if m)
     ensure_database(args.admin_db, args.db.rsplit("/", 1)[1].split("?")[0])
     run_dir = OUT / f"workers-{args.now:%Y%m%dT%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
     parent, child = multiprocessing.Pipe()
     sandbox = multiprocessing.get_context("spawn").Process(
-        target=serve_sandbox, args=(args.per_marketplace, args.scale, args.days, args.now, child), daemon=True)
+        target=serve_sandbox, args=(args.per_marketplace, args.scale, args.days, args.now, args.marketplaces, child),
+        daemon=True)
     sandbox.start()
     accounts = parent.recv()
     print(f"sandbox: {len(accounts)} accounts; results in {run_dir}", flush=True)
