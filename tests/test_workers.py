@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -268,3 +269,26 @@ def test_the_worker_refuses_a_sqlite_store_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "worker"])
     assert result.exit_code == 3
     assert "workers need a PostgreSQL store" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_the_worker_template_unit_is_hardened_like_the_daemons() -> None:
+    import shutil
+
+    from test_deploy_hardening import REPO, unit_options
+
+    unit = REPO / "deploy" / "sellerguard-worker@.service"
+    options: dict[str, list[str]] = {}
+    for line in unit.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            options.setdefault(key, []).append(value)
+    daemon = unit_options()
+    hardening = [k for k in daemon if k.startswith(("Protect", "Private", "Restrict", "SystemCall", "Capability",
+                                                      "NoNew", "Memory", "UMask", "LockPersonality"))]
+    assert {k: options.get(k) for k in hardening} == {k: daemon[k] for k in hardening}
+    assert "worker" in options["ExecStart"][0] and "%i" in options["ExecStart"][0]
+    assert "deploy/sellerguard-worker@.service" in (REPO / "docs" / "deploy.md").read_text()
+    if shutil.which("systemd-analyze"):
+        out = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)], capture_output=True,
+                             text=True).stdout
+        assert float(out.rsplit("Overall exposure level for", 1)[1].split(":")[1].split()[0]) < 2.0
