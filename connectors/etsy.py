@@ -30,7 +30,7 @@ from sellerguard.connectors.etsy_normalize import MAX_ID, MIN_TS, bad, normalize
 from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, HttpClient
 from sellerguard.oauth import load_access, post_token, refresh_rotating, save_access, token_reply
-from sellerguard.paginate import walk
+from sellerguard.paginate import offset_walk
 from sellerguard.schema import Record
 
 MARKETPLACE = "etsy"
@@ -167,26 +167,24 @@ MAX_PAGES = 1000  # 100,000 receipts per list per run; a marketplace bug cannot 
 
 
 def _pages(http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[tuple[list[Any], int]]:
-    """Offset paging to the end over the shared guarded loop: yields (results, offset of the first result).
+    """Offset paging to the end (``paginate.offset_walk``): yields (results, offset of the first result).
 
-    A body without ``results`` is a payload error (never "no receipts"); the same page twice (``offset``
-    ignored) is a payload error and after MAX_PAGES pages the run stops, saying where (``paginate.walk``).
+    A body without ``results`` is a payload error (never "no receipts"); a short page while ``count`` says more
+    remain is not the end; the same page twice (``offset`` ignored) is a payload error and after MAX_PAGES pages
+    the run stops, saying where.
     """
     where = f"GET {path}"
 
-    def fetch(offset: int | None) -> tuple[list[Any], int | None]:
-        at = offset or 0
-        body = http.get_json(path, params={**params, "limit": PAGE, "offset": at}, bucket="api")
+    def fetch(at: int, limit: int) -> tuple[list[Any], int | None]:
+        body = http.get_json(path, params={**params, "limit": limit, "offset": at}, bucket="api")
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise bad(where, "results", "missing or not a list")
-        results: list[Any] = body["results"]
         count = body.get("count")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
             raise bad(where, "count", f"not a count: {str(count)[:40]!r}")
-        nxt = at + len(results)
-        return results, (None if len(results) < PAGE or (count is not None and nxt >= count) else nxt)
+        return body["results"], count
 
-    for page in walk(fetch, 0, marketplace=MARKETPLACE, where=where, max_pages=MAX_PAGES):
+    for page in offset_walk(fetch, PAGE, marketplace=MARKETPLACE, where=where, max_pages=MAX_PAGES):
         yield list(page.items), page.state or 0
 
 

@@ -1,10 +1,13 @@
 """The few ways marketplaces page, over one guarded loop. A connector picks one explicitly; nothing guesses.
 
-Every loop ends (``walk``):
+Every loop ends (``walk``), and none ends quietly with records left unread:
 - a next-state (token, offset, page number) the marketplace already sent is a payload error, not a loop;
 - a page identical to the one before it (a marketplace that ignores the offset, full pages forever) is too;
 - at most ``max_pages`` pages per run: then kind "wait", naming where it stopped. Connectors write their cursor
-  per page (one Batch per page), so the next sync resumes there instead of starting over.
+  per page (one Batch per page), so the next sync resumes there instead of starting over;
+- offset paging (``offset_walk``) goes on past a short page while the reported total says more remain, and a
+  marketplace's deepest offset reached with records beyond it is ``DeepOffset`` (naming offset and total), never a
+  quiet end.
 
 Each helper takes a ``fetch_page`` callable that performs one request and yields one page of items at a time,
 so callers stream pages instead of holding the whole result.
@@ -97,28 +100,67 @@ def by_token(fetch_page: Callable[[str | None], tuple[Sequence[T], str | None]],
         yield p.items
 
 
-def by_offset(
+class DeepOffset(ConnectorError):
+    """Records remain beyond the deepest offset the marketplace serves (``offset_walk``'s ``max_offset``).
+
+    Raised after the last page it could reach was yielded, so a caller that writes its cursor only once a query is
+    complete never moves it past the unread records. ``offset`` is where paging stopped; ``total`` the reported
+    total (None: unknown, the last page was full). Kind "payload" unless the caller re-raises it with advice.
+    """
+
+    def __init__(self, message: str, *, where: str, offset: int, total: int | None) -> None:
+        super().__init__(message, kind="payload", where=where)
+        self.offset, self.total = offset, total
+
+
+def offset_walk(
     fetch_page: Callable[[int, int], tuple[Sequence[T], int | None]], limit: int, *, max_offset: int | None = None,
     start: int = 0, marketplace: str = "marketplace", where: str = "paging", max_pages: int = MAX_PAGES,
-) -> Iterator[Sequence[T]]:
-    """Offset/limit paging: stop on a short page or when the reported total is reached (eBay, Etsy, ML).
+) -> Iterator[Page[T, int]]:
+    """Offset/limit paging over ``walk``: ``fetch_page(offset, limit)`` returns (items, total or None).
 
-    ``fetch_page(offset, limit)`` returns (items, total or None). ``max_offset`` guards APIs that refuse
-    deep offsets (Mercado Libre stops at 10,000): the caller must then narrow its date range. Full pages
-    forever without a total end at the repeated-page guard or the page cap.
+    It ends when the reported total is reached, or, with no total, on a short page. A short page while the total
+    says more remain is not the end (a marketplace may serve fewer than ``limit``): paging goes on from the next
+    offset; an empty page below the total is a payload error (the rest would be lost). ``max_offset`` is the
+    deepest offset the marketplace serves (Mercado Libre's order search: 10,000): when records remain beyond it,
+    ``DeepOffset`` names the offset and the total; callers that can narrow their query (a shorter date window)
+    do so before they get there. Full pages forever without a total end at the repeated-page guard or the cap.
     """
+
+    totals: dict[int, int | None] = {}  # offset -> the total its page reported
 
     def page(offset: int | None) -> tuple[Sequence[T], int | None]:
         at = offset or 0
         items, total = fetch_page(at, limit)
+        totals[at] = total
         nxt = at + len(items)
-        if len(items) < limit or (total is not None and nxt >= total):
-            return items, None
-        if max_offset is not None and nxt >= max_offset:
+        if total is not None:
+            if nxt >= total:
+                return items, None
+            if not items:
+                raise payload_error(marketplace, where, "page",
+                                    f"empty at offset {at:,} while the total is {total:,}: the rest would be lost")
+        elif len(items) < limit:
             return items, None
         return items, nxt
 
     for p in walk(page, start, marketplace=marketplace, where=where, max_pages=max_pages):
+        yield p
+        if max_offset is not None and p.next is not None and p.next >= max_offset:
+            total = totals.get(p.state or 0)
+            left = (f"{total:,} in total, {total - p.next:,} not read" if total is not None
+                    else "the last page was full, more may remain")
+            raise DeepOffset(f"stopped at offset {p.next:,}, the deepest {marketplace} pages: {left}",
+                             where=f"{marketplace}: {where}", offset=p.next, total=total)
+
+
+def by_offset(
+    fetch_page: Callable[[int, int], tuple[Sequence[T], int | None]], limit: int, *, max_offset: int | None = None,
+    start: int = 0, marketplace: str = "marketplace", where: str = "paging", max_pages: int = MAX_PAGES,
+) -> Iterator[Sequence[T]]:
+    """``offset_walk``'s pages as item lists (eBay, Etsy, Mercado Libre)."""
+    for p in offset_walk(fetch_page, limit, max_offset=max_offset, start=start, marketplace=marketplace,
+                         where=where, max_pages=max_pages):
         yield p.items
 
 
