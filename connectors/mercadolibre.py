@@ -48,7 +48,7 @@ from sellerguard.oauth import (
     valid_id,
     valid_token,
 )
-from sellerguard.paginate import by_offset, dig
+from sellerguard.paginate import DeepOffset, by_offset, dig
 from sellerguard.payload import count
 from sellerguard.schema import Order, Record
 
@@ -56,6 +56,7 @@ MARKETPLACE = "mercadolibre"
 STREAMS = ("orders", "claims", "messages", "reputation")
 API = "https://api.mercadolibre.com"
 MAX_OFFSET = 10_000  # /orders/search refuses deeper offsets: split the date window instead
+QUESTIONS_MAX_OFFSET = 1000  # /questions/search is read newest first to this depth (no date filter is known)
 ACCESS_STATE = "access_token"  # "<expiry ISO> <token>"
 REFRESH_STATE = "refresh_token"
 OPEN_STATE = "open_orders"  # {order id: ship-by ISO} of orders stored unshipped, read again near their deadline
@@ -462,18 +463,25 @@ def _questions(ctx: SyncContext, http: HttpClient, seller_id: str, since: dateti
             raise payload_error(ep, "questions", "missing or not a list")
         return rows, count(body.get("total"), MARKETPLACE, ep, "total", required=False)
 
-    for page in by_offset(fetch_page, 50, max_offset=1000, marketplace=MARKETPLACE, where=ep):
-        records: list[Record] = []
-        for raw in page:
-            msg = normalize_question(ctx.account.id, raw)
-            if msg is not None and msg.received_at < since:
-                older = True
-                break
-            if msg is not None:
-                records.append(msg)
-        yield Batch(records, None, progress=len(page))
-        if older:
-            return
+    pages = by_offset(fetch_page, 50, max_offset=QUESTIONS_MAX_OFFSET, marketplace=MARKETPLACE, where=ep)
+    try:
+        for page in pages:
+            records: list[Record] = []
+            for raw in page:
+                msg = normalize_question(ctx.account.id, raw)
+                if msg is not None and msg.received_at < since:
+                    older = True
+                    break
+                if msg is not None:
+                    records.append(msg)
+            yield Batch(records, None, progress=len(page))
+            if older:
+                return
+    except DeepOffset as exc:  # newer than `since` and still not all read: the window holds too many questions
+        left = f"{exc.total:,} in total" if exc.total is not None else "the last page was full"
+        raise ConnectorError(f"stopped at offset {exc.offset:,} with questions still newer than {_iso(since)}"
+                             f" unread ({left}): lower options.message_days so the window holds fewer",
+                             kind="config", where=exc.where) from None
 
 
 def fetch_reputation(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:

@@ -78,14 +78,17 @@ class Tokens:
 
 
 def orders_callback(pages: list[dict], seen: list[dict]):
+    # paging.total counts the orders of the pages served (an empty page below the total is a payload error)
+    total = sum(len(p["results"]) for p in pages)
+
     def reply(request):
         q = query(request)
         seen.append(q)
         offset = int(q.get("offset", "0"))
         page = next((p for p in pages if p["paging"]["offset"] == offset), None)
         if page is None:
-            return 200, {}, json.dumps({"results": [], "paging": {"total": 3, "offset": offset, "limit": 2}})
-        return 200, {}, json.dumps(page)
+            return 200, {}, json.dumps({"results": [], "paging": {"total": total, "offset": offset, "limit": 2}})
+        return 200, {}, json.dumps({**page, "paging": {**page["paging"], "total": total}})
 
     return reply
 
