@@ -165,8 +165,17 @@ def test_two_workers_sync_every_account_once_at_a_time_and_survive_a_kill_9(tmp_
             hook.close()
 
 
+@pytest.fixture(scope="module")
+def pg_store() -> Any:
+    """One PostgreSQL store for the small tests (each uses its own account ids): one migration, not one each."""
+    with pg_schema_url("wk") as url:
+        store = Store(url)
+        yield store
+        store.close()
+
+
 @pytest.mark.postgres
-def test_two_concurrent_evaluations_of_one_account_queue_each_alert_once() -> None:
+def test_two_concurrent_evaluations_of_one_account_queue_each_alert_once(pg_store: Store) -> None:
     """Two workers evaluating the same account at the same moment (PostgreSQL, real threads): each change of
     the alert (new warn, escalation to critical, resolved) is queued once, never by both."""
     from datetime import timedelta
@@ -188,31 +197,27 @@ def test_two_concurrent_evaluations_of_one_account_queue_each_alert_once() -> No
     config = parse_config({"accounts": [{"id": "a1", "marketplace": "amazon"}],
                            "notify": [{"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/never"}]})
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-    with pg_schema_url("wk") as url:
-        store = Store(url)
-        try:
-            runtimes = [Runtime(config, store, FixedClock(now)) for _ in range(2)]
-            for step, level in enumerate(("warn", "critical", "ok")):
-                at = now + timedelta(minutes=step)
-                start = threading.Barrier(2)
-                queued: list[int] = []
+    store = pg_store
+    runtimes = [Runtime(config, store, FixedClock(now)) for _ in range(2)]
+    for step, level in enumerate(("warn", "critical", "ok")):
+        at = now + timedelta(minutes=step)
+        start = threading.Barrier(2)
+        queued: list[int] = []
 
-                def evaluate(rt: Runtime, level: str = level, at: datetime = at, start: Any = start,
-                             queued: list[int] = queued) -> None:
-                    start.wait()
-                    queued.append(queue_alerts(rt, report(level), at))
+        def evaluate(rt: Runtime, level: str = level, at: datetime = at, start: Any = start,
+                     queued: list[int] = queued) -> None:
+            start.wait()
+            queued.append(queue_alerts(rt, report(level), at))
 
-                threads = [threading.Thread(target=evaluate, args=(rt,)) for rt in runtimes]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join(30)
-                assert sorted(queued) == [0, 1], f"{level}: {queued}"
-            with store.session() as session:
-                rows = session.exec(select(OutboxRow).order_by(OutboxRow.id)).all()  # type: ignore[arg-type]
-            assert len(rows) == 3  # one webhook document per change (the later ones fold the waiting earlier ones)
-        finally:
-            store.close()
+        threads = [threading.Thread(target=evaluate, args=(rt,)) for rt in runtimes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(queued) == [0, 1], f"{level}: {queued}"
+    with store.session() as session:
+        rows = session.exec(select(OutboxRow).order_by(OutboxRow.id)).all()  # type: ignore[arg-type]
+    assert len(rows) == 3  # one webhook document per change (the later ones fold the waiting earlier ones)
 
 
 def _take_tokens(url: str, start: Any, out: Any, n: int) -> None:  # a forked worker process
@@ -227,20 +232,18 @@ def _take_tokens(url: str, start: Any, out: Any, n: int) -> None:  # a forked wo
 
 
 @pytest.mark.postgres
-def test_workers_in_three_processes_spend_one_rate_bucket_together() -> None:
+def test_workers_in_three_processes_spend_one_rate_bucket_together(pg_store: Store) -> None:
     """Quotas across machines: three processes take 20 tokens each at the same instant from one store-shared
     bucket (2/s, burst 3). Every token is reserved once: the k-th waits (k - 3) / 2 s, so together they never
     exceed the limit (a lost update would hand two processes the same slot)."""
     ctx = multiprocessing.get_context("fork")
-    with pg_schema_url("wk") as url:
-        Store(url).close()
-        start, out = ctx.Barrier(3), ctx.Queue()
-        procs = [ctx.Process(target=_take_tokens, args=(url, start, out, 20)) for _ in range(3)]
-        for p in procs:
-            p.start()
-        waits = sorted(w for _ in procs for w in out.get(timeout=60))
-        for p in procs:
-            p.join(10)
+    start, out = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_take_tokens, args=(pg_store.url, start, out, 20)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    waits = sorted(w for _ in procs for w in out.get(timeout=60))
+    for p in procs:
+        p.join(10)
     assert waits == pytest.approx([max(0, k - 3) / 2 for k in range(1, 61)])
 
 
