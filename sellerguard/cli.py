@@ -258,15 +258,25 @@ def setup_logging(log_format: str | None, log_level: str | None) -> None:
         configure_logging(log_format or "human", log_level or "INFO")  # type: ignore[arg-type]
 
 
+class _ConfigPathOption(click.Option):
+    """``--config`` whose help names the default path only when help is shown: finding the per-user directory
+    imports platformdirs (with tempfile, shutil, bz2, lzma), which ``--version`` has no use for (issue 21)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = (self.help or "").replace("{default}", str(default_config_path()))
+        return super().get_help_record(ctx)
+
+
 @click.group(cls=SellerguardGroup,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="sellerguard")
 @click.option(
     "--config",
     "config_path",
+    cls=_ConfigPathOption,
     type=click.Path(path_type=Path, dir_okay=False),
     envvar="SELLERGUARD_CONFIG",
-    help=f"Config file (default: {default_config_path()}).",
+    help="Config file (default: {default}).",
 )
 @click.option(
     "--db",
