@@ -37,7 +37,7 @@ from sellerguard.connectors.mercadolibre_normalize import (
     when,
 )
 from sellerguard.errors import ConnectorError
-from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient, PooledSession
+from sellerguard.http import AccessToken, ErrorRule, ExpiredShape, HttpClient, PooledSession, concurrently
 from sellerguard.oauth import (
     expires_at,
     load_access,
@@ -293,6 +293,34 @@ def _shipment(http: HttpClient, order: Any, cache: dict[str, dict[str, Any] | No
     return body
 
 
+DETAIL_WORKERS = 4  # shipment reads in flight per page; the "default" bucket still paces every call
+
+
+def _read_shipments(http: HttpClient, orders: list[Any], cache: dict[str, dict[str, Any] | None]) -> None:
+    """Read the shipments of ``orders`` not in ``cache`` yet, once each (a pack's orders share one), up to
+    ``DETAIL_WORKERS`` at a time; ``_shipment`` then finds them in the cache."""
+    wanted: list[str] = []
+    for raw in orders:
+        sid = shipment_id(raw) if isinstance(raw, dict) else None
+        if sid is not None and sid not in cache and sid not in wanted:
+            wanted.append(sid)
+    if len(cache) + len(wanted) > 1000:  # bounded: pack orders are bought together and arrive close together
+        cache.clear()
+    cache.update(zip(wanted, concurrently(lambda sid: _read_shipment(http, sid), wanted, DETAIL_WORKERS),
+                     strict=True))
+
+
+def _unchanged(raw: Any, stored: dict[str, datetime]) -> bool:
+    """A listed order stored at its ``date_last_updated`` (the window's overlap lists it again): nothing to read."""
+    if not isinstance(raw, dict) or str(raw.get("id")) not in stored:
+        return False
+    updated = raw.get("date_last_updated") or raw.get("last_updated")
+    try:
+        return when(updated, "date_last_updated", "/orders/search", required=False) == stored[str(raw["id"])]
+    except ConnectorError:
+        return False  # normalize_order names what is wrong with it
+
+
 def _read_shipment(http: HttpClient, sid: str) -> dict[str, Any] | None:
     try:
         body = http.get_json(f"/shipments/{sid}", headers={"x-format-new": "true"}, bucket="default")
@@ -335,8 +363,10 @@ def _track(open_: dict[str, str], records: list[Record]) -> None:
 
 def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iterator[Batch]:
     """Orders changed since the cursor, a window of ``slice_days`` at a time (each finished window is the
-    cursor: an interrupted backfill resumes there). Then the orders still open whose ship-by is near or past are
-    read again one by one: a shipment's progress does not always change the order's ``date_last_updated``."""
+    cursor: an interrupted backfill resumes there); an order already stored at its ``date_last_updated`` is
+    skipped, the others' shipments read ``DETAIL_WORKERS`` at a time. Then the orders still open whose ship-by
+    is near or past are read again one by one: a shipment's progress does not always change the order's
+    ``date_last_updated``."""
     opts = _options(ctx)
     seller_id, site = seller(ctx, http)
     now = ctx.now()
@@ -345,8 +375,11 @@ def fetch_orders(ctx: SyncContext, http: HttpClient, cursor: str | None) -> Iter
     seen: set[str] = set()
     for lo, hi in _slices(_window_start(ctx, cursor, opts), now, opts.slice_days):
         for page in search_orders(http, seller_id, opts, lo, hi):
+            stored = ctx.stored_updates("order", [str(raw.get("id")) for raw in page if isinstance(raw, dict)])
+            changed = [raw for raw in page if not _unchanged(raw, stored)]
+            _read_shipments(http, changed, shipments)
             records: list[Record] = []
-            for raw in page:
+            for raw in changed:
                 records.extend(normalize_order(ctx.account.id, raw, _shipment(http, raw, shipments), site,
                                                buyer_key=ctx.buyer_key))
             _track(open_, records)

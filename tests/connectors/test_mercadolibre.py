@@ -229,6 +229,22 @@ def test_rerun_fetches_only_what_changed_since_the_cursor(store, clock, small_pa
 
 
 @responses.activate
+def test_call_count_backfill_and_incremental(store, clock, small_pages):
+    """docs/connectors/mercadolibre.md, Limits: pages + one shipment read per changed order with a shipment (a
+    pack's orders share one read); orders listed again unchanged (the overlap, a re-read window) cost nothing."""
+    responses.add_callback(responses.POST, f"{API}/oauth/token", callback=Tokens())
+    seen: list[dict] = []
+    mock_orders(responses, seen)
+    shipments = lambda: [c for c in responses.calls if "/shipments/" in c.request.url]  # noqa: E731
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(seen) == 2 and len(shipments()) == 1
+    seen.clear()
+    store.write([], {("ml-br", "orders"): (NOW - timedelta(days=30)).isoformat()})  # the same orders listed again
+    assert sync_account(account(), store, clock=clock, sleep=clock.sleep, streams=["orders"]).ok
+    assert len(seen) == 2 and len(shipments()) == 1  # pages only
+
+
+@responses.activate
 def test_expired_token_mid_sync_refreshes_once_and_saves_the_new_refresh_token_first(store, clock, small_pages):
     tokens = Tokens()
     responses.add_callback(responses.POST, f"{API}/oauth/token", callback=tokens)
