@@ -134,6 +134,9 @@ class AccountStatus(_Model):
     display_name: str | None = None
     level: Level
     last_sync: datetime | None = None
+    # when the marketplace credential `sellerguard connect` stored runs out (a refresh token, Amazon's or TikTok's
+    # authorization); None: it does not, or the account was not connected here
+    credentials_expire_at: datetime | None = None
     metrics: list[MetricStatus]
     deadlines: list[Deadline]
 

@@ -8,6 +8,7 @@ The exit code is the Nagios one of the worst level (``StatusReport.exit_code``).
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -28,6 +29,7 @@ from sellerguard.store import Store
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "critical": "bold red", "unknown": "magenta"}
 NAGIOS_WORD = {"ok": "OK", "warn": "WARNING", "critical": "CRITICAL", "unknown": "UNKNOWN"}
+log = logging.getLogger("sellerguard.status")
 COMPACT_BELOW = 120  # columns: narrower terminals get one metric per two lines instead of a wide table
 
 
@@ -57,7 +59,26 @@ def build_status(
     refs = accounts_to_check(config, store, accounts=accounts, marketplaces=marketplaces)
     engine = Engine(store, load_packs())
     moment = as_of or clock.now()
-    return engine.evaluate(refs, moment, horizon_days or config.daemon.horizon_days)
+    report = engine.evaluate(refs, moment, horizon_days or config.daemon.horizon_days)
+    _credential_expiry(config, store, report)
+    return report
+
+
+def _credential_expiry(config: Config, store: Store, report: StatusReport) -> None:
+    """Each connected account's credential expiry (``sellerguard connect``), for the table, JSON and alerts."""
+    from sellerguard.consent import credential_expiry
+
+    configured = {a.id: a for a in config.accounts}
+    for acc in report.accounts:
+        if acc.account in configured:
+            try:
+                acc.credentials_expire_at = credential_expiry(store, configured[acc.account])
+            except Exception:  # a store key that cannot open the row: status still reports the metrics
+                log.debug("%s: credential expiry unreadable", acc.account, exc_info=True)
+
+
+def _expiry_note(acc: AccountStatus) -> str:
+    return f"  credentials until {acc.credentials_expire_at:%Y-%m-%d}" if acc.credentials_expire_at else ""
 
 
 def _is_rate(m: MetricStatus) -> bool:
@@ -128,6 +149,7 @@ def account_table(acc: AccountStatus) -> Table:
                           (acc.level.upper(), LEVEL_STYLE[acc.level]))
     if acc.last_sync:
         title.append(f"  last sync {acc.last_sync:%Y-%m-%d %H:%M} UTC", style="dim")
+    title.append(_expiry_note(acc), style="dim")
     table = Table(title=title, title_justify="left", caption_justify="left")
     table.add_column("metric", no_wrap=True)
     for col in ("level", "value", "count", "good if", "headroom", "breach by", "P(breach)"):
@@ -189,6 +211,7 @@ def _compact_account(acc: AccountStatus) -> list[RenderableType]:
                          (acc.level.upper(), LEVEL_STYLE[acc.level]), overflow="fold")
     if acc.last_sync:
         head.append(f"  last sync {acc.last_sync:%Y-%m-%d %H:%M} UTC", style="dim")
+    head.append(_expiry_note(acc), style="dim")
     lines: list[RenderableType] = [head]
     if not acc.metrics:
         lines.append(Text("  UNKNOWN  (no policy pack for this marketplace)", style="magenta"))

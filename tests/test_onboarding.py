@@ -260,3 +260,37 @@ def test_public_holidays_come_from_the_library_with_local_overrides_and_warn_out
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 2 and "calendar listed has no public holidays for 2030 (data covers 2026-2026)" in \
         warnings[0] and "calendar nl has no public holidays for 2101" in warnings[1]
+
+
+def test_credential_expiry_shows_in_status_json_and_alerts_ahead_of_time(tmp_path):
+    from datetime import timedelta
+
+    from sellerguard.alerts.model import CREDENTIALS_ITEM, account_alerts
+    from sellerguard.clock import FixedClock
+    from sellerguard.consent import STATE_EXPIRES
+    from sellerguard.status import build_status, render_status, report_document
+    from sellerguard.store import Store
+
+    config = parse_config({"accounts": [{"id": "eb", "marketplace": "ebay", "region": "EBAY_GB"},
+                                        {"id": "wm", "marketplace": "walmart", "region": "US"}]})
+    store = Store(f"sqlite:///{tmp_path / 'sg.db'}")
+    store.put_state("eb", STATE_EXPIRES, (NOW + timedelta(days=10)).isoformat(), now=NOW)
+    report = build_status(config, store, FixedClock(NOW))
+    eb, wm = sorted(report.accounts, key=lambda a: a.account)
+    assert eb.credentials_expire_at == NOW + timedelta(days=10) and wm.credentials_expire_at is None
+    assert report_document(report)["accounts"][0]["credentials_expire_at"] is not None or \
+        report_document(report)["accounts"][1]["credentials_expire_at"] is not None
+    from rich.console import Console
+
+    console = Console(width=140, record=True)
+    console.print(render_status(report, width=140))
+    assert "credentials until " + f"{NOW + timedelta(days=10):%Y-%m-%d}" in console.export_text()
+
+    def alert(days: int):
+        acc = eb.model_copy(update={"credentials_expire_at": NOW + timedelta(days=days)})
+        return next(a for a in account_alerts(acc, NOW, timedelta(hours=24)) if a.item == CREDENTIALS_ITEM)
+
+    assert alert(10).level == "warn" and "sellerguard connect eb" in alert(10).detail
+    assert alert(40).level == "ok" and alert(-1).level == "critical"
+    assert not [a for a in account_alerts(wm, NOW, timedelta(hours=24)) if a.item == CREDENTIALS_ITEM]
+    store.close()

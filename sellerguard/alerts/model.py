@@ -14,6 +14,7 @@ from sellerguard.rules.report import AccountStatus, Deadline, MetricStatus, Stat
 
 LEVEL_RANK = {"ok": 0, "warn": 1, "critical": 2}
 SYNC_ITEM = "sync"
+CREDENTIALS_ITEM = "credentials"  # the marketplace credential runs out soon (sellerguard connect, issue 23)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ def account_alerts(account: AccountStatus, as_of: datetime, deadline_lead: timed
         Alert(account.account, account.marketplace, m.id, metric_level(m, warn_probability), metric=m)
         for m in account.metrics
     ]
+    if (expiry := account.credentials_expire_at) is not None:
+        alerts.append(credentials_alert(account, expiry, as_of))
     for d in account.deadlines:
         alerts.append(
             Alert(
@@ -83,6 +86,18 @@ def account_alerts(account: AccountStatus, as_of: datetime, deadline_lead: timed
             )
         )
     return alerts
+
+
+def credentials_alert(account: AccountStatus, expiry: datetime, as_of: datetime) -> Alert:
+    """Warn ``EXPIRY_WARN_DAYS`` before the stored credential runs out, critical once it has."""
+    from sellerguard.consent import EXPIRY_WARN_DAYS
+
+    left = expiry - as_of
+    level = "critical" if left <= timedelta(0) else "warn" if left <= timedelta(days=EXPIRY_WARN_DAYS) else "ok"
+    when = "expired on" if left <= timedelta(0) else f"expires in {left.days} days, on"
+    detail = (f"The marketplace authorization {when} {expiry:%Y-%m-%d}: run `sellerguard connect {account.account}`"
+              " to renew it; syncs stop when it runs out.")
+    return Alert(account.account, account.marketplace, CREDENTIALS_ITEM, level, detail=detail)
 
 
 def report_alerts(report: StatusReport, deadline_lead: timedelta,

@@ -12,7 +12,7 @@ from typing import Any
 
 from sellerguard.alerts.blocks import code, context, escape, header, link, pack, section
 from sellerguard.alerts.dedup import Reason
-from sellerguard.alerts.model import SYNC_ITEM, Alert
+from sellerguard.alerts.model import CREDENTIALS_ITEM, SYNC_ITEM, Alert
 from sellerguard.alerts.units import fmt
 from sellerguard.rules.report import AccountStatus, Deadline, MetricStatus, StatusReport
 
@@ -77,8 +77,8 @@ def item_label(item: str, metrics: dict[str, MetricStatus]) -> str:
     if item.startswith("deadline:"):
         _, kind, ref = [*item.split(":", 2), "", ""][:3]
         return deadline_label(kind, ref)
-    if item == SYNC_ITEM:
-        return "sync"
+    if item in (SYNC_ITEM, CREDENTIALS_ITEM):
+        return item
     m = metrics.get(item)
     return f"{escape(m.name)} `{code(item)}`" if m is not None else f"`{code(item)}`"
 
@@ -164,6 +164,9 @@ def _group_sections(
         if a.item == SYNC_ITEM:
             detail = "\n".join(escape(line, limit=400) for line in (a.detail or "").split("\n"))
             sections.append(section(f"*Data is stale: sync keeps failing* · {LABELS[n.reason]}\n{detail}{told}"))
+        elif a.item == CREDENTIALS_ITEM:
+            detail = escape(a.detail or "", limit=400)
+            sections.append(section(f"*Marketplace authorization runs out* · {LABELS[n.reason]}\n{detail}{told}"))
         elif a.deadline is not None:
             items.append(n)
         elif a.metric is not None:
@@ -185,6 +188,8 @@ def _group_sections(
                 done.append(f"• {item_label(a.item, metrics)}: done or no longer due{told}")
             elif a.item == SYNC_ITEM:
                 lines.append(f"• sync works again{told}")
+            elif a.item == CREDENTIALS_ITEM:
+                lines.append(f"• marketplace authorization renewed{told}")
             else:
                 m = metrics.get(a.item) or a.metric
                 value = f" ({fmt(m, m.value)})" if m is not None else ""
