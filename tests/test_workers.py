@@ -295,3 +295,41 @@ def test_the_worker_template_unit_is_hardened_like_the_daemons() -> None:
         out = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)], capture_output=True,
                              text=True).stdout
         assert float(out.rsplit("Overall exposure level for", 1)[1].split(":")[1].split()[0]) < 2.0
+
+
+def test_an_account_job_comes_back_after_retry_after_backoff_or_its_next_run(store: Store) -> None:
+    """What one job decides (engine-free): the marketplace's Retry-After when it gave one, exponential backoff
+    otherwise, at once after an interruption, and the next regular run at sync_every +/- jitter after a success."""
+    import random
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from sellerguard.clock import FixedClock
+    from sellerguard.config import parse_config
+    from sellerguard.workers.jobs import Runtime, run_account
+
+    config = parse_config({"accounts": [{"id": "a1", "marketplace": "etsy", "sync_every": "10m"},
+                                        {"id": "off", "marketplace": "etsy", "enabled": False}],
+                           "daemon": {"jitter": "30s"}})
+    outcome = SimpleNamespace(ok=True, records=3, error_kind=None, error=None, retry_after=None, stopped=False,
+                              busy=False)
+    rt = Runtime(config, store, FixedClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC)), rng=random.Random(1),
+                 sync=lambda *a, **kw: outcome)
+
+    ok = run_account(rt, "a1")
+    assert ok is not None and ok.ok and ok.retry_in is None
+    assert timedelta(minutes=9, seconds=30) <= ok.next_in <= timedelta(minutes=10, seconds=30)  # type: ignore[operator]
+    assert run_account(rt, "off") is None and run_account(rt, "gone") is None  # no next run
+
+    outcome.ok, outcome.error_kind, outcome.error, outcome.retry_after = False, "wait", "a1: HTTP 429", 120.0
+    limited = run_account(rt, "a1")
+    assert limited is not None and limited.next_in is None
+    assert timedelta(seconds=120) <= limited.retry_in <= timedelta(seconds=132)  # type: ignore[operator]
+    outcome.retry_after = None  # a 503 without Retry-After: 30 s, then 60 s, 120 s ...
+    assert timedelta(seconds=120) <= run_account(rt, "a1", attempts=2).retry_in <= timedelta(seconds=132)  # type: ignore[union-attr,operator]
+    outcome.error_kind = "payload"  # not transient: from sync_every, doubling
+    assert timedelta(minutes=20) <= run_account(rt, "a1", attempts=1).retry_in <= timedelta(minutes=22)  # type: ignore[union-attr,operator]
+    outcome.error_kind, outcome.retry_after = "payload", 7200.0
+    assert run_account(rt, "a1").retry_in >= timedelta(hours=2)  # type: ignore[union-attr,operator]
+    outcome.stopped = True
+    assert run_account(rt, "a1").retry_in == timedelta(0)  # type: ignore[union-attr]
