@@ -68,6 +68,7 @@ ML_SITES = {  # site -> the authorization host of that country (the API host is 
     "MLC": "auth.mercadolibre.cl", "MCO": "auth.mercadolibre.com.co", "MLU": "auth.mercadolibre.com.uy",
     "MPE": "auth.mercadolibre.com.pe",
 }
+TIKTOK_MARKETS = ("US", "GB", "DE", "FR", "ES", "IT", "IE", "MX", "BR", "JP", "ID", "MY", "PH", "SG", "TH", "VN")
 AMAZON_CONSENT = {"na": "sellercentral.amazon.com", "eu": "sellercentral-europe.amazon.com",
                   "fe": "sellercentral.amazon.co.jp"}
 
@@ -129,8 +130,9 @@ PROVIDERS: dict[str, Provider] = {p.marketplace: p for p in (
         scopes={"orders": ("seller.order.info",), "cancellations": ("seller.return_refund.basic",),
                 "returns": ("seller.return_refund.basic",), "reviews": ("seller.order.info",),
                 "performance": ("seller.customer_service",)},
-        rotates=True, lifetime_days=365, regions=("US", "GB"),
-        region_note="US | GB: decides the authorization page and what counts as a dispatch",
+        rotates=True, lifetime_days=365, regions=TIKTOK_MARKETS,
+        region_note="the shop's market: US, GB (the UK), or another TikTok Shop market (DE, FR, ES, IT, IE, MX, BR,"
+                    " JP, ID, MY, PH, SG, TH, VN); decides the authorization page and what counts as a dispatch",
         example_credentials={"app_key": "env:TTS_APP_KEY", "app_secret": "env:TTS_APP_SECRET",
                              "service_id": "env:TTS_SERVICE_ID"},
     ),
@@ -189,7 +191,9 @@ def _site(acc: AccountConfig, p: Provider) -> str:
     if p.regions and p.regions != ("",):
         norm = value.lower() if p.marketplace == "amazon" else value.upper()
         if norm not in p.regions:
-            raise ConfigError(f"unknown region '{acc.region}' for {p.name}{did_you_mean(norm, p.regions)}"
+            hint = " (the United Kingdom is GB)" if norm == "UK" and "GB" in p.regions else \
+                did_you_mean(norm, p.regions)
+            raise ConfigError(f"unknown region '{acc.region}' for {p.name}{hint}"
                               f" (known: {', '.join(p.regions)})", where=f"accounts[{acc.id}].region")
         return norm
     return value

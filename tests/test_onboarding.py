@@ -37,7 +37,7 @@ def test_starter_has_a_commented_block_for_every_marketplace_and_loads():
 
 
 @pytest.mark.parametrize("marketplace,good,bad", [
-    ("amazon", "eu", "us"), ("ebay", "EBAY_GB", "EBAY_XX"), ("walmart", "US", "CA"), ("tiktok", "GB", "FR"),
+    ("amazon", "eu", "us"), ("ebay", "EBAY_GB", "EBAY_XX"), ("walmart", "US", "CA"), ("tiktok", "GB", "UK"),
     ("mercadolibre", "MLM", "MLX"), ("bol", "BE", "DE"), ("etsy", None, None), ("shopify", None, None)])
 def test_every_marketplace_honours_or_refuses_its_region(marketplace, good, bad):
     if good is not None:
