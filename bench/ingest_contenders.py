@@ -3,8 +3,10 @@
 
 Usage: python bench/ingest_contenders.py {sellerguard,bare,dlt} BASE_URL WORKDIR
 
-Prints one JSON line: ``{"orders": stored or parsed, "seconds": wall time of the ingest, "peak_mb": peak RSS of
-this process}``. The clock starts after the imports (each contender's start-up is not what is compared).
+Prints one JSON line: ``{"orders": stored or parsed, "seconds": wall time of the ingest, "cpu": CPU seconds of the
+ingest (this process and its children, all threads), "peak_mb": peak RSS of this process}``. The clocks start after
+the imports (each contender's start-up is not what is compared). On a machine shared with other work the CPU
+seconds are the steadier figure: wall time then mostly measures waiting for a core.
 
 - ``sellerguard``: the eBay connector's ``orders`` stream into a new SQLite store (``sync_account``; no pacing:
   loopback) -- pages, the per-order calls it decides it needs, normalize, write.
@@ -31,11 +33,16 @@ def window() -> str:
     return f"creationdate:[{(now - timedelta(days=91)).strftime(fmt)}..{now.strftime(fmt)}]"
 
 
+def cpu_s() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def sellerguard(base_url: str, workdir: Path) -> tuple[int, float]:
+def sellerguard(base_url: str, workdir: Path) -> tuple[int, float, float]:
     import cryptography.fernet  # noqa: F401  (one-time start-up, before the clock: tokens are sealed at rest)
     import pycountry
 
@@ -51,21 +58,21 @@ def sellerguard(base_url: str, workdir: Path) -> tuple[int, float]:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     store = Store(f"sqlite:///{db}")
     [acc] = parse_config({"accounts": [ebay.sandbox_account(base_url, "ebay-bench")]}, where="bench").accounts
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), cpu_s()
     outcome = sync_account(acc, store, sleep=lambda s: None, streams=["orders"])
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_s() - cpu0
     if not outcome.ok:
         raise SystemExit(f"sync failed: {outcome.error}")
     stored = store.count("order", account="ebay-bench")
     store.close()
-    return stored, seconds
+    return stored, seconds, cpu
 
 
-def bare(base_url: str, workdir: Path) -> tuple[int, float]:
+def bare(base_url: str, workdir: Path) -> tuple[int, float, float]:
     import requests
 
     session = requests.Session()
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), cpu_s()
     token = session.post(f"{base_url}/identity/v1/oauth2/token",
                          data={"grant_type": "refresh_token", "refresh_token": "x"}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
@@ -77,17 +84,17 @@ def bare(base_url: str, workdir: Path) -> tuple[int, float]:
         if "next" not in page:
             break
         offset += 200
-    return seen, time.perf_counter() - start
+    return seen, time.perf_counter() - start, cpu_s() - cpu0
 
 
-def dlt_rest_api(base_url: str, workdir: Path) -> tuple[int, float]:
+def dlt_rest_api(base_url: str, workdir: Path) -> tuple[int, float, float]:
     import dlt
     import duckdb
     from dlt.sources.rest_api import rest_api_source
 
     db = workdir / "dlt.duckdb"
     db.unlink(missing_ok=True)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), cpu_s()
     source = rest_api_source({
         "client": {
             "base_url": base_url,
@@ -102,18 +109,18 @@ def dlt_rest_api(base_url: str, workdir: Path) -> tuple[int, float]:
     pipeline = dlt.pipeline(pipeline_name="ebay_bench", destination=dlt.destinations.duckdb(str(db)),
                             dataset_name="ebay", pipelines_dir=str(workdir / "dlt-pipelines"))
     pipeline.run(source)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_s() - cpu0
     with duckdb.connect(str(db)) as con:
         stored = con.execute("SELECT count(*) FROM ebay.orders").fetchone()[0]
-    return int(stored), seconds
+    return int(stored), seconds, cpu
 
 
 def main() -> None:
     kind, base_url, workdir = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     workdir.mkdir(parents=True, exist_ok=True)
     run = {"sellerguard": sellerguard, "bare": bare, "dlt": dlt_rest_api}[kind]
-    orders, seconds = run(base_url, workdir)
-    print(json.dumps({"orders": orders, "seconds": seconds, "peak_mb": peak_mb()}))
+    orders, seconds, cpu = run(base_url, workdir)
+    print(json.dumps({"orders": orders, "seconds": seconds, "cpu": cpu, "peak_mb": peak_mb()}))
 
 
 if __name__ == "__main__":
