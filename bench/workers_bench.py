@@ -131,11 +131,24 @@ def progress(store: Any) -> tuple[int, int]:
     return int(ok or 0), int(doing or 0)
 
 
-def one_run(args: argparse.Namespace, db_url: str, workers: int, kills: int, accounts: list[dict[str, Any]],
-            run_dir: Path, sandbox_pid: int) -> dict[str, Any]:
+def start_sandbox(args: argparse.Namespace) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """A fresh sandbox child per run: Mercado Libre rotates refresh tokens, so a second run's fresh store would
+    hold a refresh token the sandbox already replaced."""
+    parent, child = multiprocessing.Pipe()
+    sandbox = multiprocessing.get_context("spawn").Process(
+        target=serve_sandbox, args=(args.per_marketplace, args.scale, args.days, args.now, args.marketplaces, child),
+        daemon=True)
+    sandbox.start()
+    return sandbox, parent, parent.recv()
+
+
+def one_run(args: argparse.Namespace, db_url: str, workers: int, kills: int, run_dir: Path) -> dict[str, Any]:
     import tomli_w
 
     from sellerguard.store import Store
+
+    sandbox, pipe, accounts = start_sandbox(args)
+    sandbox_pid = sandbox.pid
 
     schema = f"bench_w{workers}_k{kills}"
     url = fresh_schema(db_url, schema)
@@ -200,6 +213,8 @@ def one_run(args: argparse.Namespace, db_url: str, workers: int, kills: int, acc
     result |= check(store, receiver, accounts, args)
     store.close()
     receiver.server.shutdown()
+    pipe.send("stop")
+    sandbox.join(10)
     return result
 
 
@@ -270,22 +285,14 @@ def main() -> None:
     ensure_database(args.admin_db, args.db.rsplit("/", 1)[1].split("?")[0])
     run_dir = OUT / f"workers-{args.now:%Y%m%dT%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    parent, child = multiprocessing.Pipe()
-    sandbox = multiprocessing.get_context("spawn").Process(
-        target=serve_sandbox, args=(args.per_marketplace, args.scale, args.days, args.now, args.marketplaces, child),
-        daemon=True)
-    sandbox.start()
-    accounts = parent.recv()
-    print(f"sandbox: {len(accounts)} accounts; results in {run_dir}", flush=True)
+    print(f"results in {run_dir}", flush=True)
     results = []
     plan = [(int(w), 0) for w in args.workers.split(",") if w] + ([(2, args.kills)] if args.kills else [])
     for workers, kills in plan:
-        result = one_run(args, args.db, workers, kills, accounts, run_dir, sandbox.pid)  # type: ignore[arg-type]
+        result = one_run(args, args.db, workers, kills, run_dir)
         results.append(result)
         print(json.dumps({k: v for k, v in result.items() if k != "curve"}), flush=True)
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2))
-    parent.send("stop")
-    sandbox.join(10)
+        (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     base = next((r for r in results if r["workers"] == 1 and not r["kills"]), None)
     if base:
         for r in results:
