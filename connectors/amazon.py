@@ -258,10 +258,14 @@ def marketplace_ids(ctx: SyncContext, http: HttpClient) -> list[str]:
     rows = body.get("payload") if isinstance(body, dict) else None
     if not isinstance(rows, list):  # a body without its list proves nothing about the seller's marketplaces
         raise bad(f"GET {PARTICIPATIONS}", "payload", "missing or not a list")
-    found = [p["marketplace"]["id"] for p in rows
-             if isinstance(p, dict) and isinstance(p.get("participation"), dict)
-             and p["participation"].get("isParticipating") is True
-             and isinstance(p.get("marketplace"), dict) and _MARKETPLACE_ID.fullmatch(str(p["marketplace"].get("id")))]
+    for i, p in enumerate(rows):  # only well-formed rows prove anything (a garbled one is not "no marketplace")
+        if not (isinstance(p, dict) and isinstance(p.get("participation"), dict)
+                and isinstance(p["participation"].get("isParticipating"), bool)
+                and isinstance(p.get("marketplace"), dict)
+                and _MARKETPLACE_ID.fullmatch(str(p["marketplace"].get("id")))):
+            raise bad(f"GET {PARTICIPATIONS}", f"payload[{i}]", "not a participation with a marketplace id and"
+                      " isParticipating")
+    found = [p["marketplace"]["id"] for p in rows if p["participation"]["isParticipating"] is True]
     if not found:
         raise ConnectorError("this seller participates in no marketplace: set options.marketplace_ids",
                              kind="config", where=f"amazon: GET {PARTICIPATIONS}")

@@ -233,10 +233,13 @@ class Session:
         shops = self.get(path, {}, self.plain).get("shops")
         if not isinstance(shops, list) or not all(isinstance(s, dict) for s in shops):
             raise bad(f"GET {path}", "data.shops", "expected a list of shops")
+        for i, shop in enumerate(shops):  # a garbled entry proves nothing about which shops are authorized
+            if not isinstance(shop.get("id"), str | int) or isinstance(shop.get("id"), bool) or shop["id"] == "":
+                raise bad(f"GET {path}", f"data.shops[{i}].id", "missing or not an id (nothing was saved)")
+            if not _valid_cipher(shop.get("cipher")):
+                raise bad(f"GET {path}", f"data.shops[{i}].cipher", "missing or not a shop cipher (nothing was saved)")
         wanted = self.options.shop_id or self.ctx.account.seller_id
         found = [s for s in shops if not wanted or str(s.get("id")) == wanted]
-        if len(found) == 1 and found[0].get("cipher") not in (None, "") and not _valid_cipher(found[0]["cipher"]):
-            raise bad(f"GET {path}", "data.shops[].cipher", "not a shop cipher (nothing was saved)")
         if len(found) != 1 or not found[0].get("cipher"):
             problem = "no shop matches options.shop_id" if wanted else f"{len(shops)} shops are authorized"
             raise ConnectorError(f"{problem}: set options.shop_id (or options.shop_cipher)", kind="config",

@@ -26,6 +26,7 @@ import logging
 import math
 import re
 import tempfile
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -214,6 +215,12 @@ def small_world(row: tuple[Any, ...], recent: int = 6) -> World:
     return world
 
 
+def _fresh(world: World) -> World:
+    """A deep copy of ``world`` for one run (the sandbox changes its world); its generation lock is a new one."""
+    lock = getattr(world, "_gen_lock", None)
+    return copy.deepcopy(world, {id(lock): threading.RLock()} if lock is not None else None)
+
+
 def _refresh_token(query: str, body: bytes) -> str | None:
     """The refresh token a token request presents (query or form), to tell a lost reply from a bad state."""
     for source in (query, body.decode("utf-8", "replace") if body else ""):
@@ -322,7 +329,7 @@ class Harness:
         row = next(r for r in DEFAULT_ACCOUNTS if r[1] == marketplace)
         self.account_row = (*row[:5], per_day, row[6])
         self.world = small_world(self.account_row)
-        entries = demo_accounts(_Box(copy.deepcopy(self.world)))
+        entries = demo_accounts(_Box(_fresh(self.world)))
         for entry in entries:
             entry["options"] = {**entry.get("options", {}), **OPTIONS.get(marketplace, {})}
         config = parse_config({"accounts": entries})
@@ -378,7 +385,7 @@ class Harness:
         ``then_clean``, a clean sync of the same stream 10 minutes later: (first, second)."""
         self._reset()
         clock = FixedClock(NOW)
-        box = _Box(copy.deepcopy(self.world), clock=clock)
+        box = _Box(_fresh(self.world), clock=clock)
         first = self._sync(box, stream, clock, mutation)
         if not then_clean:
             return first
