@@ -1,8 +1,10 @@
 """Issue 18's table, re-measured: N mutated marketplace responses per connector through ``sellerguard sync``.
 
-Not a test (1,000 per connector takes a while): ``.venv/bin/python scripts/fuzz_table.py [-n 1000] [--seed 18]
-[--only amazon,ebay] [--show 3]``. Prints the 4-row Markdown table and, per connector, the first findings of each
-outcome (the mutation and what happened) so they can be reproduced with tests/connectors/fuzz.py.
+Not a test (1,000 per connector takes a while): ``nice -n 10 .venv/bin/python scripts/fuzz_table.py [-n 1000]
+[--seed 18] [--only amazon,ebay] [--show 3] [--budget SECONDS]``. Prints the 4-row Markdown table (and, apart, the
+undetectable drops: a whole record removed from an answer that carries no count) and, per connector, the first
+findings of each outcome (the mutation, with its stream, and what happened) so they can be reproduced with
+``fuzz.Harness(marketplace).check(Mutation(...))``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     print("|---|" + "---|" * len(chosen))
     for key, label in ROWS.items():
         print(f"| {label} | " + " | ".join(str(table[m][key]) for m in chosen) + " |")
+    print(f"| ({fuzz.UNDETECTABLE}: a whole record removed from an answer without a count) | "
+          + " | ".join(str(table[m][fuzz.UNDETECTABLE]) for m in chosen) + " |")
     for mp in chosen:
         for outcome, lines in examples[mp].items():
             for line in lines:

@@ -58,6 +58,10 @@ from sellerguard.sync import sync_account
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HOST = "sandbox.fuzz.invalid"
 OUTCOMES = ("traceback", "implausible", "dropped", "bad_state")
+# Not a connector fault, counted apart: one whole record removed from an answer that carries no count to check it
+# against (a data line of a flat-file report, an object of a page without a total). The damaged answer reads exactly
+# like a real one; no reader can tell.
+UNDETECTABLE = "undetectable_drop"
 MARKETPLACES = ("amazon", "ebay", "walmart", "etsy", "tiktok", "mercadolibre", "bol", "shopify")
 
 # Replacement values: wrong types, nulls, huge/negative numbers, NaN/Infinity, bad and far-off dates, unicode, NUL
@@ -171,6 +175,46 @@ def mutate(reply: Reply, m: Mutation) -> Reply:
                  ctype)
 
 
+_COUNT_KEY = re.compile(r"total|count", re.I)
+
+
+def record_removed(reply: Reply, m: Mutation) -> bool:
+    """``m`` (applied to ``reply``) removes one whole record from an answer that carries no count: an object of a
+    list in a JSON body without any total/count field outside its lists, or a data line (not the header) of a flat
+    file, which never has one."""
+    if m.op != "drop":
+        return False
+    doc = reply.body
+    if isinstance(doc, bytes | str):
+        raw = _encode(doc)
+        try:
+            text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8", "surrogatepass")
+        except (OSError, UnicodeDecodeError, EOFError):
+            return False
+        lines = text.split("\n")
+        i = m.node % max(1, len(lines))
+        return i > 0 and bool(lines[i].strip())
+    nodes = _nodes(doc)
+    if not nodes:
+        return False
+    parent, key = nodes[m.node % len(nodes)]
+    return isinstance(parent, list) and isinstance(parent[key], dict) and not _has_count(doc)
+
+
+def _has_count(doc: Any) -> bool:
+    """A total/count field anywhere outside the lists of records (``paging.total``, ``meta.totalCount``...)."""
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if _COUNT_KEY.search(str(k)) and isinstance(v, int | str) and not isinstance(v, bool):
+                    return True
+                if isinstance(v, dict):
+                    stack.append(v)
+    return False
+
+
 def _mutate_text(doc: bytes | str, m: Mutation) -> bytes:
     """Flat files (TSV/CSV, maybe gzip): replace one cell, drop one line, or drop a column of the header."""
     raw = _encode(doc)
@@ -263,6 +307,7 @@ class Run:
     implausible: list[str] = field(default_factory=list)
     traces: list[str] = field(default_factory=list)  # tracebacks the sync runner logged (kind "internal")
     mutated_path: str | None = None
+    record_removed: bool = False  # the mutation removed a whole record from an answer without a count (undetectable)
     spent: str | None = None  # the refresh token presented by the request whose reply was mutated
     presented: list[str] = field(default_factory=list)  # refresh tokens presented, in order
 
@@ -299,6 +344,7 @@ class _Transport:
         if presented is not None:
             run.presented.append(presented)
         if self.mutation is not None and index == self.mutation.target:
+            run.record_removed = record_removed(reply, self.mutation)
             reply = mutate(reply, self.mutation)
             run.mutated_path, run.spent = parts.path, presented
         data = json.dumps(reply.body, default=str).encode() if isinstance(reply.body, dict | list) else _encode(
@@ -431,21 +477,22 @@ class Harness:
             trace = " | ".join(first.traces)
             found.append(Finding("traceback", mutation, first.crash or f"{internal[0]} :: {trace}"))
         bad = first.implausible or second.implausible
+        dropped = UNDETECTABLE if first.record_removed else "dropped"
         if bad:
             found.append(Finding("implausible", mutation, bad[0]))
         if first.outcomes and all(o.ok for o in first.outcomes):
             short = {k: f"{first.counts.get(k, 0)} of {n}" for k, n in base.counts.items()
                      if first.counts.get(k, 0) < n}
             if short:
-                found.append(Finding("dropped", mutation, f"sync ok but fewer records than the clean run: {short}"))
+                found.append(Finding(dropped, mutation, f"sync ok but fewer records than the clean run: {short}"))
         # A single-use refresh token (Mercado Libre) spent by the marketplace whose reply we garbled is gone for
         # anyone: not a connector fault when the clean sync presents that same old token again and is refused.
         if first.spent is not None and second.presented[:1] == [first.spent]:
             return found
         missing = {k: sorted(ids - second.ids.get(k, set()))[:3] for k, ids in base.ids.items()
                    if ids - second.ids.get(k, set()) and not _renamed(mutation, ids, second.ids.get(k, set()))}
-        if missing and not any(f.outcome == "dropped" for f in found):
-            found.append(Finding("dropped", mutation, f"still missing after a clean sync: {missing}"))
+        if missing and not any(f.outcome == dropped for f in found):
+            found.append(Finding(dropped, mutation, f"still missing after a clean sync: {missing}"))
         if second.crash or not second.outcomes or not all(o.ok for o in second.outcomes):
             found.append(Finding("bad_state", mutation,
                                  second.crash or "; ".join(self._errors(second)) or "no outcome"))

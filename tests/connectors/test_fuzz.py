@@ -52,7 +52,7 @@ def test_mutated_responses_never_crash_store_garbage_drop_records_or_keep_bad_st
               suppress_health_check=list(HealthCheck))
     @given(fuzz.mutations())
     def check(mutation: fuzz.Mutation) -> None:
-        findings = h.check(mutation)
+        findings = [f for f in h.check(mutation) if f.outcome in fuzz.OUTCOMES]  # not fuzz.UNDETECTABLE
         assert not findings, "\n".join(f"{f.outcome}: {f.mutation.describe()}: {f.detail}" for f in findings)
 
     with fuzz.quiet():
@@ -83,3 +83,19 @@ def test_the_checks_see_implausible_values():
     assert fuzz._bad_value("external_id", "nan") == fuzz._bad_value("external_id", "a\x00") == "not an id"
     assert fuzz._bad_value("refund_amount", "-50") == "not a plausible amount"
     assert fuzz._bad_value("lines", [{"quantity": -2}]) == "quantity: negative or absurd count"
+
+
+def test_a_record_removed_from_an_answer_without_a_count_is_told_apart():
+    from sellerguard.sandbox.server import Reply
+
+    def drop_first_record(body):
+        node = next(i for i, (parent, _) in enumerate(fuzz._nodes(body)) if isinstance(parent, list))
+        return fuzz.record_removed(Reply(200, body), fuzz.Mutation(0, "drop", node=node))
+
+    page = {"orders": [{"id": "1"}, {"id": "2"}], "next": None}
+    assert drop_first_record(page)  # reads like a page of one order
+    assert not drop_first_record({**page, "paging": {"total": 2}})  # the total tells
+    report = b"order-id\tamount\nA-1\t9.99\nA-2\t5.00\n"
+    assert fuzz.record_removed(Reply(200, report), fuzz.Mutation(0, "drop", node=2))  # a data line
+    assert not fuzz.record_removed(Reply(200, report), fuzz.Mutation(0, "drop", node=0))  # a header column
+    assert not fuzz.record_removed(Reply(200, page), fuzz.Mutation(0, "value", node=0))
