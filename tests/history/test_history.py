@@ -1,4 +1,6 @@
-"""Metric history (issue 22): once per day per metric across restarts, backfill == --as-of, --since, CSV."""
+"""Metric history (issue 22): once per day per metric across restarts, backfill == --as-of, --since, digest, CSV,
+charts. One crafted two-day store is shared by the module (each evaluation costs CPU); tests that need a store of
+their own make a one-day one."""
 
 from __future__ import annotations
 
@@ -12,25 +14,29 @@ from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from sellerguard.cli import cli
+from sellerguard.clock import FixedClock
 from sellerguard.config import parse_config
 from sellerguard.history.backfill import backfill, day_moment
-from sellerguard.history.record import prune, series
+from sellerguard.history.changes import changes_since
+from sellerguard.history.record import prune, record, series
 from sellerguard.history.tables import MetricHistoryRow
 from sellerguard.schema import Cancellation, Order
+from sellerguard.status import build_status, render_csv_deadlines, render_csv_metrics
 from sellerguard.store import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+DAY1 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 CONFIG = '[[accounts]]\nid = "amz"\nmarketplace = "amazon"\n'
 PFCR = "amazon.pre_fulfillment_cancel_rate"
+CONFIG_OBJ = parse_config({"accounts": [{"id": "amz", "marketplace": "amazon"}]})
 
 
-@pytest.fixture
-def setup(tmp_path):
-    cfg = tmp_path / "sg.toml"
+def day_one(tmp) -> tuple:
+    """A store as the Nov 22 sync left it: 100 orders shipped, none cancelled."""
+    cfg = tmp / "sg.toml"
     cfg.write_text(CONFIG)
-    db = f"sqlite:///{tmp_path / 'sg.db'}"
+    db = f"sqlite:///{tmp / 'sg.db'}"
     store = Store(db)
-    # day 1 (Nov 22): 100 orders shipped, none cancelled
     store.write([Order(account="amz", external_id=f"o{i}", purchased_at=NOW - timedelta(days=3), fulfilment="seller",
                        status="shipped") for i in range(100)])
     store.close()
@@ -38,7 +44,7 @@ def setup(tmp_path):
 
 
 def day_two(db: str) -> None:
-    """What the Nov 23 sync brings: 3 seller cancellations (3% > 2.5%) and an order whose ship-by passed."""
+    """What the Nov 23 sync brings: 3 seller cancellations (3/101 > 2.5%) and an order whose ship-by passed."""
     store = Store(db)
     records: list = [Cancellation(account="amz", external_id=f"x{i}", order_ref=f"o{i}", initiated_by="seller",
                                   cancelled_at=datetime(2026, 11, 23, 8, tzinfo=UTC)) for i in range(3)]
@@ -46,6 +52,21 @@ def day_two(db: str) -> None:
                          ship_by=datetime(2026, 11, 23, 6, tzinfo=UTC), fulfilment="seller", status="unshipped"))
     store.write(records)
     store.close()
+
+
+@pytest.fixture(scope="module")
+def two_days(tmp_path_factory):
+    """(cfg, db, day-two report): Nov 22 recorded after its sync, then Nov 23's sync and evaluation recorded."""
+    cfg, db = day_one(tmp_path_factory.mktemp("two-days"))
+    store = Store(db)
+    record(store, build_status(CONFIG_OBJ, store, FixedClock(DAY1), as_of=DAY1))
+    store.close()
+    day_two(db)
+    store = Store(db)
+    report = build_status(CONFIG_OBJ, store, FixedClock(NOW), as_of=NOW)
+    record(store, report)
+    store.close()
+    return cfg, db, report
 
 
 def run(cfg, db, *args):
@@ -60,96 +81,55 @@ def rows(db: str) -> list[MetricHistoryRow]:
     return found
 
 
-def test_once_per_day_per_metric_across_restarts(setup):
-    cfg, db = setup
-    for moment in ("2026-11-22T09:00Z", "2026-11-22T21:00Z"):  # two processes, one day
-        assert run(cfg, db, "status", "--as-of", moment, "--record").exit_code in (0, 1, 2)
-    day1 = rows(db)
-    day_two(db)
-    assert day1 and {r.day for r in day1} == {date(2026, 11, 22)}
-    assert len(day1) == len({r.metric for r in day1})  # one row per metric
-    assert {r.as_of for r in day1} == {datetime(2026, 11, 22, 21, tzinfo=UTC)}  # the day's last evaluation wins
-    run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--record")
-    both = rows(db)
-    assert len(both) == 2 * len(day1)
-    pfcr = {r.day: r for r in both if r.metric == PFCR}
+def test_once_per_day_per_metric_across_restarts(two_days):
+    cfg, db, report = two_days
+    before = rows(db)
+    per_day = len(report.accounts[0].metrics)
+    assert len(before) == 2 * per_day and {r.day for r in before} == {date(2026, 11, 22), date(2026, 11, 23)}
+    # another process, later the same day: the day's rows are overwritten, never doubled
+    assert run(cfg, db, "status", "--as-of", "2026-11-23T18:00Z", "--record").exit_code == 2
+    after = rows(db)
+    assert len(after) == len(before)
+    day2 = [r for r in after if r.day == date(2026, 11, 23)]
+    assert {r.as_of for r in day2} == {datetime(2026, 11, 23, 18, tzinfo=UTC)}  # the day's last evaluation wins
+    pfcr = {r.day: r for r in after if r.metric == PFCR}
     assert (pfcr[date(2026, 11, 22)].level, pfcr[date(2026, 11, 23)].level) == ("ok", "critical")
-    assert pfcr[date(2026, 11, 23)].value == pytest.approx(3 / 101, abs=1e-3) or pfcr[date(2026, 11, 23)].value
+    assert pfcr[date(2026, 11, 23)].value == pytest.approx(3 / 101)
+
+
+def test_prune_drops_days_before_the_cut(two_days, tmp_path):
+    _, _, report = two_days
+    db = f"sqlite:///{tmp_path / 'prune.db'}"
     store = Store(db)
-    assert prune(store, date(2026, 11, 23)) == len(day1)  # retention: days before the cut go
+    for day in (date(2026, 11, 21), date(2026, 11, 22)):
+        record(store, report, day=day)
+    per_day = len(report.accounts[0].metrics)
+    assert prune(store, date(2026, 11, 21)) == 0
+    assert prune(store, date(2026, 11, 22)) == per_day and {r.day for r in rows(db)} == {date(2026, 11, 22)}
     store.close()
 
 
-def test_since_lists_level_moves_and_new_overdue_items(setup):
-    cfg, db = setup
-    run(cfg, db, "status", "--as-of", "2026-11-22T12:00Z", "--record")
-    day_two(db)
-    result = run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--since", "1d")
-    out = result.output
+def test_since_lists_level_moves_and_new_overdue_items(two_days):
+    cfg, db, report = two_days
+    out = run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--since", "1d").output
     assert "Changes since 2026-11-22" in out
     line = next(ln for ln in out.splitlines() if PFCR in ln and "level" in ln)
     assert "ok 0.00%" in line and "critical 2.97%" in line  # before and after, with values
     assert any("late-1" in ln and "newly overdue" in ln for ln in out.splitlines())
-    nothing = run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--since", "30d")
-    assert "no metric history that old yet" in " ".join(nothing.output.split())
+    store = Store(db)
+    assert changes_since(store, report, timedelta(days=30)).base_day is None  # no history that old
+    store.close()
     bad = run(cfg, db, "status", "--since", "soon")
     assert bad.exit_code == 3 and "--since" in bad.output
+    short = run(cfg, db, "status", "--since", "2h")
+    assert short.exit_code == 3 and "shorter than a day" in short.output
 
 
-def test_backfill_equals_status_as_of(setup):
-    cfg, db = setup
-    day_two(db)
-    store = Store(db)
-    config = parse_config({"accounts": [{"id": "amz", "marketplace": "amazon"}]})
-    seen: list[date] = []
-    result = backfill(config, store, days=2, now=NOW, progress=seen.append)
-    assert seen == [date(2026, 11, 21), date(2026, 11, 22)] and result.days == 2
-    again = backfill(config, store, days=2, now=NOW)
-    assert again.rows == 0 and again.skipped == 2  # recorded days are kept
-    for day in seen:
-        doc = json.loads(run(cfg, db, "status", "--json", "--as-of", day_moment(day).isoformat()).output)
-        want = {m["id"]: m for m in doc["accounts"][0]["metrics"]}
-        got = {r.metric: r for r in rows(db) if r.day == day}
-        assert set(got) == set(want)
-        for metric, m in want.items():
-            r = got[metric]
-            assert (r.level, r.threshold, r.headroom) == (m["level"], m["threshold"], m["headroom"])
-            assert r.value == pytest.approx(m["value"]) if m["value"] is not None else r.value is None
-    assert len(series(store, "amz", PFCR, date(2026, 11, 1))) == 2
-    store.close()
-    cli_run = run(cfg, db, "history", "backfill", "--days", "3", "--overwrite")
-    assert cli_run.exit_code == 0 and "Backfilled 3 day(s)" in cli_run.output
-
-
-def test_csv_metrics_and_deadlines(setup):
-    cfg, db = setup
-    day_two(db)
-    metrics = run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--format", "csv")
-    table = list(csv.DictReader(io.StringIO(metrics.output)))
-    pfcr = next(r for r in table if r["metric"] == PFCR)
-    assert (pfcr["account"], pfcr["level"], pfcr["threshold"], pfcr["comparator"]) == ("amz", "critical", "0.025",
-                                                                                       "<")
-    assert metrics.stdout_bytes.count(b"\r\n") == len(table) + 1 and metrics.exit_code == 2  # RFC 4180
-    deadlines = run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--format", "csv", "--deadlines")
-    queue = list(csv.DictReader(io.StringIO(deadlines.output)))
-    assert queue and queue[0]["ref"] == "late-1" and queue[0]["overdue"] == "yes"
-    assert queue[0]["due"] == "2026-11-23T06:00:00Z"
-    wrong = run(cfg, db, "status", "--deadlines")
-    assert wrong.exit_code == 3 and "--format csv" in wrong.output
-
-
-def test_daily_digest_lists_the_changes_since_yesterday(setup):
+def test_daily_digest_lists_the_changes_since_yesterday(two_days):
     from sellerguard.alerts.slack import render_digest
-    from sellerguard.clock import FixedClock
-    from sellerguard.history.changes import changes_since
-    from sellerguard.status import build_status
 
-    cfg, db = setup
-    run(cfg, db, "status", "--as-of", "2026-11-22T12:00Z", "--record")
-    day_two(db)
+    _, db, report = two_days
     store = Store(db)
-    config = parse_config({"accounts": [{"id": "amz", "marketplace": "amazon"}]})
-    report = build_status(config, store, FixedClock(NOW), as_of=NOW)
     changes = changes_since(store, report, timedelta(days=1))
     store.close()
     text = json.dumps(render_digest(report, {}, NOW, changes.items), ensure_ascii=False)
@@ -157,11 +137,48 @@ def test_daily_digest_lists_the_changes_since_yesterday(setup):
     assert "late-1" in text
 
 
-def test_chart_writes_svg_png_and_a_text_chart(setup, tmp_path):
-    cfg, db = setup
-    run(cfg, db, "status", "--as-of", "2026-11-22T12:00Z", "--record")
-    day_two(db)
-    run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--record")
+def test_backfill_equals_status_as_of(tmp_path):
+    cfg, db = day_one(tmp_path)
+    store = Store(db)
+    seen: list[date] = []
+    result = backfill(CONFIG_OBJ, store, days=1, now=NOW, progress=seen.append)
+    assert seen == [date(2026, 11, 22)] and result.days == 1
+    day = date(2026, 11, 22)
+    doc = json.loads(run(cfg, db, "status", "--json", "--as-of", day_moment(day).isoformat()).output)
+    want = {m["id"]: m for m in doc["accounts"][0]["metrics"]}
+    got = {r.metric: r for r in rows(db) if r.day == day}
+    assert set(got) == set(want)
+    for metric, m in want.items():
+        r = got[metric]
+        assert (r.level, r.threshold, r.headroom, r.as_of) == (m["level"], m["threshold"], m["headroom"],
+                                                                day_moment(day))
+        assert r.value == pytest.approx(m["value"]) if m["value"] is not None else r.value is None
+    assert len(series(store, "amz", PFCR, date(2026, 11, 1))) == 1
+    # recorded days are kept (the daemon's rows are never replaced by a recomputation unless --overwrite)
+    again = backfill(CONFIG_OBJ, store, days=1, now=NOW)
+    assert (again.days, again.rows, again.skipped) == (0, 0, 1)
+    store.close()
+    cli_run = run(cfg, db, "history", "backfill", "--days", "1")  # yesterday by the real clock
+    assert cli_run.exit_code == 0 and "Backfilled 1 day(s)" in cli_run.output
+
+
+def test_csv_metrics_and_deadlines(two_days):
+    cfg, db, report = two_days
+    table = list(csv.DictReader(io.StringIO(render_csv_metrics(report))))
+    pfcr = next(r for r in table if r["metric"] == PFCR)
+    assert (pfcr["account"], pfcr["level"], pfcr["threshold"], pfcr["comparator"], pfcr["numerator"]) == (
+        "amz", "critical", "0.025", "<", "3")
+    queue = list(csv.DictReader(io.StringIO(render_csv_deadlines(report))))
+    assert queue and queue[0]["ref"] == "late-1" and queue[0]["overdue"] == "yes"
+    assert queue[0]["due"] == "2026-11-23T06:00:00Z"
+    result = run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--format", "csv", "--deadlines")
+    assert result.exit_code == 2 and result.stdout_bytes.count(b"\r\n") == len(queue) + 1  # RFC 4180 line ends
+    wrong = run(cfg, db, "status", "--deadlines")
+    assert wrong.exit_code == 3 and "--format csv" in wrong.output
+
+
+def test_chart_writes_svg_png_and_a_text_chart(two_days, tmp_path):
+    cfg, db, _ = two_days
     svg = tmp_path / "pfcr.svg"
     result = run(cfg, db, "chart", "amz", PFCR, "--days", "3650", "-o", str(svg))
     assert result.exit_code == 0 and "Wrote" in result.output, result.output
@@ -179,7 +196,7 @@ def test_chart_writes_svg_png_and_a_text_chart(setup, tmp_path):
     assert wrong.exit_code == 3 and not (tmp_path / "x.jpg").exists()
 
 
-def test_serve_refuses_other_addresses_without_a_token(setup):
-    cfg, db = setup
+def test_serve_refuses_other_addresses_without_a_token(two_days):
+    cfg, db, _ = two_days
     result = run(cfg, db, "serve", "--host", "0.0.0.0", "--port", "0")
     assert result.exit_code == 3 and "give a token" in result.output

@@ -1,7 +1,7 @@
 """The dashboard in a real headless browser (Playwright driving Debian's chromium) against a sandbox store.
 
 The store is small and built once for the module: two sandbox accounts (a drifting Walmart seller and a critical
-Mercado Libre one) synced through the real connectors, plus a backfilled week of history. The test writes a
+Mercado Libre one) synced through the real connectors, plus three backfilled days of history. The test writes a
 screenshot into its tmp folder for people to look at (the README's picture comes from scripts/dashboard-pictures).
 """
 
@@ -17,8 +17,8 @@ import pytest
 from sellerguard.clock import FixedClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-ACCOUNTS = [("walmart-us", "walmart", "drifting", "US", "USD", 4, 0.3),
-            ("mercadolibre-br", "mercadolibre", "critical", "MLB", "BRL", 4, 0.25)]
+ACCOUNTS = [("walmart-us", "walmart", "drifting", "US", "USD", 3, 0.3),
+            ("mercadolibre-br", "mercadolibre", "critical", "MLB", "BRL", 3, 0.25)]
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 
 
@@ -37,10 +37,10 @@ def site(tmp_path_factory):
 
     clock = FixedClock(NOW)
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('dash') / 'sandbox.db'}")
-    with Sandbox(World(NOW, accounts=ACCOUNTS, days=40), clock=clock) as box:
+    with Sandbox(World(NOW, accounts=ACCOUNTS, days=32), clock=clock) as box:
         config = demo_config(box)
         assert all(o.ok for o in sync_accounts(config, store, clock=clock))
-    backfill(config, store, days=7, now=NOW)
+    backfill(config, store, days=3, now=NOW)
     report = build_status(config, store, clock)
     app = create_app(store, lambda: report, token="s3cret")
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -59,7 +59,8 @@ def browser():
         pytest.skip(f"playwright is not installed ({exc}); `pip install -e '.[test]'`")
     with sync_playwright() as p:
         try:
-            b = p.chromium.launch(executable_path=BROWSER, headless=True)
+            b = p.chromium.launch(executable_path=BROWSER, headless=True,
+                                  args=["--disable-gpu", "--disable-extensions", "--no-first-run"])
         except Exception as exc:  # no browser on this machine: the only reason to skip
             pytest.skip(f"cannot launch a headless chromium at {BROWSER}: {str(exc).splitlines()[0]}")
         yield b
