@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
@@ -416,36 +416,53 @@ class Rollups(RollupSource):
             return None
         d0, d1 = store_rollups.day_of(start), store_rollups.day_of(max(as_of, end))
         t = RollupDayRow.__table__  # type: ignore[attr-defined]
-        found = session.execute(select(t.c.key, t.c.day, t.c.scope, t.c.hours, t.c.settles_at).where(
+        found = session.execute(select(t.c.key, t.c.day, t.c.scope, t.c.hours).where(
             t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1)).all()
         bad = {d for d in dirty if d0 <= d <= d1}  # type: ignore[operator]
-        bad |= {_aware(day) for _, day, _, _, settles in found if settles is not None  # type: ignore[misc]
-                and _aware(settles) > as_of}  # type: ignore[operator]
+        bad |= {_aware(day) for day, in session.execute(select(t.c.day).distinct().where(  # type: ignore[misc]
+            t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1, t.c.settles_at > as_of))}
         size = max(-(-(max(as_of, end) - start) // DAY), -(-(end - start) // DAY), 1)
         bounds = [start + i * DAY for i in range(size + 1)] + [end, as_of]
         split = {_floor_hour(b) for b in bounds if _floor_hour(b) != b}
         plan = _Plan(start, as_of, bad, split)
         known = _Plan(start, end, bad, split)  # events of unknown deadline count over the window only
+        # per hour from d0, in integers (no datetimes in the loops): its bucket, in-window flag and usability
+        us = HOUR // timedelta(microseconds=1)
+        day_us = DAY // timedelta(microseconds=1)
+        hours_n = (d1 + DAY - d0) // HOUR  # type: ignore[operator]
+        s_us, e_us, a_us = ((x - d0) // timedelta(microseconds=1) for x in (start, end, as_of))  # type: ignore[operator]
+        skip = {(h - d0) // HOUR for h in split} | {(d - d0) // HOUR + j for d in bad for j in range(24)}  # type: ignore[operator]
+        first, last = -(-s_us // us), a_us // us  # whole hours inside [start, as_of)
+        bucket = [(x * us - s_us) // day_us for x in range(hours_n)]
+        inside = [x * us < e_us for x in range(hours_n)]
+        ok = [first <= x < last and x not in skip for x in range(hours_n)]
+        ok_known = [first <= x < e_us // us and x not in skip for x in range(hours_n)]
         index = {k: i for i, k in enumerate(keys)}
         k = len(keys)
         data = GroupRows()
         split_group = getattr(group[0][1], "split", None) == "category"
-        for key, day, scope, hours, _ in found:
+        sums: dict[tuple[str | None, int, bool], list[float]] = data.rows
+        for key, day, scope, hours in found:
             i = index[key]
-            day = _aware(day)
-            for h, events, units, defects, defect_events, unknown in json.loads(hours):
-                hour = day + h * HOUR  # type: ignore[operator]
-                if scope == UNKNOWN_SCOPE:
-                    if i == 0 and known.usable(hour):
-                        data.unknown += int(unknown)
-                    continue
-                if not plan.usable(hour):
-                    continue
-                vals = [0.0] * (2 + 2 * k)
+            base = int((_aware(day) - d0) / HOUR)  # type: ignore[operator]
+            if scope == UNKNOWN_SCOPE:
                 if i == 0:
-                    vals[0], vals[1] = units, events
-                vals[2 + i], vals[2 + k + i] = defects, defect_events
-                data.add((scope if split_group else None, (hour - start) // DAY, hour < end), vals)
+                    data.unknown += sum(int(e[5]) for e in json.loads(hours) if ok_known[base + e[0]])
+                continue
+            name = scope if split_group else None
+            for h, events, units, defects, defect_events, _ in json.loads(hours):
+                x = base + h
+                if not ok[x]:
+                    continue
+                slot = (name, bucket[x], inside[x])
+                acc = sums.get(slot)
+                if acc is None:
+                    acc = sums[slot] = [0.0] * (2 + 2 * k)
+                if i == 0:
+                    acc[0] += units
+                    acc[1] += events
+                acc[2 + i] += defects
+                acc[2 + k + i] += defect_events
         if any(m.gate_unit == "unique_buyers" for m, _ in group):
             b = RollupBuyerRow.__table__  # type: ignore[attr-defined]
             for key, hour, scope, buyer in session.execute(select(b.c.key, b.c.hour, b.c.scope, b.c.buyer).where(
@@ -463,3 +480,30 @@ class Rollups(RollupSource):
 def source(session: Session) -> Rollups | None:
     """The rollups for this session's evaluation, or None when row-level evaluation is asked for."""
     return Rollups.of(session)
+
+
+def daily_counts(session: Session, account: str, metric: Metric, start: date,
+                 end: date) -> list[tuple[date, float, float]]:
+    """Per UTC day of ``[start, end)``: ``(day, numerator, denominator)`` of an event metric (``rate``, ``count``,
+    calendar-clock ``response_time``), in the metric's unit, as known at 00:00 UTC of ``end`` (deadlines passed
+    by then count). numerator = defects (successes for a ``successes`` metric; a ``count`` metric's denominator
+    is its events). Read from the rollups where they hold, else from the records: exact either way.
+    Raises ValueError for metrics without daily counts (average, business-clock replies, periodic, reported)."""
+    params = event_params(metric)
+    if params is None:
+        raise ValueError(f"{metric.id}: a {metric.calculator} metric has no daily counts")
+    days = (end - start).days
+    if days <= 0:
+        return []
+    dialect = session.get_bind().dialect.name
+    _sqlite_functions(session, dialect)
+    one = metric.model_copy(update={"window_kind": "days", "window_days": days, "window_months": None,
+                                    "window_weeks": None, "window_align": "instant", "lag_days": 0,
+                                    "fallback_window": None})
+    from sellerguard.rules.calculators import event_series_many
+
+    as_of = datetime.combine(end, time(0), tzinfo=UTC)
+    [series] = event_series_many(session, dialect, account, [(one, params)], as_of, days)
+    successes = getattr(params, "numerator", "defects") == "successes"
+    return [(start + timedelta(days=i), series.eligible[i] - series.defects[i] if successes else series.defects[i],
+             series.eligible[i]) for i in range(days)]
