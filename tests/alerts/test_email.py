@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from alert_builders import account, at, metric, report
+from pg import store_on
 from sqlmodel import Session, select
 
 from sellerguard.alerts import email, outbox
@@ -102,6 +103,13 @@ def servers(tls) -> Iterator[dict[str, Any]]:
     finally:
         c1.stop()
         c2.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Any]:
+    """SQLite only: the outbox and alert state are exercised on PostgreSQL by test_outbox / test_lifecycle; what
+    is new here is the SMTP side."""
+    yield from store_on("sqlite", tmp_path, "sg_email")
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,17 @@ One evaluation per account (each costs ~0.5 s): the first carries every signal, 
 
 from datetime import UTC, datetime
 
+import pytest
 from conftest import NOW
+from pg import store_on
 
 from sellerguard.schema import ReportedMetric
+
+
+@pytest.fixture
+def store(tmp_path):
+    """SQLite only: reported metrics are judged by the same code on PostgreSQL (test_fidelity_* run both)."""
+    yield from store_on("sqlite", tmp_path, "sg_signals")
 
 
 def _put(world, metric_id, *, status=None, value=None, scope=None):
