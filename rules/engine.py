@@ -279,12 +279,26 @@ class Engine:
         except MissingColumn as exc:
             base.update(window_kind=metric.window_kind)
             return MetricStatus(**base, level="unknown", reason=f"the store has no {exc} yet"), None
-        status = _judge(metric, base, series, length, as_of, horizon, stale)
+        history = self._history(session, account, metric, series, as_of) if horizon > 0 else None
+        status = _judge(metric, base, series, length, as_of, horizon, stale, history=history)
         if metric.reported_fallback and not stale:  # rules-B: rules/fallback.py decides
             status = fallback.judge_reported(session, account, metric, status, as_of)
         if metric.verdict is not None:
             status.final = self._final(session, account, metric, as_of, stale)
         return status, series
+
+    def _history(self, session: Session, account: str, metric: Metric, series: Series,
+                 as_of: datetime) -> Series | None:
+        """Daily counts of the metric's population over the last ``forecast.HISTORY_DAYS`` when its own window is
+        shorter (Amazon's 7-day cancellations): the long-run rate the breach odds revert to (rules/forecast.py)."""
+        if not forecast_odds.wants_history(metric, series):
+            return None
+        longer = metric.model_copy(update={"window_kind": "days", "window_days": forecast_odds.HISTORY_DAYS,
+                                           "window_months": None, "window_weeks": None, "fallback_window": None})
+        try:
+            return self.series(session, account, longer, as_of, forecast_odds.HISTORY_DAYS)
+        except MissingColumn:
+            return None
 
     def _final(self, session: Session, account: str, metric: Metric, as_of: datetime,
                stale: str | None) -> Period | None:
@@ -323,7 +337,7 @@ def _sqlite_local_date(moment: str | None, zone: str | None) -> str | None:
 
 
 def _judge(metric: Metric, base: dict[str, Any], series: Series, length: int, as_of: datetime, horizon: int,
-           stale: str | None, *, forecast: bool = True) -> MetricStatus:
+           stale: str | None, *, forecast: bool = True, history: Series | None = None) -> MetricStatus:
     """Value, gate counts, level and reason of a computed metric; a split metric is judged per scope and the
     worst scope decides (its figures are the metric's)."""
     parts = [_judge_one(metric, dict(base), p, as_of, horizon, stale, forecast, length) for p in series.parts]
@@ -331,7 +345,7 @@ def _judge(metric: Metric, base: dict[str, Any], series: Series, length: int, as
     base.update(window_kind=metric.window_kind, window_start=start, window_end=end,
                 window_days=round((end - start) / DAY),
                 unknown_count=series.unknown, unknown_refs=series.unknown_refs)
-    whole = _judge_one(metric, base, series, as_of, horizon, stale, forecast, length)
+    whole = _judge_one(metric, base, series, as_of, horizon, stale, forecast, length, history)
     if not parts:
         return whole
     worst = max(parts, key=lambda m: (LEVEL_ORDER[m.level], _badness(metric, m.value)))
@@ -355,7 +369,8 @@ def _badness(metric: Metric, value: float | None) -> float:
 
 
 def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: datetime, horizon: int,
-               stale: str | None, forecast: bool, length: int | None = None) -> MetricStatus:
+               stale: str | None, forecast: bool, length: int | None = None,
+               history: Series | None = None) -> MetricStatus:
     d, n = series.numerator, series.denominator
     value = assess.value_of(series.kind, d, n)
     unit = metric.parsed.unit if metric.calculator in ("rate", "count") else "events"
@@ -400,7 +415,7 @@ def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: date
         fc = assess.forecast(metric, series, as_of, horizon, gate_shift=gate - d if counted else 0.0)
     if forecast and horizon > 0:  # the breach odds and the value expected at the horizon (rules/forecast.py)
         odds = forecast_odds.outlook(metric, series, length or metric.window_length, as_of, horizon,
-                                     gate if counted else 0.0)
+                                     gate if counted else 0.0, history=history)
         if odds is not None:
             base.update(breach_probability=odds.probability, forecast_value=odds.expected,
                         forecast_low=odds.low, forecast_high=odds.high, forecast_at=odds.at)

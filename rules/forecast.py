@@ -42,10 +42,16 @@ BASIS_DAYS = 14  # recent window days the rate is read from (as assess.forecast)
 LEVEL_DAYS = 14  # complete days the volume level is read from
 PATTERN_DAYS = 28  # complete days the weekday pattern is read from
 PATTERN_SHRINK = 2.0  # pseudo-observations of "no weekday effect" per weekday
-RECENT_WEIGHT = 0.5  # weight of a recent event in the rate's Beta (1 = plain counts)
-OLDER_WEIGHT = 0.03  # weight of an older window event (the long-run level, weakly)
+# Chosen on the sandbox backtest (docs/forecast.md; seed 7, checked on seed 11):
+RECENT_WEIGHT = 1.0  # weight of a recent event in the strength of the rate's Beta (1 = plain counts)
+OLDER_WEIGHT = 0.1  # weight of an older event in it
+PERSISTENCE = 0.25  # how much of the gap between the recent and the long-run share carries into the horizon
+# Platt recalibration logit(P') = A * logit(P) + B of odds that are not certain (0 and 1 stay): the raw odds were
+# too high in the middle range (0.3 -> 0.15 observed), because rates that jump mostly come back
+CALIBRATION = (0.5, -0.9)
 BAND = (0.1, 0.9)
-TAIL_SD = 12.0  # beyond this many standard deviations a tail is 0 (or 1)
+HISTORY_DAYS = 28  # a window shorter than BASIS_DAYS is read over this many days too (one more query)
+TAIL_SD = 10.0  # beyond this many standard deviations a tail is 0 (or 1)
 
 
 @dataclass(frozen=True)
@@ -99,16 +105,16 @@ class _Discrete:
         r, q = self.a, self.b
         return math.lgamma(k + r) - math.lgamma(r) - math.lgamma(k + 1) + r * math.log(q) + k * math.log1p(-q)
 
-    def step(self, k: int) -> float:
-        """log pmf(k+1) - log pmf(k)."""
+    def ratio(self, k: int) -> float:
+        """pmf(k+1) / pmf(k)."""
         if self.kind == "betabinom":
             n, a, b = self.n, self.a, self.b
-            return math.log((n - k) * (k + a)) - math.log((k + 1) * (n - k - 1 + b))
+            return (n - k) * (k + a) / ((k + 1) * (n - k - 1 + b))
         r, q = self.a, self.b
-        return math.log((k + r) / (k + 1)) + math.log1p(-q)
+        return (k + r) / (k + 1) * (1 - q)
 
     def sf(self, c: int) -> float:
-        """P(X >= c)."""
+        """P(X >= c) = 1 - the pmf summed from ``TAIL_SD`` deviations below the mean up to c - 1."""
         if c <= 0:
             return 1.0
         if c > self.top:
@@ -119,12 +125,11 @@ class _Discrete:
         lo = max(0, int(mean - TAIL_SD * sd))
         if c <= lo:
             return 1.0
-        lp = self.logpmf(lo)
+        term = math.exp(self.logpmf(lo))  # at most TAIL_SD deviations from the mean: no underflow to worry about
         below = 0.0
         for k in range(lo, c):
-            below += math.exp(lp)
-            if k + 1 < c:
-                lp += self.step(k)
+            below += term
+            term *= self.ratio(k)
         return min(max(1.0 - below, 0.0), 1.0)
 
     def quantiles(self, qs: tuple[float, ...]) -> list[int]:
@@ -132,14 +137,14 @@ class _Discrete:
         mean, sd = self.mean, self.sd
         k = max(0, int(mean - TAIL_SD * sd))
         top = self.top
-        lp = self.logpmf(k)
-        cdf = math.exp(lp)
+        term = math.exp(self.logpmf(k))
+        cdf = term
         out: list[int] = []
         for q in qs:
             while cdf < q and k < top and k < mean + TAIL_SD * sd + 1:
-                lp += self.step(k)
+                term *= self.ratio(k)
                 k += 1
-                cdf += math.exp(lp)
+                cdf += term
             out.append(k)
         return out
 
@@ -188,9 +193,21 @@ def _volume(series: Series, as_of: datetime) -> list[float]:
     return out
 
 
-def _rolled(metric: Metric, series: Series, length: int, as_of: datetime, horizon: int) -> list[_Day]:
+def _prefix(values: list[float]) -> list[float]:
+    out = [0.0]
+    for v in values:
+        out.append(out[-1] + v)
+    return out
+
+
+def _rolled(metric: Metric, series: Series, length: int, as_of: datetime, horizon: int,
+            history: Series | None = None) -> list[_Day]:
     known = min(len(series.eligible), math.ceil((as_of - series.start) / DAY - 1e-9))
-    per_weekday = _volume(series, as_of)
+    per_weekday = _volume(history or series, as_of)
+    cum_d, cum_n = _prefix(series.defects[:known]), _prefix(series.eligible[:known])
+    first = series.start.weekday()
+    # expected volume of future bucket i (i >= known), cumulated: new_n of [known, i) = cum_new[i - known]
+    cum_new = _prefix([per_weekday[(first + i) % 7] for i in range(known, known + horizon + 1)])
     days = []
     for t in range(1, horizon + 1):
         moment = as_of + t * DAY
@@ -198,35 +215,61 @@ def _rolled(metric: Metric, series: Series, length: int, as_of: datetime, horizo
                                     align=metric.window_align)
         i0, i1 = _index(start, series.start), min(_index(end, series.start), _index(moment, series.start))
         lo, hi = max(i0, 0), min(i1, known)
-        kd = sum(series.defects[lo:hi]) if hi > lo else 0.0
-        kn = sum(series.eligible[lo:hi]) if hi > lo else 0.0
-        future = range(max(i0, known), i1)
-        new_n = sum(per_weekday[(series.start + i * DAY).weekday()] for i in future)
-        days.append(_Day(t, kd, kn, new_n, len(future)))
+        kd = cum_d[hi] - cum_d[lo] if hi > lo else 0.0
+        kn = cum_n[hi] - cum_n[lo] if hi > lo else 0.0
+        f0, f1 = max(i0, known) - known, min(max(i1 - known, 0), horizon + 1)
+        new_n = cum_new[f1] - cum_new[f0] if f1 > f0 else 0.0
+        days.append(_Day(t, kd, kn, new_n, max(f1 - f0, 0)))
     return days
 
 
 # -- the model ------------------------------------------------------------------------------------------------------
 
-def _rate_beta(series: Series) -> tuple[float, float]:
-    """Beta(a, b) of the future defect share: recent window days weighted ``RECENT_WEIGHT``, older ones
-    ``OLDER_WEIGHT``, over Jeffreys' (0.5, 0.5)."""
+def wants_history(metric: Metric, series: Series) -> bool:
+    """Whether the odds of this metric need more days than its window holds: a window shorter than the rate's
+    basis (Amazon's 7-day cancellations, 10-day late shipment) has no long-run level to revert to."""
+    return (metric.threshold is not None and metric.forecast and metric.calculator not in ("reported", "periodic")
+            and series.window_days < BASIS_DAYS)
+
+
+@dataclass(frozen=True)
+class _Basis:
+    """Counts the rate is read from: the window's last ``BASIS_DAYS`` (recent) and the days before them (older:
+    the rest of the window, or of the ``HISTORY_DAYS`` history when the window is shorter)."""
+
+    d_recent: float
+    n_recent: float
+    days_recent: int
+    d_older: float
+    n_older: float
+    days_older: int
+
+
+def _basis(series: Series, history: Series | None) -> _Basis:
     w = series.window_days
     basis = min(BASIS_DAYS, w)
     d_r, n_r = sum(series.defects[w - basis:w]), sum(series.eligible[w - basis:w])
-    d_o, n_o = sum(series.defects[:w - basis]), sum(series.eligible[:w - basis])
-    a = 0.5 + RECENT_WEIGHT * d_r + OLDER_WEIGHT * d_o
-    b = 0.5 + RECENT_WEIGHT * max(n_r - d_r, 0.0) + OLDER_WEIGHT * max(n_o - d_o, 0.0)
-    return a, b
+    older = series if history is None else history
+    cut = older.window_days - basis
+    return _Basis(d_r, n_r, basis, sum(older.defects[:cut]), sum(older.eligible[:cut]), max(cut, 0))
 
 
-def _count_gamma(series: Series) -> tuple[float, float]:
+def _rate_beta(b: _Basis) -> tuple[float, float]:
+    """Beta(a, b) of the future defect share. Its mean is the long-run share (every day read) moved
+    ``PERSISTENCE`` of the way toward the recent share: a recent jump partly persists, partly reverts. Its
+    strength (a + b) is an effective count: recent events weigh ``RECENT_WEIGHT``, older ones ``OLDER_WEIGHT``,
+    so the band is wider than sampling error alone."""
+    recent = (b.d_recent + 0.5) / (b.n_recent + 1.0)
+    overall = (b.d_recent + b.d_older + 0.5) / (b.n_recent + b.n_older + 1.0)
+    mean = overall + PERSISTENCE * (recent - overall)
+    strength = 1.0 + RECENT_WEIGHT * b.n_recent + OLDER_WEIGHT * b.n_older
+    return mean * strength, (1.0 - mean) * strength
+
+
+def _count_gamma(b: _Basis) -> tuple[float, float]:
     """Gamma(shape, rate per day) of the future daily defect count, weighted like ``_rate_beta``."""
-    w = series.window_days
-    basis = min(BASIS_DAYS, w)
-    d_r, d_o = sum(series.defects[w - basis:w]), sum(series.defects[:w - basis])
-    shape = 0.5 + RECENT_WEIGHT * d_r + OLDER_WEIGHT * d_o
-    rate = RECENT_WEIGHT * basis + OLDER_WEIGHT * (w - basis) + 1e-9
+    shape = 0.5 + RECENT_WEIGHT * b.d_recent + OLDER_WEIGHT * b.d_older
+    rate = RECENT_WEIGHT * b.days_recent + OLDER_WEIGHT * b.days_older + 1e-9
     return shape, rate
 
 
@@ -266,26 +309,28 @@ def _breaching_count(metric: Metric, kind: str, day: _Day, ratio: float, new_n: 
 
 
 def outlook(metric: Metric, series: Series, length: int, as_of: datetime, horizon_days: int,
-            gate: float = 0.0) -> Outlook | None:
+            gate: float = 0.0, *, history: Series | None = None) -> Outlook | None:
     """The breach probability within ``horizon_days`` and the value expected at its end; None when the metric
     has no threshold, no forecast (``forecast = false``) or nothing to read a rate from.
 
     ``series`` and ``length`` are those the engine judged (fallback window applied); ``gate`` is the gate's count
-    today (``Series.gate``), 0 for ``average`` metrics.
+    today (``Series.gate``), 0 for ``average`` metrics; ``history`` the same population over ``HISTORY_DAYS``
+    when the window is shorter (``wants_history``), else None.
     """
     if metric.threshold is None or not metric.forecast or horizon_days < 1:
         return None
     kind = series.kind
-    days = _rolled(metric, series, length, as_of, horizon_days)
+    days = _rolled(metric, series, length, as_of, horizon_days, history)
     at = as_of + horizon_days * DAY
+    basis = _basis(series, history)
     if kind == "average":
-        return _average_outlook(metric, series, days, at)
+        return _average_outlook(metric, basis, days, at)
     if kind == "count":
-        shape, rate = _count_gamma(series)
+        shape, rate = _count_gamma(basis)
     elif sum(series.eligible) <= 0:
         return None
     else:
-        a, b = _rate_beta(series)
+        a, b = _rate_beta(basis)
     ratio = _gate_ratio(metric, series, gate)
     prob = 0.0
     for day in days:
@@ -302,6 +347,7 @@ def outlook(metric: Metric, series: Series, length: int, as_of: datetime, horizo
         prob = max(prob, p)
         if prob >= 1.0:
             break
+    prob = calibrated(prob)
     last = days[-1]
     n = last.known_n + (round(last.new_n) if kind != "count" else 0.0)
     if kind == "count":
@@ -318,19 +364,15 @@ def outlook(metric: Metric, series: Series, length: int, as_of: datetime, horizo
     return Outlook(prob, expected, lo, hi, at)
 
 
-def _average_outlook(metric: Metric, series: Series, days: list[_Day], at: datetime) -> Outlook | None:
+def _average_outlook(metric: Metric, basis: _Basis, days: list[_Day], at: datetime) -> Outlook | None:
     """``average`` metrics (ratings): the new ratings' mean is normal around the recent mean (weighted like the
     rate), with the Bhatia-Davis bound (m - worst)(best - m) as the score variance."""
     params = metric.parsed
     worst, best = min(params.worst, params.best), max(params.worst, params.best)
-    w = series.window_days
-    basis = min(BASIS_DAYS, w)
-    s_r, n_r = sum(series.defects[w - basis:w]), sum(series.eligible[w - basis:w])
-    s_o, n_o = sum(series.defects[:w - basis]), sum(series.eligible[:w - basis])
-    weight = RECENT_WEIGHT * n_r + OLDER_WEIGHT * n_o
+    weight = RECENT_WEIGHT * basis.n_recent + OLDER_WEIGHT * basis.n_older
     if weight <= 0:
         return None
-    m = (RECENT_WEIGHT * s_r + OLDER_WEIGHT * s_o) / weight
+    m = (RECENT_WEIGHT * basis.d_recent + OLDER_WEIGHT * basis.d_older) / weight
     var = max((m - worst) * (best - m), 1e-9)
     thr = metric.threshold
     assert thr is not None
@@ -350,6 +392,7 @@ def _average_outlook(metric: Metric, series: Series, days: list[_Day], at: datet
             cut = (thr * n - day.known_d) / n_new  # the new mean at which the value sits on the threshold
             p = dist.cdf(cut) if bad_low else 1.0 - dist.cdf(cut)
         prob = max(prob, p)
+    prob = calibrated(prob)
     last = days[-1]
     n = last.known_n + last.new_n
     if n <= 0:
@@ -360,6 +403,15 @@ def _average_outlook(metric: Metric, series: Series, days: list[_Day], at: datet
     last_dist = NormalDist(m, math.sqrt(var / weight + var / last.new_n))
     values = [(last.known_d + last.new_n * min(max(last_dist.inv_cdf(q), worst), best)) / n for q in BAND]
     return Outlook(prob, (last.known_d + last.new_n * m) / n, min(values), max(values), at)
+
+
+def calibrated(p: float) -> float:
+    """``p`` through the Platt map ``CALIBRATION``; 0 and 1 (window arithmetic certainties) are kept."""
+    if p <= 0.0 or p >= 1.0:
+        return p
+    a, b = CALIBRATION
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return 1.0 / (1.0 + math.exp(-(a * math.log(p / (1.0 - p)) + b)))
 
 
 def combined(probabilities: list[float]) -> float:

@@ -67,11 +67,12 @@ def test_breached_now_but_the_bad_days_leave_is_below_one() -> None:
 def test_monotone_in_the_defect_rate() -> None:
     m = metric(threshold=0.02)
     probabilities = []
-    for per_day in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0):
+    for per_day in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
         s = series(m, [100.0] * 30, [1.0] * 16 + [per_day] * 14)
         probabilities.append(odds(m, s).probability)
     assert probabilities == sorted(probabilities)
-    assert probabilities[0] < 0.05 < 0.95 < probabilities[-1]
+    assert probabilities[0] < 0.05 < 0.8 < probabilities[-1]
+    assert len(set(probabilities)) == len(probabilities)  # strictly: every step of the rate moves the odds
 
 
 def test_a_count_gate_out_of_reach_gives_zero() -> None:
@@ -118,7 +119,7 @@ def test_average_metric() -> None:
                threshold=4.0)
     good = series(m, [10.0] * 30, [48.0] * 30, kind="average")  # 4.8 average
     bad = series(m, [10.0] * 30, [48.0] * 16 + [38.0] * 14, kind="average")  # recent 3.8
-    assert odds(m, good).probability < 0.01 < 0.5 < odds(m, bad).probability
+    assert odds(m, good).probability < 0.01 < 0.3 < odds(m, bad).probability
 
 
 def test_split_metric_combines_categories() -> None:
