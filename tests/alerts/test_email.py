@@ -265,3 +265,13 @@ def test_the_demo_alerts_reach_a_loopback_smtp_server(tmp_path, servers, tls):
         assert signal in text and signal in html  # a policy violation and Amazon's own account warning
     with Session(store.engine) as s:
         assert {r.status for r in s.exec(select(OutboxRow)).all()} == {"sent"}
+
+
+def test_notify_test_sends_the_sample_to_an_email_target(servers, tls):
+    import requests
+
+    inbox, port = servers["starttls"]
+    inbox.mails.clear()
+    [(target, result)] = outbox.send_test(mail_config(port, tls[1]), requests.Session(), at(0))
+    assert (target.name, result.status) == ("mail", "sent")
+    assert inbox.mails[-1]["Subject"] == "sellerguard test notification to mail"
