@@ -200,3 +200,27 @@ def test_serve_refuses_other_addresses_without_a_token(two_days):
     cfg, db, _ = two_days
     result = run(cfg, db, "serve", "--host", "0.0.0.0", "--port", "0")
     assert result.exit_code == 3 and "give a token" in result.output
+
+
+@pytest.mark.postgres
+def test_record_upserts_once_per_day_on_postgresql():
+    from pg import pg_schema_url
+
+    from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
+
+    def report(at: datetime, value: float) -> StatusReport:
+        m = MetricStatus(id=PFCR, name="PFCR", value=value, numerator=value * 100, denominator=100, window_days=7,
+                         threshold=0.025, comparator="<", level="ok", source="test", breach_forecast=at)
+        return StatusReport(as_of=at, accounts=[AccountStatus(marketplace="amazon", account="amz", level="ok",
+                                                              metrics=[m], deadlines=[])])
+
+    with pg_schema_url("hist") as url:
+        store = Store(url)
+        record(store, report(DAY1, 0.01))
+        record(store, report(DAY1 + timedelta(hours=6), 0.02))  # a restart later the same day
+        record(store, report(NOW, 0.03))
+        got = series(store, "amz", PFCR, date(2026, 11, 1))
+        assert [(r.day, r.value, r.as_of) for r in got] == [(date(2026, 11, 22), 0.02, DAY1 + timedelta(hours=6)),
+                                                             (date(2026, 11, 23), 0.03, NOW)]
+        assert prune(store, date(2026, 11, 23)) == 1
+        store.close()
