@@ -40,7 +40,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select, true
+from sqlalchemy import String, delete, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from sellerguard.rules.calculators import (
@@ -236,8 +236,8 @@ def compute(session: Session, dialect: str, account: str, group: Group,
 def _aware(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):  # SQLite max() of stored text
-        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):  # SQLite text (max() of stored text, raw reads); PostgreSQL text
+        value = datetime.fromisoformat(str(value))
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -416,11 +416,13 @@ class Rollups(RollupSource):
             return None
         d0, d1 = store_rollups.day_of(start), store_rollups.day_of(max(as_of, end))
         t = RollupDayRow.__table__  # type: ignore[attr-defined]
-        found = session.execute(select(t.c.key, t.c.day, t.c.scope, t.c.hours).where(
+        # raw values (text on SQLite): one parse per row, not the column type's processing
+        found = session.execute(select(t.c.key, type_coerce(t.c.day, String), t.c.scope, t.c.hours,
+                                       type_coerce(t.c.settles_at, String)).where(
             t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1)).all()
+        found = [(key, _aware(day), scope, hours, _aware(settles)) for key, day, scope, hours, settles in found]
         bad = {d for d in dirty if d0 <= d <= d1}  # type: ignore[operator]
-        bad |= {_aware(day) for day, in session.execute(select(t.c.day).distinct().where(  # type: ignore[misc]
-            t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1, t.c.settles_at > as_of))}
+        bad |= {day for _, day, _, _, settles in found if settles is not None and settles > as_of}
         size = max(-(-(max(as_of, end) - start) // DAY), -(-(end - start) // DAY), 1)
         bounds = [start + i * DAY for i in range(size + 1)] + [end, as_of]
         split = {_floor_hour(b) for b in bounds if _floor_hour(b) != b}
@@ -442,9 +444,9 @@ class Rollups(RollupSource):
         data = GroupRows()
         split_group = getattr(group[0][1], "split", None) == "category"
         sums: dict[tuple[str | None, int, bool], list[float]] = data.rows
-        for key, day, scope, hours in found:
+        for key, day, scope, hours, _ in found:
             i = index[key]
-            base = int((_aware(day) - d0) / HOUR)  # type: ignore[operator]
+            base = (day - d0) // HOUR  # type: ignore[operator]
             if scope == UNKNOWN_SCOPE:
                 if i == 0:
                     data.unknown += sum(int(e[5]) for e in json.loads(hours) if ok_known[base + e[0]])
