@@ -367,8 +367,8 @@ def render_nagios(report: StatusReport) -> str:
 
 METRIC_CSV_COLUMNS = (
     "as_of", "marketplace", "account", "metric", "name", "level", "value", "numerator", "denominator",
-    "window_days", "comparator", "threshold", "warn", "headroom", "breach_forecast", "reported_value", "drift",
-    "reason",
+    "window_days", "comparator", "threshold", "warn", "headroom", "breach_forecast", "breach_probability",
+    "reported_value", "drift", "reason",
 )
 DEADLINE_CSV_COLUMNS = ("as_of", "marketplace", "account", "due", "overdue", "kind", "ref", "metric",
                         "value_if_missed")
