@@ -589,7 +589,9 @@ def _bad_value(col: str, v: Any) -> str | None:
         return None
     if isinstance(v, datetime):
         aware = v if v.tzinfo else v.replace(tzinfo=UTC)
-        latest = LATEST + timedelta(days=120) if col.endswith("_by") or "deadline" in col else LATEST
+        # promises, deadlines and a projected metric's window (eBay's next evaluation) lie ahead
+        ahead = col.endswith("_by") or "deadline" in col or col == "window_end"
+        latest = LATEST + timedelta(days=120) if ahead else LATEST
         return "date out of range" if not EARLIEST <= aware <= latest else None
     if isinstance(v, bool):
         return None
