@@ -92,9 +92,10 @@ def jittered(every: timedelta, jitter: timedelta, rng: random.Random) -> timedel
 def retry_delay(kind: str | None, retry_after: float | None, attempts: int, every: timedelta,
                 rng: random.Random) -> timedelta:
     """When a failed account job runs again: at least the marketplace's Retry-After; otherwise exponential
-    backoff (``attempts`` = earlier failed runs of this job), from 30 s for transient trouble (kind ``wait``) or
+    backoff (``attempts`` = earlier failed runs of this job), from 30 s for transient trouble (kinds ``wait`` and
+    ``store``: a rate limit, an outage, the database out of connections) or
     from ``sync_every`` for the rest, capped at 6 h, with 10 % jitter so retries of many accounts spread out."""
-    base = WAIT_BASE if kind == "wait" else every
+    base = WAIT_BASE if kind in ("wait", "store") else every  # store: "too many clients", a lock, a full disk
     delay = min(base * 2 ** min(attempts, 20), BACKOFF_CAP)
     if retry_after:
         delay = max(delay if kind != "wait" else timedelta(0), timedelta(seconds=retry_after))
