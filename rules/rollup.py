@@ -22,9 +22,11 @@ respond hours). From then on every such comparison in ``rules/events.py`` is tru
 counts are exact; before it, the day is read from the records. A test guards that every predicate reading the
 evaluation moment is listed here.
 
-Kept at ingest: ``sellerguard.store.rollups`` marks the days each record write may change; ``maintain`` (run in
-the write's transaction once ``install()`` registered it: sync and import do) recomputes them for every rolled-up
-key of the account's pack (built from the records the first time a key is seen), and clears the marks.
+Kept at ingest: ``sellerguard.store.rollups`` marks, in each record write's transaction, the days it may change;
+``maintain`` recomputes them for every rolled-up key of the account's pack (built from the records the first
+time a key is seen) and clears the marks: in the write's own transaction once ``install()`` registered it (the
+import does), or once per sync after its batches (``catch_up``: a backfill of many batches recomputes each day
+once). Marked days are read from the records until then, so the result is exact at every moment.
 ``rebuild`` recomputes an account's rollups from the records (``sellerguard rollups rebuild``).
 """
 
@@ -317,6 +319,13 @@ def maintain(session: Session, dialect: str, accounts: set[str], *, full: bool =
             else:
                 refresh(session, dialect, account, group, _day_ranges(dirty))  # type: ignore[arg-type]
         conn.execute(delete(dirty_t).where(dirty_t.c.account == account))
+
+
+def catch_up(store: Any, account: str) -> None:
+    """Recompute the account's marked days (and build keys never built) in one transaction: what a sync runs
+    once after its batches, so a backfill of many batches recomputes each day once, not once per batch."""
+    with store.session() as session, session.begin():
+        maintain(session, store.dialect, {account})
 
 
 def install() -> None:

@@ -270,8 +270,10 @@ def import_files(store: Store, paths: list[Path], progress: Progress | None = No
     """
     from sqlmodel import select
 
+    from sellerguard.rules import rollup
     from sellerguard.store.tables import AccountRow
 
+    rollup.install()  # the import's write keeps the day rollups, in its transaction (issue 21)
     if marketplace is not None:
         _account({"id": "x", "marketplace": marketplace}, "--marketplace")
     result = ImportResult(files=len(paths))

@@ -311,6 +311,12 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
                 break
     finally:
         shared_buckets.reset(buckets)
+    try:  # the day rollups of the days this sync's batches marked, once per sync (issue 21, rules/rollup.py)
+        from sellerguard.rules import rollup
+
+        rollup.catch_up(store, acc.id)
+    except Exception:  # the records are stored; the marked days are read from the records until the next sync
+        log.debug("%s: day rollups not brought up to date", acc.id, exc_info=True)
     if errors:
         first_stream, first = errors[0]
         outcome.error_kind, outcome.retry_after = first.kind, first.retry_after
