@@ -70,8 +70,8 @@ def browser():
 def test_dashboard_in_a_real_browser(site, browser, tmp_path):
     url, report, token = site
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, java_script_enabled=False)
-    assert page.goto(url + "/").status == 401  # a token is required when one is set
-    response = page.goto(f"{url}/?token={token}")
+    assert page.goto(url + "/", timeout=120_000).status == 401  # a token is required when one is set
+    response = page.goto(f"{url}/?token={token}", timeout=120_000)  # a loaded CI machine draws slowly
     assert response.status == 200 and "token=" not in page.url  # kept in a cookie, cleaned from the address
     # every account, with its level and marketplace
     rows = page.locator("tr.account-row")
