@@ -294,3 +294,25 @@ def test_credential_expiry_shows_in_status_json_and_alerts_ahead_of_time(tmp_pat
     assert alert(40).level == "ok" and alert(-1).level == "critical"
     assert not [a for a in account_alerts(wm, NOW, timedelta(hours=24)) if a.item == CREDENTIALS_ITEM]
     store.close()
+
+
+def test_a_uk_ebay_seller_is_read_and_evaluated_on_ebay_uk(tmp_path):
+    from sellerguard.clock import SystemClock
+    from sellerguard.connectors import ebay
+    from sellerguard.connectors.contract import SyncContext
+    from sellerguard.sandbox import Sandbox
+    from sellerguard.sandbox.world import World
+
+    class State(dict):
+        def put(self, key, value):
+            self[key] = value
+
+    world = World(datetime.now(UTC), accounts=[("ebay-uk", "ebay", "healthy", "EBAY_GB", "GBP", 1, 0.0)])
+    with Sandbox(world) as box:
+        data = {**ebay.sandbox_account(box.base_url("ebay"), "ebay-uk"), "region": "EBAY_GB"}
+        acc = parse_config({"accounts": [data]}).accounts[0]
+        ctx = SyncContext(account=acc, state=State(), clock=SystemClock(), sleep=lambda s: None,
+                          options=ebay.Options())
+        records = [r for batch in ebay.fetch(ctx, "standards", None) for r in batch.records]
+    scopes = {r.scope for r in records}
+    assert "PROGRAM_UK" in scopes and "PROGRAM_US" not in scopes  # the standards of eBay UK, not of eBay US

@@ -152,7 +152,9 @@ def standards(acc: WAccount, now: datetime) -> dict[str, Any]:
     level = "TOP_RATED" if all(m["level"] == "TOP_RATED" for m in metrics[1:4]) else "ABOVE_STANDARD"
     if orders and (defects / len(orders) > 0.02 or cases / len(orders) > 0.003):  # eBay's Below Standard bounds
         level = "BELOW_STANDARD"
-    program = "PROGRAM_US" if acc.site == "EBAY_US" else "PROGRAM_GLOBAL"
+    # eBay's programs: US, UK and DE sellers have their own; every other site is evaluated under PROGRAM_GLOBAL
+    program = {"EBAY_US": "PROGRAM_US", "EBAY_MOTORS_US": "PROGRAM_US", "EBAY_GB": "PROGRAM_UK",
+               "EBAY_DE": "PROGRAM_DE"}.get(acc.site, "PROGRAM_GLOBAL")
     # eBay evaluates on the 20th: CURRENT is the last evaluation, PROJECTED the month of the next one
     last = now.replace(day=20, hour=19, minute=30, second=0, microsecond=0)
     if last > now:
