@@ -157,8 +157,11 @@ def _check(store: Any, seed: int) -> None:
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: Any, tmp_path_factory: Any) -> Any:
-    rollup.install()
-    yield from store_on(request.param, tmp_path_factory.mktemp("rollups"), prefix="rollups")
+    rollup.install()  # every write of this module maintains the rollups in its own transaction
+    try:
+        yield from store_on(request.param, tmp_path_factory.mktemp("rollups"), prefix="rollups")
+    finally:
+        store_rollups._MAINTAINERS.remove(rollup.maintain)  # not for the other tests of this process
 
 
 # one seeded example per database keeps this within the suite's budget; raise max_examples to explore
