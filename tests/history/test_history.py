@@ -224,3 +224,23 @@ def test_record_upserts_once_per_day_on_postgresql():
                                                              (date(2026, 11, 23), 0.03, NOW)]
         assert prune(store, date(2026, 11, 23)) == 1
         store.close()
+
+
+def test_daemon_records_each_evaluation_once_per_day(two_days, tmp_path):
+    from sellerguard.daemon import Daemon
+
+    _, _, report = two_days
+    store = Store(f"sqlite:///{tmp_path / 'daemon.db'}")
+    clock = FixedClock(NOW)
+    daemon = Daemon(CONFIG_OBJ, store, clock=clock, sync=lambda *a, **k: [],
+                    evaluate=lambda _c, _s, at, _a: report.model_copy(update={"as_of": at}))
+    try:
+        daemon.evaluate_and_queue(("amz",))
+        clock.sleep(3600)  # the next pass, an hour later the same day
+        daemon.evaluate_and_queue(("amz",))
+    finally:
+        daemon.pool.shutdown()
+    got = rows(f"sqlite:///{tmp_path / 'daemon.db'}")
+    assert len(got) == len(report.accounts[0].metrics)
+    assert {r.as_of for r in got} == {NOW + timedelta(hours=1)} and daemon.guard.channel("history").errors_total == 0
+    store.close()
