@@ -240,11 +240,12 @@ def defect_keys(group: list[tuple[Metric, Any]]) -> list[tuple[Any, ...]]:
 
 def population_select(session: Session, dialect: str, account: str, group: list[tuple[Metric, Any]],
                       as_of: datetime, ranges: list[tuple[datetime, datetime]], bucket: Any,
-                      in_window: Any, *, extra: tuple[str, ...] = ()) -> Population:
+                      in_window: Any, *, extra: tuple[str, ...] = (), also_at: datetime | None = None) -> Population:
     """The group's eligible rows with anchor in ``ranges``: bucket ``b``, in-window flag ``w``, unit weight
     ``u``, the buyer, one 0/1 column per defect definition; ``extra`` adds the deadline columns the rollups
     use to know when an hour stops changing (``ship_by``, ``deliver_by``, ``at``: the anchor).
-    ``bucket`` / ``in_window``: callables of the anchor column."""
+    ``also_at`` adds each defect judged at that moment too (``z<n>``). ``bucket`` / ``in_window``: callables of
+    the anchor column."""
     first_metric, first = group[0]
     table = POPULATIONS[first.events].table
     anchor = table.c[first.anchor]
@@ -253,12 +254,16 @@ def population_select(session: Session, dialect: str, account: str, group: list[
         derived = _derived_table(session, account, first, first_metric, ranges)
     ship_col = derived.c.ship_by if derived is not None else None
     columns: dict[tuple[Any, ...], Any] = {}
+    more_at: list[Any] = []
     for metric, params in group:
         key = defect_key(params)
         if key not in columns:
             ctx = Ctx(as_of=as_of, params=params, dialect=dialect, timezone=metric.timezone,
                       derived_ship_by=ship_col)
             clause = defect_clause(params.events, params.defects, ctx)
+            if also_at is not None:  # the same defect judged at another moment, as column z<n>
+                early = defect_clause(params.events, params.defects, replace(ctx, as_of=also_at))
+                more_at.append(case((early, 1), else_=0).label(f"z{len(columns)}"))
             columns[key] = case((clause, 1), else_=0).label(f"d{len(columns)}")
     base_ctx = Ctx(as_of=as_of, params=first, dialect=dialect, timezone=first_metric.timezone,
                    derived_ship_by=ship_col)
@@ -284,7 +289,8 @@ def population_select(session: Session, dialect: str, account: str, group: list[
         source, name = _category_join(source, holder, dialect)
         cat = [func.coalesce(name, literal("(no category)")).label("cat"), table.c.id.label("rid")]
     inner_q = (
-        select(bucket(anchor).label("b"), in_window(anchor).label("w"), weight, *cat, *more, *columns.values())
+        select(bucket(anchor).label("b"), in_window(anchor).label("w"), weight, *cat, *more, *columns.values(),
+               *more_at)
         .select_from(source)
         .where(table.c.account == account, _in_ranges(anchor, ranges), anchor < as_of)
         .where(*population_filters(first.events, first, base_ctx))

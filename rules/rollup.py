@@ -16,17 +16,19 @@ since the rollup was computed (``rollup_dirty``), and the days not yet settled (
 
 Defects that depend on the evaluation moment (shipped late = ship-by passed without a shipment, a reply overdue,
 a return unresolved) are counted as they will stand once every deadline of the day has passed: the rollup is
-computed at a moment far in the future and a day row carries ``settles_at``, the latest of its deadlines
+computed at a moment far in the future, and a day row carries ``settles_at``: the latest deadline
 (``AS_OF_DEADLINES``: ship-by (+2 days for date compares), deliver-by, received + reply hours, requested +
-respond hours). From then on every such comparison in ``rules/events.py`` is true at both moments, so the
-counts are exact; before it, the day is read from the records. A test guards that every predicate reading the
-evaluation moment is listed here.
+respond hours) among its rows whose defect is judged differently with no deadline passed (1970) and with every
+deadline passed (far future). These predicates are monotone in the moment (a passed deadline only adds defects),
+so a row judged alike at both ends is fixed (shipped, answered, cancelled), and the others are fixed once their
+deadline has passed; before ``settles_at`` the day is read from the records. A test guards that every predicate
+reading the evaluation moment is listed here.
 
 Kept at ingest: ``sellerguard.store.rollups`` marks, in each record write's transaction, the days it may change;
 ``maintain`` recomputes them for every rolled-up key of the account's pack (built from the records the first
-time a key is seen) and clears the marks: in the write's own transaction once ``install()`` registered it (the
-import does), or once per sync after its batches (``catch_up``: a backfill of many batches recomputes each day
-once). Marked days are read from the records until then, so the result is exact at every moment.
+time a key is seen) and clears the marks: once per account after a sync's batches or an import (``catch_up``: a
+backfill of many batches recomputes each day once), or in every write's own transaction once ``install()``
+registered it. Marked days are read from the records until then, so the result is exact at every moment.
 ``rebuild`` recomputes an account's rollups from the records (``sellerguard rollups rebuild``).
 """
 
@@ -42,7 +44,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, delete, func, select, true, type_coerce
+from sqlalchemy import String, case, delete, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from sellerguard.rules.calculators import (
@@ -185,11 +187,14 @@ def compute(session: Session, dialect: str, account: str, group: Group,
     needs = {AS_OF_DEADLINES.get((p.events, d)) for _, p in cols for d in p.defects} - {None}
     extra = (*tuple(n for n in ("ship_by", "deliver_by") if n in needs), "at")
     pop = population_select(session, dialect, account, group, FAR, ranges, _hour_text(dialect), lambda a: true(),
-                            extra=extra)
+                            extra=extra, also_at=EPOCH)
     inner = pop.inner
     by = [inner.c.cat] if pop.split else []
     k = len(cols)
-    maxes = [func.max(inner.c[n]) for n in extra]
+    # defects only move with the moment between "no deadline passed" (EPOCH) and "all passed" (FAR): a row judged
+    # alike at both is settled at once (an order shipped, a message answered); the others settle by their deadline
+    moving = [inner.c[f"d{i}"] != inner.c[f"z{i}"] for i in range(k)]
+    maxes = [func.max(case((moving[i], inner.c[n]))) for i in range(k) for n in extra]
     q = select(*by, inner.c.b, func.count(), func.sum(inner.c.u),
                *[func.sum(inner.c[c.name] * inner.c.u) for c in pop.columns.values()],
                *[func.sum(inner.c[c.name]) for c in pop.columns.values()], *maxes).group_by(*by, inner.c.b)
@@ -201,11 +206,12 @@ def compute(session: Session, dialect: str, account: str, group: Group,
         hour = _hour(r[off])
         day = store_rollups.day_of(hour)
         events, units = int(r[off + 1]), float(r[off + 2] or 0)
-        maxima = {n: _aware(r[off + 3 + 2 * k + j]) for j, n in enumerate(extra)}
         for i in range(k):
             at = (i, day, scope)  # type: ignore[arg-type]
             days.setdefault(at, []).append([hour.hour, events, units, float(r[off + 3 + i] or 0),
                                             int(r[off + 3 + k + i] or 0), 0])
+            first_max = off + 3 + 2 * k + i * len(extra)
+            maxima = {n: _aware(r[first_max + j]) for j, n in enumerate(extra)}
             s = _settle(group, i, maxima)
             if s is not None:
                 settles[at] = max(s, settles.get(at) or s)
