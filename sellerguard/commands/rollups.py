@@ -25,7 +25,7 @@ def rebuild(ctx: Ctx, accounts: tuple[str, ...]) -> None:
     from sellerguard.errors import ConfigError
     from sellerguard.rules import rollup
 
-    store = ctx.existing_store()
+    store = ctx.existing_store
     if accounts:
         from sqlalchemy import select
 

@@ -190,3 +190,22 @@ def test_every_defect_that_reads_the_moment_has_a_deadline() -> None:
             values = clause.compile().params.values()
             reads = any(isinstance(v, datetime) and abs(v - sentinel) < timedelta(days=400) for v in values)
             assert reads == ((events, name) in rollup.AS_OF_DEADLINES), (events, name)
+
+
+def test_rollups_rebuild_command(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+    from sellerguard.store import Store
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    store = Store(url)
+    store.upsert_accounts([Account(id="shop", marketplace="ebay")])
+    store.write([Order(account="shop", external_id="o1", purchased_at=NOW - timedelta(days=3), fulfilment="seller",
+                       status="shipped")])
+    store.close()
+    args = ["--config", str(tmp_path / "none.toml"), "--db", url, "rollups", "rebuild"]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0 and "rebuilt the rollups of 1 account(s)" in done.output, done.output
+    missing = CliRunner().invoke(cli, [*args, "--account", "nope"])
+    assert missing.exit_code == 3 and "no account nope in the store" in missing.output
