@@ -220,31 +220,40 @@ def test_two_concurrent_evaluations_of_one_account_queue_each_alert_once(pg_stor
     assert len(rows) == 3  # one webhook document per change (the later ones fold the waiting earlier ones)
 
 
-def _take_tokens(url: str, start: Any, out: Any, n: int) -> None:  # a forked worker process
+def _take_tokens(url: str, start: Any, out: Any, n: int, block: int = 0) -> None:  # a forked worker process
     from sellerguard.sync import StoreBuckets
 
     store = Store(url, migrate=False)
-    buckets = StoreBuckets(store, "acc-1")
+    account = f"acc-{block}"
+    buckets = StoreBuckets(store, account)
     at = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     start.wait()
-    out.put([buckets.take("acc-1:etsy:api", 2.0, 3.0, at) for _ in range(n)])
+    if block:  # blocks of tokens per round trip (SharedBucket.block): (wait, tokens granted)
+        out.put([buckets.take_block(f"{account}:etsy:api", 2.0, 3.0, at, block) for _ in range(n)])
+    else:
+        out.put([(buckets.take(f"{account}:etsy:api", 2.0, 3.0, at), 1) for _ in range(n)])
     store.close()
 
 
 @pytest.mark.postgres
 def test_workers_in_three_processes_spend_one_rate_bucket_together(pg_store: Store) -> None:
-    """Quotas across machines: three processes take 20 tokens each at the same instant from one store-shared
-    bucket (2/s, burst 3). Every token is reserved once: the k-th waits (k - 3) / 2 s, so together they never
-    exceed the limit (a lost update would hand two processes the same slot)."""
+    """Quotas across machines: three processes take 20 times each at the same instant from one store-shared
+    bucket (2/s, burst 3), one token or a block of two per round trip. The burst is handed out once, then every
+    token is reserved once: the k-th reservation waits k / 2 s, so together they never exceed the limit (a lost
+    update would hand two processes the same slot)."""
     ctx = multiprocessing.get_context("fork")
-    start, out = ctx.Barrier(3), ctx.Queue()
-    procs = [ctx.Process(target=_take_tokens, args=(pg_store.url, start, out, 20)) for _ in range(3)]
-    for p in procs:
-        p.start()
-    waits = sorted(w for _ in procs for w in out.get(timeout=60))
-    for p in procs:
-        p.join(10)
-    assert waits == pytest.approx([max(0, k - 3) / 2 for k in range(1, 61)])
+    for block in (0, 2):  # one token per round trip, then blocks of two
+        start, out = ctx.Barrier(3), ctx.Queue()
+        procs = [ctx.Process(target=_take_tokens, args=(pg_store.url, start, out, 20, block)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        grants = [g for _ in procs for g in out.get(timeout=60)]
+        for p in procs:
+            p.join(10)
+        free = sum(n for w, n in grants if w == 0)
+        reserved = sorted(w for w, n in grants if w > 0)
+        assert free == 3 and all(n == 1 for w, n in grants if w > 0), block  # the burst, once, then one by one
+        assert reserved == pytest.approx([k / 2 for k in range(1, len(reserved) + 1)]), block
 
 
 def test_a_sandbox_world_of_thousands_of_accounts_lists_at_once_and_keeps_few_in_memory() -> None:
