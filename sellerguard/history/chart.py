@@ -120,12 +120,14 @@ def render(data: ChartData, fmt: Format = "svg", *, size: tuple[float, float] = 
     ax.grid(True, linewidth=0.3, alpha=0.6)
     ax.tick_params(labelsize=8)
     if ax.get_lines():
-        ax.set_ylim(bottom=0)
+        drawn = [v for ln in ax.get_lines() for v in ln.get_ydata() if v == v]
+        if drawn and min(drawn) < 0.5 * max(drawn):  # near-zero rates from 0; a 90 %-ish rate keeps its detail
+            ax.set_ylim(bottom=0)
         locator = AutoDateLocator(minticks=3, maxticks=6)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="upper left", frameon=False, ncols=3)
+        ax.legend(fontsize=7, loc="best", framealpha=0.8, ncols=2)
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": gid or "sellerguard", "svg.fonttype": "none"}):
         fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)

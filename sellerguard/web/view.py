@@ -20,6 +20,7 @@ from sellerguard.status import fmt_value
 from sellerguard.store import Store
 from sellerguard.store.tables import ConnectorState
 
+UPCOMING_SHOWN = 15  # deadlines not yet due shown on the page; the CSV export has them all
 STREAM_PREFIX = "sync:stream:"  # sellerguard.sync.STREAM_STATE (not imported: it would load requests)
 _SVG_HEAD = re.compile(r"^.*?(?=<svg)", re.S)  # the XML declaration and DOCTYPE, not allowed inline
 
@@ -70,6 +71,12 @@ class Dashboard:
     accounts: list[AccountView]
     deadlines: list[DeadlineView]  # overdue first, then soonest
     history_days: int
+
+    @property
+    def shown_deadlines(self) -> list[DeadlineView]:
+        """Every overdue item, then the next ``UPCOMING_SHOWN`` (the page stays about the metrics)."""
+        overdue = [q for q in self.deadlines if q.overdue]
+        return overdue + [q for q in self.deadlines if not q.overdue][:UPCOMING_SHOWN]
 
 
 def age_text(delta: timedelta) -> str:
