@@ -24,9 +24,11 @@ so a row judged alike at both ends is fixed (shipped, answered, cancelled), and 
 deadline has passed; before ``settles_at`` the day is read from the records. A test guards that every predicate
 reading the evaluation moment is listed here.
 
+Turned on per account by ``rebuild`` (``sellerguard rollups rebuild``): an account without rollups is evaluated
+from its records, and its writes mark nothing, so syncs and tests that never use rollups pay nothing for them.
 Kept at ingest: ``sellerguard.store.rollups`` marks, in each record write's transaction, the days it may change;
-``maintain`` recomputes them for every rolled-up key of the account's pack (built from the records the first
-time a key is seen) and clears the marks: once per account after a sync's batches or an import (``catch_up``: a
+``maintain`` recomputes them for every rolled-up key of the account's pack (a key new to the pack is built from
+the records) and clears the marks: once per account after a sync's batches or an import (``catch_up``: a
 backfill of many batches recomputes each day once), or in every write's own transaction once ``install()``
 registered it. Marked days are read from the records until then, so the result is exact at every moment.
 ``rebuild`` recomputes an account's rollups from the records (``sellerguard rollups rebuild``).
@@ -316,6 +318,8 @@ def maintain(session: Session, dialect: str, accounts: set[str], *, full: bool =
         covered = {k for k, in conn.execute(select(cover_t.c.key).where(cover_t.c.account == account))}
         for group in pack_groups(marketplace):
             keys = group_keys(group)
+            if not full and not covered:
+                continue  # rollups not turned on for this account (``rebuild`` does)
             if full or not {k for k, _ in keys} <= covered:
                 refresh(session, dialect, account, group, [(EPOCH, FAR)])
                 conn.execute(delete(cover_t).where(cover_t.c.account == account,
@@ -347,7 +351,8 @@ def rebuild(store: Any, accounts: list[str] | None = None) -> dict[str, int]:
     with store.session() as session:
         known = [a for a, in session.execute(select(AccountRow.id).order_by(AccountRow.id))]
     for account in accounts if accounts is not None else known:
-        with store.session() as session, session.begin():
+        # the account's sync lock: a write committed while the rebuild reads would be neither read nor marked
+        with store.lock(f"sync:{account}"), store.session() as session, session.begin():
             conn = session.connection()
             for t in (day_t, buyer_t, cover_t):
                 conn.execute(delete(t).where(t.c.account == account))

@@ -72,11 +72,28 @@ def _places(row: Any, kind: str) -> list[datetime]:
     return [d for c in PLACES[kind] if (d := day_of(get(c))) is not None]
 
 
+def covered(session: Session, accounts: set[str]) -> set[str]:
+    """The accounts that have rollups (``sellerguard rollups rebuild`` built them): only their writes mark days.
+    An account without rollups is evaluated from its records, so its writes cost nothing here."""
+    from sellerguard.store.rollup_tables import RollupCoverRow
+
+    t = RollupCoverRow.__table__  # type: ignore[attr-defined]
+    found: set[str] = set()
+    for part in _chunks(sorted(accounts)):
+        found.update(a for a, in session.execute(select(t.c.account).distinct().where(t.c.account.in_(part))))
+    return found
+
+
 def before_write(session: Session, kind: str, rows: list[dict[str, Any]]) -> tuple[set[tuple[str, datetime]],
                                                                                     list[dict[str, Any]]]:
     """The stored versions' days of the rows about to be written, and the rows that really change (a row
-    whose hash is unchanged is left alone by the upsert, and marks nothing)."""
+    whose hash is unchanged is left alone by the upsert, and marks nothing). Rows of accounts without rollups
+    are left out."""
     if kind not in PLACES or not rows:
+        return set(), []
+    with_rollups = covered(session, {r["account"] for r in rows})
+    rows = [r for r in rows if r["account"] in with_rollups]
+    if not rows:
         return set(), []
     t = _table(kind)
     ref = [t.c.order_ref] if "order_ref" in t.c else []

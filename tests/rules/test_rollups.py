@@ -102,6 +102,7 @@ def _history(store: Any, seed: int) -> list[AccountRef]:
     for marketplace in MARKETPLACES:
         account = f"{marketplace}-{next(_ids)}"
         store.upsert_accounts([Account(id=account, marketplace=marketplace)])
+        rollup.rebuild(store, [account])  # turns the rollups on: from here every write keeps them
         refs.append(AccountRef(account, marketplace))
         orders: dict[str, Order] = {}
         records: list[Any] = []
