@@ -279,26 +279,12 @@ class Engine:
         except MissingColumn as exc:
             base.update(window_kind=metric.window_kind)
             return MetricStatus(**base, level="unknown", reason=f"the store has no {exc} yet"), None
-        history = self._history(session, account, metric, series, as_of) if horizon > 0 else None
-        status = _judge(metric, base, series, length, as_of, horizon, stale, history=history)
+        status = _judge(metric, base, series, length, as_of, horizon, stale)
         if metric.reported_fallback and not stale:  # rules-B: rules/fallback.py decides
             status = fallback.judge_reported(session, account, metric, status, as_of)
         if metric.verdict is not None:
             status.final = self._final(session, account, metric, as_of, stale)
         return status, series
-
-    def _history(self, session: Session, account: str, metric: Metric, series: Series,
-                 as_of: datetime) -> Series | None:
-        """Daily counts of the metric's population over the last ``forecast.HISTORY_DAYS`` when its own window is
-        shorter (Amazon's 7-day cancellations): the long-run rate the breach odds revert to (rules/forecast.py)."""
-        if not forecast_odds.wants_history(metric, series):
-            return None
-        longer = metric.model_copy(update={"window_kind": "days", "window_days": forecast_odds.HISTORY_DAYS,
-                                           "window_months": None, "window_weeks": None, "fallback_window": None})
-        try:
-            return self.series(session, account, longer, as_of, forecast_odds.HISTORY_DAYS)
-        except MissingColumn:
-            return None
 
     def _final(self, session: Session, account: str, metric: Metric, as_of: datetime,
                stale: str | None) -> Period | None:

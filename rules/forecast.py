@@ -50,7 +50,7 @@ PERSISTENCE = 0.25  # how much of the gap between the recent and the long-run sh
 # too high in the middle range (0.3 -> 0.15 observed), because rates that jump mostly come back
 CALIBRATION = (0.5, -0.9)
 BAND = (0.1, 0.9)
-HISTORY_DAYS = 28  # a window shorter than BASIS_DAYS is read over this many days too (one more query)
+HISTORY_DAYS = 28  # the span of per-day history ``wants_history`` asks for
 TAIL_SD = 10.0  # beyond this many standard deviations a tail is 0 (or 1)
 
 
@@ -226,8 +226,10 @@ def _rolled(metric: Metric, series: Series, length: int, as_of: datetime, horizo
 # -- the model ------------------------------------------------------------------------------------------------------
 
 def wants_history(metric: Metric, series: Series) -> bool:
-    """Whether the odds of this metric need more days than its window holds: a window shorter than the rate's
-    basis (Amazon's 7-day cancellations, 10-day late shipment) has no long-run level to revert to."""
+    """Whether per-day counts over ``HISTORY_DAYS`` would give this metric's odds a long-run level its window
+    lacks (a window shorter than the rate's basis: Amazon's 7-day cancellations). The engine does not read them
+    yet: one more series query per such metric cost 14-33 % of ``build_status`` (docs/forecast.md); the rollups'
+    per-day counts (issue 21) are the cheap source to pass as ``outlook(history=...)``."""
     return (metric.threshold is not None and metric.forecast and metric.calculator not in ("reported", "periodic")
             and series.window_days < BASIS_DAYS)
 

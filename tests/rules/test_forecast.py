@@ -145,3 +145,12 @@ def test_probability_rule_warns_while_green() -> None:
     assert metric_level(m, 0.7) == "ok"
     assert metric_level(m.model_copy(update={"level": "critical"}), 0.5) == "critical"
     assert metric_level(m.model_copy(update={"breach_probability": None}), 0.5) == "ok"
+
+
+def test_history_gives_a_short_window_its_long_run_level() -> None:
+    m = metric(window_days=7, threshold=0.03)
+    s = series(m, [100.0] * 7, [3.0] * 7)  # a bad week at 3 %
+    long = metric(window_days=28, threshold=0.03)
+    calm = series(long, [100.0] * 28, [0.5] * 21 + [3.0] * 7)  # after three calm weeks
+    assert forecast.wants_history(m, s)
+    assert forecast.outlook(m, s, 7, NOW, 14, s.numerator, history=calm).probability < odds(m, s).probability
