@@ -29,7 +29,7 @@ SELLER_REASONS = frozenset({"END_DATE"})  # unpublished by the seller's own sett
 
 def normalize_counts(account: str, body: Any, now: datetime, since: datetime) -> list[ReportedMetric]:
     """The answer -> one ReportedMetric per reason code (see the module docstring); payload errors name the field."""
-    if not isinstance(body, dict) or not isinstance(body.get("payload", []), list):
+    if not isinstance(body, dict) or not isinstance(body.get("payload"), list):  # a 200 without its list is not "none"
         raise payload_error(PATH, "payload", "missing or not a list")
     rows: dict[str, int] = {}
     for i, entry in enumerate(body.get("payload") or []):
