@@ -23,6 +23,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sellerguard.errors import ConnectorError
 from sellerguard.payload import count, iso_time, payload_error
 from sellerguard.schema import ReportedMetric, payload_hash
 
@@ -41,6 +42,8 @@ VIOLATIONS: dict[str, str] = {
 }
 ACCOUNT_STATUS = "amazon.account_status"
 WARNING_STATES = "amazon.warning_states"
+# the schema's own example spells these in the singular (specs NOTES: code against both spellings)
+ALIASES: dict[str, str] = {"documentRequests": "documentRequest", "warningStates": "warningState"}
 _TARGET = (0, "EQUALS")  # every category's published target: zero
 _log = logging.getLogger("sellerguard.connectors.amazon")
 _warned_targets: set[str] = set()
@@ -56,6 +59,12 @@ def _absent(account: str, metric_id: str, scope: str | None, as_of: datetime) ->
                           metric_id=metric_id, scope=scope, as_of=as_of, status="NOT_REPORTED")
 
 
+def _get(entry: dict[str, Any], key: str) -> Any:
+    """``entry[key]``, or its singular spelling from Amazon's own example when the plural is absent."""
+    value = entry.get(key)
+    return entry.get(ALIASES[key]) if value is None and key in ALIASES else value
+
+
 def _dict(node: Any, where: str, field: str) -> dict[str, Any]:
     if node is None:
         return {}
@@ -69,12 +78,36 @@ def when(value: Any, where: str, field: str, *, required: bool = True) -> dateti
     return iso_time(value, "amazon", where, field, required=required)
 
 
+def _violation(account: str, block_name: str, metric_id: str, block: Any, where: str,
+               as_of: datetime) -> ReportedMetric:
+    """One ``ListingLevelViolation`` block -> its record; a payload ``ConnectorError`` naming the field if bad."""
+    block = _dict(block, where, block_name)
+    rng = _dict(block.get("reportingDateRange"), where, f"{block_name}.reportingDateRange")
+    defects = count(block.get("defectsCount"), "amazon", where, f"{block_name}.defectsCount")
+    target = (block.get("targetValue"), str(block.get("targetCondition") or "").upper())
+    if target[0] is not None and (target[0] != _TARGET[0] or target[1] != _TARGET[1]) \
+            and block_name not in _warned_targets:
+        _warned_targets.add(block_name)
+        _log.warning("amazon: %s: %s target is %s %s, not EQUALS 0 (the pack's threshold still decides)",
+                     where, block_name, target[1] or "?", target[0])
+    return ReportedMetric(
+        account=account, external_id=f"{metric_id}:-:{as_of:%Y-%m-%d}", metric_id=metric_id,
+        value=float(defects), numerator=float(defects), status=_word(block.get("status")),
+        window_start=when(rng.get("reportingDateFrom"), where, f"{block_name}.reportingDateRange.reportingDateFrom",
+                          required=False),
+        window_end=when(rng.get("reportingDateTo"), where, f"{block_name}.reportingDateRange.reportingDateTo",
+                        required=False),
+        as_of=as_of, raw_hash=payload_hash(block),
+    )
+
+
 def normalize_health(account: str, document: Any, marketplace_id: str, as_of: datetime,
                      where: str) -> list[ReportedMetric]:
     """The report -> account status, one record per violation category, warning states (for one marketplace).
 
-    Raises a payload ``ConnectorError`` naming the field for a count that is not a whole number >= 0 or a block
-    that is not an object.
+    A violation block that is not an object, or whose count is not a whole number >= 0, is logged (naming the
+    field) and stored as not reported, so the rest of the report still counts. Raises a payload ``ConnectorError``
+    for a document without ``performanceMetrics`` or a malformed ``warningStates``.
     """
     if not isinstance(document, dict) or not isinstance(document.get("performanceMetrics"), list):
         raise payload_error("amazon", where, "performanceMetrics", "missing or not a list")
@@ -97,30 +130,19 @@ def normalize_health(account: str, document: Any, marketplace_id: str, as_of: da
         entry = entries[0] if len(entries) == 1 and not entries[0].get("marketplaceId") else {}
 
     for block_name, metric_id in VIOLATIONS.items():
-        block = entry.get(block_name)
+        block = _get(entry, block_name)
         if block is None:
             out.append(_absent(account, metric_id, None, as_of))
             continue
-        block = _dict(block, where, block_name)
-        rng = _dict(block.get("reportingDateRange"), where, f"{block_name}.reportingDateRange")
-        defects = count(block.get("defectsCount"), "amazon", where, f"{block_name}.defectsCount")
-        target = (block.get("targetValue"), str(block.get("targetCondition") or "").upper())
-        if target[0] is not None and (target[0] != _TARGET[0] or target[1] != _TARGET[1]) \
-                and block_name not in _warned_targets:
-            _warned_targets.add(block_name)
-            _log.warning("amazon: %s: %s target is %s %s, not EQUALS 0 (the pack's threshold still decides)",
-                         where, block_name, target[1] or "?", target[0])
-        out.append(ReportedMetric(
-            account=account, external_id=f"{metric_id}:-:{as_of:%Y-%m-%d}", metric_id=metric_id,
-            value=float(defects), numerator=float(defects), status=_word(block.get("status")),
-            window_start=when(rng.get("reportingDateFrom"), where, f"{block_name}.reportingDateRange.reportingDateFrom",
-                              required=False),
-            window_end=when(rng.get("reportingDateTo"), where, f"{block_name}.reportingDateRange.reportingDateTo",
-                            required=False),
-            as_of=as_of, raw_hash=payload_hash(block),
-        ))
+        try:
+            out.append(_violation(account, block_name, metric_id, block, where, as_of))
+        except ConnectorError as exc:
+            # one malformed category must not cost the report's other records (ODR, LSR ... are in the same
+            # batch): this category is not reported (unknown, never ok) and the log names the field
+            _log.warning("%s (stored as not reported)", exc)
+            out.append(_absent(account, metric_id, None, as_of))
 
-    warnings = entry.get("warningStates")
+    warnings = _get(entry, "warningStates")
     if warnings is None:
         out.append(_absent(account, WARNING_STATES, None, as_of))
     elif not isinstance(warnings, list):

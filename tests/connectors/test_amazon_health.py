@@ -64,13 +64,31 @@ def test_absent_blocks_are_not_reported_and_an_empty_warning_list_is_none():
     assert by_id(normalize_health("a", doc, US, NOW, "doc"))[WARNING_STATES][0].status == "NOT_REPORTED"
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "many", True])
-def test_a_count_that_is_not_a_count_names_the_field(bad):
+@pytest.mark.parametrize("bad", [-1, 1.5, "many", True, None])
+def test_a_bad_count_is_logged_by_field_and_costs_only_its_category(bad, caplog):
     doc = load("performance_report")
     doc["performanceMetrics"][0]["productSafetyCustomerComplaints"]["defectsCount"] = bad
-    with pytest.raises(ConnectorError) as exc:
-        normalize_health("a", doc, US, NOW, "GET_V2_SELLER_PERFORMANCE_REPORT r1")
-    assert "productSafetyCustomerComplaints.defectsCount" in str(exc.value)
+    rows = by_id(normalize_health("a", doc, US, NOW, "GET_V2_SELLER_PERFORMANCE_REPORT r1"))
+    assert "productSafetyCustomerComplaints.defectsCount" in caplog.text
+    (safety,) = rows["amazon.product_safety_complaints"]
+    assert (safety.status, safety.value) == ("NOT_REPORTED", None)  # unknown, never zero
+    assert rows["amazon.listing_policy_violations"][0].value == 86  # the rest of the report still counts
+    with pytest.raises(ConnectorError):  # the document itself must still be an Account Health report
+        normalize_health("a", {"accountStatuses": []}, US, NOW, "doc")
+
+
+def test_the_singular_spellings_of_amazons_own_example_are_read():
+    """The schema's example says ``documentRequest`` and ``warningState`` (specs NOTES: code against both)."""
+    doc = load("performance_report")
+    entry = doc["performanceMetrics"][0]
+    entry["warningState"] = entry.pop("warningStates")
+    entry["documentRequest"] = {"reportingDateRange": {"reportingDateFrom": "2026-05-24T00:00Z",
+                                                       "reportingDateTo": "2026-11-19T23:59Z"},
+                                "defectsCount": 2, "status": "BAD", "targetValue": 0, "targetCondition": "EQUALS"}
+    entry.pop("documentRequests", None)
+    rows = by_id(normalize_health("a", doc, US, NOW, "doc"))
+    assert (rows["amazon.document_requests"][0].value, rows["amazon.document_requests"][0].status) == (2, "BAD")
+    assert rows[WARNING_STATES][0].scope == "spammingSellerMessaging"
 
 
 def test_the_status_of_another_marketplace_is_not_taken():
