@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
                 shown.setdefault(f.outcome, [])
                 if len(shown[f.outcome]) < args.show:
                     shown[f.outcome].append(f"{m.describe()}: {f.detail.strip().splitlines()[-1][:300]}")
+        harness.close()
         table[mp], examples[mp], runs[mp] = counts, shown, done
         print(f"{mp}: {done} payloads in {time.monotonic() - started:.0f} s: {dict(counts)}", file=sys.stderr,
               flush=True)

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import tempfile
 import threading
 import traceback
@@ -381,9 +382,11 @@ class Harness:
         config = parse_config({"accounts": entries})
         self.account = config.accounts[0]
         self._own_store = store is None
+        self._own_dir: Path | None = None
         if store is None:
-            workdir = Path(workdir or tempfile.mkdtemp(prefix=f"sg-fuzz-{marketplace}-"))
-            store = Store(f"sqlite:///{workdir / 'fuzz.db'}")
+            if workdir is None:
+                workdir = self._own_dir = Path(tempfile.mkdtemp(prefix=f"sg-fuzz-{marketplace}-"))
+            store = Store(f"sqlite:///{Path(workdir) / 'fuzz.db'}")
         self.store = store
         keys.configure(self.store, key=config.store.key, config_path=config.source)
         self._tables = _data_tables(self.store)
@@ -402,8 +405,11 @@ class Harness:
         self.baseline.counts = {k: len(v) for k, v in self.baseline.ids.items()}
 
     def close(self) -> None:
+        """Close the store it opened and remove the folder it made (nothing of a store passed in)."""
         if self._own_store:
             self.store.close()
+        if self._own_dir is not None:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
 
     @staticmethod
     def _errors(run: Run) -> list[str]:
