@@ -349,6 +349,16 @@ def _init_account(path: Path, marketplace: str, account_id: str | None, region: 
         default = d.get("region") or p.regions[0]
         region = click.prompt(f"Region ({p.region_note})", default=default, err=True) if asking else default
     creds = _pairs(credentials, "--credential")
+    known = dict.fromkeys([*p.credentials, *p.example_credentials, *([p.produces] if p.produces else [])])
+    for name in creds:
+        if name not in known:  # a misspelt name would be stored unused and the real one set to a default
+            from sellerguard.consent import did_you_mean
+
+            raise click.BadParameter(f"unknown credential '{name}' for {p.name}{did_you_mean(name, known)} (known: "
+                                     f"{', '.join(known)})", param_hint="--credential")
+        if not creds[name]:
+            raise click.BadParameter(f"{name} is empty (give env:NAME, file:PATH or the value)",
+                                     param_hint="--credential")
     for name in p.credentials:
         if name not in creds:
             default = p.example_credentials.get(name, f"env:{name.upper()}")
@@ -357,8 +367,10 @@ def _init_account(path: Path, marketplace: str, account_id: str | None, region: 
     opts: dict[str, Any] = {k: int(v) if v.isdigit() else {"true": True, "false": False}.get(v, v)
                             for k, v in _pairs(options, "--option").items()}
     if p.marketplace == "shopify" and "shop" not in opts and not base_url:
-        opts["shop"] = click.prompt("Shop (your-store of your-store.myshopify.com)", err=True) if asking \
-            else d["options"]["shop"]
+        if not asking:  # a made-up default would send the consent to someone else's store
+            raise click.BadParameter("Shopify needs your store: --option shop=NAME (NAME of NAME.myshopify.com)",
+                                     param_hint="--option")
+        opts["shop"] = click.prompt("Shop (your-store of your-store.myshopify.com)", err=True)
     block = account_block(p.marketplace, account_id=account_id, region=region, credentials=creds,
                           options=opts or None, base_url=base_url, commented=False)
     add_account(path, block)

@@ -127,14 +127,18 @@ def add_account(path: Path, block: str) -> None:
     from sellerguard.config import parse_config
 
     text = path.read_text(encoding="utf-8") if path.exists() else STARTER
+    if text.startswith("\ufeff"):  # the same line as load_config gives, not tomllib's "invalid statement"
+        raise ConfigError("starts with a byte-order mark (BOM); save it as UTF-8 without BOM", where=str(path))
     text = text.rstrip("\n") + "\n\n" + block
     try:
         config = parse_config(tomllib.loads(text), where=str(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"the config would not be valid TOML: {exc}", where=str(path)) from None
-    from sellerguard.consent import check_region
+    from sellerguard.sync import check_accounts
 
-    check_region(config.accounts[-1])  # a region the marketplace does not have is refused, never ignored
+    # the new account's connector options and region, as every sync checks them: an unknown option or region is
+    # refused now, never written into a config that every later command would refuse
+    check_accounts(config.model_copy(update={"accounts": [config.accounts[-1]], "source": path}))
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
     write_text_atomic(path, text, mode=mode)
 

@@ -1,0 +1,45 @@
+"""Issue 23 review: what a new user gets wrong in `init --marketplace` is refused in one line, exit 3, and the
+config is left byte for byte as it was (never a config that every later command refuses)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from sellerguard.cli import cli
+
+
+@pytest.fixture()
+def config(tmp_path):
+    cfg = tmp_path / "c.toml"
+    assert CliRunner().invoke(cli, ["--config", str(cfg), "init"]).exit_code == 0
+    return cfg
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    # an option the connector does not have used to be written, then every command refused the config
+    (["etsy", "--option", "foo=bar"], "accounts[etsy-shop].options: foo"),
+    # a misspelt credential was stored unused while the real one got a default reference
+    (["amazon", "--credential", "client_secert=env:X"], "unknown credential 'client_secert' for Amazon Selling "
+                                                         "Partner API (did you mean 'client_secret'?)"),
+    (["ebay", "--credential", "client_id="], "client_id is empty"),
+    # without a terminal there is no one to ask: a made-up store name would send the consent to a stranger's store
+    (["shopify"], "--option shop=NAME"),
+    (["bol", "--region", "XX"], "unknown region 'XX' for bol.com"),
+])
+def test_init_marketplace_refuses_bad_input_and_writes_nothing(config, args, said):
+    before = config.read_bytes()
+    result = CliRunner().invoke(cli, ["--config", str(config), "init", "--marketplace", *args])
+    assert result.exit_code == 3, result.output
+    assert said in result.output and len(result.output.strip().splitlines()) == 1
+    assert config.read_bytes() == before
+    assert CliRunner().invoke(cli, ["--config", str(config), "init", "--marketplace", "shopify", "--option",
+                                    "shop=acme"]).exit_code == 0  # the config still takes a good account
+
+
+def test_init_marketplace_on_a_config_with_a_bom_says_so(config):
+    config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes())
+    before = config.read_bytes()
+    result = CliRunner().invoke(cli, ["--config", str(config), "init", "--marketplace", "bol"])
+    assert result.exit_code == 3 and "byte-order mark (BOM)" in result.output
+    assert config.read_bytes() == before
