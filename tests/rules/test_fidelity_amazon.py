@@ -97,7 +97,7 @@ def test_vtr_per_category_the_worst_decides(world):
 
 
 def test_ahr_status_maps_to_levels_and_the_reason_agrees(world):
-    cases = (("GREAT", "ok"), ("FAIR", "warn"), ("AT_RISK", "critical"), ("WARNED", "critical"),
+    cases = (("GREAT", "ok"), ("FAIR", "warn"), ("AT_RISK", "warn"), ("WARNED", "critical"),
              ("SOMETHING_NEW", "unknown"))
     for status, level in cases:
         world.account = f"ahr-{status}"  # one account per report

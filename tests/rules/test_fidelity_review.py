@@ -145,7 +145,7 @@ def test_walmart_seller_response_exactly_95_percent_is_not_more_than_95(world):
     ("GREAT", 400, "ok", "the marketplace says GREAT"),
     ("FAIR", 250, "warn",
      "the marketplace says FAIR (warn by the marketplace's verdict, the figure alone is within the limit)"),
-    ("AT_RISK", 150, "critical", "the marketplace says AT_RISK"),
+    ("AT_RISK", 150, "warn", "the marketplace says AT_RISK"),  # the "At risk" band (100-199) is the warning band
     ("WARNED", None, "critical", "the marketplace says WARNED"),
     ("SOMETHING_NEW", 400, "unknown", "the marketplace says SOMETHING_NEW: a status sellerguard does not know"),
     # the figure decides against the status word: the reason says so instead of contradicting the level
