@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 from sellerguard.clock import Clock
@@ -101,6 +102,23 @@ def _api_root(acc: AccountConfig) -> str | None:
         return None
 
 
+def _exposed(acc: AccountConfig, name: str) -> list[Finding]:
+    """A warning when the file behind a ``file:`` credential can be read by other users (a copied or hand-made
+    token file; ``connect`` writes 0600)."""
+    ref = acc.credentials[name].ref
+    if not ref.startswith("file:"):
+        return []
+    path = Path(ref[5:]).expanduser()
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return []
+    if not mode & 0o077:
+        return []
+    return [Finding("warn", "config", f"accounts[{acc.id}].credentials.{name}: {path} can be read by other users "
+                                      f"(mode {mode:04o}): chmod 600 {path}")]
+
+
 def check_account(acc: AccountConfig, store: Any, clock: Clock, *, pages: bool = True,
                   sleep: Callable[[float], None] | None = None) -> list[Finding]:
     """Every finding for one account, problems with what to do. Never raises for the account's own trouble."""
@@ -129,6 +147,8 @@ def check_account(acc: AccountConfig, store: Any, clock: Clock, *, pages: bool =
             acc.secret(name)
         except ConfigError as exc:
             found.append(Finding("problem", "config", f"{exc}: set it, or point it elsewhere in the config"))
+            continue
+        found.extend(_exposed(acc, name))
     if missing:
         found.append(Finding("problem", "config", f"missing credentials {', '.join(missing)}: add them to"
                                                   f" accounts[{acc.id}].credentials ({p.where})"))

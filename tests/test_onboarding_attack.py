@@ -43,3 +43,19 @@ def test_init_marketplace_on_a_config_with_a_bom_says_so(config):
     result = CliRunner().invoke(cli, ["--config", str(config), "init", "--marketplace", "bol"])
     assert result.exit_code == 3 and "byte-order mark (BOM)" in result.output
     assert config.read_bytes() == before
+
+
+def test_check_warns_when_a_credential_file_is_readable_by_others(tmp_path):
+    from sellerguard.config import parse_config
+    from sellerguard.preflight import _exposed
+
+    token = tmp_path / "t.refresh_token"
+    token.write_text("v^1.1#secret\n")
+    acc = parse_config({"accounts": [{"id": "e", "marketplace": "ebay", "credentials": {
+        "refresh_token": f"file:{token}", "client_id": "env:X"}}]}).accounts[0]
+    token.chmod(0o600)
+    assert _exposed(acc, "refresh_token") == [] and _exposed(acc, "client_id") == []
+    token.chmod(0o644)
+    (finding,) = _exposed(acc, "refresh_token")
+    assert finding.level == "warn" and "mode 0644" in finding.text and f"chmod 600 {token}" in finding.text
+    assert "secret" not in finding.text.replace(str(tmp_path), "")
