@@ -176,13 +176,13 @@ _ADDRESS = re.compile(r"^[^\s@<>,;\"]+@[^\s@<>,;\"]+\.[^\s@<>,;\"]+$")
 
 def _mail_address(value: str) -> str:
     """``alerts@example.com`` or ``sellerguard <alerts@example.com>``: one address, no line break."""
-    from email.utils import parseaddr
+    from email.utils import getaddresses
 
     if any(c in value for c in "\r\n"):
         raise ValueError("an e-mail address cannot contain a line break")
-    _name, addr = parseaddr(value)
-    if not _ADDRESS.match(addr or ""):
-        raise ValueError(f"not an e-mail address: {value[:80]!r}")
+    found = getaddresses([value])  # parseaddr alone reads "a@x.com, b@y.com" as a@x.com, and mail goes to both
+    if len(found) != 1 or not _ADDRESS.match(found[0][1] or ""):
+        raise ValueError(f"not one e-mail address: {value[:80]!r} (list each recipient separately in `to`)")
     return value
 
 

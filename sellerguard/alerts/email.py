@@ -25,12 +25,15 @@ redacted excerpt (``redact.excerpt``) with the reply code.
 
 from __future__ import annotations
 
+import contextlib
 import html as html_lib
 import json
 import logging
 import re
 import smtplib
+import socket
 import ssl
+import threading
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -48,7 +51,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_S = 20.0
+TIMEOUT_S = 20.0  # each socket wait
+DEADLINE_S = 90.0  # the whole exchange; under outbox.CLAIM_S (120 s), so no other sender takes the row meanwhile
 SUBJECT_MAX = 150
 # our own header icons (slack.ICONS and the digest/test headers) -> the characters mail clients show
 EMOJI = {":red_circle:": "\U0001F534", ":large_orange_circle:": "\U0001F7E0", ":white_check_mark:": "\u2705",
@@ -218,8 +222,17 @@ def _reply(exc: smtplib.SMTPResponseException, secrets: list[str | None]) -> str
     return f"SMTP {exc.smtp_code}: {text}" if text else f"SMTP {exc.smtp_code}"
 
 
+def _cut(client: smtplib.SMTP, expired: threading.Event) -> None:
+    """The deadline ran out: shut the socket, so the wait in progress ends at once (closing would not wake it)."""
+    expired.set()
+    sock = getattr(client, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def send(target: TargetConfig, stored: str, kind: str, key: str, now: datetime,
-         timeout: float = TIMEOUT_S) -> SendResult:
+         timeout: float = TIMEOUT_S, deadline: float = DEADLINE_S) -> SendResult:
     """Deliver one outbox body by SMTP; never raises for SMTP or network trouble (see the module docstring)."""
     from sellerguard.alerts.outbox import SendResult
 
@@ -240,13 +253,21 @@ def send(target: TargetConfig, stored: str, kind: str, key: str, now: datetime,
         context = ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
     except OSError as exc:
         return SendResult("failed", error=f"cannot read smtp.ca_file: {exc.strerror or type(exc).__name__}")
+    # ``timeout`` bounds each socket wait; a server that answers slowly or drips its replies byte by byte could
+    # still hold the sender for many times that, past the outbox claim (CLAIM_S), and another sender would then
+    # send the same mail again. ``deadline`` bounds the whole exchange: the socket is shut when it runs out.
+    client: smtplib.SMTP = (smtplib.SMTP_SSL(timeout=timeout, context=context) if smtp.security == "tls"
+                            else smtplib.SMTP(timeout=timeout))
+    client._host = smtp.host  # the TLS server name; the constructor only sets it when it also connects
+    expired = threading.Event()
+    timer = threading.Timer(deadline, _cut, (client, expired))
+    timer.daemon = True
+    timer.start()
     try:
-        client: smtplib.SMTP
-        if smtp.security == "tls":
-            client = smtplib.SMTP_SSL(smtp.host, smtp.effective_port, timeout=timeout, context=context)
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.effective_port, timeout=timeout)
         with client:
+            code, greeting = client.connect(smtp.host, smtp.effective_port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, greeting)
             if smtp.security == "starttls":
                 client.ehlo()
                 if not client.has_extn("starttls"):
@@ -270,7 +291,11 @@ def send(target: TargetConfig, stored: str, kind: str, key: str, now: datetime,
     except ssl.SSLCertVerificationError:
         return SendResult("retry", error=f"{where}: TLS certificate not trusted (see smtp.ca_file)")
     except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timeout, TLS, server gone
+        if expired.is_set():
+            return SendResult("retry", error=f"{where}: no complete answer within {deadline:g} s")
         return SendResult("retry", error=f"{where}: network error ({type(exc).__name__})")
+    finally:
+        timer.cancel()
     if refused:
         log.warning("notify target %s: %d of %d recipient(s) refused the message", target.name, len(refused),
                     len(target.to or []))
