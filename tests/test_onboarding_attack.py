@@ -59,3 +59,12 @@ def test_check_warns_when_a_credential_file_is_readable_by_others(tmp_path):
     (finding,) = _exposed(acc, "refresh_token")
     assert finding.level == "warn" and "mode 0644" in finding.text and f"chmod 600 {token}" in finding.text
     assert "secret" not in finding.text.replace(str(tmp_path), "")
+
+
+def test_shipped_packs_name_no_folder_a_user_does_not_have():
+    from pathlib import Path
+
+    import rules
+
+    packs = sorted((Path(rules.__file__).parent / "packs").glob("*.toml"))
+    assert len(packs) == 8 and not [p.name for p in packs if "../shared" in p.read_text(encoding="utf-8")]
