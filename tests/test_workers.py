@@ -281,6 +281,7 @@ def test_the_worker_refuses_a_sqlite_store_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "worker"])
     assert result.exit_code == 3
     assert "workers need a PostgreSQL store" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("x.db*"))  # refused before the store is opened: no SQLite file left behind
 
 
 def test_the_worker_template_unit_is_hardened_like_the_daemons() -> None:

@@ -42,6 +42,13 @@ def command(ctx: Ctx, concurrency: int, stalled_after: float, name: str | None, 
     engine_log.addHandler(handler)
     engine_log.setLevel("DEBUG" if log_level.upper() == "DEBUG" else "WARNING")
     engine_log.propagate = False
+    from sqlalchemy.engine import make_url
+
+    from sellerguard.errors import StoreError
+
+    if not make_url(ctx.db_url).drivername.startswith("postgresql"):  # before opening: no SQLite file is made
+        raise StoreError(f"workers need a PostgreSQL store (this one is {make_url(ctx.db_url).get_backend_name()}); "
+                         "use `sellerguard run` for SQLite")
     config = ctx.sync_config
     store = ctx.store
     schema.ensure(store)  # PostgreSQL only, with procrastinate installed: one clear line otherwise
