@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sellerguard.cli import Ctx, handle_errors, pass_ctx
+
+if TYPE_CHECKING:
+    from sellerguard.store import Store
 
 
 @click.command(name="chart")
@@ -40,8 +44,9 @@ def command(ctx: Ctx, account: str, metric: str, days: int, output: Path | None)
     today = SystemClock().now().date()
     rows = series(ctx.read_store, account, metric, today - timedelta(days=days))
     if not rows:
-        raise ConfigError(f"no history for {account} / {metric} in the last {days} days (check the ids with "
-                          "`sellerguard status`; `sellerguard history backfill` computes past days)", where="chart")
+        raise ConfigError(f"no history for {account} / {metric} in the last {days} days"
+                          f"{_close_match(ctx.read_store, account, metric)} (check the ids with `sellerguard "
+                          "status`; `sellerguard history backfill` computes past days)", where="chart")
     data = chart_data(account, metric, rows)
     if output is None:
         cols, lines = shutil.get_terminal_size((100, 24))
@@ -57,3 +62,17 @@ def command(ctx: Ctx, account: str, metric: str, days: int, output: Path | None)
         tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write: {exc.strerror}", where=str(output)) from None
     click.echo(f"Wrote {output} ({len(rows)} days of {account} / {metric}).")
+
+
+def _close_match(store: Store, account: str, metric: str) -> str:
+    """``: did you mean X?`` for a mistyped account or metric id among those with history, else ``""``."""
+    import difflib
+
+    from sellerguard.history.record import recorded_ids
+
+    accounts = recorded_ids(store)
+    if account not in accounts:
+        close = difflib.get_close_matches(account, accounts, n=1)
+        return f": did you mean account {close[0]}?" if close else ""
+    close = difflib.get_close_matches(metric, recorded_ids(store, account), n=1)
+    return f": did you mean {close[0]}?" if close and close[0] != metric else ""

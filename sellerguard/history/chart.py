@@ -71,6 +71,12 @@ def chart_data(account: str, metric: str, rows: list[MetricHistoryRow]) -> Chart
     return data
 
 
+def isolated(values: list[float | None]) -> list[int]:
+    """Indexes of figures with no figure on either side (a line through them draws nothing)."""
+    return [i for i, v in enumerate(values) if v is not None and (i == 0 or values[i - 1] is None)
+            and (i == len(values) - 1 or values[i + 1] is None)]
+
+
 _COLOURS = {"value": "#1f5fbf", "reported": "#8a8a8a", "threshold": "#c62828", "warn": "#e0a000",
             "forecast": "#c62828"}
 
@@ -89,13 +95,16 @@ def render(data: ChartData, fmt: Format = "svg", *, size: tuple[float, float] = 
     # fixed margins, not a layout engine: "constrained" draws every figure twice (a dashboard renders dozens)
     fig = Figure(figsize=size, dpi=100)
     fig.subplots_adjust(left=0.1 if title or legend else 0.12, right=0.98, top=0.88 if title else 0.95,
-                        bottom=0.14 if size[1] >= 3 else 0.18)
+                        bottom=0.14 if size[1] >= 3 else 0.21)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     days = data.days
 
     def line(name: str, values: list[float | None], **style: object) -> None:
         if any(v is not None for v in values):
+            alone = isolated(values)
+            if alone and not style.get("marker"):  # a day between gaps draws no segment: mark it, or it is lost
+                style |= {"marker": "o", "markersize": 3, "markevery": alone}
             (artist,) = ax.plot(days, [float("nan") if v is None else v for v in data.scaled(values)],
                                 label=name, color=_COLOURS[name], **style)
             artist.set_gid(f"{gid}{name}")
@@ -119,6 +128,7 @@ def render(data: ChartData, fmt: Format = "svg", *, size: tuple[float, float] = 
         ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:g}%")
     ax.grid(True, linewidth=0.3, alpha=0.6)
     ax.tick_params(labelsize=8)
+    ax.xaxis.get_offset_text().set_fontsize(7)  # the month under the last tick: at 10 pt it fell off the bottom
     if ax.get_lines():
         drawn = [v for ln in ax.get_lines() for v in ln.get_ydata() if v == v]
         if drawn and min(drawn) < 0.5 * max(drawn):  # near-zero rates from 0; a 90 %-ish rate keeps its detail

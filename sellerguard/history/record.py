@@ -78,6 +78,16 @@ def series(store: Store, account: str, metric: str, since: date, until: date | N
         return list(session.exec(query.order_by(MetricHistoryRow.day)).all())  # type: ignore[arg-type]
 
 
+def recorded_ids(store: Store, account: str | None = None) -> list[str]:
+    """The account ids with any history, or with ``account`` the metric ids it has history of (sorted)."""
+    column = MetricHistoryRow.account if account is None else MetricHistoryRow.metric
+    query = select(column).distinct()
+    if account is not None:
+        query = query.where(MetricHistoryRow.account == account)
+    with Session(store.engine) as session:
+        return sorted(session.exec(query).all())  # type: ignore[call-overload]
+
+
 def all_series(store: Store, since: date, accounts: Iterable[str] | None = None,
                ) -> dict[tuple[str, str], list[MetricHistoryRow]]:
     """Every (account, metric)'s rows since ``since``, oldest first (the dashboard reads them in one query)."""
