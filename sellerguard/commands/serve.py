@@ -37,7 +37,7 @@ def command(ctx: Ctx, host: str | None, port: int | None, token: str | None, day
     from sellerguard.errors import ConfigError
     from sellerguard.rules.engine import accounts_to_check
     from sellerguard.status import build_status
-    from sellerguard.web.app import create_app
+    from sellerguard.web.app import RequestHandler, create_app
 
     config = ctx.config
     host = host or config.dashboard.host
@@ -53,7 +53,7 @@ def command(ctx: Ctx, host: str | None, port: int | None, token: str | None, day
     app = create_app(store, lambda: build_status(config, store, SystemClock()), token=token or None,
                      history_days=days, stale_after=stale)
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}", where="serve") from None
     shown = f"[{host}]" if ":" in host else host

@@ -7,15 +7,27 @@ Access: the server binds to loopback unless configured otherwise; bound elsewher
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request
+from werkzeug.serving import WSGIRequestHandler
 
 from sellerguard.rules.report import StatusReport
 from sellerguard.store import Store
 
 COOKIE = "sellerguard_token"
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*", re.I)
+
+
+class RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler whose access log masks ``?token=`` (a right or near-right token is a secret)."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        super().log(type, message, *(_TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in args))
+
+
 LEVEL_CLASS = {"ok": "ok", "warn": "warn", "critical": "critical", "unknown": "unknown"}
 
 
