@@ -102,6 +102,18 @@ def _api_root(acc: AccountConfig) -> str | None:
         return None
 
 
+# app credentials only the consent uses: once the account has its token (from `connect`, or set by hand before),
+# a sync does without them, so their absence is no problem (Amazon's App ID and TikTok's service id name the app in
+# the consent URL; a Shopify store with an access token never asks for a client-credentials token)
+CONSENT_ONLY = {"amazon": ("application_id",), "tiktok": ("service_id",), "shopify": ("client_id", "client_secret")}
+
+
+def missing_credentials(acc: AccountConfig, p: Any) -> list[str]:
+    """The app credentials the account lacks for its next sync (``p``: its ``consent.Provider``)."""
+    spare = CONSENT_ONLY.get(acc.marketplace, ()) if p.produces and p.produces in acc.credentials else ()
+    return [n for n in p.credentials if n not in acc.credentials and n not in spare]
+
+
 def _exposed(acc: AccountConfig, name: str) -> list[Finding]:
     """A warning when the file behind a ``file:`` credential can be read by other users (a copied or hand-made
     token file; ``connect`` writes 0600)."""
@@ -139,7 +151,7 @@ def check_account(acc: AccountConfig, store: Any, clock: Clock, *, pages: bool =
     if p is None:
         return [Finding("problem", "config", f"no authorization data for marketplace '{acc.marketplace}'")]
 
-    missing = [n for n in p.credentials if n not in acc.credentials]
+    missing = missing_credentials(acc, p)
     if p.produces and p.produces not in acc.credentials:
         found.append(Finding("problem", "token", f"no {p.produces} yet: run `sellerguard connect {acc.id}`"))
     for name in (n for n in [*p.credentials, p.produces] if n and n in acc.credentials):

@@ -64,7 +64,25 @@ def test_check_warns_when_a_credential_file_is_readable_by_others(tmp_path):
 def test_shipped_packs_name_no_folder_a_user_does_not_have():
     from pathlib import Path
 
-    import rules
+    from sellerguard import rules
 
     packs = sorted((Path(rules.__file__).parent / "packs").glob("*.toml"))
     assert len(packs) == 8 and not [p.name for p in packs if "../shared" in p.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize(("marketplace", "creds", "missing"), [
+    # an account with a refresh token set by hand (or the sandbox's config) syncs without the consent's App ID
+    ("amazon", {"client_id": "a", "client_secret": "b", "refresh_token": "c"}, []),
+    ("amazon", {"client_id": "a", "client_secret": "b"}, ["application_id"]),  # connect needs it
+    ("tiktok", {"app_key": "a", "app_secret": "b", "refresh_token": "c"}, []),
+    ("shopify", {"access_token": "a"}, []),
+    ("shopify", {}, ["client_id", "client_secret"]),
+    ("ebay", {"client_id": "a", "refresh_token": "c"}, ["client_secret"]),  # the refresh needs it
+])
+def test_check_asks_only_for_credentials_the_next_sync_needs(marketplace, creds, missing):
+    from sellerguard.config import parse_config
+    from sellerguard.consent import PROVIDERS
+    from sellerguard.preflight import missing_credentials
+
+    acc = parse_config({"accounts": [{"id": "a", "marketplace": marketplace, "credentials": creds}]}).accounts[0]
+    assert missing_credentials(acc, PROVIDERS[marketplace]) == missing
