@@ -34,8 +34,22 @@ class WorkerOptions:
 
 
 def serve(url: str, rt: Runtime, opts: WorkerOptions) -> None:
-    """Run until SIGTERM/SIGINT (procrastinate's handlers); a crash of the loop propagates."""
-    asyncio.run(_main(url, rt, opts))
+    """Run until SIGTERM/SIGINT (procrastinate's handlers); a crash of the loop propagates.
+
+    Raises ``StoreError`` when the database goes away for longer than procrastinate waits (~30 s): the process
+    ends (exit 3) and the service manager starts it again (``Restart=on-failure`` in the unit).
+    """
+    from procrastinate.exceptions import ConnectorException
+
+    from sellerguard.errors import StoreError
+
+    try:
+        asyncio.run(_main(url, rt, opts))
+    except ConnectorException as exc:
+        cause = exc.__cause__ or exc
+        detail = " ".join(str(cause).split())[:200] or type(cause).__name__
+        raise StoreError(f"the worker lost its PostgreSQL connection ({detail}); it stops so that its service "
+                         "manager starts it again") from exc
 
 
 async def _main(url: str, rt: Runtime, opts: WorkerOptions) -> None:
