@@ -7,17 +7,6 @@ import click
 from sellerguard.cli import Ctx, handle_errors, pass_ctx
 
 
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 @click.command(name="serve")
 @click.option("--host", help="Address to bind (default [dashboard] host, 127.0.0.1). Not loopback: a token is needed.")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default [dashboard] port, 8765; 0 = a free one).")
@@ -37,7 +26,7 @@ def command(ctx: Ctx, host: str | None, port: int | None, token: str | None, day
     from sellerguard.errors import ConfigError
     from sellerguard.rules.engine import accounts_to_check
     from sellerguard.status import build_status
-    from sellerguard.web.app import RequestHandler, create_app
+    from sellerguard.web.app import RequestHandler, create_app, is_loopback
 
     config = ctx.config
     host = host or config.dashboard.host

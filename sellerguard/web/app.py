@@ -2,6 +2,7 @@
 
 Access: the server binds to loopback unless configured otherwise; bound elsewhere it needs a token, given once as
 ``?token=...`` (then kept in an HttpOnly cookie, and the address is cleaned of it) or as ``Authorization: Bearer``.
+Without a token it answers only requests addressed to a loopback name (a DNS-rebinding guard).
 """
 
 from __future__ import annotations
@@ -28,6 +29,28 @@ class RequestHandler(WSGIRequestHandler):
         super().log(type, message, *(_TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in args))
 
 
+def is_loopback(host: str) -> bool:
+    """``host`` (a name or an address, IPv6 with or without brackets) is this machine only."""
+    import ipaddress
+
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(host_header: str) -> str:
+    """A ``Host`` header without its port: ``[::1]:8765`` -> ``::1``, ``localhost:8765`` -> ``localhost``."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(f"//{host_header}").hostname or ""
+    except ValueError:
+        return ""
+
+
 LEVEL_CLASS = {"ok": "ok", "warn": "warn", "critical": "critical", "unknown": "unknown"}
 
 
@@ -50,6 +73,11 @@ def create_app(store: Store, evaluate: Callable[[], StatusReport], *, token: str
         if request.method not in ("GET", "HEAD"):
             return Response("read-only dashboard\n", status=405, mimetype="text/plain")
         if token is None:
+            # served without a token (loopback only): a page from elsewhere could point its own name at 127.0.0.1
+            # (DNS rebinding) and read this one; only requests addressed to a loopback name are answered
+            if not is_loopback(_host_name(request.host)):
+                return Response("this dashboard answers to localhost or 127.0.0.1 only; to serve it under another "
+                                "name, give it a token\n", status=403, mimetype="text/plain")
             return None
         given = _given()
         if given is None or not hmac.compare_digest(given.encode(), token.encode()):

@@ -113,3 +113,17 @@ def test_csv_keeps_formulas_as_text_and_numbers_as_numbers():
     assert deadline["ref"] == "'" + report.accounts[0].deadlines[0].ref
     (metric,) = csv.DictReader(io.StringIO(render_csv_metrics(report)))
     assert metric["headroom"] == "-53" and metric["comparator"] == "<"
+
+
+def test_without_a_token_only_loopback_names_are_answered(store):
+    """DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 sends ``Host: evil.example``."""
+    from sellerguard.web.app import create_app
+
+    client = create_app(store, hostile_report).test_client()
+    for host in ("localhost:8765", "127.0.0.1:8765", "[::1]:8765", "127.0.0.1"):
+        assert client.get("/healthz", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example:8765", "evil.example", "localhost.evil.example", "[::1"):
+        assert client.get("/healthz", headers={"Host": host}).status_code in (400, 403), host
+    tokened = create_app(store, hostile_report, token="s3cret-token").test_client()  # a proxy's name is fine then
+    ok = tokened.get("/healthz", headers={"Host": "dash.example", "Authorization": "Bearer s3cret-token"})
+    assert ok.status_code == 200
