@@ -14,25 +14,40 @@ Pure function: no HTTP, no clock, no store. An answer without ``status`` is "not
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
+from sellerguard.errors import ConnectorError
 from sellerguard.payload import payload_error
 from sellerguard.schema import ReportedMetric, payload_hash
 
 ACCOUNT_STATUS = "mercadolibre.account_status"
 _EP = "/users/{id}"
+_log = logging.getLogger("sellerguard.connectors.mercadolibre")
 
 
 def normalize_status(account: str, user: Any, as_of: datetime) -> list[ReportedMetric]:
-    """The user's ``status`` block -> one ReportedMetric per part (site, sell, list); see the module docstring."""
+    """The user's ``status`` block -> one ReportedMetric per part (site, sell, list); see the module docstring.
+
+    A malformed ``status`` block is logged (naming the field) and stored as not reported: the same answer carries
+    the seller's reputation, which must not be lost with it. Raises a payload ``ConnectorError`` only for an
+    answer that is not an object.
+    """
     if not isinstance(user, dict):
         raise payload_error("mercadolibre", _EP, "(root)", "not an object")
     status = user.get("status")
     day = f"{as_of:%Y-%m-%d}"
-    if status is None:
-        return [ReportedMetric(account=account, external_id=f"{ACCOUNT_STATUS}:-:{day}", metric_id=ACCOUNT_STATUS,
-                               as_of=as_of, status="NOT_REPORTED")]
+    if status is not None:
+        try:
+            return _parts(account, status, day, as_of)
+        except ConnectorError as exc:
+            _log.warning("%s (account status stored as not reported)", exc)
+    return [ReportedMetric(account=account, external_id=f"{ACCOUNT_STATUS}:-:{day}", metric_id=ACCOUNT_STATUS,
+                           as_of=as_of, status="NOT_REPORTED")]
+
+
+def _parts(account: str, status: Any, day: str, as_of: datetime) -> list[ReportedMetric]:
     if not isinstance(status, dict):
         raise payload_error("mercadolibre", _EP, "status", "not an object")
     out: list[ReportedMetric] = []

@@ -26,12 +26,15 @@ def test_a_blocked_listing_is_a_row_with_its_code():
     assert rows(USER) == {"site": "ACTIVE", "sell": "ALLOWED", "list: rejected_by_regulations": "BLOCKED"}
 
 
-def test_no_status_is_not_reported_and_a_bad_allow_is_a_payload_error():
+def test_no_status_is_not_reported_and_a_bad_allow_is_logged_not_fatal(caplog):
     assert rows({"id": 1}) == {None: "NOT_REPORTED"}
     broken = json.loads(json.dumps(USER))
     broken["status"]["sell"]["allow"] = "yes"
-    with pytest.raises(ConnectorError, match=r"status\.sell\.allow"):
-        normalize_status("ml", broken, NOW)
+    # the same /users/{id} answer carries the reputation: a bad status block must not cost it
+    assert rows(broken) == {None: "NOT_REPORTED"}
+    assert "status.sell.allow" in caplog.text
+    with pytest.raises(ConnectorError, match=r"\(root\)"):
+        normalize_status("ml", ["not", "a", "user"], NOW)
 
 
 def test_the_sandbox_blocks_listing_for_a_critical_seller_only():
