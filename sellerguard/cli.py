@@ -545,6 +545,9 @@ def status(ctx: Ctx, fmt: str, as_json: bool, as_of: str | None, accounts: tuple
         store = ctx.existing_store if record else ctx.read_store  # --record writes: migrate an older schema
         report = build_status(config, store, SystemClock(), as_of=moment, accounts=accounts,
                               marketplaces=marketplaces, horizon_days=horizon_days)
+        if not report.accounts and (accounts or marketplaces):  # not "no accounts": the filters matched none
+            given = " ".join([*(f"--account {a}" for a in accounts), *(f"--marketplace {m}" for m in marketplaces)])
+            raise ConfigError(f"no account matches {given}", where="status")
         if record:
             from sellerguard.history.record import record as record_history
 

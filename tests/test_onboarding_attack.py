@@ -86,3 +86,12 @@ def test_check_asks_only_for_credentials_the_next_sync_needs(marketplace, creds,
 
     acc = parse_config({"accounts": [{"id": "a", "marketplace": marketplace, "credentials": creds}]}).accounts[0]
     assert missing_credentials(acc, PROVIDERS[marketplace]) == missing
+
+
+def test_status_filters_that_match_no_account_say_so(tmp_path, store):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[accounts]]\nid = "w"\nmarketplace = "walmart"\n'
+                   'credentials = { client_id = "x", client_secret = "y" }\n')
+    base = ["--config", str(cfg), "--db", store.url]
+    result = CliRunner().invoke(cli, [*base, "status", "--marketplace", "ebay"])
+    assert result.exit_code == 3 and result.output == "Error: status: no account matches --marketplace ebay\n"
