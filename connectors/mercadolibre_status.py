@@ -43,6 +43,9 @@ def normalize_status(account: str, user: Any, as_of: datetime) -> list[ReportedM
             return _parts(account, status, day, as_of)
         except ConnectorError as exc:
             _log.warning("%s (account status stored as not reported)", exc)
+            return [ReportedMetric(account=account, external_id=f"{ACCOUNT_STATUS}:{part}:{day}",
+                                   metric_id=ACCOUNT_STATUS, scope=part, as_of=as_of, status="NOT_REPORTED")
+                    for part in ("site", "sell", "list")]  # the ids a good answer has: each part is unknown now
     return [ReportedMetric(account=account, external_id=f"{ACCOUNT_STATUS}:-:{day}", metric_id=ACCOUNT_STATUS,
                            as_of=as_of, status="NOT_REPORTED")]
 

@@ -31,7 +31,7 @@ def test_no_status_is_not_reported_and_a_bad_allow_is_logged_not_fatal(caplog):
     broken = json.loads(json.dumps(USER))
     broken["status"]["sell"]["allow"] = "yes"
     # the same /users/{id} answer carries the reputation: a bad status block must not cost it
-    assert rows(broken) == {None: "NOT_REPORTED"}
+    assert rows(broken) == {"site": "NOT_REPORTED", "sell": "NOT_REPORTED", "list": "NOT_REPORTED"}
     assert "status.sell.allow" in caplog.text
     with pytest.raises(ConnectorError, match=r"\(root\)"):
         normalize_status("ml", ["not", "a", "user"], NOW)
