@@ -192,11 +192,35 @@ def _site(acc: AccountConfig, p: Provider) -> str:
         norm = value.lower() if p.marketplace == "amazon" else value.upper()
         if norm not in p.regions:
             hint = " (the United Kingdom is GB)" if norm == "UK" and "GB" in p.regions else \
-                did_you_mean(norm, p.regions)
+                _country_hint(p.marketplace, norm.strip().upper()) or did_you_mean(norm, p.regions)
             raise ConfigError(f"unknown region '{acc.region}' for {p.name}{hint}"
                               f" (known: {', '.join(p.regions)})", where=f"accounts[{acc.id}].region")
         return norm
     return value
+
+
+# a seller names a country where the marketplace wants its own region or site code: say which one it is
+AMAZON_COUNTRIES = {  # SP-API endpoints: which region serves each country's marketplace
+    "na": ("US", "CA", "MX", "BR"),
+    "eu": ("UK", "GB", "IE", "DE", "FR", "IT", "ES", "NL", "BE", "SE", "PL", "TR", "EG", "SA", "AE", "IN", "ZA"),
+    "fe": ("JP", "AU", "SG"),
+}
+ML_COUNTRIES = {"AR": "MLA", "BR": "MLB", "MX": "MLM", "CL": "MLC", "CO": "MCO", "UY": "MLU", "PE": "MPE"}
+
+
+def _country_hint(marketplace: str, country: str) -> str:
+    """`` (did you mean 'eu'? a seller in DE is served by the eu region)`` for a country code, else ``""``."""
+    if marketplace == "amazon":
+        region = next((r for r, countries in AMAZON_COUNTRIES.items() if country in countries), None)
+    elif marketplace == "ebay":
+        region = "EBAY_GB" if country in ("UK", "GB") else f"EBAY_{country}" if f"EBAY_{country}" in EBAY_SITES \
+            else None
+    elif marketplace == "mercadolibre":
+        region = ML_COUNTRIES.get(country)
+    else:
+        region = None
+    return f" (did you mean '{region}'? the {region} {'region' if marketplace == 'amazon' else 'site'} serves " \
+           f"sellers in {country})" if region else ""
 
 
 def check_region(acc: AccountConfig) -> str:

@@ -95,3 +95,18 @@ def test_status_filters_that_match_no_account_say_so(tmp_path, store):
     base = ["--config", str(cfg), "--db", store.url]
     result = CliRunner().invoke(cli, [*base, "status", "--marketplace", "ebay"])
     assert result.exit_code == 3 and result.output == "Error: status: no account matches --marketplace ebay\n"
+
+
+@pytest.mark.parametrize(("marketplace", "region", "hint"), [
+    ("amazon", "us", "did you mean 'na'?"), ("amazon", "DE", "did you mean 'eu'?"), ("amazon", "jp", "'fe'?"),
+    ("ebay", "UK", "did you mean 'EBAY_GB'?"), ("ebay", "de", "'EBAY_DE'?"), ("mercadolibre", "BR", "'MLB'?"),
+])
+def test_a_country_where_a_region_is_wanted_is_refused_naming_the_region(marketplace, region, hint):
+    from sellerguard.config import parse_config
+    from sellerguard.consent import check_region
+    from sellerguard.errors import ConfigError
+
+    acc = parse_config({"accounts": [{"id": "a", "marketplace": marketplace, "region": region}]}).accounts[0]
+    with pytest.raises(ConfigError, match=f"unknown region '{region}'") as err:
+        check_region(acc)
+    assert hint in str(err.value)
