@@ -36,12 +36,31 @@ def demo_config(sandbox: Sandbox, *, extra: dict[str, Any] | None = None) -> Con
     return parse_config({"accounts": demo_accounts(sandbox), **(extra or {})}, where="demo config")
 
 
-def dashboard_hint(db_url: str, *, kept: bool) -> str:
-    """The demo's last lines: how to open the dashboard (``sellerguard serve``) on the demo store."""
+def invoked_as(argv0: str | None = None) -> str:
+    """How to type this program again: ``sellerguard`` when that is on PATH (or not run by its script), else the
+    path as typed: the README runs ``.venv/bin/sellerguard demo`` without activating the venv."""
+    import os
+    import shlex
+    import shutil
+    import sys
+
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if Path(argv0).name != "sellerguard" or os.sep not in argv0:  # python -m, a test runner, or found on PATH
+        return "sellerguard"
+    found = shutil.which("sellerguard")
+    if found and Path(found).resolve() == Path(argv0).resolve():
+        return "sellerguard"
+    return shlex.quote(argv0)
+
+
+def dashboard_hint(db_url: str, *, kept: bool, program: str | None = None) -> str:
+    """The demo's last lines: how to open the dashboard (``sellerguard serve``) on the demo store, with the
+    program named as the user can type it (``invoked_as``)."""
+    sg = program or invoked_as()
     if kept:
-        return (f"Open the dashboard on this store: sellerguard --db {db_url} serve, then http://127.0.0.1:8765/\n"
-                f"(a trend per metric: sellerguard --db {db_url} history backfill --days 30 first)")
-    return ("See it in the dashboard: sellerguard demo --keep, then sellerguard --db "
+        return (f"Open the dashboard on this store: {sg} --db {db_url} serve, then http://127.0.0.1:8765/\n"
+                f"(a trend per metric: {sg} --db {db_url} history backfill --days 30 first)")
+    return (f"See it in the dashboard: {sg} demo --keep, then {sg} --db "
             "sqlite:///$PWD/sellerguard-demo.db serve and open http://127.0.0.1:8765/")
 
 

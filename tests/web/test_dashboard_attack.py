@@ -127,3 +127,19 @@ def test_without_a_token_only_loopback_names_are_answered(store):
     tokened = create_app(store, hostile_report, token="s3cret-token").test_client()  # a proxy's name is fine then
     ok = tokened.get("/healthz", headers={"Host": "dash.example", "Authorization": "Bearer s3cret-token"})
     assert ok.status_code == 200
+
+
+def test_the_demo_hint_names_the_program_as_it_can_be_typed(tmp_path, monkeypatch):
+    """README: `.venv/bin/sellerguard demo` with the venv not activated: a bare `sellerguard` is not found."""
+    from sellerguard.demo import dashboard_hint, invoked_as
+
+    script = tmp_path / ".venv" / "bin" / "sellerguard"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert invoked_as(str(script)) == str(script)
+    assert dashboard_hint("sqlite:///x.db", kept=True, program=invoked_as(str(script))).count(str(script)) == 2
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert invoked_as(str(script)) == "sellerguard"
+    assert invoked_as("sellerguard") == "sellerguard" and invoked_as("/usr/lib/python3/pytest") == "sellerguard"
