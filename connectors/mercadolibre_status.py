@@ -43,11 +43,13 @@ def normalize_status(account: str, user: Any, as_of: datetime) -> list[ReportedM
             return _parts(account, status, day, as_of)
         except ConnectorError as exc:
             _log.warning("%s (account status stored as not reported)", exc)
-            return [ReportedMetric(account=account, external_id=f"{ACCOUNT_STATUS}:{part}:{day}",
-                                   metric_id=ACCOUNT_STATUS, scope=part, as_of=as_of, status="NOT_REPORTED")
-                    for part in ("site", "sell", "list")]  # the ids a good answer has: each part is unknown now
-    return [ReportedMetric(account=account, external_id=f"{ACCOUNT_STATUS}:-:{day}", metric_id=ACCOUNT_STATUS,
-                           as_of=as_of, status="NOT_REPORTED")]
+    return _unknown(account, day, as_of)
+
+
+def _unknown(account: str, day: str, as_of: datetime) -> list[ReportedMetric]:
+    """Each part not reported, with the ids a good answer has (so nothing looks dropped): unknown, never ok."""
+    return [ReportedMetric(account=account, external_id=f"{ACCOUNT_STATUS}:{part}:{day}", metric_id=ACCOUNT_STATUS,
+                           scope=part, as_of=as_of, status="NOT_REPORTED") for part in ("site", "sell", "list")]
 
 
 def _parts(account: str, status: Any, day: str, as_of: datetime) -> list[ReportedMetric]:
@@ -76,7 +78,4 @@ def _parts(account: str, status: Any, day: str, as_of: datetime) -> list[Reporte
                                   metric_id=ACCOUNT_STATUS, scope=scope,
                                   status="ALLOWED" if block["allow"] else "BLOCKED", as_of=as_of,
                                   raw_hash=payload_hash(block)))
-    if not out:
-        out.append(ReportedMetric(account=account, external_id=f"{ACCOUNT_STATUS}:-:{day}", metric_id=ACCOUNT_STATUS,
-                                  as_of=as_of, status="NOT_REPORTED"))
-    return out
+    return out or _unknown(account, day, as_of)

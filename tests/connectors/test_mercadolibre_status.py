@@ -27,7 +27,7 @@ def test_a_blocked_listing_is_a_row_with_its_code():
 
 
 def test_no_status_is_not_reported_and_a_bad_allow_is_logged_not_fatal(caplog):
-    assert rows({"id": 1}) == {None: "NOT_REPORTED"}
+    assert rows({"id": 1}) == {"site": "NOT_REPORTED", "sell": "NOT_REPORTED", "list": "NOT_REPORTED"}
     broken = json.loads(json.dumps(USER))
     broken["status"]["sell"]["allow"] = "yes"
     # the same /users/{id} answer carries the reputation: a bad status block must not cost it
