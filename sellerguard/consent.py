@@ -228,6 +228,14 @@ def check_region(acc: AccountConfig) -> str:
     return _site(acc, provider(acc.marketplace))
 
 
+def region_of(marketplace: str, account_id: str, region: str) -> str:
+    """``region`` as the marketplace spells it (``mlb`` -> ``MLB``), or a ConfigError naming the accepted ones
+    (an imported account's ``account`` line)."""
+    from types import SimpleNamespace
+
+    return _site(SimpleNamespace(id=account_id, region=region), provider(marketplace)) or region  # type: ignore[arg-type]
+
+
 def authorize_url(acc: AccountConfig) -> str:
     """Where the seller consents: the marketplace's page, or ``base_url`` + its path on a test host."""
     p = provider(acc.marketplace)

@@ -186,6 +186,14 @@ def _account(data: dict[str, Any], where: str) -> Account:
         raise InputError(f"marketplace: unknown marketplace '{acc.marketplace}'"
                          f"{did_you_mean(acc.marketplace, PROVIDERS)} (known: {', '.join(sorted(PROVIDERS))})",
                          where=where)
+    if acc.region:  # it picks the site's thresholds (Mercado Libre's colours): refused by name, never ignored
+        from sellerguard.consent import region_of
+        from sellerguard.errors import ConfigError
+
+        try:
+            acc = acc.model_copy(update={"region": region_of(acc.marketplace, acc.id, acc.region)})
+        except ConfigError as exc:
+            raise InputError(f"region: {exc.message}", where=where) from None
     return acc
 
 

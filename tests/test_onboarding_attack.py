@@ -110,3 +110,11 @@ def test_a_country_where_a_region_is_wanted_is_refused_naming_the_region(marketp
     with pytest.raises(ConfigError, match=f"unknown region '{region}'") as err:
         check_region(acc)
     assert hint in str(err.value)
+
+
+def test_import_refuses_an_account_line_with_a_region_the_marketplace_does_not_have(tmp_path):
+    data = tmp_path / "a.jsonl"
+    data.write_text('{"kind": "account", "id": "s", "marketplace": "mercadolibre", "region": "BR"}\n')
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path}/d.db", "import", str(data)])
+    assert result.exit_code == 3 and f"{data}:1: region: unknown region 'BR'" in result.output
+    assert "did you mean 'MLB'?" in result.output and not (tmp_path / "d.db").exists()  # nothing written
