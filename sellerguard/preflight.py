@@ -32,6 +32,7 @@ from sellerguard.consent import (
 from sellerguard.errors import ConfigError
 
 SKEW_WARN_S = 60.0  # signed requests (TikTok) and token lifetimes drift past this; NTP keeps a clock well inside
+ACCESS_STATE = "access_token"  # where every connector caches its short-lived access token
 _PERSIST = re.compile(r"token|oauth:")  # state a check writes for real (tokens rotate); the rest stays in memory
 
 
@@ -48,13 +49,17 @@ class _CheckState:
     def __init__(self, store: Any, account: str, clock: Clock) -> None:
         self._store, self._account, self._clock = store, account, clock
         self._memory: dict[str, str | None] = {}
+        self._fresh: set[str] = set()
 
     def get(self, key: str) -> str | None:
         if key in self._memory:
             return self._memory[key]
+        if key == ACCESS_STATE and key not in self._fresh:
+            return None  # a cached access token would hide a revoked or mistyped credential until it expires
         return self._store.state(self._account, key)
 
     def put(self, key: str, value: str | None) -> None:
+        self._fresh.add(key)
         if _PERSIST.search(key):
             self._store.put_state(self._account, key, value, now=self._clock.now())
         else:

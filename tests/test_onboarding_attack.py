@@ -118,3 +118,25 @@ def test_import_refuses_an_account_line_with_a_region_the_marketplace_does_not_h
     result = CliRunner().invoke(cli, ["--db", f"sqlite:///{tmp_path}/d.db", "import", str(data)])
     assert result.exit_code == 3 and f"{data}:1: region: unknown region 'BR'" in result.output
     assert "did you mean 'MLB'?" in result.output and not (tmp_path / "d.db").exists()  # nothing written
+
+
+def test_check_redeems_the_credential_instead_of_a_cached_access_token(clock):
+    from sellerguard.preflight import _CheckState
+
+    rows = {"access_token": "2099-01-01T00:00:00+00:00 cached", "refresh_token": "rotated", "cursor": "c1"}
+
+    class Store:
+
+        def state(self, account, key):
+            return rows.get(key)
+
+        def put_state(self, account, key, value, now):
+            rows[key] = value
+
+    state = _CheckState(Store(), "a", clock)
+    # a mistyped or revoked refresh token is found now, not when the cached access token runs out hours later
+    assert state.get("access_token") is None
+    assert state.get("refresh_token") == "rotated" and state.get("cursor") == "c1"  # the rotated one is used
+    state.put("access_token", "2099-01-01T00:00:00+00:00 fresh")  # fetched by this check: kept and reused
+    state.put("cursor", "c2")  # never stored by a check
+    assert state.get("access_token").endswith("fresh") and rows["cursor"] == "c1"
