@@ -99,9 +99,14 @@ def mrkdwn_html(text: str) -> str:
 
 def _inline_html(text: str) -> str:
     text = text.replace('"', "&quot;").replace("'", "&#x27;")
-    text = _CODE.sub(r"<code>\1</code>", text)
-    text = _BOLD.sub(r"<strong>\1</strong>", text)
-    return _icons(_ITALIC.sub(r"<em>\1</em>", text))
+    spans: list[str] = []
+
+    def hold(m: re.Match[str]) -> str:  # a code span is literal, as in Slack: no bold or italic inside it
+        spans.append(f"<code>{m.group(1)}</code>")
+        return f"\x00{len(spans) - 1}\x00"  # text from outside has no NUL (blocks.one_line)
+
+    text = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", _CODE.sub(hold, text)))
+    return _icons(re.sub("\x00(\\d+)\x00", lambda m: spans[int(m.group(1))], text))
 
 
 def _blocks(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -96,3 +96,13 @@ def test_a_dripping_server_is_cut_at_the_deadline_under_the_outbox_claim(server)
     assert result.status == "retry" and "within 0.6 s" in (result.error or "")
     assert time.monotonic() - started < 3
     assert email.DEADLINE_S < outbox.CLAIM_S  # a slow send never outlives its claim
+
+
+def test_markup_inside_a_code_span_stays_literal_in_html():
+    """A buyer's thread id inside `code` keeps its asterisks (Slack shows them literally), and our own bold around
+    a code span still works."""
+    from sellerguard.alerts.blocks import code
+
+    html = email.mrkdwn_html(f"*Reply* to `{code('thread-*b*_i_')}` and *x `y` z*")
+    assert "<code>thread-*b*_i_</code>" in html and "<strong>b</strong>" not in html
+    assert html.startswith("<strong>Reply</strong>") and "<strong>x <code>y</code> z</strong>" in html
