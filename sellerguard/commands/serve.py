@@ -19,6 +19,10 @@ def command(ctx: Ctx, host: str | None, port: int | None, token: str | None, day
     """Serve the dashboard: every account's level, a trend chart per metric with its threshold and forecast,
     headroom, drift, the deadline queue (overdue first) and each stream's freshness. Read-only; Ctrl-C stops.
     """
+    import errno
+    import os
+    import socket
+
     from werkzeug.serving import make_server
 
     from sellerguard import keys
@@ -41,12 +45,18 @@ def command(ctx: Ctx, host: str | None, port: int | None, token: str | None, day
     stale = {ref.id: ref.stale_limit for ref in accounts_to_check(config, store)}
     app = create_app(store, lambda: build_status(config, store, SystemClock()), token=token or None,
                      history_days=days, stale_after=stale)
+    # bound here, not by werkzeug: on a busy port it prints two lines and exits 1 (we give one line, exit 3)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
+        sock = socket.create_server((host.strip("[]"), port), family=family, backlog=128)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}", where="serve") from None
+        busy = " (another program has it: --port or [dashboard] port)" if exc.errno == errno.EADDRINUSE else ""
+        reason = os.strerror(exc.errno) if (exc.errno or 0) > 0 else str(exc.strerror).split(" (while")[0]
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}{busy}", where="serve") from None
+    with sock:
+        server = make_server(host, port, app, threaded=True, request_handler=RequestHandler, fd=sock.fileno())
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"Dashboard on http://{shown}:{server.server_port}/ (read-only; Ctrl-C stops)")
+    click.echo(f"Dashboard on http://{shown}:{server.port}/ (read-only; Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

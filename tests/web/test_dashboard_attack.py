@@ -143,3 +143,17 @@ def test_the_demo_hint_names_the_program_as_it_can_be_typed(tmp_path, monkeypatc
     monkeypatch.setenv("PATH", str(script.parent))
     assert invoked_as(str(script)) == "sellerguard"
     assert invoked_as("sellerguard") == "sellerguard" and invoked_as("/usr/lib/python3/pytest") == "sellerguard"
+
+
+def test_serve_on_a_busy_port_is_one_line_exit_3(store):
+    import socket
+
+    from sellerguard.cli import cli
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--db", str(store.engine.url), "serve", "--port", str(port)])
+    assert result.exit_code == 3, result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: serve: cannot listen on 127.0.0.1:{port}: Address already in use (another program has it: --port or "
+        "[dashboard] port)"]
