@@ -47,6 +47,7 @@ ALIASES: dict[str, str] = {"documentRequests": "documentRequest", "warningStates
 _TARGET = (0, "EQUALS")  # every category's published target: zero
 _log = logging.getLogger("sellerguard.connectors.amazon")
 _warned_targets: set[str] = set()
+_warned_new: set[str] = set()
 
 
 def _word(value: Any) -> str | None:
@@ -141,6 +142,13 @@ def normalize_health(account: str, document: Any, marketplace_id: str, as_of: da
             # batch): this category is not reported (unknown, never ok) and the log names the field
             _log.warning("%s (stored as not reported)", exc)
             out.append(_absent(account, metric_id, None, as_of))
+
+    known = {*VIOLATIONS, *ALIASES.values()}
+    for name, block in entry.items():  # a category Amazon added since: tolerated, but said once so it gets a metric
+        if name not in known and isinstance(block, dict) and "defectsCount" in block and name not in _warned_new:
+            _warned_new.add(name)
+            _log.warning("amazon: %s: a violation category sellerguard does not read yet: %s (defectsCount %s)",
+                         where, str(name)[:60], str(block.get("defectsCount"))[:20])
 
     warnings = _get(entry, "warningStates")
     if warnings is None:

@@ -116,3 +116,12 @@ def test_the_sandbox_trips_the_signals_for_a_drifting_seller_and_fits_the_schema
     assert all(rows[m][0].value == 0 for m in VIOLATIONS.values())
     # the untouched example keeps validating: a copy, not the fixture, is edited above
     jsonschema.Draft7Validator(schema).validate(copy.deepcopy(load("performance_report")))
+
+
+def test_a_new_violation_category_is_tolerated_and_named_once(caplog):
+    doc = load("performance_report")
+    doc["performanceMetrics"][0]["aiGeneratedContentViolations"] = {"defectsCount": 3, "status": "BAD"}
+    first = normalize_health("a", doc, US, NOW, "doc")
+    normalize_health("a", doc, US, NOW, "doc")
+    assert len(first) == len(normalize_health("a", load("performance_report"), US, NOW, "doc"))
+    assert caplog.text.count("aiGeneratedContentViolations") == 1
