@@ -434,7 +434,8 @@ def test_claims_messages_questions_and_reputation(store, clock):
     assert store.count("message", account="ml-br") == 4  # two waits in the pack, two questions
     msg_call = next(c for c in responses.calls if "/messages/packs/" in c.request.url)
     assert query(msg_call.request)["tag"] == "post_sale" and query(msg_call.request)["mark_as_read"] == "false"
-    assert store.count("reported_metric", account="ml-br") == 7  # 4 figures + account status site, sell, list (not reported)
+    # 4 figures + the account status site, sell and list rows (not reported here)
+    assert store.count("reported_metric", account="ml-br") == 7
     # reputation is recomputed daily: a sync an hour later does not ask again
     clock.advance(hours=1)
     calls = len(responses.calls)
