@@ -45,6 +45,14 @@ class _ErrConsole:
             type(self)._console = Console(stderr=True, highlight=False, soft_wrap=True)
         return getattr(self._console, name)
 
+    # special methods are looked up on the type, never through __getattr__: rich's progress bars (Live) enter the
+    # console as a context manager when stderr is a terminal
+    def __enter__(self) -> Any:
+        return self.__getattr__("__enter__")()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.__getattr__("__exit__")(*exc)
+
 
 err_console: Any = _ErrConsole()
 
