@@ -55,7 +55,7 @@ def command(ctx: Ctx, host: str | None, port: int | None, token: str | None, day
         raise ConfigError(f"cannot listen on {host}:{port}: {reason}{busy}", where="serve") from None
     with sock:
         server = make_server(host, port, app, threaded=True, request_handler=RequestHandler, fd=sock.fileno())
-    shown = f"[{host}]" if ":" in host else host
+    shown = f"[{host.strip('[]')}]" if ":" in host else host  # --host [::1] or ::1
     click.echo(f"Dashboard on http://{shown}:{server.port}/ (read-only; Ctrl-C stops)")
     try:
         server.serve_forever()
