@@ -22,6 +22,7 @@ def rebuild(ctx: Ctx, accounts: tuple[str, ...]) -> None:
     Needed only after records were written outside sellerguard (plain SQL) or to drop rollups of metrics a
     pack no longer has; status is exact without it (days not rolled up are read from the records).
     """
+    from sellerguard.consent import did_you_mean
     from sellerguard.errors import ConfigError
     from sellerguard.rules import rollup
 
@@ -34,7 +35,8 @@ def rebuild(ctx: Ctx, accounts: tuple[str, ...]) -> None:
         with store.session() as session:
             known = {a for a, in session.execute(select(AccountRow.id))}
         if missing := sorted(set(accounts) - known):
-            raise ConfigError(f"no account {', '.join(missing)} in the store", where="--account")
+            raise ConfigError(f"no account {', '.join(missing)} in the store"
+                              f"{did_you_mean(missing[0], sorted(known))}", where="--account")
     done = rollup.rebuild(store, list(accounts) or None)
     for account, days in done.items():
         err_console.print(f"{account}: {days} day rows", markup=False, highlight=False)
