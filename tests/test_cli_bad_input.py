@@ -43,6 +43,8 @@ CASES = [
     (["backtest", "--from", "2026-13-01"], "Error: --from: not a date (YYYY-MM-DD): '2026-13-01'"),
     (["backtest", "--from", "2026-11-01T00:00"], "Error: --from: not a date"),
     (["backtest", "--from", "2026-11-20", "--to", "2026-11-01"], "Error: --from: --from 2026-11-20 is after --to"),
+    (["backtest", "--from", "0001-01-01", "--to", "0001-01-20"], "Error: --from: --from 0001-01-01 is before 1970"),
+    (["backtest", "--to", "9999-12-31"], "Error: --to: --to 9999-12-31 is after today"),
     (["backtest", "--horizon", "nan"], "Error: sellerguard backtest: Invalid value for '--horizon'"),
     (["backtest", "--account", "shpo"], "Error: --account: no account shpo in the config or the store"),
     (["history", "backfill", "--days", "0"], "Error: sellerguard history backfill: Invalid value for '--days'"),

@@ -11,6 +11,8 @@ import click
 
 from sellerguard.cli import Ctx, err_console, handle_errors, pass_ctx
 
+_EARLIEST = date(1970, 1, 1)
+
 
 def _day(text: str | None, where: str) -> date | None:
     from sellerguard.errors import ConfigError
@@ -137,6 +139,11 @@ def command(ctx: Ctx, accounts: tuple[str, ...], start: str | None, end: str | N
     first = _day(start, "--from") or last - timedelta(days=60)
     config = ctx.config
     horizon = horizon_days or config.daemon.horizon_days
+    today = datetime.now(UTC).date()
+    if last > today:  # days to come have no outcome yet; 9999-12-31 would replay for hours
+        raise ConfigError(f"--to {last} is after today ({today}): nothing happened there yet", where="--to")
+    if first < _EARLIEST:  # 0001-01-01 overflowed the windows (an internal error): no record predates 1970
+        raise ConfigError(f"--from {first} is before {_EARLIEST}: no record is that old", where="--from")
     if first > last:
         raise ConfigError(f"--from {first} is after --to {last}", where="--from")
     if (last - first).days < horizon:
