@@ -154,3 +154,13 @@ def test_history_gives_a_short_window_its_long_run_level() -> None:
     calm = series(long, [100.0] * 28, [0.5] * 21 + [3.0] * 7)  # after three calm weeks
     assert forecast.wants_history(m, s)
     assert forecast.outlook(m, s, 7, NOW, 14, s.numerator, history=calm).probability < odds(m, s).probability
+
+
+def test_tails_beyond_ten_deviations_are_not_cut() -> None:
+    """No defect seen yet gives a Beta with a small ``a``: a heavy tail far past mean + 10 sd (it was cut to 0,
+    a certainty the model does not have); a share near 1 has the mirror tail below the mean (it was left out)."""
+    stats = pytest.importorskip("scipy.stats")
+    for n, a, b, c in ((5000, 0.143, 78569.34, 2), (3, 0.1818, 73.28, 3), (10, 0.0554, 4.65, 10),
+                       (1000, 233.68, 1.52, 993), (3, 511.4, 5.49, 2)):
+        ours = forecast._Discrete("betabinom", n, a, b).sf(c)
+        assert ours == pytest.approx(stats.betabinom.sf(c - 1, n, a, b), rel=1e-6, abs=1e-12)
