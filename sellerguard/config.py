@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -338,11 +339,22 @@ def _loc(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     return ".".join(parts)
 
 
-def config_error(exc: ValidationError, where: str, data: dict[str, Any]) -> ConfigError:
+def config_error(exc: ValidationError, where: str, data: dict[str, Any], top_keys: Iterable[str] = ()) -> ConfigError:
+    import difflib
+
     errors = exc.errors(include_url=False)
-    first = errors[0]
+    # a misspelt key also makes its real one "missing": name the misspelling first, with the closest known key
+    # (the missing siblings; at the top, ``top_keys``)
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     # "Value error, expected ..." -> "expected ..."
     msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden" and first["loc"] and isinstance(first["loc"][-1], str):
+        parent = first["loc"][:-1]
+        known = [str(e["loc"][-1]) for e in errors if e["type"] == "missing" and e["loc"][:-1] == parent]
+        if not parent:
+            known += list(top_keys)
+        close = difflib.get_close_matches(first["loc"][-1], known, n=1)
+        msg += f" (did you mean '{close[0]}'?)" if close else ""
     path = _loc(tuple(p for p in first["loc"] if p not in ("function-before[_to_ref(), SecretRef]",)), data)
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return ConfigError(f"{path}: {msg}{more}" if path else f"{msg}{more}", where=where)
@@ -352,7 +364,7 @@ def parse_config(data: dict[str, Any], where: str = "config") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise config_error(exc, where, data) from None
+        raise config_error(exc, where, data, Config.model_fields) from None
 
 
 def load_config(path: Path | str | None = None) -> Config:

@@ -77,10 +77,27 @@ def test_bad_input_is_one_line_exit_3(db: tuple[Path, str], args: list[str], lin
 def test_missing_database_or_bad_config_is_one_line(db: tuple[Path, str], tmp_path: Path, args: list[str]) -> None:
     folder, _ = db
     for prefix, expected in (
-            (["--config", str(folder / "typo.toml")], "typo.toml: acounts: Extra inputs are not permitted"),
+            (["--config", str(folder / "typo.toml")],
+             "typo.toml: acounts: Extra inputs are not permitted (did you mean 'accounts'?)"),
             (["--config", str(folder / "empty.toml"), "--db", f"sqlite:///{tmp_path / 'no.db'}"], "")):
         result = CliRunner().invoke(cli, [*prefix, *args])
         lines = result.output.strip().splitlines()
         assert result.exit_code == 3 and len(lines) == 1 and lines[0].startswith("Error: "), result.output
         assert expected in lines[0]
     assert not (tmp_path / "no.db").exists()
+
+
+@pytest.mark.parametrize(("toml", "line"), [
+    ('[[acounts]]\nid = "x"\n', "acounts: Extra inputs are not permitted (did you mean 'accounts'?)"),
+    ('[[notify]]\nname = "m"\ntype = "email"\nsender = "a@x.org"\nto = ["b@y.org"]\nsmtp = { hots = "h" }\n',
+     "notify[m].smtp.hots: Extra inputs are not permitted (did you mean 'host'?)"),
+])
+def test_a_misspelt_config_key_names_the_closest_one(toml: str, line: str) -> None:
+    import tomllib
+
+    from sellerguard.config import parse_config
+    from sellerguard.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tomllib.loads(toml), "c.toml")
+    assert str(caught.value).startswith(f"c.toml: {line}")
