@@ -213,6 +213,11 @@ class SellerguardGroup(click.Group):
             sys.exit(3)
         except Exception as exc:  # a bug: one line for cron and monitoring; the traceback at DEBUG
             log.debug("unexpected error", exc_info=True)
+            if type(exc).__name__ == "OperationalError" and "database is locked" in str(exc):  # not a bug
+                err_console.print("Error: database: locked by another process for over 10 s (a sync, backfill or "
+                                  "migration?); the step it was on was rolled back: run it again when that one "
+                                  "ends", markup=False)
+                sys.exit(3)
             err_console.print(f"Error: internal error: {type(exc).__name__}: {redact.current(_one_line(exc))[:300]} "
                               "(a bug; --log-level DEBUG shows the traceback)", markup=False)
             sys.exit(3)

@@ -101,3 +101,19 @@ def test_a_misspelt_config_key_names_the_closest_one(toml: str, line: str) -> No
     with pytest.raises(ConfigError) as caught:
         parse_config(tomllib.loads(toml), "c.toml")
     assert str(caught.value).startswith(f"c.toml: {line}")
+
+
+def test_a_locked_database_is_one_line_not_a_bug(db: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    def locked(*_: object) -> int:  # what SQLite raises after busy_timeout (10 s) behind another writer
+        raise OperationalError("DELETE FROM metric_history", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr("sellerguard.history.record.prune_older_than", locked)
+    folder, url = db
+    result = CliRunner().invoke(cli, ["--config", str(folder / "empty.toml"), "--db", url, "history", "prune"])
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith("Error: database: locked by another process") and "bug" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
