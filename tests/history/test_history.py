@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -55,8 +56,8 @@ def day_two(db: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_days(tmp_path_factory):
-    """(cfg, db, day-two report): Nov 22 recorded after its sync, then Nov 23's sync and evaluation recorded."""
+def _two_days_built(tmp_path_factory):
+    """Built once per module; tests get a copy (``two_days``), since some record into the database."""
     cfg, db = day_one(tmp_path_factory.mktemp("two-days"))
     store = Store(db)
     record(store, build_status(CONFIG_OBJ, store, FixedClock(DAY1), as_of=DAY1))
@@ -67,6 +68,24 @@ def two_days(tmp_path_factory):
     record(store, report)
     store.close()
     return cfg, db, report
+
+
+@pytest.fixture
+def two_days(_two_days_built, tmp_path):
+    """(cfg, db, day-two report): Nov 22 recorded after its sync, then Nov 23's sync and evaluation recorded.
+
+    A fresh copy of the database per test: under xdist the tests of this module run in varying subsets and orders,
+    and one that records (``--record``) must not change what another reads."""
+    import shutil
+
+    cfg, db, report = _two_days_built
+    source = Path(db.removeprefix("sqlite:///"))
+    copy = tmp_path / source.name
+    shutil.copy2(source, copy)
+    key = source.with_name(source.name + ".key")
+    if key.exists():
+        shutil.copy2(key, copy.with_name(copy.name + ".key"))
+    return cfg, f"sqlite:///{copy}", report
 
 
 def run(cfg, db, *args):
@@ -111,7 +130,10 @@ def test_prune_drops_days_before_the_cut(two_days, tmp_path):
 
 def test_since_lists_level_moves_and_new_overdue_items(two_days):
     cfg, db, report = two_days
-    out = run(cfg, db, "status", "--as-of", "2026-11-23T12:00Z", "--since", "1d").output
+    # a wide console: in an 80-column one (an xdist worker) rich wraps the change line
+    out = CliRunner(env={"COLUMNS": "200"}).invoke(
+        cli, ["--config", str(cfg), "--db", db, "status", "--as-of", "2026-11-23T12:00Z", "--since", "1d"],
+        catch_exceptions=False).output
     assert "Changes since 2026-11-22" in out
     line = next(ln for ln in out.splitlines() if PFCR in ln and "level" in ln)
     assert "ok 0.00%" in line and "critical 2.97%" in line  # before and after, with values
