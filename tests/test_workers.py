@@ -13,7 +13,6 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 import tomli_w
 from pg import pg_schema_url
 from sqlalchemy import text
+from webhook import Hook
 
 from sellerguard.demo import demo_accounts
 from sellerguard.sandbox import Sandbox, World
@@ -33,32 +33,6 @@ ACCOUNTS = [  # small, critical (alerts fire), on marketplaces whose first sync 
     ("tiktok-w", "tiktok", "critical", "US", "USD", 2, 0.2),
     ("etsy-w", "etsy", "critical", "US", "USD", 2, 0.0),
 ]
-
-
-class Hook:
-    """A loopback webhook: every POST body, answered 200."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _worker(config: Path, log: Path) -> multiprocessing.Process:
@@ -155,7 +129,7 @@ def test_two_workers_sync_every_account_once_at_a_time_and_survive_a_kill_9(tmp_
             # delivered once
             told = Counter(e["key"] for body in sent for e in json.loads(body or "[]"))
             assert told and set(told) <= {a[0] for a in ACCOUNTS} and set(told.values()) == {1}
-            assert len(hook.bodies) == len(sent)
+            assert len(hook.bodies) == len(sent) and hook.repeats() == 0  # each message delivered once
         finally:
             for p in procs:
                 if p.is_alive():

@@ -52,11 +52,12 @@ def command(ctx: Ctx, concurrency: int, stalled_after: float, name: str | None, 
     config = ctx.sync_config
     store = ctx.store
     schema.ensure(store)  # PostgreSQL only, with procrastinate installed: one clear line otherwise
-    size_pool(store, concurrency)
+    name = name or f"{socket.gethostname()}:{os.getpid()}"
+    size_pool(store, concurrency, name=name)
     runtime = Runtime(config, store, SystemClock())
     logging.getLogger("sellerguard.workers").info(
-        "worker %s: %d account(s) in the config, concurrency %d", name or f"{socket.gethostname()}:{os.getpid()}",
-        sum(a.enabled for a in config.accounts), concurrency)
+        "worker %s: %d account(s) in the config, concurrency %d", name, sum(a.enabled for a in config.accounts),
+        concurrency)
     serve(store.url, runtime, WorkerOptions(
-        concurrency=concurrency, name=name or f"{socket.gethostname()}:{os.getpid()}",
+        concurrency=concurrency, name=name,
         heartbeat_s=stalled_after / 3, stalled_after_s=stalled_after, check_stalled_every_s=stalled_after / 3))

@@ -165,12 +165,14 @@ def queue_alerts(rt: Runtime, report: StatusReport, now: datetime) -> int:
     return sum(result.queued.values())
 
 
-def size_pool(store: Store, jobs: int) -> None:
+def size_pool(store: Store, jobs: int, *, name: str | None = None) -> None:
     """Give the store's connection pool room for ``jobs`` account jobs at once (PostgreSQL).
 
     Each running sync holds one connection for its account lock, plus short ones for writes, rate buckets and
     the alert locks; SQLAlchemy's default pool (5 + 10 overflow) made the ninth job wait 30 s and fail. The
-    engine is made again with the store's own connect hook (``jit = off``).
+    engine is made again with the store's own connect hook (``jit = off``). ``name`` (the worker's) becomes the
+    sessions' ``application_name``, so ``pg_stat_activity`` and ``pg_locks`` show which worker holds which
+    account lock (bench/workers_bench.py kills workers that are mid-sync by it).
     """
     from sqlalchemy import event
     from sqlmodel import create_engine
@@ -178,7 +180,8 @@ def size_pool(store: Store, jobs: int) -> None:
     from sellerguard.store import db
 
     old = store.engine
-    store.engine = create_engine(store.url, pool_pre_ping=True, pool_size=jobs + 2, max_overflow=jobs + 2)
+    extra = {"connect_args": {"application_name": f"sellerguard-worker {name}"[:63]}} if name else {}
+    store.engine = create_engine(store.url, pool_pre_ping=True, pool_size=jobs + 2, max_overflow=jobs + 2, **extra)
     event.listen(store.engine, "connect", db._postgres_settings)
     old.dispose()
 
