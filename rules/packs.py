@@ -363,16 +363,50 @@ class Metric(_Strict):
         return self.reported or ReportedRef(metric_id=self.id)
 
 
+# What a site row may change in a metric: its limits, its wording and sources, its calculator's parameters (eBay AU
+# counts Australian buyers); never its calculator or window.
+SITE_FIELDS = ("enabled", "name", "threshold", "warn", "warn_suggested", "count_gate", "warn_count_gate",
+               "breach_level", "consequence", "source", "sources", "confirmed", "unconfirmed", "params")
+_SITE_ABOUT = ("sites", "program", "country", "source", "note")
+
+
+class SiteLimits(_Strict):
+    """One ``[sites.<label>]`` row of a pack: the limits of the sites it lists (an account's ``region``), e.g.
+    eBay's UK program for EBAY_GB. ``metrics`` holds each changed metric whole, validated at load."""
+
+    label: str
+    sites: list[str] = Field(min_length=1)
+    program: str | None = None
+    country: str | None = None
+    source: str = Field(pattern=r"^https?://")  # where the row's figures come from (details per metric)
+    note: str | None = None
+    metrics: dict[str, Metric] = Field(default_factory=dict)
+
+
 class Pack(_Strict):
     marketplace: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     reviewed: str = Field(pattern=r"^\d{4}-\d\d-\d\d$")  # when the sources were last checked
     reference: str | None = None
     metrics: list[Metric]
+    sites: list[SiteLimits] = Field(default_factory=list)  # per-site limits; the metrics above are the default site's
     source: Path | None = Field(default=None, exclude=True)
 
     def metric(self, metric_id: str) -> Metric | None:
         return next((m for m in self.metrics if m.id == metric_id), None)
+
+    def site_row(self, site: str | None) -> SiteLimits | None:
+        """The row listing ``site`` (an account's region, any case); None for the default site or no region."""
+        wanted = (site or "").strip().upper()
+        return next((row for row in self.sites if wanted in row.sites), None) if wanted else None
+
+    def for_site(self, site: str | None) -> Pack:
+        """The pack as an account on ``site`` is judged: that site's metrics replace the default ones (the pack
+        itself when the site has no row). An account's own ``[accounts.policy]`` still applies on top."""
+        row = self.site_row(site)
+        if row is None or not row.metrics:
+            return self
+        return self.model_copy(update={"metrics": [row.metrics.get(m.id, m) for m in self.metrics]})
 
 
 def _key_path(loc: tuple[Any, ...], raw_metrics: list[str]) -> str:
@@ -397,7 +431,7 @@ def parse_pack(data: dict[str, Any], where: str) -> Pack:
             raise ConfigError("must be a table", where=f"{where}:metrics.{mid}")
         if marketplace and not mid.startswith(f"{marketplace}."):
             raise ConfigError(f"metric id must start with '{marketplace}.'", where=f"{where}:metrics.{mid}")
-    flat = {**data, "metrics": [{"id": mid, **raw[mid]} for mid in ids]}
+    flat = {**{k: v for k, v in data.items() if k != "sites"}, "metrics": [{"id": mid, **raw[mid]} for mid in ids]}
     try:
         pack = Pack.model_validate(flat)
     except ValidationError as exc:
@@ -407,7 +441,61 @@ def parse_pack(data: dict[str, Any], where: str) -> Pack:
     for m in pack.metrics:
         check_params(m, m.params, where=f"{where}:metrics.{m.id}.params")
         check_sources(pack.marketplace, m, where=f"{where}:metrics.{m.id}")
-    return pack
+    sites = [_parse_site(pack, label, row, where) for label, row in (data.get("sites") or {}).items()]
+    seen: dict[str, str] = {}
+    for row in sites:
+        for site in row.sites:
+            if site in seen:
+                raise ConfigError(f"site '{site}' is already in sites.{seen[site]}", where=f"{where}:sites.{row.label}")
+            seen[site] = row.label
+    return pack.model_copy(update={"sites": sites})
+
+
+def _parse_site(pack: Pack, label: str, row: Any, where: str) -> SiteLimits:
+    """``[sites.<label>]``: about-keys (sites, program, country, source, note) and ``"<metric id>" = { ... }``
+    tables of SITE_FIELDS laid over that metric. Errors name ``where:sites.<label>.<key>``."""
+    at = f"{where}:sites.{label}"
+    if not isinstance(row, dict):
+        raise ConfigError("must be a table", where=at)
+    about = {k: v for k, v in row.items() if k in _SITE_ABOUT}
+    if isinstance(about.get("sites"), list):
+        about["sites"] = [str(s).strip().upper() for s in about["sites"]]
+    metrics: dict[str, Metric] = {}
+    for key, fields in row.items():
+        if key in _SITE_ABOUT:
+            continue
+        base = pack.metric(key)
+        if base is None:
+            known = ", ".join(_SITE_ABOUT)
+            raise ConfigError(f"neither a metric of the {pack.marketplace} pack nor one of {known}",
+                              where=f"{at}.{key}")
+        if not isinstance(fields, dict):
+            raise ConfigError("must be a table of limits", where=f"{at}.{key}")
+        for name in fields:
+            if name not in SITE_FIELDS:
+                raise ConfigError(f"a site may change {', '.join(SITE_FIELDS)}; not '{name}'",
+                                  where=f"{at}.{key}.{name}")
+        merged = {**base.model_dump(), **fields}
+        if "params" in fields:
+            merged["params"] = {**base.params, **fields["params"]}
+        try:
+            metric = Metric.model_validate(merged)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            path = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(err["msg"].removeprefix("Value error, "),
+                              where=f"{at}.{key}" + (f".{path}" if path else "")) from None
+        check_params(metric, metric.params, where=f"{at}.{key}.params")
+        check_sources(pack.marketplace, metric, where=f"{at}.{key}")
+        metrics[key] = metric
+    try:
+        parsed = SiteLimits.model_validate({"label": label, **about, "metrics": metrics})
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        raise ConfigError(err["msg"], where=f"{at}.{'.'.join(str(p) for p in err['loc'])}") from None
+    if not own_source(pack.marketplace, parsed.source):
+        raise ConfigError(f"not a {pack.marketplace} page: {parsed.source}", where=f"{at}.source")
+    return parsed
 
 
 def check_sources(marketplace: str, metric: Metric, where: str) -> None:
