@@ -2,10 +2,13 @@
 
 A secret is not only its exact value: a refused request may come back with the URL's last path segment, the path
 upper-cased, percent-decoded or -encoded, JSON-escaped or split into a JSON array of segments, and a ``base_url``
-with ``user:password@`` carries a password of its own. ``variants`` lists the significant substrings of a secret
-(the value, a URL's user-info, password, path, path segments and query values that look like tokens) in their
-encoded forms; ``redact`` replaces each, case-insensitively, by ``***``; ``excerpt`` is what may be kept of a
-response body from a secret-bearing endpoint: whitespace-collapsed, redacted, then cut to ``EXCERPT_MAX``.
+with ``user:password@`` carries a password of its own; and a password sent base64-encoded (SMTP AUTH PLAIN
+``NUL user NUL password``, AUTH LOGIN, HTTP Basic ``client_id:secret``) may come back in that form, embedded at any
+byte offset of a longer base64 text. ``variants`` lists the significant substrings of a secret (the value, a URL's
+user-info, password, path, path segments and query values that look like tokens) in their encoded forms, base64
+included (``base64_forms``); ``basic_auth`` and ``smtp_auth`` give the exact encoded blobs of a pair; ``redact``
+replaces each, case-insensitively, by ``***``; ``excerpt`` is what may be kept of a response body from a
+secret-bearing endpoint: whitespace-collapsed, redacted, then cut to ``EXCERPT_MAX``.
 
 ``install(config)`` makes the configured secrets (webhook URLs, SMTP passwords, credentials, the user-info of
 ``base_url`` and ``token_url``) the process-wide redaction set, applied where text leaves the process or is kept:
@@ -18,6 +21,7 @@ response body from a secret-bearing endpoint: whitespace-collapsed, redacted, th
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -30,6 +34,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 MASK = "***"
 EXCERPT_MAX = 120
 _MIN_SECRET = 4  # shorter values are not redacted (they would blank ordinary words); config refuses none
+_MIN_B64 = 8  # a base64 run shorter than this (6 bytes) is not searched for: it would match ordinary words
 
 
 def _token_like(part: str) -> bool:
@@ -58,14 +63,46 @@ def _significant(secret: str) -> set[str]:
     return parts
 
 
+def base64_forms(secret: str) -> set[str]:
+    """The base64 text that ``secret`` becomes inside any base64 stream, standard and URL-safe alphabets.
+
+    A base64 stream encodes 3 bytes as 4 characters, so the secret lands at one of three byte offsets; at each, the
+    characters of the groups made of the secret's bytes alone are fixed whatever surrounds it (the edge groups mix
+    in neighbouring bytes and are left out). The secret encoded alone, with its padding, is a form too (AUTH LOGIN).
+    Embedded runs shorter than ``_MIN_B64`` are skipped. ``s3cret-pass`` at offset 2 (AUTH PLAIN of user ``u``) ->
+    the characters of its complete groups at that offset."""
+    raw = secret.encode()
+    found = {base64.b64encode(raw).decode()}  # alone, padded: distinctive at any length
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        whole = (offset + len(raw)) // 3 * 4  # characters of complete groups
+        run = encoded[4 if offset else 0:whole]
+        if len(run) >= _MIN_B64:
+            found.add(run)
+    return found | {form.translate(str.maketrans("+/", "-_")) for form in found}
+
+
+def basic_auth(user: str, secret: str) -> str:
+    """The HTTP Basic credential of a pair, as sent (``base64("user:secret")``)."""
+    return base64.b64encode(f"{user}:{secret}".encode()).decode()
+
+
+def smtp_auth(user: str, password: str) -> list[str]:
+    """What smtplib sends for a login, as it may be echoed: AUTH PLAIN (``NUL user NUL password``, and the
+    user NUL user NUL password form other clients use) and AUTH LOGIN (user and password, each alone)."""
+    blobs = (f"\0{user}\0{password}", f"{user}\0{user}\0{password}", password)
+    return [base64.b64encode(b.encode()).decode() for b in blobs]
+
+
 def variants(secret: str) -> set[str]:
-    """Every form of every significant substring of ``secret`` (>= 4 characters)."""
+    """Every form of every significant substring of ``secret`` (>= 4 characters), base64 ones included."""
     out: set[str] = set()
     for part in _significant(secret):
         for form in (part, unquote(part), quote(part, safe=""), quote(part), quote_plus(part),
                      json.dumps(part)[1:-1], json.dumps(part)[1:-1].replace("/", "\\/")):
             if len(form) >= _MIN_SECRET:
                 out.add(form)
+        out.update(base64_forms(part))
     return out
 
 
@@ -133,11 +170,21 @@ def config_secrets(config: Any) -> list[str]:
     for target in getattr(config, "notify", []):
         if getattr(target, "url", None) is not None:
             reveal(target.url, f"notify[{target.name}].url")
-        if getattr(target, "smtp", None) is not None and target.smtp.password is not None:
-            reveal(target.smtp.password, f"notify[{target.name}].smtp.password")
+        smtp = getattr(target, "smtp", None)
+        if smtp is not None and smtp.password is not None:
+            before = len(out)
+            reveal(smtp.password, f"notify[{target.name}].smtp.password")
+            if len(out) > before and smtp.username:
+                out.extend(smtp_auth(smtp.username, out[-1]))  # the AUTH PLAIN / LOGIN blobs, whole
     for acc in getattr(config, "accounts", []):
         for name, ref in acc.credentials.items():
             reveal(ref, f"accounts[{acc.id}].credentials.{name}")
+        pair = [None, None]
+        with contextlib.suppress(SellerguardError, AttributeError, KeyError):
+            pair = [acc.credentials[k].reveal(f"accounts[{acc.id}].credentials.{k}").get_secret_value()
+                    for k in ("client_id", "client_secret")]
+        if all(pair):
+            out.append(basic_auth(*pair))  # the token request's Authorization header, whole (eBay, Walmart, bol)
         for url in (acc.base_url, acc.token_url):
             parts = urlsplit(url or "")
             if "@" in parts.netloc:

@@ -20,7 +20,8 @@ config at send time, like webhook URLs.
     recipient refused, no STARTTLS offered)
 
 The password is resolved at send time (``env:`` / ``file:``) and never logged; server replies are kept only as a
-redacted excerpt (``redact.excerpt``) with the reply code.
+redacted excerpt (``redact.excerpt``) with the reply code: the password in every shape, including the base64 of
+AUTH PLAIN / LOGIN a server may echo in its refusal (``redact.smtp_auth``, ``redact.base64_forms``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from sellerguard.alerts.blocks import block_text, one_line
 from sellerguard.errors import ConfigError
-from sellerguard.redact import excerpt
+from sellerguard.redact import excerpt, smtp_auth
 
 if TYPE_CHECKING:
     from sellerguard.alerts.outbox import SendResult
@@ -248,7 +249,8 @@ def send(target: TargetConfig, stored: str, kind: str, key: str, now: datetime,
             if smtp.password is not None else None
     except ConfigError as exc:
         return SendResult("retry", error=exc.message)
-    secrets = [password, smtp.username]
+    # the password as typed and as AUTH PLAIN / LOGIN sent it (base64), whole: a server may echo either
+    secrets = [password, smtp.username, *(smtp_auth(smtp.username, password) if smtp.username and password else [])]
     try:
         msg = message(target, stored, kind, key, now)
     except (ValueError, KeyError, TypeError) as exc:  # a body that is not ours: refusing it is final
