@@ -72,8 +72,11 @@ def accounts_to_check(
         for row in session.execute(select(AccountRow)).scalars():
             if row.id not in known:
                 # no longer configured: judged stale after the default limit, so old data cannot look fresh
+                region = getattr(row, "region", None)  # an imported account's site picks its limits too
                 refs.append(AccountRef(row.id, row.marketplace, row.display_name,
-                                       stale_limit=AccountConfig.model_fields["sync_every"].default * 4))
+                                       with_site_policy(row.marketplace, region, {}),
+                                       stale_limit=AccountConfig.model_fields["sync_every"].default * 4,
+                                       region=region))
     if accounts:
         missing = set(accounts) - {r.id for r in refs}
         if missing:
@@ -148,6 +151,7 @@ class Engine:
         if pack is None:
             return AccountStatus(marketplace=acc.marketplace, account=acc.id, display_name=acc.display_name,
                                  level="unknown", last_sync=last_sync, metrics=[], deadlines=[])
+        pack = pack.for_site(acc.region)  # per-site limits (eBay: UK, DE, AU rows of the pack)
         for metric_id in acc.policy:
             if pack.metric(metric_id) is None:
                 raise ConfigError(f"no metric '{metric_id}' in the {pack.marketplace} pack",
