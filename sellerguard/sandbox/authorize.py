@@ -31,11 +31,12 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from sellerguard.sandbox import amazon, ebay, etsy, mercadolibre, tiktok
+from sellerguard.sandbox.clients import CLIENT_SECRET, secret_ok
 from sellerguard.sandbox.server import Reply, Request, Sandbox
 from sellerguard.sandbox.world import WAccount
 
 CODE_TTL_S = 300
-SHOPIFY_SECRET = "sandbox-secret"  # the client secret Shopify signs its redirect with (any sandbox-<id> app)
+SHOPIFY_SECRET = CLIENT_SECRET  # the client secret Shopify signs its redirect with (any sandbox-<id> app)
 ACCESS_SCOPES = {
     "shopify": "read_orders,read_all_orders,read_merchant_managed_fulfillment_orders,read_shopify_payments_disputes",
     "mercadolibre": "offline_access read",
@@ -153,7 +154,7 @@ def register(sandbox: Sandbox) -> None:
             else:  # mercadolibre, shopify: sandbox-<account id> with a secret
                 client_id = form.get("client_id", "")
                 secret = form.get("client_secret")
-                if not secret or (marketplace == "shopify" and secret != SHOPIFY_SECRET):
+                if not secret_ok(secret):  # both apps' one secret, like the real exchange checks it
                     return _bad(401, "invalid_client", "invalid client_id or client_secret")
             acc = take(marketplace, code, client_id, redirect, form.get("code_verifier"))
             if isinstance(acc, Reply):

@@ -10,13 +10,13 @@ Client ids are ``sandbox-<account id>``. Customer details are placeholders.
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sellerguard.sandbox.clients import CLIENT_PREFIX, basic_client, secret_ok
 from sellerguard.sandbox.server import Reply, Request, Sandbox
 from sellerguard.sandbox.world import WAccount, WOrder
 
@@ -199,19 +199,15 @@ def register(sandbox: Sandbox) -> None:
 
     @route(MARKETPLACE, "POST", r"/token")
     def token(req: Request) -> Reply:
-        auth = req.header("Authorization") or ""
-        try:
-            client_id = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")[0]
-        except ValueError:
-            client_id = ""
-        acc = sandbox.world.accounts.get(client_id.removeprefix("sandbox-"))
+        client_id, secret = basic_client(req.header("Authorization"))
+        acc = sandbox.world.accounts.get(client_id.removeprefix(CLIENT_PREFIX))
         now = sandbox.clock.now()
         with lock:
             recent = [t for t in asked.get(client_id, []) if now - t < timedelta(minutes=5)] + [now]
             asked[client_id] = recent
         if len(recent) > TOKENS_PER_5_MIN:
             return Reply(404, b"", content_type="text/html")  # what a blocked address sees
-        if not auth.startswith("Basic ") or acc is None or acc.marketplace != MARKETPLACE:
+        if acc is None or acc.marketplace != MARKETPLACE or not secret_ok(secret):  # the id AND its secret
             return Reply(401, {"error": "invalid_client"})
         if req.arg("grant_type") != "client_credentials":
             return Reply(400, {"error": "unsupported_grant_type"})

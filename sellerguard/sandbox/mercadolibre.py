@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sellerguard.sandbox.clients import CLIENT_PREFIX, secret_ok
 from sellerguard.sandbox.server import Reply, Request, Sandbox
 from sellerguard.sandbox.world import WAccount, WOrder
 
@@ -200,8 +201,8 @@ def register(sandbox: Sandbox) -> None:
     @route(MARKETPLACE, "POST", r"/oauth/token")
     def token(req: Request) -> Reply:
         form = req.form()
-        acc = sandbox.world.accounts.get(form.get("client_id", "").removeprefix("sandbox-"))
-        if acc is None or acc.marketplace != MARKETPLACE or not form.get("client_secret"):
+        acc = sandbox.world.accounts.get(form.get("client_id", "").removeprefix(CLIENT_PREFIX))
+        if acc is None or acc.marketplace != MARKETPLACE or not secret_ok(form.get("client_secret")):
             return error(401, "invalid_client", "invalid client_id or client_secret")
         if form.get("grant_type") != "refresh_token":
             return error(400, "unsupported_grant_type", "only refresh_token is served by the sandbox")

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sellerguard.sandbox._graphql import Field, GraphQLSyntaxError, arg, parse, project
+from sellerguard.sandbox.clients import CLIENT_PREFIX, secret_ok
 from sellerguard.sandbox.server import Reply, Request, Sandbox
 from sellerguard.sandbox.world import WAccount, WOrder
 
@@ -171,9 +172,11 @@ def register(sandbox: Sandbox) -> None:
     @sandbox.route(MARKETPLACE, "POST", r"/admin/oauth/access_token")
     def token(req: Request) -> Reply:
         form = req.form() if b"=" in req.body and not req.body.startswith(b"{") else (req.json() or {})
-        account = str(form.get("client_id", "")).removeprefix("sandbox-")
+        account = str(form.get("client_id", "")).removeprefix(CLIENT_PREFIX)
         acc = sandbox.world.accounts.get(account)
-        if form.get("grant_type") != "client_credentials" or acc is None or acc.marketplace != MARKETPLACE:
+        secret = form.get("client_secret")
+        if form.get("grant_type") != "client_credentials" or acc is None or acc.marketplace != MARKETPLACE \
+                or not secret_ok(secret if isinstance(secret, str) else None):  # the id AND its secret
             return Reply(400, {"error": "invalid_client", "error_description": "unknown client id or secret"})
         value, _ = sandbox.issue_token(MARKETPLACE, account, TOKEN_TTL_S, prefix="shpca")
         return Reply(200, {"access_token": value, "scope": "read_orders,read_returns", "expires_in": TOKEN_TTL_S})

@@ -11,7 +11,6 @@ UNAUTHORIZED.GMP_GATEWAY_API; buyers repeat (``buyerId``); return reasons are Wa
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from sellerguard.sandbox.clients import CLIENT_PREFIX, basic_client, secret_ok
 from sellerguard.sandbox.server import Reply, Request, Sandbox
 from sellerguard.sandbox.world import WAccount, WOrder
 
@@ -198,14 +198,10 @@ def register(sandbox: Sandbox) -> None:
     def token(req: Request) -> Reply:
         if (bad := headers_ok(req)) is not None:
             return bad
-        auth = req.header("Authorization") or ""
-        try:
-            client_id, _, _secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
-        except ValueError:
-            client_id = ""
-        account = client_id.removeprefix("sandbox-")
+        client_id, secret = basic_client(req.header("Authorization"))
+        account = client_id.removeprefix(CLIENT_PREFIX)
         acc = sandbox.world.accounts.get(account)
-        if not auth.startswith("Basic ") or acc is None or acc.marketplace != MARKETPLACE:
+        if acc is None or acc.marketplace != MARKETPLACE or not secret_ok(secret):  # the id AND its secret
             return _error(401, "UNAUTHORIZED.GMP_GATEWAY_API", "invalid client id or secret")
         if req.form().get("grant_type") != "client_credentials":
             return _error(400, "INVALID_REQUEST", "grant_type must be client_credentials")
