@@ -1,5 +1,6 @@
-"""Worker mode (issue 24): two `sellerguard worker` processes on the local PostgreSQL, one killed -9 mid-job; alerts
-decided once under concurrent evaluations; one rate bucket shared by several processes; the sandbox at scale."""
+"""Worker mode (issue 24): two `sellerguard worker` processes on the local PostgreSQL, one killed -9 mid-job; one
+rate bucket shared by several processes; the sandbox at scale. Alerts decided once under concurrent evaluations:
+tests/alerts/test_pipeline_locks.py (the lock lives in the pipeline, for `run` and workers alike)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -146,52 +146,6 @@ def pg_store() -> Any:
         store = Store(url)
         yield store
         store.close()
-
-
-@pytest.mark.postgres
-def test_two_concurrent_evaluations_of_one_account_queue_each_alert_once(pg_store: Store) -> None:
-    """Two workers evaluating the same account at the same moment (PostgreSQL, real threads): each change of
-    the alert (new warn, escalation to critical, resolved) is queued once, never by both."""
-    from datetime import timedelta
-
-    from sqlmodel import select
-
-    from sellerguard.alerts.tables import OutboxRow
-    from sellerguard.clock import FixedClock
-    from sellerguard.config import parse_config
-    from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
-    from sellerguard.workers.jobs import Runtime, queue_alerts
-
-    def report(level: str) -> StatusReport:
-        metric = MetricStatus(id="amazon.odr", name="ODR", value=0.02, numerator=20, denominator=1000,
-                              window_days=60, threshold=0.01, comparator="<", level=level, source="https://x.test")
-        return StatusReport(as_of=now, accounts=[AccountStatus(marketplace="amazon", account="a1", level=level,
-                                                               metrics=[metric], deadlines=[])])
-
-    config = parse_config({"accounts": [{"id": "a1", "marketplace": "amazon"}],
-                           "notify": [{"name": "ops", "type": "webhook", "url": "http://127.0.0.1:9/never"}]})
-    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-    store = pg_store
-    runtimes = [Runtime(config, store, FixedClock(now)) for _ in range(2)]
-    for step, level in enumerate(("warn", "critical", "ok")):
-        at = now + timedelta(minutes=step)
-        start = threading.Barrier(2)
-        queued: list[int] = []
-
-        def evaluate(rt: Runtime, level: str = level, at: datetime = at, start: Any = start,
-                     queued: list[int] = queued) -> None:
-            start.wait()
-            queued.append(queue_alerts(rt, report(level), at))
-
-        threads = [threading.Thread(target=evaluate, args=(rt,)) for rt in runtimes]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert sorted(queued) == [0, 1], f"{level}: {queued}"
-    with store.session() as session:
-        rows = session.exec(select(OutboxRow).order_by(OutboxRow.id)).all()  # type: ignore[arg-type]
-    assert len(rows) == 3  # one webhook document per change (the later ones fold the waiting earlier ones)
 
 
 def _take_tokens(url: str, start: Any, out: Any, n: int, block: int = 0) -> None:  # a forked worker process

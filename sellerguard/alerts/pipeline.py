@@ -5,12 +5,20 @@
 
 Committing the state together with the outbox rows is what makes a restart neither re-send nor forget: a message
 decided is either queued (and will be delivered, at least once) or was never decided.
+
+Many processes on one store (``sellerguard worker`` x N, or a worker beside ``run``) decide under a store lock per
+target (``decision_locks``: a PostgreSQL advisory lock, a file lock beside a SQLite file), held until that
+transaction commits: the second evaluator reads what the first committed, so each change of an alert is queued
+once per key whichever process evaluates it. Without it both could read "warn", both queue the escalation to
+"critical", and the per-target hourly cap and the held-items row would race (tests/alerts/test_pipeline_locks.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -250,15 +258,37 @@ def queue_notices(
     return outbox.enqueue(session, target.name, "alert", bodies(target, messages, scoped), now, events, pause)
 
 
+DIGEST_LOCK = "alerts:digest"
+
+
+def decision_lock(target: str) -> str:
+    return f"alerts:{target}"
+
+
+@contextmanager
+def decision_locks(store: Store, targets: Iterable[str]) -> Iterator[None]:
+    """Hold the store lock of each target (sorted: every process takes them in one order, so none deadlocks).
+
+    PostgreSQL: one pooled connection per target for the session advisory lock, beside the deciding session.
+    Raises ``StoreError`` when a SQLite file lock is not free within 60 s.
+    """
+    with ExitStack() as stack:
+        for name in sorted(set(targets)):
+            stack.enter_context(store.lock(decision_lock(name)))
+        yield
+
+
 def process_report(store: Store, config: Config, report: StatusReport, *, now: datetime) -> PipelineResult:
-    """Decide and queue the notifications for one evaluation; nothing is sent here (see ``outbox.flush``)."""
+    """Decide and queue the notifications for one evaluation; nothing is sent here (see ``outbox.flush``).
+
+    Safe with many processes on one store: the decision runs under ``decision_locks`` (module docstring)."""
     result = PipelineResult()
     if not config.notify:
         return result
     alerts = all_alerts(store, config, report, now)
     silences = active_silences(store, now)
     pages = seller_pages(config, report)
-    with Session(store.engine) as session, session.begin():
+    with decision_locks(store, (t.name for t in config.notify)), Session(store.engine) as session, session.begin():
         for target in config.notify:
             scoped = target_report(report, target)
             decisions, notices = _decide_target(session, config, target, scoped, alerts, silences, now)
@@ -291,7 +321,15 @@ def digest_targets_due(store: Store, config: Config, now: datetime) -> list[Targ
 
 
 def enqueue_digests(store: Store, config: Config, report: StatusReport, *, now: datetime) -> list[str]:
-    """Queue today's digest for every target that wants one and has not had it; returns the target names."""
+    """Queue today's digest for every target that wants one and has not had it; returns the target names.
+
+    Under one store lock (``DIGEST_LOCK``) from the check to the commit: two processes never queue one day's
+    digest twice."""
+    with store.lock(DIGEST_LOCK):
+        return _enqueue_digests(store, config, report, now)
+
+
+def _enqueue_digests(store: Store, config: Config, report: StatusReport, now: datetime) -> list[str]:
     due = {t.name for t in digest_targets_due(store, config, now)}
     changes = _changes_since_yesterday(store, report) if due else []
     with Session(store.engine) as session, session.begin():

@@ -113,10 +113,17 @@ def run_account(rt: Runtime, account_id: str, *, attempts: int = 0,
     if acc is None:
         log.info("%s: not an enabled account in the config any more; its job ends", account_id)
         return None
+    from sellerguard.daemon import app_scope_for
+    from sellerguard.http import app_scope
+
     every = rt.every(acc)
     stop = lambda: rt.stop.is_set() or should_stop()  # noqa: E731
-    outcome = (rt.sync or sync_account)(acc, rt.store, clock=rt.clock, sleep=rt.sleep, should_stop=stop,
-                                        lock_wait_s=LOCK_WAIT_S)
+    scope = app_scope.set(app_scope_for(rt.store, acc))  # the app's quotas, shared with every worker
+    try:
+        outcome = (rt.sync or sync_account)(acc, rt.store, clock=rt.clock, sleep=rt.sleep, should_stop=stop,
+                                            lock_wait_s=LOCK_WAIT_S)
+    finally:
+        app_scope.reset(scope)
     run = AccountRun(account_id, bool(outcome.ok), outcome.records, outcome.error_kind, outcome.error)
     if outcome.stopped:
         run.stopped, run.retry_in = True, timedelta(0)  # interrupted between batches: go on at once
@@ -133,13 +140,8 @@ def run_account(rt: Runtime, account_id: str, *, attempts: int = 0,
 
 def evaluate(rt: Runtime, acc: AccountConfig) -> int:
     """Evaluate one account and queue its alerts (``alerts.pipeline``), then deliver what is due; returns the
-    number of messages queued.
-
-    Alerts once: the decision (read alert state, decide, write state + outbox) runs under a store lock per target
-    (a PostgreSQL advisory lock), so two workers evaluating at the same moment take turns: the second reads what
-    the first committed. Without it both could read "warn", both queue the escalation to "critical", and the
-    per-target rate cap and held-items row would race (tests/test_workers.py).
-    """
+    number of messages queued. Alerts once across workers: the pipeline decides under a store lock per target
+    (``pipeline.decision_locks``), whichever process evaluates."""
     from sellerguard.alerts import outbox
     from sellerguard.status import build_status
 
@@ -153,15 +155,10 @@ def evaluate(rt: Runtime, acc: AccountConfig) -> int:
 
 
 def queue_alerts(rt: Runtime, report: StatusReport, now: datetime) -> int:
-    """``process_report`` under the per-target locks (see ``evaluate``); returns the messages queued."""
-    from contextlib import ExitStack
-
+    """``process_report`` (which takes the per-target locks itself); returns the messages queued."""
     from sellerguard.alerts.pipeline import process_report
 
-    with ExitStack() as locks:
-        for name in sorted({t.name for t in rt.config.notify}):  # one order everywhere: no deadlock
-            locks.enter_context(rt.store.lock(f"alerts:{name}"))
-        result = process_report(rt.store, rt.config, report, now=now)
+    result = process_report(rt.store, rt.config, report, now=now)
     return sum(result.queued.values())
 
 
@@ -195,12 +192,10 @@ def deliver(rt: Runtime, *, prune_before: datetime | None = None) -> None:
     if not rt.config.notify:
         return
     now = rt.clock.now()
-    if digest_targets_due(rt.store, rt.config, now):
-        with rt.store.lock("alerts:digest"):  # two workers never queue the same day's digest twice
-            if digest_targets_due(rt.store, rt.config, now):
-                accounts = tuple(a.id for a in rt.config.accounts if a.enabled)
-                report = build_status(rt.config, rt.store, FixedClock(now), accounts=accounts)
-                enqueue_digests(rt.store, rt.config, report, now=now)
+    if digest_targets_due(rt.store, rt.config, now):  # cheap check first; enqueue_digests checks again, locked
+        accounts = tuple(a.id for a in rt.config.accounts if a.enabled)
+        report = build_status(rt.config, rt.store, FixedClock(now), accounts=accounts)
+        enqueue_digests(rt.store, rt.config, report, now=now)
     if prune_before is not None:
         outbox.prune(rt.store, prune_before)
     outbox.flush(rt.store, rt.config, clock=rt.clock, sleep=rt.sleep, http=rt.http, should_stop=rt.stop.is_set,
