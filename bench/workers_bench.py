@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +103,12 @@ def fresh_schema(db_url: str, schema: str) -> str:
     return f"{db_url}{'&' if '?' in db_url else '?'}options=-csearch_path%3D{schema}"
 
 
-def start_worker(config: Path, concurrency: int, stalled_after: float, log: Path, name: str) -> subprocess.Popen[bytes]:
+def start_worker(config: Path, concurrency: int, stalled_after: float, log: Path, name: str,
+                 app_quotas: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SELLERGUARD_APP_QUOTAS": app_quotas}
     return subprocess.Popen([*SELLERGUARD, "--config", str(config), "worker", "--concurrency", str(concurrency),
                              "--stalled-after", str(stalled_after), "--log-level", "INFO", "--name", name],
-                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+                            stdout=subprocess.DEVNULL, stderr=log.open("ab"), env=env)
 
 
 class Backends:
@@ -200,7 +202,10 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
     load0 = os.getloadavg()[0]
     sandbox_cpu0 = cpu_seconds(sandbox_pid)
     started = time.monotonic()
-    procs = [start_worker(config, args.concurrency, args.stalled_after, log, name(i)) for i, log in enumerate(logs)]
+    def launch(i: int) -> subprocess.Popen[bytes]:
+        return start_worker(config, args.concurrency, args.stalled_after, logs[i], name(i), args.app_quotas)
+
+    procs = [launch(i) for i in range(workers)]
     dead_cpu = 0.0
     killed: list[dict[str, Any]] = []
     rng = random.Random(24)
@@ -219,6 +224,7 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
         per = max(fresh, 1)
         return {
             "workers": workers, "concurrency": args.concurrency, "accounts": total, "kills": len(killed),
+            "world_now": args.now.isoformat(),
             "final": final, "seconds": round(elapsed, 1), "accounts_fresh": fresh, "accounts_synced_ok": ok,
             "seconds_to_all_fresh": all_fresh_after,
             "accounts_per_minute": round(fresh / elapsed * 60, 1),
@@ -260,7 +266,7 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
                         procs[i].wait()
                         killed.append({"at_s": round(now - started, 1), "worker": name(i), "running": doing})
                         generation[i] += 1
-                        procs[i] = start_worker(config, args.concurrency, args.stalled_after, logs[i], name(i))
+                        procs[i] = launch(i)
                         next_kill = now + rng.uniform(3, 8)
                 if now >= next_report:
                     (run_dir / "progress.json").write_text(json.dumps(snapshot(), indent=1))
@@ -322,7 +328,6 @@ def check(store: Any, receiver: Hook, accounts: list[dict[str, Any]], args: argp
             del running[account]
     # one outbox row per message; a key told twice means the same change of one alert was queued twice
     told = Counter(e["key"] for body in sent for e in json.loads(body or "[]"))
-    lost, compared = orders_missing(fresh, stored, args)
     return {
         "accounts_fresh": len(fresh), "accounts_fresh_not_synced": len(fresh - synced),
         "accounts_never_fresh": len({a["id"] for a in accounts} - fresh),
@@ -330,24 +335,34 @@ def check(store: Any, receiver: Hook, accounts: list[dict[str, Any]], args: argp
         "alert_messages_sent": len(sent), "receiver_messages": len(receiver.bodies),
         "receiver_repeats": receiver.repeats(), "outbox_waiting": int(pending or 0),
         "alert_keys_told_twice": sum(1 for n in told.values() if n > 1),
-        "orders_compared": compared, "orders_lost": lost,
+        **orders_missing(fresh, stored, args),
     }
 
 
-def orders_missing(accounts: set[str], stored: dict[str, set[str]], args: argparse.Namespace) -> tuple[int, int]:
-    """(orders of the sandbox's truth missing from the store, orders compared), over ``accounts`` (the fresh
-    ones), by external id (``sellerguard.sandbox.truth.records``: what a perfect connector would store)."""
+SETTLE = timedelta(minutes=3)  # Amazon's orders API ends its window >= 2 min before now (connector: 180 s)
+
+
+def orders_missing(accounts: set[str], stored: dict[str, set[str]], args: argparse.Namespace) -> dict[str, int]:
+    """Orders of the sandbox's truth (``sellerguard.sandbox.truth.records``: what a perfect connector would store)
+    missing from the store, by external id, over ``accounts`` (the fresh ones). An order the marketplace changed
+    within ``SETTLE`` of the world's creation may be invisible to that first sync by the API's own design (it
+    arrives with the next one): counted apart, not as lost."""
     from sellerguard.sandbox.truth import records
     from sellerguard.sandbox.world import World, generated_accounts
 
     world = World(args.now, seed=7, scale=args.scale, days=args.days, keep=8,
                   accounts=generated_accounts(args.per_marketplace, marketplaces=args.marketplaces))
-    missing = compared = 0
+    out = {"orders_compared": 0, "orders_lost": 0, "orders_unsettled_missing": 0}
     for account in sorted(accounts):
-        truth = {r.external_id for r in records(world.accounts[account]) if r.kind == "order"}
-        compared += len(truth)
-        missing += len(truth - stored.get(account, set()))
-    return missing, compared
+        have = stored.get(account, set())
+        for r in records(world.accounts[account]):
+            if r.kind != "order":
+                continue
+            out["orders_compared"] += 1
+            if r.external_id not in have:
+                recent = r.updated_at is not None and r.updated_at > args.now - SETTLE  # type: ignore[attr-defined]
+                out["orders_unsettled_missing" if recent else "orders_lost"] += 1
+    return out
 
 
 def main() -> None:
@@ -364,6 +379,10 @@ def main() -> None:
     parser.add_argument("--marketplaces", default="amazon,ebay,walmart,etsy,tiktok,shopify,mercadolibre,bol",
                         help="comma-separated (default: all eight)")
     parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--app-quotas", default="off",
+                        help="SELLERGUARD_APP_QUOTAS for the workers: 'off' (default: the sandbox serves every account "
+                             "of a marketplace from ONE app, whose published quotas would pace them all), '' for the "
+                             "published figures, or overrides such as 'etsy.day=100000,etsy.qps=150'")
     parser.add_argument("--admin-db", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--db", default="postgresql+psycopg://postgres@127.0.0.1:5432/sg_bench")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default bench/out/workers-<time>)")

@@ -87,6 +87,26 @@ def default_sync(config: Config, store: Store, **kw: Any) -> list[Any]:
     return sync_accounts(config, store, **kw)
 
 
+def app_scope_for(store: Store, acc: AccountConfig) -> Any:
+    """The marketplace app ``acc`` syncs with (``http.AppScope``), so its calls spend the app's quotas shared
+    through ``store`` with every other account and process of that app; None when the marketplace has none."""
+    from sellerguard.http import AppScope
+
+    return AppScope.of(store, acc.marketplace, lambda name: acc.secret(name).get_secret_value())
+
+
+def check_app_quotas(config: Config) -> None:
+    """A malformed ``SELLERGUARD_APP_QUOTAS`` is one ConfigError at start, not a failure in every sync."""
+    from sellerguard.errors import ConfigError
+    from sellerguard.http import app_quotas
+
+    for marketplace in sorted({a.marketplace for a in config.accounts}):
+        try:
+            app_quotas(marketplace)
+        except ValueError as exc:
+            raise ConfigError(str(exc), where="environment") from None
+
+
 @dataclass
 class Channel:
     failures: int = 0
@@ -346,11 +366,17 @@ class Daemon:
         self.outbox_job()
 
     def _sync(self, name: str, acc: AccountConfig) -> None:
+        from sellerguard.http import app_scope
+
         started = self.clock.now()
-        outcomes = self.guard.run(name, lambda: self.sync_fn(
-            self.config, self.store, clock=self.clock, sleep=self.sleep, accounts=[acc.id],
-            should_stop=self.stop.is_set,
-        ), base=acc.sync_every)
+        scope = app_scope.set(app_scope_for(self.store, acc))  # this thread's sync spends its app's quotas too
+        try:
+            outcomes = self.guard.run(name, lambda: self.sync_fn(
+                self.config, self.store, clock=self.clock, sleep=self.sleep, accounts=[acc.id],
+                should_stop=self.stop.is_set,
+            ), base=acc.sync_every)
+        finally:
+            app_scope.reset(scope)
         if outcomes is None:
             self._record_crash(acc.id, started)  # a crash left no sync run: the stale alert needs one
             self._note_sync(acc.id, SimpleNamespace(ok=False, error_kind="internal"))
@@ -489,6 +515,7 @@ def serve(
     from sellerguard.errors import ConfigError
     from sellerguard.health import HealthServer
 
+    check_app_quotas(daemon.config)
     daemon.acquire()
     server = None
     try:

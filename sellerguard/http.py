@@ -26,9 +26,9 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -387,6 +387,184 @@ class SharedBucket(TokenBucket):
         self._backend.take(self._key, self.rate, self.burst, self._clock.now(), drain=True)
 
 
+# -- quotas per marketplace application (issue 24) ---------------------------------------------------------------
+#
+# Some limits are on the APPLICATION (one API key / client id), whatever seller a call is for: many accounts on
+# one app, synced by many workers, spend ONE quota. ``SharedBucket`` above is per account; these are per app,
+# shared through the store in one state row per app (``AppScope``), so N workers on any machines stay within it.
+
+
+@dataclass(frozen=True)
+class AppQuota:
+    """``limit`` calls per ``window_s`` for one application, on the calls tagged ``bucket`` or whose URL contains
+    ``path`` (neither: every call of the marketplace's clients).
+
+    Kept as a token bucket of ``burst`` = a tenth of the limit (at least 1), refilled at ``(limit - burst) /
+    window_s`` per second: any window of ``window_s`` seconds, sliding or calendar, holds at most ``burst + rate x
+    window = limit`` calls, and a quiet app can still burst a tenth of its quota at once."""
+
+    name: str
+    limit: int
+    window_s: float
+    source: str
+    bucket: str | None = None
+    path: str | None = None
+
+    @property
+    def burst(self) -> float:
+        return float(max(1, self.limit // 10))
+
+    @property
+    def rate(self) -> float:
+        return (self.limit - self.burst) / self.window_s
+
+    def applies(self, bucket: str | None, url: str) -> bool:
+        return (self.bucket is None or self.bucket == bucket) and (self.path is None or self.path in url)
+
+
+_ETSY_LIMITS = "https://developers.etsy.com/documentation/essentials/rate-limits"
+_EBAY_LIMITS = "https://developer.ebay.com/develop/api/sell/api_call_limits"
+APP_QUOTAS: dict[str, tuple[AppQuota, ...]] = {
+    # a new Etsy app's QPS and QPD (the app's page shows its own; raise them with SELLERGUARD_APP_QUOTAS)
+    "etsy": (AppQuota("qps", 10, 1.0, _ETSY_LIMITS), AppQuota("day", 10_000, 86_400.0, _ETSY_LIMITS)),
+    # eBay's daily call limits per application, on the methods the connector calls that have one published
+    "ebay": (AppQuota("seller-standards-day", 100, 86_400.0, _EBAY_LIMITS,
+                      path="/sell/analytics/v1/seller_standards_profile"),
+             AppQuota("customer-service-metric-day", 400, 86_400.0, _EBAY_LIMITS,
+                      path="/sell/analytics/v1/customer_service_metric"),
+             AppQuota("token-day", 50_000, 86_400.0, "https://developer.ebay.com/api-docs/static/oauth-rate-limits.html",
+                      path="/identity/v1/oauth2/token")),
+    # Mercado Libre: message GETs share 500 a minute per app
+    "mercadolibre": (AppQuota("messages-minute", 500, 60.0, "https://developers.mercadolivre.com.br/en_us/"
+                              "messaging-after-sale/", bucket="messages"),),
+}
+APP_CREDENTIAL = {"etsy": "keystring", "ebay": "client_id", "mercadolibre": "client_id"}  # what names the app
+
+
+def app_quotas(marketplace: str, setting: str | None = None) -> tuple[AppQuota, ...]:
+    """The quotas in force for ``marketplace``'s apps: ``APP_QUOTAS`` changed by ``setting`` (default: the
+    ``SELLERGUARD_APP_QUOTAS`` environment variable): ``off`` (none: e.g. an app whose quotas the marketplace
+    lifted), or ``<marketplace>.<name>=<limit>`` pairs separated by commas (``etsy.qps=150,etsy.day=100000``: the
+    figures an app's page shows). Raises ValueError naming a malformed pair or an unknown quota."""
+    setting = os.environ.get("SELLERGUARD_APP_QUOTAS", "") if setting is None else setting
+    quotas = {q.name: q for q in APP_QUOTAS.get(marketplace, ())}
+    for part in (p.strip() for p in setting.split(",")):
+        if not part:
+            continue
+        if part == "off":
+            return ()
+        key, _, value = part.partition("=")
+        mp, _, name = key.strip().partition(".")
+        known = {f"{m}.{q.name}" for m, qs in APP_QUOTAS.items() for q in qs}
+        if f"{mp}.{name}" not in known or not value.strip().isdigit():
+            raise ValueError(f"SELLERGUARD_APP_QUOTAS: {part!r} is not <quota>=<calls per window> with a quota of "
+                             f"{', '.join(sorted(known))}")
+        if mp == marketplace:
+            quotas[name] = replace(quotas[name], limit=int(value))
+    return tuple(quotas.values())
+
+
+class SharedState(Protocol):
+    """What app buckets need from the store: ``update_state(scope, key, update)``, a read-modify-write of one value
+    atomic across processes (``sellerguard.store.Store.update_state``)."""
+
+    def update_state(self, account: str, key: str, update: Callable[[str | None], Any]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class AppScope:
+    """The application one account's calls are made with, and where its shared quota state lives.
+
+    ``app`` is a digest of the app's client id (never the id itself: Etsy's keystring is half its API key); the
+    state row is ``(scope "app:<marketplace>:<app>", "quota")``, so every account of one app shares it."""
+
+    state: SharedState  # the Store
+    marketplace: str
+    app: str
+
+    @classmethod
+    def of(cls, state: SharedState, marketplace: str, credential: Callable[[str], str]) -> AppScope | None:
+        """The scope of the app named by the account's credential (``credential(name) -> value``); None when the
+        marketplace has no per-app quota here or the credential is missing (the connector reports that itself)."""
+        import hashlib
+
+        name = APP_CREDENTIAL.get(marketplace)
+        if name is None or marketplace not in APP_QUOTAS:
+            return None
+        try:
+            client_id = credential(name)
+        except Exception:  # missing or unset: not ours to report
+            return None
+        return cls(state, marketplace, hashlib.sha256(f"{marketplace}\0{client_id}".encode()).hexdigest()[:16])
+
+    @property
+    def scope(self) -> str:
+        return f"app:{self.marketplace}:{self.app}"
+
+
+# Set around one account's sync (per thread) by whoever runs it (workers, the daemon): every HttpClient of that
+# marketplace made meanwhile spends the app's quotas too.
+app_scope: contextvars.ContextVar[AppScope | None] = contextvars.ContextVar("sellerguard_app_scope", default=None)
+
+
+class AppBuckets:
+    """The quotas of one app in its shared state row: ``"<level> <level> ... <ISO time>"``, a level per quota.
+
+    ``acquire(bucket, url)`` takes one call from every quota that applies, reserving it (levels may go negative)
+    and sleeping its wait outside the lock, as ``SharedBucket`` does. A wait longer than ``max_wait`` is not
+    reserved: the call fails with a ``wait`` ConnectorError whose ``retry_after`` says when the app has room, so
+    a job gives its slot back instead of sleeping for hours (the worker honours retry_after)."""
+
+    KEY = "quota"
+
+    def __init__(self, scope: AppScope, quotas: tuple[AppQuota, ...], clock: Clock, sleep: Callable[[float], None],
+                 max_wait: float) -> None:
+        self.scope, self.quotas, self._clock, self._sleep, self.max_wait = scope, quotas, clock, sleep, max_wait
+        self.waited = 0.0
+
+    def _update(self, applies: list[bool], now: datetime) -> Callable[[str | None], tuple[str, tuple[float, bool]]]:
+        def update(raw: str | None) -> tuple[str, tuple[float, bool]]:
+            levels, at = [q.burst for q in self.quotas], now
+            if raw:
+                try:
+                    *parts, stamp = raw.split(" ")
+                    old, at = [float(p) for p in parts], datetime.fromisoformat(stamp)
+                    if len(old) == len(levels):
+                        levels = old
+                except ValueError:
+                    levels, at = [q.burst for q in self.quotas], now  # unreadable: start full, never fail a sync
+            elapsed = max(0.0, (now - at).total_seconds())
+            levels = [min(q.burst, lv + elapsed * q.rate) for q, lv in zip(self.quotas, levels, strict=True)]
+            # the levels are as of the later of the two stamps: a taker whose clock is behind (another machine's)
+            # waits for that moment too, so reservations never come due early
+            behind = max(0.0, (at - now).total_seconds())
+            wait = max([(1 - lv) / q.rate if q.rate > 0 else 0.0
+                        for q, lv, on in zip(self.quotas, levels, applies, strict=True) if on and lv < 1] or [0.0])
+            wait = wait + behind if wait > 0 else 0.0
+            granted = wait <= self.max_wait
+            if granted:
+                levels = [lv - 1 if on else lv for lv, on in zip(levels, applies, strict=True)]
+            return " ".join([*(repr(lv) for lv in levels), max(now, at).isoformat()]), (wait, granted)
+
+        return update
+
+    def acquire(self, bucket: str | None, url: str) -> None:
+        applies = [q.applies(bucket, url) for q in self.quotas]
+        if not any(applies):
+            return
+        wait, granted = self.scope.state.update_state(self.scope.scope, self.KEY,
+                                                      self._update(applies, self._clock.now()))
+        if not granted:
+            names = ", ".join(f"{q.name} ({q.limit} per {q.window_s:g} s)"
+                              for q, on in zip(self.quotas, applies, strict=True) if on)
+            raise ConnectorError(f"the {self.scope.marketplace} app's quota is used up by all its accounts together:"
+                                 f" {names}; room again in {wait:.0f} s", kind="wait",
+                                 where=f"{self.scope.marketplace}: app quota", retry_after=wait)
+        if wait > 0:
+            self.waited += wait
+            self._sleep(wait)
+
+
 class AccessToken:
     """An OAuth access token cached until shortly before it expires.
 
@@ -467,6 +645,13 @@ class HttpClient:
     session: requests.Session = field(default_factory=lambda: PooledSession())
     calls: int = 0
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    app: AppBuckets | None = None  # the app's quotas (from ``app_scope`` when made inside one)
+
+    def __post_init__(self) -> None:
+        scope = app_scope.get()
+        if self.app is None and scope is not None and scope.marketplace == self.marketplace and \
+                (quotas := app_quotas(self.marketplace)):
+            self.app = AppBuckets(scope, quotas, self.clock, self.sleep, self.max_wait)
 
     def limit(self, bucket: str, rate: float, burst: float) -> None:
         """Pace calls tagged ``bucket=``; shared through the store when a sync runner set ``shared_buckets``."""
@@ -568,6 +753,8 @@ class HttpClient:
     def _send(
         self, method: str, path: str, bucket: str | None, kw: dict[str, Any]
     ) -> tuple[requests.Response | None, ErrorRule | None]:
+        if self.app is not None:  # the app's quota first: a refusal spends none of the account's own bucket
+            self.app.acquire(bucket, self.url(path))
         if bucket and bucket in self.limits:
             self.limits[bucket].acquire()
         headers = {"User-Agent": USER_AGENT, **self.headers, **kw.get("headers", {})}

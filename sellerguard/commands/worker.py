@@ -49,7 +49,10 @@ def command(ctx: Ctx, concurrency: int, stalled_after: float, name: str | None, 
     if not make_url(ctx.db_url).drivername.startswith("postgresql"):  # before opening: no SQLite file is made
         raise StoreError(f"workers need a PostgreSQL store (this one is {make_url(ctx.db_url).get_backend_name()}); "
                          "use `sellerguard run` for SQLite", where="--db")
+    from sellerguard.daemon import check_app_quotas
+
     config = ctx.sync_config
+    check_app_quotas(config)
     store = ctx.store
     schema.ensure(store)  # PostgreSQL only, with procrastinate installed: one clear line otherwise
     name = name or f"{socket.gethostname()}:{os.getpid()}"
