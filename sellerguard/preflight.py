@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -224,7 +224,10 @@ def check_account(acc: AccountConfig, store: Any, clock: Clock, *, pages: bool =
     ctx = SyncContext(account=acc, state=_CheckState(store, acc.id, clock), clock=clock,
                       sleep=sleep or time.sleep, options=options,
                       lock=lambda name: store.lock(f"{acc.id}:{name}"))
-    for i, stream in enumerate(streams if pages else streams[:1]):
+    tried = streams if pages else streams[:1]
+    redeems = p.produces == "refresh_token" or p.grant == "client_credentials"  # each stream needs a fresh token
+    failed: dict[str, int] = {}  # the same failure on several streams is one line naming them all (its index)
+    for i, stream in enumerate(tried):
         batches = module.fetch(ctx, stream, None)
         try:
             batch = next(iter(batches), None)
@@ -232,6 +235,17 @@ def check_account(acc: AccountConfig, store: Any, clock: Clock, *, pages: bool =
             failure = describe_failure(exc, stream)
             advice = " (re-authorize: `sellerguard connect " + acc.id + "`)" if failure.kind == "config" \
                 and p.grant == "code" and i == 0 else ""
+            if i == 0 and failure.kind == "config" and redeems and not ctx.state.get(ACCESS_STATE):
+                # the credential itself was refused (no token came back): every stream would ask again and be
+                # refused the same way, so one line for the account, and no more requests to the token endpoint
+                also = f" (every stream needs it: {', '.join(tried)})" if len(tried) > 1 else ""
+                found.append(Finding("problem", "token", f"{failure.message}{advice}{also}"))
+                break
+            at = failed.get(failure.message)
+            if at is not None:
+                found[at] = replace(found[at], topic=f"{found[at].topic}, {stream}")
+                continue
+            failed[failure.message] = len(found)
             found.append(Finding("problem", stream, f"{failure.message}{advice}"))
             continue
         finally:
