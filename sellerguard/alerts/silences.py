@@ -2,6 +2,10 @@
 
 A silence on a metric also mutes the deadline alerts that feed that metric. Expiring a silence sets its end to
 now; rows are kept so ``sellerguard silence --list --all`` shows who muted what and why.
+
+``check_matcher`` refuses a silence that could never match: an account id known neither to the config nor to the
+store (an account that exists only through ``import`` is alerted on, so it can be silenced), or a metric id no
+policy pack of those accounts' marketplaces has; each named with the closest known one.
 """
 
 from __future__ import annotations
@@ -9,13 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
 from sellerguard.alerts.model import Alert
 from sellerguard.alerts.tables import SilenceRow
-from sellerguard.errors import ConfigError
+from sellerguard.errors import ConfigError, StoreError
 from sellerguard.store import Store
+
+if TYPE_CHECKING:
+    from sellerguard.config import Config
+
+FIXED_ITEMS = ("sync", "credentials")  # alert items that are not metrics (plus "deadline:<...>")
 
 
 @dataclass(frozen=True)
@@ -105,3 +115,53 @@ def expire_silence(store: Store, silence_id: int, now: datetime) -> Silence:
             session.add(row)
         session.flush()
         return _silence(row)
+
+
+def known_accounts(config: Config, db_url: str | None = None) -> dict[str, str]:
+    """{account id: marketplace} of every account alerts can name: the config's, then the store's (imported ones).
+
+    The store at ``db_url`` is opened read-only (never created or migrated) and only when given; a missing
+    database adds nothing (an empty store knows no account)."""
+    known = {a.id: a.marketplace for a in config.accounts}
+    if db_url is None:
+        return known
+    from sellerguard.store.tables import AccountRow
+
+    try:
+        store = Store(db_url, migrate=False, create=False)
+    except StoreError:
+        return known  # no database yet: only the config's accounts exist
+    try:
+        with Session(store.engine) as session:
+            for row in session.exec(select(AccountRow)):
+                known.setdefault(row.id, row.marketplace)
+    finally:
+        store.close()
+    return known
+
+
+def check_matcher(config: Config, matcher: str, db_url: str | None = None) -> tuple[str, str]:
+    """``(account, item)`` of a silence to add, or a ConfigError naming what matches nothing (``where="silence"``).
+
+    An account without wildcards must be known (``known_accounts``); a metric item without wildcards must be a
+    metric of the pack of one of the matching accounts' marketplaces (every pack when none matches a pattern);
+    ``sync``, ``credentials``, ``deadline:...`` and patterns pass."""
+    from sellerguard.consent import did_you_mean
+
+    account, item = parse_matcher(matcher)
+    pattern = any(ch in account for ch in "*?[")
+    accounts = known_accounts(config, db_url) if pattern or account not in {a.id for a in config.accounts} \
+        else {a.id: a.marketplace for a in config.accounts}
+    if not pattern and account not in accounts:
+        raise ConfigError(f"no account '{account}' in the config or the database"
+                          f"{did_you_mean(account, list(accounts))}", where="silence")
+    if item == "*" or any(ch in item for ch in "*?[") or item in FIXED_ITEMS or item.startswith("deadline:"):
+        return account, item
+    from sellerguard.rules.packs import load_packs
+
+    markets = {mp for acc_id, mp in accounts.items() if fnmatchcase(acc_id, account)}
+    known = [m.id for mp, pack in load_packs().items() if mp in markets or not markets for m in pack.metrics]
+    if item not in known:
+        raise ConfigError(f"unknown metric '{item}'{did_you_mean(item, known)} (a metric id of the account's"
+                          " policy pack, 'sync', 'credentials', 'deadline:...', or a pattern)", where="silence")
+    return account, item
