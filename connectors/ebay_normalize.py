@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
-from sellerguard.payload import iso_time, object_list, payload_error
+from sellerguard.payload import iso_time, number, object_list, payload_error
 from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
@@ -251,12 +251,12 @@ def normalize_order(account: str, order: Any, fulfillments: list[dict[str, Any]]
 # -- analytics --------------------------------------------------------------------------------------------
 
 
-def _percent(value: Any) -> float | None:
-    """eBay's rates are percent strings ("0.14" = 0.14%): stored as fractions."""
-    try:
-        return float(value) / 100
-    except (TypeError, ValueError):
-        return None
+def _percent(value: Any, where: str, field: str) -> float | None:
+    """eBay's rates are percent strings ("0.14" = 0.14%): stored as fractions. Absent (None or "") is "not
+    reported"; text, NaN/Infinity or a percentage outside [0, 100] (a "-1" stored as -0.01 before) is a payload
+    error naming the field and the value, never a rate. Rounded to 10 places: no binary noise in the store."""
+    percent = number(value, "ebay", where, field, required=False, low=0, high=100)
+    return None if percent is None else round(percent / 100, 10)  # 0.14 / 100 is 0.0014000000000000002
 
 
 def normalize_standards(account: str, body: Any, as_of: datetime, where: str) -> list[ReportedMetric]:
@@ -284,9 +284,10 @@ def normalize_standards(account: str, body: Any, as_of: datetime, where: str) ->
             field = f"standardsProfiles[{n}].metrics[{i}]"
             raw = metric.get("value")
             if isinstance(raw, dict):
-                value, num, den = _percent(raw.get("value")), raw.get("numerator"), raw.get("denominator")
+                value = _percent(raw.get("value"), where, f"{field}.value.value")
+                num, den = raw.get("numerator"), raw.get("denominator")
             else:
-                value, num, den = _percent(raw), None, None
+                value, num, den = _percent(raw, where, f"{field}.value"), None, None
             for metric_id in ids:
                 mid = metric_id if cycle == "CURRENT" else f"{metric_id}_projected"
                 seen.add(mid)
@@ -343,13 +344,14 @@ def normalize_service_metric(account: str, kind: str, body: Any, as_of: datetime
                 raise bad(where, f"dimensionMetrics[{d}].metrics[{m}].metricKey", "missing")
         if not any(metric["metricKey"] == "RATE" for metric in metrics):
             raise bad(where, f"dimensionMetrics[{d}].metrics", "no RATE metric")
-        for metric in metrics:
+        for m, metric in enumerate(metrics):
             if metric.get("metricKey") != "RATE":
                 continue
             mid = SERVICE_METRICS[kind]
             out.append(ReportedMetric(
                 account=account, external_id=f"{mid}:{name[:40]}:{as_of:%Y-%m-%d}", metric_id=mid,
-                value=_percent(metric.get("value")), window_start=start, window_end=end,
+                value=_percent(metric.get("value"), where, f"dimensionMetrics[{d}].metrics[{m}].value"),
+                window_start=start, window_end=end,
                 status=str(_obj(metric.get("benchmark")).get("rating") or "")[:50] or None, scope=name[:50],
                 as_of=as_of, raw_hash=payload_hash(metric),
             ))

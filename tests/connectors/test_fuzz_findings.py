@@ -23,3 +23,38 @@ def test_walmart_unpublished_counts_without_their_list_are_a_payload_error_not_n
 def test_walmart_unpublished_empty_list_is_nothing_unpublished():
     records = walmart_unpublished.normalize_counts("wm", {"payload": []}, NOW, NOW)
     assert all(r.scope is None for r in records)  # no reason code: at most the "nothing unpublished" row
+
+
+def _standards(value):
+    metric = {"metricKey": "SHIPPING_MISS_RATE", "value": value, "level": "TOP_RATED"}
+    return {"standardsProfiles": [{"defaultProgram": True, "program": "PROGRAM_US", "standardsLevel": "TOP_RATED",
+                                   "cycle": {"cycleType": "CURRENT"}, "metrics": [metric]}]}
+
+
+@pytest.mark.parametrize("value", ["-1", -1, "NaN", "Infinity", "1e308", "100.5", "x", True, [1]])
+def test_ebay_rate_that_is_no_percentage_is_a_payload_error_naming_field_and_value(value):
+    # a mutated "-1" was stored as a rate of -0.01 (the fuzz table's eBay "implausible" cell)
+    from sellerguard.connectors.ebay_normalize import normalize_standards
+
+    with pytest.raises(ConnectorError) as exc:
+        normalize_standards("eb", _standards(value), NOW, "GET seller_standards_profile")
+    text = str(exc.value)
+    assert exc.value.kind == "payload" and "standardsProfiles[0].metrics[0].value" in text and len(text) < 400
+    assert repr(value)[:10] in text or str(value)[:10] in text
+
+
+@pytest.mark.parametrize("value, fraction", [("0.14", 0.0014), ("0", 0.0), ("100", 1.0), (None, None), ("", None)])
+def test_ebay_percent_strings_are_fractions_and_absent_is_not_reported(value, fraction):
+    from sellerguard.connectors.ebay_normalize import normalize_standards
+
+    records = normalize_standards("eb", _standards(value), NOW, "GET seller_standards_profile")
+    assert {r.value for r in records if r.metric_id == "ebay.late_shipment_rate"} == {fraction}
+
+
+def test_ebay_service_metric_rate_out_of_range_is_a_payload_error():
+    from sellerguard.connectors.ebay_normalize import normalize_service_metric
+
+    body = {"dimensionMetrics": [{"dimension": {"value": "Toys"},
+                                  "metrics": [{"metricKey": "RATE", "value": "-50"}]}]}
+    with pytest.raises(ConnectorError, match=r"dimensionMetrics\[0\]\.metrics\[0\]\.value: out of range"):
+        normalize_service_metric("eb", "ITEM_NOT_RECEIVED", body, NOW, "GET customer_service_metric")
