@@ -50,7 +50,9 @@ from sellerguard.paginate import dig, walk
 from sellerguard.schema import Record
 
 MARKETPLACE = "walmart"
-STREAMS = ("orders", "returns", "performance")
+# "unpublished" is a stream of its own: a failing unpublished-items call must not cost the performance summaries
+# (sync runs each stream apart: one failure is reported, the other streams still run and keep their cursors)
+STREAMS = ("orders", "returns", "performance", "unpublished")
 PRODUCTION = "https://marketplace.walmartapis.com"
 SANDBOX = "https://sandbox.walmartapis.com"
 SVC_NAME = "Walmart Marketplace"
@@ -79,7 +81,7 @@ class Options(BaseModel):
     backfill_days: int = Field(default=90, ge=1, le=MAX_HISTORY_DAYS)  # first sync reaches this far back
     overlap_minutes: int = Field(default=15, ge=0)  # re-read this much before the cursor: late index updates
     page_size: int = Field(default=200, ge=1, le=200)
-    performance: bool = True  # the Seller Performance summaries (US only)
+    performance: bool = True  # the Seller Performance summaries and the unpublished-item counts (US only)
     performance_every_hours: float = Field(default=12, gt=0)  # Walmart refreshes them every 24 h
     svc_name: str = SVC_NAME
     channel_type: str | None = None  # WM_CONSUMER.CHANNEL.TYPE, if Walmart gave you one
@@ -474,14 +476,19 @@ def fetch_returns(ctx: SyncContext, cursor: str | None, http: HttpClient | None 
     ctx.state.put(RESUME, None)
 
 
+def _performance_due(opts: Options, cursor: str | None, now: datetime) -> bool:
+    """The Insights figures are read at most every ``performance_every_hours`` (they refresh daily)."""
+    if not opts.performance:
+        return False
+    last = _time(cursor) if cursor else None  # an unreadable cursor just means: fetch now
+    return last is None or not timedelta(0) <= now - last < timedelta(hours=opts.performance_every_hours)
+
+
 def fetch_performance(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:
     """Walmart's own figures, at most every ``performance_every_hours`` (they refresh daily)."""
     opts = _options(ctx)
     now = ctx.now()
-    if not opts.performance:
-        return
-    last = _time(cursor) if cursor else None  # an unreadable cursor just means: fetch now
-    if last is not None and timedelta(0) <= now - last < timedelta(hours=opts.performance_every_hours):
+    if not _performance_due(opts, cursor, now):
         return
     http = http or make_client(ctx, opts)
     records: list[Record] = []
@@ -492,8 +499,18 @@ def fetch_performance(ctx: SyncContext, cursor: str | None, http: HttpClient | N
             continue  # no data accumulated yet (new seller, too few orders); an empty 200 is a payload error
         body = http.json(response, endpoint)
         records.append(parse_summary(ctx.account.id, metric_id, endpoint, body, duration, rate_keys, now))
-    records += unpublished.fetch_counts(ctx.account.id, http, now)  # Walmart's unpublished items (issue 26)
-    yield Batch(records, now.isoformat(), progress=len(INSIGHTS) + 1)
+    yield Batch(records, now.isoformat(), progress=len(INSIGHTS))
+
+
+def fetch_unpublished(ctx: SyncContext, cursor: str | None, http: HttpClient | None = None) -> Iterator[Batch]:
+    """Walmart's unpublished-item counts (issue 26), on the performance figures' cadence and switch, with a cursor
+    of their own: one failing call fails this stream only."""
+    opts = _options(ctx)
+    now = ctx.now()
+    if not _performance_due(opts, cursor, now):
+        return
+    http = http or make_client(ctx, opts)
+    yield Batch(list(unpublished.fetch_counts(ctx.account.id, http, now)), now.isoformat(), progress=1)
 
 
 def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
@@ -503,6 +520,8 @@ def fetch(ctx: SyncContext, stream: str, cursor: str | None) -> Iterator[Batch]:
         return fetch_returns(ctx, cursor)
     if stream == "performance":
         return fetch_performance(ctx, cursor)
+    if stream == "unpublished":
+        return fetch_unpublished(ctx, cursor)
     raise ConnectorError(f"unknown stream '{stream}'", kind="config", where=MARKETPLACE)
 
 

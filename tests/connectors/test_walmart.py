@@ -326,11 +326,10 @@ def test_performance_summaries_become_reported_metrics(clock):
     for path, *_ in walmart.INSIGHTS:
         if path not in ("otd", "cancellations"):
             responses.add(responses.GET, f"{perf}/{path}/summary", status=204)  # no data yet
-    responses.add(responses.GET, f"{BASE}/v3/insights/items/unpublished/counts", status=204)  # none unpublished
     ctx = context(clock)
     [batch] = list(walmart.fetch(ctx, "performance", None))
     metrics = {m.metric_id: m for m in batch.records if isinstance(m, ReportedMetric)}
-    assert set(metrics) == {"walmart.on_time_delivery_rate", "walmart.cancellation_rate", "walmart.unpublished_items"}
+    assert set(metrics) == {"walmart.on_time_delivery_rate", "walmart.cancellation_rate"}  # unpublished: own stream
     otd = metrics["walmart.on_time_delivery_rate"]
     assert otd.value == pytest.approx(0.962) and otd.status == "GREEN_UP"  # seller-accountable rate
     assert otd.window_end - otd.window_start == timedelta(days=30)
@@ -338,6 +337,31 @@ def test_performance_summaries_become_reported_metrics(clock):
     assert query(responses.calls[1])["reportDuration"] == "30"
     # refreshed daily by Walmart: a second sync within 12 hours asks nothing
     assert list(walmart.fetch(ctx, "performance", batch.cursor)) == []
+
+
+@responses.activate
+def test_a_failing_unpublished_items_call_fails_its_own_stream_not_the_performance_figures(clock, tmp_path):
+    # issue 18: the unpublished counts were read inside the performance stream; a 200 without its list (or any
+    # failure of that one call) failed the whole stream and stored none of the eight summaries
+    from sellerguard.store import Store
+    from sellerguard.sync import stream_status, sync_account
+
+    add_token(responses)
+    perf = f"{BASE}/v3/insights/performance"
+    responses.add(responses.GET, f"{perf}/otd/summary", json=fixture("insights__otd"))
+    for path, *_ in walmart.INSIGHTS:
+        if path != "otd":
+            responses.add(responses.GET, f"{perf}/{path}/summary", status=204)
+    responses.add(responses.GET, f"{BASE}/v3/insights/items/unpublished/counts", json={"errors": []})
+    store = Store(f"sqlite:///{tmp_path / 'wm.db'}")
+    acc = context(clock).account
+    outcome = sync_account(acc, store, clock=clock, sleep=lambda s: None, streams=["performance", "unpublished"],
+                           lock_wait_s=0)
+    assert outcome.failed_streams == {"unpublished": "payload"} and "payload: missing or not a list" in outcome.error
+    assert store.count("reported_metric") == 1  # the on-time delivery summary is stored
+    status = stream_status(store, acc.id, walmart.STREAMS)
+    assert status["performance"]["ok"] and not status["unpublished"]["ok"]
+    assert store.cursor(acc.id, "performance") and store.cursor(acc.id, "unpublished") is None  # read again next time
 
 
 def test_a_rate_out_of_range_is_a_payload_error():
