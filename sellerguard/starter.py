@@ -111,11 +111,38 @@ def account_block(marketplace: str, *, account_id: str | None = None, region: st
 STARTER = _STARTER.replace("{accounts}", "\n".join(account_block(m) for m in DEFAULTS))
 
 
+def user_config_dir() -> Path:
+    """The per-user config folder the default config lives in (``~/.config/sellerguard`` on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("sellerguard", appauthor=False))
+
+
+def check_config_folder(path: Path) -> None:
+    """A new config goes into an existing folder, except the per-user default one, which is created (0700).
+
+    A path the user gave (``--config``, ``$SELLERGUARD_CONFIG``) whose folder is missing is refused with one line
+    naming the folder: a mistyped path must not leave a stray folder tree and a config the next command cannot find.
+    A file in the way of the folder is left to ``write_text_atomic`` ("a file is in the way")."""
+    import shlex
+
+    folder = path.parent
+    if folder.is_dir() or any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+        return
+    if folder.expanduser().absolute() == user_config_dir().expanduser().absolute():
+        return
+    raise ConfigError(f"folder {folder} does not exist: create it first (mkdir -p {shlex.quote(str(folder))}) or"
+                      " give another --config; only the default config folder is created for you", where=str(path))
+
+
 def write_starter_config(path: Path, *, force: bool = False) -> None:
+    """Write the commented starter config to ``path`` (0600). ConfigError: ``path`` is a folder, exists (without
+    ``force``), or its folder is missing and is not the default one (``check_config_folder``)."""
     if path.is_dir():
         raise ConfigError("is a folder, not a config file", where=str(path))
     if path.exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", where=str(path))
+    check_config_folder(path)
     write_text_atomic(path, STARTER)
 
 
@@ -126,6 +153,8 @@ def add_account(path: Path, block: str) -> None:
 
     from sellerguard.config import parse_config
 
+    if not path.exists():
+        check_config_folder(path)  # written from the starter: the same rule as `init`
     text = path.read_text(encoding="utf-8") if path.exists() else STARTER
     if text.startswith("\ufeff"):  # the same line as load_config gives, not tomllib's "invalid statement"
         raise ConfigError("starts with a byte-order mark (BOM); save it as UTF-8 without BOM", where=str(path))

@@ -107,10 +107,11 @@ def test_init_under_a_file(tmp_path):
     assert blocker.read_text() == "x"
 
 
-def test_init_under_a_folder_we_cannot_create_leaves_nothing(tmp_path):
-    target = tmp_path / "a" / "b" / "sg.toml"
-    assert run("--config", str(target), "init").exit_code == 0
-    assert (tmp_path / "a").stat().st_mode & 0o077 == 0  # created owner-only
+def test_init_into_a_missing_folder_is_refused_and_leaves_nothing(tmp_path):
+    target = tmp_path / "a" / "b" / "sg.toml"  # a mistyped --config: no stray folders (tests/test_init_folder.py)
+    line = one_line_exit_3(run("--config", str(target), "init"))
+    assert line.startswith(f"Error: {target}: folder {target.parent} does not exist")
+    assert not (tmp_path / "a").exists()
 
 
 @pytest.mark.parametrize("url", ["sqlite:///", "sqlite://", "sqlite:///:memory:"])
