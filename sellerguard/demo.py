@@ -88,6 +88,9 @@ def check_writable(path: Path, *, force: bool) -> None:
         raise ConfigError("already exists; pass --force to overwrite it", where=str(path))
     if path.is_dir():
         raise ConfigError("is a folder", where=str(path))
+    from sellerguard.starter import check_config_folder
+
+    check_config_folder(path)  # a config at a path you give goes into an existing folder, as `init` (one line)
     for parent in path.resolve().parents:
         if parent.exists():
             if not parent.is_dir():

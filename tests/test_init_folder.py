@@ -60,3 +60,10 @@ def test_an_existing_folder_and_a_file_in_the_way_are_unchanged(tmp_path):
     blocker.write_text("x")
     result = _run(["--config", str(blocker / "sub" / "sg.toml"), "init"])
     assert result.exit_code == 3 and "cannot write: a file is in the way" in result.output
+
+
+def test_sandbox_write_config_follows_the_same_rule(tmp_path):
+    target = tmp_path / "missing" / "sandbox.toml"
+    result = _run(["sandbox", "--write-config", str(target)])
+    assert result.exit_code == 3 and f"folder {target.parent} does not exist" in result.output
+    assert not target.parent.exists()
