@@ -343,12 +343,19 @@ def fetch_reviews(session: Session, cursor: str | None) -> Iterator[Batch]:
 
 
 def _percent(value: Any, where: str, field: str) -> float | None:
-    if value in (None, ""):
+    """A percentage ("93.5") as a fraction; absent is "not reported". Text, NaN/Infinity or a value outside
+    [0, 100] is a payload error naming the field and the value (cut), never a rate (issue 18)."""
+    if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise bad(where, field, f"not a percentage: {str(value)[:40]!r}")
     try:
-        return float(value) / 100
-    except (TypeError, ValueError, OverflowError):
-        raise bad(where, field, f"not a percentage: {value!r}") from None
+        percent = float(value)
+    except (ValueError, OverflowError):
+        raise bad(where, field, f"not a percentage: {str(value)[:40]!r}") from None
+    if not math.isfinite(percent) or not 0 <= percent <= 100:
+        raise bad(where, field, f"not a percentage (0..100): {str(value)[:40]!r}")
+    return round(percent / 100, 10)
 
 
 def fetch_performance(session: Session) -> Iterator[Batch]:
