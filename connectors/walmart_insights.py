@@ -61,9 +61,9 @@ def parse_summary(account: str, metric_id: str, endpoint: str, body: Any, durati
     percent = None
     for key in rate_keys:
         if (percent := _number(p.get(key), f"payload.{key}", endpoint)) is not None:
+            if not 0 <= percent <= 100:  # named by its key and value, like every other rate parser
+                raise payload_error(endpoint, f"payload.{key}", f"not a percentage (0..100): {str(p.get(key))[:40]!r}")
             break
-    if percent is not None and not 0 <= percent <= 100:
-        raise payload_error(endpoint, "payload rate", f"{percent} is not a percentage")
     days = _number(p.get("reportDuration"), "payload.reportDuration", endpoint) or duration
     if days not in (14, 30, 60, 90):  # the durations Walmart offers; anything else is not this summary
         raise payload_error(endpoint, "payload.reportDuration", f"not 14, 30, 60 or 90: {days}")

@@ -58,3 +58,28 @@ def test_ebay_service_metric_rate_out_of_range_is_a_payload_error():
                                   "metrics": [{"metricKey": "RATE", "value": "-50"}]}]}
     with pytest.raises(ConnectorError, match=r"dimensionMetrics\[0\]\.metrics\[0\]\.value: out of range"):
         normalize_service_metric("eb", "ITEM_NOT_RECEIVED", body, NOW, "GET customer_service_metric")
+
+
+@pytest.mark.parametrize("value", ["-1", -50, "NaN", "Infinity", "1e308", 100.5, "x", True, {}])
+def test_tiktok_percentage_that_is_no_percentage_is_a_payload_error(value):
+    from sellerguard.connectors import tiktok
+
+    with pytest.raises(ConnectorError) as exc:
+        tiktok._percent(value, "GET /customer_service/202407/performance", "data.performance.response_percentage")
+    assert exc.value.kind == "payload" and "data.performance.response_percentage: not a percentage" in str(exc.value)
+
+
+@pytest.mark.parametrize("value, fraction", [("93.5", 0.935), (0, 0.0), ("100", 1.0), (None, None), ("", None)])
+def test_tiktok_percentage_is_a_fraction(value, fraction):
+    from sellerguard.connectors import tiktok
+
+    assert tiktok._percent(value, "w", "f") == fraction
+
+
+@pytest.mark.parametrize("rate", [-1, "-0.5", 100.01, "1e308"])
+def test_walmart_summary_rate_outside_0_100_is_a_payload_error_naming_key_and_value(rate):
+    from sellerguard.connectors.walmart_insights import parse_summary
+
+    with pytest.raises(ConnectorError, match=r"payload\.overallRate: not a percentage \(0\.\.100\)"):
+        parse_summary("wm", "walmart.x", "/v3/insights/performance/otd/summary", {"payload": {"overallRate": rate}},
+                      30, ("overallRate",), NOW)

@@ -367,7 +367,7 @@ def test_a_failing_unpublished_items_call_fails_its_own_stream_not_the_performan
 def test_a_rate_out_of_range_is_a_payload_error():
     from sellerguard.connectors.walmart_insights import parse_summary
 
-    with pytest.raises(ConnectorError, match=r"payload rate: 180\.0 is not a percentage"):
+    with pytest.raises(ConnectorError, match=r"payload\.overallRate: not a percentage \(0\.\.100\): .180."):
         parse_summary("wm", "walmart.x", "/v3/insights/performance/otd/summary", {"payload": {"overallRate": 180}},
                       30, ("overallRate",), datetime(2026, 11, 23, tzinfo=UTC))
 
