@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from db_templates import sqlite_copy
 
 from sellerguard.clock import FixedClock
 from sellerguard.store import Store
@@ -38,7 +39,8 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    s = Store(f"sqlite:///{tmp_path / 'test.db'}")
+    """An empty SQLite store at the head revision (a copy of one migrated per process: tests/db_templates.py)."""
+    s = Store(f"sqlite:///{sqlite_copy(tmp_path / 'test.db')}")
     yield s
     s.close()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
@@ -14,16 +15,17 @@ import tomli_w
 from click.testing import CliRunner
 from spec_check import load_spec, response_schema, validate
 from sqlmodel import func, select
+from synced import Resumed, SyncedWorld
 
 from sellerguard.cli import cli
 from sellerguard.config import parse_config
 from sellerguard.connectors import amazon, ebay
-from sellerguard.sandbox import Sandbox
-from sellerguard.store import Store
+from sellerguard.sandbox import Sandbox, World
 from sellerguard.store.tables import OrderRow
 from sellerguard.sync import sync_accounts
 
 pytestmark = pytest.mark.slow
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # the `clock` fixture's moment
 
 
 @pytest.fixture
@@ -36,6 +38,21 @@ def entries(box) -> list[dict]:
     return [amazon.sandbox_account(box.base_url("amazon"), "amazon-us"),
             amazon.sandbox_account(box.base_url("amazon"), "amazon-de"),
             ebay.sandbox_account(box.base_url("ebay"), "ebay-us")]
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory) -> SyncedWorld:
+    """The three accounts of the default world synced once for the module (~8 s CPU): the tests below differ only
+    in what follows the first sync."""
+    return SyncedWorld.make(tmp_path_factory.mktemp("synced"), NOW, None, entries,
+                            lambda e: parse_config({"accounts": e}, where="t"))
+
+
+@pytest.fixture
+def after_sync(synced, tmp_path) -> Iterator[Resumed]:
+    """The state a test that had just synced itself would see: its own store copy, sandbox and clock."""
+    with synced.resume(tmp_path) as resumed:
+        yield resumed
 
 
 def amazon_token(box, account="amazon-us") -> str:
@@ -130,13 +147,11 @@ def test_ebay_sandbox_payloads_match_the_specs(box, specs):
     assert requests.get(f"{base}/post-order/v2/return/search", headers=headers, timeout=10).status_code == 401
 
 
-def test_sandbox_to_status_json_and_amazon_fulfilled_orders_stay_out(box, clock, tmp_path):
+def test_sandbox_to_status_json_and_amazon_fulfilled_orders_stay_out(after_sync, tmp_path):
+    # the sync itself (every account ok) is asserted by the `synced` fixture
+    clock, store, db = after_sync.clock, after_sync.store, after_sync.db
     cfg = tmp_path / "sellerguard.toml"
-    cfg.write_text(tomli_w.dumps({"accounts": entries(box)}))
-    db = f"sqlite:///{tmp_path / 'e2e.db'}"
-    store = Store(db)
-    outcomes = sync_accounts(parse_config({"accounts": entries(box)}, where="t"), store, clock=clock, sleep=clock.sleep)
-    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    cfg.write_text(tomli_w.dumps({"accounts": after_sync.entries}))
     with store.session() as s:
         afn = s.exec(select(func.count()).select_from(OrderRow).where(
             OrderRow.account == "amazon-us", OrderRow.fulfilment == "marketplace")).one()
@@ -172,9 +187,8 @@ def test_sandbox_to_status_json_and_amazon_fulfilled_orders_stay_out(box, clock,
     assert result.exit_code == 2
 
 
-def test_rerun_fetches_only_what_changed(box, clock, store):
-    config = parse_config({"accounts": entries(box)}, where="t")
-    assert all(o.ok for o in sync_accounts(config, store, clock=clock, sleep=clock.sleep))
+def test_rerun_fetches_only_what_changed(after_sync):
+    box, clock, store, config = after_sync.box, after_sync.clock, after_sync.store, after_sync.config
     box.log.clear()
     clock.advance(minutes=30)
     box.world.inject("amazon-us", "seller_cancel", 2, clock.now() - timedelta(minutes=10))
@@ -190,9 +204,8 @@ def test_rerun_fetches_only_what_changed(box, clock, store):
     assert "/sell/analytics/v1/seller_standards_profile" not in ebay_calls  # once a day
 
 
-def test_expired_tokens_are_renewed(box, clock, store):
-    config = parse_config({"accounts": entries(box)}, where="t")
-    assert all(o.ok for o in sync_accounts(config, store, clock=clock, sleep=clock.sleep))
+def test_expired_tokens_are_renewed(after_sync):
+    box, clock, store, config = after_sync.box, after_sync.clock, after_sync.store, after_sync.config
     box.expire_tokens("amazon")
     box.expire_tokens("ebay")
     clock.advance(minutes=30)
@@ -200,7 +213,16 @@ def test_expired_tokens_are_renewed(box, clock, store):
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
 
 
-def test_injected_faults_429_and_malformed(box, clock, store):
+@pytest.fixture
+def small_box(clock):
+    """A tenth of the default world's orders (4 a day for amazon-us, still several pages): for the tests that
+    check what a fault does to a sync, not the levels the data gives."""
+    with Sandbox(World(clock.now(), scale=0.1), clock=clock) as sandbox:
+        yield sandbox
+
+
+def test_injected_faults_429_and_malformed(small_box, clock, store):
+    box = small_box
     config = parse_config({"accounts": entries(box)}, where="t")
     box.inject("amazon", r"^/orders/", status=429, body={"errors": [{"code": "QuotaExceeded", "message": "quota"}]})
     box.inject("ebay", r"^/sell/fulfillment/v1/order$", malformed=True)
