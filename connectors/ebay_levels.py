@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sellerguard.connectors.ebay_normalize import default_profiles, profile_cycle, profile_program
 from sellerguard.payload import iso_time, payload_error
 from sellerguard.schema import ReportedMetric, payload_hash
 
@@ -45,18 +46,14 @@ def _month_day(month: Any, where: str, field: str) -> datetime | None:
 
 def normalize_levels(account: str, body: Any, as_of: datetime, where: str) -> list[ReportedMetric]:
     """The default program's CURRENT and PROJECTED seller levels (see the module docstring)."""
-    if not isinstance(body, dict) or not isinstance(body.get("standardsProfiles"), list):
-        raise payload_error("ebay", where, "standardsProfiles", "missing or not a list")
-    profiles = [p for p in body["standardsProfiles"] if isinstance(p, dict)]
-    default = [p for p in profiles if p.get("defaultProgram")] or profiles[:2]
+    default = default_profiles(body, where)
     out: dict[str, ReportedMetric] = {}
-    for n, profile in enumerate(default):
-        cycle = profile.get("cycle") if isinstance(profile.get("cycle"), dict) else {}
-        kind = cycle.get("cycleType")
-        metric_id = {"CURRENT": CURRENT, "PROJECTED": PROJECTED}.get(kind)
-        if metric_id is None or metric_id in out:
+    for n, profile in default:
+        kind, cycle = profile_cycle(profile, where, n)
+        metric_id = {"CURRENT": CURRENT, "PROJECTED": PROJECTED}[kind]
+        if metric_id in out:
             continue
-        program = str(profile.get("program") or "")[:50] or None
+        program = profile_program(profile, where, n)
         level = str(profile.get("standardsLevel") or "").strip().upper()[:50] or None
         field = f"standardsProfiles[{n}].cycle"
         evaluated = iso_time(cycle.get("evaluationDate"), "ebay", where, f"{field}.evaluationDate", required=False)
@@ -71,8 +68,11 @@ def normalize_levels(account: str, body: Any, as_of: datetime, where: str) -> li
             status=level, scope=program, window_start=start, window_end=end, as_of=as_of,
             raw_hash=payload_hash({"level": level, "cycle": cycle}),
         )
+    # a cycle the answer leaves out: NOT_REPORTED under the id a reported level of that day has (the default
+    # program's), as the metric figures do, so a later full answer replaces it instead of standing beside it
+    program = profile_program(default[0][1], where, default[0][0]) if default else None
     for metric_id in (CURRENT, PROJECTED):
         if metric_id not in out:
-            out[metric_id] = ReportedMetric(account=account, external_id=f"{metric_id}:-:{as_of:%Y-%m-%d}",
-                                            metric_id=metric_id, as_of=as_of, status="NOT_REPORTED")
+            out[metric_id] = ReportedMetric(account=account, external_id=f"{metric_id}:{program}:{as_of:%Y-%m-%d}",
+                                            metric_id=metric_id, scope=program, as_of=as_of, status="NOT_REPORTED")
     return list(out.values())

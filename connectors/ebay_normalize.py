@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
-from sellerguard.payload import iso_time, number, object_list, payload_error
+from sellerguard.payload import iso_time, number, object_list, payload_error, show
 from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
@@ -259,19 +259,51 @@ def _percent(value: Any, where: str, field: str) -> float | None:
     return None if percent is None else round(percent / 100, 10)  # 0.14 / 100 is 0.0014000000000000002
 
 
-def normalize_standards(account: str, body: Any, as_of: datetime, where: str) -> list[ReportedMetric]:
-    """The default program's profiles: CURRENT under the pack ids, PROJECTED under ``<id>_projected``."""
+CYCLES = ("CURRENT", "PROJECTED")  # CycleTypeEnum, the whole of it (specs/ebay/sell_analytics_v1_oas3.json)
+_PROGRAM = re.compile(r"[A-Z][A-Z0-9_]{0,49}")  # ProgramEnum: PROGRAM_US, PROGRAM_UK, PROGRAM_DE, PROGRAM_GLOBAL
+
+
+def default_profiles(body: Any, where: str) -> list[tuple[int, dict[str, Any]]]:
+    """(index in ``standardsProfiles``, profile) of the default program's profiles (the first two when none is
+    flagged). Shared by the metric figures and the seller levels (``ebay_levels``): one answer, one reading."""
     if not isinstance(body, dict) or not isinstance(body.get("standardsProfiles"), list):
         raise bad(where, "standardsProfiles", "missing or not a list")
-    profiles = _list(body["standardsProfiles"], where, "standardsProfiles")
-    default = [p for p in profiles if p.get("defaultProgram")] or profiles[:2]
+    profiles = list(enumerate(_list(body["standardsProfiles"], where, "standardsProfiles")))
+    return [(n, p) for n, p in profiles if p.get("defaultProgram")] or profiles[:2]
+
+
+def profile_cycle(profile: dict[str, Any], where: str, n: int) -> tuple[str, dict[str, Any]]:
+    """(cycleType, cycle) of a default-program profile. A cycle that is not an object, or a cycleType other than
+    CURRENT/PROJECTED, is a payload error: skipping the profile would store its figures and level as "not
+    reported" (under other ids) while the answer holds them, a silent loss until the next daily read."""
+    cycle = profile.get("cycle")
+    if not isinstance(cycle, dict):
+        raise bad(where, f"standardsProfiles[{n}].cycle", f"not an object: {show(cycle)}")
+    kind = cycle.get("cycleType")
+    if kind not in CYCLES:
+        raise bad(where, f"standardsProfiles[{n}].cycle.cycleType", f"not CURRENT or PROJECTED: {show(kind)}")
+    return kind, cycle
+
+
+def profile_program(profile: dict[str, Any], where: str, n: int) -> str | None:
+    """The profile's program code (it keys the records); absent is None, anything not shaped like a ProgramEnum
+    value (blank, a number, text) is a payload error."""
+    program = profile.get("program")
+    if program is None:
+        return None
+    if not isinstance(program, str) or not _PROGRAM.fullmatch(program):
+        raise bad(where, f"standardsProfiles[{n}].program", f"not a program code: {show(program)}")
+    return program
+
+
+def normalize_standards(account: str, body: Any, as_of: datetime, where: str) -> list[ReportedMetric]:
+    """The default program's profiles: CURRENT under the pack ids, PROJECTED under ``<id>_projected``."""
+    default = default_profiles(body, where)
     out: list[ReportedMetric] = []
     cycles_seen: set[str] = set()
-    for n, profile in enumerate(default):
-        cycle = _obj(profile.get("cycle")).get("cycleType")
-        if cycle not in ("CURRENT", "PROJECTED"):
-            continue
-        program = str(profile.get("program") or "")[:50] or None
+    for n, profile in default:
+        cycle, _ = profile_cycle(profile, where, n)
+        program = profile_program(profile, where, n)
         level = str(profile.get("standardsLevel") or "")[:50] or None
         seen: set[str] = set()
         for i, metric in enumerate(_list(profile.get("metrics"), where, f"standardsProfiles[{n}].metrics")):
@@ -309,8 +341,8 @@ def normalize_standards(account: str, body: Any, as_of: datetime, where: str) ->
                 if mid not in seen:
                     out.append(ReportedMetric(account=account, external_id=f"{mid}:{program}:{as_of:%Y-%m-%d}",
                                               metric_id=mid, scope=program, as_of=as_of, status="NOT_REPORTED"))
-    program = str(default[0].get("program") or "")[:50] or None if default else None
-    for cycle in ("CURRENT", "PROJECTED"):  # a cycle the answer leaves out: "not reported" for each metric
+    program = profile_program(default[0][1], where, default[0][0]) if default else None
+    for cycle in CYCLES:  # a cycle the answer leaves out: "not reported" for each metric
         if cycle in cycles_seen:
             continue
         for ids in STANDARDS.values():

@@ -55,3 +55,31 @@ def test_the_sandbox_projects_below_standard_for_a_critical_seller():
     assert got[PROJECTED].status == "BELOW_STANDARD"
     assert got[PROJECTED].window_end == datetime(2026, 12, 20, tzinfo=UTC)
     assert got[CURRENT].window_end == datetime(2026, 11, 20, 19, 30, tzinfo=UTC)
+
+
+def test_a_cycle_left_out_is_not_reported_under_the_id_a_reported_level_has():
+    body = json.loads(json.dumps(PROFILE))
+    body["standardsProfiles"] = [p for p in body["standardsProfiles"] if p["cycle"]["cycleType"] == "PROJECTED"]
+    current = levels(body)[CURRENT]
+    assert current.external_id == levels(PROFILE)[CURRENT].external_id and current.scope == "PROGRAM_US"
+
+
+@pytest.mark.parametrize("damage, field", [
+    (lambda p: p.update(cycle=-50), r"standardsProfiles\[\d\]\.cycle: not an object: -50"),
+    (lambda p: p["cycle"].update(cycleType="x"), r"cycle\.cycleType: not CURRENT or PROJECTED: 'x'"),
+    (lambda p: p["cycle"].pop("cycleType"), r"cycle\.cycleType: not CURRENT or PROJECTED: None"),
+    (lambda p: p.update(program=" "), r"standardsProfiles\[\d\]\.program: not a program code: ' '"),
+    (lambda p: p.update(program=-50), r"program: not a program code: -50"),
+])
+def test_a_damaged_profile_is_a_payload_error_for_the_levels_and_the_figures(damage, field):
+    # fuzz (issue 18): a PROJECTED profile whose cycle was replaced by -50 was skipped: its level stored as
+    # NOT_REPORTED under another id, the real one missing until the next daily read, and no error
+    from sellerguard.connectors.ebay_normalize import normalize_standards
+
+    body = json.loads(json.dumps(PROFILE))
+    damage(next(p for p in body["standardsProfiles"] if p.get("defaultProgram") and
+                p["cycle"]["cycleType"] == "PROJECTED"))
+    with pytest.raises(ConnectorError, match=field):
+        levels(body)
+    with pytest.raises(ConnectorError, match=field):
+        normalize_standards("e", body, NOW, "GET seller_standards_profile")
