@@ -245,7 +245,10 @@ def normalize_order(account: str, raw: Any, ship_node: str, site: str = "US",
                 # required by the spec with trackingInfo, and it keys the shipment: never replaced by a guess
                 raise payload_error(ep, f"{lw}.trackingInfo.trackingNumber",
                                     f"missing or not a tracking number: {str(info.get('trackingNumber'))[:30]!r}")
-            if status in SHIPPED and isinstance(info, dict) and info:
+            # A line status not in the spec (logged above, the order's status "unknown") still ships what its
+            # trackingInfo says: the tracking number is the shipment, whatever the status word (issue 18: a garbled
+            # status dropped the shipment without an error). Its dates are not guessed: no confirmation, no delivery.
+            if (status in SHIPPED or status not in LINE_STATUSES) and isinstance(info, dict) and info:
                 number = str(_text(info.get("trackingNumber")))
                 ship = shipments.setdefault(number, {"qty": 0, "delivered": [], "confirmed": []})
                 ship["qty"] += qty
@@ -254,7 +257,8 @@ def normalize_order(account: str, raw: Any, ship_node: str, site: str = "US",
                     _text(dig(info, "carrierName", "otherCarrier"))
                 ship["tracking"] = _text(info.get("trackingNumber"))
                 # no delivered timestamp exists: the line's statusDate is when it moved to Delivered
-                (ship["delivered"] if status == "Delivered" else ship["confirmed"]).append(status_date)
+                if status in SHIPPED:
+                    (ship["delivered"] if status == "Delivered" else ship["confirmed"]).append(status_date)
             elif status == "Cancelled":
                 cancelled.setdefault("qty", 0)
                 cancelled["qty"] += qty

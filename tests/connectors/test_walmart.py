@@ -125,6 +125,23 @@ def test_orders_normalize_epoch_ms_shipments_cancellations_and_refunds():
     assert {o.status for o in orders.values()} >= {"shipped", "delivered", "cancelled", "unshipped"}
 
 
+
+@pytest.mark.parametrize("status", ["2026-13-45T99:99:99Z", "x", "Shipped ", "SHIPPED"])
+def test_a_line_status_outside_the_spec_keeps_its_shipment_and_makes_the_order_unknown(status):
+    # fuzz (issue 18): a garbled orderLineStatus.status stored the order but dropped its shipment, silently
+    raw = next(r for r in fixture("orders__page1")["list"]["elements"]["order"]
+               if any(st["status"] == "Shipped" and st.get("trackingInfo")
+                      for line in r["orderLines"]["orderLine"] for st in line["orderLineStatuses"]["orderLineStatus"]))
+    clean = {r.external_id for r in normalize_order("wm", raw, "SellerFulfilled") if isinstance(r, Shipment)}
+    for line in raw["orderLines"]["orderLine"]:
+        for st in line["orderLineStatuses"]["orderLineStatus"]:
+            st["status"] = status
+    recs = normalize_order("wm", raw, "SellerFulfilled")
+    assert next(r for r in recs if isinstance(r, Order)).status == "unknown"
+    ships = [r for r in recs if isinstance(r, Shipment)]
+    assert {s.external_id for s in ships} == clean and clean
+    assert all(s.confirmed_at is None and s.delivered_at is None for s in ships)  # not guessed
+
 def test_no_buyer_pii_is_kept():
     recs = []
     for raw in fixture("orders__page1")["list"]["elements"]["order"]:
