@@ -29,7 +29,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -75,7 +76,10 @@ def _aware_utc(value: datetime) -> datetime:
 
 
 def _within(horizon: timedelta) -> Callable[[datetime], datetime]:
+    """Aware UTC within [EARLIEST, now + horizon]: one validator per field (every ingested record has several)."""
     def check(value: datetime) -> datetime:
+        if value.tzinfo is not UTC:  # connectors mostly hand over UTC already
+            value = _aware_utc(value)
         if value < EARLIEST:
             raise ValueError(f"{_cut(value.isoformat())} is before {EARLIEST:%Y}: not a marketplace time")
         latest = _NOW[-1]() + horizon
@@ -87,8 +91,8 @@ def _within(horizon: timedelta) -> Callable[[datetime], datetime]:
     return check
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_aware_utc), AfterValidator(_within(FUTURE_SLACK))]
-PromiseDatetime = Annotated[datetime, AfterValidator(_aware_utc), AfterValidator(_within(PROMISE_HORIZON))]
+UtcDatetime = Annotated[datetime, AfterValidator(_within(FUTURE_SLACK))]
+PromiseDatetime = Annotated[datetime, AfterValidator(_within(PROMISE_HORIZON))]
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]  # never negative
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
@@ -123,6 +127,9 @@ def _clean_id(value: str) -> str:
 
 
 Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_id)]
+# free text or a code taken as sent: every str field of a record is a Text, an Id, or a type whose own check
+# refuses NUL and lone surrogates (ISO codes, time zones, patterns, literals); tests/test_schema.py checks all
+Text = Annotated[str, AfterValidator(_clean_text)]
 
 
 @cache
@@ -192,7 +199,7 @@ class _Record(BaseModel):
 
     account: str = Field(min_length=1, max_length=100)
     external_id: Id
-    raw_hash: str | None = Field(default=None, max_length=64)
+    raw_hash: Text | None = Field(default=None, max_length=64)
 
     @field_validator("account")
     @classmethod
@@ -201,11 +208,6 @@ class _Record(BaseModel):
         if not _ACCOUNT_ID.match(v):
             raise ValueError(f"{_cut(v)} is not an account id (letters, digits, '_', '.', '-', as in the config)")
         return v
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _text(cls, v: Any) -> Any:
-        return _clean_text(v) if isinstance(v, str) else v
 
 
 BuyerKey = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # HMAC-SHA-256 hex (sellerguard.pseudonym)
@@ -236,14 +238,14 @@ class Order(_Record):
     total: Amount | None = None
     currency: Currency | None = None
     item_count: Count = 1
-    site: str | None = None  # marketplace site / sales channel (amazon.de, EBAY_US, MLB)
+    site: Text | None = None  # marketplace site / sales channel (amazon.de, EBAY_US, MLB)
     # facts the rules need (docs/schema.md says which connector fills each)
     buyer_key: BuyerKey | None = None  # keyed hash of the marketplace's buyer id, never the id itself
     buyer_country: CountryCode | None = None  # ship-to country of the buyer
     paid_at: UtcDatetime | None = None  # payment cleared (eBay's handling-time clock starts here)
     handling_days: int | None = Field(default=None, ge=0, le=60)  # promised handling time, business days
     seller_timezone: TimeZoneName | None = None  # IANA zone of the seller's clock
-    order_type: str | None = Field(default=None, max_length=50)  # marketplace's own order type (TikTok SLA)
+    order_type: Text | None = Field(default=None, max_length=50)  # marketplace's own order type (TikTok SLA)
     items_subtotal: Amount | None = None  # item total before discounts, order currency (Etsy tracking exemption)
     lines: tuple[OrderLine, ...] = ()  # per line units and category; empty when the API gives no lines
 
@@ -253,8 +255,8 @@ class Shipment(_Record):
     order_ref: Id
     shipped_at: UtcDatetime | None = None  # handed to the carrier
     confirmed_at: UtcDatetime | None = None  # when the seller confirmed shipment to the marketplace
-    carrier: str | None = None
-    tracking_number: str | None = None
+    carrier: Text | None = None
+    tracking_number: Text | None = None
     tracking_validated: bool | None = None  # the carrier scanned it / the marketplace accepted it
     delivered_at: UtcDatetime | None = None
     item_count: Count | None = None
@@ -269,7 +271,7 @@ class Cancellation(_Record):
     cancelled_at: UtcDatetime
     initiated_by: Party
     buyer_requested: bool = False  # the buyer asked for it (does not count against the seller on most sites)
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Text | None = Field(default=None, max_length=200)
     item_count: Count | None = None
     processed_at: UtcDatetime | None = None  # the seller processed it (bol: before the promised date = no defect)
 
@@ -288,7 +290,7 @@ class Message(_Record):
 class Rating(_Record):
     kind: Literal["rating"] = "rating"
     rating_kind: RatingKind
-    score: str  # as published: "5", "positive", "4.5"
+    score: Text  # as published: "5", "positive", "4.5"
     score_normalized: Score | None = None
     negative: bool
     rated_at: UtcDatetime
@@ -302,7 +304,7 @@ class Claim(_Record):
     order_ref: Id | None = None
     opened_at: UtcDatetime
     closed_at: UtcDatetime | None = None
-    outcome: str | None = Field(default=None, max_length=100)
+    outcome: Text | None = Field(default=None, max_length=100)
     seller_at_fault: bool | None = None  # None while undecided
 
 
@@ -314,7 +316,7 @@ class Return(_Record):
     refund_amount: Amount | None = None
     currency: Currency | None = None
     dissatisfied: bool | None = None  # the marketplace's dissatisfaction signal, None when unknown
-    reason: str | None = Field(default=None, max_length=200)  # the marketplace's reason code / text
+    reason: Text | None = Field(default=None, max_length=200)  # the marketplace's reason code / text
     reason_category: ReturnReason | None = None  # not_as_described (INAD) vs remorse, for INAD metrics
 
 
@@ -328,8 +330,8 @@ class ReportedMetric(_Record):
     denominator: CountFigure | None = None
     window_start: UtcDatetime | None = None
     window_end: PromiseDatetime | None = None  # an evaluation window may end after the report date
-    status: str | None = Field(default=None, max_length=50)  # the marketplace's own word: GOOD, AT_RISK ...
-    scope: str | None = Field(default=None, max_length=50)  # mfn / afn / program / site
+    status: Text | None = Field(default=None, max_length=50)  # the marketplace's own word: GOOD, AT_RISK ...
+    scope: Text | None = Field(default=None, max_length=50)  # mfn / afn / program / site
     as_of: UtcDatetime
 
     @field_validator("metric_id")
@@ -377,6 +379,19 @@ def is_rate(metric_id: str) -> bool:
     required to be finite numbers.
     """
     return bool(_RATE_NAME.search(metric_id.rpartition(".")[2]))
+
+
+def fields_of_type(model: type[BaseModel], kind: type) -> tuple[str, ...]:
+    """The fields of ``model`` whose values may be a ``kind`` (``str``, ``Decimal``), through Optional, unions and
+    Annotated constraints: the store converts money by it, a test checks every text field by it."""
+    def admits(annotation: Any) -> bool:
+        if annotation is kind:
+            return True
+        if get_origin(annotation) is Annotated:
+            return admits(get_args(annotation)[0])
+        return get_origin(annotation) in (Union, UnionType) and any(admits(a) for a in get_args(annotation))
+
+    return tuple(name for name, f in model.model_fields.items() if admits(f.annotation))
 
 
 Record = Annotated[

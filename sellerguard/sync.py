@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from sellerguard import connectors, keys
@@ -29,6 +30,7 @@ from sellerguard.errors import ConfigError, ConnectorError, InputError, Sellergu
 from sellerguard.http import BucketBackend, shared_buckets
 from sellerguard.schema import Account
 from sellerguard.store import Store
+from sellerguard.store import rollups as store_rollups
 from sellerguard.store.tables import RECORD_TABLES, SyncRun
 
 log = logging.getLogger("sellerguard.sync")
@@ -166,16 +168,14 @@ def stored_updates(store: Store, account: str, kind: str, external_ids: Iterable
     """{external id: updated_at} of the account's stored records of ``kind`` among ``external_ids`` (absent: not
     stored, or stored without one): ``SyncContext.stored``, so connectors skip per-record detail calls for records
     the marketplace did not change since they were stored (issue 21)."""
-    from sqlmodel import Session, select
-
-    table = RECORD_TABLES[kind]
+    table = RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
     ids = list(dict.fromkeys(external_ids))
     found: dict[str, datetime] = {}
-    with Session(store.engine) as session:
+    with store.engine.connect() as conn:
         for at in range(0, len(ids), 500):
-            q = select(table.external_id, table.updated_at).where(  # type: ignore[attr-defined]
-                table.account == account, table.external_id.in_(ids[at:at + 500]))  # type: ignore[attr-defined]
-            found.update({e: u for e, u in session.execute(q).all() if u is not None})
+            q = select(table.c.external_id, table.c.updated_at).where(
+                table.c.account == account, table.c.external_id.in_(ids[at:at + 500]))
+            found.update({e: u for e, u in conn.execute(q).all() if u is not None})
     return found
 
 
@@ -312,9 +312,12 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
     finally:
         shared_buckets.reset(buckets)
     try:  # the day rollups of the days this sync's batches marked, once per sync (issue 21, rules/rollup.py)
-        from sellerguard.rules import rollup
+        with store.session() as session:
+            due = store_rollups.pending(session, acc.id)  # without rollups: no need to load the rules
+        if due:
+            from sellerguard.rules import rollup
 
-        rollup.catch_up(store, acc.id)
+            rollup.catch_up(store, acc.id)
     except Exception:  # the records are stored; the marked days are read from the records until the next sync
         log.debug("%s: day rollups not brought up to date", acc.id, exc_info=True)
     if errors:

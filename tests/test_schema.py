@@ -210,3 +210,34 @@ def test_any_junk_count_is_rejected_or_plausible(junk):
     except ValidationError:
         return
     assert 0 <= o.item_count <= 1_000_000
+
+
+# a valid record of each kind, for checks that go over every field
+MINIMAL = {
+    "order": dict(purchased_at=NOW, fulfilment="seller", status="unshipped"),
+    "shipment": dict(order_ref="o"),
+    "cancellation": dict(order_ref="o", cancelled_at=NOW, initiated_by="seller"),
+    "message": dict(thread_id="t", received_at=NOW),
+    "rating": dict(rating_kind="seller_feedback", score="5", negative=False, rated_at=NOW),
+    "claim": dict(claim_kind="case", opened_at=NOW),
+    "return": dict(order_ref="o", requested_at=NOW),
+    "reported_metric": dict(metric_id="amazon.odr", as_of=NOW),
+}
+
+
+def test_every_text_field_refuses_nul_and_lone_surrogates():
+    """No per-field catch-all validator runs (it cost ~20 Python calls per record at ingest): each str field's
+    own type must refuse what no database stores. A str field added without one fails here."""
+    from sellerguard.schema import RECORD_TYPES, fields_of_type
+
+    checked = 0
+    for kind, model in RECORD_TYPES.items():
+        base = {"account": "a", "external_id": "x", **MINIMAL[kind]}
+        with plausible_now(NOW):
+            model(**base)  # the base is valid
+            for name in fields_of_type(model, str):
+                for bad in ("A\x00B", "AB\ud800"):
+                    with pytest.raises(ValidationError):
+                        model(**{**base, name: bad})
+                checked += 1
+    assert checked >= 20  # the loop above really ran over the str fields

@@ -275,3 +275,35 @@ def test_order_lines_are_queryable_per_category_in_sql(backend, tmp_path):
             assert [tuple(r) for r in conn.execute(text(sql))] == [("1249", 1), ("267", 5)]
     finally:
         next(gen, None)
+
+
+def test_sqlite_write_stores_what_sqlalchemy_would(store):
+    """SQLite writes bypass SQLAlchemy's per-value bind processing (issue 21): the stored text must be the same."""
+    from datetime import timezone
+    from decimal import Decimal
+
+    from sqlalchemy import text
+
+    from sellerguard.schema import OrderLine, Shipment
+    from sellerguard.store.db import _row
+    from sellerguard.store.tables import OrderRow, ShipmentRow
+
+    berlin = timezone(timedelta(hours=1))
+    records = [
+        Order(account="acc", external_id="o1", purchased_at=datetime(2026, 11, 1, 10, 0, 0, 1234, tzinfo=berlin),
+              ship_by=T0, fulfilment="seller", status="shipped", total=Decimal("12.50"), currency="EUR",
+              lines=(OrderLine(line_id="l1", quantity=2, category_name="Bücher"),)),
+        Shipment(account="acc", external_id="s1", order_ref="o1", shipped_at=T0, tracking_validated=True,
+                 carrier="DHL"),
+    ]
+    assert store.write(records) == 2
+    with store.engine.begin() as conn:
+        for record, table in zip(records, (OrderRow, ShipmentRow), strict=True):
+            conn.execute(table.__table__.insert(), {**_row(record), "external_id": "copy"})
+            name = table.__tablename__
+            ours, theirs = (conn.execute(text(f"SELECT * FROM {name} WHERE external_id = :e"), {"e": e}).mappings()
+                            .one() for e in (record.external_id, "copy"))
+            assert {k: v for k, v in ours.items() if k not in ("id", "external_id")} == \
+                {k: v for k, v in theirs.items() if k not in ("id", "external_id")}
+        assert conn.execute(text("SELECT purchased_at FROM orders WHERE external_id = 'o1'")).scalar() == \
+            "2026-11-01 09:00:00.001234"

@@ -19,19 +19,20 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy import bindparam, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from sellerguard.errors import StoreError
-from sellerguard.schema import Account, Record, payload_hash
+from sellerguard.schema import RECORD_TYPES, Account, Record, fields_of_type
 from sellerguard.store import rollups, sealed
-from sellerguard.store.tables import RECORD_TABLES, AccountRow, ConnectorState, SyncCursor, SyncRun
+from sellerguard.store.tables import RECORD_TABLES, AccountRow, ConnectorState, SyncCursor, SyncRun, UTCDateTime
 
 ENV_DB = "SELLERGUARD_DB"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -159,8 +160,22 @@ def _row(record: Record) -> dict[str, Any]:
     row = record.model_dump(exclude={"kind"})
     if "lines" in row:
         row["lines"] = list(row["lines"])  # JSON column: a list of {line_id, quantity, category_id, category_name}
-    row["raw_hash"] = payload_hash(row)
-    return {k: str(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+    row["raw_hash"] = row_hash(row)
+    for name in _DECIMALS[record.kind]:  # money is stored as exact decimal text
+        if row[name] is not None:
+            row[name] = str(row[name])
+    return row
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """sha256 of the row's ``repr``: canonical, since a record dumps its fields in the model's order and holds only
+    str, int, float, bool, None, Decimal, aware datetimes and (lines) dicts in field order. ~5x cheaper than
+    sorted JSON (issue 21). Not the hash older releases stored: a row they wrote is rewritten, once, when next
+    read from the marketplace."""
+    return hashlib.sha256(f"r1{tuple(row.items())!r}".encode("utf-8", "backslashreplace")).hexdigest()
+
+
+_DECIMALS: dict[str, tuple[str, ...]] = {kind: fields_of_type(model, Decimal) for kind, model in RECORD_TYPES.items()}
 
 
 class Store:
@@ -368,19 +383,28 @@ class Store:
             yield Transaction(self, session)
 
     def _upsert(self, session: Session, kind: str, rows: list[dict[str, Any]]) -> int:
-        table = RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
-        insert = _insert(self.dialect)
-        stmt = insert(table)
-        update = {c: stmt.excluded[c] for c in rows[0] if c not in ("account", "external_id")}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["account", "external_id"],
-            set_=update,
-            where=table.c.raw_hash.is_distinct_from(stmt.excluded.raw_hash),
-        )
-        # RETURNING yields only inserted or actually updated rows, on SQLite and PostgreSQL alike
-        # (executemany rowcounts are not reliable across drivers)
-        result = session.connection().execute(stmt.returning(table.c.id), rows)
-        return len(result.all())
+        """Insert or update ``rows`` (one record kind, the same columns each) where the hash differs; returns how
+        many rows were inserted or really updated.
+
+        SQLite: one prepared statement stepped per row (``executemany``) with values converted here, since
+        SQLAlchemy's per-value bind processing and statement building were most of the write path's CPU
+        (issue 21); the statement is SQLAlchemy's own upsert, compiled once. PostgreSQL: the same statement with
+        RETURNING through SQLAlchemy (insertmanyvalues: a few multi-row statements per batch)."""
+        columns = tuple(rows[0])
+        if self.dialect == "sqlite":
+            sql, values, convert = _sqlite_upsert(kind, columns, self.engine.dialect)
+            params = []
+            for row in rows:
+                param = list(values(row))
+                for i, f in convert:
+                    param[i] = f(param[i])
+                params.append(tuple(param))
+            # sqlite3 sums the rows each step changed: an upsert whose WHERE is false changes none
+            return int(session.connection().exec_driver_sql(sql, params).rowcount)
+        stmt = _upsert_statement(kind, columns, self.dialect)
+        # RETURNING yields only inserted or actually updated rows (executemany rowcounts are not reliable
+        # across PostgreSQL drivers)
+        return len(session.connection().execute(stmt, rows).all())
 
     def _put(self, session: Session, model: Any, values: dict[str, Any], key: tuple[str, ...]) -> None:
         """Insert or overwrite one row by its key in one statement (``merge`` races between processes)."""
@@ -476,21 +500,31 @@ class Transaction:
         by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for record in records:
             by_kind[record.kind].append(_row(record))
+        batches = {kind: _dedupe(rows) for kind, rows in by_kind.items()}
+        # the days whose rollups this write may change, before and after it (sellerguard/store/rollups.py): only
+        # for accounts that have rollups, looked up once per write
+        accounts = {r["account"] for kind, rows in batches.items() if kind in rollups.PLACES for r in rows}
+        with_rollups = rollups.covered(self.session, accounts) if accounts else set()
+        batch_orders = {(r["account"], r["external_id"]): r for r in batches.get("order", ())
+                        if r["account"] in with_rollups}
         changed = 0
         dirty: set[tuple[str, datetime]] = set()
-        for kind, rows in by_kind.items():
-            rows = _dedupe(rows)
-            # the days whose rollups this write may change, before and after it (sellerguard/store/rollups.py)
-            before, moving = rollups.before_write(self.session, kind, rows)
+        for kind, rows in batches.items():
+            if with_rollups:
+                before, moving = rollups.before_write(self.session, kind, rows, with_rollups, batch_orders)
             changed += self._store._upsert(self.session, kind, rows)
-            dirty |= before | rollups.after_write(self.session, kind, moving)
+            if with_rollups:
+                dirty |= before | rollups.after_write(self.session, kind, moving, batch_orders)
         rollups.mark(self.session, self._store.dialect, dirty, _insert(self._store.dialect))
-        for (account, stream), cursor in (cursors or {}).items():
-            self._store._put(self.session, SyncCursor, {"account": account, "stream": stream, "cursor": cursor,
-                                                        "updated_at": now}, ("account", "stream"))
+        if cursors:
+            self.session.connection().execute(_CURSOR_PUT, [
+                {"a": account, "s": stream, "c": cursor, "t": now} for (account, stream), cursor in cursors.items()])
         return changed
 
 
+_CURSOR_PUT = text("INSERT INTO sync_cursor (account, stream, cursor, updated_at) VALUES (:a, :s, :c, :t) "
+                   "ON CONFLICT (account, stream) DO UPDATE SET cursor = excluded.cursor, "
+                   "updated_at = excluded.updated_at").bindparams(bindparam("t", type_=UTCDateTime()))
 _STATE_GET = text("SELECT value FROM connector_state WHERE account = :a AND key = :k")
 _STATE_PUT = text("INSERT INTO connector_state (account, key, value, updated_at) VALUES (:a, :k, :v, :t) "
                   "ON CONFLICT (account, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")
@@ -502,6 +536,54 @@ def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         seen[(row["account"], row["external_id"])] = row
     return list(seen.values())
+
+
+@cache
+def _upsert_statement(kind: str, columns: tuple[str, ...], dialect: str) -> Any:
+    """``INSERT .. ON CONFLICT (account, external_id) DO UPDATE .. WHERE raw_hash differs`` for these columns
+    (built once: ``excluded`` proxies every column of the table each time it is built)."""
+    table = RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
+    stmt = _insert(dialect)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["account", "external_id"],
+        set_={c: stmt.excluded[c] for c in columns if c not in ("account", "external_id")},
+        where=table.c.raw_hash.is_distinct_from(stmt.excluded.raw_hash),
+    )
+    return stmt if dialect == "sqlite" else stmt.returning(table.c.id)
+
+
+_SQLITE_UPSERTS: dict[tuple[str, tuple[str, ...]], tuple[str, Any, list[tuple[int, Any]]]] = {}
+
+
+def _sqlite_upsert(kind: str, columns: tuple[str, ...], dialect: Any) -> tuple[str, Any, list[tuple[int, Any]]]:
+    """The upsert's SQL for SQLite, a getter of a row's parameters in order, and (position, converter) for those
+    SQLAlchemy's bind processors would convert: UTC times become its naive text (``YYYY-MM-DD HH:MM:SS.ffffff``)
+    without its per-value overhead, anything else goes through the type's own processor."""
+    key = (kind, columns)
+    if key not in _SQLITE_UPSERTS:
+        table = RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
+        compiled = _upsert_statement(kind, columns, "sqlite").compile(dialect=dialect, column_keys=list(columns))
+        names = list(compiled.positiontup or ())
+        convert = []
+        for i, name in enumerate(names):
+            type_ = table.c[name].type
+            f = _sqlite_time if isinstance(type_, UTCDateTime) else type_.dialect_impl(dialect).bind_processor(dialect)
+            if f is not None:
+                convert.append((i, f))
+        values = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        _SQLITE_UPSERTS[key] = (str(compiled), values, convert)
+    return _SQLITE_UPSERTS[key]
+
+
+def _sqlite_time(value: datetime | None) -> str | None:
+    """``UTCDateTime`` on SQLite: aware in, naive UTC text out, as SQLAlchemy's DATETIME stores it."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} reached the store")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
 def _advisory_key(conn: Any, name: str) -> int:

@@ -12,7 +12,7 @@ an older release) can never make a rollup lie; ``sellerguard rollups rebuild`` r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -84,14 +84,26 @@ def covered(session: Session, accounts: set[str]) -> set[str]:
     return found
 
 
-def before_write(session: Session, kind: str, rows: list[dict[str, Any]]) -> tuple[set[tuple[str, datetime]],
-                                                                                    list[dict[str, Any]]]:
+def pending(session: Session, account: str) -> bool:
+    """Whether the account has rollups or marked days: else a sync has nothing to bring up to date, and skips
+    loading the rules to find that out."""
+    from sellerguard.store.rollup_tables import RollupCoverRow
+
+    for t in (RollupCoverRow.__table__, RollupDirtyRow.__table__):  # type: ignore[attr-defined]
+        if session.execute(select(t.c.account).where(t.c.account == account).limit(1)).first() is not None:
+            return True
+    return False
+
+
+def before_write(session: Session, kind: str, rows: list[dict[str, Any]], with_rollups: set[str],
+                 batch_orders: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+                 ) -> tuple[set[tuple[str, datetime]], list[dict[str, Any]]]:
     """The stored versions' days of the rows about to be written, and the rows that really change (a row
-    whose hash is unchanged is left alone by the upsert, and marks nothing). Rows of accounts without rollups
-    are left out."""
+    whose hash is unchanged is left alone by the upsert, and marks nothing). Only rows of the accounts
+    ``with_rollups`` (``covered``) are looked at. ``batch_orders``: the orders written in the same write, by
+    (account, external_id), whose days need no look-up (``order_days``)."""
     if kind not in PLACES or not rows:
         return set(), []
-    with_rollups = covered(session, {r["account"] for r in rows})
     rows = [r for r in rows if r["account"] in with_rollups]
     if not rows:
         return set(), []
@@ -116,17 +128,18 @@ def before_write(session: Session, kind: str, rows: list[dict[str, Any]]) -> tup
             dirty.update((row["account"], d) for d in _places(dict(was), kind))
             if ref and was["order_ref"] is not None:
                 old_refs.add((row["account"], was["order_ref"]))
-    dirty |= _order_days(session, old_refs)
+    dirty |= order_days(session, old_refs, batch_orders)
     return dirty, changed
 
 
-def after_write(session: Session, kind: str, changed: list[dict[str, Any]]) -> set[tuple[str, datetime]]:
+def after_write(session: Session, kind: str, changed: list[dict[str, Any]],
+                batch_orders: Mapping[tuple[str, str], dict[str, Any]] | None = None) -> set[tuple[str, datetime]]:
     """The new versions' days, their orders' days, and (for orders) the days of the rows pointing at them."""
     if kind not in PLACES or not changed:
         return set()
     dirty = {(r["account"], d) for r in changed for d in _places(r, kind)}
     refs = {(r["account"], r["order_ref"]) for r in changed if r.get("order_ref")}
-    dirty |= _order_days(session, refs)
+    dirty |= order_days(session, refs, batch_orders)
     if kind == "order":
         ids = [(r["account"], r["external_id"]) for r in changed]
         for dep in ORDER_DEPENDENTS:
@@ -139,10 +152,22 @@ def after_write(session: Session, kind: str, changed: list[dict[str, Any]]) -> s
     return dirty
 
 
-def _order_days(session: Session, refs: set[tuple[str, str]]) -> set[tuple[str, datetime]]:
-    t = _table("order")
+def order_days(session: Session, refs: set[tuple[str, str]],
+               batch_orders: Mapping[tuple[str, str], dict[str, Any]] | None = None) -> set[tuple[str, datetime]]:
+    """The days of the orders ``refs`` (account, external id). An order written in the same write
+    (``batch_orders``) is placed from its row, without a look-up: exact, since a changed order's stored version
+    marks its own days (``before_write``) and an unchanged one is stored as the batch holds it. For a batch of
+    orders with their shipments (eBay, Amazon) that is every one of them."""
     out: set[tuple[str, datetime]] = set()
-    for part in _chunks(sorted(refs)):
+    rest: list[tuple[str, str]] = []
+    for key in refs:
+        row = batch_orders.get(key) if batch_orders else None
+        if row is None:
+            rest.append(key)
+        else:
+            out.update((key[0], d) for d in _places(row, "order"))
+    t = _table("order")
+    for part in _chunks(sorted(rest)):
         q = select(t.c.account, *[t.c[c] for c in PLACES["order"]]).where(
             tuple_(t.c.account, t.c.external_id).in_(part))
         for r in session.execute(q).all():
