@@ -9,14 +9,35 @@ never with the history. The value, the headroom and the forecast are all derived
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Integer, String, and_, case, cast, column, false, func, literal, not_, or_, select, true, values
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    values,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from sellerguard.rules import sla, windows
 from sellerguard.rules.calendars import BusinessCalendar
@@ -166,20 +187,41 @@ def derive_ship_by(rows: list[tuple[str, Any, Any, Any]], default_tz: str) -> li
 MANY_RANGES = 4  # more ranges than this are joined as a VALUES table (one index seek each) than OR-ed
 
 
-def _in_ranges(col: Any, ranges: list[tuple[datetime, datetime]]) -> Any:
+def _in_ranges(col: Any, ranges: list[tuple[datetime, datetime]], dialect: str = "") -> Any:
     """``col`` inside any of the half-open ``[lo, hi)`` ranges (SQL); many ranges: one IN over a VALUES table
     would not seek, so ``_join_ranges`` is used for those."""
     if len(ranges) > MANY_RANGES:
+        col = _unindexed(col, ranges, dialect)
         return and_(col >= ranges[0][0], col < ranges[-1][1])  # the rest is the join's
     return or_(*[and_(col >= lo, col < hi) for lo, hi in ranges]) if ranges else false()
 
 
-def _join_ranges(source: Any, col: Any, ranges: list[tuple[datetime, datetime]]) -> Any:
-    """``source`` joined with the ranges (sorted, disjoint) when there are many: an index seek per range."""
+def _unindexed(col: Any, ranges: list[tuple[datetime, datetime]], dialect: str) -> Any:
+    """``col`` for a comparison beside ``_join_ranges``: on SQLite ``+col``, which the planner cannot serve from
+    an index, so it seeks once per joined range instead of scanning the whole span and testing every row against
+    every range (90 cut hours: 170 ms -> 0.1 ms per query on 5,000 orders)."""
+    if dialect != "sqlite" or len(ranges) <= MANY_RANGES:
+        return col
+    return UnaryExpression(col, operator=operators.custom_op("+"), type_=col.type)
+
+
+def _join_ranges(source: Any, col: Any, ranges: list[tuple[datetime, datetime]], dialect: str) -> Any:
+    """``source`` joined with the ranges (sorted, disjoint) when there are many: an index seek per range.
+
+    The ranges travel as ONE bound parameter (SQLite: a JSON array read by ``json_each``; PostgreSQL: two
+    arrays read by ``unnest``), so the statement's text does not change with their number: SQLAlchemy compiles
+    it once per process instead of once per call (a VALUES table of ~90 cut hours cost ~25 ms to compile)."""
     if len(ranges) <= MANY_RANGES:
         return source
-    table = values(column("lo", UTCDateTime()), column("hi", UTCDateTime()), name="anchor_ranges").data(
-        ranges).cte("anchor_ranges")
+    if dialect == "sqlite":
+        data = json.dumps([[_sqlite_text(lo), _sqlite_text(hi)] for lo, hi in ranges])
+        each = func.json_each(bindparam(None, data, type_=String)).table_valued("value").alias("anchor_ranges")
+        lo_, hi_ = func.json_extract(each.c.value, "$[0]"), func.json_extract(each.c.value, "$[1]")
+        return source.join(each, and_(col >= lo_, col < hi_))
+    stamps = ARRAY(DateTime(timezone=True))
+    table = func.unnest(bindparam(None, [lo for lo, _ in ranges], type_=stamps),
+                        bindparam(None, [hi for _, hi in ranges], type_=stamps)).table_valued(
+        "lo", "hi").render_derived(name="anchor_ranges")
     return source.join(table, and_(col >= table.c.lo, col < table.c.hi))
 
 
@@ -192,8 +234,8 @@ def _derived_table(session: Session, account: str, params: Any, metric: Metric,
     anchor = o.c[params.anchor]
     rows = session.execute(
         select(o.c.external_id, need(o, "paid_at"), need(o, "handling_days"), need(o, "seller_timezone"))
-        .select_from(_join_ranges(o, anchor, ranges)).where(
-            o.c.account == account, _in_ranges(anchor, ranges), o.c.ship_by.is_(None),
+        .select_from(_join_ranges(o, anchor, ranges, session.get_bind().dialect.name)).where(
+            o.c.account == account, _in_ranges(anchor, ranges, session.get_bind().dialect.name), o.c.ship_by.is_(None),
             o.c.paid_at.is_not(None), o.c.handling_days.is_not(None))
     ).all()
     if not rows:
@@ -275,7 +317,7 @@ def population_select(session: Session, dialect: str, account: str, group: list[
         more.append(table.c.deliver_by.label("deliver_by"))
     if "at" in extra:
         more.append(anchor.label("at"))
-    source: Any = _join_ranges(table, anchor, ranges)
+    source: Any = _join_ranges(table, anchor, ranges, dialect)
     if derived is not None:
         source = source.outerjoin(derived, derived.c.ref == table.c.external_id)
     split = getattr(first, "split", None) == "category"
@@ -292,7 +334,8 @@ def population_select(session: Session, dialect: str, account: str, group: list[
         select(bucket(anchor).label("b"), in_window(anchor).label("w"), weight, *cat, *more, *columns.values(),
                *more_at)
         .select_from(source)
-        .where(table.c.account == account, _in_ranges(anchor, ranges), anchor < as_of)
+        .where(table.c.account == account, _in_ranges(anchor, ranges, dialect),
+               _unindexed(anchor, ranges, dialect) < as_of)
         .where(*population_filters(first.events, first, base_ctx))
     )
     # an event counts once per category however many of its lines share it
@@ -422,8 +465,8 @@ def unknown_count(session: Session, dialect: str, account: str, metric: Metric, 
     ctx = Ctx(as_of=as_of, params=params, dialect=dialect, timezone=metric.timezone,
               derived_ship_by=derived.c.ship_by if derived is not None else None)
     source, anchor, where = _unknown_query(account, params, ctx, None, derived)
-    q = (select(func.count()).select_from(_join_ranges(source, anchor, ranges))
-         .where(*where, _in_ranges(anchor, ranges)))
+    q = (select(func.count()).select_from(_join_ranges(source, anchor, ranges, dialect))
+         .where(*where, _in_ranges(anchor, ranges, dialect)))
     return int(session.execute(q).scalar_one())
 
 
@@ -520,19 +563,37 @@ def _fold(kind: str, start: datetime, end: datetime, as_of: datetime,
     return Series(kind, start, days, lag, eligible, defects, numerator=num, denominator=den, end_at=end)
 
 
+def _reported_rows(session: Session, account: str, as_of: datetime) -> dict[str, list[ReportedMetricRow]]:
+    """Per metric id, the newest stored rows of each scope as known at ``as_of`` (all rows sharing a scope's
+    newest moment), in id order: ONE query per account and moment for every reported figure the evaluation
+    looks up (it was two single-row queries per metric). Kept in the session's ``info`` for its evaluation."""
+    cache = session.info.setdefault("sellerguard_reported", {})
+    found = cache.get((account, as_of))
+    if found is None:
+        r = ReportedMetricRow.__table__  # type: ignore[attr-defined]
+        newest = (select(r.c.metric_id, r.c.scope, func.max(r.c.as_of).label("at"))
+                  .where(r.c.account == account, r.c.as_of <= as_of)
+                  .group_by(r.c.metric_id, r.c.scope).subquery())
+        q = (select(ReportedMetricRow).join(newest, and_(
+            ReportedMetricRow.metric_id == newest.c.metric_id,
+            ReportedMetricRow.scope.is_not_distinct_from(newest.c.scope),  # type: ignore[union-attr]
+            ReportedMetricRow.as_of == newest.c.at))
+            .where(ReportedMetricRow.account == account).order_by(ReportedMetricRow.id))
+        found = {}
+        for row in session.execute(q).scalars():
+            found.setdefault(row.metric_id, []).append(row)
+        cache[(account, as_of)] = found
+    return found
+
+
 def latest_reported(
     session: Session, account: str, metric_id: str, scope: str | None, as_of: datetime
 ) -> ReportedMetricRow | None:
-    """The marketplace's newest own figure for this metric, as known at ``as_of``."""
-    q = select(ReportedMetricRow).where(
-        ReportedMetricRow.account == account,
-        ReportedMetricRow.metric_id == metric_id,
-        ReportedMetricRow.as_of <= as_of,  # type: ignore[operator]
-    )
-    if scope is not None:
-        q = q.where(ReportedMetricRow.scope == scope)
-    q = q.order_by(ReportedMetricRow.as_of.desc()).limit(1)  # type: ignore[attr-defined]
-    return session.execute(q).scalars().first()
+    """The marketplace's newest own figure for this metric, as known at ``as_of`` (ties of moment: the last
+    stored, as SQLite's backward walk of the (account, metric, as_of) index returned it)."""
+    rows = [r for r in _reported_rows(session, account, as_of).get(metric_id, ())
+            if scope is None or r.scope == scope]
+    return max(rows, key=lambda r: (_aware(r.as_of), r.id or 0)) if rows else None
 
 
 def newest_reported(
@@ -542,14 +603,9 @@ def newest_reported(
     newest = latest_reported(session, account, metric_id, scope, as_of)
     if newest is None:
         return []
-    q = select(ReportedMetricRow).where(
-        ReportedMetricRow.account == account,
-        ReportedMetricRow.metric_id == metric_id,
-        ReportedMetricRow.as_of == newest.as_of,  # type: ignore[arg-type]
-    )
-    if scope is not None:
-        q = q.where(ReportedMetricRow.scope == scope)
-    return list(session.execute(q).scalars())
+    at = _aware(newest.as_of)
+    return [r for r in _reported_rows(session, account, as_of).get(metric_id, ())
+            if _aware(r.as_of) == at and (scope is None or r.scope == scope)]
 
 
 def window_volume(session: Session, account: str, metric: Metric, params: Any, as_of: datetime) -> int:

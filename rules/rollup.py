@@ -24,8 +24,10 @@ so a row judged alike at both ends is fixed (shipped, answered, cancelled), and 
 deadline has passed; before ``settles_at`` the day is read from the records. A test guards that every predicate
 reading the evaluation moment is listed here.
 
-Turned on per account by ``rebuild`` (``sellerguard rollups rebuild``): an account without rollups is evaluated
-from its records, and its writes mark nothing, so syncs and tests that never use rollups pay nothing for them.
+Turned on per account: by default at the first sync or import after which the account holds ``AUTO_FROM``
+orders within ``AUTO_DAYS`` (``catch_up``: below that, reading the records is as fast), or at any volume by
+``rebuild`` (``sellerguard rollups rebuild``). An account without rollups is evaluated from its records, and its
+writes mark nothing, so small accounts (and the test suite's sandbox syncs) pay one bounded count per sync.
 Kept at ingest: ``sellerguard.store.rollups`` marks, in each record write's transaction, the days it may change;
 ``maintain`` recomputes them for every rolled-up key of the account's pack (a key new to the pack is built from
 the records) and clears the marks: once per account after a sync's batches or an import (``catch_up``: a
@@ -67,7 +69,7 @@ from sellerguard.rules.events import Ctx, needs_ship_by
 from sellerguard.rules.packs import EventParams, Metric
 from sellerguard.store import rollups as store_rollups
 from sellerguard.store.rollup_tables import RollupBuyerRow, RollupCoverRow, RollupDayRow, RollupDirtyRow
-from sellerguard.store.tables import AccountRow
+from sellerguard.store.tables import AccountRow, OrderRow
 
 VERSION = 1  # bump when what a key counts changes: old rollups are then never read (another key)
 FAR = datetime(2999, 1, 1, tzinfo=UTC)  # "every deadline has passed"
@@ -75,7 +77,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 SLACK = timedelta(seconds=1)  # stored times may lose sub-second precision in comparisons (SQLite julianday)
 DATE_SLACK = timedelta(days=2)  # a local-date compare turns true by the next local midnight (+ DST)
-UNKNOWN_SCOPE = "\t(unknown deadline)"  # the scope of the rows counting events of unknown deadline
+UNKNOWN_SCOPE = "\t(unknown deadline)"
+# rollups turn on by themselves (``catch_up``) for an account with this many orders within AUTO_DAYS of its newest
+AUTO_FROM = 5_000
+AUTO_DAYS = 90  # the scope of the rows counting events of unknown deadline
 
 # (population, defect) -> the deadline a comparison with the evaluation moment reads (rules/events.py)
 AS_OF_DEADLINES: dict[tuple[str, str], str] = {
@@ -224,8 +229,8 @@ def compute(session: Session, dialect: str, account: str, group: Group,
                   derived_ship_by=derived.c.ship_by if derived is not None else None)
         source, anchor, where = _unknown_query(account, first, ctx, None, derived)
         hour_of = _hour_text(dialect)(anchor)
-        q = (select(hour_of, func.count()).select_from(_join_ranges(source, anchor, ranges))
-             .where(*where, _in_ranges(anchor, ranges)).group_by(hour_of))
+        q = (select(hour_of, func.count()).select_from(_join_ranges(source, anchor, ranges, dialect))
+             .where(*where, _in_ranges(anchor, ranges, dialect)).group_by(hour_of))
         for text, n in session.execute(q).all():
             hour = _hour(text)
             for i in range(k):
@@ -331,11 +336,32 @@ def maintain(session: Session, dialect: str, accounts: set[str], *, full: bool =
         conn.execute(delete(dirty_t).where(dirty_t.c.account == account))
 
 
+def worth_rolling_up(session: Session, account: str) -> bool:
+    """Whether the account's volume makes status from rollups pay: ``AUTO_FROM`` orders or more within the
+    ``AUTO_DAYS`` before its newest order. Below that the records are read as fast (measured: docs/performance.md,
+    "Day rollups"), and small accounts (every sandbox sync of the test suite) pay no build and no marks.
+    Two index-only reads on (account, purchased_at); the count stops at ``AUTO_FROM``."""
+    o = OrderRow.__table__  # type: ignore[attr-defined]
+    newest = _aware(session.execute(select(func.max(o.c.purchased_at)).where(o.c.account == account)).scalar())
+    if newest is None:
+        return False
+    recent = (select(o.c.id).where(o.c.account == account, o.c.purchased_at >= newest - timedelta(days=AUTO_DAYS))
+              .limit(AUTO_FROM).subquery())
+    return int(session.execute(select(func.count()).select_from(recent)).scalar_one()) >= AUTO_FROM
+
+
 def catch_up(store: Any, account: str) -> None:
-    """Recompute the account's marked days (and build keys never built) in one transaction: what a sync runs
-    once after its batches, so a backfill of many batches recomputes each day once, not once per batch."""
+    """Recompute the account's marked days (and build keys never built) in one transaction: what a sync (and an
+    import) runs once after its batches, so a backfill of many batches recomputes each day once, not once per batch.
+
+    This is also where rollups turn on by default: an account without them gets them built from its records at
+    the first sync or import that leaves it at ``worth_rolling_up`` volume; from then on its writes mark days and
+    every sync keeps them. ``sellerguard rollups rebuild`` turns them on at any volume."""
+    cover_t = RollupCoverRow.__table__  # type: ignore[attr-defined]
     with store.session() as session, session.begin():
-        maintain(session, store.dialect, {account})
+        has = session.execute(select(cover_t.c.key).where(cover_t.c.account == account).limit(1)).first()
+        full = has is None and worth_rolling_up(session, account)
+        maintain(session, store.dialect, {account}, full=full)
 
 
 def install() -> None:
