@@ -117,12 +117,15 @@ class Backends:
 
     def __init__(self) -> None:
         self.seen: dict[int, float] = {}  # backend pid -> CPU seconds (every backend is new: the run's own)
+        self.most = 0  # the most sessions open at once (workers' pools + procrastinate's), at a sample
 
     def sample(self, conn: Any, database: str) -> None:
         from sqlalchemy import text
 
-        for (pid,) in conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND "
-                                        "application_name <> 'bench'"), {"d": database}):
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND "
+                                 "application_name <> 'bench'"), {"d": database}).scalars().all()
+        self.most = max(self.most, len(pids))
+        for pid in pids:
             cpu = cpu_seconds(pid)
             if cpu:
                 self.seen[pid] = cpu
@@ -230,7 +233,7 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
             "accounts_per_minute": round(fresh / elapsed * 60, 1),
             "worker_cpu_s": round(worker_cpu, 1), "sandbox_cpu_s": round(sb_cpu, 1), "db_cpu_s": round(db_cpu, 1),
             "worker_cpu_s_per_account": round(worker_cpu / per, 3), "sandbox_cpu_s_per_account": round(sb_cpu / per, 3),
-            "db_cpu_s_per_account": round(db_cpu / per, 3),
+            "db_cpu_s_per_account": round(db_cpu / per, 3), "db_sessions_max": backends.most,
             "worker_cores_used": round(worker_cpu / elapsed, 2), "db_cores_used": round(db_cpu / elapsed, 2),
             "machine_busy": round(1 - (idle1 - idle0) / max(1, all1 - all0), 2),
             "load_average_start": load0, "load_average_mean": round(sum(loads) / max(1, len(loads)), 1),
