@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""Status evaluation of issue 21, side by side in one process, printed as ratios (docs/performance.md).
+
+Usage: .venv/bin/python bench/status_bench.py [--orders 20000] [--accounts 4] [--days 120] [--runs 5]
+                                             [--db PATH] [--history] [--pg-url URL] [--skip pg]
+
+Contenders, each timed in turn inside every round (interleaved: the machine's load drifts), medians of
+``--runs`` rounds after one warm-up, CPU seconds of this process (``time.process_time``; wall time on a shared
+machine mostly measures waiting for a core) and wall seconds beside:
+
+- ``build_status`` from the day rollups and from the records only (``rollup.row_level``), at a moment on the hour
+  (12:00:00) and at one that cuts hours (12:17:23: the cut hours are read from the records); the reports of the
+  two sources are compared whole (``model_dump``) at both moments;
+- the covering-index SQL anchor of bench/run.py (the 90/30/7-day order counts per account, hand-written);
+- with ``--history``: the same evaluation on 10x the orders over 10x the days (same rate per day);
+- PostgreSQL (jit off, the store's setting): the data copied into a throwaway schema of ``--pg-url``.
+
+Data: bench/out/run-<orders>-<accounts>-<days>.db built once by scripts/bench-status's generator (rollups
+included), or ``--db`` for an existing one (e.g. bench/out/bench-1000000-10.db from scripts/bench-status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # bench/run.py: data sets, the SQL anchor, the PostgreSQL copy
+
+GOAL_S = 0.05  # issue 21: build_status <= 0.05 s at 1M orders x 10 accounts
+
+
+def interleaved(contenders: dict[str, Callable[[], Any]], runs: int) -> dict[str, tuple[float, float]]:
+    """{name: (median CPU s, median wall s)} over ``runs`` rounds, every contender once per round."""
+    for fn in contenders.values():
+        fn()  # warm: compiled statements, packs, page cache
+    cpu: dict[str, list[float]] = {k: [] for k in contenders}
+    wall: dict[str, list[float]] = {k: [] for k in contenders}
+    for _ in range(runs):
+        for name, fn in contenders.items():
+            c, w = time.process_time(), time.perf_counter()
+            fn()
+            cpu[name].append(time.process_time() - c)
+            wall[name].append(time.perf_counter() - w)
+    return {k: (statistics.median(cpu[k]), statistics.median(wall[k])) for k in contenders}
+
+
+def evaluations(url: str, config: Any, moments: dict[str, datetime]) -> tuple[dict[str, Callable[[], Any]], Any]:
+    """A build_status callable per (moment, source), and the store to close."""
+    from sellerguard.clock import FixedClock
+    from sellerguard.rules import rollup
+    from sellerguard.status import build_status
+    from sellerguard.store import Store
+
+    store = Store(url, migrate=False, create=False)
+    out: dict[str, Callable[[], Any]] = {}
+    for label, at in moments.items():
+        for source, ctx in (("rollups", nullcontext), ("records", rollup.row_level)):
+            def one(at: datetime = at, ctx: Any = ctx) -> Any:
+                with ctx():
+                    return build_status(config, store, FixedClock(at))
+            out[f"{source} {label}"] = one
+    return out, store
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--orders", type=int, default=20_000)
+    p.add_argument("--accounts", type=int, default=4)
+    p.add_argument("--days", type=int, default=120)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--db", type=Path, help="an existing data set (scripts/bench-status's), instead of building one")
+    p.add_argument("--history", action="store_true", help="also 10x the history, same window")
+    p.add_argument("--pg-url", default=run.PG_URL)
+    p.add_argument("--skip", default="", help="comma-separated: pg, anchor")
+    a = p.parse_args()
+    skip = set(filter(None, a.skip.split(",")))
+    gen = run._generator()
+    as_of = gen.AS_OF
+    moments = {"12:00:00": as_of, "12:17:23": as_of + timedelta(minutes=17, seconds=23)}
+    config = run.config_for(a.accounts)
+    path = a.db or run.dataset(a.orders, a.accounts, a.days)
+    started = time.perf_counter()
+    print(f"status, {path.name}, {a.accounts} accounts, SQLite, in process; load average {load()} (2 cores)")
+    fns, store = evaluations(f"sqlite:///{path}", config, moments)
+    try:
+        for label in moments:
+            same = fns[f"rollups {label}"]().model_dump() == fns[f"records {label}"]().model_dump()
+            print(f"  at {label}: rollups and records give {'the same report' if same else 'DIFFERENT REPORTS'}")
+        report = fns["rollups 12:00:00"]()
+        metrics = sum(len(x.metrics) for x in report.accounts)
+        deadlines = sum(len(x.deadlines) for x in report.accounts)
+        contenders = dict(fns)
+        if "anchor" not in skip:
+            contenders["anchor"] = _anchor(path, as_of)
+        t = interleaved(contenders, a.runs)
+    finally:
+        store.close()
+    print(f"  medians of {a.runs} interleaved rounds ({metrics} metrics, {deadlines} deadlines); CPU s | wall s:")
+    for name, (c, w) in t.items():
+        print(f"  {name:<24} {c:8.3f} | {w:8.3f}")
+    r0, r1 = t["rollups 12:00:00"][0], t["rollups 12:17:23"][0]
+    print(f"  rollups/records at 12:00:00   {r0 / t['records 12:00:00'][0]:6.2f}x")
+    print(f"  rollups/records at 12:17:23   {r1 / t['records 12:17:23'][0]:6.2f}x")
+    print(f"  12:17:23 / 12:00:00 (rollups) {r1 / r0:6.2f}x   (cut hours read from the records)")
+    if "anchor" in t:
+        print(f"  build_status / SQL anchor     {r0 / t['anchor'][0]:6.1f}x  (anchor {t['anchor'][0]:.4f} s CPU)")
+    print(f"  goal: build_status <= {GOAL_S} s at 1M x 10: here {r0:.3f} s (12:00) / {r1:.3f} s (12:17:23) CPU"
+          f" -> {'met' if max(r0, r1) <= GOAL_S else 'not met'} on this data set")
+    if a.history and not a.db:
+        ten = run.dataset(a.orders * 10, a.accounts, a.days * 10)
+        tens, store10 = evaluations(f"sqlite:///{ten}", config, moments)
+        try:
+            both = interleaved({"1x": fns["rollups 12:17:23"], "10x": tens["rollups 12:17:23"]}, a.runs)
+        finally:
+            store10.close()
+        print(f"  10x history ({ten.name}) at 12:17:23: {both['10x'][0]:.3f} vs {both['1x'][0]:.3f} s CPU: "
+              f"{both['10x'][0] / both['1x'][0]:.2f}x (goal <= 1.05x)")
+    if "pg" not in skip:
+        _postgres(path, a.pg_url, config, moments, fns, a.runs)
+    print(f"(status bench {time.perf_counter() - started:.0f} s; load average {load()})")
+
+
+def _anchor(path: Path, as_of: datetime) -> Callable[[], Any]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS bench_cover ON orders "
+                             "(purchased_at, account, status, fulfilment)")
+    args = {"end": as_of, "d90": as_of - timedelta(days=90), "d30": as_of - timedelta(days=30),
+            "d7": as_of - timedelta(days=7)}
+    conn = engine.connect()
+    return lambda: conn.execute(text(run.ANCHOR), args).all()
+
+
+def _postgres(path: Path, pg_url: str, config: Any, moments: dict[str, datetime],
+              sqlite_fns: dict[str, Callable[[], Any]], runs: int) -> None:
+    try:
+        url, drop = run.copy_to_postgres(path, pg_url)
+    except Exception as exc:  # the server is optional
+        print(f"  PostgreSQL skipped ({type(exc).__name__}: not reachable at {pg_url})")
+        return
+    try:
+        pg, store = evaluations(url, config, moments)
+        try:
+            got = interleaved({"sqlite": sqlite_fns["rollups 12:17:23"], "pg": pg["rollups 12:17:23"]}, runs)
+            same = pg["rollups 12:17:23"]().model_dump() == sqlite_fns["rollups 12:17:23"]().model_dump()
+        finally:
+            store.close()
+    finally:
+        drop()
+    print(f"  PostgreSQL (jit off) at 12:17:23: {got['pg'][0]:.3f} s CPU of this process, {got['pg'][1]:.3f} s wall "
+          f"vs SQLite {got['sqlite'][0]:.3f} | {got['sqlite'][1]:.3f}: "
+          f"wall ratio {got['pg'][1] / got['sqlite'][1]:.2f}x "
+          f"(goal <= 1.2x; the server's CPU is not in this process's); {'same report' if same else 'REPORTS DIFFER'}")
+
+
+if __name__ == "__main__":
+    main()
