@@ -252,7 +252,7 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
                     curve.append((round(now - started, 1), fresh))
                 if fresh >= total and all_fresh_after is None:
                     all_fresh_after = round(now - started, 1)
-                if fresh >= total and doing == 0 and len(killed) >= kills:
+                if fresh >= total and doing == 0:  # done (with fewer kills when the jobs ran out first)
                     break
                 if args.window and now - started >= args.window and len(killed) >= kills:
                     break
