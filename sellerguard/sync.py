@@ -27,7 +27,7 @@ from sellerguard.clock import Clock, SystemClock
 from sellerguard.config import AccountConfig, Config, config_error
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.errors import ConfigError, ConnectorError, InputError, SellerguardError, StoreError
-from sellerguard.http import BucketBackend, shared_buckets
+from sellerguard.http import AppScope, BucketBackend, app_scope, shared_buckets
 from sellerguard.schema import Account
 from sellerguard.store import Store
 from sellerguard.store import rollups as store_rollups
@@ -296,6 +296,10 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
         errors.append(("-", _failed(acc, "-", exc)))
         chosen = []
     buckets = shared_buckets.set((StoreBuckets(store, acc.id), acc.id))
+    # the marketplace app's quotas, shared through the store with every account and process of that app (issue
+    # 24); a scope the caller (workers, the daemon) already set is kept
+    app = app_scope.set(app_scope.get() or AppScope.of(store, acc.marketplace,
+                                                       lambda n: acc.secret(n).get_secret_value()))
     try:
         for stream in chosen:
             try:
@@ -310,6 +314,7 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
             if outcome.stopped:
                 break
     finally:
+        app_scope.reset(app)
         shared_buckets.reset(buckets)
     try:  # the day rollups of the days this sync's batches marked, once per sync (issue 21, rules/rollup.py)
         with store.session() as session:

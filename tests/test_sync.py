@@ -282,3 +282,31 @@ def test_a_sync_waits_for_the_other_process_then_runs(store, clock, config, monk
     outcome = sync_accounts(config, store, clock=clock, accounts=["one"], lock_wait_s=10)[0]
     timer.join()
     assert outcome.ok and outcome.records == 30
+
+
+def test_a_sync_spends_its_marketplace_apps_shared_quota(store, clock, monkeypatch):
+    """`sellerguard sync` by hand counts its calls against the app's quotas like workers do (issue 24); a scope
+    the caller set is kept."""
+    from sellerguard.http import AppScope, app_scope
+
+    seen = []
+
+    def fetch(ctx, stream, cursor):
+        seen.append(app_scope.get())
+        yield Batch([], cursor="c", progress=1, total=1)
+
+    monkeypatch.setattr(connectors, "get", lambda mp: types.SimpleNamespace(MARKETPLACE="etsy", STREAMS=("s",),
+                                                                            fetch=fetch))
+    monkeypatch.setenv("SG_TEST_ETSY_KEY", "app-keystring")
+    config = parse_config({"accounts": [{"id": "shop", "marketplace": "etsy",
+                                         "credentials": {"keystring": "env:SG_TEST_ETSY_KEY"}}]})
+    sync_accounts(config, store, clock=clock)
+    assert isinstance(seen[0], AppScope) and seen[0].marketplace == "etsy"
+    assert app_scope.get() is None  # reset after the sync
+    mine = AppScope(store, "etsy", "caller")
+    token = app_scope.set(mine)
+    try:
+        sync_accounts(config, store, clock=clock)
+    finally:
+        app_scope.reset(token)
+    assert seen[1] is mine

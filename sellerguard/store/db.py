@@ -32,7 +32,7 @@ from sqlmodel import Session, create_engine
 from sellerguard.errors import StoreError
 from sellerguard.schema import RECORD_TYPES, Account, Record, fields_of_type
 from sellerguard.store import rollups, sealed
-from sellerguard.store.tables import RECORD_TABLES, AccountRow, ConnectorState, SyncCursor, SyncRun, UTCDateTime
+from sellerguard.store.tables import RECORD_TABLES, AccountRow, SyncRun, UTCDateTime
 
 ENV_DB = "SELLERGUARD_DB"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -408,11 +408,7 @@ class Store:
 
     def _put(self, session: Session, model: Any, values: dict[str, Any], key: tuple[str, ...]) -> None:
         """Insert or overwrite one row by its key in one statement (``merge`` races between processes)."""
-        insert = _insert(self.dialect)
-        stmt = insert(model.__table__).values(**values)
-        stmt = stmt.on_conflict_do_update(index_elements=list(key),
-                                          set_={k: stmt.excluded[k] for k in values if k not in key})
-        session.connection().execute(stmt)
+        session.connection().execute(_put_statement(model.__table__, tuple(values), key, self.dialect), values)
 
     def upsert_accounts(self, accounts: Iterable[Account]) -> None:
         with Session(self.engine) as session, session.begin():
@@ -421,27 +417,24 @@ class Store:
 
     # -- cursors and connector state ------------------------------------------------------------------
 
+    # plain statements on a connection: connectors call these several times per sync (no ORM session per call)
+
     def cursor(self, account: str, stream: str) -> str | None:
-        with Session(self.engine) as session:
-            row = session.get(SyncCursor, (account, stream))
-            return row.cursor if row else None
+        with self.engine.connect() as conn:
+            return conn.execute(_CURSOR_GET, {"a": account, "s": stream}).scalar()
 
     def state(self, account: str, key: str) -> str | None:
-        with Session(self.engine) as session:
-            row = session.get(ConnectorState, (account, key))
-            return sealed.unseal(self, account, key, row.value) if row else None
+        with self.engine.connect() as conn:
+            value = conn.execute(_STATE_GET, {"a": account, "k": key}).scalar()
+        return sealed.unseal(self, account, key, value)
 
     def put_state(self, account: str, key: str, value: str | None, *, now: datetime | None = None) -> None:
         """Save (or with None, drop) one state value and commit at once."""
-        with Session(self.engine) as session, session.begin():
-            row = session.get(ConnectorState, (account, key))
+        with self.engine.begin() as conn:
             if value is None:
-                if row is not None:
-                    session.delete(row)
-            else:
-                self._put(session, ConnectorState, {"account": account, "key": key,
-                                                    "value": sealed.seal(self, account, value),  # tokens at rest
-                                                    "updated_at": now}, ("account", "key"))
+                conn.execute(_STATE_DROP, {"a": account, "k": key})
+            else:  # tokens at rest are sealed
+                conn.execute(_STATE_PUT_AT, {"a": account, "k": key, "v": sealed.seal(self, account, value), "t": now})
 
     def update_state(self, account: str, key: str, update: Any) -> Any:
         """Read-modify-write one state value atomically across processes (shared rate buckets, issue 19.5).
@@ -525,9 +518,20 @@ class Transaction:
 _CURSOR_PUT = text("INSERT INTO sync_cursor (account, stream, cursor, updated_at) VALUES (:a, :s, :c, :t) "
                    "ON CONFLICT (account, stream) DO UPDATE SET cursor = excluded.cursor, "
                    "updated_at = excluded.updated_at").bindparams(bindparam("t", type_=UTCDateTime()))
+_CURSOR_GET = text("SELECT cursor FROM sync_cursor WHERE account = :a AND stream = :s")
 _STATE_GET = text("SELECT value FROM connector_state WHERE account = :a AND key = :k")
+_STATE_DROP = text("DELETE FROM connector_state WHERE account = :a AND key = :k")
 _STATE_PUT = text("INSERT INTO connector_state (account, key, value, updated_at) VALUES (:a, :k, :v, :t) "
                   "ON CONFLICT (account, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")
+_STATE_PUT_AT = _STATE_PUT.bindparams(bindparam("t", type_=UTCDateTime()))  # an aware time, stored as the ORM does
+
+
+@cache
+def _put_statement(table: Any, columns: tuple[str, ...], key: tuple[str, ...], dialect: str) -> Any:
+    """``INSERT .. ON CONFLICT (key) DO UPDATE`` of ``columns``, built once (``Store._put``)."""
+    stmt = _insert(dialect)(table)
+    return stmt.on_conflict_do_update(index_elements=list(key),
+                                      set_={c: stmt.excluded[c] for c in columns if c not in key})
 
 
 def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
