@@ -12,12 +12,7 @@ import logging
 import math
 from collections import Counter
 from datetime import UTC, date, datetime
-from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from sellerguard.clock import Clock
 from sellerguard.config import Config
@@ -26,6 +21,11 @@ from sellerguard.rules.engine import Engine, accounts_to_check
 from sellerguard.rules.packs import Pack, builtin_pack_dir, load_pack
 from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
 from sellerguard.store import Store
+
+if TYPE_CHECKING:  # rich loads only when a table is drawn: ``status --json`` never draws one (start-up, issue 21)
+    from rich.console import RenderableType
+    from rich.table import Table
+    from rich.text import Text
 
 LEVEL_STYLE = {"ok": "green", "warn": "yellow", "critical": "bold red", "unknown": "magenta"}
 NAGIOS_WORD = {"ok": "OK", "warn": "WARNING", "critical": "CRITICAL", "unknown": "UNKNOWN"}
@@ -132,6 +132,8 @@ def _headroom(m: MetricStatus) -> str:
 
 
 def _metric_row(m: MetricStatus) -> list[RenderableType]:
+    from rich.text import Text
+
     if m.numerator is None:
         counts = "-"
     elif m.denominator is None:
@@ -171,6 +173,9 @@ def _note(m: MetricStatus) -> str | None:
 
 
 def account_table(acc: AccountStatus) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     title = Text.assemble((f"{acc.marketplace} / {acc.account}", "bold"), "  ",
                           (acc.level.upper(), LEVEL_STYLE[acc.level]))
     if acc.last_sync:
@@ -198,6 +203,8 @@ def _deadline_rows(report: StatusReport) -> list[tuple[AccountStatus, Any]]:
 
 def _due(report: StatusReport, d: Any) -> Text:
     """The due time, with a text marker when past due (colour is lost in pipes and with NO_COLOR)."""
+    from rich.text import Text
+
     if d.due <= report.as_of:
         return Text.assemble((f"{d.due:%Y-%m-%d %H:%M}", "red"), " ", ("OVERDUE", "bold red"))
     return Text(f"{d.due:%Y-%m-%d %H:%M}")
@@ -214,6 +221,9 @@ def _more(total: int, shown: int) -> str | None:
 
 def deadline_table(report: StatusReport, limit: int | None = 20) -> Table | None:
     """The deadline queue, soonest first; ``limit=None`` shows every row. Refs and metric ids never truncate."""
+    from rich.table import Table
+    from rich.text import Text
+
     rows = _deadline_rows(report)
     if not rows:
         return None
@@ -233,6 +243,9 @@ def deadline_table(report: StatusReport, limit: int | None = 20) -> Table | None
 
 def _compact_account(acc: AccountStatus) -> list[RenderableType]:
     """One account as lines: the metric id on its own line (folded, never cut), its figures below."""
+    from rich.padding import Padding
+    from rich.text import Text
+
     head = Text.assemble((f"{acc.marketplace} / {acc.account}", "bold"), "  ",
                          (acc.level.upper(), LEVEL_STYLE[acc.level]), overflow="fold")
     if acc.last_sync:
@@ -259,6 +272,9 @@ def _compact_account(acc: AccountStatus) -> list[RenderableType]:
 
 
 def _compact_deadlines(report: StatusReport, limit: int | None) -> list[RenderableType]:
+    from rich.padding import Padding
+    from rich.text import Text
+
     rows = _deadline_rows(report)
     if not rows:
         return []
@@ -275,6 +291,9 @@ def _compact_deadlines(report: StatusReport, limit: int | None) -> list[Renderab
 
 def render_status(report: StatusReport, *, width: int = 140, deadline_limit: int | None = 20) -> RenderableType:
     """Tables at ``width`` >= ``COMPACT_BELOW`` columns, else a compact list; both keep every id whole."""
+    from rich.console import Group
+    from rich.text import Text
+
     parts: list[RenderableType] = [Text(f"Status as of {report.as_of:%Y-%m-%d %H:%M} UTC", style="bold")]
     if width >= COMPACT_BELOW:
         parts += [account_table(a) for a in report.accounts]
@@ -448,6 +467,10 @@ def render_csv_deadlines(report: StatusReport) -> str:
 
 def render_changes(changes: Any, since_text: str) -> RenderableType:
     """The ``--since`` section: one row per change, bad news first (``sellerguard.history.changes.Changes``)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     if changes.base_day is None:
         return Text(f"Changes since {since_text}: no metric history that old yet (the daemon and `status --record` "
                     "write it; `sellerguard history backfill` computes past days).", style="dim")

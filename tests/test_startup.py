@@ -17,7 +17,7 @@ HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "requests", "urllib3", "pydantic",
          "sellerguard.connectors", "sellerguard.rules", "sellerguard.store", "sellerguard.config")
 # A reading command needs the store and the rules, never an HTTP library or a connector (the package's
 # __init__ may load: the CLI looks up connector module names in it without importing them).
-NOT_FOR_STATUS = ("requests", "urllib3", "alembic", "sellerguard.sync",
+NOT_FOR_STATUS = ("requests", "urllib3", "alembic", "sellerguard.sync", "rich",
                   "sqlalchemy.dialects.postgresql")  # ~0.3 s; a SQLite store never needs it (store/tables.py)
 
 
