@@ -65,7 +65,8 @@ def sqlite_copy(path: Path) -> Path:
 # -- PostgreSQL -------------------------------------------------------------------------------------------
 
 _FINGERPRINT = """
-SELECT (SELECT string_agg(relname || ':' || relkind, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = n.oid),
+SELECT (SELECT string_agg(relname::text || ':' || relkind::text, ',' ORDER BY relname)
+        FROM pg_class WHERE relnamespace = n.oid),
        (SELECT count(*) FROM pg_proc WHERE pronamespace = n.oid),
        (SELECT count(*) FROM pg_type WHERE typnamespace = n.oid),
        (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = n.oid)
@@ -137,8 +138,12 @@ def _new_schema(prefix: str) -> _Schema:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with _admin_engine().begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {name}"))
-    Store(_url(name)).close()
-    return _describe(name)
+    try:
+        Store(_url(name)).close()
+        return _describe(name)
+    except BaseException:
+        _drop(name)
+        raise
 
 
 def _empty(schema: _Schema) -> bool:

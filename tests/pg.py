@@ -2,6 +2,10 @@
 
     with pg_schema_url() as url:      # a URL whose search_path is a fresh schema, dropped afterwards
         store = Store(url)
+
+``store_on`` hands out empty stores at the head revision without an Alembic run per test (tests/db_templates.py):
+a copy of a migrated SQLite file, or a migrated PostgreSQL schema emptied after the previous test of this process.
+``pg_schema_url`` stays a bare new schema, for tests that migrate it themselves.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from db_templates import pg_schema, sqlite_copy
 from sqlalchemy import create_engine, text
 
 PG_URL = os.environ.get("SELLERGUARD_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -42,14 +47,14 @@ def store_on(backend: str, tmp_path: Any, prefix: str = "sg") -> Iterator[Any]:
     from sellerguard.store import Store
 
     if backend == "postgres":
-        with pg_schema_url(prefix) as url:
+        with pg_schema(prefix) as url:
             store = Store(url)
             try:
                 yield store
             finally:
                 store.close()
         return
-    store = Store(f"sqlite:///{tmp_path / 'test.db'}")
+    store = Store(f"sqlite:///{sqlite_copy(tmp_path / 'test.db')}")
     try:
         yield store
     finally:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 import responses
 from click.testing import CliRunner
+from db_templates import sqlite_copy
 from sqlmodel import Session
 
 from sellerguard import redact
@@ -62,8 +63,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("SG_SECRET_ID", "SandboxApp-sellergu-SBX-0000")
     monkeypatch.setenv("SG_SECRET_CS", "SBX-client-secret-4242")
     monkeypatch.setenv("SG_SECRET_RT", "v^1.1#refresh-token-7777")
-    db = tmp_path / "sg.db"
-    Store(f"sqlite:///{db}").close()
+    db = sqlite_copy(tmp_path / "sg.db")  # an empty store at the head revision
     yield ["--config", str(cfg), "--db", f"sqlite:///{db}"], db
     redact.install(None)
 
@@ -100,17 +100,23 @@ def test_variants_cover_case_encoding_and_user_info():
     assert len(redact.excerpt("y" * 10_000, [WEBHOOK])) == redact.EXCERPT_MAX
 
 
-def test_a_base_url_password_leaks_nowhere(env, caplog):
+def test_a_base_url_password_leaks_nowhere(env, caplog, monkeypatch):
     """sync against http://sguser:<password>@127.0.0.1:9 (refused): the sync error (stored), the log, the CLI's
     output and the stale-data alert never show the password."""
     from datetime import timedelta
 
+    from sellerguard import sync
     from sellerguard.alerts.stale import sync_alert
 
     args, db = env
+    # the same retries of the refused connection, without really waiting between them (~10 s of backoff)
+    slept: list[float] = []
+    real_sync = sync.sync_accounts
+    monkeypatch.setattr(sync, "sync_accounts", lambda *a, **kw: real_sync(*a, **{"sleep": slept.append, **kw}))
     caplog.set_level(logging.DEBUG)
     runner = CliRunner()
     result = runner.invoke(cli, [*args, "sync", "--log-level", "DEBUG"])
+    assert slept  # it did retry, through the CLI's own sync_accounts call
     status = runner.invoke(cli, [*args, "status"])
     secrets = [PASSWORD, f"sguser:{PASSWORD}", "SBX-client-secret-4242", "refresh-token-7777"]
     assert_clean(result.output + status.output, secrets, "CLI output")
