@@ -134,6 +134,19 @@ class Backends:
         return sum(self.seen.values())
 
 
+def waiting_long(conn: Any, within_s: float = 60.0) -> list[tuple[str, str | None]]:
+    """Accounts never fresh whose job waits more than ``within_s`` (a long backoff after a lasting failure, e.g.
+    a refresh token lost to a kill), with their last sync error; empty while any such job is due soon."""
+    from sqlalchemy import text
+
+    return [(a, e) for a, e in conn.execute(text(
+        "SELECT j.args->>'account', (SELECT left(r.error, 300) FROM sync_run r WHERE r.account = j.args->>'account' "
+        "ORDER BY r.started_at DESC LIMIT 1) FROM procrastinate_jobs j WHERE j.task_name = :t AND j.status = 'todo' "
+        "AND j.scheduled_at > now() + make_interval(secs => :w) AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs s "
+        "WHERE s.task_name = :t AND s.status = 'succeeded' AND s.args->>'account' = j.args->>'account')"),
+        {"t": SYNC_TASK, "w": within_s})]
+
+
 def progress(conn: Any) -> tuple[int, int, int]:
     """(accounts fresh: a sync job of theirs succeeded; accounts with an ok sync; sync jobs running now)."""
     from sqlalchemy import text
@@ -218,6 +231,7 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
     loads: list[float] = []
     fresh = ok = 0
     all_fresh_after: float | None = None
+    stuck_accounts: list[tuple[str, str | None]] = []
 
     def snapshot(final: bool = False) -> dict[str, Any]:
         elapsed = time.monotonic() - started
@@ -254,6 +268,10 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
                     all_fresh_after = round(now - started, 1)
                 if fresh >= total and doing == 0:  # done (with fewer kills when the jobs ran out first)
                     break
+                if doing == 0 and fresh + len(stuck := waiting_long(conn)) >= total:
+                    print(f"{len(stuck)} account(s) wait on a long retry, the run ends: {stuck[:5]}", flush=True)
+                    stuck_accounts.extend(stuck)
+                    break
                 if args.window and now - started >= args.window and len(killed) >= kills:
                     break
                 if now - started > args.timeout:
@@ -288,6 +306,7 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
             except subprocess.TimeoutExpired:
                 p.kill()
     result["killed"] = killed
+    result["accounts_waiting_long_retry"] = [{"account": a, "last_error": e} for a, e in stuck_accounts]
     if kills:  # the stalled jobs and the outbox settle: wait for the last deliveries before checking
         time.sleep(2)
     store = Store(url, migrate=False)
