@@ -307,3 +307,48 @@ def test_sqlite_write_stores_what_sqlalchemy_would(store):
                 {k: v for k, v in theirs.items() if k not in ("id", "external_id")}
         assert conn.execute(text("SELECT purchased_at FROM orders WHERE external_id = 'o1'")).scalar() == \
             "2026-11-01 09:00:00.001234"
+
+
+def test_sqlite_lock_files_do_not_stay_and_locks_still_exclude(store):
+    """A lock file exists only while its lock is held (one per lock name piled up beside the database); removing
+    it must not let two holders in: a waiter that locked the removed file retries on the current one."""
+    import threading
+    import time
+    from pathlib import Path
+
+    folder = Path(store.engine.url.database).parent
+    with store.lock("a"):
+        assert len(list(folder.glob("*.lock"))) == 1
+    release = store.try_lock("b")
+    assert store.try_lock("b") is None
+    release()
+    with store.lock("state:x:y"):
+        pass
+    assert list(folder.glob("*.lock")) == []
+
+    counter, inside, overlaps = [0], [0], []
+
+    def work() -> None:
+        done = 0
+        while done < 150:
+            release = store.try_lock("n")
+            if release is None:
+                time.sleep(0)
+                continue
+            inside[0] += 1
+            if inside[0] != 1:
+                overlaps.append(inside[0])
+            value = counter[0]
+            time.sleep(0)
+            counter[0] = value + 1
+            inside[0] -= 1
+            release()
+            done += 1
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (counter[0], overlaps) == (450, [])
+    assert list(folder.glob("*.lock")) == []

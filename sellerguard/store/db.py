@@ -7,6 +7,7 @@ failure mid-batch leaves neither behind.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -306,20 +307,18 @@ class Store:
             with _PROCESS_LOCKS.setdefault(name, threading.Lock()):
                 yield
             return
-        with _open_lock(path) as fh:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise StoreError(f"timed out waiting for lock '{name}'") from None
-                    time.sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            fh = _take_file_lock(path)
+            if fh is not None:
+                break
+            if time.monotonic() > deadline:
+                raise StoreError(f"timed out waiting for lock '{name}'")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _release_file_lock(path, fh)
 
     def try_lock(self, name: str) -> Any:
         """Take ``name`` without waiting; returns a release() callable, or None when someone holds it."""
@@ -339,16 +338,12 @@ class Store:
         if path is None:
             lk = _PROCESS_LOCKS.setdefault(name, threading.Lock())
             return lk.release if lk.acquire(blocking=False) else None
-        fh = _open_lock(path)
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
+        fh = _take_file_lock(path)
+        if fh is None:
             return None
 
         def release_file() -> None:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            fh.close()
+            _release_file_lock(path, fh)
 
         return release_file
 
@@ -600,6 +595,37 @@ def _advisory_key(conn: Any, name: str) -> int:
 def _open_lock(path: Path) -> Any:
     """The lock file beside the database, owner-only like the database."""
     return os.fdopen(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600), "a")
+
+
+def _take_file_lock(path: Path) -> Any:
+    """The open, locked lock file, or None when another holder has it. Lock files exist only while held: the
+    holder removes the file before unlocking (``_release_file_lock``), so one that was locked here may already
+    be gone from the path; then the lock is on a dead file and the current one is taken instead."""
+    while True:
+        fh = _open_lock(path)
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return None
+        try:
+            current = os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            return fh
+        fh.close()  # unlocks the dead file; its holder has released it
+
+
+def _release_file_lock(path: Path, fh: Any) -> None:
+    """Remove the lock file while still holding it, then unlock: no lock file stays behind (one per lock name,
+    per account and state key, piled up), and a waiter that then locks the removed file sees it is gone."""
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
 
 
 def _insert(dialect: str) -> Any:
