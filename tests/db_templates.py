@@ -6,10 +6,11 @@ each fsynced), and ~900 tests start on an empty store. Each test process migrate
 - ``sqlite_copy(path)``: writes a byte copy of a migrated, empty SQLite database at ``path`` (mode 0600, as
   ``Store`` creates it); ``Store(f"sqlite:///{path}")`` then finds the head revision and migrates nothing.
 - ``pg_schema(prefix)``: yields a URL whose search_path is an empty schema at the head revision. Afterwards the
-  schema is emptied (DELETE in foreign-key order, sequences restarted) and handed to the next test of this
-  process; it is dropped instead when the test changed it (other relations, functions, types or revision), left
-  rows locked (the DELETE waits at most 5 s) or when another session holds an advisory lock (the store's locks
-  are keyed by schema, so a leaked lock would carry over).
+  schema is emptied (DELETE in foreign-key order, sequences restarted), renamed, and handed to the next test of
+  this process; it is dropped instead when the test changed it (other relations, functions, types, triggers or
+  revision) or left rows locked (the DELETE waits at most 5 s). The new name keeps what a test leaked away from
+  the next one: the store's advisory locks are keyed by schema name, and a leaked connection's search_path names
+  the old schema.
 
 Migrations themselves are tested where they are the subject (tests/test_store.py, tests/test_schema.py), on
 databases of their own.
@@ -156,13 +157,15 @@ def _empty(schema: _Schema) -> bool:
             revisions = conn.execute(text(f'SELECT version_num FROM "{schema.name}".alembic_version')).scalars()
             if list(revisions) != [schema.revision]:
                 return False
-            if conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                                 "AND pid <> pg_backend_pid()")).scalar():
-                return False
             for table in schema.delete_order:
                 conn.execute(text(f'DELETE FROM "{schema.name}"."{table}"'))
             for seq in schema.sequences:
                 conn.execute(text(f'ALTER SEQUENCE "{schema.name}"."{seq}" RESTART'))
+            # a new name: the store's advisory locks are keyed by schema name, and a connection the test leaked
+            # (its search_path names the old schema) no longer reaches this one
+            renamed = f"{schema.name.rsplit('_', 1)[0]}_{uuid.uuid4().hex[:10]}"
+            conn.execute(text(f'ALTER SCHEMA "{schema.name}" RENAME TO "{renamed}"'))
+        schema.name = renamed
         return True
     except Exception:
         return False
