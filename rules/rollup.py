@@ -429,12 +429,61 @@ class _Plan:
         return _merge(pieces)
 
 
+@dataclass
+class _Shape:
+    """Per hour from ``d0`` (00:00 UTC of the window's first day) to the end of the day of max(as_of, end), in
+    integers so the loops over rollup hours touch no datetime: its Series bucket, whether it is inside the window,
+    and whether the rollup's count of it is usable (a whole hour inside [start, as_of) / [start, end) that no
+    bucket edge, ``end`` or ``as_of`` cuts). Days not settled or marked are skipped per row, not here."""
+
+    d0: datetime
+    split: set[datetime]
+    bucket: list[int]
+    inside: list[bool]
+    ok: list[bool]
+    ok_known: list[bool]
+
+    @classmethod
+    def of(cls, start: datetime, end: datetime, as_of: datetime) -> _Shape:
+        d0, d1 = store_rollups.day_of(start), store_rollups.day_of(max(as_of, end))
+        size = max(-(-(max(as_of, end) - start) // DAY), -(-(end - start) // DAY), 1)
+        bounds = [start + i * DAY for i in range(size + 1)] + [end, as_of]
+        split = {_floor_hour(b) for b in bounds if _floor_hour(b) != b}
+        us = HOUR // timedelta(microseconds=1)
+        day_us = DAY // timedelta(microseconds=1)
+        hours_n = (d1 + DAY - d0) // HOUR  # type: ignore[operator]
+        s_us, e_us, a_us = ((x - d0) // timedelta(microseconds=1) for x in (start, end, as_of))  # type: ignore[operator]
+        skip = {(h - d0) // HOUR for h in split}  # type: ignore[operator]
+        first, last, last_known = -(-s_us // us), a_us // us, e_us // us  # whole hours inside the ranges
+        return cls(d0, split,  # type: ignore[arg-type]
+                   [(x * us - s_us) // day_us for x in range(hours_n)],
+                   [x * us < e_us for x in range(hours_n)],
+                   [first <= x < last and x not in skip for x in range(hours_n)],
+                   [first <= x < last_known and x not in skip for x in range(hours_n)])
+
+
 class Rollups(RollupSource):
     """The evaluation's view of the rollups, for one session (covers and dirty days read once per account)."""
 
     def __init__(self) -> None:
         self._covered: dict[str, set[str]] = {}
         self._dirty: dict[str, set[datetime]] = {}
+        self._days: dict[str, datetime] = {}
+        self._shapes: dict[tuple[datetime, datetime, datetime], _Shape] = {}
+
+    def _day(self, text: Any) -> datetime:
+        """A stored day (text on SQLite) as an aware datetime, parsed once per evaluation."""
+        got = self._days.get(text)
+        if got is None:
+            got = self._days[text] = _aware(text)  # type: ignore[assignment]
+        return got  # type: ignore[return-value]
+
+    def _shape(self, start: datetime, end: datetime, as_of: datetime) -> _Shape:
+        """The per-hour tables of a window, shared by every series with the same bounds (most of a pack's)."""
+        got = self._shapes.get((start, end, as_of))
+        if got is None:
+            got = self._shapes[(start, end, as_of)] = _Shape.of(start, end, as_of)
+        return got
 
     @classmethod
     def of(cls, session: Session) -> Rollups | None:
@@ -466,39 +515,33 @@ class Rollups(RollupSource):
         found = session.execute(select(t.c.key, type_coerce(t.c.day, String), t.c.scope, t.c.hours,
                                        type_coerce(t.c.settles_at, String)).where(
             t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1)).all()
-        found = [(key, _aware(day), scope, hours, _aware(settles)) for key, day, scope, hours, settles in found]
+        found = [(key, self._day(day), scope, hours, _aware(settles) if settles is not None else None)
+                 for key, day, scope, hours, settles in found]
         bad = {d for d in dirty if d0 <= d <= d1}  # type: ignore[operator]
         bad |= {day for _, day, _, _, settles in found if settles is not None and settles > as_of}
-        size = max(-(-(max(as_of, end) - start) // DAY), -(-(end - start) // DAY), 1)
-        bounds = [start + i * DAY for i in range(size + 1)] + [end, as_of]
-        split = {_floor_hour(b) for b in bounds if _floor_hour(b) != b}
+        shape = self._shape(start, end, as_of)
+        split = shape.split
         plan = _Plan(start, as_of, bad, split)
         known = _Plan(start, end, bad, split)  # events of unknown deadline count over the window only
-        # per hour from d0, in integers (no datetimes in the loops): its bucket, in-window flag and usability
-        us = HOUR // timedelta(microseconds=1)
-        day_us = DAY // timedelta(microseconds=1)
-        hours_n = (d1 + DAY - d0) // HOUR  # type: ignore[operator]
-        s_us, e_us, a_us = ((x - d0) // timedelta(microseconds=1) for x in (start, end, as_of))  # type: ignore[operator]
-        skip = {(h - d0) // HOUR for h in split} | {(d - d0) // HOUR + j for d in bad for j in range(24)}  # type: ignore[operator]
-        first, last = -(-s_us // us), a_us // us  # whole hours inside [start, as_of)
-        bucket = [(x * us - s_us) // day_us for x in range(hours_n)]
-        inside = [x * us < e_us for x in range(hours_n)]
-        ok = [first <= x < last and x not in skip for x in range(hours_n)]
-        ok_known = [first <= x < e_us // us and x not in skip for x in range(hours_n)]
+        bucket, inside, ok, ok_known = shape.bucket, shape.inside, shape.ok, shape.ok_known
         index = {k: i for i, k in enumerate(keys)}
         k = len(keys)
         data = GroupRows()
         split_group = getattr(group[0][1], "split", None) == "category"
         sums: dict[tuple[str | None, int, bool], list[float]] = data.rows
+        loads = json.loads
         for key, day, scope, hours, _ in found:
+            if day in bad:  # read from the records (marked, or not settled at as_of)
+                continue
             i = index[key]
-            base = (day - d0) // HOUR  # type: ignore[operator]
+            base = (day - shape.d0) // HOUR  # type: ignore[operator]
             if scope == UNKNOWN_SCOPE:
                 if i == 0:
-                    data.unknown += sum(int(e[5]) for e in json.loads(hours) if ok_known[base + e[0]])
+                    data.unknown += sum(int(e[5]) for e in loads(hours) if ok_known[base + e[0]])
                 continue
             name = scope if split_group else None
-            for h, events, units, defects, defect_events, _ in json.loads(hours):
+            first_col, d_col, e_col = i == 0, 2 + i, 2 + k + i
+            for h, events, units, defects, defect_events, _ in loads(hours):
                 x = base + h
                 if not ok[x]:
                     continue
@@ -506,11 +549,11 @@ class Rollups(RollupSource):
                 acc = sums.get(slot)
                 if acc is None:
                     acc = sums[slot] = [0.0] * (2 + 2 * k)
-                if i == 0:
+                if first_col:
                     acc[0] += units
                     acc[1] += events
-                acc[2 + i] += defects
-                acc[2 + k + i] += defect_events
+                acc[d_col] += defects
+                acc[e_col] += defect_events
         if any(m.gate_unit == "unique_buyers" for m, _ in group):
             b = RollupBuyerRow.__table__  # type: ignore[attr-defined]
             for key, hour, scope, buyer in session.execute(select(b.c.key, b.c.hour, b.c.scope, b.c.buyer).where(
