@@ -185,10 +185,13 @@ RecordKind = Literal[
 ]
 
 
+# built once (json.dumps builds an encoder per call); no circular check: a decoded payload cannot hold a cycle
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str, check_circular=False)
+
+
 def payload_hash(payload: Any) -> str:
-    """A stable sha256 of a marketplace payload (key order does not matter)."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """A stable sha256 of a marketplace payload (key order does not matter): of its sorted, compact JSON."""
+    return hashlib.sha256(_CANONICAL_JSON.encode(payload).encode()).hexdigest()
 
 
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")

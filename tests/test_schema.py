@@ -53,6 +53,16 @@ def test_payload_hash_ignores_key_order():
     assert payload_hash({"a": 1}) != payload_hash({"a": 2})
 
 
+def test_payload_hash_is_the_stored_format():
+    """Stored rows hash it: the sha256 of sorted compact JSON, as releases before the prebuilt encoder wrote it."""
+    import hashlib
+    import json
+
+    payload = {"b": [1, {"z": 1.5, "a": "é"}], "a": None, "t": datetime(2026, 1, 1, tzinfo=UTC)}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    assert payload_hash(payload) == hashlib.sha256(text.encode()).hexdigest()
+
+
 @given(st.datetimes(min_value=datetime(1995, 1, 2), max_value=datetime(2026, 11, 1), timezones=st.timezones()))
 def test_any_aware_datetime_round_trips_as_the_same_instant(dt):
     s = Shipment(account="a", external_id="s", order_ref="o", shipped_at=dt)
