@@ -28,6 +28,7 @@ costs more than the whole evaluation, docs/forecast.md).
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,13 +43,20 @@ BASIS_DAYS = 14  # recent window days the rate is read from (as assess.forecast)
 LEVEL_DAYS = 14  # complete days the volume level is read from
 PATTERN_DAYS = 28  # complete days the weekday pattern is read from
 PATTERN_SHRINK = 2.0  # pseudo-observations of "no weekday effect" per weekday
-# Chosen on the sandbox backtest (docs/forecast.md; seed 7, checked on seed 11):
-RECENT_WEIGHT = 1.0  # weight of a recent event in the strength of the rate's Beta (1 = plain counts)
-OLDER_WEIGHT = 0.1  # weight of an older event in it
-PERSISTENCE = 0.25  # how much of the gap between the recent and the long-run share carries into the horizon
-# Platt recalibration logit(P') = A * logit(P) + B of odds that are not certain (0 and 1 stay): the raw odds were
-# too high in the middle range (0.3 -> 0.15 observed), because rates that jump mostly come back
-CALIBRATION = (0.5, -0.9)
+# Chosen on the sandbox backtest's tuning world (docs/forecast.md; scripts/forecast-tune), checked on the held-out
+# world. The rate of the coming two weeks varies far more than sampling error says (the sandbox's phases, real
+# sellers' bad weeks): the Beta's strength is a fraction of the orders read, i.e. its sd ~2.6x the binomial one.
+RECENT_WEIGHT = 0.15  # weight of a recent order/event in the strength of the rate's Beta (1 = plain counts)
+OLDER_WEIGHT = 0.1  # weight of an older one
+PERSISTENCE = 0.0  # share of the gap between the recent and the window's share carried into the horizon (0: jumps
+# revert; 0.1-0.5 scored worse on the tuning world)
+# Isotonic recalibration of odds that are not certain (0 and 1 stay): (model, calibrated) knots, linear between,
+# fitted on the tuning world by ``scripts/forecast-tune fit`` (the model's 0.2-0.45 came true less often, its
+# 0.55-0.7 more often: the rate's Beta is one shape for rates that revert and rates that persist)
+CALIBRATION = ((0.0, 0.0), (0.0026, 0.0065), (0.0187, 0.0207), (0.0416, 0.0483), (0.0766, 0.0483),
+               (0.1216, 0.1287), (0.1758, 0.1287), (0.2237, 0.1287), (0.2759, 0.1951), (0.3424, 0.2437),
+               (0.4456, 0.3933), (0.5388, 0.5849), (0.6438, 0.7895), (0.7417, 0.7895), (0.8359, 0.7895),
+               (0.9599, 1.0), (1.0, 1.0))
 BAND = (0.1, 0.9)
 HISTORY_DAYS = 28  # the span of per-day history ``wants_history`` asks for
 TAIL_SD = 10.0  # quantiles: the pmf is summed from this many standard deviations below the mean
@@ -415,13 +423,17 @@ def _average_outlook(metric: Metric, basis: _Basis, days: list[_Day], at: dateti
     return Outlook(prob, (last.known_d + last.new_n * m) / n, min(values), max(values), at)
 
 
-def calibrated(p: float) -> float:
-    """``p`` through the Platt map ``CALIBRATION``; 0 and 1 (window arithmetic certainties) are kept."""
+def calibrated(p: float, knots: tuple[tuple[float, float], ...] | None = None) -> float:
+    """``p`` through the isotonic map ``knots`` (linear between them; non-decreasing, so monotonicity in the
+    defect rate is kept); 0 and 1 (window arithmetic certainties) are kept, and a map that reaches 0 or 1 inside
+    (0, 1) is held just inside: only the window arithmetic proves a certainty."""
     if p <= 0.0 or p >= 1.0:
         return p
-    a, b = CALIBRATION
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return 1.0 / (1.0 + math.exp(-(a * math.log(p / (1.0 - p)) + b)))
+    knots = CALIBRATION if knots is None else knots
+    i = bisect.bisect_right(knots, (p, math.inf))
+    (x0, y0), (x1, y1) = knots[i - 1], knots[i]
+    q = y0 + (y1 - y0) * (p - x0) / (x1 - x0) if x1 > x0 else y1
+    return min(max(q, 1e-6), 1.0 - 1e-6)
 
 
 def combined(probabilities: list[float]) -> float:

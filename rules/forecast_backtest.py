@@ -30,6 +30,10 @@ from sellerguard.rules.report import MetricStatus
 
 DAY = timedelta(days=1)
 FORECASTERS = ("probability", "level", "forecast_day")
+# a decile is populated, and judged by its gap, from this many forecasts: below it one outcome moves the observed
+# share by 2+ points and the binomial noise alone (sd 7 points at 50 %) nears the 10-point goal; forecasts of one
+# account's metric on consecutive days are alike, so ``Bin.series`` says how many independent-ish runs it holds
+MIN_POPULATED = 50
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,11 @@ class Bin:
     count: int
     mean_forecast: float | None
     observed: float | None  # share of forecasts in the bin followed by a breach
+    series: int = 0  # distinct (account, metric) pairs among them
+
+    @property
+    def populated(self) -> bool:
+        return self.count >= MIN_POPULATED
 
 
 @dataclass
@@ -82,11 +91,13 @@ class Result:
             n = len(group)
             mean = sum(getattr(f, forecaster) for f in group) / n if n else None
             seen = sum(f.outcome for f in group) / n if n else None
-            out.append(Bin(i / bins, (i + 1) / bins, n, mean, seen))
+            runs = len({(f.account, f.metric) for f in group})
+            out.append(Bin(i / bins, (i + 1) / bins, n, mean, seen, runs))
         return out
 
-    def worst_gap(self, min_count: int = 1) -> float | None:
-        """The largest |mean forecast - observed| over deciles holding at least ``min_count`` forecasts."""
+    def worst_gap(self, min_count: int = MIN_POPULATED) -> float | None:
+        """The largest |mean forecast - observed| over deciles holding at least ``min_count`` forecasts (the
+        populated ones by default)."""
         gaps = [abs(b.mean_forecast - b.observed) for b in self.reliability()
                 if b.count >= min_count and b.mean_forecast is not None and b.observed is not None]
         return max(gaps) if gaps else None

@@ -59,6 +59,7 @@ def test_status_json_has_the_odds(db):
     metrics = {m["id"]: m for m in doc["accounts"][0]["metrics"]}
     late = metrics["amazon.late_shipment_rate_30d"]
     assert 0 <= late["breach_probability"] <= 1
-    assert late["forecast_low"] <= late["forecast_value"] <= late["forecast_high"]
+    # the mean may lie above a 10-90 % band of [0, 0]: no late shipment in >= 90 % of outcomes, a few in the rest
+    assert late["forecast_low"] <= late["forecast_high"] and late["forecast_low"] <= late["forecast_value"]
     assert late["forecast_at"].startswith("2026-11-30")
     assert metrics["amazon.account_health_rating"]["breach_probability"] is None  # reported: the marketplace's

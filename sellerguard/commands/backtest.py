@@ -30,15 +30,16 @@ def _pct(value: float | None) -> str:
 
 
 def _document(result: Any) -> dict[str, Any]:
-    from sellerguard.rules.forecast_backtest import FORECASTERS
+    from sellerguard.rules.forecast_backtest import FORECASTERS, MIN_POPULATED
 
     return {
         "from": result.start.isoformat(), "to": result.end.isoformat(), "horizon_days": result.horizon_days,
         "accounts": result.accounts, "forecasts": len(result.forecasts), "breaches": sum(
             f.outcome for f in result.forecasts), "base_rate": result.base_rate,
         "brier": {name: result.brier(name) for name in FORECASTERS},
-        "reliability": {name: [vars(b) for b in result.reliability(name)] for name in FORECASTERS},
-        "worst_gap": result.worst_gap(),
+        "reliability": {name: [{**vars(b), "populated": b.populated} for b in result.reliability(name)]
+                        for name in FORECASTERS},
+        "min_populated": MIN_POPULATED, "worst_gap": result.worst_gap(),
     }
 
 
@@ -46,7 +47,7 @@ def _print(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sellerguard.rules.forecast_backtest import FORECASTERS
+    from sellerguard.rules.forecast_backtest import FORECASTERS, MIN_POPULATED
 
     console = Console()
     n = len(result.forecasts)
@@ -64,13 +65,18 @@ def _print(result: Any) -> None:
         brier = result.brier(name)
         scores.add_row(names[name], "-" if brier is None else f"{brier:.4f}")
     console.print(scores)
-    table = Table(title="Reliability of breach_probability (per decile)", title_justify="left")
-    for col in ("decile", "forecasts", "mean forecast", "observed", "gap"):
+    table = Table(title=f"Reliability of breach_probability (per decile; sparse: fewer than {MIN_POPULATED} "
+                        "forecasts)", title_justify="left")
+    for col in ("decile", "forecasts", "series", "mean forecast", "observed", "gap"):
         table.add_column(col, justify="right")
+    table.add_column("")
     for b in result.reliability():
         gap = None if b.mean_forecast is None or b.observed is None else abs(b.mean_forecast - b.observed)
-        table.add_row(f"{b.lo:.1f}-{b.hi:.1f}", str(b.count), _pct(b.mean_forecast), _pct(b.observed), _pct(gap))
+        table.add_row(f"{b.lo:.1f}-{b.hi:.1f}", str(b.count), str(b.series), _pct(b.mean_forecast),
+                      _pct(b.observed), _pct(gap), "" if b.populated or not b.count else "sparse")
     console.print(table)
+    worst = result.worst_gap()
+    console.print(f"Largest gap over populated deciles: {_pct(worst)}", markup=False, highlight=False)
 
 
 def plot(result: Any, path: str) -> None:
@@ -82,10 +88,19 @@ def plot(result: Any, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sellerguard.rules.forecast_backtest import MIN_POPULATED
+
     bins = [b for b in result.reliability() if b.count]
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(6, 7), height_ratios=(3, 1), sharex=True)
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
-    ax.plot([b.mean_forecast for b in bins], [b.observed for b in bins], marker="o", label="breach_probability")
+    ax.plot([b.mean_forecast for b in bins], [b.observed for b in bins], color="tab:blue", linewidth=1)
+    full = [b for b in bins if b.populated]
+    sparse = [b for b in bins if not b.populated]
+    ax.plot([b.mean_forecast for b in full], [b.observed for b in full], "o", color="tab:blue",
+            label=f"breach_probability (decile of {MIN_POPULATED}+ forecasts)")
+    if sparse:
+        ax.plot([b.mean_forecast for b in sparse], [b.observed for b in sparse], "o", markerfacecolor="white",
+                color="tab:blue", label=f"sparse decile (< {MIN_POPULATED})")
     ax.fill_between([0, 1], [-0.1, 0.9], [0.1, 1.1], color="grey", alpha=0.12, label="within 10 points")
     ax.set_ylim(0, 1)
     ax.set_xlim(0, 1)
@@ -97,6 +112,7 @@ def plot(result: Any, path: str) -> None:
     ax.legend(loc="upper left", fontsize=8)
     hist.bar([(b.lo + b.hi) / 2 for b in result.reliability()], [b.count for b in result.reliability()],
              width=0.09, color="tab:blue")
+    hist.axhline(MIN_POPULATED, color="grey", linestyle=":", linewidth=1)
     hist.set_yscale("log")
     hist.set_xlabel("forecast probability (decile)")
     hist.set_ylabel("forecasts")

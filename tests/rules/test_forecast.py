@@ -119,7 +119,8 @@ def test_average_metric() -> None:
                threshold=4.0)
     good = series(m, [10.0] * 30, [48.0] * 30, kind="average")  # 4.8 average
     bad = series(m, [10.0] * 30, [48.0] * 16 + [38.0] * 14, kind="average")  # recent 3.8
-    assert odds(m, good).probability < 0.01 < 0.3 < odds(m, bad).probability
+    # the recent drop counts, not in full: rates that jump mostly come back (PERSISTENCE, docs/forecast.md)
+    assert odds(m, good).probability < 0.01 < 0.1 < odds(m, bad).probability
 
 
 def test_split_metric_combines_categories() -> None:
