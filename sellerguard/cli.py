@@ -634,22 +634,6 @@ def _known_names(config: Config, accounts: tuple[str, ...], marketplaces: tuple[
                               f"{', '.join(sorted(PROVIDERS))})", where=f"{where} --marketplace")
 
 
-def _known_item(config: Config, account: str, item: str) -> None:
-    """``silence ACCOUNT/METRIC``: a metric id its marketplace's pack does not have is refused, with a close match."""
-    import fnmatch
-
-    from sellerguard.consent import did_you_mean
-    from sellerguard.rules.packs import load_packs
-
-    if not item or any(ch in item for ch in "*?[") or item in ("sync", "credentials") or item.startswith("deadline:"):
-        return
-    markets = {a.marketplace for a in config.accounts if fnmatch.fnmatchcase(a.id, account)}
-    known = [m.id for mp, pack in load_packs().items() if mp in markets or not markets for m in pack.metrics]
-    if item not in known:
-        raise ConfigError(f"unknown metric '{item}'{did_you_mean(item, known)} (a metric id of the account's"
-                          " policy pack, 'sync', 'credentials', 'deadline:...', or a pattern)", where="silence")
-
-
 @cli.command()
 @click.option("--once", is_flag=True, help="Run every job once (sync, evaluate, notify, digest) and exit.")
 @click.option("--health-port", type=click.IntRange(1, 65535), help="Serve /healthz and Prometheus /metrics.")
@@ -694,7 +678,7 @@ def silence(ctx: Ctx, matcher: str | None, duration: str, reason: str | None, li
     """Mute alerts for ACCOUNT/METRIC (shell wildcards; ACCOUNT alone mutes the whole account)."""
     import getpass
 
-    from sellerguard.alerts.silences import add_silence, expire_silence, list_silences, parse_matcher
+    from sellerguard.alerts.silences import add_silence, check_matcher, expire_silence, list_silences
     from sellerguard.clock import SystemClock
     from sellerguard.config import parse_duration
 
@@ -704,9 +688,7 @@ def silence(ctx: Ctx, matcher: str | None, duration: str, reason: str | None, li
         click.echo(f"Silence {s.id} ({s.account}/{s.item}) ended.")
         return
     if matcher and not list_:
-        account, _ = parse_matcher(matcher)
-        _known_names(ctx.config, () if any(ch in account for ch in "*?[") else (account,), (), where="silence")
-        _known_item(ctx.config, account, matcher.partition("/")[2])
+        check_matcher(ctx.config, matcher, ctx.db_url)  # config accounts, then the store's (imported) ones
         try:
             length = parse_duration(duration)
         except ValueError as exc:
