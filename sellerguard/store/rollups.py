@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from sellerguard.store.rollup_tables import RollupDirtyRow
@@ -67,6 +68,29 @@ def _chunks(items: list[Any]) -> Iterable[list[Any]]:
         yield items[i:i + CHUNK]
 
 
+def _rows_by_key(session: Session, t: Table, columns: list[str], key: str,
+                 keys: Iterable[tuple[str, str]]) -> Iterable[Any]:
+    """Rows (``columns`` of ``t``) whose (account, ``key``) is among ``keys``: per account, ``key IN (...)`` on the
+    (account, key) index, in chunks, as a statement built once per list length (rounded up to a power of two,
+    padded with a repeated value): SQLAlchemy rendered a fresh IN list per batch, most of the marking's CPU."""
+    by_account: dict[str, list[str]] = {}
+    for account, value in keys:
+        by_account.setdefault(account, []).append(value)
+    for account, values in by_account.items():
+        for part in _chunks(sorted(set(values))):
+            size = 1 << (len(part) - 1).bit_length()
+            params = {f"k{i}": v for i, v in enumerate(part + part[-1:] * (size - len(part)))}
+            yield from session.execute(_key_select(t.name, tuple(columns), key, size), {"a": account, **params})
+
+
+@cache
+def _key_select(table: str, columns: tuple[str, ...], key: str, size: int) -> Any:
+    t = next(r.__table__ for r in RECORD_TABLES.values() if r.__table__.name == table)  # type: ignore[attr-defined]
+    keys = ", ".join(f":k{i}" for i in range(size))
+    return text(f"SELECT {', '.join(columns)} FROM {table} WHERE account = :a AND {key} IN ({keys})").columns(
+        *[t.c[c] for c in columns])
+
+
 def _places(row: Any, kind: str) -> list[datetime]:
     get = row.get if isinstance(row, dict) else (lambda c: getattr(row, c))
     return [d for c in PLACES[kind] if (d := day_of(get(c))) is not None]
@@ -110,12 +134,9 @@ def before_write(session: Session, kind: str, rows: list[dict[str, Any]], with_r
     t = _table(kind)
     ref = [t.c.order_ref] if "order_ref" in t.c else []
     old: dict[tuple[str, str], Any] = {}
-    keys = [(r["account"], r["external_id"]) for r in rows]
-    for part in _chunks(keys):
-        q = select(t.c.account, t.c.external_id, t.c.raw_hash, *ref, *[t.c[c] for c in PLACES[kind]]).where(
-            tuple_(t.c.account, t.c.external_id).in_(part))
-        for r in session.execute(q).mappings():
-            old[(r["account"], r["external_id"])] = r
+    columns = ["account", "external_id", "raw_hash", *(["order_ref"] if ref else []), *PLACES[kind]]
+    for r in _rows_by_key(session, t, columns, "external_id", [(r["account"], r["external_id"]) for r in rows]):
+        old[(r.account, r.external_id)] = r._mapping
     dirty: set[tuple[str, datetime]] = set()
     changed = []
     old_refs: set[tuple[str, str]] = set()
@@ -144,11 +165,8 @@ def after_write(session: Session, kind: str, changed: list[dict[str, Any]],
         ids = [(r["account"], r["external_id"]) for r in changed]
         for dep in ORDER_DEPENDENTS:
             t = _table(dep)
-            for part in _chunks(ids):
-                q = select(t.c.account, *[t.c[c] for c in PLACES[dep]]).where(
-                    tuple_(t.c.account, t.c.order_ref).in_(part))
-                for r in session.execute(q).all():
-                    dirty.update((r[0], d) for v in r[1:] if (d := day_of(v)) is not None)
+            for r in _rows_by_key(session, t, ["account", *PLACES[dep]], "order_ref", ids):
+                dirty.update((r[0], d) for v in r[1:] if (d := day_of(v)) is not None)
     return dirty
 
 
@@ -167,11 +185,8 @@ def order_days(session: Session, refs: set[tuple[str, str]],
         else:
             out.update((key[0], d) for d in _places(row, "order"))
     t = _table("order")
-    for part in _chunks(sorted(rest)):
-        q = select(t.c.account, *[t.c[c] for c in PLACES["order"]]).where(
-            tuple_(t.c.account, t.c.external_id).in_(part))
-        for r in session.execute(q).all():
-            out.update((r[0], d) for v in r[1:] if (d := day_of(v)) is not None)
+    for r in _rows_by_key(session, t, ["account", *PLACES["order"]], "external_id", rest):
+        out.update((r[0], d) for v in r[1:] if (d := day_of(v)) is not None)
     return out
 
 
