@@ -95,28 +95,46 @@ def _related(rng: random.Random, account: str, ref: str, i: int, at: datetime) -
     return out
 
 
+# the later changes a history goes through (see _history); every account gets each of them at least once
+LATE_UPDATE, RE_IMPORT, CANCELLED_AFTER_SHIPMENT, FEEDBACK_REMOVED = 0.1, 0.3, 0.4, 0.55  # rolls that pick them
+
+
 def _history(store: Any, seed: int) -> list[AccountRef]:
-    """One account per marketplace: records written in batches, then changed by later batches."""
+    """One account per marketplace: records written in batches, then changed by later batches.
+
+    5-8 orders an account (was 6-15, drawn): the maintained days per write are what this test pays for. So that
+    the smaller histories still hold every kind of change, each account's first four orders get one kind each (a
+    cancellation after shipment goes to a shipped order when there is one), the others draw as before; and the
+    accounts alternate between writes made with and without the maintainer (was a coin per account)."""
     rng = random.Random(seed)
     refs = []
-    for marketplace in MARKETPLACES:
+    without_first = rng.random() < 0.5
+    for a, marketplace in enumerate(MARKETPLACES):
         account = f"{marketplace}-{next(_ids)}"
         store.upsert_accounts([Account(id=account, marketplace=marketplace)])
         rollup.rebuild(store, [account])  # turns the rollups on: from here every write keeps them
         refs.append(AccountRef(account, marketplace))
         orders: dict[str, Order] = {}
         records: list[Any] = []
-        for i in range(rng.randrange(6, 16)):
+        for i in range(rng.randrange(5, 9)):
             ref = f"o{i}"
             orders[ref] = _order(rng, account, ref, _t(rng))
             records += [orders[ref], *_related(rng, account, ref, i, orders[ref].purchased_at)]
+        shipped = [r.order_ref for r in records if isinstance(r, Shipment)]
         rng.shuffle(records)  # shipments may arrive before their order
         cut = rng.randrange(len(records) + 1)
         store.write(records[:cut])
         store.write(records[cut:])
+        rolls = {ref: rng.random() for ref in orders}
+        kinds = [LATE_UPDATE, RE_IMPORT, FEEDBACK_REMOVED]
+        rng.shuffle(kinds)
+        after_shipment = rng.choice(shipped) if shipped else rng.choice(list(orders))
+        rolls[after_shipment] = CANCELLED_AFTER_SHIPMENT
+        for ref, kind in zip((r for r in orders if r != after_shipment), kinds, strict=False):
+            rolls[ref] = kind
         later: list[Any] = []
         for j, (ref, order) in enumerate(orders.items()):
-            roll = rng.random()
+            roll = rolls[ref]
             if roll < 0.2:  # late update: status, promise dates
                 later.append(order.model_copy(update={"status": "cancelled", "deliver_by": None}))
             elif roll < 0.35:  # re-import that moves the order to another day and out of the seller population
@@ -129,7 +147,7 @@ def _history(store: Any, seed: int) -> list[AccountRef]:
                                  score="1", negative=True, removed=True, rated_at=order.purchased_at),
                           Shipment(account=account, external_id=f"s{j}", order_ref=ref, shipped_at=NOW
                                    - timedelta(hours=1), confirmed_at=NOW - timedelta(minutes=30))]
-        if rng.random() < 0.5:  # written without the maintainer: dirty days must be read from the records
+        if (a % 2 == 0) == without_first:  # written without the maintainer: dirty days must be read from the records
             saved = store_rollups._MAINTAINERS[:]
             store_rollups._MAINTAINERS.clear()
             try:
