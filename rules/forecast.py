@@ -8,10 +8,11 @@ The model, per thresholded metric (the deterministic ``assess.forecast`` gives o
   drop out, known buckets (the lag period) enter with their counts, and buckets after ``as_of`` are future days.
 - **Future volume** per day: the mean of the last ``LEVEL_DAYS`` complete days times a weekday factor from the last
   ``PATTERN_DAYS`` (shrunk toward 1 when a weekday was seen only a few times). Taken as its expectation.
-- **Future defect share** ``p``: Beta(a, b) from the recent days (the window's last ``BASIS_DAYS``, weight
-  ``RECENT_WEIGHT``) and the rest of the window (weight ``OLDER_WEIGHT``) over a Jeffreys prior. Down-weighting the
-  counts widens the Beta: the rate of the coming weeks is not the rate of the last two, and the backtest
-  (``sellerguard backtest``) is how these weights were chosen. New defects by day ``t`` are then Beta-Binomial
+- **Future defect share** ``p``: Beta(a, b) around the window's share, its strength the recent days (the window's
+  last ``BASIS_DAYS``, weight ``RECENT_WEIGHT``) and the rest of the window (weight ``OLDER_WEIGHT``) over a
+  Jeffreys prior. Down-weighting the counts widens the Beta: the rate of the coming weeks varies more than
+  sampling error says, and the backtest (``sellerguard backtest``, scripts/forecast-tune) is how these weights
+  were chosen. New defects by day ``t`` are then Beta-Binomial
   (``count`` metrics: Gamma-Poisson, i.e. negative binomial per day; ``average`` metrics: normal on the new mean,
   with the largest variance a score bounded by worst/best can have).
 - **The breach test** is ``assess.breached`` itself (comparator, count gate in its unit, Etsy's count rule,
@@ -19,7 +20,8 @@ The model, per thresholded metric (the deterministic ``assess.forecast`` gives o
   count moves with the defects in the ratio it has today (unique buyers per defect, events per unit).
 - P(breach within the horizon) = max over t of P(new defects by t >= the smallest breaching count at t). New
   defects are cumulative, so the daily events are strongly nested; the max is exact when the boundary only rises
-  and a close lower bound otherwise. Already breached now counts only if it is still breached on a later day.
+  and a lower bound otherwise. Already breached now counts only if it is still breached on a later day. Odds
+  that are not certain then go through ``CALIBRATION``, an isotonic map fitted on the backtest's tuning world.
 
 Deterministic (no random numbers) and cheap: O(horizon x defects-to-breach) float operations per metric, with
 ``math.lgamma`` for the log-Beta terms; ``scipy.stats`` is the reference the tests compare against (importing it

@@ -3,6 +3,7 @@ scipy.stats. Synthetic Series, no store: fast."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -165,3 +166,15 @@ def test_tails_beyond_ten_deviations_are_not_cut() -> None:
                        (1000, 233.68, 1.52, 993), (3, 511.4, 5.49, 2)):
         ours = forecast._Discrete("betabinom", n, a, b).sf(c)
         assert ours == pytest.approx(stats.betabinom.sf(c - 1, n, a, b), rel=1e-6, abs=1e-12)
+
+
+def test_recalibration_is_monotone_and_keeps_only_proven_certainties() -> None:
+    """The isotonic map (rules/forecast.py CALIBRATION): non-decreasing, 0 and 1 stay, nothing else becomes them."""
+    knots = forecast.CALIBRATION
+    assert knots[0] == (0.0, 0.0) and knots[-1] == (1.0, 1.0)
+    assert all(x0 < x1 and y0 <= y1 for (x0, y0), (x1, y1) in itertools.pairwise(knots))
+    grid = [i / 1000 for i in range(1001)] + [1e-12, 1 - 1e-12]
+    out = [forecast.calibrated(p) for p in sorted(grid)]
+    assert all(a <= b for a, b in itertools.pairwise(out))
+    assert forecast.calibrated(0.0) == 0.0 and forecast.calibrated(1.0) == 1.0
+    assert all(0.0 < forecast.calibrated(p) < 1.0 for p in (1e-12, 0.97, 1 - 1e-12))
