@@ -217,6 +217,10 @@ class Engine:
             if (params := self._event_params(metric)) is not None:
                 groups.setdefault(population_key(metric, params), []).append((metric, params))
         out: dict[str, tuple[Series, int] | str] = {}
+        from sellerguard.rules import rollup
+
+        if (source := rollup.source(session)) is not None:  # every group's day rows in one query
+            source.preload(session, account, [(g, *window_bounds(g[0][0], as_of)) for g in groups.values()], as_of)
         for group in groups.values():
             try:
                 series, length = self._group_series(session, account, group, as_of)

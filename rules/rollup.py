@@ -470,6 +470,46 @@ class Rollups(RollupSource):
         self._dirty: dict[str, set[datetime]] = {}
         self._days: dict[str, datetime] = {}
         self._shapes: dict[tuple[datetime, datetime, datetime], _Shape] = {}
+        # (account, as_of) -> (first day, last day, keys, the day rows of those keys and days read by ``preload``)
+        self._loaded: dict[tuple[str, datetime], tuple[datetime, datetime, set[str], dict[str, list[Any]]]] = {}
+
+    def preload(self, session: Session, account: str, windows: list[tuple[Group, datetime, datetime]],
+                as_of: datetime) -> None:
+        """Read the day rows of every rolled-up group of ``windows`` ((group, start, end) at ``as_of``) in ONE
+        query, for ``rolled`` to take its rows from (was one query per group: ~85 per evaluation at 1M x 10)."""
+        covered, _ = self._state(session, account)
+        keys: set[str] = set()
+        lo = hi = None
+        for group, start, end in windows:
+            group_set = {k for k, _ in group_keys(group)}
+            if not covered or not group_set <= covered or as_of <= start:
+                continue
+            keys |= group_set
+            d0, d1 = store_rollups.day_of(start), store_rollups.day_of(max(as_of, end))
+            lo, hi = min(lo or d0, d0), max(hi or d1, d1)  # type: ignore[type-var]
+        if not keys or lo is None or hi is None:
+            return
+        rows: dict[str, list[Any]] = {}
+        for row in self._read(session, account, sorted(keys), lo, hi):
+            rows.setdefault(row[0], []).append(row)
+        self._loaded[(account, as_of)] = (lo, hi, keys, rows)
+
+    def _read(self, session: Session, account: str, keys: list[str], d0: datetime, d1: datetime) -> list[Any]:
+        """Day rows ``(key, day, scope, hours JSON, settles_at)`` of ``keys`` over days [d0, d1], days parsed."""
+        t = RollupDayRow.__table__  # type: ignore[attr-defined]
+        # raw values (text on SQLite): one parse per row, not the column type's processing
+        found = session.execute(select(t.c.key, type_coerce(t.c.day, String), t.c.scope, t.c.hours,
+                                       type_coerce(t.c.settles_at, String)).where(
+            t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1)).all()
+        return [(key, self._day(day), scope, hours, _aware(settles) if settles is not None else None)
+                for key, day, scope, hours, settles in found]
+
+    def _rows(self, session: Session, account: str, keys: list[str], d0: datetime, d1: datetime,
+              as_of: datetime) -> list[Any]:
+        got = self._loaded.get((account, as_of))
+        if got is not None and got[0] <= d0 and d1 <= got[1] and set(keys) <= got[2]:
+            return [r for k in keys for r in got[3].get(k, ()) if d0 <= r[1] <= d1]
+        return self._read(session, account, keys, d0, d1)
 
     def _day(self, text: Any) -> datetime:
         """A stored day (text on SQLite) as an aware datetime, parsed once per evaluation."""
@@ -510,13 +550,7 @@ class Rollups(RollupSource):
         if not covered or not set(keys) <= covered or as_of <= start:
             return None
         d0, d1 = store_rollups.day_of(start), store_rollups.day_of(max(as_of, end))
-        t = RollupDayRow.__table__  # type: ignore[attr-defined]
-        # raw values (text on SQLite): one parse per row, not the column type's processing
-        found = session.execute(select(t.c.key, type_coerce(t.c.day, String), t.c.scope, t.c.hours,
-                                       type_coerce(t.c.settles_at, String)).where(
-            t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1)).all()
-        found = [(key, self._day(day), scope, hours, _aware(settles) if settles is not None else None)
-                 for key, day, scope, hours, settles in found]
+        found = self._rows(session, account, keys, d0, d1, as_of)  # type: ignore[arg-type]
         bad = {d for d in dirty if d0 <= d <= d1}  # type: ignore[operator]
         bad |= {day for _, day, _, _, settles in found if settles is not None and settles > as_of}
         shape = self._shape(start, end, as_of)
