@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -13,18 +14,19 @@ import tomli_w
 from click.testing import CliRunner
 from spec_check import load_spec, response_schema, validate
 from sqlmodel import select
+from synced import Resumed, SyncedWorld
 
 from sellerguard.cli import cli
 from sellerguard.config import parse_config
 from sellerguard.connectors import walmart
-from sellerguard.sandbox import Sandbox
+from sellerguard.sandbox import Sandbox, World
 from sellerguard.sandbox.truth import records as truth
 from sellerguard.schema import Order
-from sellerguard.store import Store
 from sellerguard.store.tables import OrderRow
 from sellerguard.sync import sync_accounts
 
 pytestmark = pytest.mark.slow
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # the `clock` fixture's moment
 
 
 @pytest.fixture
@@ -83,10 +85,23 @@ def config_for(box, account: str = "walmart-us"):
     return parse_config({"accounts": [entry]}, where="test"), entry
 
 
-def test_sync_stores_what_the_world_holds_and_reruns_fetch_only_changes(box, clock, store):
-    config, _ = config_for(box)
-    [out] = sync_accounts(config, store, clock=clock, sleep=clock.sleep)
-    assert out.ok, out.error
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory) -> SyncedWorld:
+    """walmart-us of the default world synced once for the module: three tests differ only in what follows."""
+    return SyncedWorld.make(tmp_path_factory.mktemp("synced"), NOW, None,
+                            lambda box: [config_for(box)[1]], lambda e: parse_config({"accounts": e}, where="test"))
+
+
+@pytest.fixture
+def after_sync(synced, tmp_path) -> Iterator[Resumed]:
+    """The state a test that had just synced itself would see: its own store copy, sandbox and clock."""
+    with synced.resume(tmp_path) as resumed:
+        yield resumed
+
+
+def test_sync_stores_what_the_world_holds_and_reruns_fetch_only_changes(after_sync):
+    # the first sync (ok) is the `synced` fixture's
+    box, clock, store, config = after_sync.box, after_sync.clock, after_sync.store, after_sync.config
     world = box.world.accounts["walmart-us"]
     expected = {r.external_id for r in truth(world) if isinstance(r, Order)
                 if r.purchased_at >= clock.now() - timedelta(days=90)}
@@ -104,10 +119,9 @@ def test_sync_stores_what_the_world_holds_and_reruns_fetch_only_changes(box, clo
     assert len(touched) == 3
 
 
-def test_token_expiry_mid_sync_is_renewed(box, clock, store):
-    config, _ = config_for(box)
-    [out] = sync_accounts(config, store, clock=clock, sleep=clock.sleep)
-    assert out.ok
+def test_token_expiry_mid_sync_is_renewed(after_sync):
+    # the first sync (ok, one token: its requests are in box.log) is the `synced` fixture's
+    box, clock, store, config = after_sync.box, after_sync.clock, after_sync.store, after_sync.config
     box.expire_tokens("walmart")  # the saved token is now dead: the connector gets a 401 and renews once
     clock.advance(minutes=30)
     [out] = sync_accounts(config, store, clock=clock, sleep=clock.sleep)
@@ -115,15 +129,12 @@ def test_token_expiry_mid_sync_is_renewed(box, clock, store):
     assert sum(1 for mp, m, p in box.log if p == "/v3/token") == 2
 
 
-def test_sandbox_to_status_json(box, clock, store, tmp_path):
-    _, entry = config_for(box)
+def test_sandbox_to_status_json(after_sync, tmp_path):
+    # the sync (ok) is the `synced` fixture's
+    clock, db = after_sync.clock, after_sync.db
     cfg = tmp_path / "sellerguard.toml"
-    cfg.write_text(tomli_w.dumps({"accounts": [entry]}))
-    db = f"sqlite:///{tmp_path / 'e2e.db'}"
-    e2e = Store(db)
-    [out] = sync_accounts(parse_config({"accounts": [entry]}, where="t"), e2e, clock=clock, sleep=clock.sleep)
-    e2e.close()
-    assert out.ok, out.error
+    cfg.write_text(tomli_w.dumps({"accounts": after_sync.entries}))
+    after_sync.store.close()
     result = CliRunner().invoke(cli, ["--config", str(cfg), "--db", db, "status", "--json",
                                       "--as-of", clock.now().isoformat()])
     report = json.loads(result.output)
@@ -138,7 +149,15 @@ def test_sandbox_to_status_json(box, clock, store, tmp_path):
     assert otd["reported_value"] == pytest.approx(otd["value"], abs=0.001)  # computed agrees with Walmart's figure
 
 
-def test_faults_from_the_sandbox_429_then_a_malformed_page(box, clock, store):
+@pytest.fixture
+def small_box(clock):
+    """A tenth of the default world's orders (2 a day): for a test of what faults do to a sync, not of levels."""
+    with Sandbox(World(clock.now(), scale=0.1), clock=clock) as sandbox:
+        yield sandbox
+
+
+def test_faults_from_the_sandbox_429_then_a_malformed_page(small_box, clock, store):
+    box = small_box
     config, _ = config_for(box)
     box.inject("walmart", r"^/v3/orders$", status=429, retry_after="2", times=1)
     [out] = sync_accounts(config, store, clock=clock, sleep=clock.sleep)
