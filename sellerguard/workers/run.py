@@ -103,6 +103,7 @@ async def _retry_stalled(app: object, opts: WorkerOptions) -> None:
 async def retry_stalled(app: object, stalled_after_s: float) -> int:
     """Queue again the running jobs of workers silent for ``stalled_after_s``; returns how many."""
     from procrastinate import jobs
+    from procrastinate.exceptions import UniqueViolation
 
     from sellerguard.workers.app import QUEUE
 
@@ -111,13 +112,18 @@ async def retry_stalled(app: object, stalled_after_s: float) -> int:
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after_s, queue=QUEUE):
         try:
             await manager.retry_job(job)
+        except UniqueViolation:
+            # the account's queueing lock: its next run is already queued, and queueing it is the job's last
+            # step, so the worker died after the sync, the evaluation and the alerts, before procrastinate
+            # recorded the success: the run is done
+            log.info("stalled job %s (%s): it had finished (its next run is already queued); marked succeeded",
+                     job.id, job.call_string)
+            await manager.finish_job(job, status=jobs.Status.SUCCEEDED, delete_job=False)
+            continue
         except Exception as exc:
             if "not found" in str(exc) or "invalid status" in str(exc):
                 continue  # another worker's retrier was first
-            # its successor is already queued (it died after queueing the next run): this run is over
-            log.info("stalled job %s (%s): its next run is already queued; marked failed", job.id, job.call_string)
-            await manager.finish_job(job, status=jobs.Status.FAILED, delete_job=False)
-            continue
+            raise  # the database away: the caller logs it and tries again next round
         count += 1
         log.warning("job %s (%s) was running on a worker that stopped answering; queued again", job.id,
                     job.call_string)
