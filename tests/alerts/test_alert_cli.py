@@ -65,7 +65,7 @@ def test_silence_add_list_expire(env):
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["nope/amazon.odr", "--reason", "x"], "Error: silence: no account 'nope' in the config"),
+        (["nope/amazon.odr", "--reason", "x"], "Error: silence: no account 'nope' in the config or the database"),
         (["acme-us/amazon.odr"], "Error: silence --reason: give a reason, so others know why alerts are muted"),
         (["acme-us", "--for", "soon", "--reason", "x"],
          "Error: silence --for: expected a duration such as '15m', '24h' or '2d', got 'soon'"),

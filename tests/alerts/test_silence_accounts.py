@@ -55,3 +55,21 @@ def test_a_missing_database_knows_only_the_config(tmp_path):
         check_matcher(CONFIG, "shop-imported", missing)
     assert not (tmp_path / "none.db").exists()  # looking created nothing
     assert check_matcher(CONFIG, "acme-*/sync", missing) == ("acme-*", "sync")  # a pattern is never refused
+
+
+def test_the_cli_silences_an_account_registered_by_import(tmp_path):
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+
+    data = tmp_path / "a.jsonl"
+    data.write_text('{"kind": "account", "id": "my-shop", "marketplace": "amazon", "region": "na"}\n'
+                    '{"account": "my-shop", "external_id": "1", "kind": "order", "purchased_at": '
+                    '"2026-08-26T01:47:18Z", "fulfilment": "seller", "status": "shipped"}\n')
+    config = tmp_path / "c.toml"
+    config.write_text('[[accounts]]\nid = "other"\nmarketplace = "etsy"\n')
+    base = ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
+    run = CliRunner()
+    assert run.invoke(cli, [*base, "import", str(data)]).exit_code == 0
+    added = run.invoke(cli, [*base, "silence", "my-shop/amazon.odr", "--reason", "appeal filed"])
+    assert added.exit_code == 0 and added.output.startswith("Silence 1: my-shop/amazon.odr muted until "), added.output
