@@ -3,6 +3,7 @@
 
 Usage: .venv/bin/python bench/run.py [--orders 20000] [--accounts 4] [--days 120] [--ingest-orders 20000]
                                      [--fulfilled 0.1] [--ingest-runs 1] [--dlt-python PATH]
+                                     [--contenders bare,sellerguard,dlt]
                                      [--pandas-python PATH] [--pg-url URL] [--skip ingest,status,pg]
 
 The small defaults run in about two minutes on 2 cores (plus about a minute building the data sets once). Comparisons:
@@ -77,7 +78,8 @@ def _has_dlt(python: str) -> bool:
     return subprocess.run([python, "-c", "import dlt, duckdb"], capture_output=True, check=False).returncode == 0
 
 
-def bench_ingest(orders: int, fulfilled: float, runs: int, dlt_python: str | None) -> None:
+def bench_ingest(orders: int, fulfilled: float, runs: int, dlt_python: str | None,
+                 only: set[str] | None = None) -> None:
     """sellerguard's eBay orders sync vs a bare requests loop vs dlt rest_api, on bench/ebay_pages.py's server."""
     sys.path.insert(0, str(ROOT / "bench"))
     import ebay_pages
@@ -86,12 +88,15 @@ def bench_ingest(orders: int, fulfilled: float, runs: int, dlt_python: str | Non
     kinds = [("bare", sys.executable), ("sellerguard", sys.executable)]
     if _has_dlt(dlt_python):
         kinds.append(("dlt", dlt_python))
+    if only:  # e.g. sellerguard alone, for its memory at two sizes
+        kinds = [(k, py) for k, py in kinds if k in only]
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=ebay_pages.serve, args=(orders, fulfilled, child), daemon=True)
     proc.start()
     base_url, world_orders = parent.recv()
     results: dict[str, list[dict[str, Any]]] = {k: [] for k, _ in kinds}
+    load_before = os.getloadavg()[0]
     try:
         _requests(base_url)
         for _ in range(runs):  # interleaved: the machine's load drifts
@@ -105,24 +110,31 @@ def bench_ingest(orders: int, fulfilled: float, runs: int, dlt_python: str | Non
     needed = int(world_orders * fulfilled)  # orders with fulfillmentHrefs (ebay_pages.World spreads them evenly)
     pages = -(-world_orders // 200)
     print(f"ingest, eBay-shaped page server (bench/ebay_pages.py), {world_orders:,} orders in pages of 200 on loopback,"
-          f" {needed:,} of them with fulfillments ({fulfilled:.0%}); median of {runs} interleaved run(s):")
+          f" {needed:,} of them with fulfillments ({fulfilled:.0%}); median of {runs} interleaved run(s); load average"
+          f" {load_before:.1f} before, {os.getloadavg()[0]:.1f} after:")
     rate, per_cpu = {}, {}
     for kind, _ in kinds:
         rows = results[kind]
         rate[kind] = statistics.median(r["orders"] / r["seconds"] for r in rows)
         per_cpu[kind] = statistics.median(r["orders"] / max(r["cpu"], 1e-6) for r in rows)
         req, peak = rows[-1]["requests"], max(r["peak_mb"] for r in rows)
-        print(f"  {kind:<12} {rate[kind]:10,.0f} orders/s wall {per_cpu[kind]:10,.0f} orders/CPU-s  "
-              f"{rows[-1]['orders']:9,} stored  requests: {req['pages']:,} pages + {req['details']:,} per-order"
-              f"  peak RSS {peak:6.0f} MB")
+        print(f"  {kind:<12} {rate[kind]:10,.0f} orders/s wall {per_cpu[kind]:10,.0f} orders/CPU-s"
+              f" ({1000 / per_cpu[kind]:.3f} ms CPU/order)  {rows[-1]['orders']:9,} stored  requests:"
+              f" {req['pages']:,} pages + {req['details']:,} per-order  peak RSS {peak:6.0f} MB")
+        if len(rows) > 1:
+            each = ", ".join(f"{r['orders'] / max(r['cpu'], 1e-6):,.0f}" for r in rows)
+            print(f"  {'':<12} orders/CPU-s of each run: {each}")
     print(f"  requests needed: {pages:,} pages (+1 catch-up page for the connector) + {needed:,} shipping_fulfillment")
     print("  ratios (wall | client CPU; the server's CPU is not counted in the second):")
-    print(f"  sellerguard/bare   {rate['sellerguard'] / rate['bare']:6.2f}x | "
-          f"{per_cpu['sellerguard'] / per_cpu['bare']:6.2f}x   (goal >= 0.33)")
+    if "sellerguard" not in rate:
+        return
+    if "bare" in rate:
+        print(f"  sellerguard/bare   {rate['sellerguard'] / rate['bare']:6.2f}x | "
+              f"{per_cpu['sellerguard'] / per_cpu['bare']:6.2f}x   (goal >= 0.33)")
     if "dlt" in rate:
         print(f"  sellerguard/dlt    {rate['sellerguard'] / rate['dlt']:6.2f}x | "
               f"{per_cpu['sellerguard'] / per_cpu['dlt']:6.2f}x   (goal >= 4)")
-    else:
+    elif not only or "dlt" in only:
         print(f"  dlt rest_api             skipped: {dlt_python} cannot import dlt and duckdb"
               " (pip install -e '.[bench]', or pass --dlt-python)")
 
@@ -355,6 +367,7 @@ def main() -> None:
     p.add_argument("--fulfilled", type=float, default=0.1,
                    help="share of those orders with fulfillmentHrefs (each needs one shipping_fulfillment call)")
     p.add_argument("--ingest-runs", type=int, default=1, help="interleaved runs per contender (median)")
+    p.add_argument("--contenders", default="", help="comma-separated subset of bare, sellerguard, dlt (default all)")
     p.add_argument("--dlt-python", help="an interpreter with the bench extra (dlt, duckdb); default: this one")
     p.add_argument("--pandas-python", help="an interpreter with pandas installed (optional anchor)")
     p.add_argument("--pg-url", default=PG_URL)
@@ -363,7 +376,8 @@ def main() -> None:
     skip = set(filter(None, a.skip.split(",")))
     started = time.perf_counter()
     if "ingest" not in skip:
-        bench_ingest(a.ingest_orders, a.fulfilled, a.ingest_runs, a.dlt_python)
+        bench_ingest(a.ingest_orders, a.fulfilled, a.ingest_runs, a.dlt_python,
+                     set(filter(None, a.contenders.split(","))) or None)
     if "status" not in skip:
         bench_status(a, skip)
     print(f"(whole run {time.perf_counter() - started:.0f} s)")
