@@ -399,9 +399,11 @@ class AppQuota:
     """``limit`` calls per ``window_s`` for one application, on the calls tagged ``bucket`` or whose URL contains
     ``path`` (neither: every call of the marketplace's clients).
 
-    Kept as a token bucket of ``burst`` = a tenth of the limit (at least 1), refilled at ``(limit - burst) /
-    window_s`` per second: any window of ``window_s`` seconds, sliding or calendar, holds at most ``burst + rate x
-    window = limit`` calls, and a quiet app can still burst a tenth of its quota at once."""
+    Kept as a token bucket of ``burst`` calls refilled at ``(limit - burst) / window_s`` per second: any window of
+    ``window_s`` seconds, sliding or calendar, holds at most ``burst + rate x window = limit`` calls. ``burst`` is
+    half the limit for windows of an hour or more (a day's quota is mostly spent by once-a-day calls that arrive
+    together when workers start: half of it at once, the rest spread over the day) and a tenth for short windows
+    (per second, per minute: smooth pacing); at least 1."""
 
     name: str
     limit: int
@@ -412,7 +414,7 @@ class AppQuota:
 
     @property
     def burst(self) -> float:
-        return float(max(1, self.limit // 10))
+        return float(max(1, self.limit // (2 if self.window_s >= 3600 else 10)))
 
     @property
     def rate(self) -> float:

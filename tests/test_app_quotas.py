@@ -87,8 +87,9 @@ def test_the_published_figures_can_be_raised_per_app_or_switched_off() -> None:
 
 def test_an_ebay_method_quota_counts_only_that_method_and_a_used_up_app_says_when_to_come_back(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """eBay's seller standards call: 100 a day per app (burst 10). Other calls do not spend it; once the wait
-    would exceed the client's max_wait the call is refused with kind "wait" and retry_after, reserving nothing."""
+    """eBay's seller standards call: 100 a day per app (50 at once, then one every 86,400 / 50 s). Other calls do
+    not spend it; once the wait would exceed the client's max_wait the call is refused with kind "wait" and
+    retry_after, reserving nothing."""
     clock = FixedClock(NOW)  # time stands still: reservations pile up
     slept: list[float] = []
     state = MemState()
@@ -96,7 +97,7 @@ def test_an_ebay_method_quota_counts_only_that_method_and_a_used_up_app_says_whe
     token = app_scope.set(scope)
     try:
         http = HttpClient(base_url=ML, marketplace="ebay", clock=clock, sleep=slept.append, session=OkSession(),
-                          max_wait=2000)
+                          max_wait=4000)
         other = _client("etsy", clock)  # made in the same scope, another marketplace: no app buckets
     finally:
         app_scope.reset(token)
@@ -104,13 +105,13 @@ def test_an_ebay_method_quota_counts_only_that_method_and_a_used_up_app_says_whe
     for _ in range(30):
         http.get_json("/sell/fulfillment/v1/order")  # no published app quota on this method here
     assert slept == []
-    for _ in range(12):
+    for _ in range(52):
         http.get_json("/sell/analytics/v1/seller_standards_profile")
-    per_call = 86_400 / 90  # (100 - 10) calls refill over a day
-    assert slept == pytest.approx([per_call, 2 * per_call])  # 10 at once, then reservations one after another
+    per_call = 86_400 / 50  # (100 - 50) calls refill over a day
+    assert slept == pytest.approx([per_call, 2 * per_call])  # 50 at once, then reservations one after another
     before = dict(state.values)
     with pytest.raises(ConnectorError) as refused:
-        http.get_json("/sell/analytics/v1/seller_standards_profile")  # a third reservation: 2,880 s > 2,000
+        http.get_json("/sell/analytics/v1/seller_standards_profile")  # a third reservation: 5,184 s > 4,000
     assert refused.value.kind == "wait" and refused.value.retry_after == pytest.approx(3 * per_call)
     assert "seller-standards-day (100 per 86400 s)" in str(refused.value)
     assert state.values == before  # a refused call reserved nothing
