@@ -353,3 +353,20 @@ def test_errors_quote_what_the_marketplace_said_not_a_guess(clock):
     assert str(exc.value) == ("example: GET https://api.example.test/x: not found: the marketplace does not know this"
                               " resource (HTTP 404); the marketplace said: 'Resource not found for seller X'")
     assert "region" not in str(exc.value) and "seller id" not in str(exc.value)  # no configuration guess
+
+
+@responses.activate
+def test_a_good_body_is_decoded_once_and_a_bad_one_still_names_its_request_id(clock, monkeypatch):
+    """The request id is looked for (in the headers, then the body: a second decode) only when the body is not
+    JSON: every good page was decoded twice before (issue 21)."""
+    import sellerguard.http as http_module
+
+    looked = []
+    real = http_module.request_id
+    monkeypatch.setattr(http_module, "request_id", lambda r: looked.append(r) or real(r))
+    responses.get(f"{BASE}/ok", json={"orders": [1, 2]})
+    responses.get(f"{BASE}/bad", body=b"<html>Maintenance</html>", headers={"x-request-id": "rq-9"})
+    assert client(clock).get_json("/ok") == {"orders": [1, 2]} and looked == []
+    with pytest.raises(ConnectorError, match=r"an HTML page.*\(request id rq-9\)") as exc:
+        client(clock).get_json("/bad")
+    assert exc.value.kind == "payload" and exc.value.request_id == "rq-9"
