@@ -317,8 +317,8 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
         app_scope.reset(app)
         shared_buckets.reset(buckets)
     try:  # the day rollups of the days this sync's batches marked, once per sync (issue 21, rules/rollup.py)
-        with store.session() as session:
-            due = store_rollups.pending(session, acc.id)  # without rollups: no need to load the rules
+        with store.session() as session:  # without rollups and below their volume: no need to load the rules
+            due = store_rollups.pending(session, acc.id) or store_rollups.busy(session, acc.id)
         if due:
             from sellerguard.rules import rollup
 

@@ -352,3 +352,43 @@ def test_sqlite_lock_files_do_not_stay_and_locks_still_exclude(store):
         t.join()
     assert (counter[0], overlaps) == (450, [])
     assert list(folder.glob("*.lock")) == []
+
+
+def test_busy_accounts_are_those_with_volume_in_the_last_days(store):
+    """Where day rollups turn on by themselves (rules.rollup): enough orders within the days before the newest."""
+    from sellerguard.store.rollups import busy
+
+    with store.session() as session:
+        assert not busy(session, "acc", orders=3)
+    store.write([*orders(3), Order(account="acc", external_id="old", purchased_at=T0 - timedelta(days=200),
+                                   fulfilment="seller", status="shipped")])
+    with store.session() as session:
+        assert busy(session, "acc", orders=3, days=90)
+        assert not busy(session, "acc", orders=4, days=90)  # the fourth is 200 days older than the newest
+        assert busy(session, "acc", orders=4, days=365)
+        assert not busy(session, "other", orders=1)
+
+
+@pytest.mark.postgres
+def test_postgres_update_state_takes_one_connection_and_excludes(pg_store):
+    """A shared rate bucket's take: lock and read-modify-write on one pooled connection (workers ran out of
+    PostgreSQL connections with two per take), still exclusive across threads."""
+    import threading
+
+    held = []
+
+    def bump(old):
+        held.append(pg_store.engine.pool.checkedout())
+        return str(int(old or 0) + 1), None
+
+    def work():
+        for _ in range(10):
+            pg_store.update_state("acc", "n", bump)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert pg_store.state("acc", "n") == "30"
+    assert pg_store.update_state("acc", "n", lambda old: (old, pg_store.engine.pool.checkedout())) == 1

@@ -310,3 +310,19 @@ def test_a_sync_spends_its_marketplace_apps_shared_quota(store, clock, monkeypat
     finally:
         app_scope.reset(token)
     assert seen[1] is mine
+
+
+def test_rollups_are_brought_up_to_date_only_where_there_are_some_or_volume(store, clock, config, monkeypatch):
+    """Small accounts without rollups never load the rules at the end of a sync; busy ones (rules.rollup turns
+    rollups on by volume) and accounts with rollups do."""
+    from sellerguard.rules import rollup
+    from sellerguard.store import rollups as store_rollups
+
+    caught = []
+    monkeypatch.setattr(connectors, "get", lambda mp: fake_module())
+    monkeypatch.setattr(rollup, "catch_up", lambda store, account: caught.append(account))
+    sync_accounts(config, store, clock=clock)
+    assert caught == []
+    monkeypatch.setattr(store_rollups, "busy", lambda session, account: account == "two")
+    sync_accounts(config, store, clock=clock)
+    assert caught == ["two"]

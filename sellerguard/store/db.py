@@ -438,11 +438,20 @@ class Store:
         plain SQL (called once per marketplace request: no ORM round trips). Returns ``result``.
         """
         when = datetime.now(UTC)
-        when = when.replace(tzinfo=None) if self.dialect == "sqlite" else when
+        if self.dialect == "postgresql":
+            # the lock inside the transaction, released by its commit: one pooled connection per take, not two
+            # (a shared rate bucket takes once per marketplace request; workers ran out of connections)
+            with self.engine.begin() as conn:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                             {"k": _advisory_key(conn, f"state:{account}:{key}")})
+                return self._update_state(conn, account, key, update, when)
         with self.lock(f"state:{account}:{key}"), self.engine.begin() as conn:
-            old = conn.execute(_STATE_GET, {"a": account, "k": key}).scalar()
-            new, result = update(old)
-            conn.execute(_STATE_PUT, {"a": account, "k": key, "v": new, "t": when})
+            return self._update_state(conn, account, key, update, when)
+
+    def _update_state(self, conn: Any, account: str, key: str, update: Any, when: datetime) -> Any:
+        old = conn.execute(_STATE_GET, {"a": account, "k": key}).scalar()
+        new, result = update(old)
+        conn.execute(_STATE_PUT_AT, {"a": account, "k": key, "v": new, "t": when})
         return result
 
     # -- sync runs ------------------------------------------------------------------------------------

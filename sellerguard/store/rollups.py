@@ -13,11 +13,11 @@ an older release) can never make a rollup lie; ``sellerguard rollups rebuild`` r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from sellerguard.store.rollup_tables import RollupDirtyRow
@@ -117,6 +117,19 @@ def pending(session: Session, account: str) -> bool:
         if session.execute(select(t.c.account).where(t.c.account == account).limit(1)).first() is not None:
             return True
     return False
+
+
+def busy(session: Session, account: str, orders: int = 5_000, days: int = 90) -> bool:
+    """Whether the account has at least ``orders`` orders purchased within the ``days`` before its newest one:
+    where day rollups pay (``sellerguard.rules.rollup`` turns them on by themselves there; below, status from the
+    records is as fast). Two index-only reads on (account, purchased_at), the count bounded by ``orders``."""
+    t = _table("order")
+    newest = session.execute(select(func.max(t.c.purchased_at)).where(t.c.account == account)).scalar()
+    if newest is None:
+        return False
+    since = newest - timedelta(days=days)
+    recent = select(t.c.id).where(t.c.account == account, t.c.purchased_at >= since).limit(orders).subquery()
+    return int(session.execute(select(func.count()).select_from(recent)).scalar_one()) >= orders
 
 
 def before_write(session: Session, kind: str, rows: list[dict[str, Any]], with_rollups: set[str],
