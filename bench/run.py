@@ -313,49 +313,13 @@ def copy_to_postgres(path: Path, pg_url: str) -> tuple[str, Callable[[], None]]:
 
 
 def bench_status(a: argparse.Namespace, skip: set[str]) -> None:
-    gen = _generator()
-    as_of = gen.AS_OF
-    config = config_for(a.accounts)
-    print(f"status, {a.orders:,} orders x {a.accounts} accounts over {a.days} days (SQLite, in process):")
-    one = dataset(a.orders, a.accounts, a.days)
-    t1, report = time_status(f"sqlite:///{one}", config, as_of)
-    metrics = sum(len(x.metrics) for x in report.accounts)
-    print(f"  build_status (day rollups)    {t1:8.3f} s   ({metrics} metrics)")
-    trows, rows_report = time_status(f"sqlite:///{one}", config, as_of, row_level=True)
-    same = "the same report" if rows_report.model_dump() == report.model_dump() else "REPORTS DIFFER"
-    print(f"  build_status (records only)   {trows:8.3f} s   ratio rollups/records {t1 / trows:6.2f}x ({same})")
-    cut = as_of + timedelta(minutes=17, seconds=23)  # a moment that cuts hours: their records are read
-    tcut, _ = time_status(f"sqlite:///{one}", config, cut)
-    print(f"  build_status at {cut:%H:%M:%S} (rollups) {tcut:8.3f} s   ratio to the hour-aligned moment "
-          f"{tcut / t1:6.2f}x")
-    anchor = time_anchor(one, as_of)
-    print(f"  covering-index SQL anchor     {anchor:8.3f} s   ratio build_status/anchor {t1 / anchor:8.1f}x")
-    if a.pandas_python:
-        pd_t = time_pandas(a.pandas_python, one, as_of)
-        print(f"  pandas window read + groupby  {pd_t:8.3f} s   ratio build_status/pandas {t1 / pd_t:8.2f}x")
-    else:
-        print("  pandas                        skipped (pass --pandas-python; pandas is never a dependency)")
-    print(f"  goal: build_status <= 0.05 s at 1M x 10 (here {a.orders:,} x {a.accounts})")
-    if "history" not in skip:
-        ten = dataset(a.orders * 10, a.accounts, a.days * 10)
-        t10, _ = time_status(f"sqlite:///{ten}", config, as_of)
-        print(f"  10x history ({a.orders * 10:,} orders over {a.days * 10} days) {t10:8.3f} s   ratio 10x/1x "
-              f"{t10 / t1:6.2f}x (goal <= 1.05x)")
-    if "pg" not in skip:
-        try:
-            url, drop = copy_to_postgres(one, a.pg_url)
-        except Exception as exc:  # the server is optional
-            print(f"  PostgreSQL                    skipped ({type(exc).__name__}: not reachable at {a.pg_url})")
-            return
-        try:
-            tpg, _ = time_status(url, config, as_of)
-            tjit, _ = time_status(url, config, as_of, jit_on=True)
-        finally:
-            drop()
-        print(f"  PostgreSQL (jit off)          {tpg:8.3f} s   ratio PostgreSQL/SQLite {tpg / t1:6.2f}x "
-              f"(goal <= 1.2x)")
-        print(f"  PostgreSQL with jit on        {tjit:8.3f} s   ratio PostgreSQL/SQLite {tjit / t1:6.2f}x "
-              "(the server's default, for comparison)")
+    """The status comparisons: bench/status_bench.py (interleaved rounds, CPU and wall, both moments, report
+    equality, SQL and pandas anchors, 10x history, PostgreSQL with the server's CPU)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import status_bench
+
+    status_bench.bench(a.orders, a.accounts, a.days, history="history" not in skip, pg_url=a.pg_url,
+                       pandas_python=a.pandas_python, skip={"pg"} & skip)
 
 
 def main() -> None:

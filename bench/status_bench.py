@@ -2,7 +2,9 @@
 """Status evaluation of issue 21, side by side in one process, printed as ratios (docs/performance.md).
 
 Usage: .venv/bin/python bench/status_bench.py [--orders 20000] [--accounts 4] [--days 120] [--runs 5]
-                                             [--db PATH] [--history] [--pg-url URL] [--skip pg]
+                                             [--db PATH] [--history] [--pg-url URL] [--pandas-python PATH]
+                                             [--skip pg,anchor]
+(``bench/run.py`` runs the same for its status part.)
 
 Contenders, each timed in turn inside every round (interleaved: the machine's load drifts), medians of
 ``--runs`` rounds after one warm-up, CPU seconds of this process (``time.process_time``; wall time on a shared
@@ -115,16 +117,24 @@ def main() -> None:
     p.add_argument("--db", type=Path, help="an existing data set (scripts/bench-status's), instead of building one")
     p.add_argument("--history", action="store_true", help="also 10x the history, same window")
     p.add_argument("--pg-url", default=run.PG_URL)
+    p.add_argument("--pandas-python", help="an interpreter with pandas (the optional pandas anchor)")
     p.add_argument("--skip", default="", help="comma-separated: pg, anchor")
     a = p.parse_args()
-    skip = set(filter(None, a.skip.split(",")))
+    bench(a.orders, a.accounts, a.days, runs=a.runs, db=a.db, history=a.history, pg_url=a.pg_url,
+          pandas_python=a.pandas_python, skip=set(filter(None, a.skip.split(","))))
+
+
+def bench(orders: int, accounts: int, days: int, *, runs: int = 5, db: Path | None = None, history: bool = False,
+          pg_url: str = run.PG_URL, pandas_python: str | None = None, skip: set[str] | None = None) -> None:
+    """Run the comparisons and print them (also what ``bench/run.py``'s status part runs)."""
+    skip = skip or set()
     gen = run._generator()
     as_of = gen.AS_OF
     moments = {"12:00:00": as_of, "12:17:23": as_of + timedelta(minutes=17, seconds=23)}
-    config = run.config_for(a.accounts)
-    path = a.db or run.dataset(a.orders, a.accounts, a.days)
+    config = run.config_for(accounts)
+    path = db or run.dataset(orders, accounts, days)
     started = time.perf_counter()
-    print(f"status, {path.name}, {a.accounts} accounts, SQLite, in process; load average {load()} (2 cores)")
+    print(f"status, {path.name}, {accounts} accounts, SQLite, in process; load average {load()} (2 cores)")
     fns, store = evaluations(f"sqlite:///{path}", config, moments)
     try:
         for label in moments:
@@ -136,10 +146,10 @@ def main() -> None:
         contenders = dict(fns)
         if "anchor" not in skip:
             contenders["anchor"] = _anchor(path, as_of)
-        t = interleaved(contenders, a.runs)
+        t = interleaved(contenders, runs)
     finally:
         store.close()
-    print(f"  medians of {a.runs} interleaved rounds ({metrics} metrics, {deadlines} deadlines); CPU s | wall s:")
+    print(f"  medians of {runs} interleaved rounds ({metrics} metrics, {deadlines} deadlines); CPU s | wall s:")
     for name, (c, w) in t.items():
         print(f"  {name:<24} {c:8.3f} | {w:8.3f}")
     r0, r1 = t["rollups 12:00:00"][0], t["rollups 12:17:23"][0]
@@ -148,19 +158,23 @@ def main() -> None:
     print(f"  12:17:23 / 12:00:00 (rollups) {r1 / r0:6.2f}x   (cut hours read from the records)")
     if "anchor" in t:
         print(f"  build_status / SQL anchor     {r0 / t['anchor'][0]:6.1f}x  (anchor {t['anchor'][0]:.4f} s CPU)")
+    if pandas_python:  # its own process and interpreter: wall seconds, median of 5 (bench/run.py PANDAS)
+        pd_t = run.time_pandas(pandas_python, path, as_of)
+        print(f"  pandas window read + groupby  {pd_t:8.3f} s wall; build_status wall / pandas "
+              f"{t['rollups 12:00:00'][1] / pd_t:6.2f}x")
     print(f"  goal: build_status <= {GOAL_S} s at 1M x 10: here {r0:.3f} s (12:00) / {r1:.3f} s (12:17:23) CPU"
           f" -> {'met' if max(r0, r1) <= GOAL_S else 'not met'} on this data set")
-    if a.history and not a.db:
-        ten = run.dataset(a.orders * 10, a.accounts, a.days * 10)
+    if history and not db:
+        ten = run.dataset(orders * 10, accounts, days * 10)
         tens, store10 = evaluations(f"sqlite:///{ten}", config, moments)
         try:
-            both = interleaved({"1x": fns["rollups 12:17:23"], "10x": tens["rollups 12:17:23"]}, a.runs)
+            both = interleaved({"1x": fns["rollups 12:17:23"], "10x": tens["rollups 12:17:23"]}, runs)
         finally:
             store10.close()
         print(f"  10x history ({ten.name}) at 12:17:23: {both['10x'][0]:.3f} vs {both['1x'][0]:.3f} s CPU: "
               f"{both['10x'][0] / both['1x'][0]:.2f}x (goal <= 1.05x)")
     if "pg" not in skip:
-        _postgres(path, a.pg_url, config, moments, fns, a.runs)
+        _postgres(path, pg_url, config, moments, fns, runs)
     print(f"(status bench {time.perf_counter() - started:.0f} s; load average {load()})")
 
 
