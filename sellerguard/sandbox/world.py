@@ -185,6 +185,14 @@ PROFILES: dict[str, Profile] = {
     "bursty": Profile(0.012, 0.007, 0.01, 0.015, 0.04, 0.0035, 0.002, 0.03, 0.03, phases=(
         (170, 166, 5.0), (140, 137, 7.0), (112, 106, 3.5), (95, 92, 8.0), (74, 70, 4.5), (48, 45, 6.5),
         (33, 27, 3.0), (16, 13, 7.5))),
+    # a third, untouched world's profiles (scored once, after the model was fixed): ramps that reset, a steady
+    # account near the lines with one shock, and a slow improvement
+    "sawtooth": Profile(0.014, 0.007, 0.01, 0.02, 0.045, 0.0035, 0.002, 0.035, 0.035, phases=tuple(
+        (a + 6, a, f) for a, f in zip(range(198, -1, -6), [0.8, 1.1, 1.4, 1.7, 2.0, 2.3] * 6, strict=False))),
+    "steady": Profile(0.03, 0.016, 0.01, 0.035, 0.07, 0.0048, 0.003, 0.04, 0.075, phases=(
+        (66, 58, 2.2),)),
+    "improving": Profile(0.045, 0.022, 0.01, 0.05, 0.1, 0.008, 0.004, 0.05, 0.1, phases=tuple(
+        (a + 20, a, 1.3 - 0.08 * i) for i, a in enumerate(range(180, -1, -20)))),
 }
 
 
