@@ -273,3 +273,30 @@ def test_an_account_job_comes_back_after_retry_after_backoff_or_its_next_run(sto
     assert run_account(rt, "a1").retry_in >= timedelta(hours=2)  # type: ignore[union-attr,operator]
     outcome.stopped = True
     assert run_account(rt, "a1").retry_in == timedelta(0)  # type: ignore[union-attr]
+
+
+@pytest.mark.postgres
+def test_plan_queues_every_account_in_one_batch_and_skips_those_already_queued(
+        pg_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan task queues the accounts without a job in one INSERT per 500; an account another process queued
+    meanwhile makes that batch fall back to one by one, skipping it; planning again queues nothing."""
+    from sellerguard.clock import FixedClock
+    from sellerguard.config import parse_config
+    from sellerguard.workers.app import defer_sync, make_app, plan
+    from sellerguard.workers.jobs import Runtime
+
+    ids = [f"plan-{i}" for i in range(5)]
+    config = parse_config({"accounts": [{"id": i, "marketplace": "etsy"} for i in ids]})
+    rt = Runtime(config, pg_store, FixedClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC)))
+    app = make_app(pg_store.url, rt)
+    with app.open():
+        assert defer_sync(app, "plan-3")  # queued by "another worker" between the check and the batch
+        with monkeypatch.context() as m:
+            m.setattr("sellerguard.workers.app.pending_accounts", lambda rt: set())  # it did not see plan-3
+            assert plan(app, rt) == 4
+        assert plan(app, rt) == 0
+    with pg_store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT args->>'account', lock, queueing_lock FROM procrastinate_jobs WHERE "
+                                 "task_name = 'sellerguard.sync_account' AND args->>'account' LIKE 'plan-%' "
+                                 "ORDER BY 1")).all()
+    assert [tuple(r) for r in rows] == [(i, f"account:{i}", f"account:{i}") for i in ids]
