@@ -67,7 +67,7 @@ def browser():
         b.close()
 
 
-def test_dashboard_in_a_real_browser(site, browser, tmp_path):
+def test_dashboard_in_a_real_browser(browser, site, tmp_path):  # browser first: no sync when it skips
     url, report, token = site
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, java_script_enabled=False)
     assert page.goto(url + "/", timeout=120_000).status == 401  # a token is required when one is set
