@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"| {label} | " + " | ".join(str(table[m][key]) for m in chosen) + " |")
     print(f"| ({fuzz.UNDETECTABLE}: a whole record removed from an answer without a count) | "
           + " | ".join(str(table[m][fuzz.UNDETECTABLE]) for m in chosen) + " |")
+    print(f"| ({fuzz.KEPT_UNKNOWN}: a record derived from a garbled status word, its order stored as unknown) | "
+          + " | ".join(str(table[m][fuzz.KEPT_UNKNOWN]) for m in chosen) + " |")
     for mp in chosen:
         for outcome, lines in examples[mp].items():
             for line in lines:

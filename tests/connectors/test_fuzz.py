@@ -143,3 +143,17 @@ def test_a_record_removed_from_an_answer_without_a_count_is_told_apart():
     # the only key of a body dropped: {} is bol's real empty page; beside another key it is damage
     assert fuzz.record_removed(Reply(200, {"orders": [{"orderId": "1"}]}), fuzz.Mutation(0, "drop", node=0))
     assert not fuzz.record_removed(Reply(200, {"orders": [{"orderId": "1"}], "x": 1}), fuzz.Mutation(0, "drop"))
+
+
+def test_a_record_lost_with_its_garbled_status_word_is_told_apart_when_the_order_is_kept_as_unknown(tmp_path_factory):
+    # the 1,000-payload table (seed 18): Mercado Libre's order status "cancelled" wrapped in a list -> the order
+    # stored with status "unknown" (whole-enum rule) and no cancellation: recognisable, not a silent drop
+    h = harness("mercadolibre", tmp_path_factory)
+    target, node = next((t, n) for t, (path, reply) in enumerate(h.baselines["orders"].replies)
+                        if path.endswith("/orders/search")
+                        for n, (parent, key) in enumerate(fuzz._nodes(reply.body))
+                        if key == "status" and parent[key] == "cancelled")
+    with fuzz.quiet():
+        findings = h.check(fuzz.Mutation(target, "wrap_list", node=node, stream="orders"))
+    first, _ = h.last
+    assert [f.outcome for f in findings] == [fuzz.KEPT_UNKNOWN] and first.unknown
