@@ -6,9 +6,9 @@ with ``user:password@`` carries a password of its own; and a password sent base6
 ``NUL user NUL password``, AUTH LOGIN, HTTP Basic ``client_id:secret``) may come back in that form, embedded at any
 byte offset of a longer base64 text. ``variants`` lists the significant substrings of a secret (the value, a URL's
 user-info, password, path, path segments and query values that look like tokens) in their encoded forms, base64
-included (``base64_forms``); ``basic_auth`` and ``smtp_auth`` give the exact encoded blobs of a pair; ``redact``
-replaces each, case-insensitively, by ``***``; ``excerpt`` is what may be kept of a response body from a
-secret-bearing endpoint: whitespace-collapsed, redacted, then cut to ``EXCERPT_MAX``.
+included (``base64_forms``, widened to the whole base64 token they sit in); ``basic_auth`` and ``smtp_auth`` give the
+exact encoded blobs of a pair; ``redact`` replaces each, case-insensitively, by ``***``; ``excerpt`` is what may be
+kept of a response body from a secret-bearing endpoint: whitespace-collapsed, redacted, then cut to ``EXCERPT_MAX``.
 
 ``install(config)`` makes the configured secrets (webhook URLs, SMTP passwords, credentials, the user-info of
 ``base_url`` and ``token_url``) the process-wide redaction set, applied where text leaves the process or is kept:
@@ -82,6 +82,30 @@ def base64_forms(secret: str) -> set[str]:
     return found | {form.translate(str.maketrans("+/", "-_")) for form in found}
 
 
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+_MARK = "\ue000"  # a private-use character: where a base64 form of a secret was found, before widening
+
+
+def _widen(text: str) -> str:
+    """Each ``_MARK`` and the base64 token around it (alphabet characters either side, padding after) -> ``MASK``.
+
+    ``base64_forms`` finds the characters fixed by the secret alone; the edge characters beside them still carry up
+    to 2 bytes of it mixed with the neighbours' bits, so the whole token is masked. Linear: one scan per mark."""
+    out: list[str] = []
+    pos = 0
+    while (at := text.find(_MARK, pos)) >= 0:
+        start = at
+        while start > pos and text[start - 1] in _B64_CHARS:
+            start -= 1
+        end = at + 1
+        while end < len(text) and (text[end] in _B64_CHARS or text[end] in ("=", _MARK)):
+            end += 1
+        out += [text[pos:start], MASK]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def basic_auth(user: str, secret: str) -> str:
     """The HTTP Basic credential of a pair, as sent (``base64("user:secret")``)."""
     return base64.b64encode(f"{user}:{secret}".encode()).decode()
@@ -110,12 +134,27 @@ class Redactor:
     """One compiled pattern for a set of secrets; empty when there are none."""
 
     def __init__(self, secrets: Iterable[str | None]) -> None:
-        forms = {v for s in secrets if s and len(s) >= _MIN_SECRET for v in variants(s)}
+        kept = [s for s in secrets if s and len(s) >= _MIN_SECRET]
+        forms = {v for s in kept for v in variants(s)}
         ordered = sorted(forms, key=len, reverse=True)  # the longest first: a path before its segment
         self.pattern = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
+        # base64 forms are widened to their whole token (``_widen``): the edge characters hold secret bits too
+        self._base64 = {f.lower() for s in kept for part in _significant(s) for f in base64_forms(part)}
 
     def __call__(self, text: str) -> str:
-        return self.pattern.sub(MASK, text) if self.pattern is not None else text
+        if self.pattern is None:
+            return text
+        widen = False
+
+        def mask(match: re.Match[str]) -> str:
+            nonlocal widen
+            if match.group(0).lower() in self._base64:
+                widen = True
+                return _MARK
+            return MASK
+
+        out = self.pattern.sub(mask, text)
+        return _widen(out) if widen else out
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

@@ -143,3 +143,13 @@ def test_base64_forms_cover_every_offset_and_skip_short_runs():
         assert any(form in stream for form in base64_forms(PASSWORD))
     assert base64_forms("abcd") == {"YWJjZA=="}  # 4 bytes: alone only, no embedded run of 8 characters
     assert Redactor(["abcd"])("YWJjZA== the word abcd, YWJj") == "*** the word ***, YWJj"
+
+
+@pytest.mark.parametrize("suffix", [b"", b"t", b"ta", b"tai", b"tail!"])
+@pytest.mark.parametrize("prefix", [b"", b"a", b"ab", b"abc", b"\0user\0", b"\xff\xfe\xfd\xfc"])
+def test_the_whole_base64_token_is_masked_edges_included(prefix, suffix):
+    """The edge characters mix the password's first/last bits with the neighbours': the whole token goes."""
+    redactor = Redactor([PASSWORD])
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(prefix + PASSWORD.encode() + suffix).decode()
+        assert redactor(f"said <{text}>, ok") == "said <***>, ok", text
