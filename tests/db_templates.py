@@ -86,7 +86,7 @@ class _Schema:
 
 _admin: Engine | None = None
 _unreachable: str | None = None
-_free: dict[str, list[_Schema]] = {}
+_free: list[_Schema] = []  # emptied schemas of this process, any prefix (at most as many as were in use at once)
 
 
 def _admin_engine() -> Engine:
@@ -147,7 +147,7 @@ def _new_schema(prefix: str) -> _Schema:
         raise
 
 
-def _empty(schema: _Schema) -> bool:
+def _empty(schema: _Schema, prefix: str) -> bool:
     """Empty ``schema`` for the next test; False when it must be dropped instead (see the module doc)."""
     try:
         with _admin_engine().begin() as conn:
@@ -163,7 +163,7 @@ def _empty(schema: _Schema) -> bool:
                 conn.execute(text(f'ALTER SEQUENCE "{schema.name}"."{seq}" RESTART'))
             # a new name: the store's advisory locks are keyed by schema name, and a connection the test leaked
             # (its search_path names the old schema) no longer reaches this one
-            renamed = f"{schema.name.rsplit('_', 1)[0]}_{uuid.uuid4().hex[:10]}"
+            renamed = f"{prefix}_{uuid.uuid4().hex[:10]}"
             conn.execute(text(f'ALTER SCHEMA "{schema.name}" RENAME TO "{renamed}"'))
         schema.name = renamed
         return True
@@ -177,10 +177,9 @@ def _drop(name: str) -> None:
 
 
 def _drop_pool() -> None:
-    for schemas in _free.values():
-        for schema in schemas:
-            with contextlib.suppress(Exception):  # the server went away at exit: nothing to clean
-                _drop(schema.name)
+    for schema in _free:
+        with contextlib.suppress(Exception):  # the server went away at exit: nothing to clean
+            _drop(schema.name)
     _free.clear()
     if _admin is not None:
         _admin.dispose()
@@ -189,12 +188,11 @@ def _drop_pool() -> None:
 @contextmanager
 def pg_schema(prefix: str = "sg") -> Iterator[str]:
     """A URL on an empty PostgreSQL schema at the head revision, for one test; skips when no server answers."""
-    free = _free.setdefault(prefix, [])
-    schema = free.pop() if free else _new_schema(prefix)
+    schema = _free.pop() if _free else _new_schema(prefix)  # the name keeps the prefix it was last used with
     try:
         yield _url(schema.name)
     finally:
-        if _empty(schema):
-            free.append(schema)
+        if _empty(schema, prefix):
+            _free.append(schema)
         else:
             _drop(schema.name)
