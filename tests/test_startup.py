@@ -43,14 +43,13 @@ def test_version_and_help_import_no_database_or_http_library(args):
 
 
 def test_status_imports_only_what_it_reads(tmp_path):
-    from sellerguard.store import Store
+    from db_templates import sqlite_copy  # a migrated empty store without running Alembic here
 
     cfg = tmp_path / "sg.toml"
     # an eBay account with options only the connector checks: status must not load connectors to check them
     cfg.write_text('[[accounts]]\nid = "eb"\nmarketplace = "ebay"\n\n[[accounts]]\nid = "amz"\n'
                    'marketplace = "amazon"\n')
-    db = f"sqlite:///{tmp_path / 'sg.db'}"
-    Store(db).close()
+    db = f"sqlite:///{sqlite_copy(tmp_path / 'sg.db')}"
     names = imported("--config", str(cfg), "--db", db, "status", "--json", "--as-of", "2026-11-23T12:00:00Z")
     assert "sellerguard.status" in names and "sqlalchemy" in names
     assert loaded(names, NOT_FOR_STATUS) == []
