@@ -274,6 +274,10 @@ def one_run(args: argparse.Namespace, workers: int, kills: int, run_dir: Path) -
                     break
                 if args.window and now - started >= args.window and len(killed) >= kills:
                     break
+                if dead := [i for i, p in enumerate(procs) if p.poll() is not None]:  # not one we killed
+                    tail = logs[dead[0]].read_text(errors="replace").strip().splitlines()[-1:]
+                    print(f"worker {name(dead[0])} exited on its own: {tail}; the run ends", flush=True)
+                    break
                 if now - started > args.timeout:
                     print(f"timed out: {fresh} of {total} accounts fresh after {args.timeout} s", flush=True)
                     break
