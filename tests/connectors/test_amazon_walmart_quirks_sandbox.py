@@ -8,6 +8,7 @@ import gzip
 from collections import Counter
 
 import pytest
+from db_templates import sqlite_copy
 from sqlmodel import select
 
 from sellerguard.config import parse_config
@@ -33,7 +34,7 @@ def box(clock):
 
 @pytest.fixture
 def db(tmp_path):
-    store = Store(f"sqlite:///{tmp_path / 'q.db'}")
+    store = Store(f"sqlite:///{sqlite_copy(tmp_path / 'q.db')}")  # migrated once per process (db_templates)
     yield store
     store.close()
 
