@@ -555,13 +555,13 @@ class Rollups(RollupSource):
             return None
         d0, d1 = store_rollups.day_of(start), store_rollups.day_of(max(as_of, end))
         found = self._rows(session, account, keys, d0, d1, as_of)  # type: ignore[arg-type]
-        bad = {d for d in dirty if d0 <= d <= d1}  # type: ignore[operator]
-        bad |= {day for _, day, _, _, settles in found if settles is not None and settles > as_of}
+        marked = {d for d in dirty if d0 <= d <= d1}  # type: ignore[operator]
+        bad = marked | {day for _, day, _, _, settles in found if settles is not None and settles > as_of}
         shape = self._shape(start, end, as_of)
         split = shape.split
         plan = _Plan(start, as_of, bad, split)
-        known = _Plan(start, end, bad, split)  # events of unknown deadline count over the window only
         bucket, inside, ok, ok_known = shape.bucket, shape.inside, shape.ok, shape.ok_known
+        unknown_at: set[int] = set()  # hours the rollups hold events of unknown deadline in, not whole in the window
         index = {k: i for i, k in enumerate(keys)}
         k = len(keys)
         data = GroupRows()
@@ -569,13 +569,19 @@ class Rollups(RollupSource):
         sums: dict[tuple[str | None, int, bool], list[float]] = data.rows
         loads = json.loads
         for key, day, scope, hours, _ in found:
-            if day in bad:  # read from the records (marked, or not settled at as_of)
-                continue
             i = index[key]
             base = (day - shape.d0) // HOUR  # type: ignore[operator]
             if scope == UNKNOWN_SCOPE:
-                if i == 0:
-                    data.unknown += sum(int(e[5]) for e in loads(hours) if ok_known[base + e[0]])
+                # whether a deadline is known does not depend on the moment: only marked days are stale here
+                if i == 0 and day not in marked:
+                    for e in loads(hours):
+                        if e[5]:
+                            if ok_known[base + e[0]]:
+                                data.unknown += int(e[5])
+                            else:
+                                unknown_at.add(base + e[0])
+                continue
+            if day in bad:  # read from the records (marked, or not settled at as_of)
                 continue
             name = scope if split_group else None
             first_col, d_col, e_col = i == 0, 2 + i, 2 + k + i
@@ -600,9 +606,17 @@ class Rollups(RollupSource):
                 if plan.usable(hour) and hour < end:  # type: ignore[arg-type,operator]
                     data.buyers.setdefault((scope if split_group else None, index[key]), set()).add(buyer)
         metric, params = group[0]
-        if needs_ship_by(params.events, params):
+        if needs_ship_by(params.events, params) and not data.unknown:
+            # ``unknown`` only tells event_series_many whether to list them from the records (it counts them there):
+            # once the rollups hold one, nothing more is needed; else only the marked days and the cut hours the
+            # rollups say hold one (a part of an hour without any has none) are read from the records
+            hours_of = [(start, min(_ceil_hour(start), end)), (max(_floor_hour(end), start), end)]
+            hours_of += [(h, h + HOUR) for h in split]
+            pieces = [(max(lo, start), min(hi, end)) for lo, hi in hours_of
+                      if (_floor_hour(lo) - shape.d0) // HOUR in unknown_at]  # type: ignore[operator]
+            pieces += [(max(d, start), min(d + DAY, end)) for d in marked]  # type: ignore[type-var]
             data.unknown += unknown_count(session, session.get_bind().dialect.name, account, metric, params,
-                                          as_of, known.leftovers())
+                                          as_of, _merge(pieces))
         return data, plan.leftovers()
 
 
