@@ -69,7 +69,7 @@ from sellerguard.rules.events import Ctx, needs_ship_by
 from sellerguard.rules.packs import EventParams, Metric
 from sellerguard.store import rollups as store_rollups
 from sellerguard.store.rollup_tables import RollupBuyerRow, RollupCoverRow, RollupDayRow, RollupDirtyRow
-from sellerguard.store.tables import AccountRow, OrderRow
+from sellerguard.store.tables import AccountRow
 
 VERSION = 1  # bump when what a key counts changes: old rollups are then never read (another key)
 FAR = datetime(2999, 1, 1, tzinfo=UTC)  # "every deadline has passed"
@@ -340,14 +340,8 @@ def worth_rolling_up(session: Session, account: str) -> bool:
     """Whether the account's volume makes status from rollups pay: ``AUTO_FROM`` orders or more within the
     ``AUTO_DAYS`` before its newest order. Below that the records are read as fast (measured: docs/performance.md,
     "Day rollups"), and small accounts (every sandbox sync of the test suite) pay no build and no marks.
-    Two index-only reads on (account, purchased_at); the count stops at ``AUTO_FROM``."""
-    o = OrderRow.__table__  # type: ignore[attr-defined]
-    newest = _aware(session.execute(select(func.max(o.c.purchased_at)).where(o.c.account == account)).scalar())
-    if newest is None:
-        return False
-    recent = (select(o.c.id).where(o.c.account == account, o.c.purchased_at >= newest - timedelta(days=AUTO_DAYS))
-              .limit(AUTO_FROM).subquery())
-    return int(session.execute(select(func.count()).select_from(recent)).scalar_one()) >= AUTO_FROM
+    The store's check (``store.rollups.busy``: two index-only reads), which sync also asks before ``catch_up``."""
+    return store_rollups.busy(session, account, orders=AUTO_FROM, days=AUTO_DAYS)
 
 
 def catch_up(store: Any, account: str) -> None:
