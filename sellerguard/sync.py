@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from sellerguard import connectors, keys
@@ -31,6 +30,7 @@ from sellerguard.http import AppScope, BucketBackend, app_scope, shared_buckets
 from sellerguard.schema import Account
 from sellerguard.store import Store
 from sellerguard.store import rollups as store_rollups
+from sellerguard.store.lookup import rows_by_key
 from sellerguard.store.tables import RECORD_TABLES, SyncRun
 
 log = logging.getLogger("sellerguard.sync")
@@ -169,14 +169,9 @@ def stored_updates(store: Store, account: str, kind: str, external_ids: Iterable
     stored, or stored without one): ``SyncContext.stored``, so connectors skip per-record detail calls for records
     the marketplace did not change since they were stored (issue 21)."""
     table = RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
-    ids = list(dict.fromkeys(external_ids))
-    found: dict[str, datetime] = {}
     with store.engine.connect() as conn:
-        for at in range(0, len(ids), 500):
-            q = select(table.c.external_id, table.c.updated_at).where(
-                table.c.account == account, table.c.external_id.in_(ids[at:at + 500]))
-            found.update({e: u for e, u in conn.execute(q).all() if u is not None})
-    return found
+        return {e: u for e, u in rows_by_key(conn, table, ["external_id", "updated_at"], "external_id",
+                                             [(account, i) for i in external_ids]) if u is not None}
 
 
 def account_record(acc: AccountConfig) -> Account:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from sellerguard.store.lookup import rows_by_key
 from sellerguard.store.rollup_tables import RollupDirtyRow
 from sellerguard.store.tables import RECORD_TABLES
 
@@ -66,29 +66,6 @@ def _table(kind: str) -> Table:
 def _chunks(items: list[Any]) -> Iterable[list[Any]]:
     for i in range(0, len(items), CHUNK):
         yield items[i:i + CHUNK]
-
-
-def _rows_by_key(session: Session, t: Table, columns: list[str], key: str,
-                 keys: Iterable[tuple[str, str]]) -> Iterable[Any]:
-    """Rows (``columns`` of ``t``) whose (account, ``key``) is among ``keys``: per account, ``key IN (...)`` on the
-    (account, key) index, in chunks, as a statement built once per list length (rounded up to a power of two,
-    padded with a repeated value): SQLAlchemy rendered a fresh IN list per batch, most of the marking's CPU."""
-    by_account: dict[str, list[str]] = {}
-    for account, value in keys:
-        by_account.setdefault(account, []).append(value)
-    for account, values in by_account.items():
-        for part in _chunks(sorted(set(values))):
-            size = 1 << (len(part) - 1).bit_length()
-            params = {f"k{i}": v for i, v in enumerate(part + part[-1:] * (size - len(part)))}
-            yield from session.execute(_key_select(t.name, tuple(columns), key, size), {"a": account, **params})
-
-
-@cache
-def _key_select(table: str, columns: tuple[str, ...], key: str, size: int) -> Any:
-    t = next(r.__table__ for r in RECORD_TABLES.values() if r.__table__.name == table)  # type: ignore[attr-defined]
-    keys = ", ".join(f":k{i}" for i in range(size))
-    return text(f"SELECT {', '.join(columns)} FROM {table} WHERE account = :a AND {key} IN ({keys})").columns(
-        *[t.c[c] for c in columns])
 
 
 def _places(row: Any, kind: str) -> list[datetime]:
@@ -148,7 +125,7 @@ def before_write(session: Session, kind: str, rows: list[dict[str, Any]], with_r
     ref = [t.c.order_ref] if "order_ref" in t.c else []
     old: dict[tuple[str, str], Any] = {}
     columns = ["account", "external_id", "raw_hash", *(["order_ref"] if ref else []), *PLACES[kind]]
-    for r in _rows_by_key(session, t, columns, "external_id", [(r["account"], r["external_id"]) for r in rows]):
+    for r in rows_by_key(session, t, columns, "external_id", [(r["account"], r["external_id"]) for r in rows]):
         old[(r.account, r.external_id)] = r._mapping
     dirty: set[tuple[str, datetime]] = set()
     changed = []
@@ -178,7 +155,7 @@ def after_write(session: Session, kind: str, changed: list[dict[str, Any]],
         ids = [(r["account"], r["external_id"]) for r in changed]
         for dep in ORDER_DEPENDENTS:
             t = _table(dep)
-            for r in _rows_by_key(session, t, ["account", *PLACES[dep]], "order_ref", ids):
+            for r in rows_by_key(session, t, ["account", *PLACES[dep]], "order_ref", ids):
                 dirty.update((r[0], d) for v in r[1:] if (d := day_of(v)) is not None)
     return dirty
 
@@ -198,7 +175,7 @@ def order_days(session: Session, refs: set[tuple[str, str]],
         else:
             out.update((key[0], d) for d in _places(row, "order"))
     t = _table("order")
-    for r in _rows_by_key(session, t, ["account", *PLACES["order"]], "external_id", rest):
+    for r in rows_by_key(session, t, ["account", *PLACES["order"]], "external_id", rest):
         out.update((r[0], d) for v in r[1:] if (d := day_of(v)) is not None)
     return out
 
