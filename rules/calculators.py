@@ -611,11 +611,15 @@ def newest_reported(
             if _aware(r.as_of) == at and (scope is None or r.scope == scope)]
 
 
-def window_volume(session: Session, account: str, metric: Metric, params: Any, as_of: datetime) -> int:
+def window_volume(session: Session, account: str, metric: Metric, params: Any, as_of: datetime,
+                  at_most: int | None = None) -> int:
     """All events of the population in the metric's normal window, before any filter: what a rule such as
-    eBay's "400 transactions in the last 3 months" counts. Index-only (account, anchor) count."""
+    eBay's "400 transactions in the last 3 months" counts. Index-only (account, anchor) count; ``at_most``
+    stops counting there (the rule only asks whether the count reaches 400: 1M x 10 holds ~12,000 a window)."""
     table = POPULATIONS[params.events].table
     anchor = table.c[params.anchor]
     start, end = window_bounds(metric, as_of)
-    q = select(func.count()).select_from(table).where(table.c.account == account, anchor >= start, anchor < end)
-    return int(session.execute(q).scalar_one())
+    rows = select(table.c.id).where(table.c.account == account, anchor >= start, anchor < end)
+    if at_most is not None:
+        rows = rows.limit(at_most)
+    return int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())

@@ -239,8 +239,8 @@ class Engine:
         lead = group[0][0]
         length = lead.window_length
         series = event_series_many(session, self.store.dialect, account, group, as_of, length)
-        if lead.fallback_window and window_volume(session, account, lead, group[0][1],
-                                                  as_of) < lead.fallback_window.below:
+        below = lead.fallback_window.below if lead.fallback_window else 0
+        if lead.fallback_window and window_volume(session, account, lead, group[0][1], as_of, at_most=below) < below:
             length = lead.fallback_window.length
             series = event_series_many(session, self.store.dialect, account, group, as_of, length)
         return series, length
