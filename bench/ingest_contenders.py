@@ -68,6 +68,7 @@ def sellerguard(base_url: str, workdir: Path) -> tuple[int, float, float]:
 
     def catch_up(store: Store, account: str) -> None:  # timed apart: the day-rollup build at the first sync
         at = cpu_s()
+        EXTRA["peak_mb_before_rollups"] = peak_mb()
         real_catch_up(store, account)
         EXTRA["rollup_cpu"] = EXTRA.get("rollup_cpu", 0.0) + cpu_s() - at
 

@@ -126,7 +126,9 @@ def bench_ingest(orders: int, fulfilled: float, runs: int, dlt_python: str | Non
             print(f"  {'':<12} orders/CPU-s of each run: {each}")
         if "rollup_cpu" in rows[0]:
             share = statistics.median(r.get("rollup_cpu", 0.0) / max(r["cpu"], 1e-6) for r in rows)
-            print(f"  {'':<12} of which bringing the day rollups up to date (built at the first sync): {share:.0%}")
+            before = max(r.get("peak_mb_before_rollups", 0.0) for r in rows)
+            print(f"  {'':<12} of which bringing the day rollups up to date (built at the first sync): {share:.0%};"
+                  f" peak RSS before it {before:.0f} MB")
     print(f"  requests needed: {pages:,} pages (+1 catch-up page for the connector) + {needed:,} shipping_fulfillment")
     print("  ratios (wall | client CPU; the server's CPU is not counted in the second):")
     if "sellerguard" not in rate:
