@@ -124,6 +124,9 @@ def make_server(world: World) -> ThreadingHTTPServer:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the marketplace
+        # headers and body go out in two writes: with Nagle on, a small answer's body waited for the client's
+        # delayed ACK of the headers (~40 ms per detail call), a stall no marketplace server has
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: Any) -> None:
             pass
