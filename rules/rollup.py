@@ -270,9 +270,11 @@ def refresh(session: Session, dialect: str, account: str, group: Group, ranges: 
                                          day_t.c.day >= lo, day_t.c.day < hi))
         conn.execute(delete(buyer_t).where(buyer_t.c.account == account, buyer_t.c.key.in_(keys),
                                            buyer_t.c.hour >= lo, buyer_t.c.hour < hi))
-    # a whole history is computed BUILD_DAYS at a time (whole UTC days, so each day row is computed at once, as in
-    # one pass): the rows of one piece are held in memory, not the history's (50,000 orders took +32 MB at once)
-    for piece in _history_pieces(session, account, group) if ranges == [(EPOCH, FAR)] else [ranges]:
+    # computed BUILD_DAYS at a time (whole UTC days, so each day row is computed at once, as in one pass): the rows
+    # of one piece are held in memory, not the history's (a build of 50,000 orders took +32 MB at once); a whole
+    # history is cut over the days that hold its rows
+    spans = _history_span(session, account, group) if ranges == [(EPOCH, FAR)] else ranges
+    for piece in _pieces(spans):
         rows, buyers = compute(session, dialect, account, group, piece)
         if rows:
             conn.execute(day_t.insert(), rows)
@@ -283,10 +285,9 @@ def refresh(session: Session, dialect: str, account: str, group: Group, ranges: 
 BUILD_DAYS = 90
 
 
-def _history_pieces(session: Session, account: str, group: Group) -> list[Ranges]:
-    """[(EPOCH, FAR)] as consecutive pieces of BUILD_DAYS whole UTC days over the account's rows of the group's
-    population: from the first to the last day of its anchor and of the column placing its events of unknown
-    deadline (``compute`` reads nothing outside them)."""
+def _history_span(session: Session, account: str, group: Group) -> Ranges:
+    """The whole UTC days from the first to the last of the account's rows of the group's population, by its anchor
+    and by the column placing its events of unknown deadline (``compute`` reads nothing outside them)."""
     from sellerguard.rules.calculators import unknown_anchor
     from sellerguard.rules.events import POPULATIONS
 
@@ -300,11 +301,22 @@ def _history_pieces(session: Session, account: str, group: Group) -> list[Ranges
         found += [t for t in (_aware(lo), _aware(hi)) if t is not None]
     if not found:
         return []
-    first, last = store_rollups.day_of(min(found)), store_rollups.day_of(max(found)) + DAY  # type: ignore[operator]
+    return [(store_rollups.day_of(min(found)), store_rollups.day_of(max(found)) + DAY)]  # type: ignore[list-item,operator]
+
+
+def _pieces(ranges: Ranges) -> list[Ranges]:
+    """Sorted whole-day ``ranges`` in consecutive pieces spanning at most BUILD_DAYS days each (a longer range is
+    cut at whole days)."""
     out: list[Ranges] = []
-    while first < last:  # type: ignore[operator]
-        out.append([(first, min(first + BUILD_DAYS * DAY, last))])  # type: ignore[operator,type-var]
-        first = first + BUILD_DAYS * DAY  # type: ignore[operator]
+    width = BUILD_DAYS * DAY
+    for lo, hi in sorted(ranges):
+        while lo < hi:
+            cut = min(hi, lo + width)
+            if out and cut - out[-1][0][0] <= width:
+                out[-1].append((lo, cut))
+            else:
+                out.append([(lo, cut)])
+            lo = cut
     return out
 
 
