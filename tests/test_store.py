@@ -392,3 +392,20 @@ def test_postgres_update_state_takes_one_connection_and_excludes(pg_store):
         t.join()
     assert pg_store.state("acc", "n") == "30"
     assert pg_store.update_state("acc", "n", lambda old: (old, pg_store.engine.pool.checkedout())) == 1
+
+
+@pytest.mark.postgres
+def test_postgres_cursor_state_and_stored_updates_through_plain_statements(pg_store):
+    """The prepared statements that replaced ORM sessions per call (cursor, state, SyncContext.stored) on PostgreSQL."""
+    from sellerguard.sync import stored_updates
+
+    updated = [o.model_copy(update={"updated_at": T0 + timedelta(days=1)}) for o in orders(3)]
+    assert pg_store.write(updated, {("acc", "orders"): "c1"}, now=T0) == 3
+    assert pg_store.write(updated[:1], {("acc", "orders"): "c2"}, now=T0) == 0
+    assert pg_store.cursor("acc", "orders") == "c2"
+    assert stored_updates(pg_store, "acc", "order", ["o0", "o2", "nope"]) == {
+        "o0": T0 + timedelta(days=1), "o2": T0 + timedelta(days=1)}
+    pg_store.put_state("acc", "k", "v")
+    assert pg_store.state("acc", "k") == "v"
+    pg_store.put_state("acc", "k", None)
+    assert pg_store.state("acc", "k") is None
