@@ -406,9 +406,10 @@ class Store:
         session.connection().execute(_put_statement(model.__table__, tuple(values), key, self.dialect), values)
 
     def upsert_accounts(self, accounts: Iterable[Account]) -> None:
-        with Session(self.engine) as session, session.begin():
+        with self.engine.begin() as conn:  # every sync writes its account: one statement, no ORM session
             for acc in accounts:
-                self._put(session, AccountRow, acc.model_dump(), ("id",))
+                values = acc.model_dump()
+                conn.execute(_put_statement(AccountRow.__table__, tuple(values), ("id",), self.dialect), values)
 
     # -- cursors and connector state ------------------------------------------------------------------
 
@@ -457,8 +458,11 @@ class Store:
     # -- sync runs ------------------------------------------------------------------------------------
 
     def record_sync(self, run: SyncRun) -> None:
-        with Session(self.engine) as session, session.begin():
-            session.add(run)
+        """Insert the run (one plain INSERT: every sync records one); ``run.id`` is set as the ORM would."""
+        table = SyncRun.__table__  # type: ignore[attr-defined]
+        values = {c.key: getattr(run, c.key) for c in table.columns if c.key != "id" or run.id is not None}
+        with self.engine.begin() as conn:
+            run.id = conn.execute(table.insert(), values).inserted_primary_key[0]
 
     def last_sync(self, account: str, *, ok: bool | None = None) -> SyncRun | None:
         with Session(self.engine) as session:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from sellerguard.store.lookup import rows_by_key
@@ -88,12 +88,11 @@ def covered(session: Session, accounts: set[str]) -> set[str]:
 def pending(session: Session, account: str) -> bool:
     """Whether the account has rollups or marked days: else a sync has nothing to bring up to date, and skips
     loading the rules to find that out."""
-    from sellerguard.store.rollup_tables import RollupCoverRow
+    return session.execute(_PENDING, {"a": account}).first() is not None
 
-    for t in (RollupCoverRow.__table__, RollupDirtyRow.__table__):  # type: ignore[attr-defined]
-        if session.execute(select(t.c.account).where(t.c.account == account).limit(1)).first() is not None:
-            return True
-    return False
+
+_PENDING = text("SELECT 1 FROM rollup_cover WHERE account = :a UNION ALL "
+                "SELECT 1 FROM rollup_dirty WHERE account = :a LIMIT 1")  # one round trip per sync
 
 
 def busy(session: Session, account: str, orders: int = 5_000, days: int = 90) -> bool:
