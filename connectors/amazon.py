@@ -261,8 +261,8 @@ def marketplace_ids(ctx: SyncContext, http: HttpClient) -> list[str]:
     for i, p in enumerate(rows):  # only well-formed rows prove anything (a garbled one is not "no marketplace")
         if not (isinstance(p, dict) and isinstance(p.get("participation"), dict)
                 and isinstance(p["participation"].get("isParticipating"), bool)
-                and isinstance(p.get("marketplace"), dict)
-                and _MARKETPLACE_ID.fullmatch(str(p["marketplace"].get("id")))):
+                and isinstance(p.get("marketplace"), dict) and isinstance(p["marketplace"].get("id"), str)
+                and _MARKETPLACE_ID.fullmatch(p["marketplace"]["id"])):  # a number is no id (str() let it in)
             raise bad(f"GET {PARTICIPATIONS}", f"payload[{i}]", "not a participation with a marketplace id and"
                       " isParticipating")
     found = [p["marketplace"]["id"] for p in rows if p["participation"]["isParticipating"] is True]

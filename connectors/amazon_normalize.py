@@ -139,6 +139,12 @@ def normalize_order(account: str, order: Any, where: str, field: str,
     deliver_by = _dict(fulfillment.get("deliverByWindow"), where, f"{field}.fulfillment.deliverByWindow")
     items = _list(order.get("orderItems"), where, f"{field}.orderItems")
     packages = _list(order.get("packages"), where, f"{field}.packages")
+    if "packages" not in order and fulfillment.get("fulfilledBy") == "MERCHANT" and \
+            STATUS.get(raw_status) in ("shipped", "partially_shipped"):
+        # asked with includedData=PACKAGES: a shipped seller-fulfilled order without the key is a damaged answer
+        # (its shipments would be lost without an error); an explicit [] is "no package"
+        raise bad(where, f"{field}.packages", "missing on a shipped seller-fulfilled order (asked with "
+                  "includedData=PACKAGES)")
 
     total, currency, count = Decimal(0), None, 0
     lines: list[OrderLine] = []
