@@ -100,6 +100,8 @@ def end_of_day(value: Any, field: str, endpoint: str) -> datetime | None:
         day = date.fromisoformat(str(value)[:10])
     except ValueError:
         raise payload_error(endpoint, field, f"not a date: {str(value)[:30]!r}") from None
+    if not date(2000, 1, 1) <= day <= date(2100, 12, 31):  # 9999-12-31 + 1 day overflowed (OverflowError)
+        raise payload_error(endpoint, field, f"not a plausible date: {str(value)[:30]!r}")
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=AMSTERDAM).astimezone(UTC) - \
         timedelta(seconds=1)
 

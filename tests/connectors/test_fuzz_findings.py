@@ -83,3 +83,53 @@ def test_walmart_summary_rate_outside_0_100_is_a_payload_error_naming_key_and_va
     with pytest.raises(ConnectorError, match=r"payload\.overallRate: not a percentage \(0\.\.100\)"):
         parse_summary("wm", "walmart.x", "/v3/insights/performance/otd/summary", {"payload": {"overallRate": rate}},
                       30, ("overallRate",), NOW)
+
+
+# -- the 1,000-payload table of 2026-11-29: Amazon traceback 1 + dropped 1, bol traceback 1 -----------------------
+
+
+def test_amazon_a_marketplace_id_that_is_a_number_is_a_payload_error_not_a_typeerror():
+    import fuzz
+
+    h = _harness("amazon")
+    m = h.find("feedback", "/marketplaceParticipations", "value", "id")
+    with fuzz.quiet():
+        findings = h.check(fuzz.replace(m, value=fuzz.VALUES.index(1_700_000_000_000_000)))
+    first, _ = h.last
+    assert not findings and [o.error_kind for o in first.outcomes] == ["payload"]
+    assert "payload[0]: not a participation with a marketplace id" in first.outcomes[0].error
+
+
+def test_amazon_a_shipped_seller_fulfilled_order_without_packages_is_a_payload_error():
+    from sellerguard.connectors.amazon_normalize import normalize_order
+
+    order = {"orderId": "113-1", "createdTime": "2026-11-20T10:00:00Z", "lastUpdatedTime": "2026-11-21T10:00:00Z",
+             "salesChannel": {"marketplaceId": "ATVPDKIKX0DER"}, "orderItems": [],
+             "fulfillment": {"fulfillmentStatus": "SHIPPED", "fulfilledBy": "MERCHANT"}}
+    with pytest.raises(ConnectorError, match=r"orders\[1\]\.packages: missing on a shipped seller-fulfilled order"):
+        normalize_order("amz", order, "GET /orders", "orders[1]")
+    assert normalize_order("amz", {**order, "packages": []}, "GET /orders", "orders[1]")  # [] is "no package"
+    pending = {**order, "fulfillment": {"fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT"}}
+    assert normalize_order("amz", pending, "GET /orders", "orders[1]")  # no packages before shipping
+    afn = {**order, "fulfillment": {"fulfillmentStatus": "SHIPPED", "fulfilledBy": "AMAZON"}}
+    assert normalize_order("amz", afn, "GET /orders", "orders[1]")  # Amazon-fulfilled orders have none
+
+
+@pytest.mark.parametrize("day", ["9999-12-31T23:59:59Z", "0001-01-01", "2126-01-01"])
+def test_bol_a_delivery_date_far_off_is_a_payload_error_not_an_overflow(day):
+    from sellerguard.connectors.bol_normalize import end_of_day
+
+    with pytest.raises(ConnectorError, match="latestDeliveryDate: not a plausible date"):
+        end_of_day(day, "orderItems[0].fulfilment.latestDeliveryDate", "/retailer/orders/{order-id}")
+
+
+_HARNESSES: dict = {}
+
+
+def _harness(marketplace):
+    import fuzz
+
+    if marketplace not in _HARNESSES:
+        with fuzz.quiet():
+            _HARNESSES[marketplace] = fuzz.Harness(marketplace)
+    return _HARNESSES[marketplace]
