@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
-from sellerguard.payload import iso_time, object_list
+from sellerguard.payload import iso_time, number, object_list
 from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
@@ -357,10 +357,18 @@ def normalize_indicator(account: str, body: Any, *, final: bool, as_of: datetime
             raw = score.get("value")
             if not isinstance(raw, int | float) or isinstance(raw, bool):
                 raise payload_error(ep, f + "details.score.value", f"not a number: {str(raw)[:20]!r}")
+            # a percentage is 0..100 (or a 0..1 share), any score is finite and not negative: -1 was stored as
+            # -1.0 (2.0 once inverted) and 150 as 1.5 (issue 18: payload errors naming field and value)
+            number(raw, "bol", ep, f + "details.score.value", low=0,
+                   high=100 if kind == "PERCENTAGE" else None)
             value = _fraction(float(raw), kind)
-            num, den = score.get("numerator"), score.get("denominator")
-            numerator = float(num) if isinstance(num, int | float) else None
-            denominator = float(den) if isinstance(den, int | float) else None
+            numerator = number(score.get("numerator"), "bol", ep, f + "details.score.numerator",
+                               required=False, low=0)
+            denominator = number(score.get("denominator"), "bol", ep, f + "details.score.denominator",
+                                 required=False, low=0)
+            if numerator is not None and denominator is not None and numerator > denominator:
+                raise payload_error(ep, f + "details.score.numerator",
+                                    f"{numerator:g} is more than the denominator {denominator:g}")
             if invert and condition == ">=" and kind == "PERCENTAGE":
                 value = 1 - value
                 if numerator is not None and denominator is not None:

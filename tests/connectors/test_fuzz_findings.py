@@ -133,3 +133,31 @@ def _harness(marketplace):
         with fuzz.quiet():
             _HARNESSES[marketplace] = fuzz.Harness(marketplace)
     return _HARNESSES[marketplace]
+
+
+def _indicator(value, kind="PERCENTAGE", numerator=1, denominator=10):
+    score = {"value": value, "numerator": numerator, "denominator": denominator, "conforms": True}
+    return {"performanceIndicators": [{"name": "FULFILMENT", "type": kind, "details": {
+        "period": {"year": 2026, "week": 47}, "score": score, "norm": {"condition": ">=", "value": 0.9}}}]}
+
+
+@pytest.mark.parametrize("body, field", [
+    (_indicator(-1), r"score\.value: out of range \(0\.\.100\): -1"),  # was stored as 2.0 (inverted)
+    (_indicator(150), r"score\.value: out of range \(0\.\.100\): 150"),  # was -0.5 (inverted)
+    (_indicator(-5, "AVERAGE"), r"score\.value: out of range"),
+    (_indicator(96, numerator=-50), r"score\.numerator: out of range"),
+    (_indicator(96, numerator=20), r"score\.numerator: 20 is more than the denominator 10"),
+])
+def test_bol_indicator_scores_outside_their_range_are_payload_errors(body, field):
+    from sellerguard.connectors.bol_normalize import normalize_indicator
+
+    with pytest.raises(ConnectorError, match=field):
+        normalize_indicator("bol", body, final=True, as_of=NOW)
+
+
+def test_bol_indicator_percentages_as_shares_or_percent_still_read():
+    from sellerguard.connectors.bol_normalize import normalize_indicator
+
+    for value in (96, 0.96):
+        [row] = normalize_indicator("bol", _indicator(value), final=True, as_of=NOW)
+        assert row.value == pytest.approx(0.04) and row.numerator == 9  # the late share: 1 - 0.96
