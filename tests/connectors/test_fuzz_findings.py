@@ -130,8 +130,11 @@ def _harness(marketplace):
     import fuzz
 
     if marketplace not in _HARNESSES:
+        import atexit
+
         with fuzz.quiet():
             _HARNESSES[marketplace] = fuzz.Harness(marketplace)
+        atexit.register(_HARNESSES[marketplace].close)  # its store and the temporary folder it made
     return _HARNESSES[marketplace]
 
 
