@@ -23,6 +23,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -171,6 +172,7 @@ def _rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, dict[str
         raise InputError(f"not valid CSV: {exc}", where=str(path)) from None
 
 
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")  # AccountConfig.id's pattern
 Keyer = Callable[[str, str], str | None]  # (account, raw buyer id) -> buyer key
 
 
@@ -182,6 +184,16 @@ def _account(data: dict[str, Any], where: str) -> Account:
         acc = Account.model_validate(values)
     except ValidationError as exc:
         raise InputError(f"account: {_field_error(exc)}", where=where) from None
+    # the config's account id rule (AccountConfig.id), as for a record's ``account``: an account registered under
+    # any other id (control characters, a space) could never be configured, and its name is printed by status
+    if not _ACCOUNT_ID.match(acc.id):
+        raise InputError(f"id: {acc.id[:100]!r} is not an account id (letters, digits, '_', '.', '-', as in the "
+                         "config)", where=where)
+    for name in ("seller_id", "display_name"):
+        text = getattr(acc, name)
+        if text is not None and (not text.strip() or not text.isprintable()):
+            raise InputError(f"{name}: {text[:100]!r} is empty or holds a control or format character "
+                             "(printed as is by status and alerts)", where=where)
     if acc.marketplace not in PROVIDERS:
         raise InputError(f"marketplace: unknown marketplace '{acc.marketplace}'"
                          f"{did_you_mean(acc.marketplace, PROVIDERS)} (known: {', '.join(sorted(PROVIDERS))})",
