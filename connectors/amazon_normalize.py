@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -278,6 +279,12 @@ def report_status(value: str) -> str:
     return "shipped" if key.startswith("shipped-") else "unknown"
 
 
+# The All Orders report's amazon-order-id, "in 3-7-7 format" (specs/amazon/ordersV0.json, AmazonOrderId): a cell
+# that is not one (a number, a shifted column) is a payload error, not an order stored under a made-up id while the
+# real order is missing (issue 18's fuzz, seed 4242: '1700000000000000' for '185-6006377-0461800')
+_REPORT_ORDER_ID = re.compile(r"[0-9A-Z]{3}-[0-9]{7}-[0-9]{7}\Z")
+
+
 def normalize_order_rows(account: str, rows: list[dict[str, str]], where: str, site: str | None = None) -> list[Order]:
     """All Orders report rows (one per item, tab-delimited) -> one Order per ``amazon-order-id``.
 
@@ -288,8 +295,8 @@ def normalize_order_rows(account: str, rows: list[dict[str, str]], where: str, s
     orders: dict[str, dict[str, Any]] = {}
     for n, row in enumerate(rows, start=2):  # line 1 is the header
         oid = (row.get("amazon-order-id") or "").strip()
-        if not oid or len(oid) > 100 or not oid.isprintable():
-            raise bad(where, f"line {n}.amazon-order-id", f"missing or not an order id: {oid[:40]!r}")
+        if not _REPORT_ORDER_ID.match(oid):
+            raise bad(where, f"line {n}.amazon-order-id", f"missing or not an order id (3-7-7): {oid[:40]!r}")
         entry = orders.setdefault(oid, {"rows": [], "total": Decimal(0), "count": 0, "currency": None,
                                         "lines": []})
         entry["rows"].append(row)

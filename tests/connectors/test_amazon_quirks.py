@@ -112,8 +112,8 @@ def test_all_orders_sub_statuses_are_shipped_or_delivered_never_pending():
 
 
 def test_every_report_status_is_mapped_and_unknown_ones_are_kept_recognisable(caplog):
-    row = dict(zip(amazon_reports.REQUIRED[ALL_ORDERS], ["111-1", "2026-09-01T10:00:00+00:00", "", "Merchant", "1"],
-                   strict=True))
+    row = dict(zip(amazon_reports.REQUIRED[ALL_ORDERS],
+                   ["111-0000001-0000001", "2026-09-01T10:00:00+00:00", "", "Merchant", "1"], strict=True))
     for key in amazon_normalize.REPORT_STATUS:
         assert amazon_normalize.report_status(key) != "unknown"
     for value in ("Shipped - Delivered to Buyer", "Shipped - Lost in Transit", "Shipped - Returned to Seller",
