@@ -269,8 +269,9 @@ def validate_files(paths: list[Path], progress: Progress | None = None,
     total = 0
     seen = seen if seen is not None else {}
     for path in paths:
-        if not path.is_file():
-            raise InputError("no such file", where=str(path))
+        if not path.is_file():  # a folder or a pipe named like a data file is not "no such file"
+            raise InputError("cannot read: a folder, not a file" if path.is_dir() else
+                             "cannot read: not a regular file" if path.exists() else "no such file", where=str(path))
         for item in _records(path, progress):
             if isinstance(item, Account):
                 seen[item.id] = item

@@ -1,7 +1,8 @@
 """Issue 18 (review): an ``account`` line of an import is held to the config's rules, like a record's ``account``.
 
 Before, ``{"kind": "account", "id": "x\\u0001y"}`` registered an account no config could name, and a display name
-with a terminal escape was stored and printed as is by ``status``.
+with a terminal escape was stored and printed as is by ``status``. Also: a folder named ``x.jsonl`` was
+reported as "no such file".
 """
 
 from __future__ import annotations
@@ -39,3 +40,14 @@ def test_a_plain_account_line_still_registers(store, tmp_path):
     path.write_text(json.dumps({"kind": "account", "id": "my-shop.2", "marketplace": "amazon",
                                 "display_name": "Mein Laden 😀", "seller_id": "A1B2C3"}) + "\n")
     assert import_files(store, [path]).registered == {"my-shop.2": "amazon"}
+
+
+def test_a_folder_named_like_a_data_file_is_not_called_missing(store, tmp_path):
+    folder = tmp_path / "orders.jsonl"
+    folder.mkdir()
+    with pytest.raises(InputError) as exc:
+        import_files(store, [folder])
+    assert str(exc.value) == f"{folder}: cannot read: a folder, not a file"
+    with pytest.raises(InputError) as exc:
+        import_files(store, [tmp_path / "gone.jsonl"])
+    assert str(exc.value).endswith(": no such file")
