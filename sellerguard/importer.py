@@ -185,7 +185,7 @@ def _account(data: dict[str, Any], where: str) -> Account:
     except ValidationError as exc:
         raise InputError(f"account: {_field_error(exc)}", where=where) from None
     # the config's account id rule (AccountConfig.id), as for a record's ``account``: an account registered under
-    # any other id (control characters, a space) could never be configured, and its name is printed by status
+    # any other id (control characters, a space) could never be configured
     if not _ACCOUNT_ID.match(acc.id):
         raise InputError(f"id: {acc.id[:100]!r} is not an account id (letters, digits, '_', '.', '-', as in the "
                          "config)", where=where)
@@ -193,7 +193,7 @@ def _account(data: dict[str, Any], where: str) -> Account:
         text = getattr(acc, name)
         if text is not None and (not text.strip() or not text.isprintable()):
             raise InputError(f"{name}: {text[:100]!r} is empty or holds a control or format character "
-                             "(printed as is by status and alerts)", where=where)
+                             "(shown as is by the dashboard)", where=where)
     if acc.marketplace not in PROVIDERS:
         raise InputError(f"marketplace: unknown marketplace '{acc.marketplace}'"
                          f"{did_you_mean(acc.marketplace, PROVIDERS)} (known: {', '.join(sorted(PROVIDERS))})",

@@ -1,7 +1,8 @@
 """Issue 18 (review): an ``account`` line of an import is held to the config's rules, like a record's ``account``.
 
 Before, ``{"kind": "account", "id": "x\\u0001y"}`` registered an account no config could name, and a display name
-with a terminal escape was stored and printed as is by ``status``. Also: a folder named ``x.jsonl`` was
+with a terminal escape or a bidi override was stored as is (the dashboard shows it).
+Also: a folder named ``x.jsonl`` was
 reported as "no such file".
 """
 
