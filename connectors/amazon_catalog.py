@@ -21,10 +21,13 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from pydantic import TypeAdapter, ValidationError
+
 from sellerguard.connectors.contract import SyncContext
 from sellerguard.errors import ConnectorError
 from sellerguard.http import HttpClient
 from sellerguard.payload import object_list, require_list
+from sellerguard.schema import Id
 
 ITEMS = "/catalog/2022-04-01/items"
 RATE, BURST, PER_CALL = 2.0, 2, 20
@@ -42,6 +45,21 @@ def _valid_asin(asin: object) -> bool:
     return isinstance(asin, str) and 1 <= len(asin) <= 20 and asin.isalnum() and asin.isascii()
 
 
+_ID = TypeAdapter(Id)
+
+
+def _category_id(value: object) -> str | None:
+    """A product type the schema takes as an order line's ``category_id``, else None: 'nan', 'null' or control
+    characters from a garbled answer (issue 18's fuzz, seed 777) were cached for CACHE_DAYS and failed every sync."""
+    text = _text(value, 100)
+    if text is None:
+        return None
+    try:
+        return _ID.validate_python(text)
+    except ValidationError:
+        return None
+
+
 def _cached(ctx: SyncContext, marketplace: str, asin: str, now: datetime) -> Category | None:
     saved = ctx.state.get(_key(marketplace, asin))
     if not saved:
@@ -49,7 +67,8 @@ def _cached(ctx: SyncContext, marketplace: str, asin: str, now: datetime) -> Cat
     try:
         product_type, group, at = json.loads(saved)
         fresh = now - datetime.fromisoformat(at) < timedelta(days=CACHE_DAYS)
-        ok = all(v is None or (isinstance(v, str) and len(v) <= 200) for v in (product_type, group))
+        ok = all(v is None or (isinstance(v, str) and len(v) <= 200) for v in (product_type, group)) and \
+            (product_type is None or _category_id(product_type) == product_type)  # kept by an older version
     except (ValueError, TypeError):
         fresh = ok = False
     if not ok:
@@ -83,6 +102,7 @@ def categories(ctx: SyncContext, http: HttpClient, marketplace: str, asins: Iter
     now = ctx.now()
     wanted = sorted({a for a in asins if _valid_asin(a)})
     found: dict[str, Category] = {}
+    garbled: set[str] = set()
     missing = []
     for asin in wanted:
         cached = _cached(ctx, marketplace, asin, now)
@@ -116,12 +136,17 @@ def categories(ctx: SyncContext, http: HttpClient, marketplace: str, asins: Iter
                 continue
             types = object_list(item.get("productTypes"), "amazon", where, f"items[{n}].productTypes")
             sums = object_list(item.get("summaries"), "amazon", where, f"items[{n}].summaries")
-            product_type = next((_text(t.get("productType"), 100) for t in types
-                                 if t.get("marketplaceId") is None or t.get("marketplaceId") == marketplace), None)
+            sent = next((t.get("productType") for t in types
+                         if t.get("marketplaceId") is None or t.get("marketplaceId") == marketplace), None)
+            product_type = _category_id(sent)
+            if product_type is None and sent is not None:
+                garbled.add(asin)  # unknown for this sync, asked again next sync: not remembered for CACHE_DAYS
             group = next((_text(s.get("websiteDisplayGroupName"), 200) for s in sums
                           if s.get("marketplaceId") is None or s.get("marketplaceId") == marketplace), None)
             found[asin] = (product_type, group)
         for asin in chunk:  # an ASIN Amazon did not return is remembered as "no category", not asked again
             value = found.setdefault(asin, (None, None))
+            if asin in garbled:
+                continue
             ctx.state.put(_key(marketplace, asin), json.dumps([*value, now.isoformat()]))
     return found
