@@ -17,6 +17,8 @@ customer-service figures (sellerguard computes them), cases, delivery times. See
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from typing import Any
@@ -182,9 +184,20 @@ def _pages(http: HttpClient, path: str, params: dict[str, Any]) -> Iterator[tupl
         count = body.get("count")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
             raise bad(where, "count", f"not a count: {str(count)[:40]!r}")
+        last_count[0] = count
         return body["results"], count
 
+    # Distinct results against the last page's count: one result gone from a page shifts the next offset by one,
+    # so the next page serves a result again and offset_walk reaches the count with one never read (issue 18's
+    # fuzz, seed 777: a receipt lost until the open-window re-scan). A result served twice is counted once.
+    last_count: list[int | None] = [None]
+    distinct: set[bytes] = set()
     for page in offset_walk(fetch, PAGE, marketplace=MARKETPLACE, where=where, max_pages=MAX_PAGES):
+        distinct.update(hashlib.blake2b(json.dumps(item, sort_keys=True, default=str).encode("utf-8", "surrogatepass"),
+                                        digest_size=16).digest() for item in page.items)  # 16 B each, not the JSON
+        if page.next is None and last_count[0] is not None and len(distinct) < last_count[0]:
+            raise bad(where, "results", f"{len(distinct)} distinct results in all pages, fewer than count "
+                                        f"{last_count[0]} (a page lost one; nothing of this page is stored)")
         yield list(page.items), page.state or 0
 
 
