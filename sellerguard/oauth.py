@@ -48,11 +48,32 @@ def post_token(http: HttpClient, url: str, data: dict[str, str], **kw: Any) -> d
         base_url=url, marketplace=http.marketplace, clock=http.clock, sleep=http.sleep, errors=errors,
         session=http.session, max_attempts=3, timeout=http.timeout,
     )
-    body = client.json(client.request("POST", url, data=data, **kw), "token endpoint")
+    try:
+        body = client.json(client.request("POST", url, data=data, **kw), "token endpoint")
+    except ConnectorError as exc:
+        # a 4xx the rules call "config" (invalid_grant, invalid_client): asking again in this run is refused the
+        # same way; 5xx, 408, 429 and timeouts are kind "wait" and never marked (the next stream may try)
+        if exc.kind == "config" and exc.status is not None and 400 <= exc.status < 500 \
+                and exc.status not in (408, 429):
+            exc.credential_refused = True  # type: ignore[attr-defined]
+        raise
     if not isinstance(body, dict) or not body.get("access_token"):
         raise ConnectorError("the token endpoint answered without an access_token", kind="payload",
                              where=f"{http.marketplace}: token endpoint")
     return body
+
+
+def credential_refused(exc: BaseException) -> bool:
+    """True when ``exc`` (or an error it was raised from or while handling: connectors re-word the token
+    endpoint's refusals ``from None``) is a token endpoint refusing the credential itself (``post_token``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if getattr(current, "credential_refused", False):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def valid_token(value: Any) -> bool:

@@ -27,6 +27,7 @@ from sellerguard.config import AccountConfig, Config, config_error
 from sellerguard.connectors.contract import Batch, SyncContext
 from sellerguard.errors import ConfigError, ConnectorError, InputError, SellerguardError, StoreError
 from sellerguard.http import AppScope, BucketBackend, app_scope, shared_buckets
+from sellerguard.oauth import credential_refused
 from sellerguard.schema import Account
 from sellerguard.store import Store
 from sellerguard.store import rollups as store_rollups
@@ -295,8 +296,15 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
     # 24); a scope the caller (workers, the daemon) already set is kept
     app = app_scope.set(app_scope.get() or AppScope.of(store, acc.marketplace,
                                                        lambda n: acc.secret(n).get_secret_value()))
+    refused: Failure | None = None  # the token endpoint refused this account's credential in this run
     try:
         for stream in chosen:
+            if refused is not None:
+                # every stream needs that credential: asking again is refused the same way (6 requests for eBay)
+                errors.append((stream, refused))
+                outcome.failed_streams[stream] = refused.kind
+                _save_stream_state(store, acc.id, stream, clock, refused)
+                continue
             try:
                 _sync_stream(module, ctx, acc, store, stream, outcome, clock, progress, should_stop)
             except Exception as exc:
@@ -304,6 +312,8 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
                 errors.append((stream, failure))
                 outcome.failed_streams[stream] = failure.kind
                 _save_stream_state(store, acc.id, stream, clock, failure)
+                if failure.kind == "config" and credential_refused(exc):  # not 5xx/429/timeouts: kind "wait"
+                    refused = failure
             else:
                 _save_stream_state(store, acc.id, stream, clock, None)
             if outcome.stopped:
@@ -323,9 +333,16 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
     if errors:
         first_stream, first = errors[0]
         outcome.error_kind, outcome.retry_after = first.kind, first.retry_after
-        line = first.message if first_stream == "-" else f"{first_stream}: {first.message}"
-        if len(errors) > 1:
-            line += "; also failed: " + ", ".join(f"{s} ({f.kind})" for s, f in errors[1:])
+        needing = [s for s, f in errors if refused is not None and f is refused]  # streams the refusal ended
+        also = [f"{s} ({f.kind})" for s, f in errors[1:] if f is not refused]
+        if first is refused:  # one line for the account, not the same refusal per stream
+            line = first.message + (f" (every stream needs it: {', '.join(needing)})" if len(needing) > 1 else "")
+        else:
+            line = first.message if first_stream == "-" else f"{first_stream}: {first.message}"
+            if refused is not None:
+                also.append(f"{', '.join(needing)} ({refused.kind}: {refused.message})")
+        if also:
+            line += "; also failed: " + ", ".join(also)
         outcome.error = f"{acc.id}: {line}"
     outcome.ok = not errors and not outcome.stopped
     run.finished_at = clock.now()
