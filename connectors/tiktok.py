@@ -79,6 +79,9 @@ def _code_rule(code: int, message: str, request_id: str, account: str | None = N
     if code in (36004001, 36004005) or "refresh_token" in low or "refresh token" in low:  # the refresh token
         return ErrorRule("fail", "config", f"{text}: the refresh token is expired, revoked or unknown;"
                                            f" re-authorize {shop}")
+    if code == 36004004:  # the auth host refusing app_key/app_secret, the grant or the code (integrators see all three)
+        return ErrorRule("fail", "config", f"{text}: TikTok refused the credentials; check app_key and app_secret,"
+                                           f" or re-authorize {shop}")
     token = "access token" in low or "access_token" in low or "token" in low.split()
     if code in (105001, 105002) or (token and ("expired" in low or "invalid" in low or "revoked" in low)):
         return ErrorRule("refresh", "config", f"{text}: the access token was refused; re-authorize {shop} if"
@@ -171,7 +174,15 @@ def _token_fetcher(ctx: SyncContext, app_key: str, app_secret: str, holder: list
         def exchange(refresh_token: str) -> dict[str, Any]:
             params = {"app_key": app_key, "app_secret": app_secret, "refresh_token": refresh_token,
                       "grant_type": "refresh_token"}
-            data = _data(auth, auth.request("GET", "/api/v2/token/refresh", params=params), "token refresh")
+            try:
+                data = _data(auth, auth.request("GET", "/api/v2/token/refresh", params=params), "token refresh")
+            except ConnectorError as exc:
+                # TikTok refuses a revoked refresh token or a wrong app secret with a code of kind "config": asking
+                # again this run is refused the same way (sync ends the account's other streams; oauth.post_token
+                # marks the same for the marketplaces that use it). Kind "wait" (busy, 5xx) is never marked.
+                if exc.kind == "config":
+                    exc.credential_refused = True  # type: ignore[attr-defined]
+                raise
             if not data.get("access_token"):
                 raise bad("GET /api/v2/token/refresh", "data.access_token", "missing (nothing was saved)")
             # validated before refresh_rotating saves anything: absolute unix times, not durations (G3)
