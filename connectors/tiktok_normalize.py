@@ -144,9 +144,11 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
     payment = o.get("payment") if isinstance(o.get("payment"), dict) else {}
     if "line_items" not in o:  # every order carries its lines; without them its packages cannot be keyed
         raise bad(where, f"{field}.line_items", "missing")
-    lines = o.get("line_items") or []
+    lines = o.get("line_items")
     if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
         raise bad(where, f"{field}.line_items", "expected a list of objects")
+    if not lines:  # an order sells at least one item: an empty list lost the lines that key its packages (fuzz)
+        raise bad(where, f"{field}.line_items", "empty (an order has at least one line item)")
     currency = str(payment.get("currency") or "") or None
     raw = payload_hash(o)
     order_type = o.get("order_type")

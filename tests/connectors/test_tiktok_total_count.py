@@ -1,11 +1,15 @@
 """Issue 18 (review, fuzz seed 777): a TikTok search whose pages hold fewer records than its ``total_count`` is a
 payload error and the cursor stays. An order (or review) gone from a page was read as a finished scan; the cursor
-moved past it and a clean sync never brought it back."""
+moved past it and a clean sync never brought it back. Also: an order whose line_items list is empty."""
 
 from __future__ import annotations
 
+import pytest
 import responses
 from test_tiktok import FakeTikTok, envelope, load, orders, run
+
+from sellerguard.connectors.tiktok_normalize import normalize_order
+from sellerguard.errors import ConnectorError
 
 
 @responses.activate
@@ -38,3 +42,12 @@ def test_as_many_or_more_than_total_count_is_fine(store, clock):
     more = (200, {}, envelope({"orders": orders(3, now - 3600), "total_count": 2, "next_page_token": ""}))
     fake.faults["/order/202309/orders/search"] = [more]
     assert run(store, clock, streams=["orders"]).ok
+
+
+@pytest.mark.parametrize("lines", [[], None])
+def test_an_order_without_line_items_is_a_payload_error_not_an_order_without_its_packages(lines):
+    # fuzz seed 31337: the only line item dropped; the order was stored without its package, the cursor moved on
+    order = {**load("order__delivered"), "line_items": lines}
+    with pytest.raises(ConnectorError) as exc:
+        normalize_order("tts-1", order, "POST /orders/search", "data.orders[0]")
+    assert exc.value.kind == "payload" and "data.orders[0].line_items" in str(exc.value)
