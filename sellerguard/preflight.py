@@ -77,6 +77,8 @@ def enabled_streams(acc: AccountConfig, streams: tuple[str, ...]) -> list[str]:
             off.add("reviews")
     if acc.marketplace == "shopify" and not opts.get("disputes", True):
         off.add("disputes")
+    if acc.marketplace == "walmart" and not opts.get("performance", True):  # one switch, both streams (walmart.py)
+        off.update(("performance", "unpublished"))
     return [s for s in streams if s not in off]
 
 
