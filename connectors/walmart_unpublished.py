@@ -14,6 +14,7 @@ value 0. Pure parsing here; the call itself is ``fetch_counts``.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,9 @@ PATH = "/v3/insights/items/unpublished/counts"
 METRIC = "walmart.unpublished_items"
 DAYS = 30  # fromDate: the last 30 days, like the performance summaries
 SELLER_REASONS = frozenset({"END_DATE"})  # unpublished by the seller's own settings, not by Walmart
+# one reason code, as Walmart writes them (END_DATE, REASONABLE_PRICE_NOT_SATISFIED): anything else (a 5,000-character
+# value, a sentence) was cut to 50 characters and stored as a code of its own while the real one was missing (fuzz)
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9_]{0,63}\Z")
 
 
 def normalize_counts(account: str, body: Any, now: datetime, since: datetime) -> list[ReportedMetric]:
@@ -39,7 +43,10 @@ def normalize_counts(account: str, body: Any, now: datetime, since: datetime) ->
         if not isinstance(reason, str) or not reason.strip() or not reason.isprintable():
             raise payload_error(PATH, f"payload[{i}].unpublishedReasonCode", "missing or not text")
         n = count(entry.get("unpublishedCount"), "walmart", PATH, f"payload[{i}].unpublishedCount")
-        key = ",".join(sorted({c.strip().upper() for c in reason.split(",") if c.strip()}))[:50]
+        codes = {c.strip().upper() for c in reason.split(",") if c.strip()}
+        if not codes or not all(_CODE.match(c) for c in codes):
+            raise payload_error(PATH, f"payload[{i}].unpublishedReasonCode", f"not reason codes: {reason[:60]!r}")
+        key = ",".join(sorted(codes))[:50]
         rows[key] = rows.get(key, 0) + (n or 0)
     day = f"{now:%Y-%m-%d}"
     common = {"account": account, "metric_id": METRIC, "window_start": since, "window_end": now, "as_of": now}
