@@ -345,6 +345,11 @@ def normalize_indicator(account: str, body: Any, *, final: bool, as_of: datetime
             raise payload_error(ep, f + "details", "not an object")
         year, week = dig(details, "period", "year"), dig(details, "period", "week")
         try:
+            # whole numbers or digit strings only: int(True) is week 1 and int(47.9) week 47, stored under another
+            # week while the real one was missing (issue 18's fuzz, seed 2027)
+            if not all((isinstance(v, str) and v.strip().isdecimal() and v.strip().isascii()) or
+                       (isinstance(v, int) and not isinstance(v, bool)) for v in (year, week)):
+                raise TypeError
             start, end = iso_week_bounds(int(year), int(week))
         except (TypeError, ValueError, OverflowError):
             raise payload_error(ep, f + "details.period", f"not an ISO week: {year!r}-W{week!r}") from None
