@@ -154,6 +154,14 @@ def _metric_row(m: MetricStatus) -> list[RenderableType]:
     ]
 
 
+def _as_text(cells: list[Any]) -> list[Any]:
+    """Cells as rich ``Text``: a ``str`` given to a table is read as console markup, so an order ref, a note or a
+    marketplace's text holding ``[...]`` lost words ("[accounts.policy]") or raised MarkupError on ``[/x]``."""
+    from rich.text import Text
+
+    return [Text(c) if isinstance(c, str) else c for c in cells]
+
+
 def fmt_odds(p: float | None) -> str:
     """The breach probability as a whole percentage; never "0%" or "100%" for odds that are not certain."""
     if p is None:
@@ -186,12 +194,12 @@ def account_table(acc: AccountStatus) -> Table:
     for col in ("level", "value", "count", "good if", "headroom", "breach by", "P(breach)"):
         table.add_column(col)
     for m in acc.metrics:
-        table.add_row(*_metric_row(m))
+        table.add_row(*_as_text(_metric_row(m)))
     if not acc.metrics:
         table.add_row("(no policy pack for this marketplace)", Text("UNKNOWN", style="magenta"), *[""] * 6)
     notes = [n for m in acc.metrics if (n := _note(m))]
     if notes:
-        table.caption = "\n".join(notes)
+        table.caption = _as_text(["\n".join(notes)])[0]
     return table
 
 
@@ -236,7 +244,7 @@ def deadline_table(report: StatusReport, limit: int | None = 20) -> Table | None
         table.add_column(col, overflow="fold")
     table.add_column("if missed")
     for acc, d in shown:
-        table.add_row(_due(report, d), acc.account, d.kind, d.ref, d.metric, _missed(acc, d))
+        table.add_row(*_as_text([_due(report, d), acc.account, d.kind, d.ref, d.metric, _missed(acc, d)]))
     table.caption = _more(len(rows), len(shown))
     return table
 
@@ -484,5 +492,5 @@ def render_changes(changes: Any, since_text: str) -> RenderableType:
     labels = {"level": "level", "forecast": "breach sooner", "overdue": "newly overdue", "new_metric": "new metric"}
     for c in changes.items:
         after = Text(c.after, style="bold red" if c.worse else "green")
-        table.add_row(c.account, c.item, labels[c.kind], c.before, after)
+        table.add_row(*_as_text([c.account, c.item, labels[c.kind], c.before, after]))
     return table
