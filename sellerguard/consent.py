@@ -62,6 +62,9 @@ EBAY_SITES = {  # region -> (X-EBAY-C-MARKETPLACE-ID, seller standards program)
     "EBAY_AU": ("EBAY_AU", "PROGRAM_GLOBAL"), "EBAY_CA": ("EBAY_CA", "PROGRAM_GLOBAL"),
     "EBAY_FR": ("EBAY_FR", "PROGRAM_GLOBAL"), "EBAY_IT": ("EBAY_IT", "PROGRAM_GLOBAL"),
     "EBAY_ES": ("EBAY_ES", "PROGRAM_GLOBAL"),
+    # eBay's programs cover more sites than their home country: "UK: UK and Ireland; German: Germany, Austria and
+    # Switzerland" (ebay.com.au / ebay.at help id=4351); the ids are eBay's MarketplaceIdEnum values
+    "EBAY_AT": ("EBAY_AT", "PROGRAM_DE"), "EBAY_CH": ("EBAY_CH", "PROGRAM_DE"), "EBAY_IE": ("EBAY_IE", "PROGRAM_UK"),
 }
 ML_SITES = {  # site -> the authorization host of that country (the API host is one for all)
     "MLA": "auth.mercadolibre.com.ar", "MLB": "auth.mercadolivre.com.br", "MLM": "auth.mercadolibre.com.mx",

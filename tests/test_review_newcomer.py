@@ -6,7 +6,7 @@
   Artikel"), sellercentre.ebay.com.au node/758 (10% / 8 late; Top Rated 5% / 5), pages.ebay.com.au top-rated
   ("100 transactions ... with Australian buyers"), UK 9% / 7 (eBay UK 2018 table, research notes).
 - Austria, Switzerland and Ireland belong to eBay's DE and UK programs (ebay.at help id=4351); a region typo must
-  not steer such a seller to another program (xfail until the region list has them: requests.md, 2026-11-29).
+  not steer such a seller to another program.
 """
 
 from pathlib import Path
@@ -66,8 +66,6 @@ def test_ebay_au_top_rated_minimum_counts_australian_buyers() -> None:
         assert not any(EBAY.for_site(site).metric(mid).enabled for mid in us_only), site  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(strict=True, reason="EBAY_AT/EBAY_CH/EBAY_IE not accepted; the typo hint names EBAY_IT "
-                   "(Global program) for an Austrian or Irish seller: requests.md (newcomer review)")
 @pytest.mark.parametrize("region", ["EBAY_AT", "EBAY_IE"])
 def test_ebay_program_sites_of_de_and_uk_are_accepted(tmp_path: Path, region: str) -> None:
     cfg = tmp_path / "sellerguard.toml"
