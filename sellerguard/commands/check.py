@@ -51,6 +51,13 @@ def command(ctx: Ctx, account_id: str | None) -> None:
     if account_id is not None:
         accounts = [a for a in config.accounts if a.id == account_id]
         if not accounts:
+            from sellerguard.alerts.silences import known_accounts
+
+            # an account known only from `import` has no credentials to check: say so, not "no account"
+            if account_id in known_accounts(config, ctx.db_url):
+                raise ConfigError(f"account '{account_id}' exists only through `import` (no marketplace connection "
+                                  "in the config): nothing to check; `sellerguard init --marketplace NAME` connects it",
+                                  where="check")
             raise ConfigError(f"no account '{account_id}' in the config"
                               f"{did_you_mean(account_id, [a.id for a in config.accounts])}", where="check")
     if not accounts:
