@@ -205,6 +205,11 @@ class SellerguardGroup(click.Group):
             if isinstance(exc, click.UsageError) and exc.ctx:
                 where = " ".join(["sellerguard", *exc.ctx.command_path.split()[1:]])
             hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
+            if isinstance(exc, click.NoSuchOption) and exc.ctx and exc.ctx.parent is not None:
+                root = exc.ctx.find_root().command  # `init --config X`: a global option typed after the command
+                if any(exc.option_name in p.opts for p in root.params):
+                    hint = (f" ({exc.option_name} is a global option: put it before the command,"
+                            f" e.g. sellerguard {exc.option_name} ... {exc.ctx.info_name})")
             message = _one_line(exc.format_message()).removesuffix(".")
             err_console.print(redact.current(f"Error: {where + ': ' if where else ''}{message}{hint}"), markup=False)
             sys.exit(3)
