@@ -377,6 +377,7 @@ def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: date
         defect_count=(series.defect_events if series.defect_events is not None else d) if counted else None,
         eligible_count=(series.eligible_events if series.eligible_events is not None else n) if counted else None,
         gate_unit=metric.gate_unit if gated else None, gate_count=gate if gated else None,
+        count_gate=metric.count_gate, warn_count_gate=metric.warn_count_gate,
         unique_buyers=series.unique_buyers,
     )
     base.setdefault("window_kind", metric.window_kind)

@@ -105,6 +105,8 @@ class MetricStatus(_Model):
     eligible_count: float | None = None  # eligible events in the window
     gate_unit: str | None = None  # unit | events | unique_buyers
     gate_count: float | None = None  # what count_gate / count_rule compared
+    count_gate: float | None = None  # the pack's gate for a breach (site rows differ: eBay DE Top Rated 7, US 6)
+    warn_count_gate: float | None = None  # the gate for a warning
     unique_buyers: float | None = None  # distinct buyers among the defects (gate_unit unique_buyers)
     marketplace_status: str | None = None  # the marketplace's own verdict (reported_metric.status)
     scope: str | None = None  # the category (or program, region) that decided the level
