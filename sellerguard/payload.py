@@ -28,7 +28,7 @@ from sellerguard.errors import ConnectorError
 
 MAX_COUNT = 10**9  # no marketplace count (orders, units, days) comes near this
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # before any of these marketplaces existed
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # + bidi
 
 
 def payload_error(marketplace: str, where: str, field: str, problem: str,

@@ -102,7 +102,9 @@ Score = Annotated[float, Field(allow_inf_nan=False, ge=1, le=5)]
 
 
 _NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")
-_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # Unicode categories Cc and Cs
+# Unicode categories Cc and Cs, and the bidirectional controls (U+200E/F, U+202A-E, U+2066-9): an id holding
+# U+202E prints reversed in a terminal, Slack or the dashboard ("Trojan Source")
+_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _clean_text(value: str) -> str:
@@ -116,13 +118,13 @@ _NULL_WORDS = {"nan", "null", "none", "undefined", "nil"}
 
 
 def _clean_id(value: str) -> str:
-    """An id: not empty, not a null spelled as text, no control characters, NULs or lone surrogates."""
+    """An id: not empty, not a null spelled as text, no control or bidi characters, NULs or lone surrogates."""
     if not value:
         raise ValueError("an id cannot be empty")
     if value.lower() in _NULL_WORDS:
         raise ValueError(f"{_cut(value)} is a null written as text, not an id")
     if _CONTROL_OR_SURROGATE.search(value):
-        raise ValueError(f"{_cut(value)} holds a control character or a lone surrogate")
+        raise ValueError(f"{_cut(value)} holds a control or bidi character or a lone surrogate")
     return value
 
 
