@@ -124,7 +124,7 @@ def _clean_id(value: str) -> str:
     if value.lower() in _NULL_WORDS:
         raise ValueError(f"{_cut(value)} is a null written as text, not an id")
     if _CONTROL_OR_SURROGATE.search(value):
-        raise ValueError(f"{_cut(value)} holds a control or bidi character or a lone surrogate")
+        raise ValueError(f"{_cut(value)} holds a control character, a bidi control or a lone surrogate")
     return value
 
 
