@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from sellerguard import pseudonym
 from sellerguard.clock import Clock
 from sellerguard.config import AccountConfig
+from sellerguard.errors import ConnectorError
 from sellerguard.schema import Record
 
 
@@ -79,8 +80,14 @@ class SyncContext:
         return self.stored(kind, ids) if self.stored is not None and ids else {}
 
     def buyer_key(self, raw_id: str | None) -> str | None:
-        """The pseudonymous key of a marketplace buyer id (64 hex chars), None when there is no id."""
-        return pseudonym.buyer_key(self.buyer_secret, self.account.marketplace, raw_id)
+        """The pseudonymous key of a marketplace buyer id (64 hex chars), None when there is no id.
+
+        Raises a payload ConnectorError for a garbled id (control characters, a lone surrogate)."""
+        try:
+            return pseudonym.buyer_key(self.buyer_secret, self.account.marketplace, raw_id)
+        except ValueError as exc:
+            raise ConnectorError(f"bad payload: buyer id: {exc}", kind="payload",
+                                 where=f"{self.account.marketplace}: buyer") from None
 
 
 class Connector(Protocol):

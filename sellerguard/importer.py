@@ -234,10 +234,11 @@ def _key_buyer(data: dict[str, Any], keyer: Keyer | None, where: str) -> dict[st
         return data
     if not isinstance(raw, str | int) or isinstance(raw, bool):
         raise InputError("buyer_id: must be text (the marketplace's buyer id)", where=where)
-    if keyer is not None:  # the validation pass has no store: any buyer_key will do there
-        key = keyer(str(data.get("account") or ""), str(raw))
-    else:
-        key = "0" * 64 if str(raw).strip() else None
+    try:  # the validation pass has no store: any buyer_key will do there, but a garbled id fails in both passes
+        key = keyer(str(data.get("account") or ""), str(raw)) if keyer is not None \
+            else pseudonym.buyer_key(b"validation", "", str(raw)) and "0" * 64
+    except ValueError as exc:
+        raise InputError(f"buyer_id: {exc}", where=where) from None
     if key is not None:
         data["buyer_key"] = key
     return data
