@@ -128,6 +128,7 @@ def run(engine: Engine, accounts: list[AccountRef], start: date, end: date, hori
         pack = engine.packs.get(acc.marketplace)
         if pack is None:
             continue
+        pack = pack.for_site(acc.region)  # scored against the account's site limits, as status judges it
         metrics = {m.id: e for m in pack.metrics
                    if (e := apply_override(m, acc.policy.get(m.id), f"accounts[{acc.id}].policy.{m.id}"))}
         seen: dict[str, dict[date, tuple[MetricStatus, bool | None]]] = {}
