@@ -235,24 +235,6 @@ GROUP BY account
 """
 
 
-def time_anchor(path: Path, as_of: datetime) -> float:
-    """Hand-written SQL over the same 90/30/7-day order windows, served by a covering index (bench DB only)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS bench_cover ON orders "
-                             "(purchased_at, account, status, fulfilment)")
-    args = {"end": as_of, "d90": as_of - timedelta(days=90), "d30": as_of - timedelta(days=30),
-            "d7": as_of - timedelta(days=7)}
-    with engine.connect() as conn:
-        def run() -> Any:
-            return [conn.execute(text(ANCHOR), args).all() for _ in range(1)]
-        t = median_time(run)
-    engine.dispose()
-    return t
-
-
 PANDAS = r"""
 import sqlite3, sys, time, statistics
 import pandas as pd
