@@ -39,6 +39,7 @@ from sellerguard.schema import Record
 
 MARKETPLACE = "shopify"
 STREAMS = ("orders", "disputes")
+STREAM_SWITCHES = {"disputes": ("disputes",)}  # option false -> stream not read
 API_VERSION = "2025-01"  # the version whose schema the tests check the queries against; see docs (Quirks)
 VISIBLE_DAYS_WITHOUT_READ_ALL_ORDERS = 60
 TOKEN_STATE = "access_token"

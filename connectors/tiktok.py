@@ -40,6 +40,7 @@ from sellerguard.schema import Record, ReportedMetric
 
 MARKETPLACE = "tiktok"
 STREAMS = ("orders", "cancellations", "returns", "reviews", "performance")
+STREAM_SWITCHES = {"performance": ("performance",), "reviews": ("reviews",)}  # option false -> streams not read
 API_URL = "https://open-api.tiktokglobalshop.com"
 AUTH_URL = "https://auth.tiktok-shops.com"
 PAGE = 100  # page_size maximum of the search calls

@@ -53,6 +53,7 @@ MARKETPLACE = "walmart"
 # "unpublished" is a stream of its own: a failing unpublished-items call must not cost the performance summaries
 # (sync runs each stream apart: one failure is reported, the other streams still run and keep their cursors)
 STREAMS = ("orders", "returns", "performance", "unpublished")
+STREAM_SWITCHES = {"performance": ("performance", "unpublished")}  # option false -> streams not read (check lists them)
 PRODUCTION = "https://marketplace.walmartapis.com"
 SANDBOX = "https://sandbox.walmartapis.com"
 SVC_NAME = "Walmart Marketplace"

@@ -66,20 +66,14 @@ class _CheckState:
             self._memory[key] = value
 
 
-def enabled_streams(acc: AccountConfig, streams: tuple[str, ...]) -> list[str]:
-    """The streams a sync of ``acc`` reads (options that switch one off leave it out)."""
-    off = set()
-    opts = acc.options
-    if acc.marketplace == "tiktok":
-        if not opts.get("performance", False):
-            off.add("performance")
-        if not opts.get("reviews", True):
-            off.add("reviews")
-    if acc.marketplace == "shopify" and not opts.get("disputes", True):
-        off.add("disputes")
-    if acc.marketplace == "walmart" and not opts.get("performance", True):  # one switch, both streams (walmart.py)
-        off.update(("performance", "unpublished"))
-    return [s for s in streams if s not in off]
+def enabled_streams(acc: AccountConfig, module: Any) -> list[str]:
+    """The streams a sync of ``acc`` reads: a connector's ``STREAM_SWITCHES`` (boolean option -> the streams it
+    switches off when false; the option's default is the connector's ``Options`` model's) leave streams out."""
+    off: set[str] = set()
+    for option, streams in getattr(module, "STREAM_SWITCHES", {}).items():
+        if not acc.options.get(option, module.Options.model_fields[option].default):
+            off.update(streams)
+    return [s for s in module.STREAMS if s not in off]
 
 
 def clock_skew(url: str, now: Callable[[], datetime], session: Any = None) -> float | None:
@@ -174,7 +168,7 @@ def check_account(acc: AccountConfig, store: Any, clock: Clock, *, pages: bool =
     if any(f.level == "problem" for f in found):
         return found
 
-    streams = enabled_streams(acc, module.STREAMS)
+    streams = enabled_streams(acc, module)
     granted_raw = store.state(acc.id, STATE_SCOPES)
     if p.grant == "code" and p.scopes:
         granted = set(granted_raw.split()) if granted_raw is not None else None

@@ -21,8 +21,16 @@ def _account(marketplace: str, **options: object):
     ("shopify", {"disputes": False}, {"disputes"}),
 ])
 def test_a_switched_off_stream_is_not_listed(marketplace, options, gone):
-    streams = connectors.registry()[marketplace].STREAMS
-    on = enabled_streams(_account(marketplace), streams)
-    off = enabled_streams(_account(marketplace, **options), streams)
+    module = connectors.registry()[marketplace]
+    on = enabled_streams(_account(marketplace), module)
+    off = enabled_streams(_account(marketplace, **options), module)
     assert gone <= set(on) and not gone & set(off)
     assert set(on) - set(off) == gone
+
+
+@pytest.mark.parametrize("marketplace", sorted(connectors.registry()))
+def test_stream_switches_name_boolean_options_and_known_streams(marketplace):
+    module = connectors.registry()[marketplace]
+    for option, streams in getattr(module, "STREAM_SWITCHES", {}).items():
+        assert module.Options.model_fields[option].annotation is bool, option
+        assert set(streams) <= set(module.STREAMS), option
