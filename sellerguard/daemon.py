@@ -89,7 +89,8 @@ def default_sync(config: Config, store: Store, **kw: Any) -> list[Any]:
 
 def app_scope_for(store: Store, acc: AccountConfig) -> Any:
     """The marketplace app ``acc`` syncs with (``http.AppScope``), so its calls spend the app's quotas shared
-    through ``store`` with every other account and process of that app; None when the marketplace has none."""
+    through ``store`` with every other account and process of that app; None when the marketplace has none.
+    (``sync_account`` makes the same scope for each sync; this is for code that calls marketplaces outside one.)"""
     from sellerguard.http import AppScope
 
     return AppScope.of(store, acc.marketplace, lambda name: acc.secret(name).get_secret_value())
@@ -366,17 +367,12 @@ class Daemon:
         self.outbox_job()
 
     def _sync(self, name: str, acc: AccountConfig) -> None:
-        from sellerguard.http import app_scope
-
         started = self.clock.now()
-        scope = app_scope.set(app_scope_for(self.store, acc))  # this thread's sync spends its app's quotas too
-        try:
-            outcomes = self.guard.run(name, lambda: self.sync_fn(
-                self.config, self.store, clock=self.clock, sleep=self.sleep, accounts=[acc.id],
-                should_stop=self.stop.is_set,
-            ), base=acc.sync_every)
-        finally:
-            app_scope.reset(scope)
+        # the sync spends the account's app quotas itself (sync_account sets http.app_scope)
+        outcomes = self.guard.run(name, lambda: self.sync_fn(
+            self.config, self.store, clock=self.clock, sleep=self.sleep, accounts=[acc.id],
+            should_stop=self.stop.is_set,
+        ), base=acc.sync_every)
         if outcomes is None:
             self._record_crash(acc.id, started)  # a crash left no sync run: the stale alert needs one
             self._note_sync(acc.id, SimpleNamespace(ok=False, error_kind="internal"))

@@ -293,7 +293,7 @@ def _sync_locked(acc: AccountConfig, store: Store, outcome: SyncOutcome, *, cloc
         chosen = []
     buckets = shared_buckets.set((StoreBuckets(store, acc.id), acc.id))
     # the marketplace app's quotas, shared through the store with every account and process of that app (issue
-    # 24); a scope the caller (workers, the daemon) already set is kept
+    # 24); a scope a caller already set (a test) is kept
     app = app_scope.set(app_scope.get() or AppScope.of(store, acc.marketplace,
                                                        lambda n: acc.secret(n).get_secret_value()))
     refused: Failure | None = None  # the token endpoint refused this account's credential in this run

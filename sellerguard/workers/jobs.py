@@ -113,17 +113,11 @@ def run_account(rt: Runtime, account_id: str, *, attempts: int = 0,
     if acc is None:
         log.info("%s: not an enabled account in the config any more; its job ends", account_id)
         return None
-    from sellerguard.daemon import app_scope_for
-    from sellerguard.http import app_scope
-
     every = rt.every(acc)
     stop = lambda: rt.stop.is_set() or should_stop()  # noqa: E731
-    scope = app_scope.set(app_scope_for(rt.store, acc))  # the app's quotas, shared with every worker
-    try:
-        outcome = (rt.sync or sync_account)(acc, rt.store, clock=rt.clock, sleep=rt.sleep, should_stop=stop,
-                                            lock_wait_s=LOCK_WAIT_S)
-    finally:
-        app_scope.reset(scope)
+    # sync_account spends the account's app quotas itself (http.app_scope), shared with every worker
+    outcome = (rt.sync or sync_account)(acc, rt.store, clock=rt.clock, sleep=rt.sleep, should_stop=stop,
+                                        lock_wait_s=LOCK_WAIT_S)
     run = AccountRun(account_id, bool(outcome.ok), outcome.records, outcome.error_kind, outcome.error)
     if outcome.stopped:
         run.stopped, run.retry_in = True, timedelta(0)  # interrupted between batches: go on at once
