@@ -77,10 +77,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 SLACK = timedelta(seconds=1)  # stored times may lose sub-second precision in comparisons (SQLite julianday)
 DATE_SLACK = timedelta(days=2)  # a local-date compare turns true by the next local midnight (+ DST)
-UNKNOWN_SCOPE = "\t(unknown deadline)"
+UNKNOWN_SCOPE = "\t(unknown deadline)"  # the scope of the rows counting events of unknown deadline
 # rollups turn on by themselves (``catch_up``) for an account with this many orders within AUTO_DAYS of its newest
 AUTO_FROM = 5_000
-AUTO_DAYS = 90  # the scope of the rows counting events of unknown deadline
+AUTO_DAYS = 90  # days before the newest order that AUTO_FROM counts
 
 # (population, defect) -> the deadline a comparison with the evaluation moment reads (rules/events.py)
 AS_OF_DEADLINES: dict[tuple[str, str], str] = {

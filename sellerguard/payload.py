@@ -17,7 +17,6 @@ import gzip
 import json
 import logging
 import math
-import re
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -25,10 +24,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
+from sellerguard.schema import _CONTROL_OR_SURROGATE  # one id rule for connectors and the schema
 
 MAX_COUNT = 10**9  # no marketplace count (orders, units, days) comes near this
 EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # before any of these marketplaces existed
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # + bidi
 
 
 def payload_error(marketplace: str, where: str, field: str, problem: str,
@@ -220,7 +219,8 @@ def ident(value: Any, marketplace: str, where: str, field: str, *, required: boo
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise payload_error(marketplace, where, field, f"not an id: {show(value)}")
     text = str(value) if isinstance(value, str) else (str(value) if abs(value) < 10**30 else "")
-    if not text.strip() or text.strip().lower() in ("nan", "null", "none", "undefined") or _CONTROL.search(text) \
+    if not text.strip() or text.strip().lower() in ("nan", "null", "none", "undefined") \
+            or _CONTROL_OR_SURROGATE.search(text) \
             or len(text) > max_len or text != text.strip():
         raise payload_error(marketplace, where, field, f"not an id: {show(value)}")
     return text
