@@ -195,6 +195,76 @@ PROFILES: dict[str, Profile] = {
         (a + 20, a, 1.3 - 0.08 * i) for i, a in enumerate(range(180, -1, -20)))),
 }
 
+# Near-the-lines defect rates (the ``edge`` profile's), scaled by a level per profile below; buyer cancellations
+# and returns are no seller defects and stay as they are.
+_NEAR_LINES = (0.028, 0.014, 0.01, 0.03, 0.06, 0.0045, 0.0028, 0.04, 0.07)
+_BACKTEST_AGES = 210  # phases cover a World(days=200) history
+
+
+def near_lines(level: float, phases: tuple[tuple[int, int, float], ...]) -> Profile:
+    """A profile at ``level`` x the near-the-lines rates, with ``phases`` (from_days_ago, to_days_ago, factor)."""
+    late, cancel, buyer, tracking, delivery, negative, claim, returns, reply = _NEAR_LINES
+    return Profile(late * level, cancel * level, buyer, tracking * level, delivery * level, negative * level,
+                   claim * level, returns, reply * level, phases=phases)
+
+
+def walk_phases(seed: str, *, lengths: tuple[int, int], sigma: float) -> tuple[tuple[int, int, float], ...]:
+    """Back-to-back phases of ``lengths`` days (uniform) whose factors are log-normal(0, ``sigma``), clipped to
+    0.3-3.5: a seller whose defect rate wanders in blocks of random length. Drawn from ``seed`` alone."""
+    import math
+
+    rng = random.Random(f"walk-phases:{seed}")
+    out, age = [], _BACKTEST_AGES
+    while age > 0:
+        end = max(age - rng.randint(*lengths), 0)
+        out.append((age, end, round(min(max(math.exp(rng.gauss(0.0, sigma)), 0.3), 3.5), 3)))
+        age = end
+    return tuple(out)
+
+
+def wave_phases(period: float, amplitude: float, step: int = 3) -> tuple[tuple[int, int, float], ...]:
+    """A sine wave of ``period`` days around 1 in ``step``-day phases (a seasonal rise and fall)."""
+    import math
+
+    return tuple((a + step, a, round(1 + amplitude * math.sin(2 * math.pi * a / period), 3))
+                 for a in range(_BACKTEST_AGES - step, -1, -step))
+
+
+def decay_phases(ages: tuple[int, ...], peak: float, keep: float, days: int = 9) -> tuple[tuple[int, int, float], ...]:
+    """Spikes starting ``ages`` days ago at ``peak`` x that fade day by day (x ``keep`` of the excess a day)."""
+    out = []
+    for start in ages:
+        for i in range(days):
+            if start - i - 1 >= 0:
+                out.append((start - i, start - i - 1, round(1 + (peak - 1) * keep ** i, 3)))
+    return tuple(out)
+
+
+# Backtest training worlds (fitting only): wandering rates at several levels, block lengths and spreads
+# (scripts/forecast-backtest --world train-d / train-e, docs/forecast.md)
+for _i, (_level, _lengths, _sigma) in enumerate((
+        (0.7, (4, 25), 0.5), (0.9, (3, 30), 0.4), (1.0, (5, 20), 0.35), (1.15, (4, 28), 0.3), (0.8, (2, 15), 0.6),
+        (1.05, (6, 35), 0.45), (0.6, (3, 18), 0.7), (1.25, (4, 22), 0.3), (0.95, (8, 40), 0.5), (0.85, (3, 12), 0.4)),
+        start=1):
+    PROFILES[f"walk-{_i}"] = near_lines(_level, walk_phases(f"walk-{_i}", lengths=_lengths, sigma=_sigma))
+# Backtest check worlds (check-a / check-b): shapes no training world has, defined before any of them was
+# scored and scored once with the final model (docs/forecast.md)
+PROFILES.update({
+    "seasonal": near_lines(0.95, wave_phases(30, 0.55)),
+    "plateau": near_lines(0.8, ((150, 112, 1.8), (55, 15, 1.9))),  # raised rates that persist for weeks
+    "worsening": near_lines(1.0, tuple((a + 10, a, round(0.6 + 1.0 * (200 - a) / 200, 3))
+                                       for a in range(190, -1, -10))),
+    "fading": near_lines(0.75, decay_phases((172, 133, 97, 61, 30), 4.0, 0.75)),
+    "walk-x1": near_lines(1.0, walk_phases("x1", lengths=(2, 10), sigma=0.45)),
+    "walk-x2": near_lines(0.9, walk_phases("x2", lengths=(10, 45), sigma=0.5)),
+    "seasonal-long": near_lines(1.05, wave_phases(48, 0.45, step=4)),
+    "stairs": near_lines(0.85, tuple((a + 20, a, f) for a, f in zip(range(190, -1, -20),
+                                                                   (0.7, 1.0, 1.3, 1.6, 1.9, 1.6, 1.3, 1.0, 1.4, 1.8),
+                                                                   strict=True))),
+    "relapsing": near_lines(1.1, ((200, 140, 1.5), (140, 90, 0.6), (90, 60, 1.7), (60, 25, 0.65), (25, 0, 1.6))),
+    "fading-big": near_lines(0.6, decay_phases((180, 150, 118, 88, 52, 19), 6.0, 0.7, days=12)),
+})
+
 
 @dataclass(eq=False)
 class WAccount:
