@@ -57,6 +57,7 @@ class Bin:
     mean_forecast: float | None
     observed: float | None  # share of forecasts in the bin followed by a breach
     series: int = 0  # distinct (account, metric) pairs among them
+    gap_se: float | None = None  # standard error of (observed - mean forecast), clustered by run (see ``cluster_se``)
 
     @property
     def populated(self) -> bool:
@@ -92,7 +93,7 @@ class Result:
             mean = sum(getattr(f, forecaster) for f in group) / n if n else None
             seen = sum(f.outcome for f in group) / n if n else None
             runs = len({(f.account, f.metric) for f in group})
-            out.append(Bin(i / bins, (i + 1) / bins, n, mean, seen, runs))
+            out.append(Bin(i / bins, (i + 1) / bins, n, mean, seen, runs, cluster_se(group, forecaster)))
         return out
 
     def worst_gap(self, min_count: int = MIN_POPULATED) -> float | None:
@@ -101,6 +102,23 @@ class Result:
         gaps = [abs(b.mean_forecast - b.observed) for b in self.reliability()
                 if b.count >= min_count and b.mean_forecast is not None and b.observed is not None]
         return max(gaps) if gaps else None
+
+
+def cluster_se(group: list[Forecast], forecaster: str = "probability") -> float | None:
+    """Standard error of the mean residual (outcome - forecast) of ``group``, clustered by account/metric run:
+    one run's consecutive days are nearly the same forecast and outcome, so they count as one draw, not many.
+    The usual cluster-robust (sandwich) estimate, sqrt(C / (C - 1) x sum over runs of (their summed residual
+    minus their share of the mean)^2) / n; None with fewer than two runs."""
+    n = len(group)
+    runs: dict[tuple[str, str], list[float]] = {}
+    for f in group:
+        runs.setdefault((f.account, f.metric), []).append(f.outcome - getattr(f, forecaster))
+    c = len(runs)
+    if c < 2:
+        return None
+    mean = sum(sum(r) for r in runs.values()) / n
+    total = sum((sum(r) - len(r) * mean) ** 2 for r in runs.values())
+    return (c / (c - 1) * total) ** 0.5 / n
 
 
 def breached_now(metric: Metric, status: MetricStatus) -> bool | None:

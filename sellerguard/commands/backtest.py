@@ -67,14 +67,18 @@ def _print(result: Any) -> None:
     console.print(scores)
     table = Table(title=f"Reliability of breach_probability (per decile; sparse: fewer than {MIN_POPULATED} "
                         "forecasts)", title_justify="left")
-    for col in ("decile", "forecasts", "series", "mean forecast", "observed", "gap"):
+    for col in ("decile", "forecasts", "series", "mean forecast", "observed", "gap", "±2 se"):
         table.add_column(col, justify="right")
     table.add_column("")
     for b in result.reliability():
         gap = None if b.mean_forecast is None or b.observed is None else abs(b.mean_forecast - b.observed)
         table.add_row(f"{b.lo:.1f}-{b.hi:.1f}", str(b.count), str(b.series), _pct(b.mean_forecast),
-                      _pct(b.observed), _pct(gap), "" if b.populated or not b.count else "sparse")
+                      _pct(b.observed), _pct(gap), _pct(None if b.gap_se is None else 2 * b.gap_se),
+                      "" if b.populated or not b.count else "sparse")
     console.print(table)
+    console.print("±2 se: twice the standard error of the gap with each account/metric run counted as one draw "
+                  "(its days are alike); a gap inside it is within what so few runs can tell apart",
+                  markup=False, highlight=False)
     worst = result.worst_gap()
     console.print(f"Largest gap over populated deciles: {_pct(worst)}", markup=False, highlight=False)
 
@@ -96,8 +100,9 @@ def plot(result: Any, path: str) -> None:
     ax.plot([b.mean_forecast for b in bins], [b.observed for b in bins], color="tab:blue", linewidth=1)
     full = [b for b in bins if b.populated]
     sparse = [b for b in bins if not b.populated]
-    ax.plot([b.mean_forecast for b in full], [b.observed for b in full], "o", color="tab:blue",
-            label=f"breach_probability (decile of {MIN_POPULATED}+ forecasts)")
+    ax.errorbar([b.mean_forecast for b in full], [b.observed for b in full],
+                yerr=[2 * (b.gap_se or 0.0) for b in full], fmt="o", color="tab:blue", capsize=3, elinewidth=1,
+                label=f"breach_probability (decile of {MIN_POPULATED}+ forecasts; bar: ±2 se, runs clustered)")
     if sparse:
         ax.plot([b.mean_forecast for b in sparse], [b.observed for b in sparse], "o", markerfacecolor="white",
                 color="tab:blue", label=f"sparse decile (< {MIN_POPULATED})")
