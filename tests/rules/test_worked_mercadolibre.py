@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sellerguard.config import AccountConfig, Config
+from sellerguard.connectors.mercadolibre_normalize import normalize_claim
 from sellerguard.rules.engine import Engine, accounts_to_check
 from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Order, Shipment
@@ -288,3 +289,37 @@ def test_buyer_cancellations_are_not_cancelled_by_you(world):
         world.cancel(ref, by="buyer", buyer_requested=True, at=NOW - 9 * D)
     m = _metric(world, "mercadolibre.cancellations_rate")
     assert (m.numerator, m.denominator, m.value) == (1, 100, 0.01)
+
+
+# -- claims the seller solves within 2 business days do not count (M7) ------------------------------------------
+
+
+def _claim_payload(closed: str | None, *, stage: str = "claim", closed_by: str = "respondent") -> dict:
+    # opened Friday 20 Nov 2026 10:00 in Brazil (-03:00); the buyer benefited (refund): against the seller unless
+    # solved in time
+    return {"id": 5300000000 + next(_ids), "type": "mediations", "stage": stage,
+            "status": "closed" if closed else "opened", "resource": "order", "resource_id": 2000009000000001,
+            "reason_id": "PDD9939", "date_created": "2026-11-20T10:00:00.000-03:00",
+            "resolution": {"reason": "payment_refunded", "date_created": closed, "benefited": ["complainant"],
+                           "closed_by": closed_by} if closed else None}
+
+
+@pytest.mark.parametrize(("closed", "stage", "closed_by", "counts"), [
+    ("2026-11-24T09:59:00.000-03:00", "claim", "respondent", False),  # Tuesday 09:59: within 2 business days
+    ("2026-11-24T10:00:00.000-03:00", "claim", "respondent", False),  # exactly 2 business days
+    ("2026-11-24T10:01:00.000-03:00", "claim", "respondent", True),  # one minute late: counts
+    ("2026-11-23T10:00:00.000-03:00", "dispute", "mediator", True),  # escalated, Mercado Libre decided: counts
+    ("2026-11-21T10:00:00.000-03:00", "claim", "mediator", True),  # closed by the mediator: not solved by you
+])
+def test_a_claim_solved_by_the_seller_within_2_business_days_does_not_count(closed, stage, closed_by, counts):
+    claim = normalize_claim("a", _claim_payload(closed, stage=stage, closed_by=closed_by))
+    assert claim.seller_at_fault is counts
+
+
+def test_a_claim_solved_in_time_is_outside_the_claims_rate(world):
+    refs = _sales(world, 100)
+    fast = normalize_claim(world.account, _claim_payload("2026-11-23T15:00:00.000-03:00"))
+    slow = normalize_claim(world.account, _claim_payload("2026-11-25T15:00:00.000-03:00"))
+    world.records += [fast.model_copy(update={"order_ref": refs[0]}), slow.model_copy(update={"order_ref": refs[1]})]
+    m = _metric(world, "mercadolibre.claims_rate")
+    assert (m.numerator, m.denominator) == (1, 100)
