@@ -363,10 +363,11 @@ class Metric(_Strict):
         return self.reported or ReportedRef(metric_id=self.id)
 
 
-# What a site row may change in a metric: its limits, its wording and sources, its calculator's parameters (eBay AU
-# counts Australian buyers); never its calculator or window.
+# What a site row may change in a metric: its limits (a comparator only between its strict and inclusive form:
+# TikTok US says "<= 4 %" where UK says "< 4 %"), its wording and sources, its calculator's parameters (eBay AU
+# counts Australian buyers); never its calculator, window or direction.
 SITE_FIELDS = ("enabled", "name", "threshold", "warn", "warn_suggested", "count_gate", "warn_count_gate",
-               "breach_level", "consequence", "source", "sources", "confirmed", "unconfirmed", "params")
+               "comparator", "breach_level", "consequence", "source", "sources", "confirmed", "unconfirmed", "params")
 _SITE_ABOUT = ("sites", "program", "country", "source", "note")
 
 
@@ -475,6 +476,9 @@ def _parse_site(pack: Pack, label: str, row: Any, where: str) -> SiteLimits:
             if name not in SITE_FIELDS:
                 raise ConfigError(f"a site may change {', '.join(SITE_FIELDS)}; not '{name}'",
                                   where=f"{at}.{key}.{name}")
+        if "comparator" in fields and str(fields["comparator"])[:1] != base.comparator[:1]:
+            raise ConfigError(f"a site may make '{base.comparator}' strict or inclusive, not turn it into "
+                              f"'{fields['comparator']}'", where=f"{at}.{key}.comparator")
         merged = {**base.model_dump(), **fields}
         if "params" in fields:
             merged["params"] = {**base.params, **fields["params"]}

@@ -116,11 +116,19 @@ def _pack(site_row: dict) -> dict:
     ({"ebay.m": {"warn": 0.2, "threshold": None}}, "t.toml:sites.X.ebay.m", "warn needs a threshold"),
     ({"ebay.m": {"source": "https://example.org/x"}}, "t.toml:sites.X.ebay.m.source", "not a ebay page"),
     ({"source": "https://example.org/x"}, "t.toml:sites.X.source", "not a ebay page"),
+    ({"ebay.m": {"comparator": ">="}}, "t.toml:sites.X.ebay.m.comparator", "strict or inclusive"),
 ])
 def test_a_bad_site_row_fails_the_load_naming_the_key(row, where, says):
     with pytest.raises(ConfigError) as exc:
         parse_pack(_pack(row), where="t.toml")
     assert exc.value.where == where and says in str(exc.value)
+
+
+def test_a_site_row_may_make_the_comparator_strict():
+    """TikTok: the US says "<= 4 %", the UK "< 4 %" (policies/tiktok-shop.md: "Encode per market")."""
+    pack = parse_pack(_pack({"ebay.m": {"comparator": "<"}}), where="t.toml")
+    assert pack.metric("ebay.m").comparator == "<="
+    assert pack.for_site("EBAY_AU").metric("ebay.m").comparator == "<"
 
 
 def test_a_site_in_two_rows_is_refused():
