@@ -210,6 +210,27 @@ def negative_review(o: Table, ctx: Ctx) -> _Col[bool]:
     )
 
 
+def first_review_negative(o: Table, ctx: Ctx) -> _Col[bool]:
+    """The order's FIRST product review (earliest ``rated_at``, not removed) is 1-2 stars; later reviews of the
+    same order are ignored (TikTok's Negative Review Rate: "later edits ignored", policies/tiktok-shop.md)."""
+    earlier = RATINGS.alias("earlier_review")
+    first = not_(exists().where(
+        earlier.c.account == RATINGS.c.account,
+        earlier.c.order_ref == RATINGS.c.order_ref,
+        earlier.c.rating_kind == "product_review",
+        earlier.c.removed.is_(False),
+        or_(earlier.c.rated_at < RATINGS.c.rated_at,
+            and_(earlier.c.rated_at == RATINGS.c.rated_at, earlier.c.id < RATINGS.c.id)),
+    ))
+    return exists().where(
+        *_related(RATINGS, o),
+        RATINGS.c.rating_kind == "product_review",
+        RATINGS.c.negative.is_(True),
+        RATINGS.c.removed.is_(False),
+        first,
+    )
+
+
 def delivered_late(o: Table, ctx: Ctx) -> _Col[bool]:
     """Delivered after deliver-by, or deliver-by passed with no delivery (and not cancelled)."""
     late = exists().where(*_related(SHIPMENTS, o), SHIPMENTS.c.delivered_at > o.c.deliver_by)
@@ -358,6 +379,7 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
         "late_or_untracked": late_or_untracked,
         "seller_fault_return": seller_fault_return,
         "negative_review": negative_review,
+        "first_review_negative": first_review_negative,
         "any": any_event,
     },
     "shipments": {"shipped_late": handed_over_late, "invalid_tracking": invalid_tracking, "any": any_event},
@@ -444,6 +466,9 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
             terms.append(exists().where(*_related(SHIPMENTS, t), SHIPMENTS.c.tracking_number.is_not(None)))
         else:
             terms.append(t.c.tracking_number.is_not(None))
+    if getattr(params, "delivered_only", False) and events == "orders":
+        # delivered whenever it happened: a filter that read the evaluation moment could not be rolled up by day
+        terms.append(exists().where(*_related(SHIPMENTS, t), SHIPMENTS.c.delivered_at.is_not(None)))
     if fields := deadlines_needed(events, params):
         terms.append(deadline_known(t, ctx, fields))  # the rest is counted apart as unknown
     if events == "orders":

@@ -27,7 +27,8 @@ MAX_AGE = timedelta(days=7)  # an older marketplace figure is not a verdict abou
 
 # where a defect's evidence lives: a store with none of these rows for the account cannot compute the rate (an
 # order with no rating stored is not a good order when ratings are never synced: Walmart has no ratings API)
-EVIDENCE = {"negative_feedback": RATINGS, "negative_review": RATINGS, "claim": CLAIMS, "chargeback": CLAIMS,
+EVIDENCE = {"negative_feedback": RATINGS, "negative_review": RATINGS, "first_review_negative": RATINGS,
+            "claim": CLAIMS, "chargeback": CLAIMS,
             "late_reply": MESSAGES}
 
 

@@ -81,6 +81,7 @@ class EventParams(_Strict):
     # counting unit: each event once, or its units/items (order item_count, cancellation/shipment item_count)
     unit: Literal["events", "units"] = "events"
     tracked_only: bool = False  # only events whose package has a tracking number (Amazon OTDR)
+    delivered_only: bool = False  # only orders with a delivered shipment (TikTok: "delivered orders")
     buyer_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # only buyers of this country (eBay US)
     split: Literal["category"] | None = None  # one figure per product category (order lines); the worst decides
     compare: Literal["instant", "date"] = "instant"  # date: shipped on or before the ship-by DATE (local clock)
@@ -125,6 +126,8 @@ class EventParams(_Strict):
                 raise ValueError(f"{key} needs events tied to an order, not '{self.events}'")
         if self.tracked_only and self.events not in ("orders", "shipments"):
             raise ValueError("tracked_only needs events = \"orders\" or \"shipments\"")
+        if self.delivered_only and self.events != "orders":
+            raise ValueError("delivered_only needs events = \"orders\"")
         if (self.compare == "date" or self.tracking_exempt_below or self.derive_ship_by) and self.events != "orders":
             raise ValueError("compare, tracking_exempt_below and derive_ship_by need events = \"orders\"")
         return self
