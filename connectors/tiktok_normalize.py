@@ -197,7 +197,10 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
         # (order, package), so every order sees its own
         for pid, p in packages.items():
             out.append(Shipment(
-                account=account, external_id=f"{oid}-{pid}", order_ref=oid, shipped_at=collected or rts,
+                # US (handover): only the carrier's collection dispatches; an order marked Ready To Ship but not
+                # collected is not shipped yet (its RTS time would stand in for the dispatch: counted on time)
+                account=account, external_id=f"{oid}-{pid}", order_ref=oid,
+                shipped_at=collected if dispatch == "handover" else collected or rts,
                 confirmed_at=collected if dispatch == "handover" else rts,
                 carrier=_text(p["carrier"] or o.get("shipping_provider"), where, f"{field}.shipping_provider"),
                 tracking_number=_text(p["tracking"] or o.get("tracking_number"), where, f"{field}.tracking_number"),

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sellerguard.config import AccountConfig, Config
+from sellerguard.connectors.tiktok_normalize import normalize_order
 from sellerguard.rules.engine import Engine, accounts_to_check
 from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Order, OrderLine, Rating, Return
@@ -323,3 +324,48 @@ def test_otdr_by_deliver_by_in_the_last_30_days_no_floor(world):
         _dispatch(world, ref, NOW - 15 * D, delivered=deliver_by + (D if i == 0 else -D))
     m = _metric(world, "tiktok.on_time_delivery_rate")
     assert (m.numerator, m.denominator, m.value, m.threshold, m.level) == (9, 10, 0.9, None, "ok")
+
+
+# -- US dispatch is the carrier handover, UK dispatch is Ready-To-Ship (through the connector's normalize) -----
+
+
+def _secs(t: datetime | None) -> int:
+    return int(t.timestamp()) if t else 0  # TikTok's epoch seconds, 0 = not yet
+
+
+def _tiktok_order(oid: str, *, rts: datetime | None, collected: datetime | None, due: datetime) -> dict:
+    secs = _secs
+    return {"id": oid, "status": "AWAITING_COLLECTION" if collected is None else "IN_TRANSIT",
+            "order_type": "NORMAL", "create_time": secs(due - 3 * D), "update_time": secs(due - D),
+            "fulfillment_type": "FULFILLMENT_BY_SELLER", "rts_sla_time": secs(due), "rts_time": secs(rts),
+            "collection_time": secs(collected), "delivery_time": 0, "cancel_time": 0,
+            "tracking_number": "9400100000000000000001", "shipping_provider": "USPS",
+            "packages": [{"id": "1"}], "recipient_address": {"region_code": "US"},
+            "line_items": [{"id": f"{oid}1", "package_id": "1", "tracking_number": "9400100000000000000001",
+                            "shipping_provider_name": "USPS"}]}
+
+
+def test_us_late_dispatch_waits_for_the_carrier_handover_not_the_rts_mark(world):
+    # US (K1): an order is dispatched when the carrier has it. Deadline 18 Nov; order A marked RTS on 17 Nov and
+    # collected on 19 Nov -> late; order B marked RTS on 17 Nov and not collected by 23 Nov -> late (the deadline
+    # passed without a handover); order C collected on 17 Nov -> on time. LDR = 2/3.
+    due = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    a = _tiktok_order("9001", rts=due - D, collected=due + D, due=due)
+    b = _tiktok_order("9002", rts=due - D, collected=None, due=due)
+    c = _tiktok_order("9003", rts=due - D, collected=due - D, due=due)
+    for payload in (a, b, c):
+        world.records += normalize_order(world.account, payload, "orders/search", "orders[0]", dispatch="handover")
+    m = _metric(world, "tiktok.late_dispatch_rate")
+    assert (m.numerator, m.denominator) == (2, 3)
+
+
+def test_uk_late_dispatch_is_the_rts_mark(world):
+    # UK (T3): Ready-To-Ship within the deadline is on time, whenever the carrier collects. A: RTS before the
+    # deadline, collected after it -> on time; B: RTS after the deadline -> late. LDR = 1/2.
+    due = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    a = _tiktok_order("9101", rts=due - D, collected=due + D, due=due)
+    b = _tiktok_order("9102", rts=due + H, collected=due + D, due=due)
+    for payload in (a, b):
+        world.records += normalize_order(world.account, payload, "orders/search", "orders[0]", dispatch="rts")
+    m = _metric(world, "tiktok.late_dispatch_rate")
+    assert (m.numerator, m.denominator) == (1, 2)
