@@ -369,3 +369,18 @@ def test_uk_late_dispatch_is_the_rts_mark(world):
         world.records += normalize_order(world.account, payload, "orders/search", "orders[0]", dispatch="rts")
     m = _metric(world, "tiktok.late_dispatch_rate")
     assert (m.numerator, m.denominator) == (1, 2)
+
+
+@pytest.mark.xfail(strict=True, reason="VTR counts packages (events = shipments); the policy counts shipped ORDERS "
+                   "(engine: no order-level invalid-tracking defect; requests.md, audit-b)")
+def test_vtr_counts_orders_not_packages(world):
+    # 18 orders shipped in 3 tracked packages each, 2 orders shipped in one untracked package each:
+    # policy 18/20 orders = 90 % valid -> below 95 %, a breach; per package it reads 54/56 = 96.4 %
+    for _ in range(18):
+        ref = _order(world, NOW - 5 * D)
+        for _ in range(3):
+            _dispatch(world, ref, NOW - 4 * D)
+    for _ in range(2):
+        _dispatch(world, _order(world, NOW - 5 * D), NOW - 4 * D, tracking=None)
+    m = _metric(world, "tiktok.valid_tracking_rate")
+    assert (m.numerator, m.denominator, m.level) == (18, 20, "critical")
