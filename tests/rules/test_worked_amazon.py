@@ -339,3 +339,50 @@ def test_ahr_bands(world, score, level):
     world.records.append(ReportedMetric(account=world.account, external_id="ahr", as_of=NOW - D, value=score,
                                         metric_id="amazon.account_health_rating"))
     assert metric(world, "amazon.account_health_rating").level == level
+
+
+# -- the public path: `sellerguard import` + `status --json` -------------------------------------------------------
+
+
+def test_import_and_status_json_end_to_end(tmp_path):
+    """The issue's own inputs through the CLI: 4 MFN orders, one seller cancellation and one buyer-requested: PFCR
+    1/4 = 25%; order A (3 units, late) + B (1 unit, on time), both tracked: OTDR 1 of 4 units = 25%; a 2-star
+    feedback arriving yesterday on an order of 1 Oct: ODR 1/3 (A, B and it are the 60 days' MFN orders)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+
+    def order(ref, at, **kw):
+        return {"kind": "order", "account": "shop", "external_id": ref, "purchased_at": at, "fulfilment": "seller",
+                "status": "shipped", **kw}
+
+    rows = [{"kind": "account", "id": "shop", "marketplace": "amazon"},
+            *(order(f"p{i}", "2026-11-20T10:00:00Z") for i in range(4)),
+            {"kind": "cancellation", "account": "shop", "external_id": "c1", "order_ref": "p0",
+             "cancelled_at": "2026-11-20T12:00:00Z", "initiated_by": "seller"},
+            {"kind": "cancellation", "account": "shop", "external_id": "c2", "order_ref": "p1",
+             "cancelled_at": "2026-11-20T12:00:00Z", "initiated_by": "buyer", "buyer_requested": True},
+            order("A", "2026-11-05T10:00:00Z", deliver_by="2026-11-10T23:59:59Z", item_count=3),
+            order("B", "2026-11-05T10:00:00Z", deliver_by="2026-11-10T23:59:59Z", item_count=1),
+            {"kind": "shipment", "account": "shop", "external_id": "sA", "order_ref": "A",
+             "shipped_at": "2026-11-06T10:00:00Z", "tracking_number": "1ZA", "delivered_at": "2026-11-11T10:00:00Z"},
+            {"kind": "shipment", "account": "shop", "external_id": "sB", "order_ref": "B",
+             "shipped_at": "2026-11-06T10:00:00Z", "tracking_number": "1ZB", "delivered_at": "2026-11-09T10:00:00Z"},
+            order("F", "2026-10-01T10:00:00Z"),
+            {"kind": "rating", "account": "shop", "external_id": "r1", "rating_kind": "seller_feedback", "score": "2",
+             "score_normalized": 2, "negative": True, "rated_at": "2026-11-22T10:00:00Z", "order_ref": "F"}]
+    src = tmp_path / "shop.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "sg.toml").write_text("")
+    base = ["--config", str(tmp_path / "sg.toml"), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
+    run = CliRunner().invoke(cli, [*base, "import", str(src)])
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", "2026-11-23T12:00:00Z"])
+    assert run.exit_code == 2, run.output  # critical
+    [acc] = json.loads(run.output)["accounts"]
+    got = {m["id"]: (m["numerator"], m["denominator"], m["level"]) for m in acc["metrics"]}
+    assert got["amazon.pre_fulfillment_cancel_rate"] == (1, 4, "critical")
+    assert got["amazon.on_time_delivery_rate"] == (1, 4, "critical")
+    assert got["amazon.odr"] == (1, 3, "critical")

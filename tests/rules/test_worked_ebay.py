@@ -274,3 +274,45 @@ def test_service_metrics_use_ebays_rating(world, rating, level):
     world.records.append(ReportedMetric(account=world.account, external_id="inr", metric_id="ebay.inr_rate",
                                         value=0.02, status=rating, as_of=NOW - D, scope="DOMESTIC"))
     assert metric(world, "ebay.inr_rate").level == level
+
+
+# -- the public path: `sellerguard import` + `status --json` -------------------------------------------------------
+
+
+def cli_status(tmp_path, rows: list[dict], as_of: str) -> tuple[int, dict]:
+    """Import `rows` (JSONL) and run `status --json --as-of`: (exit code, metrics by id)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+
+    src = tmp_path / "shop.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "sg.toml").write_text("")
+    base = ["--config", str(tmp_path / "sg.toml"), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
+    run = CliRunner().invoke(cli, [*base, "import", str(src)])
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", as_of])
+    [acc] = json.loads(run.output)["accounts"]
+    return run.exit_code, {m["id"]: m for m in acc["metrics"]}
+
+
+def test_import_and_status_json_end_to_end(tmp_path):
+    """Raw buyer ids through the import: 200 transactions, 6 seller cancellations from 4 buyers: 3% but 4 unique
+    buyers: not Below Standard (warn); the Top Rated limit (> 0.5% and >= 4) is crossed."""
+    rows: list[dict] = [{"kind": "account", "id": "shop", "marketplace": "ebay", "region": "EBAY_US"}]
+    for i in range(200):
+        who = ["ann", "ann", "bob", "bob", "cy", "dee"][i] if i < 6 else f"b{i}"
+        rows.append({"kind": "order", "account": "shop", "external_id": f"o{i}", "fulfilment": "seller",
+                     "purchased_at": "2026-10-20T10:00:00Z", "status": "cancelled" if i < 6 else "delivered",
+                     "buyer_id": who})
+        if i < 6:
+            rows.append({"kind": "cancellation", "account": "shop", "external_id": f"c{i}", "order_ref": f"o{i}",
+                         "cancelled_at": "2026-10-20T12:00:00Z", "initiated_by": "seller", "reason": "OUT_OF_STOCK"})
+    code, got = cli_status(tmp_path, rows, "2026-11-23T12:00:00Z")
+    tdr = got["ebay.transaction_defect_rate"]
+    assert (tdr["numerator"], tdr["denominator"], tdr["unique_buyers"], tdr["level"]) == (6, 200, 4, "warn")
+    top = got["ebay.top_rated_transaction_defect_rate"]
+    assert (top["level"], top["reason"].startswith("threshold crossed")) == ("warn", True)
+    assert code == 1

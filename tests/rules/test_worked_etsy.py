@@ -219,3 +219,42 @@ def test_star_tracking_thresholds_by_currency(world):
     shipped(world, day, day + H)
     m = metric(world, "etsy.star_on_time_shipping_tracking", as_of=DEC1)
     assert (m.numerator, m.denominator, m.value) == (4, 8, 0.5)
+
+
+# -- the public path: `sellerguard import` + `status --json` -------------------------------------------------------
+
+
+def cli_status(tmp_path, rows: list[dict], as_of: str) -> tuple[int, dict]:
+    """Import `rows` (JSONL) and run `status --json --as-of`: (exit code, metrics by id)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+
+    src = tmp_path / "shop.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "sg.toml").write_text("")
+    base = ["--config", str(tmp_path / "sg.toml"), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
+    run = CliRunner().invoke(cli, [*base, "import", str(src)])
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", as_of])
+    [acc] = json.loads(run.output)["accounts"]
+    return run.exit_code, {m["id"]: m for m in acc["metrics"]}
+
+
+def test_import_and_status_json_end_to_end(tmp_path):
+    """Through the CLI, as of 23 Nov 2026 (window 23 Aug .. 23 Nov, UTC): 36 five-star + 4 three-star shop reviews:
+    4 of 40 = 10%, not 'under 10%': critical; one more five-star (41): 9.76%, the standard holds."""
+    rows: list[dict] = [{"kind": "account", "id": "shop", "marketplace": "etsy"}]
+    for i in range(40):
+        stars = 3 if i < 4 else 5
+        rows.append({"kind": "rating", "account": "shop", "external_id": f"r{i}", "rating_kind": "shop_review",
+                     "score": str(stars), "score_normalized": stars, "negative": stars <= 3,
+                     "rated_at": "2026-10-10T10:00:00Z"})
+    code, got = cli_status(tmp_path, rows, "2026-11-23T12:00:00Z")
+    low = got["etsy.std_low_review_count"]
+    assert (low["numerator"], low["denominator"], low["level"]) == (4, 40, "critical") and code == 2
+    rows.append({**rows[-1], "external_id": "r40"})
+    _, got = cli_status(tmp_path, rows, "2026-11-23T12:00:00Z")
+    assert got["etsy.std_low_review_count"]["level"] != "critical"

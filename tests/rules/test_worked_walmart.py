@@ -219,3 +219,47 @@ def test_srr_counts_walmart_customer_care_inquiries(world):
                                  sender="marketplace", needs_reply=True))
     m = metric(world, "walmart.seller_response_rate")
     assert (m.numerator, m.denominator) == (1, 2)
+
+
+# -- the public path: `sellerguard import` + `status --json` -------------------------------------------------------
+
+
+def cli_status(tmp_path, rows: list[dict], as_of: str) -> tuple[int, dict]:
+    """Import `rows` (JSONL) and run `status --json --as-of`: (exit code, metrics by id)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+
+    src = tmp_path / "shop.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "sg.toml").write_text("")
+    base = ["--config", str(tmp_path / "sg.toml"), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
+    run = CliRunner().invoke(cli, [*base, "import", str(src)])
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", as_of])
+    [acc] = json.loads(run.output)["accounts"]
+    return run.exit_code, {m["id"]: m for m in acc["metrics"]}
+
+
+def test_import_and_status_json_end_to_end(tmp_path):
+    """Through the CLI: a question received Friday 13 Nov 18:00 answered Sunday 18:00 (48 h: in time) and one
+    answered Sunday 18:00:01 (late): SRR 1/2 = 50%, critical. 50 orders, one with a 2-star seller review and a 1-star
+    item review: NFR 1/50 = 2%, '<= 2%' holds."""
+    rows: list[dict] = [{"kind": "account", "id": "shop", "marketplace": "walmart"}]
+    for i, reply in enumerate(("2026-11-15T18:00:00Z", "2026-11-15T18:00:01Z")):
+        rows.append({"kind": "message", "account": "shop", "external_id": f"m{i}", "thread_id": f"t{i}",
+                     "received_at": "2026-11-13T18:00:00Z", "first_reply_at": reply, "sender": "buyer"})
+    for i in range(50):
+        rows.append({"kind": "order", "account": "shop", "external_id": f"o{i}", "fulfilment": "seller",
+                     "purchased_at": "2026-11-01T10:00:00Z", "status": "delivered"})
+    for kind, stars in (("seller_feedback", 2), ("product_review", 1)):
+        rows.append({"kind": "rating", "account": "shop", "external_id": f"r-{kind}", "rating_kind": kind,
+                     "score": str(stars), "score_normalized": stars, "negative": True,
+                     "rated_at": "2026-11-10T10:00:00Z", "order_ref": "o0"})
+    code, got = cli_status(tmp_path, rows, "2026-11-23T12:00:00Z")
+    srr, nfr = got["walmart.seller_response_rate"], got["walmart.negative_feedback_rate"]
+    assert (srr["numerator"], srr["denominator"], srr["level"]) == (1, 2, "critical")
+    assert (nfr["numerator"], nfr["denominator"]) == (1, 50) and nfr["level"] != "critical"
+    assert code == 2
