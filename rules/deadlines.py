@@ -23,9 +23,10 @@ from sqlalchemy import exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from sellerguard.rules.assess import value_of
-from sellerguard.rules.calculators import Series, derive_ship_by
+from sellerguard.rules.calculators import Series
 from sellerguard.rules.calendars import BusinessCalendar
 from sellerguard.rules.events import MESSAGES, ORDERS, RETURNS, SHIP_BY_DEFECTS, SHIPMENTS
+from sellerguard.rules.handling import derive_ship_by, handling_calendar
 from sellerguard.rules.packs import EventParams, Metric, ResponseParams
 from sellerguard.rules.report import Deadline
 
@@ -93,14 +94,14 @@ def find_deadlines(
         ).all()]
         if ev.metric.params.get("derive_ship_by") is True:  # eBay: from payment + handling days
             bare = session.execute(
-                select(ORDERS.c.external_id, ORDERS.c.paid_at, ORDERS.c.handling_days, ORDERS.c.seller_timezone,
-                       ORDERS.c.purchased_at).where(
+                select(ORDERS.c.external_id, ORDERS.c.paid_at, ORDERS.c.handling_days, ORDERS.c.purchased_at).where(
                     ORDERS.c.purchased_at >= since - timedelta(days=DERIVED_LOOKBACK_DAYS), ORDERS.c.ship_by.is_(None),
                     ORDERS.c.handling_days.is_not(None), *open_order,
                 ).limit(MAX_ITEMS * 5)
             ).all()
-            bought = {r[0]: r[4] for r in bare}
-            derived = derive_ship_by([(r[0], r[1], r[2], r[3]) for r in bare], ev.metric.timezone)
+            bought = {r[0]: r[3] for r in bare}
+            calendar = handling_calendar(ev.metric.parsed, ev.metric.timezone)
+            derived = derive_ship_by([(r[0], r[1], r[2]) for r in bare], calendar)
             rows += [(ref, due, bought[ref]) for ref, due in derived if since <= due < until]
         anchored_by_ship_by = ev.metric.params.get("anchor") == "ship_by"
         for ref, ship_by, purchased in sorted(rows, key=lambda r: _aware(r[1]))[:MAX_ITEMS]:

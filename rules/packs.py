@@ -26,6 +26,7 @@ from pydantic import (
 
 from sellerguard.errors import ConfigError
 from sellerguard.rules.events import DEFECTS, POPULATIONS, UNIT_POPULATIONS
+from sellerguard.rules.handling import handling_calendar
 from sellerguard.rules.periodic import PeriodicParams
 
 Comparator = Literal["<", "<=", ">", ">="]
@@ -90,6 +91,9 @@ class EventParams(_Strict):
     # eBay: an order without ship_by gets paid_at + handling_days business days (seller's clock) as its ship-by
     # "tiktok": from the order type and region (rules/sla.py, rules-B); true: eBay handling time from payment
     derive_ship_by: bool | Literal["tiktok"] = False
+    # with derive_ship_by = true: rules/calendars/<name>.toml, the business days and clock of the handling time
+    # (eBay: Pacific, weekends and US federal holidays off); without it Monday-Friday in the metric's timezone
+    handling_calendar: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 
     @field_validator("events")
     @classmethod
@@ -128,6 +132,13 @@ class EventParams(_Strict):
             raise ValueError("tracked_only needs events = \"orders\" or \"shipments\"")
         if self.delivered_only and self.events != "orders":
             raise ValueError("delivered_only needs events = \"orders\"")
+        if self.handling_calendar is not None:
+            if self.derive_ship_by is not True:
+                raise ValueError("handling_calendar needs derive_ship_by = true")
+            try:
+                handling_calendar(self, "UTC")
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         if (self.compare == "date" or self.tracking_exempt_below or self.derive_ship_by) and self.events != "orders":
             raise ValueError("compare, tracking_exempt_below and derive_ship_by need events = \"orders\"")
         return self

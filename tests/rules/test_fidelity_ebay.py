@@ -79,12 +79,14 @@ def test_fewer_than_400_in_three_months_looks_back_twelve(world):
 def test_tracking_counts_us_buyers_only_and_ship_by_comes_from_handling_time(world):
     paid = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # Friday 10:00 in New York
     ny = {"seller_timezone": "America/New_York", "paid_at": paid, "handling_days": 1, "buyer_country": "US"}
-    on_time = world.order(paid, **ny)  # ship-by: Monday 23 Nov 23:59:59 New York = 24 Nov 04:59:59 UTC
-    world.shipment(on_time, shipped_at=datetime(2026, 11, 24, 3, tzinfo=UTC), tracking_number="1Z",
-                   tracking_validated=True, tracking_uploaded_at=datetime(2026, 11, 24, 3, tzinfo=UTC))
-    late = world.order(paid, **ny)
-    world.shipment(late, shipped_at=datetime(2026, 11, 24, 6, tzinfo=UTC), tracking_number="1Z",
+    # ship-by: Monday 23 Nov 23:59:59 Pacific = 24 Nov 07:59:59 UTC, whatever the seller's own clock (eBay's day
+    # ends 11:59:59 p.m. PT: pages.ebay.com/seller-center/shipping/handling-time.html)
+    on_time = world.order(paid, **ny)  # uploaded 06:00 UTC: after midnight in New York, still Monday in Pacific
+    world.shipment(on_time, shipped_at=datetime(2026, 11, 24, 6, tzinfo=UTC), tracking_number="1Z",
                    tracking_validated=True, tracking_uploaded_at=datetime(2026, 11, 24, 6, tzinfo=UTC))
+    late = world.order(paid, **ny)
+    world.shipment(late, shipped_at=datetime(2026, 11, 24, 9, tzinfo=UTC), tracking_number="1Z",
+                   tracking_validated=True, tracking_uploaded_at=datetime(2026, 11, 24, 9, tzinfo=UTC))
     world.order(paid, **{**ny, "buyer_country": "GB"})  # not a US buyer: outside the metric
     world.order(paid, buyer_country="US", ref="no-clock")  # no ship-by, no handling time: unknown
     m = world.metric("ebay.tracking_uploaded_on_time_validated", as_of=NOW + 5 * D)
@@ -99,7 +101,8 @@ def test_unshipped_ebay_orders_are_in_the_ship_queue(world):
     world.order(NOW - D, status="unshipped", ship_by=NOW + 2 * D, ref="own")
     acc = world.status("ebay")
     due = {d.ref: d.due for d in acc.deadlines if d.kind == "ship"}
-    assert due == {"derived": datetime(2026, 11, 25, 4, 59, 59, tzinfo=UTC), "own": NOW + 2 * D}
+    # two business days from Friday: Tuesday 24 Nov 23:59:59 Pacific (the seller's New York clock does not count)
+    assert due == {"derived": datetime(2026, 11, 25, 7, 59, 59, tzinfo=UTC), "own": NOW + 2 * D}
 
 
 def test_same_day_handling_gets_one_business_day(world):
