@@ -18,7 +18,10 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from sellerguard.config import PolicyOverride
+from sellerguard.connectors.bol_normalize import normalize_indicator
 from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Cancellation, Message, Order, OrderLine, ReportedMetric, Shipment
 
@@ -318,3 +321,37 @@ def test_strike_weeks_count_once_when_two_standards_are_bad(world):
     _bad_week(world, w47, "bol.cancelled_items")
     m = _metric(world, "bol.strikes")
     assert (m.value, m.level) == (1, "warn")
+
+
+# -- bol's own final figure (Retailer API v10 indicator, through the connector) decides the week ----------------
+
+
+def _indicator(name: str, numerator: int, denominator: int, condition: str, norm: float) -> dict:
+    # the v10 Score: value = numerator / denominator as a fraction; week 47 of 2026
+    return {"performanceIndicators": [{"name": name, "type": "PERCENTAGE", "details": {
+        "period": {"year": "2026", "week": "47"},
+        "score": {"conforms": True, "numerator": numerator, "denominator": denominator,
+                  "value": numerator / denominator, "distanceToNorm": 0.0},
+        "norm": {"condition": condition, "value": norm}}}]}
+
+
+@pytest.mark.parametrize(("name", "metric_id", "num", "den", "cond", "norm", "bad", "count"), [
+    ("FULFILMENT", "bol.late_items", 93, 100, ">=", 0.93, False, 7),  # 93.0 % on time: no strike
+    ("FULFILMENT", "bol.late_items", 37, 40, ">=", 0.93, True, 3),  # 92.5 %, 3 late: strike
+    ("FULFILMENT", "bol.late_items", 8, 10, ">=", 0.93, False, 2),  # 80 %, only 2 late: no strike
+    ("CANCELLATIONS", "bol.cancelled_items", 3, 150, "<=", 0.02, False, 3),  # 2.0 %: no strike
+    ("CANCELLATIONS", "bol.cancelled_items", 4, 150, "<=", 0.02, True, 4),  # 2.67 %, 4 items: strike
+    ("RESPONSE_TIME", "bol.late_replies", 90, 100, ">=", 0.9, False, 10),  # 90 % in time: no strike
+    ("RESPONSE_TIME", "bol.late_replies", 89, 100, ">=", 0.9, True, 11),  # 89 %, 11 late: strike
+    ("RESPONSE_TIME", "bol.late_replies", 41, 50, ">=", 0.9, False, 9),  # 82 %, 9 late: no strike
+])
+def test_bols_final_weekly_figure_decides(world, name, metric_id, num, den, cond, norm, bad, count):
+    rows = normalize_indicator(world.account, _indicator(name, num, den, cond, norm), final=True,
+                               as_of=NOW - 2 * H, expected=name)
+    world.records += rows
+    m = _metric(world, metric_id)
+    assert m.period == "2026-W47" and m.final is not None
+    assert m.final.gate_count == count
+    assert (m.level == "critical") is bad
+    s = _metric(world, "bol.strikes")
+    assert s.value == (1 if bad else 0)
