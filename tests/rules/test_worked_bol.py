@@ -355,3 +355,23 @@ def test_bols_final_weekly_figure_decides(world, name, metric_id, num, den, cond
     assert (m.level == "critical") is bad
     s = _metric(world, "bol.strikes")
     assert s.value == (1 if bad else 0)
+
+
+@pytest.mark.parametrize(("name", "metric_id", "kind", "value", "cond", "norm", "level"), [
+    ("REVIEWS", "bol.customer_rating", "AVERAGE", 8.0, ">=", 8.0, "ok"),  # "8 or higher"
+    ("REVIEWS", "bol.customer_rating", "AVERAGE", 7.9, ">=", 8.0, "warn"),
+    ("PHONE_AVAILABILITY", "bol.phone_availability", "PERCENTAGE", 0.90, ">=", 0.90, "ok"),  # >= 90 %
+    ("PHONE_AVAILABILITY", "bol.phone_availability", "PERCENTAGE", 0.89, ">=", 0.90, "warn"),
+    ("CASE_ITEM_RATIO", "bol.customer_questions_ratio", "PERCENTAGE", 0.05, "<=", 0.05, "ok"),  # at most 5 %
+    ("CASE_ITEM_RATIO", "bol.customer_questions_ratio", "PERCENTAGE", 0.06, "<=", 0.05, "warn"),
+    ("TRACK_AND_TRACE", "bol.missing_track_and_trace", "PERCENTAGE", 1.0, ">=", 1.0, "ok"),  # 100 %
+    ("TRACK_AND_TRACE", "bol.missing_track_and_trace", "PERCENTAGE", 0.99, ">=", 1.0, "warn"),  # no strike
+])
+def test_bols_other_weekly_indicators_warn_below_their_norm(world, name, metric_id, kind, value, cond, norm, level):
+    conforms = value >= norm if cond == ">=" else value <= norm
+    body = {"performanceIndicators": [{"name": name, "type": kind, "details": {
+        "period": {"year": "2026", "week": "47"},
+        "score": {"conforms": conforms, "numerator": 0, "denominator": 0, "value": value, "distanceToNorm": 0.0},
+        "norm": {"condition": cond, "value": norm}}}]}
+    world.records += normalize_indicator(world.account, body, final=True, as_of=NOW - 2 * H, expected=name)
+    assert _metric(world, metric_id).level == level
