@@ -405,10 +405,17 @@ def normalize_question(account: str, question: Any) -> Message | None:
     )
 
 
+# the bare colour, as the API docs' sample writes real_level ("real_level": "red", beside "level_id": "5_green")
+COLOUR_LEVELS = {key.split("_", 1)[1]: key for key in LEVELS}
+
+
 def _level(value: Any, field: str) -> str | None:
-    """A thermometer level (``1_red`` .. ``5_green``) or None; a value not on that list is "unknown" (warned)."""
+    """A thermometer level (``1_red`` .. ``5_green``, or the bare colour ``red`` .. ``green``) as its numbered id, or
+    None; a value not on that list is "unknown" (warned)."""
     if value in (None, ""):
         return None
+    if isinstance(value, str) and value.strip().lower() in COLOUR_LEVELS:
+        return COLOUR_LEVELS[value.strip().lower()]
     if not isinstance(value, str) or value not in LEVELS:
         unknown_value(f"seller_reputation.{field}", str(value)[:60])
         return "unknown"

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sellerguard.config import AccountConfig, Config
-from sellerguard.connectors.mercadolibre_normalize import normalize_claim
+from sellerguard.connectors.mercadolibre_normalize import normalize_claim, normalize_reputation
 from sellerguard.rules.engine import Engine, accounts_to_check
 from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Order, Shipment
@@ -323,3 +323,45 @@ def test_a_claim_solved_in_time_is_outside_the_claims_rate(world):
     world.records += [fast.model_copy(update={"order_ref": refs[0]}), slow.model_copy(update={"order_ref": refs[1]})]
     m = _metric(world, "mercadolibre.claims_rate")
     assert (m.numerator, m.denominator) == (1, 100)
+
+
+# -- Mercado Libre's own figures (GET /users/{id} -> seller_reputation, the M1 docs sample) ---------------------
+
+
+def _reputation(level_id: str, real_level: str | None) -> dict:
+    rep = {"level_id": level_id, "power_seller_status": "platinum",
+           "transactions": {"canceled": 981, "completed": 6211, "total": 7192, "period": "historic"},
+           "metrics": {"sales": {"period": "60 days", "completed": 244},
+                       "claims": {"period": "60 days", "rate": 0.0166, "value": 4},
+                       "delayed_handling_time": {"period": "365 days", "rate": 0.0877, "value": 20},
+                       "cancellations": {"period": "60 days", "rate": 0, "value": 0}}}
+    if real_level is not None:
+        rep |= {"real_level": real_level, "protection_end_date": "2026-12-27T00:00:00.000-04:00"}
+    return {"id": 128885, "site_id": "MLB", "seller_reputation": rep}
+
+
+@pytest.mark.parametrize(("real", "expected"), [
+    ("red", 1),  # the docs' own sample writes the bare colour
+    ("1_red", 1), ("2_orange", 2), ("orange", 2), ("yellow", 3), ("light_green", 4), (None, 5),
+])
+def test_the_real_level_decides_while_protected(real, expected):
+    # M1: while Mercado Libre protects a seller, level_id shows the protected colour; real_level is the real one
+    rows = {r.metric_id: r for r in normalize_reputation("a", _reputation("5_green", real), NOW)}
+    assert rows["mercadolibre.level"].value == expected
+
+
+def test_reported_rates_are_fractions_over_the_period_mercado_libre_names():
+    rows = {r.metric_id: r for r in normalize_reputation("a", _reputation("5_green", None), NOW)}
+    claims, handling = rows["mercadolibre.claims_rate"], rows["mercadolibre.delayed_handling_rate"]
+    # claims: 4 at 0.0166 -> about 241 sales (the policy note: 4 / 241 = 0.0166), over 60 days
+    assert (claims.value, claims.numerator, claims.denominator) == (0.0166, 4, 241)
+    assert claims.window_start == NOW - 60 * D
+    # delayed handling: 20 at 0.0877 -> about 228 shipped sales, over the 365 days the block names
+    assert (handling.value, handling.numerator, handling.denominator) == (0.0877, 20, 228)
+    assert handling.window_start == NOW - 365 * D
+
+
+def test_a_protected_red_seller_is_critical(world):
+    world.records += normalize_reputation(world.account, _reputation("5_green", "red"), NOW - H)
+    m = _metric(world, "mercadolibre.level")
+    assert (m.value, m.level, m.colour) == (1, "critical", "red")
