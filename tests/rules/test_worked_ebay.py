@@ -204,8 +204,6 @@ def test_tracking_deadline_is_23_59_59_pacific_of_the_last_handling_day(world):
     assert (m.numerator, m.denominator, m.value) == (2, 4, 0.5)
 
 
-@pytest.mark.xfail(strict=True, reason="derive_ship_by ends the handling time in the seller's clock; the page says "
-                   "23:59:59 Pacific (requests.md, audit-a)")
 def test_tracking_deadline_is_pacific_whatever_the_sellers_clock(world):
     """'The upload deadline is 23:59:59 Pacific Time on the last business day of the handling time': a seller in
     New York who uploads Monday 23:30 PST (Tuesday 02:30 in New York) is on time."""
@@ -215,8 +213,6 @@ def test_tracking_deadline_is_pacific_whatever_the_sellers_clock(world):
     assert (m.numerator, m.denominator) == (1, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="derive_ship_by skips weekends only; the page says 'weekends and holidays "
-                   "are excluded' (requests.md, audit-a)")
 def test_handling_time_skips_holidays(world):
     """Paid Wednesday 25 Nov 2026 (PST), 1 business day; Thursday 26 Nov is Thanksgiving (a US federal and USPS
     holiday): the deadline is Friday 27 Nov 23:59:59 PST, so an upload on Friday afternoon is on time."""
@@ -266,6 +262,19 @@ def test_evaluation_is_fixed_on_the_20th_pacific(world):
     assert m.final is not None
     assert (m.final.at, m.final.window_end) == (datetime(2026, 11, 20, 8, tzinfo=UTC),) * 2
     assert m.final.window_start == datetime(2025, 11, 20, 8, tzinfo=UTC)
+
+
+def test_the_20th_verdict_across_the_dst_change(world):
+    """As of 25 Mar 2026 the last evaluation is 20 Mar 00:00 PDT (07:00 UTC; DST began 8 Mar). With >= 400
+    transactions its lookback is the 3 calendar months before it: from 20 Dec 2025 00:00 PST (08:00 UTC)."""
+    world.orders(399, datetime(2026, 2, 1, tzinfo=UTC))
+    world.order(datetime(2025, 12, 20, 8, tzinfo=UTC))  # the first instant: the 400th
+    world.order(datetime(2025, 12, 20, 7, 59, 59, tzinfo=UTC))  # out
+    m = metric(world, "ebay.transaction_defect_rate", as_of=datetime(2026, 3, 25, 12, tzinfo=UTC))
+    assert m.final is not None
+    assert (m.final.at, m.final.window_start) == (datetime(2026, 3, 20, 7, tzinfo=UTC),
+                                                  datetime(2025, 12, 20, 8, tzinfo=UTC))
+    assert m.final.denominator == 400
 
 
 @pytest.mark.parametrize(("rating", "level"), [("LOW", "ok"), ("AVERAGE", "ok"), ("HIGH", "warn"),
