@@ -210,11 +210,15 @@ def normalize_order(account: str, order: Any, where: str, field: str, *, dispatc
             ))
     if status == "CANCELLED":
         initiator = str(o.get("cancellation_initiator") or "").upper()
+        # TikTok's system also cancels orders the buyer never paid for: the buyer's doing, not a seller fault
+        # (the SFCR counts seller-side reasons: out of stock, pricing error, a missed shipping SLA)
+        unpaid = initiator == "SYSTEM" and not o.get("paid_time")
         out.append(Cancellation(
             account=account, external_id=f"{oid}-c", order_ref=oid,
             cancelled_at=seconds(o.get("cancel_time"), where, f"{field}.cancel_time")  # type: ignore[arg-type]
             or seconds(o.get("update_time"), where, f"{field}.update_time", required=True),
-            initiated_by=PARTIES.get(initiator, "unknown"), buyer_requested=o.get("is_buyer_request_cancel") is True,
+            initiated_by="buyer" if unpaid else PARTIES.get(initiator, "unknown"),
+            buyer_requested=o.get("is_buyer_request_cancel") is True or unpaid,
             reason=_text(o.get("cancel_reason"), where, f"{field}.cancel_reason"), raw_hash=raw,
         ))
     return out

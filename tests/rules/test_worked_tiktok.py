@@ -384,3 +384,19 @@ def test_vtr_counts_orders_not_packages(world):
         _dispatch(world, _order(world, NOW - 5 * D), NOW - 4 * D, tracking=None)
     m = _metric(world, "tiktok.valid_tracking_rate")
     assert (m.numerator, m.denominator, m.level) == (18, 20, "critical")
+
+
+def test_sfcr_an_unpaid_order_cancelled_by_the_system_is_not_a_seller_fault(world):
+    # SFCR counts seller-side reasons, "whether the seller or the system cancelled": a paid order auto-cancelled
+    # for a missed SLA counts; an order the buyer never paid, cancelled by the system, does not.
+    due = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    paid = _tiktok_order("9201", rts=None, collected=None, due=due) | {
+        "status": "CANCELLED", "paid_time": _secs(due - 3 * D), "cancellation_initiator": "SYSTEM",
+        "cancel_time": _secs(due + 2 * D), "cancel_reason": "Package wasn't shipped on time"}
+    unpaid = _tiktok_order("9202", rts=None, collected=None, due=due) | {
+        "status": "CANCELLED", "paid_time": 0, "cancellation_initiator": "SYSTEM",
+        "cancel_time": _secs(due - 2 * D), "cancel_reason": "Payment overdue"}
+    for payload in (paid, unpaid):
+        world.records += normalize_order(world.account, payload, "orders/search", "orders[0]", dispatch="handover")
+    m = _metric(world, "tiktok.seller_fault_cancellation_rate")
+    assert (m.numerator, m.denominator) == (1, 2)
