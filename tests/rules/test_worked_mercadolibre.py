@@ -365,3 +365,14 @@ def test_a_protected_red_seller_is_critical(world):
     world.records += normalize_reputation(world.account, _reputation("5_green", "red"), NOW - H)
     m = _metric(world, "mercadolibre.level")
     assert (m.value, m.level, m.colour) == (1, "critical", "red")
+
+
+@pytest.mark.xfail(strict=True, reason="engine: an account without a configured region is judged on Brazil's "
+                   "limits although its sales name their site (colours already follow it) (requests.md, audit-b)")
+def test_a_mexican_seller_without_a_configured_region_gets_mexicos_limits(world):
+    # the sales say MLM; no region in the config. Claims 2.0 % (4/200): Mexico's green limit is 1.5 % -> yellow,
+    # not green (Brazil's 2 %); the level must be critical like the colour
+    refs = _sales(world, 200, site="MLM")
+    _claims(world, refs[:4])
+    m = _metric(world, "mercadolibre.claims_rate", region=None)
+    assert (m.threshold, m.colour, m.level) == (0.015, "yellow", "critical")
