@@ -136,7 +136,7 @@ def forecast(metric: Metric, series: Series, as_of: datetime, horizon_days: int,
         projected = max(0, t - lag)
         n = sum(series.eligible[t:hi]) + rate_n * projected
         d = sum(series.defects[t:hi]) + rate_d * projected
-        if series.kind != "count" and (n <= 0 or n < metric.min_volume):
+        if series.kind != "count" and (n <= 0 or n < metric.population_min_volume):
             continue
         value = value_of(series.kind, d, n)
         # the gate's count moves with the defects; ``gate_shift`` keeps its offset (unique buyers <= defects)

@@ -700,12 +700,25 @@ def newest_reported(
 def window_volume(session: Session, account: str, metric: Metric, params: Any, as_of: datetime,
                   at_most: int | None = None) -> int:
     """All events of the population in the metric's normal window, before any filter: what a rule such as
-    eBay's "400 transactions in the last 3 months" counts. Index-only (account, anchor) count; ``at_most``
-    stops counting there (the rule only asks whether the count reaches 400: 1M x 10 holds ~12,000 a window)."""
+    eBay's "400 transactions in the last 3 months" counts; with ``fallback_window.of = "sales"`` the seller's
+    sales in that window (``sales_count``). Index-only (account, anchor) count; ``at_most`` stops counting there
+    (the rule only asks whether the count reaches 400: 1M x 10 holds ~12,000 a window)."""
+    start, end = window_bounds(metric, as_of)
+    if metric.fallback_window is not None and metric.fallback_window.of == "sales":
+        return sales_count(session, account, start, end, at_most)
     table = POPULATIONS[params.events].table
     anchor = table.c[params.anchor]
-    start, end = window_bounds(metric, as_of)
     rows = select(table.c.id).where(table.c.account == account, anchor >= start, anchor < end)
+    if at_most is not None:
+        rows = rows.limit(at_most)
+    return int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+
+
+def sales_count(session: Session, account: str, start: datetime, end: datetime, at_most: int | None = None) -> int:
+    """The seller's sales bought in ``[start, end)``: orders by ``purchased_at``, cancelled ones left out (what
+    Mercado Libre's 40-sale window switch and 10-sale minimum count). ``at_most`` stops counting there."""
+    rows = select(ORDERS.c.id).where(ORDERS.c.account == account, ORDERS.c.purchased_at >= start,
+                                     ORDERS.c.purchased_at < end, ORDERS.c.status != "cancelled")
     if at_most is not None:
         rows = rows.limit(at_most)
     return int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())

@@ -31,6 +31,7 @@ from sellerguard.rules.calculators import (
     latest_reported,
     newest_reported,
     population_key,
+    sales_count,
     window_bounds,
     window_volume,
 )
@@ -287,7 +288,8 @@ class Engine:
         except MissingColumn as exc:
             base.update(window_kind=metric.window_kind)
             return MetricStatus(**base, level="unknown", reason=f"the store has no {exc} yet"), None
-        status = _judge(metric, base, series, length, as_of, horizon, stale)
+        status = _judge(metric, base, series, length, as_of, horizon, stale or _few_sales(session, account, metric,
+                                                                                        as_of))
         if metric.reported_fallback and not stale:  # rules-B: rules/fallback.py decides
             status = fallback.judge_reported(session, account, metric, status, as_of)
         if metric.verdict is not None:
@@ -328,6 +330,18 @@ def _sqlite_local_date(moment: str | None, zone: str | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
     return dt.astimezone(tz).date().isoformat()
+
+
+def _few_sales(session: Session, account: str, metric: Metric, as_of: datetime) -> str | None:
+    """Why the metric has no level yet when its minimum counts the seller's sales (Mercado Libre: grey below 10
+    completed sales in 365 days), else None."""
+    if metric.min_volume_of != "sales" or not metric.min_volume:
+        return None
+    days = metric.min_volume_days or 0
+    sales = sales_count(session, account, as_of - timedelta(days=days), as_of, at_most=metric.min_volume)
+    if sales >= metric.min_volume:
+        return None
+    return f"below the minimum volume ({sales} sales in {days} days < {metric.min_volume})"
 
 
 def _judge(metric: Metric, base: dict[str, Any], series: Series, length: int, as_of: datetime, horizon: int,
@@ -390,7 +404,7 @@ def _judge_one(metric: Metric, base: dict[str, Any], series: Series, as_of: date
     base["headroom"] = assess.headroom(metric, series.kind, d, n, gate=gate if counted else None, **kw)
     if stale:
         return MetricStatus(**base, level="unknown", reason=stale)
-    if series.kind != "count" and n < metric.min_volume:
+    if series.kind != "count" and n < metric.population_min_volume:
         reason = f"below the minimum volume ({n:g} < {metric.min_volume})"
         return MetricStatus(**base, level="unknown", reason=reason)
     if value is None:  # no data is never ok: say what is missing

@@ -201,6 +201,9 @@ class AdaptiveWindow(_Strict):
     days: int | None = Field(default=None, ge=1)
     months: int | None = Field(default=None, ge=1)
     below: int = Field(ge=1)
+    # what is counted in the normal window: "events" of the metric's own population (eBay's transactions), or the
+    # seller's "sales": orders bought in it, cancelled ones left out (Mercado Libre: one window per seller)
+    of: Literal["events", "sales"] = "events"
 
     @model_validator(mode="after")
     def _one(self) -> AdaptiveWindow:
@@ -271,6 +274,10 @@ class Metric(_Strict):
     warn_count_gate: int | None = Field(default=None, ge=1)
     breach_level: Literal["critical", "warn"] = "critical"
     min_volume: int = Field(default=0, ge=0)
+    # what min_volume counts: the metric's eligible "events" in its window, or the seller's "sales" (orders bought,
+    # cancelled ones left out) in the last min_volume_days (Mercado Libre: 10 completed sales in 365 days)
+    min_volume_of: Literal["events", "sales"] = "events"
+    min_volume_days: int | None = Field(default=None, ge=1)
     consequence: str
     source: str = Field(pattern=r"^https?://")  # the marketplace's own page (checked by parse_pack)
     sources: list[str | SourceRef] = Field(default_factory=list)  # more pages; third-party ones marked as such
@@ -325,6 +332,11 @@ class Metric(_Strict):
                 raise ValueError("window_align: ISO weeks are always Monday 00:00 to Monday 00:00")
             if self.fallback_window is not None:
                 raise ValueError("fallback_window: not allowed with ISO weeks")
+        if (self.min_volume_of == "sales") != (self.min_volume_days is not None):
+            raise ValueError("min_volume_days: give it exactly when min_volume_of = \"sales\"")
+        counts_sales = self.min_volume_of == "sales" or (self.fallback_window and self.fallback_window.of == "sales")
+        if counts_sales and self.calculator not in ("rate", "count"):
+            raise ValueError("counting \"sales\" needs calculator = \"rate\" or \"count\"")
         fb = self.fallback_window
         if fb is not None:
             if self.window_kind == "days" and fb.days is None:
@@ -371,6 +383,11 @@ class Metric(_Strict):
     def parsed(self) -> Any:
         """The calculator's parameters as their model (validated at load)."""
         return PARAMS[self.calculator].model_validate(self.params)
+
+    @property
+    def population_min_volume(self) -> int:
+        """The minimum the metric's own eligible events must reach (0 when the minimum counts sales instead)."""
+        return self.min_volume if self.min_volume_of == "events" else 0
 
     @property
     def reported_ref(self) -> ReportedRef:
