@@ -53,6 +53,23 @@ def country_years(country: str) -> tuple[int, int]:
     return int(getattr(found, "start_year", 1900)), int(getattr(found, "end_year", 2100))
 
 
+@lru_cache(maxsize=1)
+def supported_countries() -> frozenset[str]:
+    """The country codes the ``holidays`` library knows (alpha-2, alpha-3 and aliases such as UK), from its registry.
+
+    The same codes as ``holidays.list_supported_countries()``, which imports all ~250 country modules to list their
+    subdivisions (~0.1 s CPU): a cost every eBay ``status`` paid, since loading the eBay pack checks its handling
+    calendar (issue 21). The holiday data of a country is imported at its first business-day check."""
+    import holidays
+
+    try:
+        from holidays.registry import EntityLoader
+
+        return frozenset(EntityLoader.get_country_codes())
+    except (ImportError, AttributeError):  # a holidays release without the registry's code listing
+        return frozenset(holidays.list_supported_countries())
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     name: str
@@ -129,9 +146,7 @@ def parse_calendar(name: str, data: dict[str, object], where: str) -> BusinessCa
         raise ConfigError("a calendar needs at least one business day", where=f"{where}:weekend")
     country = data.get("country")
     if country is not None:
-        import holidays as library
-
-        if str(country).upper() not in library.list_supported_countries():
+        if str(country).upper() not in supported_countries():
             raise ConfigError(f"unknown country '{country}' (an ISO 3166 code the holidays library supports)",
                               where=f"{where}:country")
         country = str(country).upper()

@@ -13,12 +13,16 @@ from pathlib import Path
 import pytest
 
 # Nothing a bare --version/--help needs; each costs tens to hundreds of milliseconds to import.
-HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "requests", "urllib3", "pydantic", "rich", "cryptography",
+HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "requests", "urllib3", "pydantic", "rich", "cryptography", "holidays",
          "sellerguard.connectors", "sellerguard.rules", "sellerguard.store", "sellerguard.config")
 # A reading command needs the store and the rules, never an HTTP library or a connector (the package's
 # __init__ may load: the CLI looks up connector module names in it without importing them).
 NOT_FOR_STATUS = ("requests", "urllib3", "alembic", "sellerguard.sync", "rich",
-                  "sqlalchemy.dialects.postgresql")  # ~0.3 s; a SQLite store never needs it (store/tables.py)
+                  "sqlalchemy.dialects.postgresql",  # ~0.3 s; a SQLite store never needs it (store/tables.py)
+                  # ~0.1 s: all ~250 country modules of the holidays library. Loading the eBay pack checks its
+                  # handling calendar (country US); a country's holidays load at its first business-day check,
+                  # which an empty store never makes (rules/calendars.py supported_countries)
+                  "holidays.countries")
 
 
 def imported(*args: str, cwd: Path | None = None) -> set[str]:
@@ -54,3 +58,14 @@ def test_status_imports_only_what_it_reads(tmp_path):
     assert "sellerguard.status" in names and "sqlalchemy" in names
     assert loaded(names, NOT_FOR_STATUS) == []
     assert sorted(n for n in names if n.startswith("sellerguard.connectors.")) == []
+
+
+def test_the_country_check_lists_what_the_holidays_library_lists():
+    """rules/calendars.py checks a calendar's country against the library's registry instead of
+    ``list_supported_countries()`` (which imports every country module): the same codes, aliases included."""
+    import holidays
+
+    from sellerguard.rules.calendars import supported_countries
+
+    assert supported_countries() == set(holidays.list_supported_countries())
+    assert {"NL", "BE", "US", "UK", "GBR"} <= supported_countries()
