@@ -341,6 +341,15 @@ def test_ahr_bands(world, score, level):
     assert metric(world, "amazon.account_health_rating").level == level
 
 
+
+@pytest.mark.parametrize(("count", "status", "level"), [(0, "GOOD", "ok"), (1, "GOOD", "warn"), (1, "BAD", "critical")])
+def test_policy_violation_counts_target_zero(world, count, status, level):
+    """Policy-compliance counters: 'count = 0 (EQUALS 0)'; warn band 'any > 0'; Amazon's own BAD is critical
+    (sellerguard's reading)."""
+    world.records.append(ReportedMetric(account=world.account, external_id="lpv", as_of=NOW - D, value=count,
+                                        status=status, metric_id="amazon.listing_policy_violations"))
+    assert metric(world, "amazon.listing_policy_violations").level == level
+
 # -- the public path: `sellerguard import` + `status --json` -------------------------------------------------------
 
 

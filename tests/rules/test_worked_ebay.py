@@ -285,6 +285,17 @@ def test_service_metrics_use_ebays_rating(world, rating, level):
     assert metric(world, "ebay.inr_rate").level == level
 
 
+
+@pytest.mark.parametrize(("metric_id", "word", "level"), [
+    ("ebay.seller_level", "TOP_RATED", "ok"), ("ebay.seller_level", "ABOVE_STANDARD", "ok"),
+    ("ebay.seller_level", "BELOW_STANDARD", "critical"),
+    ("ebay.seller_level_projected", "BELOW_STANDARD", "warn"),  # not yet the level: fixed on the 20th
+])
+def test_ebays_own_level_words(world, metric_id, word, level):
+    world.records.append(ReportedMetric(account=world.account, external_id="lvl", metric_id=metric_id, status=word,
+                                        as_of=NOW - D, scope="PROGRAM_US"))
+    assert metric(world, metric_id).level == level
+
 # -- the public path: `sellerguard import` + `status --json` -------------------------------------------------------
 
 
