@@ -88,12 +88,6 @@ def local_date(ctx: Ctx, col: Any, tz: Any) -> Any:
     return func.date(func.timezone(tz, col))
 
 
-def shop_zone(o: Table, ctx: Ctx) -> Any:
-    """The seller's own clock when the order names it, else the pack's."""
-    own = o.c.get("seller_timezone")
-    return func.coalesce(own, literal(ctx.timezone)) if own is not None else literal(ctx.timezone)
-
-
 def hours_between(ctx: Ctx, start: Any, end: Any) -> ColumnElement[float]:
     """``end - start`` in hours, as SQL."""
     if ctx.dialect == "sqlite":
@@ -153,10 +147,11 @@ def seller_cancelled(o: Table, ctx: Ctx) -> _Col[bool]:
 
 
 def _after_ship_by(o: Table, ctx: Ctx, when: Any) -> Any:
-    """``when`` is after the ship-by: as instants, or (``compare = "date"``, Etsy) as local dates."""
+    """``when`` is after the ship-by: as instants, or (``compare = "date"``, Etsy) as dates on the pack's clock,
+    never the shop's own (Etsy judges ship-by dates in UTC: ../shared/reference/policies/etsy.md, E7)."""
     ship_by = ctx.ship_by(o)
     if getattr(ctx.params, "compare", "instant") == "date":
-        zone = shop_zone(o, ctx)
+        zone = literal(ctx.timezone)
         return local_date(ctx, when, zone) > local_date(ctx, ship_by, zone)
     return when > ship_by
 
@@ -165,7 +160,7 @@ def _ship_by_passed(o: Table, ctx: Ctx) -> Any:
     """The ship-by is over at ``as_of`` (date compare: the whole local ship-by date is over)."""
     ship_by = ctx.ship_by(o)
     if getattr(ctx.params, "compare", "instant") == "date":
-        zone = shop_zone(o, ctx)
+        zone = literal(ctx.timezone)
         return local_date(ctx, literal(ctx.as_of), zone) > local_date(ctx, ship_by, zone)
     return ship_by < ctx.as_of
 

@@ -88,14 +88,16 @@ def test_small_orders_need_no_tracking_for_star_seller(world):
     assert world.metric("etsy.std_on_time_shipping").value == 1.0  # the standard needs no tracking
 
 
-def test_on_time_is_judged_by_the_date_in_the_shops_clock(world):
-    ship_by = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)  # 10 Nov 00:00 in New York: the ship-by DATE is 10 Nov
+def test_on_time_is_judged_by_the_utc_date_whatever_the_shops_clock(world):
+    """Etsy judges ship-by dates in UTC (../shared/reference/policies/etsy.md, E7): a New York shop's order due
+    10 Nov (UTC) shipped 10 Nov 21:00 New York time (11 Nov 02:00 UTC) is late."""
+    ship_by = datetime(2026, 11, 10, 23, 59, 59, tzinfo=UTC)  # the ship-by DATE is 10 Nov (UTC)
     ny = {"seller_timezone": "America/New_York"}
     on_time = world.order(NOW - 20 * D, ship_by=ship_by, **ny)
-    at = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)  # 10 Nov 21:00 in New York (11 Nov in UTC)
+    at = datetime(2026, 11, 10, 23, 30, tzinfo=UTC)  # 10 Nov in UTC (18:30 in New York)
     world.shipment(on_time, shipped_at=at, confirmed_at=at, tracking_number="1")
     late = world.order(NOW - 20 * D, ship_by=ship_by, **ny)
-    at = datetime(2026, 11, 11, 6, 0, tzinfo=UTC)  # 11 Nov 01:00 in New York
+    at = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)  # 10 Nov 21:00 in New York, but 11 Nov in UTC
     world.shipment(late, shipped_at=at, confirmed_at=at, tracking_number="2")
     m = world.metric("etsy.std_on_time_shipping")
     assert (m.numerator, m.denominator) == (1, 2)
