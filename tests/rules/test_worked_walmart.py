@@ -172,6 +172,18 @@ def test_reported_figures_against_the_published_comparators(world, metric_id, va
     assert (m.level == "critical") is breach, (m.level, m.reason)
 
 
+
+@pytest.mark.parametrize(("metric_id", "value", "level"), [
+    ("walmart.seller_response_rate", 0.95, "critical"),  # nothing stored to compute from: Walmart's 95% is not > 95%
+    ("walmart.seller_response_rate", 0.99, "ok"),
+    ("walmart.negative_feedback_rate", 0.02, "warn"),  # '<= 2%' holds (sellerguard's band from 1.5%)
+    ("walmart.negative_feedback_rate", 0.021, "critical"),
+])
+def test_walmarts_own_figure_is_judged_when_nothing_can_be_computed(world, metric_id, value, level):
+    figure(world, metric_id, value)
+    m = metric(world, metric_id)
+    assert (m.value, m.level) == (value, level)
+
 # -- Negative feedback rate ---------------------------------------------------------------------------------------
 
 
