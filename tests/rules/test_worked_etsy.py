@@ -84,8 +84,6 @@ def test_std_on_time_by_the_utc_ship_by_date_and_five_sales_minimum(world):
     assert (m.numerator, m.denominator) == (3, 5)
 
 
-@pytest.mark.xfail(strict=True, reason="compare = 'date' takes the date in the order's seller_timezone; the page says "
-                   "Etsy evaluates ship-by dates in UTC (requests.md, audit-a)")
 def test_on_time_is_judged_in_utc_whatever_the_shops_zone(world):
     """'Etsy evaluates in UTC (E7)'; 'ship-by dates are in UTC'. Ship-by date 10 Nov (UTC); a New York shop marks it
     shipped 10 Nov 21:00 New York = 11 Nov 02:00 UTC: a day late in UTC. 4 on time + this one: 4/5."""
