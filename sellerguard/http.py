@@ -37,6 +37,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from sellerguard import __version__
 from sellerguard.clock import Clock
 from sellerguard.errors import ConnectorError, FailureKind
+from sellerguard.keepalive import LeanTransport
 from sellerguard.payload import parse_json
 
 log = logging.getLogger("sellerguard.http")
@@ -233,6 +234,11 @@ class PooledSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self._environ: dict[tuple[str, str, str | None], tuple[dict[str, str], str | None]] = {}
+        self.lean = LeanTransport(self)  # per-order detail GETs (``HttpClient.get_each``): see keepalive.py
+
+    def close(self) -> None:
+        self.lean.close()
+        super().close()
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
                                    ) -> dict[str, Any]:
@@ -673,13 +679,15 @@ class HttpClient:
             return path
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def request(self, method: str, path: str, *, bucket: str | None = None, **kw: Any) -> requests.Response:
-        """Send with retries; return the successful response or raise ConnectorError."""
+    def request(self, method: str, path: str, *, bucket: str | None = None, lean: bool = False,
+                **kw: Any) -> requests.Response:
+        """Send with retries; return the successful response or raise ConnectorError. ``lean``: over the
+        session's lean keep-alive transport when it takes the call (``sellerguard.keepalive``; same answers)."""
         refreshed = False
 
         def attempt() -> requests.Response:
             nonlocal refreshed
-            response, rule = self._send(method, path, bucket, kw)
+            response, rule = self._send(method, path, bucket, kw, lean)
             if rule is None:
                 return response  # type: ignore[return-value]
             where = f"{self.marketplace}: {method} {mask_url(self.url(path)).split('?')[0]}"
@@ -737,7 +745,7 @@ class HttpClient:
     def get_each(self, paths: Sequence[str], *, workers: int = 1, **kw: Any) -> list[Any]:
         """``get_json`` of each path, ``workers`` at a time over the keep-alive session (``concurrently``); the
         buckets pace every call as usual. Per-order detail calls use it (issue 21)."""
-        return concurrently(lambda path: self.get_json(path, **kw), paths, workers)
+        return concurrently(lambda path: self.get_json(path, lean=True, **kw), paths, workers)
 
     def json(self, response: requests.Response, path: str) -> Any:
         """The body as JSON; not JSON (HTML with 200, truncated, NaN) is a payload error naming the request id."""
@@ -761,7 +769,7 @@ class HttpClient:
         return random.uniform(0, min(60.0, 2.0 ** state.attempt_number))
 
     def _send(
-        self, method: str, path: str, bucket: str | None, kw: dict[str, Any]
+        self, method: str, path: str, bucket: str | None, kw: dict[str, Any], lean: bool = False
     ) -> tuple[requests.Response | None, ErrorRule | None]:
         if self.app is not None:  # the app's quota first: a refusal spends none of the account's own bucket
             self.app.acquire(bucket, self.url(path))
@@ -780,7 +788,9 @@ class HttpClient:
         with self._count_lock:
             self.calls += 1
         try:
-            response = self.session.request(method, self.url(path), headers=headers, timeout=self.timeout, **rest)
+            send = self.session.lean.request if lean and type(self.session) is PooledSession \
+                else self.session.request  # type: ignore[attr-defined]
+            response = send(method, self.url(path), headers=headers, timeout=self.timeout, **rest)
         except requests.Timeout:
             return None, self.rule("timeout")
         except (requests.exceptions.ContentDecodingError, requests.exceptions.InvalidJSONError):
@@ -797,7 +807,10 @@ class HttpClient:
             self.on_response(bucket, response)
         if self.classify is not None and (verdict := self.classify(response)) is not None:
             return response, verdict
-        if response.status_code in (400, 401, 403) or self.expired:
+        if response.status_code in (400, 401, 403) or \
+                any(shape.status in (None, response.status_code) for shape in self.expired):
+            # the body is decoded only where a shape can match: eBay's are all 401, so a 200 page is not read
+            # twice (issue 21: ~10 % of an eBay backfill's CPU)
             strings = body_strings(_json_or_none(response)) if response.content else []
             if response.reason:
                 strings.append(response.reason)
