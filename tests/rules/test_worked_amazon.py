@@ -17,7 +17,7 @@ from conftest import NOW, D, H
 from pg import store_on
 
 from sellerguard.rules.packs import builtin_pack_dir, load_pack
-from sellerguard.schema import Claim, Message, Rating, ReportedMetric, Return, Shipment
+from sellerguard.schema import Cancellation, Claim, Message, Rating, ReportedMetric, Return, Shipment
 from sellerguard.store import Store
 
 PACK = load_pack(builtin_pack_dir() / "amazon.toml")
@@ -212,6 +212,17 @@ def test_pfcr_amazon_auto_cancel_counts_buyer_cancels_do_not_and_afn_is_out(worl
     m = metric(world, "amazon.pre_fulfillment_cancel_rate")
     assert (m.numerator, m.denominator, m.value) == (2, 10, 0.2)
 
+
+
+def test_pfcr_an_item_level_cancellation_counts_its_order_once(world):
+    """'Counts both order-level and item-level cancellations': a 3-unit order whose seller cancelled 1 unit (the rest
+    shipped) is a cancelled order: 1 of 10 orders, in orders (not units)."""
+    world.orders(9, NOW - 2 * D)
+    part = world.order(NOW - 2 * D, item_count=3)
+    world.records.append(Cancellation(account=world.account, external_id="x-part", order_ref=part,
+                                      cancelled_at=NOW - D, initiated_by="seller", item_count=1))
+    m = metric(world, "amazon.pre_fulfillment_cancel_rate")
+    assert (m.numerator, m.denominator, m.value) == (1, 10, 0.1)
 
 # -- Valid Tracking Rate -----------------------------------------------------------------------------------------
 
