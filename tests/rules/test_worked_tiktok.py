@@ -94,14 +94,24 @@ def test_ldr_uk_3_percent_is_no_breach(world):
     assert (m.numerator, m.denominator) == (3, 100) and m.level != "critical"
 
 
-@pytest.mark.xfail(strict=True, reason="the pack encodes '< 4%' for every market; the policy says US '<= 4 %' "
-                   "and 'Encode per market': a site row cannot change the comparator (requests.md, audit-b)")
 def test_ldr_us_exactly_4_percent_is_within_the_us_standard(world):
     # US (T1): "LDR <= 4 %": 4 late of 100 = 4.0 % meets it; 5 of 100 would not
     _ldr_orders(world, 96, late=False)
     _ldr_orders(world, 4, late=True)
     m = _by_region(world, "tiktok.late_dispatch_rate", "US")
-    assert (m.value, m.level) == (0.04, "warn")
+    assert (m.value, m.comparator, m.level) == (0.04, "<=", "warn")
+    # a 5th late order (101 orders): 4.95 % -> over the US standard
+    _ldr_orders(world, 1, late=True)
+    assert _by_region(world, "tiktok.late_dispatch_rate", "US").level == "critical"
+
+
+def test_sfcr_us_exactly_2_5_percent_meets_the_us_standard(world):
+    # US (T1): "SFCR <= 2.5 %": 2 seller-fault cancellations of 80 orders = 2.5 % -> met (warn band from 2 %)
+    refs = [_order(world, NOW - 3 * D) for _ in range(80)]
+    world.cancel(refs[0], by="seller", at=NOW - 2 * D)
+    world.cancel(refs[1], by="marketplace", at=NOW - 2 * D)
+    m = _by_region(world, "tiktok.seller_fault_cancellation_rate", "US")
+    assert (m.numerator, m.denominator, m.value, m.level) == (2, 80, 0.025, "warn")
 
 
 def test_ldr_fbt_orders_are_exempt_and_units_do_not_count(world):
@@ -240,8 +250,6 @@ def test_return_refund_exactly_1_percent_breaches(world):
     assert m.level == "warn"
 
 
-@pytest.mark.xfail(strict=True, reason="the rate divides by all non-cancelled orders; the policy divides by "
-                   "DELIVERED orders (engine: no delivered-only population; requests.md, audit-b)")
 def test_return_refund_divides_by_delivered_orders_only(world):
     # 100 delivered orders with 1 seller-fault return, plus 20 orders shipped and still in transit:
     # policy 1/100 = 1.0 % -> breach; dividing by 120 gives 0.83 % and no breach
@@ -272,8 +280,6 @@ def test_nrr_is_informational_and_counts_orders_with_a_1_or_2_star_review(world)
     assert (m.numerator, m.denominator, m.threshold, m.level) == (2, 50, None, "ok")
 
 
-@pytest.mark.xfail(strict=True, reason="the negative_review defect counts any 1-2 star review of the order; the "
-                   "policy counts an order whose FIRST review is 1-2 stars (engine events.py; requests.md, audit-b)")
 def test_nrr_first_review_decides_later_reviews_are_ignored(world):
     # order A: first review 5 stars, a later one 1 star -> not negative; order B: first 1 star, later 5 -> negative
     refs = _delivered(world, 10)
