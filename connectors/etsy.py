@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,7 +52,7 @@ class Options(BaseModel):
     # receipts created this recently that may still change state unseen: cancelled ones are asked for with
     # was_canceled=true (the plain list leaves them out), unshipped ones re-read with was_shipped=false
     open_days: int = Field(default=90, ge=1, le=365)
-    timezone: str | None = None  # the shop's IANA zone: Etsy's ship-by dates are days in it (default UTC)
+    timezone: str | None = None  # the shop's IANA zone, stored as seller_timezone (ship-by dates are UTC days)
     review_rescan_days: int = Field(default=14, ge=0, le=365)
     overlap_s: int = Field(default=300, ge=0)  # cursor overlap: receipts written late still get read
     rate_per_second: float = Field(default=5, gt=0)  # below the QPS on the app's "Your Apps" page
@@ -205,12 +205,11 @@ def _receipt_batches(ctx: SyncContext, http: HttpClient, path: str, params: dict
                      cursor_of: Any) -> Iterator[Batch]:
     where = f"GET {path}"
     options: Options = ctx.options or Options()
-    zone = ZoneInfo(options.timezone) if options.timezone else UTC
     for results, offset in _pages(http, path, params):
         records: list[Record] = []
         for i, receipt in enumerate(results):
             records += normalize_receipt(ctx.account.id, receipt, where, f"results[{offset + i}]",
-                                         buyer_key=ctx.buyer_key, zone=zone, zone_name=options.timezone)
+                                         buyer_key=ctx.buyer_key, zone_name=options.timezone)
         yield Batch(records, cursor=cursor_of(results), progress=1)
 
 

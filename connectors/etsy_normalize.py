@@ -6,8 +6,9 @@ Buyer names, addresses and e-mails on the receipt are never read; ``buyer_user_i
 
 Dates, not times: Etsy judges dispatch by the ship-by **date**, and ``shipment_notification_timestamp`` has been
 seen at a fixed hour of the shipment's day whatever the real time (etsy/open-api#553: 18:00 Paris for a
-shipment marked at 12:09). So ``ship_by`` is the END of the expected ship date in the shop's clock (``zone``),
-and a shipment's time is kept as Etsy gives it (its date is right): ``shipped_at <= ship_by`` then compares dates.
+shipment marked at 12:09). So ``ship_by`` is the END of the expected ship date in UTC, the clock Etsy judges
+ship-by dates in (Etsy staff, ../shared/reference/policies/etsy.md E7: "Etsy evaluates in UTC"; the shop's own zone,
+``seller_timezone``, is only shown), and a shipment's time is kept as Etsy gives it: the rules compare UTC dates.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -46,21 +47,21 @@ def timestamp(value: Any, where: str, field: str, *, required: bool = True) -> d
     return datetime.fromtimestamp(value, UTC)
 
 
-def end_of_date(at: datetime, zone: tzinfo) -> datetime:
-    """The last second of ``at``'s calendar date in ``zone`` (a date-only value as a deadline), in UTC."""
-    return datetime.combine(at.astimezone(zone).date(), END_OF_DAY, zone).astimezone(UTC)
+def end_of_date(at: datetime) -> datetime:
+    """The last second of ``at``'s UTC calendar date (a date-only value as a deadline)."""
+    return datetime.combine(at.astimezone(UTC).date(), END_OF_DAY, UTC)
 
 
-def processing_deadline(start: datetime, days: int, zone: tzinfo) -> datetime:
-    """End of the ``days``-th business day (Mon-Fri, the shop's clock) after ``start`` (at least 1): the ship-by
-    Etsy derives from the processing time, used when a shipped line no longer carries ``expected_ship_date``."""
-    day = start.astimezone(zone).date()
+def processing_deadline(start: datetime, days: int) -> datetime:
+    """End of the ``days``-th business day (Mon-Fri, UTC dates, as Etsy judges) after ``start`` (at least 1): the
+    ship-by Etsy derives from the processing time, used when a shipped line no longer carries ``expected_ship_date``."""
+    day = start.astimezone(UTC).date()
     left = max(days, 1)
     while left:
         day += timedelta(days=1)
         if day.weekday() < 5:
             left -= 1
-    return datetime.combine(day, END_OF_DAY, zone).astimezone(UTC)
+    return datetime.combine(day, END_OF_DAY, UTC)
 
 
 def identifier(value: Any, where: str, field: str, *, required: bool = True) -> int | None:
@@ -145,10 +146,11 @@ def _status(receipt: dict[str, Any], where: str, field: str) -> str:
 
 
 def normalize_receipt(account: str, receipt: Any, where: str, field: str, *, buyer_key: BuyerKey | None = None,
-                      zone: tzinfo = UTC, zone_name: str | None = None) -> list[Record]:
+                      zone_name: str | None = None) -> list[Record]:
     """One ``ShopReceipt`` -> Order + Shipments + Cancellation/Returns.
 
-    ``zone`` is the shop's clock (``zone_name`` is stored as ``seller_timezone`` when the seller set it).
+    ``zone_name`` is the shop's IANA zone, stored as ``seller_timezone`` when the seller set it; ship-by dates are
+    UTC dates whatever it is (Etsy evaluates in UTC).
     """
     if not isinstance(receipt, dict):
         raise bad(where, field, "expected an object")
@@ -176,12 +178,12 @@ def normalize_receipt(account: str, receipt: Any, where: str, field: str, *, buy
             handling.append(days)
         if (d := timestamp(t.get("expected_ship_date"), where, f"{base}.expected_ship_date",
                            required=False)) is not None:
-            ship_dates.append(end_of_date(d, zone))
+            ship_dates.append(end_of_date(d))
         elif days is not None:
             # Etsy empties expected_ship_date once the line has shipped (etsy/open-api#204): without this the
             # re-read shipped receipt would lose its ship-by and a late shipment would drop out of the rate
             start = p or created
-            ship_dates.append(processing_deadline(start, days, zone))
+            ship_dates.append(processing_deadline(start, days))
     items = sum(line.quantity for line in lines)
     total, currency = money(receipt.get("grandtotal"), where, f"{field}.grandtotal")
     subtotal, _ = money(receipt.get("total_price"), where, f"{field}.total_price")  # before coupons
