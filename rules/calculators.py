@@ -52,6 +52,7 @@ from sellerguard.rules.events import (
     deadline_known,
     deadlines_needed,
     defect_clause,
+    messages_to_answer,
     need,
     needs_ship_by,
     population_filters,
@@ -136,9 +137,18 @@ def population_core(params: Any) -> tuple[Any, ...]:
             getattr(params, "unit", "events"), getattr(params, "tracked_only", False),
             getattr(params, "buyer_country", None), getattr(params, "split", None),
             getattr(params, "derive_ship_by", False), needs_ship_by(params.events, params),
-            # appended only when set, so the populations (and rollup keys) that existed before keep their key
-            *(("delivered_only",) if getattr(params, "delivered_only", False) else ()),
-            *((("handling_calendar", cal),) if (cal := getattr(params, "handling_calendar", None)) else ()))
+            *_later_options(params))
+
+
+def _later_options(params: Any) -> tuple[Any, ...]:
+    """Population options added after rollups existed, as (name, value) only when set: the populations (and
+    rollup keys) that existed before keep their key."""
+    senders = tuple(getattr(params, "senders", None) or ("buyer",))
+    found = {"delivered_only": getattr(params, "delivered_only", False),
+             "handling_calendar": getattr(params, "handling_calendar", None),
+             "senders": senders if senders != ("buyer",) else None,
+             "per_thread": getattr(params, "per_thread", False)}
+    return tuple((name, value) for name, value in found.items() if value)
 
 
 def defect_key(params: Any) -> tuple[Any, ...]:
@@ -614,8 +624,7 @@ def business_reply_series(
     rows = session.execute(
         select(m.c.received_at, m.c.first_reply_at).where(
             m.c.account == account, m.c.received_at >= start, m.c.received_at < as_of,
-            m.c.needs_reply.is_(True), m.c.sender == "buyer",
-            or_(m.c.marketplace_flag.is_(None), m.c.marketplace_flag.not_in(["spam", "no_reply_needed"])),
+            *messages_to_answer(m, params),
         )
     ).all()
     buckets: dict[tuple[int, bool], list[float]] = {}

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, not_, or_, select
+from sqlalchemy import exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from sellerguard.rules.assess import value_of
 from sellerguard.rules.calculators import Series
 from sellerguard.rules.calendars import BusinessCalendar
-from sellerguard.rules.events import MESSAGES, ORDERS, RETURNS, SHIP_BY_DEFECTS, SHIPMENTS
+from sellerguard.rules.events import MESSAGES, ORDERS, RETURNS, SHIP_BY_DEFECTS, SHIPMENTS, messages_to_answer
 from sellerguard.rules.handling import derive_ship_by, handling_calendar
 from sellerguard.rules.packs import EventParams, Metric, ResponseParams
 from sellerguard.rules.report import Deadline
@@ -119,9 +119,7 @@ def find_deadlines(
             select(MESSAGES.c.thread_id, MESSAGES.c.external_id, MESSAGES.c.received_at).where(
                 MESSAGES.c.account == account, MESSAGES.c.received_at >= since - slack,
                 MESSAGES.c.received_at < as_of, MESSAGES.c.first_reply_at.is_(None),
-                MESSAGES.c.needs_reply.is_(True), MESSAGES.c.sender == "buyer",
-                or_(MESSAGES.c.marketplace_flag.is_(None),
-                    MESSAGES.c.marketplace_flag.not_in(["spam", "no_reply_needed"])),
+                *messages_to_answer(MESSAGES, params),
             ).order_by(MESSAGES.c.received_at).limit(MAX_ITEMS * 5)
         ).all()
         for thread, ext, received in rows:

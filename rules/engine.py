@@ -442,6 +442,8 @@ class _Merged:
     def __init__(self, events: EventParams, response: ResponseParams) -> None:
         self._events = events
         self.hours = response.hours
+        self.senders = response.senders
+        self.per_thread = response.per_thread
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._events, name)

@@ -475,9 +475,7 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
             buyer = exists().where(*_related(CANCELLATIONS, t), CANCELLATIONS.c.buyer_requested.is_(True))
             terms.append(not_(buyer))
     elif events == "messages":
-        terms += [t.c.needs_reply.is_(True), t.c.sender == "buyer",
-                  # spam / no-reply-needed as the marketplace marks it: not a question to answer (rules-B)
-                  or_(t.c.marketplace_flag.is_(None), t.c.marketplace_flag.not_in(["spam", "no_reply_needed"]))]
+        terms += messages_to_answer(t, params)
     elif events == "ratings":
         kind = getattr(params, "rating_kind", None)
         if kind:
@@ -488,6 +486,26 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
     if events == "shipments" and "shipped_late" in getattr(params, "defects", ()):
         # judged against the order's ship-by: without one the shipment is not judged at all (rules-B)
         terms.append(exists(select(ORDERS.c.id).where(*_order_of(t), ORDERS.c.ship_by.is_not(None))))
+    return terms
+
+
+def messages_to_answer(m: Table, params: Any) -> list[_Col[bool]]:
+    """The WHERE terms of the messages a reply-time metric judges: needing a reply, from one of the metric's
+    ``senders`` (default the buyer; Walmart also counts Walmart Customer Care inquiries, sender "marketplace"),
+    not spam / no-reply-needed as the marketplace marks it, and with ``per_thread`` only the first message of its
+    thread (Etsy: "follow-up messages in a thread never count")."""
+    senders = list(getattr(params, "senders", None) or ["buyer"])
+    terms: list[_Col[bool]] = [
+        m.c.needs_reply.is_(True),
+        m.c.sender == senders[0] if len(senders) == 1 else m.c.sender.in_(senders),
+        or_(m.c.marketplace_flag.is_(None), m.c.marketplace_flag.not_in(["spam", "no_reply_needed"])),
+    ]
+    if getattr(params, "per_thread", False):
+        earlier = MESSAGES.alias("earlier_message")
+        terms.append(not_(exists().where(
+            earlier.c.account == m.c.account, earlier.c.thread_id == m.c.thread_id,
+            or_(earlier.c.received_at < m.c.received_at,
+                and_(earlier.c.received_at == m.c.received_at, earlier.c.id < m.c.id)))))
     return terms
 
 

@@ -151,6 +151,9 @@ class ResponseParams(_Strict):
     clock: Literal["calendar", "business"] = "calendar"
     calendar: str | None = None  # rules/calendars/<name>.toml, required for the business clock
     numerator: Literal["defects", "successes"] = "defects"  # successes: the share answered in time (Walmart SRR)
+    # whose messages count: the buyer's, and for Walmart also Walmart Customer Care's inquiries ("marketplace")
+    senders: list[Literal["buyer", "marketplace"]] = Field(default_factory=lambda: ["buyer"], min_length=1)
+    per_thread: bool = False  # only the first message of each thread (Etsy: follow-ups never count)
 
     @model_validator(mode="after")
     def _calendar(self) -> ResponseParams:

@@ -70,6 +70,8 @@ def test_tiktok_late_dispatch_4_percent_is_a_breach(world):
 
 def test_tiktok_seller_fault_returns_count_per_order(world):
     refs = world.orders(100, NOW - 10 * D)
+    for ref in refs:  # TikTok divides by delivered orders (delivered_only)
+        world.shipment(ref, shipped_at=NOW - 9 * D, delivered_at=NOW - 7 * D)
     world.records.append(Return(account=world.account, external_id="r1", order_ref=refs[0],
                                 requested_at=NOW - 5 * D, dissatisfied=True))
     world.records.append(Return(account=world.account, external_id="r2", order_ref=refs[1],
@@ -80,6 +82,8 @@ def test_tiktok_seller_fault_returns_count_per_order(world):
 
 def test_tiktok_negative_reviews_are_product_reviews_of_1_or_2_stars(world):
     refs = world.orders(50, NOW - 10 * D)
+    for ref in refs:  # NRR counts delivered orders (delivered_only)
+        world.shipment(ref, shipped_at=NOW - 9 * D, delivered_at=NOW - 7 * D)
     for i, (ref, score, kind) in enumerate([(refs[0], 1, "product_review"), (refs[1], 4, "product_review"),
                                             (refs[2], 1, "seller_feedback")]):
         world.records.append(Rating(account=world.account, external_id=f"rv{i}", rating_kind=kind,
