@@ -40,10 +40,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
@@ -487,6 +488,25 @@ class _Shape:
     inside: list[bool]
     ok: list[bool]
     ok_known: list[bool]
+    _runs: dict[int, list[tuple[int, int, int, bool]]] = field(default_factory=dict)
+
+    def day_runs(self, base: int) -> list[tuple[int, int, int, bool]]:
+        """The usable hours of the UTC day starting at hour ``base`` as runs ``(first hour, hour after, bucket,
+        inside)``: consecutive usable hours of one bucket and side of ``end`` (2-3 per day), so a day row is summed
+        a run at a time (``sum`` over slices) instead of hour by hour."""
+        got = self._runs.get(base)
+        if got is None:
+            runs: list[list[Any]] = []
+            for h in range(24):
+                x = base + h
+                if x >= len(self.ok) or not self.ok[x]:
+                    continue
+                if runs and runs[-1][1] == h and runs[-1][2] == self.bucket[x] and runs[-1][3] == self.inside[x]:
+                    runs[-1][1] = h + 1
+                else:
+                    runs.append([h, h + 1, self.bucket[x], self.inside[x]])
+            got = self._runs[base] = [(a, b, c, d) for a, b, c, d in runs]
+        return got
 
     @classmethod
     def of(cls, start: datetime, end: datetime, as_of: datetime) -> _Shape:
@@ -507,14 +527,45 @@ class _Shape:
                    [first <= x < last_known and x not in skip for x in range(hours_n)])
 
 
+SHAPES_MAX = 256  # window shapes kept per process (a pack has ~5 windows per moment)
+_SHAPES: dict[tuple[datetime, datetime, datetime], _Shape] = {}
+COLUMNS_MAX = 50_000  # decoded day rows kept per process (1M x 10 reads ~6,000 per evaluation)
+_COLUMNS: dict[str, tuple[tuple[Any, ...], ...]] = {}
+
+
+_MOMENTS: dict[Any, datetime] = {}
+
+
+def _moment(text: Any) -> datetime:
+    """A stored day or settles_at (text on SQLite) as an aware datetime, parsed once per process (bounded)."""
+    got = _MOMENTS.get(text)
+    if got is None:
+        if len(_MOMENTS) >= COLUMNS_MAX:
+            _MOMENTS.clear()
+        got = _MOMENTS[text] = _aware(text)  # type: ignore[assignment]
+    return got  # type: ignore[return-value]
+
+
+def _hour_columns(hours: str) -> tuple[tuple[Any, ...], ...]:
+    """A day row's ``hours`` JSON as columns (hour, events, units, defects, defect events, unknown); () for none.
+    Memoized by the text itself: a day row that has not changed decodes once per process (a daemon, repeated
+    evaluations), whatever the moment; a changed row is another text."""
+    got = _COLUMNS.get(hours)
+    if got is None:
+        decoded = json.loads(hours)
+        got = tuple(zip(*decoded, strict=True)) if decoded else ()
+        if len(_COLUMNS) >= COLUMNS_MAX:
+            _COLUMNS.clear()
+        _COLUMNS[hours] = got
+    return got
+
+
 class Rollups(RollupSource):
     """The evaluation's view of the rollups, for one session (covers and dirty days read once per account)."""
 
     def __init__(self) -> None:
         self._covered: dict[str, set[str]] = {}
         self._dirty: dict[str, set[datetime]] = {}
-        self._days: dict[str, datetime] = {}
-        self._shapes: dict[tuple[datetime, datetime, datetime], _Shape] = {}
         # (account, as_of) -> ({key: (first day, last day) read}, {key: its day rows}), read by ``preload``
         self._loaded: dict[tuple[str, datetime], tuple[dict[str, tuple[datetime, datetime]],
                                                        dict[str, list[Any]]]] = {}
@@ -550,7 +601,8 @@ class Rollups(RollupSource):
         found = session.execute(select(t.c.key, type_coerce(t.c.day, String), t.c.scope, t.c.hours,
                                        type_coerce(t.c.settles_at, String)).where(
             t.c.account == account, t.c.key.in_(keys), t.c.day >= d0, t.c.day <= d1)).all()
-        return [(key, self._day(day), scope, hours, _aware(settles) if settles is not None else None)
+        moment = _moment
+        return [(key, moment(day), scope, hours, moment(settles) if settles is not None else None)
                 for key, day, scope, hours, settles in found]
 
     def _rows(self, session: Session, account: str, keys: list[str], d0: datetime, d1: datetime,
@@ -560,18 +612,15 @@ class Rollups(RollupSource):
             return [r for k in keys for r in got[1].get(k, ()) if d0 <= r[1] <= d1]
         return self._read(session, account, keys, d0, d1)
 
-    def _day(self, text: Any) -> datetime:
-        """A stored day (text on SQLite) as an aware datetime, parsed once per evaluation."""
-        got = self._days.get(text)
-        if got is None:
-            got = self._days[text] = _aware(text)  # type: ignore[assignment]
-        return got  # type: ignore[return-value]
 
     def _shape(self, start: datetime, end: datetime, as_of: datetime) -> _Shape:
-        """The per-hour tables of a window, shared by every series with the same bounds (most of a pack's)."""
-        got = self._shapes.get((start, end, as_of))
+        """The per-hour tables of a window, shared by every series with the same bounds (most of a pack's), and
+        by every evaluation of the process at that moment (a pure function of the bounds)."""
+        got = _SHAPES.get((start, end, as_of))
         if got is None:
-            got = self._shapes[(start, end, as_of)] = _Shape.of(start, end, as_of)
+            if len(_SHAPES) >= SHAPES_MAX:
+                _SHAPES.clear()
+            got = _SHAPES[(start, end, as_of)] = _Shape.of(start, end, as_of)
         return got
 
     @classmethod
@@ -605,14 +654,14 @@ class Rollups(RollupSource):
         shape = self._shape(start, end, as_of)
         split = shape.split
         plan = _Plan(start, as_of, bad, split)
-        bucket, inside, ok, ok_known = shape.bucket, shape.inside, shape.ok, shape.ok_known
+        ok_known, day_runs = shape.ok_known, shape.day_runs
         unknown_at: set[int] = set()  # hours the rollups hold events of unknown deadline in, not whole in the window
         index = {k: i for i, k in enumerate(keys)}
         k = len(keys)
         data = GroupRows()
         split_group = getattr(group[0][1], "split", None) == "category"
         sums: dict[tuple[str | None, int, bool], list[float]] = data.rows
-        loads = json.loads
+        loads, hour_columns = json.loads, _hour_columns
         for key, day, scope, hours, _ in found:
             i = index[key]
             base = (day - shape.d0) // HOUR  # type: ignore[operator]
@@ -628,21 +677,33 @@ class Rollups(RollupSource):
                 continue
             if day in bad:  # read from the records (marked, or not settled at as_of)
                 continue
+            runs = day_runs(base)
+            if not runs:
+                continue
             name = scope if split_group else None
             first_col, d_col, e_col = i == 0, 2 + i, 2 + k + i
-            for h, events, units, defects, defect_events, _ in loads(hours):
-                x = base + h
-                if not ok[x]:
+            # columns: hour, events, units, defects, defect events, unknown; hours sorted and distinct (``compute``),
+            # so a run of hours is a slice (all 24 present: the hours are the indexes). The counts are whole numbers:
+            # summed per run or per hour, the floats are the same
+            columns = hour_columns(hours)
+            if not columns:
+                continue
+            hour_col, events_col, units_col, defects_col, defect_events_col, _ = columns
+            dense = len(hour_col) == 24
+            for lo, hi, b, w in runs:
+                if not dense:
+                    lo, hi = bisect_left(hour_col, lo), bisect_left(hour_col, hi)
+                if lo == hi:
                     continue
-                slot = (name, bucket[x], inside[x])
+                slot = (name, b, w)
                 acc = sums.get(slot)
                 if acc is None:
                     acc = sums[slot] = [0.0] * (2 + 2 * k)
                 if first_col:
-                    acc[0] += units
-                    acc[1] += events
-                acc[d_col] += defects
-                acc[e_col] += defect_events
+                    acc[0] += sum(units_col[lo:hi])
+                    acc[1] += sum(events_col[lo:hi])
+                acc[d_col] += sum(defects_col[lo:hi])
+                acc[e_col] += sum(defect_events_col[lo:hi])
         if any(m.gate_unit == "unique_buyers" for m, _ in group):
             b = RollupBuyerRow.__table__  # type: ignore[attr-defined]
             for key, hour, scope, buyer in session.execute(select(b.c.key, b.c.hour, b.c.scope, b.c.buyer).where(
