@@ -145,6 +145,7 @@ def _later_options(params: Any) -> tuple[Any, ...]:
     rollup keys) that existed before keep their key."""
     senders = tuple(getattr(params, "senders", None) or ("buyer",))
     found = {"delivered_only": getattr(params, "delivered_only", False),
+             "shipped_only": getattr(params, "shipped_only", False),
              "handling_calendar": getattr(params, "handling_calendar", None),
              "senders": senders if senders != ("buyer",) else None,
              "per_thread": getattr(params, "per_thread", False)}

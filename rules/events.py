@@ -301,6 +301,12 @@ def invalid_tracking(s: Table, ctx: Ctx) -> _Col[bool]:
     return or_(s.c.tracking_number.is_(None), s.c.tracking_validated.is_(False))
 
 
+def untracked_shipment(o: Table, ctx: Ctx) -> _Col[bool]:
+    """(TikTok VTR, per order) one of the order's packages has no tracking number or one the carrier never
+    validated: an order counts once however many packages it has."""
+    return exists().where(*_related(SHIPMENTS, o), invalid_tracking(SHIPMENTS, ctx))
+
+
 def late_reply(m: Table, ctx: Ctx) -> _Col[bool]:
     """First reply after ``hours`` (calendar), or none yet and ``hours`` already passed."""
     hours = ctx.params.hours
@@ -375,6 +381,7 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
         "seller_fault_return": seller_fault_return,
         "negative_review": negative_review,
         "first_review_negative": first_review_negative,
+        "untracked_shipment": untracked_shipment,
         "any": any_event,
     },
     "shipments": {"shipped_late": handed_over_late, "invalid_tracking": invalid_tracking, "any": any_event},
@@ -464,6 +471,8 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
     if getattr(params, "delivered_only", False) and events == "orders":
         # delivered whenever it happened: a filter that read the evaluation moment could not be rolled up by day
         terms.append(exists().where(*_related(SHIPMENTS, t), SHIPMENTS.c.delivered_at.is_not(None)))
+    if getattr(params, "shipped_only", False) and events == "orders":
+        terms.append(exists().where(*_related(SHIPMENTS, t), _confirmed().is_not(None)))
     if fields := deadlines_needed(events, params):
         terms.append(deadline_known(t, ctx, fields))  # the rest is counted apart as unknown
     if events == "orders":

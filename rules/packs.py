@@ -83,6 +83,7 @@ class EventParams(_Strict):
     unit: Literal["events", "units"] = "events"
     tracked_only: bool = False  # only events whose package has a tracking number (Amazon OTDR)
     delivered_only: bool = False  # only orders with a delivered shipment (TikTok: "delivered orders")
+    shipped_only: bool = False  # only orders with a shipped package (TikTok VTR: "shipped orders")
     buyer_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # only buyers of this country (eBay US)
     split: Literal["category"] | None = None  # one figure per product category (order lines); the worst decides
     compare: Literal["instant", "date"] = "instant"  # date: shipped on or before the ship-by DATE (local clock)
@@ -130,8 +131,8 @@ class EventParams(_Strict):
                 raise ValueError(f"{key} needs events tied to an order, not '{self.events}'")
         if self.tracked_only and self.events not in ("orders", "shipments"):
             raise ValueError("tracked_only needs events = \"orders\" or \"shipments\"")
-        if self.delivered_only and self.events != "orders":
-            raise ValueError("delivered_only needs events = \"orders\"")
+        if (self.delivered_only or self.shipped_only) and self.events != "orders":
+            raise ValueError("delivered_only and shipped_only need events = \"orders\"")
         if self.handling_calendar is not None:
             if self.derive_ship_by is not True:
                 raise ValueError("handling_calendar needs derive_ship_by = true")
