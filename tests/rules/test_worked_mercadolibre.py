@@ -215,8 +215,6 @@ def test_the_60_day_window_rolls_daily(world):
     assert (m.window_days, m.numerator, m.denominator) == (60, 1, 50)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the 40-sale window switch counts the metric's own population "
-                   "(shipments) for delayed handling, the policy counts the seller's sales (requests.md, audit-b)")
 def test_delayed_handling_window_follows_the_sellers_sales_not_its_shipments(world):
     # 45 sales in the last 60 days (>= 40: the 60-day window, "as above" for every rate); 30 of them shipped,
     # 3 late -> 3/30 = 10 % (green on MLB). 100 days ago: 20 shipped sales, all late (outside 60 days).
@@ -245,8 +243,6 @@ def test_nine_sales_are_grey_ten_get_a_colour(world):
     assert (m.window_days, m.numerator, m.denominator, m.colour) == (365, 1, 10, "red")  # 10 % > 8 %
 
 
-@pytest.mark.xfail(strict=True, reason="engine: min_volume counts every sale in the window; the policy's minimum "
-                   "is 10 COMPLETED sales (a sale the seller cancelled is not one) (requests.md, audit-b)")
 def test_the_minimum_counts_completed_sales_not_cancelled_ones(world):
     # 9 completed sales and 1 the seller cancelled: 9 completed < 10 -> still grey (no colour), not
     # 1/10 = 10 % cancellations (red)
@@ -406,3 +402,14 @@ def test_end_to_end_import_with_the_site_then_status_json(tmp_path):
     claims = next(m for m in acc["metrics"] if m["id"] == "mercadolibre.claims_rate")
     assert (claims["value"], claims["threshold"], claims["colour"], claims["level"]) == (0.02, 0.015, "yellow",
                                                                                         "critical")
+
+
+def test_the_minimum_is_the_sellers_sales_for_delayed_handling_too(world):
+    # 15 completed sales in 365 days (>= 10: the seller has a colour), 8 of them shipped, 1 late -> delayed
+    # handling 1/8 = 12.5 % on the 365-day window (15 < 40 sales in 60 days): yellow on MLB (above 10 %, up to 18 %)
+    deadline = NOW - 98 * D
+    refs = _sales(world, 15, NOW - 100 * D, ship_by=deadline)
+    for i, ref in enumerate(refs[:8]):
+        _shipped(world, ref, deadline + (H if i == 0 else -H))
+    m = _metric(world, "mercadolibre.delayed_handling_rate")
+    assert (m.window_days, m.numerator, m.denominator, m.colour, m.level) == (365, 1, 8, "yellow", "critical")
