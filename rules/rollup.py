@@ -72,7 +72,8 @@ from sellerguard.store import rollups as store_rollups
 from sellerguard.store.rollup_tables import RollupBuyerRow, RollupCoverRow, RollupDayRow, RollupDirtyRow
 from sellerguard.store.tables import AccountRow
 
-VERSION = 1  # bump when what a key counts changes: old rollups are then never read (another key)
+VERSION = 2  # bump when what a key counts changes: old rollups are then never read (another key)
+# 2: Etsy date compares on the pack's clock, not the shop's
 FAR = datetime(2999, 1, 1, tzinfo=UTC)  # "every deadline has passed"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -127,6 +128,8 @@ def event_params(metric: Metric) -> Any:
 
         params = metric.parsed
         if params.clock == "business" and params.calendar:
+            return None
+        if params.per_thread:  # a message's place in its thread changes with other days' writes: never rolled up
             return None
         return _Merged(EventParams(events="messages", anchor="received_at", defects=["late_reply"],
                                    numerator=params.numerator), params)
