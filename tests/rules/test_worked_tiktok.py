@@ -406,3 +406,36 @@ def test_sfcr_an_unpaid_order_cancelled_by_the_system_is_not_a_seller_fault(worl
         world.records += normalize_order(world.account, payload, "orders/search", "orders[0]", dispatch="handover")
     m = _metric(world, "tiktok.seller_fault_cancellation_rate")
     assert (m.numerator, m.denominator) == (1, 2)
+
+
+def test_end_to_end_import_us_and_gb_shops_at_exactly_4_percent(tmp_path):
+    # the checker's path: two imported shops (account lines with their region), 100 orders each, 4 dispatched
+    # late = 4.0 %: the US shop meets "<= 4 %" (warn band), the GB shop breaches "< 4 %" (critical)
+    import json
+
+    from click.testing import CliRunner
+
+    from sellerguard.cli import cli
+
+    lines = []
+    for region in ("US", "GB"):
+        acc = f"tt-{region.lower()}"
+        lines.append({"kind": "account", "id": acc, "marketplace": "tiktok", "region": region})
+        for i in range(100):
+            at = "2026-11-15T13:00:00Z" if i < 4 else "2026-11-15T11:00:00Z"
+            lines.append({"kind": "order", "account": acc, "external_id": f"{region}{i}",
+                          "purchased_at": "2026-11-13T12:00:00Z", "ship_by": "2026-11-15T12:00:00Z",
+                          "fulfilment": "seller", "status": "delivered", "order_type": "NORMAL"})
+            lines.append({"kind": "shipment", "account": acc, "external_id": f"s{region}{i}",
+                          "order_ref": f"{region}{i}", "shipped_at": at, "confirmed_at": at, "tracking_number": "T"})
+    data = tmp_path / "tt.jsonl"
+    data.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    cfg = tmp_path / "sg.toml"
+    cfg.write_text("")
+    base = ["--config", str(cfg), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
+    assert CliRunner().invoke(cli, [*base, "import", str(data)]).exit_code == 0
+    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", "2026-11-23T12:00:00Z"])
+    ldr = {a["account"]: next(m for m in a["metrics"] if m["id"] == "tiktok.late_dispatch_rate")
+           for a in json.loads(run.output)["accounts"]}
+    assert (ldr["tt-us"]["value"], ldr["tt-us"]["level"]) == (0.04, "warn")
+    assert (ldr["tt-gb"]["value"], ldr["tt-gb"]["level"]) == (0.04, "critical")
