@@ -221,8 +221,6 @@ def test_nfr_at_most_2_percent_over_60_days(world, negative, level):
     assert (m.numerator, m.denominator, m.level) == (negative, 50, level)
 
 
-@pytest.mark.xfail(strict=True, reason="response_time counts sender = 'buyer' only; Walmart's SRR counts Walmart "
-                   "Customer Care inquiries too (requests.md, audit-a)")
 def test_srr_counts_walmart_customer_care_inquiries(world):
     """SRR: 'customer / Walmart Customer Care inquiries answered ... within 48 h'. A customer inquiry answered in 2 h
     and a Customer Care escalation (sender marketplace, needs a reply) left unanswered for 3 days: 1/2 = 50%."""
