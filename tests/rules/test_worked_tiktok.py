@@ -439,3 +439,19 @@ def test_end_to_end_import_us_and_gb_shops_at_exactly_4_percent(tmp_path):
            for a in json.loads(run.output)["accounts"]}
     assert (ldr["tt-us"]["value"], ldr["tt-us"]["level"]) == (0.04, "warn")
     assert (ldr["tt-gb"]["value"], ldr["tt-gb"]["level"]) == (0.04, "critical")
+
+
+def test_ldr_made_to_order_uses_the_sellers_handling_time_in_business_days(world):
+    # K1: made-to-order / back-order: the seller's handling time. Ordered Wednesday 18 Nov 10:00 PST with 5
+    # business days: Thu 19, Fri 20, Mon 23, Tue 24, Wed 25 -> due Wednesday 25 Nov 23:59:59 PST (Thu 26 07:59:59
+    # UTC). Dispatched exactly then: on time; 2 seconds later: late.
+    placed = datetime(2026, 11, 18, 18, tzinfo=UTC)
+    due = datetime(2026, 11, 26, 7, 59, 59, tzinfo=UTC)
+    ok = _order(world, placed, order_type="MADE_TO_ORDER")
+    world.records[-1] = world.records[-1].model_copy(update={"handling_days": 5})
+    bad = _order(world, placed, order_type="MADE_TO_ORDER")
+    world.records[-1] = world.records[-1].model_copy(update={"handling_days": 5})
+    _dispatch(world, ok, due)
+    _dispatch(world, bad, due + 2 * S)
+    m = _metric(world, "tiktok.late_dispatch_rate", as_of=datetime(2026, 11, 27, 12, tzinfo=UTC))
+    assert (m.numerator, m.denominator, m.unknown_count) == (1, 2, 0)
