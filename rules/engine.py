@@ -40,7 +40,7 @@ from sellerguard.rules.deadlines import Evaluated, find_deadlines
 from sellerguard.rules.events import MissingColumn
 from sellerguard.rules.packs import EventParams, Metric, Pack, ResponseParams, check_params
 from sellerguard.rules.report import LEVEL_ORDER, AccountStatus, MetricStatus, Part, Period, StatusReport
-from sellerguard.rules.sites import with_site_policy
+from sellerguard.rules.sites import SITE_FROM_ORDERS, with_site_policy
 from sellerguard.store import Store
 from sellerguard.store.tables import RECORD_TABLES, AccountRow, SyncRun
 
@@ -61,23 +61,19 @@ class AccountRef:
 def accounts_to_check(
     config: Config, store: Store, *, accounts: tuple[str, ...] = (), marketplaces: tuple[str, ...] = ()
 ) -> list[AccountRef]:
-    """Configured accounts (enabled ones) plus accounts only the store knows (imported data)."""
-    refs = [
-        AccountRef(a.id, a.marketplace, a.display_name, with_site_policy(a.marketplace, a.region, a.policy),
-                   a.stale_limit, a.region)
-        for a in config.accounts
-        if a.enabled
-    ]
-    known = {r.id for r in refs} | {a.id for a in config.accounts}
+    """Configured accounts (enabled ones) plus accounts only the store knows (imported data). An account's site
+    (its ``region``, which picks per-site limits) is the configured one, else the stored one, else, where a
+    marketplace account sells on one site only (``SITE_FROM_ORDERS``), the site its newest order names."""
     with store.session() as session:
+        refs = [_account_ref(session, a.id, a.marketplace, a.display_name, a.region, a.policy, a.stale_limit)
+                for a in config.accounts if a.enabled]
+        known = {r.id for r in refs} | {a.id for a in config.accounts}
         for row in session.execute(select(AccountRow)).scalars():
             if row.id not in known:
                 # no longer configured: judged stale after the default limit, so old data cannot look fresh
-                region = getattr(row, "region", None)  # an imported account's site picks its limits too
-                refs.append(AccountRef(row.id, row.marketplace, row.display_name,
-                                       with_site_policy(row.marketplace, region, {}),
-                                       stale_limit=AccountConfig.model_fields["sync_every"].default * 4,
-                                       region=region))
+                refs.append(_account_ref(session, row.id, row.marketplace, row.display_name,
+                                         getattr(row, "region", None), {},
+                                         AccountConfig.model_fields["sync_every"].default * 4))
     if accounts:
         missing = set(accounts) - {r.id for r in refs}
         if missing:
@@ -90,6 +86,14 @@ def accounts_to_check(
     if marketplaces:
         refs = [r for r in refs if r.marketplace in marketplaces]
     return refs
+
+
+def _account_ref(session: Session, account: str, marketplace: str, display_name: str | None, region: str | None,
+                 policy: dict[str, PolicyOverride], stale_limit: timedelta | None) -> AccountRef:
+    if not region and marketplace in SITE_FROM_ORDERS:
+        region = colour.site_of(session, account)
+    return AccountRef(account, marketplace, display_name, with_site_policy(marketplace, region, policy),
+                      stale_limit, region)
 
 
 def apply_override(metric: Metric, override: PolicyOverride | None, where: str) -> Metric | None:

@@ -20,6 +20,11 @@ from sellerguard.errors import ConfigError
 
 _ABOUT = {"country", "source", "note"}
 
+# Marketplaces where an account sells on exactly one site, which its orders name (Mercado Libre: a user id belongs
+# to one country site, MLB/MLM/...): an account without a configured region is judged on that site's limits.
+# Not eBay or TikTok, whose accounts sell across sites (an order's site is the buyer's, not the account's).
+SITE_FROM_ORDERS = frozenset({"mercadolibre"})
+
 
 def site_file(name: str) -> tuple[Path, dict[str, Any]] | None:
     """``rules/sites/<name>`` parsed, with its path for error messages; None when there is no such file.

@@ -117,6 +117,7 @@ def test_delayed_handling_window_edges_on_the_shipping_date(world):
     shipped(world, refs[1], NOW - 60 * D - timedelta(seconds=1))  # just before: outside
     for ref in refs[2:]:
         shipped(world, ref, NOW - 30 * D)  # late too, all inside
+    sales(world, 40, NOW - 10 * D)  # 40 recent sales (not shipped yet) keep the seller on the 60-day window
     m = metric(world, "mercadolibre.delayed_handling_rate")
     assert (m.numerator, m.denominator, m.window_days) == (44, 44, 60)
     assert m.colour == "red"
