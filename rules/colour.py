@@ -46,13 +46,13 @@ def colour_table(marketplace: str) -> dict[str, dict[str, dict[str, float]]]:
     return data
 
 
-def colour_of(value: float | None, limits: dict[str, float], green: float | None = None) -> str | None:
-    """The colour one rate gives (``green`` overrides the table's green limit: the account's or site's own)."""
+def colour_of(value: float | None, limits: dict[str, float]) -> str | None:
+    """The colour one rate gives on its site's table. Mercado Libre's own limits only: a seller's own target
+    (``[accounts.policy]`` threshold) changes the metric's level, never the colour Mercado Libre shows."""
     if value is None:
         return None
-    bounds = {**limits, **({"green": green} if green is not None else {})}
     for name in ORDER[:3]:
-        if value <= bounds[name]:
+        if value <= limits[name]:
             return name
     return "red"
 
@@ -82,7 +82,7 @@ def annotate(session: Session, account: str, marketplace: str, metrics: list[Met
             if m.level == "unknown" and m.value is not None:
                 colour: str | None = "grey"  # below 10 sales: no colour yet
             else:
-                colour = colour_of(m.value, limits[m.id], m.threshold)
+                colour = colour_of(m.value, limits[m.id])
             if colour in ORDER:
                 colours.append(colour)
             m = m.model_copy(update={"colour": colour})

@@ -413,3 +413,17 @@ def test_the_minimum_is_the_sellers_sales_for_delayed_handling_too(world):
         _shipped(world, ref, deadline + (H if i == 0 else -H))
     m = _metric(world, "mercadolibre.delayed_handling_rate")
     assert (m.window_days, m.numerator, m.denominator, m.colour, m.level) == (365, 1, 8, "yellow", "critical")
+
+
+def test_a_sellers_own_target_does_not_change_mercado_libres_colour(world):
+    # the colour is Mercado Libre's (per-site table); a seller's own stricter target (claims under 1 %) changes the
+    # level, never the thermometer: 4 claims of 200 = 2.0 % is still green in Brazil
+    refs = _sales(world, 200)
+    _claims(world, refs[:4])
+    world.flush()
+    cfg = Config(accounts=[AccountConfig(id=world.account, marketplace="mercadolibre", region="MLB",
+                                         policy={"mercadolibre.claims_rate": {"threshold": 0.01}})])
+    refs_ = accounts_to_check(cfg, world.store, accounts=(world.account,))
+    acc = Engine(world.store, {"mercadolibre": PACK}).evaluate(refs_, NOW, 14).accounts[0]
+    m = next(m for m in acc.metrics if m.id == "mercadolibre.claims_rate")
+    assert (m.threshold, m.level, m.colour) == (0.01, "critical", "green")
