@@ -377,8 +377,6 @@ def test_uk_late_dispatch_is_the_rts_mark(world):
     assert (m.numerator, m.denominator) == (1, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="VTR counts packages (events = shipments); the policy counts shipped ORDERS "
-                   "(engine: no order-level invalid-tracking defect; requests.md, audit-b)")
 def test_vtr_counts_orders_not_packages(world):
     # 18 orders shipped in 3 tracked packages each, 2 orders shipped in one untracked package each:
     # policy 18/20 orders = 90 % valid -> below 95 %, a breach; per package it reads 54/56 = 96.4 %
