@@ -363,8 +363,6 @@ def test_a_protected_red_seller_is_critical(world):
     assert (m.value, m.level, m.colour) == (1, "critical", "red")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: an account without a configured region is judged on Brazil's "
-                   "limits although its sales name their site (colours already follow it) (requests.md, audit-b)")
 def test_a_mexican_seller_without_a_configured_region_gets_mexicos_limits(world):
     # the sales say MLM; no region in the config. Claims 2.0 % (4/200): Mexico's green limit is 1.5 % -> yellow,
     # not green (Brazil's 2 %); the level must be critical like the colour
