@@ -425,3 +425,11 @@ def test_a_sellers_own_target_does_not_change_mercado_libres_colour(world):
     acc = Engine(world.store, {"mercadolibre": PACK}).evaluate(refs_, NOW, 14).accounts[0]
     m = next(m for m in acc.metrics if m.id == "mercadolibre.claims_rate")
     assert (m.threshold, m.level, m.colour) == (0.01, "critical", "green")
+
+
+def test_an_unshipped_sale_due_soon_is_in_the_deadline_queue(world):
+    # a sale not yet handed to the carrier, handling deadline tomorrow: the seller must act (ship it) -> listed
+    ref = _sale(world, NOW - D, ship_by=NOW + D, status="unshipped")
+    _sales(world, 20)
+    acc = _status(world, "MLB")
+    assert any(d.ref == ref and d.kind == "ship" for d in acc.deadlines), acc.deadlines
