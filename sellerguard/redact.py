@@ -246,11 +246,6 @@ def install(config: Any = None, extra: Iterable[str] = ()) -> Redactor:
 
 
 def _install_hooks() -> None:
-    from sqlalchemy import event
-
-    from sellerguard.alerts.tables import OutboxRow
-    from sellerguard.store.tables import SyncRun
-
     base_factory = logging.getLogRecordFactory()
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
@@ -258,14 +253,17 @@ def _install_hooks() -> None:
 
     logging.setLogRecordFactory(factory)
 
-    def clean(field: str) -> Any:
-        def hook(mapper: Any, connection: Any, target: Any) -> None:
-            value = getattr(target, field, None)
-            if isinstance(value, str):
-                setattr(target, field, _current(value))
 
-        return hook
+def scrub_column(model: Any, field: str) -> None:
+    """Redact ``model.field`` (a string column that may hold an error text) with the process-wide set on every
+    insert and update. Called by the table modules themselves (SyncRun.error, OutboxRow.last_error), so a command
+    that never writes them never imports them."""
+    from sqlalchemy import event
 
-    for model, field in ((SyncRun, "error"), (OutboxRow, "last_error")):
-        event.listen(model, "before_insert", clean(field))
-        event.listen(model, "before_update", clean(field))
+    def hook(mapper: Any, connection: Any, target: Any) -> None:
+        value = getattr(target, field, None)
+        if isinstance(value, str):
+            setattr(target, field, _current(value))
+
+    event.listen(model, "before_insert", hook)
+    event.listen(model, "before_update", hook)

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
+from sellerguard.redact import scrub_column
 from sellerguard.store.tables import ts
 
 
@@ -61,3 +62,5 @@ class OutboxRow(SQLModel, table=True):
     # JSON [{"key": "<account>/<item>", "reason": "new", "at": ISO}]: what this message tells, including the
     # events of older undelivered messages folded into it; None for digests, tests and rows of older releases
     events: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+scrub_column(OutboxRow, "last_error")  # a delivery error may echo the webhook URL or an SMTP password

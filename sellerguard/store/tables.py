@@ -18,6 +18,8 @@ from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from sellerguard.redact import scrub_column
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out; SQLite keeps naive UTC text, PostgreSQL timestamptz."""
@@ -276,3 +278,5 @@ RECORD_TABLES: dict[str, type[_Keyed]] = {
     "return": ReturnRow,
     "reported_metric": ReportedMetricRow,
 }
+
+scrub_column(SyncRun, "error")  # a sync's error text may echo a secret (a URL with a token, a response body)
