@@ -18,8 +18,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from sellerguard.config import AccountConfig, Config
 from sellerguard.connectors.tiktok_normalize import normalize_order
 from sellerguard.rules.engine import Engine, accounts_to_check
