@@ -88,6 +88,9 @@ def _list(node: Any, where: str, field: str) -> list[dict[str, Any]]:
     return object_list(node, "ebay", where, field)
 
 
+_QUANTUM, _CURRENCY = Decimal("0.0001"), re.compile(r"[A-Z]{3}")
+
+
 def _amount(node: Any, where: str, field: str) -> tuple[Decimal | None, str | None]:
     """eBay ``Amount`` {value, currency}: a finite, non-negative decimal below 10^12 (else a payload error)."""
     if not isinstance(node, dict) or node.get("value") in (None, ""):
@@ -96,11 +99,11 @@ def _amount(node: Any, where: str, field: str) -> tuple[Decimal | None, str | No
         value = Decimal(str(node["value"]))
         if not value.is_finite() or not 0 <= value < 10**12:
             raise InvalidOperation
-        value = value.quantize(Decimal("0.0001"))
+        value = value.quantize(_QUANTUM)
     except InvalidOperation:
         raise bad(where, f"{field}.value", f"not a plausible amount: {str(node['value'])[:40]!r}") from None
     currency = node.get("currency")
-    return value, currency if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency) else None
+    return value, currency if isinstance(currency, str) and _CURRENCY.fullmatch(currency) else None
 
 
 def _count(value: Any, where: str, field: str, *, default: int = 0) -> int:
@@ -114,11 +117,17 @@ def _count(value: Any, where: str, field: str, *, default: int = 0) -> int:
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#-]*\Z")  # eBay ids: order 12-34567-89012, fulfillment, feedback
 _CONTROL = re.compile("[\x00-\x1f\ud800-\udfff]")  # control characters and lone surrogates
+_NULLS = ("nan", "null", "none")
 
 
 def _text(value: Any, where: str, field: str, limit: int = 200, *, ident: bool = False) -> str | None:
     """An optional code or text: a non-empty string without control characters, else a payload error.
     ``ident``: an id, which keys a record, so it must look like one (letters, digits, ``.``, ``_``, ``-``)."""
+    if type(value) is str:  # the usual case in one pass (~5 per order); anything it does not pass, below
+        text = value.strip()
+        if text and len(text) <= limit and not _CONTROL.search(text) and \
+                (not ident or (_ID.match(text) and text.lower() not in _NULLS)):
+            return text
     if value is None or value == "":
         return None
     if not isinstance(value, str | int) or isinstance(value, bool) or (ident and not isinstance(value, str)):
@@ -126,7 +135,7 @@ def _text(value: Any, where: str, field: str, limit: int = 200, *, ident: bool =
     text = str(value).strip()
     if not text or len(text) > limit or _CONTROL.search(text):
         raise bad(where, field, f"not a plausible value: {text[:40]!r}")
-    if ident and (not _ID.match(text) or text.lower() in ("nan", "null", "none")):
+    if ident and (not _ID.match(text) or text.lower() in _NULLS):
         raise bad(where, field, f"not an id: {text[:40]!r}")
     return text
 
