@@ -375,3 +375,25 @@ def test_bols_other_weekly_indicators_warn_below_their_norm(world, name, metric_
         "norm": {"condition": cond, "value": norm}}}]}
     world.records += normalize_indicator(world.account, body, final=True, as_of=NOW - 2 * H, expected=name)
     assert _metric(world, metric_id).level == level
+
+
+def test_the_promised_day_ends_at_midnight_dutch_time_through_the_connector(world):
+    # bol's order promises delivery on 18 November (latestDeliveryDate, a date): the promise ends 18 Nov 23:59:59
+    # in Amsterdam (22:59:59 UTC). Two orders of 2 units: A first attempted 23:30 CET on the 18th (on time),
+    # B 00:30 CET on the 19th (late): 2 late items of 4, below the 3-item gate (no strike).
+    from sellerguard.connectors.bol_normalize import normalize_order
+
+    def order(oid: str) -> dict:
+        return {"orderId": oid, "orderPlacedDateTime": "2026-11-16T10:00:00+01:00", "orderItems": [{
+            "orderItemId": f"{oid}1", "cancellationRequest": False, "quantity": 2, "quantityShipped": 2,
+            "quantityCancelled": 0, "unitPrice": 10, "totalPrice": 20,
+            "fulfilment": {"method": "FBR", "latestDeliveryDate": "2026-11-18", "expiryDate": "2026-11-20"},
+            "latestChangedDateTime": "2026-11-17T09:00:00+01:00"}]}
+
+    for oid, attempt in (("1000000001", datetime(2026, 11, 18, 22, 30, tzinfo=UTC)),
+                         ("1000000002", datetime(2026, 11, 18, 23, 30, tzinfo=UTC))):
+        world.records += normalize_order(world.account, order(oid))
+        _deliver(world, oid, attempt=attempt)
+    m = _metric(world, "bol.late_items")
+    assert (m.period, m.numerator, m.denominator) == ("2026-W47", 2, 4)
+    assert m.level != "critical"
