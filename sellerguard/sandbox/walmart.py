@@ -147,8 +147,11 @@ def _summaries(acc: WAccount, now: datetime, days: int) -> dict[str, tuple[str, 
     seller = [o for o in acc.orders if o.fulfilment == "seller" and start <= o.purchased_at <= now]
     placed = [o for o in acc.orders if start <= o.purchased_at <= now]
     cancels = [o for o in seller if o.cancel is not None and o.cancel.by != "buyer"]
-    due = [o for o in acc.orders if o.fulfilment == "seller" and start <= o.deliver_by <= now and o.cancel is None]
-    late = [o for o in due if not (o.shipment and o.shipment.delivered_at and o.shipment.delivered_at <= o.deliver_by)]
+    # Walmart's OTD: delivered seller-fulfilled orders whose EDD fell in the window; late if delivered after it
+    due = [o for o in acc.orders if o.fulfilment == "seller" and start <= o.deliver_by <= now and o.cancel is None
+           and o.shipment is not None and o.shipment.delivered_at is not None]
+    late = [o for o in due if o.shipment is not None and o.shipment.delivered_at is not None
+            and o.shipment.delivered_at > o.deliver_by]
     shipped = [o for o in seller if o.shipment is not None]
     invalid = [o for o in shipped if o.shipment is not None and not o.shipment.tracking_valid]
     msgs = [m for m in acc.messages if start <= m.received_at <= now - timedelta(hours=48)]

@@ -140,9 +140,10 @@ def test_sandbox_to_status_json(after_sync, tmp_path):
     report = json.loads(result.output)
     [acc] = report["accounts"]
     levels = {m["id"]: m["level"] for m in acc["metrics"]}
-    # the drifting profile: Walmart's own VTR is under 99%, OTD sits in the warning band, cancellations are fine
+    # the drifting profile: Walmart's own VTR is under 99%, cancellations are fine; OTD over delivered orders only
+    # (Walmart: "delivered seller-fulfilled orders") is above the warning band: late ones still in transit wait
     assert levels["walmart.valid_tracking_rate"] == "critical"
-    assert levels["walmart.on_time_delivery_rate"] == "warn"
+    assert levels["walmart.on_time_delivery_rate"] == "ok"
     assert levels["walmart.cancellation_rate"] == "ok"
     assert acc["level"] == "critical" and result.exit_code == 2
     otd = next(m for m in acc["metrics"] if m["id"] == "walmart.on_time_delivery_rate")

@@ -93,8 +93,6 @@ def test_otd_first_attempt_on_or_before_the_edd(world):
     assert (m.numerator, m.denominator) == (2, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="attempted_late counts an undelivered order past its EDD as late; the page's "
-                   "denominator is 'delivered seller-fulfilled orders in window' (requests.md, audit-a)")
 def test_otd_denominator_is_delivered_orders(world):
     """'delivered seller-fulfilled orders in window': an order still in transit past its EDD (no attempt yet) is not
     in the figure until delivered. 3 delivered on time + 1 in transit: 3/3 = 100%, not 3/4."""
