@@ -258,6 +258,28 @@ def handle_errors(fn: F) -> F:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
+def fewer_collections(fn: F) -> F:
+    """Run the command with the garbage collector's first threshold at 10,000 allocations instead of 700.
+
+    A status run allocates millions of objects (imports, statements, rows) and almost no cyclic garbage: with the
+    default thresholds the collector ran 257 young, 23 middle and 2 full collections over every live object,
+    ~0.18 s of CPU (issue 21); with these ~20 young ones, ~0.05 s. Restored afterwards (tests run commands in
+    process)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import gc
+
+        before = gc.get_threshold()
+        gc.set_threshold(10_000, 10, 10)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.set_threshold(*before)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def log_options(fn: F) -> F:
     """``--log-format`` and ``--log-level``, as ``run`` has them (logs go to stderr).
 
@@ -538,6 +560,7 @@ def report_sync(outcomes: list[Any]) -> None:
 @log_options
 @pass_ctx
 @handle_errors
+@fewer_collections
 def status(ctx: Ctx, fmt: str, as_json: bool, as_of: str | None, accounts: tuple[str, ...],
            marketplaces: tuple[str, ...], horizon_days: int | None, limit: int, all_deadlines: bool,
            csv_deadlines: bool, since: str | None, record: bool, log_format: str | None, log_level: str | None,

@@ -83,3 +83,26 @@ def test_status_leaves_its_objects_to_the_os_at_exit(tmp_path):
         proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, cwd=tmp_path,
                               timeout=120, check=False)
         assert proc.stdout.strip().splitlines()[-1] == f"frozen {frozen}", proc.stderr
+
+
+def test_status_runs_with_fewer_collections_and_restores_the_collector(tmp_path, monkeypatch):
+    """``status`` raises the collector's first threshold while it runs (``cli.fewer_collections``) and puts the
+    caller's back, also when it exits with a Nagios code: tests and embedders run commands in process."""
+    import gc
+
+    from click.testing import CliRunner
+    from db_templates import sqlite_copy
+
+    import sellerguard.status
+    from sellerguard.cli import cli
+
+    seen = []
+    real = sellerguard.status.build_status
+    monkeypatch.setattr(sellerguard.status, "build_status", lambda *a, **k: seen.append(gc.get_threshold()) or
+                        real(*a, **k))
+    before = gc.get_threshold()
+    db = f"sqlite:///{sqlite_copy(tmp_path / 'sg.db')}"
+    result = CliRunner().invoke(cli, ["--db", db, "status", "--json"])
+    assert result.exit_code == 3, result.output  # no accounts: unknown
+    assert seen == [(10_000, 10, 10)]
+    assert gc.get_threshold() == before
