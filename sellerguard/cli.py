@@ -262,8 +262,8 @@ def fewer_collections(fn: F) -> F:
     """Run the command with the garbage collector's first threshold at 10,000 allocations instead of 700.
 
     A status run allocates millions of objects (imports, statements, rows) and almost no cyclic garbage: with the
-    default thresholds the collector ran 257 young, 23 middle and 2 full collections over every live object,
-    ~0.18 s of CPU (issue 21); with these ~20 young ones, ~0.05 s. Restored afterwards (tests run commands in
+    default thresholds the collector ran 258 young, 23 middle and 2 full collections, 0.15-0.19 s of CPU on the
+    demo database (issue 21); with these 34, 3 and none, 0.07-0.11 s. Restored afterwards (tests run commands in
     process)."""
 
     @functools.wraps(fn)
