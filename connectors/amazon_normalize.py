@@ -339,6 +339,8 @@ _BLOCKS: list[tuple[tuple[str, ...], str, str, str]] = [
      "cancellationCount", "orderCount"),
     (("validTrackingRate",), "amazon.valid_tracking_rate", "validTrackingCount", "shipmentCount"),
     (("onTimeDeliveryRate",), "amazon.on_time_delivery_rate", "onTimeDeliveryCount", "shipmentCountWithValidTracking"),
+    # the US unit-level rate (US only): the figure Amazon's 90% rule judges (policies/amazon.md, OTDR notes)
+    (("unitOnTimeDeliveryRate",), "amazon.unit_on_time_delivery_rate", "unitOnTimeDeliveryCount", "totalUnitCount"),
 ]
 _ODR_PARTS = [("claims", "amazon.atoz_claim_rate"), ("chargebacks", "amazon.chargeback_rate"),
               ("negativeFeedback", "amazon.negative_feedback_rate")]

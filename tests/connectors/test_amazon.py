@@ -387,7 +387,7 @@ def test_performance_report_is_resumed_after_a_restart_not_requested_again(store
     assert second.ok, second.error
     assert calls["create"] == 1  # resumed, not requested again
     # 10 service figures + account status, 10 policy categories, 1 warning state (amazon_health.py)
-    assert store.count("reported_metric", account="amz-1") == 22
+    assert store.count("reported_metric", account="amz-1") == 23  # incl. the US unit on-time delivery rate
     assert store.state("amz-1", "report:GET_V2_SELLER_PERFORMANCE_REPORT") is None
     # once a day: the next sync an hour later asks nothing
     clock.advance(3600)
