@@ -22,7 +22,8 @@ NOT_FOR_STATUS = ("requests", "urllib3", "alembic", "sellerguard.sync", "rich",
                   # ~0.1 s: all ~250 country modules of the holidays library. Loading the eBay pack checks its
                   # handling calendar (country US); a country's holidays load at its first business-day check,
                   # which an empty store never makes (rules/calendars.py supported_countries)
-                  "holidays.countries")
+                  "holidays.countries",
+                  "sellerguard.alerts")  # the alert tables: their redaction hook registers itself (redact.scrub_column)
 
 
 def imported(*args: str, cwd: Path | None = None) -> set[str]:
