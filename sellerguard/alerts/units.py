@@ -9,7 +9,6 @@ may also declare ``display`` ("ratio" | "average" | "count" | "number") to say i
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Literal
 
 from sellerguard.rules.report import MetricStatus
@@ -18,7 +17,6 @@ Unit = Literal["ratio", "average", "count", "number"]
 _BY_CALCULATOR: dict[str, Unit] = {"rate": "ratio", "response_time": "ratio", "average": "average", "count": "count"}
 
 
-@lru_cache(maxsize=1)
 def _pack_metrics() -> dict[str, Any]:
     try:
         from sellerguard.rules.packs import load_packs
