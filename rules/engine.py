@@ -40,7 +40,7 @@ from sellerguard.rules.deadlines import Evaluated, find_deadlines
 from sellerguard.rules.events import MissingColumn
 from sellerguard.rules.packs import EventParams, Metric, Pack, ResponseParams, check_params
 from sellerguard.rules.report import LEVEL_ORDER, AccountStatus, MetricStatus, Part, Period, StatusReport
-from sellerguard.rules.sites import SITE_FROM_ORDERS, with_site_policy
+from sellerguard.rules.sites import SITE_FROM_ORDERS
 from sellerguard.store import Store
 from sellerguard.store.tables import RECORD_TABLES, AccountRow, SyncRun
 
@@ -92,8 +92,9 @@ def _account_ref(session: Session, account: str, marketplace: str, display_name:
                  policy: dict[str, PolicyOverride], stale_limit: timedelta | None) -> AccountRef:
     if not region and marketplace in SITE_FROM_ORDERS:
         region = colour.site_of(session, account)
-    return AccountRef(account, marketplace, display_name, with_site_policy(marketplace, region, policy),
-                      stale_limit, region)
+    # the account's own policy only: its site's limits are the pack's row for ``region`` (``Pack.for_site``), which
+    # ``Engine._account`` applies first, then this policy over it field by field (account > site > pack)
+    return AccountRef(account, marketplace, display_name, policy, stale_limit, region)
 
 
 def apply_override(metric: Metric, override: PolicyOverride | None, where: str) -> Metric | None:
@@ -156,7 +157,7 @@ class Engine:
         if pack is None:
             return AccountStatus(marketplace=acc.marketplace, account=acc.id, display_name=acc.display_name,
                                  level="unknown", last_sync=last_sync, metrics=[], deadlines=[])
-        pack = pack.for_site(acc.region)  # per-site limits (eBay: UK, DE, AU rows of the pack)
+        pack = pack.for_site(acc.region)  # per-site limits (eBay programs, TikTok regions, Mercado Libre countries)
         for metric_id in acc.policy:
             if pack.metric(metric_id) is None:
                 raise ConfigError(f"no metric '{metric_id}' in the {pack.marketplace} pack",

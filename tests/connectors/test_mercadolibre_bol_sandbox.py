@@ -14,9 +14,8 @@ from sqlalchemy import select
 
 from sellerguard.config import parse_config
 from sellerguard.demo import demo_accounts
-from sellerguard.rules.engine import Engine, accounts_to_check
+from sellerguard.rules.engine import Engine, accounts_to_check, apply_override
 from sellerguard.rules.packs import load_packs
-from sellerguard.rules.sites import site_policy, with_site_policy
 from sellerguard.sandbox import Sandbox, World
 from sellerguard.sandbox.world import DEFAULT_ACCOUNTS
 from sellerguard.store.tables import ShipmentRow
@@ -144,18 +143,17 @@ def test_sandbox_mercadolibre_ignores_the_look_alike_filter_and_spends_refresh_t
 
 
 def test_site_rows_replace_the_pack_limits_under_the_sellers_own():
-    assert site_policy("mercadolibre", "MLM")["mercadolibre.claims_rate"].threshold == 0.015
-    assert site_policy("mercadolibre", "MLA") == {}  # no published table: the pack's (Brazil's) limits
     pack = load_packs()["mercadolibre"]
-    mlb = site_policy("mercadolibre", "MLB")
-    for metric_id, row in mlb.items():  # the pack's defaults are Brazil's row
-        assert (pack.metric(metric_id).threshold, pack.metric(metric_id).warn) == (row.threshold, row.warn)
+    assert pack.for_site("MLM").metric("mercadolibre.claims_rate").threshold == 0.015  # [sites.MLM]
+    assert pack.for_site("MLA") is pack  # no published table: the pack's (Brazil's) limits
+    assert pack.for_site("MLB") is pack  # the pack's defaults are Brazil's
     own = parse_config({"accounts": [{"id": "mx", "marketplace": "mercadolibre", "region": "MLM",
                                       "policy": {"mercadolibre.claims_rate": {"threshold": 0.012}}}]}).accounts[0]
-    merged = with_site_policy("mercadolibre", own.region, own.policy)
-    assert merged["mercadolibre.claims_rate"].threshold == 0.012  # the seller's own wins ...
-    assert merged["mercadolibre.claims_rate"].warn == 0.0113  # ... field by field over the site's
-    assert merged["mercadolibre.cancellations_rate"].threshold == 0.01
+    site = pack.for_site(own.region)
+    claims = apply_override(site.metric("mercadolibre.claims_rate"), own.policy["mercadolibre.claims_rate"], "t")
+    assert claims.threshold == 0.012  # the seller's own wins ...
+    assert claims.warn == 0.0113  # ... field by field over the site's
+    assert site.metric("mercadolibre.cancellations_rate").threshold == 0.01
 
 
 # -- the bol pack's rules ----------------------------------------------------------------------------

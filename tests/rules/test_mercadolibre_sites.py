@@ -7,11 +7,13 @@ with the account's own ``[accounts.policy]`` winning field by field over its sit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sellerguard.config import AccountConfig, Config, PolicyOverride
+from sellerguard.rules import colour
 from sellerguard.rules.engine import Engine, accounts_to_check
 from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Account, Order
@@ -83,3 +85,33 @@ def test_store_only_and_order_site_accounts_get_their_sites_limits(store):
     got = _metrics(store)
     assert _limits(got["imported-co"]) == EXPECTED["MCO"]
     assert _limits(got["no-region"]) == EXPECTED["MLM"]  # one site per account: the one its sales name
+
+
+def test_a_sites_warn_band_is_sellerguards_own_like_brazils(world):
+    # the per-site warn figures are sellerguard's (about 3/4 of the green limit), as Brazil's in the pack: the reason
+    # says so on every site (the old account-override path marked them the seller's own on MLB/MLM/MCO/MLC only)
+    refs = world.orders(250, NOW - timedelta(days=10), status="delivered", site="MLM")
+    for ref in refs[:2]:
+        world.cancel(ref)  # 0.8 %: over Mexico's 0.75 % warn, within its 1 % green limit
+    world.flush()
+    for region in ("MLM", "mlm", None):  # configured, any case, or from the sales' site
+        got = _metrics(world.store, AccountConfig(id=world.account, marketplace="mercadolibre", region=region))
+        m = got[world.account][CANCELS]
+        assert (m.threshold, m.warn, m.level) == (0.01, 0.0075, "warn"), region
+        assert "(sellerguard default)" in (m.reason or ""), region
+
+
+@pytest.mark.parametrize("row", PACK.sites, ids=lambda r: r.label)
+def test_each_site_rows_consequence_names_its_own_colour_limits(row):
+    # the consequence shown beside a site's rate quotes that site's colour table (mercadolibre-colours.toml)
+    table = colour.colour_table("mercadolibre")
+    for mid, metric in row.metrics.items():
+        limits = table[row.label][mid]
+        quoted = [float(x) / 100 for x in re.findall(r"above (\d+(?:\.\d+)?)%", metric.consequence)]
+        assert quoted == pytest.approx([limits["green"], limits["yellow"], limits["orange"]]), (row.label, mid)
+        assert metric.threshold == limits["green"] and row.country in metric.consequence
+
+
+def test_every_coloured_site_but_brazil_has_a_row_and_the_pack_is_brazils():
+    assert {site for row in PACK.sites for site in row.sites} | {"MLB"} == set(colour.colour_table("mercadolibre"))
+    assert PACK.for_site("MLB") is PACK and PACK.for_site(None) is PACK

@@ -8,7 +8,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from sellerguard.rules.packs import builtin_pack_dir, load_pack
-from sellerguard.rules.sites import site_policy
 from sellerguard.schema import Order, ReportedMetric, Shipment
 
 # only this pack: packs other engineers are editing cannot break these examples
@@ -131,7 +130,7 @@ def test_mexico_has_stricter_cancellation_limits_than_brazil(world):
     for ref in refs[:3]:
         world.cancel(ref)  # 1.2%
     br = metric(world, "mercadolibre.cancellations_rate")
-    mx = metric(world, "mercadolibre.cancellations_rate", policy=site_policy("mercadolibre", "MLM"))
+    mx = world.metric("mercadolibre.cancellations_rate", pack=PACK.for_site("MLM"))  # the pack's [sites.MLM] row
     assert (br.threshold, mx.threshold) == (0.015, 0.01)
     assert br.level == "warn"
     assert mx.level == "critical" and mx.colour == "yellow"  # MLM: yellow up to 2.5%
@@ -161,9 +160,8 @@ def test_the_configured_region_picks_the_colour_table(world, store):
     world.flush()
 
     def colour(region):
-        policy = site_policy("mercadolibre", region) if region else {}
         acc = Engine(store, {"mercadolibre": PACK}).evaluate(
-            [AccountRef(world.account, "mercadolibre", policy=policy, region=region)], NOW).accounts[0]
+            [AccountRef(world.account, "mercadolibre", region=region)], NOW).accounts[0]
         return next(m.colour for m in acc.metrics if m.id == "mercadolibre.cancellations_rate")
 
     assert colour(None) == "orange"  # Brazil's table: orange up to 4%
