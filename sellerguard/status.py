@@ -18,7 +18,7 @@ from sellerguard.clock import Clock
 from sellerguard.config import Config
 from sellerguard.errors import ConfigError
 from sellerguard.rules.engine import Engine, accounts_to_check
-from sellerguard.rules.packs import Pack, builtin_pack_dir, load_pack
+from sellerguard.rules.packs import packs_for
 from sellerguard.rules.report import AccountStatus, MetricStatus, StatusReport
 from sellerguard.store import Store
 
@@ -62,32 +62,6 @@ def build_status(
     report = engine.evaluate(refs, moment, horizon_days or config.daemon.horizon_days)
     _credential_expiry(config, store, report)
     return report
-
-
-_PACKS: dict[tuple[str, int, int], Pack] = {}
-
-
-def packs_for(marketplaces: set[str]) -> dict[str, Pack]:
-    """The built-in packs of these marketplaces (a marketplace without one is absent, as in ``load_packs``).
-
-    Only the packs the accounts use are parsed (each is ~10 ms of TOML and validation), and a parsed pack is kept
-    for the process while its file is unchanged (size and mtime): a daemon, ``history backfill`` (one evaluation
-    per day) and the benchmark evaluate many times."""
-    folder = builtin_pack_dir()
-    out: dict[str, Pack] = {}
-    for name in sorted(marketplaces):
-        if not name.replace("_", "").isalnum():  # a marketplace name, never a path
-            continue
-        path = folder / f"{name}.toml"
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        key = (str(path), st.st_mtime_ns, st.st_size)
-        if key not in _PACKS:
-            _PACKS[key] = load_pack(path)
-        out[name] = _PACKS[key]
-    return out
 
 
 def _credential_expiry(config: Config, store: Store, report: StatusReport) -> None:
