@@ -156,7 +156,8 @@ def defect_key(params: Any) -> tuple[Any, ...]:
     return (tuple(params.defects), getattr(params, "count_open_claims", False),
             getattr(params, "respond_hours", None), getattr(params, "hours", None),
             getattr(params, "compare", "instant"), tuple(sorted((getattr(params, "tracking_exempt_below", {})
-                                                                 or {}).items())))
+                                                                 or {}).items())),
+            *(("first_confirmation",) if getattr(params, "first_confirmation", False) else ()))
 
 
 def _kind(metric: Metric, params: Any) -> str:

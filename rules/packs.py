@@ -87,6 +87,8 @@ class EventParams(_Strict):
     buyer_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # only buyers of this country (eBay US)
     split: Literal["category"] | None = None  # one figure per product category (order lines); the worst decides
     compare: Literal["instant", "date"] = "instant"  # date: shipped on or before the ship-by DATE (local clock)
+    # shipped_late judges the order's FIRST confirmation only (Etsy's standard: "marked shipped by the ship-by date")
+    first_confirmation: bool = False
     # Etsy: orders whose items_subtotal is under the amount of their currency need no tracking
     tracking_exempt_below: dict[str, float] = Field(default_factory=dict)
     # eBay: an order without ship_by gets paid_at + handling_days business days (seller's clock) as its ship-by

@@ -68,3 +68,18 @@ def test_filters_need_orders():
     with pytest.raises(ValueError, match="need events"):
         EventParams(events="shipments", anchor="shipped_at", defects=["invalid_tracking"], shipped_only=True)
 
+
+
+def test_first_confirmation_keeps_an_order_marked_shipped_on_time_on_time(world):
+    """Etsy's standard counts "orders marked shipped by the ship-by date": a tracked record added three days later
+    does not make the order late; without first_confirmation any late confirmation does."""
+    due = NOW - 10 * D
+    on_time = world.order(NOW - 12 * D, ship_by=due)
+    world.shipment(on_time, shipped_at=due - D, confirmed_at=due - D)
+    world.shipment(on_time, shipped_at=due + 3 * D, confirmed_at=due + 3 * D, tracking_number="1Z")
+    late = world.order(NOW - 12 * D, ship_by=due)
+    world.shipment(late, shipped_at=due + D, confirmed_at=due + D)
+    world.order(NOW - 12 * D, ship_by=due, status="unshipped")  # never shipped, ship-by passed: late
+    anchor = {"anchor": "ship_by"}
+    assert _rate(world, ["shipped_late"], **anchor, first_confirmation=True).numerator == 2
+    assert _rate(world, ["shipped_late"], **anchor).numerator == 3
