@@ -115,9 +115,6 @@ def test_star_tracking_added_after_the_ship_by_date_misses(world):
     assert (m.numerator, m.denominator) == (4, 5)
 
 
-@pytest.mark.xfail(strict=True, reason="shipped_late counts an order late when ANY of its shipment records is "
-                   "confirmed after the ship-by; Etsy's standard asks whether the order was marked shipped by then "
-                   "(requests.md, audit-a)")
 def test_std_an_order_marked_shipped_on_time_stays_on_time_when_tracking_comes_later(world):
     """Standard: 'orders marked shipped by the ship-by date', tracking not required: all 5 were marked shipped on
     the date; the later tracking record does not make the first one late: 5 of 5."""
