@@ -166,3 +166,56 @@ def test_a_200_body_is_not_decoded_for_shapes_of_other_statuses(clock, server, m
     with pytest.raises(ConnectorError):  # a shape for any status still reads a 200 body
         anywhere.get_json("/expired/1")
     assert decoded
+
+
+def _self_signed(tmp_path: Any) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key (PEM files), signed by itself."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_https_verifies_the_certificate_as_requests_does(clock, tmp_path, monkeypatch):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv.daemon_threads = True
+    srv.connections, srv.paths, srv.flaky = 0, [], 0  # type: ignore[attr-defined]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        base = f"https://127.0.0.1:{srv.server_address[1]}"
+        untrusted = HttpClient(base_url=base, marketplace="example", clock=clock, sleep=clock.sleep, max_attempts=1)
+        with pytest.raises(ConnectorError) as exc:  # not in the CA bundle: refused, as requests refuses it
+            untrusted.get_each(["/item/1"])
+        assert exc.value.kind == "wait" and "cannot reach the marketplace" in str(exc.value)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", cert)  # the environment's bundle, read once per host
+        trusted = HttpClient(base_url=base, marketplace="example", clock=clock, sleep=clock.sleep)
+        monkeypatch.setattr(trusted.session, "request", lambda *a, **k: pytest.fail("went through requests"))
+        assert trusted.get_each(["/item/1", "/item/2"]) == [{"n": 1, "auth": None}, {"n": 2, "auth": None}]
+        assert srv.connections >= 1  # type: ignore[attr-defined]
+    finally:
+        srv.shutdown()
+        srv.server_close()
