@@ -62,7 +62,7 @@ def in_warn_band(metric: Metric, value: float | None, defect_count: float, eligi
         return False
     if under_count_rule(metric, eligible):
         return defect_count >= metric.count_rule.max  # type: ignore[union-attr]  # the next defect fails
-    if is_good(value, metric.comparator, metric.warn):
+    if is_good(value, metric.warn_comparator or metric.comparator, metric.warn):
         return False
     return metric.warn_count_gate is None or defect_count >= metric.warn_count_gate
 

@@ -275,6 +275,9 @@ class Metric(_Strict):
     comparator: Comparator
     threshold: float | None = None  # None: informational (a component of another metric)
     warn: float | None = None
+    # how the warning band is judged, when its edge is inclusive where the threshold's is not (Amazon's suggested
+    # bands "<= 96%" beside a ">= 95%" target: warn_comparator ">" with warn 0.96); default: the comparator
+    warn_comparator: Comparator | None = None
     warn_suggested: bool = True  # the warning band is sellerguard's own default, not the marketplace's
     count_gate: int | None = Field(default=None, ge=1)  # a breach also needs at least this many defects
     warn_count_gate: int | None = Field(default=None, ge=1)
@@ -338,6 +341,9 @@ class Metric(_Strict):
                 raise ValueError("window_align: ISO weeks are always Monday 00:00 to Monday 00:00")
             if self.fallback_window is not None:
                 raise ValueError("fallback_window: not allowed with ISO weeks")
+        if self.warn_comparator is not None and self.warn_comparator[:1] != self.comparator[:1]:
+            raise ValueError(f"warn_comparator: '{self.warn_comparator}' must keep the direction of "
+                             f"'{self.comparator}' (only strict or inclusive)")
         if (self.min_volume_of == "sales") != (self.min_volume_days is not None):
             raise ValueError("min_volume_days: give it exactly when min_volume_of = \"sales\"")
         counts_sales = self.min_volume_of == "sales" or (self.fallback_window and self.fallback_window.of == "sales")

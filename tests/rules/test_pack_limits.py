@@ -1,4 +1,5 @@
-"""Counting the seller's sales instead of a metric's own events (rules/packs.py `fallback_window.of`,
+"""Pack fields that say what a limit counts and how its edge is judged. Counting the seller's sales instead of a
+metric's own events (rules/packs.py `fallback_window.of`,
 `min_volume_of`): Mercado Libre picks one window per seller by its sales and greys every rate below 10 completed
 sales in 365 days (../shared/reference/policies/mercadolibre.md). The worked examples are in
 tests/rules/test_worked_mercadolibre.py; here the pack format."""
@@ -33,3 +34,11 @@ def test_an_events_minimum_is_the_populations():
 def test_a_bad_sales_count_is_refused(extra, says):
     with pytest.raises(ValueError, match=says):
         Metric.model_validate({**BASE, **extra})
+
+
+def test_a_warn_comparator_keeps_the_direction():
+    """Amazon's suggested "<= 96%" band beside ">= 95%": the band's edge is inclusive, the threshold's is not."""
+    base = {**BASE, "comparator": ">=", "threshold": 0.95, "warn": 0.96}
+    assert Metric.model_validate({**base, "warn_comparator": ">"}).warn_comparator == ">"
+    with pytest.raises(ValueError, match="must keep the direction"):
+        Metric.model_validate({**base, "warn_comparator": "<"})
