@@ -142,16 +142,21 @@ class _Discrete:
         if log_first < TAIL_LOG:  # beyond the mode the terms only fall: the sum is below top x this, nothing
             return 0.0 if upper else 1.0
         term, total = math.exp(log_first), 0.0
-        while term > 0.0 and 0 <= k <= self.top:
+        # ``ratio`` written out in the loop (the same float operations): this sum is most of the odds' cost
+        top, beta, n, a, b = self.top, self.kind == "betabinom", self.n, self.a, self.b
+        keep = 1 - b  # negbinom: 1 - q
+        while term > 0.0 and 0 <= k <= top:
             total += term
             if term <= 1e-17 * total:
                 break
             if upper:
-                term *= self.ratio(k)
+                term *= (n - k) * (k + a) / ((k + 1) * (n - k - 1 + b)) if beta else (k + a) / (k + 1) * keep
                 k += 1
             else:
                 k -= 1
-                term = term / self.ratio(k) if k >= 0 else 0.0
+                if k < 0:
+                    break
+                term = term / ((n - k) * (k + a) / ((k + 1) * (n - k - 1 + b)) if beta else (k + a) / (k + 1) * keep)
         return min(total, 1.0) if upper else min(max(1.0 - total, 0.0), 1.0)
 
     def quantiles(self, qs: tuple[float, ...]) -> list[int]:
