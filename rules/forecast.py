@@ -21,7 +21,7 @@ The model, per thresholded metric (the deterministic ``assess.forecast`` gives o
 - P(breach within the horizon) = max over t of P(new defects by t >= the smallest breaching count at t). New
   defects are cumulative, so the daily events are strongly nested; the max is exact when the boundary only rises
   and a lower bound otherwise. Already breached now counts only if it is still breached on a later day. Odds
-  that are not certain then go through ``CALIBRATION``, an isotonic map fitted on the backtest's tuning world.
+  that are not certain then go through ``CALIBRATION``, an isotonic map fitted on the backtest's training worlds.
 
 Deterministic (no random numbers) and cheap: O(horizon x defects-to-breach) float operations per metric, with
 ``math.lgamma`` for the log-Beta terms; ``scipy.stats`` is the reference the tests compare against (importing it
