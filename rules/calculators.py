@@ -717,12 +717,18 @@ def window_volume(session: Session, account: str, metric: Metric, params: Any, a
     start, end = window_bounds(metric, as_of)
     if metric.fallback_window is not None and metric.fallback_window.of == "sales":
         return sales_count(session, account, start, end, at_most)
-    table = POPULATIONS[params.events].table
-    anchor = table.c[params.anchor]
-    rows = select(table.c.id).where(table.c.account == account, anchor >= start, anchor < end)
-    if at_most is not None:
-        rows = rows.limit(at_most)
-    return int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+    # the groups of a pack sharing a population table, anchor and window ask the same count (eBay: three per
+    # account and moment): asked once per evaluation session, which reads and never writes
+    seen = session.info.setdefault("sellerguard_volumes", {})
+    key = (account, params.events, params.anchor, start, end, at_most)
+    if key not in seen:
+        table = POPULATIONS[params.events].table
+        anchor = table.c[params.anchor]
+        rows = select(table.c.id).where(table.c.account == account, anchor >= start, anchor < end)
+        if at_most is not None:
+            rows = rows.limit(at_most)
+        seen[key] = int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+    return seen[key]
 
 
 def sales_count(session: Session, account: str, start: datetime, end: datetime, at_most: int | None = None) -> int:
