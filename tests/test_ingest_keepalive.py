@@ -1,6 +1,7 @@
-"""The lean keep-alive transport of per-order detail calls (``HttpClient.get_each``, sellerguard/keepalive.py):
-the same answers and errors as requests, over one kept connection, and requests wherever it would act otherwise
-(proxies, mocks, redirects, cookies). A loopback server in a thread; no sleeps (retries sleep through the clock)."""
+"""Per-order detail calls (``HttpClient.get_each``) straight through urllib3 on requests' own pool
+(``sellerguard.http.LeanGet``): the same answers and errors as requests, over one kept connection, and requests
+wherever it would act otherwise (proxies, mocks, redirects, cookies). A loopback server in a thread; no sleeps
+(retries sleep through the clock)."""
 
 from __future__ import annotations
 
@@ -109,9 +110,13 @@ def test_errors_retries_and_closed_connections_behave_as_before(clock, server):
 def test_a_kept_connection_closed_by_the_server_is_reopened_once(clock, server):
     http = _client(clock, server)
     http.get_each(["/item/1"])
-    for conns in http.session.lean._idle.values():  # type: ignore[attr-defined]
-        for conn in conns:
-            conn.sock.shutdown(socket.SHUT_RDWR)  # as a server dropping an idle keep-alive connection
+    url = f"{http.base_url}/item/1"
+    host, settings = http.session.lean._pool_key("http", url.split("/")[2], url)  # type: ignore[attr-defined]
+    pool = http.session.get_adapter(url).poolmanager.connection_from_host(**host, pool_kwargs=settings)
+    kept = [conn for conn in list(pool.pool.queue) if conn is not None and conn.sock is not None]
+    assert kept  # the keep-alive connection requests' pool holds
+    for conn in kept:
+        conn.sock.shutdown(socket.SHUT_RDWR)  # as a server dropping an idle keep-alive connection
     assert http.get_each(["/item/2"]) == [{"n": 2, "auth": "Bearer t"}]
 
 
