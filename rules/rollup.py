@@ -46,7 +46,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy import String, case, delete, func, select, true, type_coerce
@@ -343,17 +342,13 @@ def _day_ranges(days: list[datetime]) -> Ranges:
 # -- maintenance ------------------------------------------------------------------------------------------
 
 
-@cache
-def _packs() -> dict[str, Any]:
-    from sellerguard.rules.packs import load_packs
-
-    return load_packs()
-
-
 def pack_groups(marketplace: str | None) -> list[Group]:
     """The rolled-up groups of a marketplace's pack: its enabled event metrics with the pack's parameters
-    (an account whose policy changes a metric's parameters reads that metric from the records)."""
-    pack = _packs().get(marketplace or "")
+    (an account whose policy changes a metric's parameters reads that metric from the records). Only that pack is
+    parsed, and ``load_pack`` keeps it while its file is unchanged."""
+    from sellerguard.rules.packs import packs_for
+
+    pack = packs_for({marketplace}).get(marketplace) if marketplace else None
     return groups_of([m for m in pack.metrics if m.enabled]) if pack is not None else []
 
 
