@@ -23,7 +23,8 @@ NOT_FOR_STATUS = ("requests", "urllib3", "alembic", "sellerguard.sync", "rich",
                   # handling calendar (country US); a country's holidays load at its first business-day check,
                   # which an empty store never makes (rules/calendars.py supported_countries)
                   "holidays.countries",
-                  "sellerguard.alerts")  # the alert tables: their redaction hook registers itself (redact.scrub_column)
+                  "sellerguard.alerts",  # the alert tables: their redaction hook registers itself (redact.scrub_column)
+                  "sellerguard.schema")  # the record models (~60 ms of pydantic builds): only writes load them
 
 
 def imported(*args: str, cwd: Path | None = None) -> set[str]:

@@ -22,18 +22,19 @@ from decimal import Decimal
 from functools import cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import platformdirs
 from sqlalchemy import bindparam, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from sellerguard.errors import StoreError
-from sellerguard.schema import RECORD_TYPES, Account, Record, fields_of_type
 from sellerguard.store import rollups, sealed
 from sellerguard.store.tables import RECORD_TABLES, AccountRow, SyncRun, UTCDateTime
+
+if TYPE_CHECKING:  # the record models load only to write: a status never builds them (start-up, issue 21)
+    from sellerguard.schema import Account, Record
 
 ENV_DB = "SELLERGUARD_DB"
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -75,6 +76,8 @@ def default_db_url() -> str:
     """``$SELLERGUARD_DB`` if set, else ``sellerguard.db`` in the per-user data directory."""
     if url := os.environ.get(ENV_DB):
         return url
+    import platformdirs
+
     data_dir = Path(platformdirs.user_data_dir("sellerguard", appauthor=False))
     return f"sqlite:///{data_dir / 'sellerguard.db'}"
 
@@ -162,7 +165,7 @@ def _row(record: Record) -> dict[str, Any]:
     if "lines" in row:
         row["lines"] = list(row["lines"])  # JSON column: a list of {line_id, quantity, category_id, category_name}
     row["raw_hash"] = row_hash(row)
-    for name in _DECIMALS[record.kind]:  # money is stored as exact decimal text
+    for name in _decimals(record.kind):  # money is stored as exact decimal text
         if row[name] is not None:
             row[name] = str(row[name])
     return row
@@ -176,7 +179,12 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(f"r1{tuple(row.items())!r}".encode("utf-8", "backslashreplace")).hexdigest()
 
 
-_DECIMALS: dict[str, tuple[str, ...]] = {kind: fields_of_type(model, Decimal) for kind, model in RECORD_TYPES.items()}
+@cache
+def _decimals(kind: str) -> tuple[str, ...]:
+    """The record kind's Decimal fields (money), stored as exact decimal text."""
+    from sellerguard.schema import RECORD_TYPES, fields_of_type
+
+    return fields_of_type(RECORD_TYPES[kind], Decimal)
 
 
 class Store:
