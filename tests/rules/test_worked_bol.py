@@ -276,6 +276,19 @@ def test_response_belgian_holiday_11_november_for_a_seller_in_belgium(world):
     assert (be.numerator, be.denominator) == (0, 1)
 
 
+def test_a_belgian_account_gets_belgian_holidays_from_its_region(world):
+    # The same rule from the account's region alone (pack row [sites.BE]): 12 questions on Tuesday 10 Nov 10:00
+    # CET, answered Thursday 12 Nov 09:00 CET. In Belgium Wednesday 11 Nov does not count, so they were due
+    # Thursday 10:00 CET: all on time (in the Netherlands all 12 were late, a strike).
+    for _ in range(12):
+        _question(world, datetime(2026, 11, 10, 9, tzinfo=UTC), datetime(2026, 11, 12, 8, tzinfo=UTC))
+    as_of = datetime(2026, 11, 16, 12, tzinfo=UTC)
+    be = world.metric("bol.late_replies", as_of=as_of, pack=PACK.for_site("BE"))
+    assert (be.numerator, be.denominator, be.level) == (0, 12, "ok")
+    nl = world.metric("bol.late_replies", as_of=as_of, pack=PACK.for_site("NL"))
+    assert (nl.numerator, nl.denominator, nl.level) == (12, 12, "critical")
+
+
 def test_response_dutch_kings_day(world):
     # Koningsdag Monday 27 April 2026 (NL holiday). Question Friday 24 April 10:00 CEST (08:00 UTC): Saturday,
     # Sunday and Monday do not count -> due Tuesday 28 April 10:00 CEST. Answered Tuesday 09:00 CEST: on time.
