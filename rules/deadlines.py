@@ -5,7 +5,10 @@
 - reply: buyer messages still unanswered whose reply deadline falls in the same range;
 - tracking: shipped packages without a tracking number (due: ship-by for upload-within-handling rules,
   otherwise deliver-by, or ship date + 3 days when the order has none);
-- return: return requests not yet resolved (due: requested + the metric's respond hours).
+- return: return requests not yet resolved (due: requested + the metric's respond hours);
+- auto-cancel (kind ``ship``): seller-fulfilled orders not yet shipped that the marketplace cancels itself a fixed
+  number of days after a deadline of the order, the cancellation counting against the seller (``AUTO_CANCEL``:
+  Walmart, ship-by (ESD) + 4 calendar days, ``walmart.cancellation_rate``).
 
 Each item names the most sensitive metric it feeds (the shortest window) and that metric's value if the
 item is missed. Items already past due are already counted in that value. Every query reads an indexed
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import exists, func, not_, select
 from sqlalchemy.orm import Session
@@ -35,6 +38,31 @@ DERIVED_LOOKBACK_DAYS = 90  # handling times up to 60 business days (schema limi
 MAX_ITEMS = 200  # per kind and account: the queue is for people, the metric carries the rest
 
 
+@dataclass(frozen=True)
+class AutoCancel:
+    """The marketplace cancels a seller-fulfilled order still unshipped ``days`` calendar days after its ``after``
+    deadline, and the cancellation counts in ``metric`` (a rate whose defects include ``seller_cancelled``).
+    ``needs_tracking``: a shipment confirmed without a tracking number does not save the order."""
+
+    metric: str
+    after: Literal["ship_by", "deliver_by"]
+    days: int
+    needs_tracking: bool
+    source: str
+
+
+# Only rules whose policy page states both the rule and its clock (../shared/reference/policies/). Not here:
+# Amazon (unconfirmed orders are auto-cancelled, but the delay differs by source: 24 h after the ship date vs seven
+# business days), TikTok Shop (an auto-cancellation SLA, no clock given), bol.com (the 3rd day after the promised
+# delivery date, but its cancellation metric is a weekly item share, rules/periodic.py), Mercado Libre (no rule).
+AUTO_CANCEL: tuple[AutoCancel, ...] = (
+    # "An order not moved to shipped with valid tracking by the fourth calendar day after ESD is cancelled and
+    # refunded by Walmart and counts against the seller" (ESD = the stored ship_by; Performance alarms page)
+    AutoCancel("walmart.cancellation_rate", "ship_by", 4, needs_tracking=True,
+               source="https://marketplacelearn.walmart.com/guides/Policies%20&%20standards/Performance/Performance-alarms"),
+)
+
+
 @dataclass
 class Evaluated:
     """A metric as evaluated now, for value-if-missed."""
@@ -43,13 +71,14 @@ class Evaluated:
     series: Series | None
 
     def value_if_missed(self, anchor: datetime, due: datetime, as_of: datetime, *,
-                        counted: bool = False) -> float | None:
-        """``counted``: the item is already a defect in the value (a package without tracking)."""
+                        counted: bool | None = None) -> float | None:
+        """``counted``: the item is already a defect in the value (True: a package without tracking; False: not
+        even past due, an auto-cancel counts once the marketplace cancels); None: it is once past due."""
         s = self.series
         if s is None:
             return None
         d, n = s.numerator, s.denominator
-        if counted or due <= as_of:  # already counted as a defect
+        if counted or (counted is None and due <= as_of):  # already counted as a defect
             return value_of(s.kind, d, n)
         inside = s.start <= anchor < s.end
         return value_of(s.kind, d + 1, n if inside else n + 1)
@@ -81,12 +110,7 @@ def find_deadlines(
 
     # every metric judged against the ship-by feeds the ship queue (eBay's late shipment / tracking upload too)
     if ev := _pick(evaluated, _has_defect(*sorted(SHIP_BY_DEFECTS))):
-        confirmed = exists().where(
-            SHIPMENTS.c.account == ORDERS.c.account, SHIPMENTS.c.order_ref == ORDERS.c.external_id,
-            func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at).is_not(None),
-        )
-        open_order = [ORDERS.c.account == account, ORDERS.c.fulfilment == "seller",
-                      ORDERS.c.status.in_(["pending", "unshipped", "partially_shipped"]), not_(confirmed)]
+        open_order = _open_orders(account)
         rows = [tuple(r) for r in session.execute(
             select(ORDERS.c.external_id, ORDERS.c.ship_by, ORDERS.c.purchased_at).where(
                 ORDERS.c.ship_by >= since, ORDERS.c.ship_by < until, *open_order,
@@ -109,6 +133,8 @@ def find_deadlines(
             anchor = due if anchored_by_ship_by else _aware(purchased)
             out.append(Deadline(kind="ship", ref=ref, due=due, metric=ev.metric.id,
                                 value_if_missed=ev.value_if_missed(anchor, due, as_of)))
+
+    out += _auto_cancels(session, account, evaluated, as_of, since, until)
 
     if ev := _pick(evaluated, lambda m: m.calculator == "response_time"):
         params: ResponseParams = ev.metric.parsed
@@ -168,6 +194,46 @@ def find_deadlines(
                 out.append(Deadline(kind="return", ref=order_ref or ext, due=due, metric=ev.metric.id,
                                     value_if_missed=ev.value_if_missed(requested, due, as_of)))
     out.sort(key=lambda d: d.due)
+    return out
+
+
+def _open_orders(account: str, *, needs_tracking: bool = False) -> list[Any]:
+    """Conditions of a seller-fulfilled order of ``account`` not yet confirmed as shipped (with a tracking number
+    when ``needs_tracking``)."""
+    confirmed = [SHIPMENTS.c.account == ORDERS.c.account, SHIPMENTS.c.order_ref == ORDERS.c.external_id,
+                 func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at).is_not(None)]
+    if needs_tracking:
+        confirmed.append(SHIPMENTS.c.tracking_number.is_not(None))
+    return [ORDERS.c.account == account, ORDERS.c.fulfilment == "seller",
+            ORDERS.c.status.in_(["pending", "unshipped", "partially_shipped"]), not_(exists().where(*confirmed))]
+
+
+def _auto_cancels(session: Session, account: str, evaluated: list[Evaluated], as_of: datetime,
+                  since: datetime, until: datetime) -> list[Deadline]:
+    """One ``ship`` item per open order the marketplace will cancel (``AUTO_CANCEL``), due at the cancel moment
+    (the order's deadline + the rule's calendar days) in [since, until). The order stays in the metric's population
+    (anchored by its purchase, as the metric places it), so missing adds one defect and no event outside the
+    window; past due it is not counted yet either (the cancellation is a record only once the marketplace acts)."""
+    by_id = {e.metric.id: e for e in evaluated if e.metric.threshold is not None}
+    out: list[Deadline] = []
+    for rule in AUTO_CANCEL:
+        ev = by_id.get(rule.metric)
+        if ev is None:
+            continue
+        lag = timedelta(days=rule.days)
+        deadline = ORDERS.c[rule.after]
+        anchor_col = ORDERS.c[ev.metric.params.get("anchor", "purchased_at")]
+        rows = session.execute(
+            select(ORDERS.c.external_id, deadline, anchor_col).where(
+                deadline >= since - lag, deadline < until - lag,
+                *_open_orders(account, needs_tracking=rule.needs_tracking),
+            ).order_by(deadline).limit(MAX_ITEMS)
+        ).all()
+        for ref, after, anchor in rows:
+            due = _aware(after) + lag
+            anchor = _aware(anchor) if anchor is not None else due
+            out.append(Deadline(kind="ship", ref=ref, due=due, metric=rule.metric,
+                                value_if_missed=ev.value_if_missed(anchor, due, as_of, counted=False)))
     return out
 
 
