@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import exists, func, not_, select
+from sqlalchemy import Select, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from sellerguard.rules.assess import value_of
@@ -159,15 +159,7 @@ def find_deadlines(
     if ev := _pick(evaluated, _has_defect("invalid_tracking", "tracking_not_on_time")):
         upload_by_ship_by = "tracking_not_on_time" in ev.metric.params.get("defects", [])
         window = timedelta(days=ev.metric.nominal_days)
-        rows = session.execute(
-            select(SHIPMENTS.c.order_ref, SHIPMENTS.c.shipped_at, ORDERS.c.ship_by, ORDERS.c.deliver_by)
-            .join(ORDERS, (ORDERS.c.account == SHIPMENTS.c.account)
-                  & (ORDERS.c.external_id == SHIPMENTS.c.order_ref))
-            .where(SHIPMENTS.c.account == account, SHIPMENTS.c.shipped_at >= as_of - window,
-                   SHIPMENTS.c.shipped_at < as_of, SHIPMENTS.c.tracking_number.is_(None),
-                   ORDERS.c.fulfilment == "seller")
-            .order_by(SHIPMENTS.c.shipped_at).limit(MAX_ITEMS)
-        ).all()
+        rows = session.execute(untracked_shipments(account, as_of - window, as_of)).all()
         for ref, shipped, ship_by, deliver_by in rows:
             shipped = _aware(shipped)
             if upload_by_ship_by and ship_by is not None:
@@ -195,6 +187,19 @@ def find_deadlines(
                                     value_if_missed=ev.value_if_missed(requested, due, as_of)))
     out.sort(key=lambda d: d.due)
     return out
+
+
+def untracked_shipments(account: str, start: datetime, end: datetime) -> Select[Any]:
+    """The first ``MAX_ITEMS`` seller-fulfilled packages of ``account`` shipped in [start, end) without a tracking
+    number: (order_ref, shipped_at, ship_by, deliver_by). ``tracking_number IS NULL`` matches the predicate of the
+    partial index ix_shipment_account_untracked (sellerguard/store/tables.py), so only those ~2 % of the window's
+    shipments are read, not all of them."""
+    return (select(SHIPMENTS.c.order_ref, SHIPMENTS.c.shipped_at, ORDERS.c.ship_by, ORDERS.c.deliver_by)
+            .join(ORDERS, (ORDERS.c.account == SHIPMENTS.c.account)
+                  & (ORDERS.c.external_id == SHIPMENTS.c.order_ref))
+            .where(SHIPMENTS.c.account == account, SHIPMENTS.c.shipped_at >= start, SHIPMENTS.c.shipped_at < end,
+                   SHIPMENTS.c.tracking_number.is_(None), ORDERS.c.fulfilment == "seller")
+            .order_by(SHIPMENTS.c.shipped_at).limit(MAX_ITEMS))
 
 
 def _open_orders(account: str, *, needs_tracking: bool = False) -> list[Any]:

@@ -119,6 +119,10 @@ class ShipmentRow(_Keyed, table=True):
         UniqueConstraint("account", "external_id", name="uq_shipment_key"),
         Index("ix_shipment_account_order", "account", "order_ref"),
         Index("ix_shipment_account_shipped", "account", "shipped_at"),
+        # packages still without a tracking number (~2 %): the deadline queue's tracking-upload items read these
+        # alone instead of every shipment of the window (rules/deadlines.py; migration 0008)
+        Index("ix_shipment_account_untracked", "account", "shipped_at",
+              sqlite_where=text("tracking_number IS NULL"), postgresql_where=text("tracking_number IS NULL")),
     )
     order_ref: str = Field(max_length=200)
     shipped_at: datetime | None = ts()

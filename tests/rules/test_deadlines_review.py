@@ -78,3 +78,48 @@ def test_tracking_deadlines_only_from_packages_still_without_tracking(world):
         world.shipment(other, shipped_at=NOW - 2 * D, tracking_number=f"1Z{i}", tracking_validated=True)
     tracking = [d for d in world.status("amazon").deadlines if d.kind == "tracking"]
     assert [(d.ref, d.due) for d in tracking] == [(bare, NOW - 2 * D), (ref, NOW + 2 * D)]
+
+
+def _untracked_index(store) -> str | None:
+    """The definition of the partial index of packages without tracking, or None."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            sql = "SELECT sql FROM sqlite_master WHERE name = 'ix_shipment_account_untracked'"
+        else:
+            sql = ("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_shipment_account_untracked' "
+                   "AND schemaname = current_schema()")
+        return conn.execute(text(sql)).scalar()
+
+
+def test_migration_0008_adds_the_untracked_shipment_index_in_place(world, store):
+    from alembic import command
+
+    from sellerguard.store import Store
+    from sellerguard.store.db import _alembic_config
+
+    ref = world.order(NOW - 3 * D, ship_by=NOW - 2 * D, deliver_by=NOW + 2 * D)
+    world.shipment(ref, shipped_at=NOW - 2 * D, confirmed_at=NOW - 2 * D, tracking_number=None)
+    world.flush()
+    assert "tracking_number IS NULL" in (_untracked_index(store) or "").replace("(", "").replace(")", "")
+    with store.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0007")
+    assert _untracked_index(store) is None and store.schema_version() == "0007"
+    store.migrate()  # the upgrade of a store with data in it
+    assert store.schema_version() == Store.head_version() and _untracked_index(store) is not None
+    tracking = [d for d in world.status("amazon").deadlines if d.kind == "tracking"]
+    assert [(d.ref, d.due) for d in tracking] == [(ref, NOW + 2 * D)]
+
+
+def test_tracking_query_reads_the_untracked_index(store):
+    from sellerguard.rules.deadlines import untracked_shipments
+
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is checked on SQLite; PostgreSQL's depends on its statistics")
+    compiled = untracked_shipments("acct", NOW - 30 * D, NOW).compile(store.engine)
+    params = compiled.construct_params()
+    with store.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}",
+                                    tuple(str(params[k]) for k in compiled.positiontup or ())).all()
+    assert "USING INDEX ix_shipment_account_untracked" in " ".join(str(r) for r in plan)
