@@ -318,7 +318,8 @@ class Engine:
             series, length = got if got is not None else self._series_at(session, account, metric, at)
         except MissingColumn:
             return None
-        one = _judge(metric, _base_status(metric, None), series, length, at, 0, stale, forecast=False)
+        one = _judge(metric, _base_status(metric, None), series, length, at, 0,
+                     stale or _few_sales(session, account, metric, at), forecast=False)
         return Period(at=at, window_start=one.window_start, window_end=one.window_end, value=one.value,
                       numerator=one.numerator, denominator=one.denominator, gate_count=one.gate_count,
                       level=one.level, reason=one.reason)
@@ -340,14 +341,18 @@ def _sqlite_local_date(moment: str | None, zone: str | None) -> str | None:
 
 def _few_sales(session: Session, account: str, metric: Metric, as_of: datetime) -> str | None:
     """Why the metric has no level yet when its minimum counts the seller's sales (Mercado Libre: grey below 10
-    completed sales in 365 days), else None."""
+    completed sales in 365 days; Etsy: 5 sales in the standard's 3 months), else None."""
     if metric.min_volume_of != "sales" or not metric.min_volume:
         return None
-    days = metric.min_volume_days or 0
-    sales = sales_count(session, account, as_of - timedelta(days=days), as_of, at_most=metric.min_volume)
+    if metric.min_volume_days is not None:
+        start, end, span = as_of - timedelta(days=metric.min_volume_days), as_of, f"{metric.min_volume_days} days"
+    else:
+        start, end = window_bounds(metric, as_of)
+        span = "the window"
+    sales = sales_count(session, account, start, end, at_most=metric.min_volume)
     if sales >= metric.min_volume:
         return None
-    return f"below the minimum volume ({sales} sales in {days} days < {metric.min_volume})"
+    return f"below the minimum volume ({sales} sales in {span} < {metric.min_volume})"
 
 
 def _judge(metric: Metric, base: dict[str, Any], series: Series, length: int, as_of: datetime, horizon: int,

@@ -284,7 +284,8 @@ class Metric(_Strict):
     breach_level: Literal["critical", "warn"] = "critical"
     min_volume: int = Field(default=0, ge=0)
     # what min_volume counts: the metric's eligible "events" in its window, or the seller's "sales" (orders bought,
-    # cancelled ones left out) in the last min_volume_days (Mercado Libre: 10 completed sales in 365 days)
+    # cancelled ones left out) in the last min_volume_days (Mercado Libre: 10 completed sales in 365 days), else in
+    # the metric's own window (Etsy: every standard needs 5 sales in its 3 months)
     min_volume_of: Literal["events", "sales"] = "events"
     min_volume_days: int | None = Field(default=None, ge=1)
     consequence: str
@@ -344,11 +345,12 @@ class Metric(_Strict):
         if self.warn_comparator is not None and self.warn_comparator[:1] != self.comparator[:1]:
             raise ValueError(f"warn_comparator: '{self.warn_comparator}' must keep the direction of "
                              f"'{self.comparator}' (only strict or inclusive)")
-        if (self.min_volume_of == "sales") != (self.min_volume_days is not None):
-            raise ValueError("min_volume_days: give it exactly when min_volume_of = \"sales\"")
-        counts_sales = self.min_volume_of == "sales" or (self.fallback_window and self.fallback_window.of == "sales")
-        if counts_sales and self.calculator not in ("rate", "count"):
-            raise ValueError("counting \"sales\" needs calculator = \"rate\" or \"count\"")
+        if self.min_volume_days is not None and self.min_volume_of != "sales":
+            raise ValueError("min_volume_days: only with min_volume_of = \"sales\"")
+        if self.min_volume_of == "sales" and self.calculator in ("reported", "periodic"):
+            raise ValueError("min_volume_of = \"sales\" needs a computed metric (rate, count, response_time, average)")
+        if self.fallback_window and self.fallback_window.of == "sales" and self.calculator not in ("rate", "count"):
+            raise ValueError("fallback_window.of = \"sales\" needs calculator = \"rate\" or \"count\"")
         fb = self.fallback_window
         if fb is not None:
             if self.window_kind == "days" and fb.days is None:

@@ -13,6 +13,7 @@ DEC1 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 def _reviews(world, good: int, low: int, at: datetime = NOW - 10 * D) -> None:
+    world.orders(5, at)  # Etsy judges a standard once the shop has 5 sales in its 3 months
     for _ in range(good):
         world.rating(5, at)
     for _ in range(low):
@@ -116,8 +117,24 @@ def test_an_unshipped_order_past_its_ship_by_date_is_late_and_todays_are_not_in_
 
 
 def test_message_answered_in_exactly_48_hours_is_in_time(world):
+    world.orders(5, NOW - 10 * D)  # the 5 sales every Etsy standard needs
     for _ in range(4):
         world.message(NOW - 10 * D, NOW - 10 * D + 48 * H)
     world.message(NOW - 10 * D, NOW - 10 * D + 48 * H + timedelta(minutes=1))
     m = world.metric("etsy.std_message_response_rate")
     assert (m.value, m.level) == (0.2, "warn")  # 80% answered: ">= 80%" holds
+
+
+def test_a_standard_waits_for_five_sales_in_its_three_months(world):
+    """E1: Etsy shows a shop's standards once it has 5 sales in the last 3 months, whatever the metric counts:
+    4 sales with 4 cases and a late message are not judged; 4 sales + 1 cancelled one are still 4."""
+    refs = world.orders(4, NOW - 10 * D)
+    for ref in refs:
+        world.claim(ref, kind="case", at=NOW - 5 * D)
+    world.message(NOW - 10 * D, None)
+    world.order(NOW - 10 * D, status="cancelled")
+    for metric_id in ("etsy.std_case_rate", "etsy.std_message_response_rate", "etsy.std_on_time_shipping"):
+        m = world.metric(metric_id)
+        assert m.level == "unknown" and "4 sales in the window < 5" in m.reason, metric_id
+    world.order(NOW - 10 * D)  # the fifth sale: judged
+    assert world.metric("etsy.std_message_response_rate").level == "critical"

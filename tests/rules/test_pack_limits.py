@@ -24,11 +24,16 @@ def test_an_events_minimum_is_the_populations():
     assert Metric.model_validate({**BASE, "min_volume": 10}).population_min_volume == 10
 
 
+def test_sales_without_days_are_counted_in_the_metrics_window():
+    """Etsy: every standard needs 5 sales in its own 3 months."""
+    m = Metric.model_validate({**BASE, "min_volume": 5, "min_volume_of": "sales"})
+    assert (m.min_volume_of, m.min_volume_days, m.population_min_volume) == ("sales", None, 0)
+
+
 @pytest.mark.parametrize(("extra", "says"), [
-    ({"min_volume_of": "sales"}, "min_volume_days"),
-    ({"min_volume_days": 365}, "min_volume_days"),
-    ({"calculator": "average", "params": {"field": "x"}, "min_volume": 3, "min_volume_of": "sales",
-      "min_volume_days": 30}, "needs calculator"),
+    ({"min_volume_days": 365}, "only with min_volume_of"),
+    ({"calculator": "reported", "params": {}, "window_days": None, "min_volume": 3, "min_volume_of": "sales"},
+     "needs a computed metric"),
     ({"fallback_window": {"days": 365, "below": 40, "of": "orders"}}, "'events' or 'sales'"),
 ])
 def test_a_bad_sales_count_is_refused(extra, says):

@@ -155,6 +155,7 @@ def test_leap_year_month_end_window(world):
 ])
 def test_low_review_rule_cliff_at_40(world, total, low, level):
     at = datetime(2026, 10, 15, tzinfo=UTC)
+    world.orders(5, at)  # E1: a standard is judged once the shop has 5 sales in its 3 months
     for i in range(total):
         review(world, 3 if i < low else 5, at)
     review(world, 1, at, removed=True)  # removed: not a review of the window
@@ -166,6 +167,7 @@ def test_low_review_rule_cliff_at_40(world, total, low, level):
                                                ([5, 5, 5, 5, 5], "ok")])
 def test_star_average_at_least_4_8(world, stars, level):
     """4.8 meets '>= 4.8' (inside sellerguard's 4.85 band); 4.6 misses it (a badge, so breach level warn)."""
+    world.orders(5, datetime(2026, 10, 15, tzinfo=UTC))  # Star Seller needs 5 orders in the 3 months
     for s in stars:
         review(world, s, datetime(2026, 10, 15, tzinfo=UTC))
     m = metric(world, "etsy.star_average_rating", as_of=DEC1)
@@ -209,6 +211,7 @@ def test_std_messages_80_percent_within_48_hours(world, late, level):
     """10 first messages: 8 answered within 48 h = 80% keeps the standard; 7 misses. A reply at exactly 48 h is in
     time; Etsy staff and spam are out of the denominator."""
     at = datetime(2026, 10, 10, tzinfo=UTC)  # a Saturday: 7 days a week
+    world.orders(5, at)  # E1: 5 sales in the 3 months
     for i in range(10):
         _message(world, at, 48 * H + S if i < late else 48 * H)
     _message(world, at, None, sender="marketplace")  # Etsy staff
@@ -222,6 +225,7 @@ def test_star_messages_95_percent_within_24_hours(world, late, reason_start):
     """20 first messages: 19 within 24 h = 95% meets '>= 95%'; 18 = 90% misses the badge (breach level warn).
     Unanswered after 24 h counts as a miss."""
     at = datetime(2026, 10, 10, tzinfo=UTC)
+    world.orders(5, at)  # Star Seller needs 5 orders in the 3 months
     for i in range(20):
         _message(world, at, None if i < late else 24 * H)
     m = metric(world, "etsy.star_message_response_rate", as_of=DEC1)
@@ -284,6 +288,8 @@ def test_import_and_status_json_end_to_end(tmp_path):
     """Through the CLI, as of 23 Nov 2026 (window 23 Aug .. 23 Nov, UTC): 36 five-star + 4 three-star shop reviews:
     4 of 40 = 10%, not 'under 10%': critical; one more five-star (41): 9.76%, the standard holds."""
     rows: list[dict] = [{"kind": "account", "id": "shop", "marketplace": "etsy"}]
+    rows += [{"kind": "order", "account": "shop", "external_id": f"o{i}", "purchased_at": "2026-10-01T10:00:00Z",
+              "status": "delivered", "fulfilment": "seller"} for i in range(5)]  # E1: the 5 sales a standard needs
     for i in range(40):
         stars = 3 if i < 4 else 5
         rows.append({"kind": "rating", "account": "shop", "external_id": f"r{i}", "rating_kind": "shop_review",
