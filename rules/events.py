@@ -138,7 +138,8 @@ def chargeback(o: Table, ctx: Ctx) -> _Col[bool]:
 
 
 def seller_cancelled(o: Table, ctx: Ctx) -> _Col[bool]:
-    """Cancelled by the seller, or by the marketplace, and not at the buyer's request."""
+    """Cancelled by the seller, or by the marketplace, and not at the buyer's request (Amazon, Walmart: its
+    auto-cancels count; TikTok: system cancels for seller-side reasons count; Mercado Libre)."""
     return exists().where(
         *_related(CANCELLATIONS, o),
         CANCELLATIONS.c.buyer_requested.is_(False),
@@ -146,23 +147,56 @@ def seller_cancelled(o: Table, ctx: Ctx) -> _Col[bool]:
     )
 
 
-def _after_ship_by(o: Table, ctx: Ctx, when: Any) -> Any:
-    """``when`` is after the ship-by: as instants, or (``compare = "date"``, Etsy) as dates on the pack's clock,
-    never the shop's own (Etsy judges ship-by dates in UTC: ../shared/reference/policies/etsy.md, E7)."""
-    ship_by = ctx.ship_by(o)
+# eBay's transaction defect (policies/ebay.md): the seller cancelled because the item was out of stock or could not
+# be sent, "even when the buyer asked first"; "buyer asked to cancel / address problem" is not a defect, nor are
+# eBay's own cancellations (buyer did not pay). Matched on the upper-cased reason code or text (LIKE: ``_`` is any
+# character, so OUT_OF_STOCK, "Out of stock" and OUTOFSTOCK_OR_CANNOT_FULFILL all match).
+UNFULFILLABLE_REASONS = ("%OUT%OF%STOCK%", "%CANNOT%FULFIL%", "%UNABLE%FULFIL%", "%CANNOT%SEND%",
+                         "%UNABLE%SEND%", "%CANNOT%SHIP%", "%UNABLE%SHIP%", "%NOT%IN%STOCK%")
+EXCUSED_REASONS = ("%BUYER%", "%ADDRESS%", "%UNPAID%", "%NOT%PAY%", "%NON%PAYMENT%")
+
+
+def _reason_like(patterns: tuple[str, ...]) -> Any:
+    reason = func.upper(func.coalesce(CANCELLATIONS.c.reason, ""))
+    return or_(*[reason.like(p) for p in patterns])
+
+
+def seller_fault_cancellation(o: Table, ctx: Ctx) -> _Col[bool]:
+    """(eBay) A cancellation whose reason is out of stock / cannot send, whoever asked; or one the seller made
+    unasked with no excusing reason (buyer asked, address problem, unpaid). eBay's own cancellations
+    (``initiated_by = "marketplace"``) are not defects unless their reason is out of stock."""
+    unasked = and_(
+        CANCELLATIONS.c.buyer_requested.is_(False),
+        CANCELLATIONS.c.initiated_by.not_in(["buyer", "marketplace"]),
+        not_(_reason_like(EXCUSED_REASONS)),
+    )
+    return exists().where(*_related(CANCELLATIONS, o), or_(_reason_like(UNFULFILLABLE_REASONS), unasked))
+
+
+def _after(ctx: Ctx, when: Any, deadline: Any) -> Any:
+    """``when`` is after ``deadline`` (a ship-by or deliver-by): as instants, or (``compare = "date"``) as dates on
+    the pack's clock, never the shop's own: Etsy judges ship-by dates in UTC (../shared/reference/policies/etsy.md,
+    E7); Walmart's OTD counts a first attempt "on or before the Expected Delivery Date" (walmart.md)."""
     if getattr(ctx.params, "compare", "instant") == "date":
         zone = literal(ctx.timezone)
-        return local_date(ctx, when, zone) > local_date(ctx, ship_by, zone)
-    return when > ship_by
+        return local_date(ctx, when, zone) > local_date(ctx, deadline, zone)
+    return when > deadline
+
+
+def _passed(ctx: Ctx, deadline: Any) -> Any:
+    """``deadline`` is over at ``as_of`` (date compare: its whole local date is over)."""
+    if getattr(ctx.params, "compare", "instant") == "date":
+        zone = literal(ctx.timezone)
+        return local_date(ctx, literal(ctx.as_of), zone) > local_date(ctx, deadline, zone)
+    return deadline < ctx.as_of
+
+
+def _after_ship_by(o: Table, ctx: Ctx, when: Any) -> Any:
+    return _after(ctx, when, ctx.ship_by(o))
 
 
 def _ship_by_passed(o: Table, ctx: Ctx) -> Any:
-    """The ship-by is over at ``as_of`` (date compare: the whole local ship-by date is over)."""
-    ship_by = ctx.ship_by(o)
-    if getattr(ctx.params, "compare", "instant") == "date":
-        zone = literal(ctx.timezone)
-        return local_date(ctx, literal(ctx.as_of), zone) > local_date(ctx, ship_by, zone)
-    return ship_by < ctx.as_of
+    return _passed(ctx, ctx.ship_by(o))
 
 
 def shipped_late(o: Table, ctx: Ctx) -> _Col[bool]:
@@ -197,9 +231,16 @@ def late_or_untracked(o: Table, ctx: Ctx) -> _Col[bool]:
     return or_(shipped_late(o, ctx), untracked)
 
 
+# return reason categories that are the seller's or the carrier's doing (TikTok: "seller or logistics causes
+# (damaged, wrong, not as described)"; a wrong item is filed under not_as_described, a lost parcel not_received)
+SELLER_FAULT_RETURN_CATEGORIES = ("damaged", "not_as_described", "not_received")
+
+
 def seller_fault_return(o: Table, ctx: Ctx) -> _Col[bool]:
-    """A return / refund request for a seller or carrier fault (the connector sets ``dissatisfied`` for those)."""
-    return exists().where(*_related(RETURNS, o), RETURNS.c.dissatisfied.is_(True))
+    """A return / refund request for a seller or carrier fault: its ``reason_category`` says so, or the connector
+    marked it ``dissatisfied`` (a seller- or carrier-fault reason code without a category)."""
+    fault = or_(RETURNS.c.dissatisfied.is_(True), RETURNS.c.reason_category.in_(SELLER_FAULT_RETURN_CATEGORIES))
+    return exists().where(*_related(RETURNS, o), fault)
 
 
 def negative_review(o: Table, ctx: Ctx) -> _Col[bool]:
@@ -233,29 +274,33 @@ def first_review_negative(o: Table, ctx: Ctx) -> _Col[bool]:
     )
 
 
+def _overdue(o: Table, ctx: Ctx, done: Any) -> Any:
+    """Deliver-by passed and nothing delivered: not cancelled, and not ``delivered`` by the order's own status
+    (delivered at a time the records do not give: it cannot be judged late)."""
+    return and_(_passed(ctx, o.c.deliver_by), o.c.status.not_in(["cancelled", "delivered"]), not_(done))
+
+
 def delivered_late(o: Table, ctx: Ctx) -> _Col[bool]:
     """Delivered after deliver-by, or deliver-by passed with no delivery (and not cancelled)."""
-    late = exists().where(*_related(SHIPMENTS, o), SHIPMENTS.c.delivered_at > o.c.deliver_by)
+    late = exists().where(*_related(SHIPMENTS, o), _after(ctx, SHIPMENTS.c.delivered_at, o.c.deliver_by))
     delivered = exists().where(*_related(SHIPMENTS, o), SHIPMENTS.c.delivered_at.is_not(None))
-    overdue = and_(o.c.deliver_by < ctx.as_of, o.c.status != "cancelled", not_(delivered))
-    return and_(o.c.deliver_by.is_not(None), or_(late, overdue))
+    return and_(o.c.deliver_by.is_not(None), or_(late, _overdue(o, ctx, delivered)))
 
 
 def attempted_late(o: Table, ctx: Ctx) -> _Col[bool]:
     """First delivery attempt (``first_attempt_at``, else ``delivered_at``) after deliver-by, or deliver-by passed
     with no attempt (and not cancelled): Walmart's OTD and bol.com judge the first attempt, not the final delivery.
-    (rules-B)"""
+    With ``compare = "date"`` the deliver-by is a date (Walmart's EDD): any attempt that day is on time. (rules-B)"""
     attempt = func.coalesce(SHIPMENTS.c.first_attempt_at, SHIPMENTS.c.delivered_at)
-    late = exists().where(*_related(SHIPMENTS, o), attempt > o.c.deliver_by)
+    late = exists().where(*_related(SHIPMENTS, o), _after(ctx, attempt, o.c.deliver_by))
     attempted = exists().where(*_related(SHIPMENTS, o), attempt.is_not(None))
-    overdue = and_(o.c.deliver_by < ctx.as_of, o.c.status != "cancelled", not_(attempted))
-    return and_(o.c.deliver_by.is_not(None), or_(late, overdue))
+    return and_(o.c.deliver_by.is_not(None), or_(late, _overdue(o, ctx, attempted)))
 
 
 def delivered_late_otdr(o: Table, ctx: Ctx) -> _Col[bool]:
     """Amazon OTDR: ``delivered_late``, and also a package confirmed as shipped after the deliver-by (it can never be
     on time) or whose tracking was uploaded only after delivery (Amazon US help 200847280)."""
-    extra = [exists().where(*_related(SHIPMENTS, o), _confirmed() > o.c.deliver_by)]
+    extra = [exists().where(*_related(SHIPMENTS, o), _after(ctx, _confirmed(), o.c.deliver_by))]
     uploaded = SHIPMENTS.c.get("tracking_uploaded_at")
     if uploaded is not None:
         extra.append(exists().where(*_related(SHIPMENTS, o), uploaded > SHIPMENTS.c.delivered_at))
@@ -269,8 +314,8 @@ def late_scan_and_delivery(o: Table, ctx: Ctx) -> _Col[bool]:
     scanned = _scan_at()
     return exists().where(
         *_related(SHIPMENTS, o),
-        or_(scanned.is_(None), scanned > ctx.ship_by(o)),
-        SHIPMENTS.c.delivered_at > o.c.deliver_by,
+        or_(scanned.is_(None), _after_ship_by(o, ctx, scanned)),
+        _after(ctx, SHIPMENTS.c.delivered_at, o.c.deliver_by),
     )
 
 
@@ -378,6 +423,7 @@ DEFECTS: dict[str, dict[str, Predicate]] = {
         "claim": claim,
         "chargeback": chargeback,
         "seller_cancelled": seller_cancelled,
+        "seller_fault_cancellation": seller_fault_cancellation,
         "shipped_late": shipped_late,
         "delivered_late": delivered_late,
         "delivered_late_otdr": delivered_late_otdr,
@@ -476,8 +522,10 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
         else:
             terms.append(t.c.tracking_number.is_not(None))
     if getattr(params, "delivered_only", False) and events == "orders":
-        # delivered whenever it happened: a filter that read the evaluation moment could not be rolled up by day
-        terms.append(exists().where(*_related(SHIPMENTS, t), SHIPMENTS.c.delivered_at.is_not(None)))
+        # delivered whenever it happened: a filter that read the evaluation moment could not be rolled up by day.
+        # The order's own status "delivered" is enough (a marketplace may say so with no delivery time stored)
+        delivered = exists().where(*_related(SHIPMENTS, t), SHIPMENTS.c.delivered_at.is_not(None))
+        terms.append(or_(t.c.status == "delivered", delivered))
     if getattr(params, "shipped_only", False) and events == "orders":
         terms.append(exists().where(*_related(SHIPMENTS, t), _confirmed().is_not(None)))
     if fields := deadlines_needed(events, params):
