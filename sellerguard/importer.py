@@ -209,7 +209,13 @@ def _account(data: dict[str, Any], where: str) -> Account:
     return acc
 
 
-def _records(path: Path, progress: Progress | None, keyer: Keyer | None = None) -> Iterator[Record | Account]:
+def _records(path: Path, progress: Progress | None, keyer: Keyer | None = None, *,
+             once: bool = False) -> Iterator[Record | Account]:
+    """The file's account lines and validated records. ``once`` (the validation pass): a record key given twice
+    in the file with different content is refused (which line would win is not for a file to leave open); the
+    same record repeated word for word passes and changes nothing the second time. It keeps two integers per
+    record of the file (hashes of the key and of the content, with the line), about 100 bytes each."""
+    first: dict[int, tuple[int, int]] = {}
     for lineno, data in _rows(path, progress):
         if data.get("kind") == "account":
             yield _account(data, f"{path}:{lineno}")
@@ -217,9 +223,17 @@ def _records(path: Path, progress: Progress | None, keyer: Keyer | None = None) 
         if "buyer_id" in data:
             data = _key_buyer(data, keyer, f"{path}:{lineno}")
         try:
-            yield parse_record(data)
+            record = parse_record(data)
         except ValidationError as exc:
             raise InputError(_field_error(exc), where=f"{path}:{lineno}") from None
+        if once:
+            key, content = hash((record.kind, record.account, record.external_id)), hash(record)
+            seen = first.setdefault(key, (content, lineno))
+            if seen[0] != content:
+                raise InputError(f"external_id: {record.kind} {record.external_id!r} of account {record.account!r} "
+                                 f"is already on line {seen[1]} of this file with different content; give each "
+                                 f"record once per file", where=f"{path}:{lineno}")
+        yield record
 
 
 def _key_buyer(data: dict[str, Any], keyer: Keyer | None, where: str) -> dict[str, Any]:
@@ -273,7 +287,7 @@ def validate_files(paths: list[Path], progress: Progress | None = None,
         if not path.is_file():  # a folder or a pipe named like a data file is not "no such file"
             raise InputError("cannot read: a folder, not a file" if path.is_dir() else
                              "cannot read: not a regular file" if path.exists() else "no such file", where=str(path))
-        for item in _records(path, progress):
+        for item in _records(path, progress, once=True):
             if isinstance(item, Account):
                 seen[item.id] = item
             else:

@@ -36,11 +36,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from sellerguard.clock import utc
@@ -91,14 +93,25 @@ def _within(horizon: timedelta) -> Callable[[datetime], datetime]:
     return check
 
 
+def _not_bool(value: Any) -> Any:
+    """A number field refuses true/false: pydantic would store ``true`` as 1 (a flag in a count's column is a
+    garbled record, not a count)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is a boolean, not a number")
+    return value
+
+
+_NUMBER = BeforeValidator(_not_bool)  # every int / float / Decimal field of a record (tests/test_import_plausible.py)
+
 UtcDatetime = Annotated[datetime, AfterValidator(_within(FUTURE_SLACK))]
 PromiseDatetime = Annotated[datetime, AfterValidator(_within(PROMISE_HORIZON))]
-Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]  # never negative
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Figure = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_FIGURE, le=MAX_FIGURE)]
-CountFigure = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_FIGURE)]
-Score = Annotated[float, Field(allow_inf_nan=False, ge=1, le=5)]
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False), _NUMBER]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False), _NUMBER]  # never < 0
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT), _NUMBER]
+Figure = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_FIGURE, le=MAX_FIGURE), _NUMBER]
+CountFigure = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_FIGURE), _NUMBER]
+Score = Annotated[float, Field(allow_inf_nan=False, ge=1, le=5), _NUMBER]
+Days = Annotated[int, Field(ge=0, le=60), _NUMBER]
 
 
 _NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")
@@ -220,6 +233,17 @@ CountryCode = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_timezone)]  # IANA
 
 
+def _not_before(value: datetime | None, info: ValidationInfo, earlier: str) -> datetime | None:
+    """``value`` (a later step of the same event) cannot precede ``earlier``: a parcel delivered or attempted
+    before it was shipped, a reply before the message, a claim closed or a return resolved before it was opened.
+    No marketplace produces these; they are swapped columns or zone mix-ups. Equal times pass (one timestamp
+    given for both steps, as Etsy's refunds do)."""
+    start = info.data.get(earlier)
+    if value is not None and start is not None and value < start:
+        raise ValueError(f"{value.isoformat()} is before {earlier} {start.isoformat()}: impossible order of events")
+    return value
+
+
 class OrderLine(BaseModel):
     """One line of an order: its units and the marketplace's own product category (per-category metrics)."""
 
@@ -248,11 +272,21 @@ class Order(_Record):
     buyer_key: BuyerKey | None = None  # keyed hash of the marketplace's buyer id, never the id itself
     buyer_country: CountryCode | None = None  # ship-to country of the buyer
     paid_at: UtcDatetime | None = None  # payment cleared (eBay's handling-time clock starts here)
-    handling_days: int | None = Field(default=None, ge=0, le=60)  # promised handling time, business days
+    handling_days: Days | None = None  # promised handling time, business days
     seller_timezone: TimeZoneName | None = None  # IANA zone of the seller's clock
     order_type: Text | None = Field(default=None, max_length=50)  # marketplace's own order type (TikTok SLA)
     items_subtotal: Amount | None = None  # item total before discounts, order currency (Etsy tracking exemption)
     lines: tuple[OrderLine, ...] = ()  # per line units and category; empty when the API gives no lines
+
+    @model_validator(mode="after")
+    def _units_from_lines(self) -> Order:
+        # units not given: the lines' quantities, as bol.com's periodic count reads them, never a silent 1
+        if self.lines and "item_count" not in self.model_fields_set:
+            units = sum(line.quantity for line in self.lines)
+            if units > MAX_COUNT:
+                raise ValueError(f"item_count: the lines hold {units} units, more than {MAX_COUNT}")
+            object.__setattr__(self, "item_count", units)  # frozen model: set once, while validating
+        return self
 
 
 class Shipment(_Record):
@@ -268,6 +302,11 @@ class Shipment(_Record):
     tracking_uploaded_at: UtcDatetime | None = None  # tracking number given to the marketplace
     first_scan_at: UtcDatetime | None = None  # first carrier scan (acceptance / origin scan)
     first_attempt_at: UtcDatetime | None = None  # first delivery attempt, successful or not
+
+    @field_validator("delivered_at", "first_attempt_at")
+    @classmethod
+    def _after_shipping(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _not_before(v, info, "shipped_at")
 
 
 class Cancellation(_Record):
@@ -291,6 +330,11 @@ class Message(_Record):
     sender: Literal["buyer", "marketplace"] = "buyer"
     marketplace_flag: MessageFlag | None = None  # as the marketplace marks it: excluded from response metrics
 
+    @field_validator("first_reply_at")
+    @classmethod
+    def _after_receipt(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _not_before(v, info, "received_at")
+
 
 class Rating(_Record):
     kind: Literal["rating"] = "rating"
@@ -312,6 +356,11 @@ class Claim(_Record):
     outcome: Text | None = Field(default=None, max_length=100)
     seller_at_fault: bool | None = None  # None while undecided
 
+    @field_validator("closed_at")
+    @classmethod
+    def _after_opening(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _not_before(v, info, "opened_at")
+
 
 class Return(_Record):
     kind: Literal["return"] = "return"
@@ -323,6 +372,11 @@ class Return(_Record):
     dissatisfied: bool | None = None  # the marketplace's dissatisfaction signal, None when unknown
     reason: Text | None = Field(default=None, max_length=200)  # the marketplace's reason code / text
     reason_category: ReturnReason | None = None  # not_as_described (INAD) vs remorse, for INAD metrics
+
+    @field_validator("resolved_at")
+    @classmethod
+    def _after_request(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _not_before(v, info, "requested_at")
 
 
 class ReportedMetric(_Record):
