@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Select, exists, func, not_, select
+from sqlalchemy import Select, bindparam, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from sellerguard.rules.assess import value_of
@@ -110,18 +111,14 @@ def find_deadlines(
 
     # every metric judged against the ship-by feeds the ship queue (eBay's late shipment / tracking upload too)
     if ev := _pick(evaluated, _has_defect(*sorted(SHIP_BY_DEFECTS))):
-        open_order = _open_orders(account)
         rows = [tuple(r) for r in session.execute(
-            select(ORDERS.c.external_id, ORDERS.c.ship_by, ORDERS.c.purchased_at).where(
-                ORDERS.c.ship_by >= since, ORDERS.c.ship_by < until, *open_order,
-            ).order_by(ORDERS.c.ship_by).limit(MAX_ITEMS)
+            _due_open_orders("ship_by", "purchased_at"),
+            {"account": account, "start": since, "end": until},
         ).all()]
         if ev.metric.params.get("derive_ship_by") is True:  # eBay: from payment + handling days
             bare = session.execute(
-                select(ORDERS.c.external_id, ORDERS.c.paid_at, ORDERS.c.handling_days, ORDERS.c.purchased_at).where(
-                    ORDERS.c.purchased_at >= since - timedelta(days=DERIVED_LOOKBACK_DAYS), ORDERS.c.ship_by.is_(None),
-                    ORDERS.c.handling_days.is_not(None), *open_order,
-                ).limit(MAX_ITEMS * 5)
+                _unscheduled_open_orders(),
+                {"account": account, "start": since - timedelta(days=DERIVED_LOOKBACK_DAYS)},
             ).all()
             bought = {r[0]: r[3] for r in bare}
             calendar = handling_calendar(ev.metric.parsed, ev.metric.timezone)
@@ -159,7 +156,8 @@ def find_deadlines(
     if ev := _pick(evaluated, _has_defect("invalid_tracking", "tracking_not_on_time")):
         upload_by_ship_by = "tracking_not_on_time" in ev.metric.params.get("defects", [])
         window = timedelta(days=ev.metric.nominal_days)
-        rows = session.execute(untracked_shipments(account, as_of - window, as_of)).all()
+        rows = session.execute(untracked_shipments(),
+                               {"account": account, "start": as_of - window, "end": as_of}).all()
         for ref, shipped, ship_by, deliver_by in rows:
             shipped = _aware(shipped)
             if upload_by_ship_by and ship_by is not None:
@@ -189,7 +187,12 @@ def find_deadlines(
     return out
 
 
-def untracked_shipments(account: str, start: datetime, end: datetime) -> Select[Any]:
+# The statements are built once (bind parameters ``account``, ``start``, ``end``): building SQLAlchemy expressions
+# for every account and evaluation cost about as much as running them.
+
+
+@cache
+def untracked_shipments() -> Select[Any]:
     """The first ``MAX_ITEMS`` seller-fulfilled packages of ``account`` shipped in [start, end) without a tracking
     number: (order_ref, shipped_at, ship_by, deliver_by). ``tracking_number IS NULL`` matches the predicate of the
     partial index ix_shipment_account_untracked (sellerguard/store/tables.py), so only those ~2 % of the window's
@@ -197,20 +200,40 @@ def untracked_shipments(account: str, start: datetime, end: datetime) -> Select[
     return (select(SHIPMENTS.c.order_ref, SHIPMENTS.c.shipped_at, ORDERS.c.ship_by, ORDERS.c.deliver_by)
             .join(ORDERS, (ORDERS.c.account == SHIPMENTS.c.account)
                   & (ORDERS.c.external_id == SHIPMENTS.c.order_ref))
-            .where(SHIPMENTS.c.account == account, SHIPMENTS.c.shipped_at >= start, SHIPMENTS.c.shipped_at < end,
-                   SHIPMENTS.c.tracking_number.is_(None), ORDERS.c.fulfilment == "seller")
+            .where(SHIPMENTS.c.account == bindparam("account"), SHIPMENTS.c.shipped_at >= bindparam("start"),
+                   SHIPMENTS.c.shipped_at < bindparam("end"), SHIPMENTS.c.tracking_number.is_(None),
+                   ORDERS.c.fulfilment == "seller")
             .order_by(SHIPMENTS.c.shipped_at).limit(MAX_ITEMS))
 
 
-def _open_orders(account: str, *, needs_tracking: bool = False) -> list[Any]:
+def _open_orders(*, needs_tracking: bool = False) -> list[Any]:
     """Conditions of a seller-fulfilled order of ``account`` not yet confirmed as shipped (with a tracking number
     when ``needs_tracking``)."""
     confirmed = [SHIPMENTS.c.account == ORDERS.c.account, SHIPMENTS.c.order_ref == ORDERS.c.external_id,
                  func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at).is_not(None)]
     if needs_tracking:
         confirmed.append(SHIPMENTS.c.tracking_number.is_not(None))
-    return [ORDERS.c.account == account, ORDERS.c.fulfilment == "seller",
+    return [ORDERS.c.account == bindparam("account"), ORDERS.c.fulfilment == "seller",
             ORDERS.c.status.in_(["pending", "unshipped", "partially_shipped"]), not_(exists().where(*confirmed))]
+
+
+@cache
+def _due_open_orders(deadline: str, anchor: str, needs_tracking: bool = False) -> Select[Any]:
+    """Open orders of ``account`` (``_open_orders``) whose ``deadline`` column is in [start, end), soonest first:
+    (external_id, deadline, anchor), at most ``MAX_ITEMS``; read through the (account, deadline) index."""
+    col = ORDERS.c[deadline]
+    return (select(ORDERS.c.external_id, col, ORDERS.c[anchor])
+            .where(col >= bindparam("start"), col < bindparam("end"), *_open_orders(needs_tracking=needs_tracking))
+            .order_by(col).limit(MAX_ITEMS))
+
+
+@cache
+def _unscheduled_open_orders() -> Select[Any]:
+    """Open orders of ``account`` bought since ``start`` with no ship-by but a handling time (eBay derives one)."""
+    return (select(ORDERS.c.external_id, ORDERS.c.paid_at, ORDERS.c.handling_days, ORDERS.c.purchased_at)
+            .where(ORDERS.c.purchased_at >= bindparam("start"), ORDERS.c.ship_by.is_(None),
+                   ORDERS.c.handling_days.is_not(None), *_open_orders())
+            .limit(MAX_ITEMS * 5))
 
 
 def _auto_cancels(session: Session, account: str, evaluated: list[Evaluated], as_of: datetime,
@@ -226,14 +249,8 @@ def _auto_cancels(session: Session, account: str, evaluated: list[Evaluated], as
         if ev is None:
             continue
         lag = timedelta(days=rule.days)
-        deadline = ORDERS.c[rule.after]
-        anchor_col = ORDERS.c[ev.metric.params.get("anchor", "purchased_at")]
-        rows = session.execute(
-            select(ORDERS.c.external_id, deadline, anchor_col).where(
-                deadline >= since - lag, deadline < until - lag,
-                *_open_orders(account, needs_tracking=rule.needs_tracking),
-            ).order_by(deadline).limit(MAX_ITEMS)
-        ).all()
+        stmt = _due_open_orders(rule.after, ev.metric.params.get("anchor", "purchased_at"), rule.needs_tracking)
+        rows = session.execute(stmt, {"account": account, "start": since - lag, "end": until - lag}).all()
         for ref, after, anchor in rows:
             due = _aware(after) + lag
             anchor = _aware(anchor) if anchor is not None else due
