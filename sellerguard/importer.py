@@ -220,6 +220,7 @@ def _records(path: Path, progress: Progress | None, keyer: Keyer | None = None, 
         if data.get("kind") == "account":
             yield _account(data, f"{path}:{lineno}")
             continue
+        raw_buyer = data.get("buyer_id")  # the validation pass keys every buyer alike: compare the raw ids too
         if "buyer_id" in data:
             data = _key_buyer(data, keyer, f"{path}:{lineno}")
         try:
@@ -227,7 +228,7 @@ def _records(path: Path, progress: Progress | None, keyer: Keyer | None = None, 
         except ValidationError as exc:
             raise InputError(_field_error(exc), where=f"{path}:{lineno}") from None
         if once:
-            key, content = hash((record.kind, record.account, record.external_id)), hash(record)
+            key, content = hash((record.kind, record.account, record.external_id)), hash((record, str(raw_buyer)))
             seen = first.setdefault(key, (content, lineno))
             if seen[0] != content:
                 raise InputError(f"external_id: {record.kind} {record.external_id!r} of account {record.account!r} "

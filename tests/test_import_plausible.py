@@ -120,6 +120,12 @@ def test_one_record_twice_in_a_file_with_different_content_is_refused(store: Any
     assert sum(store.counts().values()) == 0
 
 
+def test_two_buyers_for_one_order_in_a_file_are_refused(store: Any, tmp_path: Path) -> None:
+    f = _write(tmp_path, ORDER | {"buyer_id": "b-1"}, ORDER | {"buyer_id": "b-2"})
+    with pytest.raises(InputError, match=r":2: external_id: order 'O1' .* already on line 1"):
+        import_files(store, [f])
+
+
 def test_the_same_line_twice_is_counted_honestly(store: Any, tmp_path: Path) -> None:
     result = import_files(store, [_write(tmp_path, ORDER, ORDER)])
     assert (result.records, result.changed) == (2, 1)  # the repeat changed nothing: "1 unchanged" is true
