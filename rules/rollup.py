@@ -71,8 +71,9 @@ from sellerguard.store import rollups as store_rollups
 from sellerguard.store.rollup_tables import RollupBuyerRow, RollupCoverRow, RollupDayRow, RollupDirtyRow
 from sellerguard.store.tables import AccountRow
 
-VERSION = 2  # bump when what a key counts changes: old rollups are then never read (another key)
-# 2: Etsy date compares on the pack's clock, not the shop's
+# bump when what a key counts changes: old rollups are then never read (another key). 2: Etsy's date compares on the
+# pack's clock; 3: TikTok returns by reason category, status-delivered orders, date-compared deliver-by
+VERSION = 3
 FAR = datetime(2999, 1, 1, tzinfo=UTC)  # "every deadline has passed"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -177,7 +178,8 @@ def _settle(params: Any, maxima: dict[str, datetime | None]) -> datetime | None:
             date = getattr(params, "compare", "instant") == "date"
             out.append(maxima["ship_by"] + (DATE_SLACK if date else SLACK))  # type: ignore[operator]
         elif need == "deliver_by" and maxima.get("deliver_by") is not None:
-            out.append(maxima["deliver_by"] + SLACK)  # type: ignore[operator]
+            date = getattr(params, "compare", "instant") == "date"
+            out.append(maxima["deliver_by"] + (DATE_SLACK if date else SLACK))  # type: ignore[operator]
         elif need in ("hours", "respond_hours") and maxima.get("at") is not None:
             out.append(maxima["at"] + timedelta(hours=float(getattr(params, need))) + SLACK)  # type: ignore[operator]
     return max(out) if out else None

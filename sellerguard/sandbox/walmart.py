@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from sellerguard.sandbox.clients import CLIENT_PREFIX, basic_client, secret_ok
 from sellerguard.sandbox.server import Reply, Request, Sandbox
@@ -151,7 +152,7 @@ def _summaries(acc: WAccount, now: datetime, days: int) -> dict[str, tuple[str, 
     due = [o for o in acc.orders if o.fulfilment == "seller" and start <= o.deliver_by <= now and o.cancel is None
            and o.shipment is not None and o.shipment.delivered_at is not None]
     late = [o for o in due if o.shipment is not None and o.shipment.delivered_at is not None
-            and o.shipment.delivered_at > o.deliver_by]
+            and _eastern(o.shipment.delivered_at) > _eastern(o.deliver_by)]  # the EDD is a date (policy S6)
     shipped = [o for o in seller if o.shipment is not None]
     invalid = [o for o in shipped if o.shipment is not None and not o.shipment.tracking_valid]
     msgs = [m for m in acc.messages if start <= m.received_at <= now - timedelta(hours=48)]
@@ -286,3 +287,8 @@ def register(sandbox: Sandbox) -> None:
             "impactedCustomerCount": impacted, "gmvLoss": float(Decimal(impacted) * Decimal("31.5")),
             "updatedTimestamp": _iso(sandbox.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)),
         }})
+
+
+def _eastern(moment: datetime) -> date:
+    """The calendar date of ``moment`` on Walmart's clock (US Eastern, as the pack reads the EDD)."""
+    return moment.astimezone(ZoneInfo("America/New_York")).date()

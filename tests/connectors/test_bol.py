@@ -564,8 +564,12 @@ def test_an_interrupted_shipments_backfill_skips_what_it_read_in_full(store, clo
 def test_an_interrupted_returns_backfill_resumes_near_its_page(store, clock):
     mock_token(responses)
     ret = load("returns_handled.json")["returns"][0]
+    item = ret["returnItems"][0]
+    # handled after it was registered (the schema refuses a return resolved before it was requested)
     rows = [{**ret, "returnId": str(i), "registrationDateTime": (NOW - timedelta(hours=i)).isoformat(),
-             "returnItems": [{**ret["returnItems"][0], "rmaId": str(80_000_000 + i)}]} for i in range(200)]
+             "returnItems": [{**item, "rmaId": str(80_000_000 + i), "processingResults": [
+                 {**r, "processingDateTime": (NOW - timedelta(hours=i, minutes=-30)).isoformat()}
+                 for r in item["processingResults"]]}]} for i in range(200)]
     asked: list[tuple[str, str]] = []
     broken = {"on": True}
 

@@ -52,6 +52,7 @@ def test_ebay_400_switch_counted_on_calendar_months_in_pacific_time(world):
 @pytest.mark.parametrize(("reviews", "low", "level"), [(40, 4, "critical"), (39, 4, "warn"), (39, 5, "critical")])
 def test_etsy_review_rule_count_under_40_percent_from_40(world, reviews, low, level):
     # "if < 40 reviews: at most 4 rated <= 3; if >= 40: under 10 %": 4 of 40 is 10 %, not under it
+    world.orders(5, NOW - 10 * D)  # E1: a standard is judged once the shop has 5 sales in its 3 months
     for i in range(reviews):
         world.rating(3 if i < low else 5, NOW - (1 + i % 28) * D)
     m = world.metric("etsy.std_low_review_count")
@@ -108,7 +109,7 @@ def test_walmart_on_time_by_first_attempt_exactly_90_percent(world):
     due = NOW - 10 * D
     for i in range(10):
         ref = world.order(NOW - 15 * D, deliver_by=due, status="delivered")
-        attempt = due + H if i == 0 else due - H  # delivered after the EDD, but attempted before: on time
+        attempt = due + D if i == 0 else due - H  # delivered after the EDD, but attempted before: on time
         world.records.append(Shipment(account=world.account, external_id=f"ws{i}", order_ref=ref,
                                       shipped_at=NOW - 14 * D, first_attempt_at=attempt, delivered_at=due + D,
                                       tracking_number=f"1Z{i}", carrier="UPS"))

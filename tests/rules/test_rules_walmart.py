@@ -97,7 +97,7 @@ def test_otd_below_90_percent_breaches_and_an_undelivered_order_waits(world):
         shipment(world, world.order(NOW - 8 * D, deliver_by=edd), delivered=edd)
     # EDD passed, not delivered yet: outside "delivered seller-fulfilled orders" until it is delivered
     shipment(world, world.order(NOW - 8 * D, deliver_by=edd), delivered=None)
-    shipment(world, world.order(NOW - 8 * D, deliver_by=edd), delivered=edd + H, attempt=edd + H)
+    shipment(world, world.order(NOW - 8 * D, deliver_by=edd), delivered=edd + D, attempt=edd + D)
     world.order(NOW - D, deliver_by=NOW + 2 * D)  # EDD ahead: outside the window, not late
     m = world.metric("walmart.on_time_delivery_rate", pack=PACK)
     assert (m.numerator, m.denominator) == (8, 9)

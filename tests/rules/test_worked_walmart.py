@@ -83,10 +83,10 @@ def _delivery(world, edd: datetime, *, attempt: datetime | None, delivered: date
 
 def test_otd_first_attempt_on_or_before_the_edd(world):
     """'first delivery attempt is on or before the EDD': attempt exactly at the EDD is on time even when the final
-    delivery is 2 days later; attempt a second after is late. WFS out. 2 of 3."""
+    delivery is 2 days later; attempt the next day is late (the EDD is a date). WFS out. 2 of 3."""
     edd = NOW - 10 * D
     _delivery(world, edd, attempt=edd, delivered=edd + 2 * D)
-    _delivery(world, edd, attempt=edd + S)
+    _delivery(world, edd, attempt=edd + D)
     _delivery(world, edd, attempt=edd - D)
     _delivery(world, edd, attempt=edd + D, fulfilment="marketplace")
     m = metric(world, "walmart.on_time_delivery_rate")
@@ -111,7 +111,7 @@ def test_otd_at_least_90_percent(world, late, level):
     """10 orders: 9 on time = 90% meets '90% or above' (inside sellerguard's 93% band); 8 = 80% breaches."""
     edd = NOW - 5 * D
     for i in range(10):
-        _delivery(world, edd, attempt=edd + (H if i < late else -H))
+        _delivery(world, edd, attempt=edd + (D if i < late else -H))
     m = metric(world, "walmart.on_time_delivery_rate")
     assert (m.numerator, m.denominator, m.level) == (10 - late, 10, level)
 
