@@ -473,7 +473,8 @@ def _base_status(metric: Metric, reported: Any) -> dict[str, Any]:
         "id": metric.id, "name": metric.name, "value": None, "numerator": None, "denominator": None,
         "window_days": None if metric.calculator == "reported" else metric.window_days,
         "threshold": metric.threshold, "warn": metric.warn,
-        "comparator": metric.comparator, "confirmed": metric.confirmed, "consequence": metric.consequence,
+        "comparator": metric.comparator, "warn_comparator": metric.warn_comparator,
+        "breach_level": metric.breach_level, "confirmed": metric.confirmed, "consequence": metric.consequence,
         "source": metric.source, "reported_value": reported.value if reported is not None else None,
     }
 
@@ -548,6 +549,8 @@ def _reason(metric: Metric, value: float, gate: float, fc: datetime | None,
     rule = metric.count_rule
     counting = assess.under_count_rule(metric, eligible)
     what = {"unique_buyers": "unique buyers", "events": "defective events"}.get(metric.gate_unit, "defects")
+    if gate == 1:
+        what = what.replace("buyers", "buyer").replace("events", "event").replace("defects", "defect")
     if assess.breached(metric, value, gate, eligible):
         if counting and rule is not None:
             return f"count rule under {rule.below}: {gate:g} {what} > {rule.max}"

@@ -82,6 +82,8 @@ class MetricStatus(_Model):
     threshold: float | None
     warn: float | None = None
     comparator: Comparator
+    warn_comparator: Comparator | None = None  # how the warn edge is judged when it differs (Amazon "<= 96%")
+    breach_level: Literal["critical", "warn"] = "critical"  # the level a crossed threshold gives
     level: Level
     reason: str | None = None  # why unknown / why this level, in one phrase
     headroom: float | None = None  # >0: defects still allowed; <0: defect-free events needed to recover

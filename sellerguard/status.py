@@ -149,9 +149,17 @@ def fmt_odds(p: float | None) -> str:
 
 def _note(m: MetricStatus) -> str | None:
     parts = [p for p in (m.reason, None if m.confirmed else "rule unconfirmed by the marketplace") if p]
-    if m.level == "ok" and m.confirmed:
+    if m.level == "ok" and m.confirmed and not _past_the_limit(m):
         return None
     return f"{m.id}: {'; '.join(parts)}" if parts else None
+
+
+def _past_the_limit(m: MetricStatus) -> bool:
+    """An OK figure beyond its threshold (a count gate holds it back): the table must say why it is OK."""
+    from sellerguard.rules.assess import is_good
+
+    return m.value is not None and m.threshold is not None and bool(m.reason) \
+        and not is_good(m.value, m.comparator, m.threshold)
 
 
 def account_table(acc: AccountStatus) -> Table:
@@ -345,8 +353,10 @@ def perfdata(acc: AccountStatus, m: MetricStatus) -> str | None:
     rate = _is_rate(m)
     scale, uom = (100.0, "%") if rate else (1.0, "")
     label = f"{acc.account}/{m.id}".replace("'", "''").replace("=", "_")
-    warn = _perf_range(m.warn, m.comparator, scale)
+    warn = _perf_range(m.warn, m.warn_comparator or m.comparator, scale)
     crit = _perf_range(m.threshold, m.comparator, scale)
+    if m.breach_level == "warn":  # crossing this limit is a warning (a badge, a programme), never critical
+        warn, crit = crit, ""
     bounds = ";0;100" if rate else (";0;" if m.denominator is None and m.numerator is not None else ";;")
     return f"'{label}'={_perf_number(m.value * scale)}{uom};{warn};{crit}{bounds}"
 

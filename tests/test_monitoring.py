@@ -183,6 +183,33 @@ def test_nagios_ranges_alert_below_for_good_share_metrics():
     assert not crit.match(93) and crit.match(96)  # nagiosplugin: match = inside the OK range
 
 
+def test_nagios_puts_a_warn_only_limit_in_the_warning_slot():
+    """A limit whose crossing only warns (breach_level warn: bol's track & trace, eBay Top Rated) must not be painted
+    critical by a grapher reading the perfdata; the warning band keeps its own edge (warn_comparator)."""
+    from sellerguard.rules.report import AccountStatus, MetricStatus
+    from sellerguard.status import perfdata
+
+    m = MetricStatus(id="bol.missing_track_and_trace", name="T&T", value=0.0167, numerator=1, denominator=60,
+                     window_days=7, threshold=0.0, comparator="<=", level="warn", breach_level="warn",
+                     source="https://e.org")
+    acc = AccountStatus(marketplace="bol", account="bol", level="warn", metrics=[m], deadlines=[])
+    assert perfdata(acc, m) == "'bol/bol.missing_track_and_trace'=1.67%;0;;0;100"
+
+
+def test_the_table_says_why_a_figure_past_its_limit_is_ok():
+    """eBay: 1 of 2 orders defective is 50 %, over 2 %, but one unique buyer is under the gate of 5: OK, and the
+    table's notes say why (the JSON always did)."""
+    from sellerguard.rules.report import MetricStatus
+    from sellerguard.status import _note
+
+    m = MetricStatus(id="ebay.transaction_defect_rate", name="TDR", value=0.5, numerator=1, denominator=2,
+                     window_days=90, threshold=0.02, comparator="<=", level="ok", confirmed=True,
+                     reason="rate over the limit but only 1 unique buyer (gate 5): not a breach", source="https://e.org")
+    assert _note(m) == f"ebay.transaction_defect_rate: {m.reason}"
+    within = m.model_copy(update={"value": 0.01, "reason": None})
+    assert _note(within) is None
+
+
 def test_nagios_without_accounts_is_unknown(tmp_path):
     cfg = tmp_path / "empty.toml"
     cfg.write_text("")
