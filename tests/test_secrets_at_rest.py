@@ -127,3 +127,16 @@ def test_tokens_from_a_real_sync_are_not_readable_in_the_file(tmp_path):
     data = database_bytes(tmp_path / "sandbox.db")
     for token in issued:
         assert token.encode() not in data
+
+
+def test_a_credential_equal_to_an_account_id_is_not_masked():
+    """The sandbox's Walmart/bol/Mercado Libre client ids equal their account ids: masking them printed
+    "***: synced 85 records" for three accounts (newcomer review). An account id is printed by design."""
+    from sellerguard.config import Config
+    from sellerguard.redact import config_secrets
+
+    config = Config.model_validate({"accounts": [{
+        "id": "shop-1", "marketplace": "walmart",
+        "credentials": {"client_id": "shop-1", "client_secret": "s3cret-value"}}]})
+    secrets = config_secrets(config)
+    assert "shop-1" not in secrets and "s3cret-value" in secrets
