@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextvars
 import email.utils
-import json
 import logging
 import os
 import random
@@ -33,15 +32,12 @@ from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from sellerguard import __version__
 from sellerguard.clock import Clock
 from sellerguard.errors import ConnectorError, FailureKind
-from sellerguard.payload import _no_constant, parse_json
+from sellerguard.payload import parse_json
 
 log = logging.getLogger("sellerguard.http")
 Action = Literal["retry", "refresh", "fail"]
@@ -237,7 +233,6 @@ class PooledSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self._environ: dict[tuple[str, str, str | None], tuple[dict[str, str], str | None]] = {}
-        self.lean = LeanGet(self)  # per-order detail GETs (``HttpClient.get_each``)
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
                                    ) -> dict[str, Any]:
@@ -255,120 +250,6 @@ class PooledSession(requests.Session):
         merge = requests.sessions.merge_setting
         return {"proxies": merge({**env[0], **(proxies or {})}, self.proxies), "stream": merge(stream, self.stream),
                 "verify": merge(verify, self.verify), "cert": merge(cert, self.cert)}
-
-
-class LeanGet:
-    """Per-order detail GETs (``HttpClient.get_each``, issue 21) straight through urllib3, on the very connection
-    pool requests uses for the host (its adapter's ``poolmanager``, the same pool key, TLS settings and
-    ``max_retries``), without requests' per-call preparation: ~0.4-0.7 ms of CPU per small GET on loopback instead
-    of ~1.2-1.5 ms.
-
-    The answer is the ``requests.Response`` requests would give (status, reason, headers, body decoded by urllib3,
-    url) and failures are requests' exceptions, so ``HttpClient``'s error table, retries, buckets, token refresh,
-    request ids and masking are unchanged. A call goes to the session instead whenever requests might act
-    otherwise: not a plain GET without parameters; a session with cookies, auth, proxies, a client cert, hooks,
-    its own ``verify`` or another adapter; a proxy for the host in the environment or a ``~/.netrc`` login (read
-    once per host); ``HTTPAdapter.send`` replaced (a mock such as ``responses``). A redirect is re-sent through the
-    session, which follows it; an answer that sets a cookie is stored in the session's jar, which makes every later
-    call from then on.
-    """
-
-    def __init__(self, session: requests.Session) -> None:
-        self.session = session
-        self.off = False  # an answer set a cookie: the session makes every call from now on
-        self._hosts: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]] | None] = {}
-
-    def _pool_key(self, scheme: str, netloc: str, url: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """requests' (host parameters, pool settings) for the host, or None when the session must make the call."""
-        if (scheme, netloc) not in self._hosts:  # a race only computes the same value twice
-            s, key = self.session, None
-            settings = s.merge_environment_settings(url, {}, None, None, None)
-            adapter = s.get_adapter(url)
-            if type(adapter) is HTTPAdapter and not settings["proxies"].get(scheme) \
-                    and not settings["proxies"].get("all") and settings["cert"] is None \
-                    and not (s.trust_env and requests.utils.get_netrc_auth(url)):
-                key = adapter.build_connection_pool_key_attributes(requests.Request("GET", url).prepare(),
-                                                                   settings["verify"], None)
-            self._hosts[(scheme, netloc)] = key
-        return self._hosts[(scheme, netloc)]
-
-    def takes(self, method: str, url: str, kw: dict[str, Any]) -> bool:
-        """Whether this call can skip requests (else: the session makes it)."""
-        s = self.session
-        if self.off or method != "GET" or kw or not _requests_own_send() or s.auth is not None \
-                or len(s.cookies) or s.proxies or s.cert is not None or s.verify is not True \
-                or any(s.hooks.values()) or "?" in url:
-            return False
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and parts.netloc.isascii() and \
-            self._pool_key(parts.scheme, parts.netloc, url) is not None
-
-    def request(self, method: str, url: str, *, headers: dict[str, str], timeout: tuple[float, float],
-                **kw: Any) -> requests.Response:
-        """``session.request(method, url, headers=headers, timeout=timeout, **kw)``, through urllib3 when ``takes``."""
-        if not self.takes(method, url, kw):
-            return self.session.request(method, url, headers=headers, timeout=timeout, **kw)
-        url = requests.utils.requote_uri(url)
-        parts = urlsplit(url)
-        key = self._pool_key(parts.scheme, parts.netloc, url)
-        assert key is not None
-        adapter = self.session.get_adapter(url)
-        sent = {k: v for k, v in {**self.session.headers, **headers}.items() if v is not None}
-        try:  # the answer's body is read below, as requests reads it after sending
-            pool = adapter.poolmanager.connection_from_host(**key[0], pool_kwargs=key[1])
-            answer = pool.urlopen("GET", parts.path or "/", headers=sent, retries=adapter.max_retries,
-                                  redirect=False, assert_same_host=False, preload_content=False,
-                                  decode_content=True,
-                                  timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
-        except urllib3.exceptions.MaxRetryError as exc:  # requests' own mapping (HTTPAdapter.send)
-            reason = exc.reason
-            if isinstance(reason, urllib3.exceptions.ConnectTimeoutError) and \
-                    not isinstance(reason, urllib3.exceptions.NewConnectionError):
-                raise requests.ConnectTimeout(exc) from None
-            if isinstance(reason, urllib3.exceptions.SSLError):
-                raise requests.exceptions.SSLError(exc) from None
-            raise requests.ConnectionError(exc) from None
-        except urllib3.exceptions.ClosedPoolError as exc:
-            raise requests.ConnectionError(exc) from None
-        except urllib3.exceptions.SSLError as exc:
-            raise requests.exceptions.SSLError(exc) from None
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise requests.ReadTimeout(exc) from None
-        except (urllib3.exceptions.ProtocolError, OSError) as exc:
-            raise requests.ConnectionError(exc) from None
-        try:  # requests' Response.content mapping (iter_content)
-            body = answer.data
-        except urllib3.exceptions.ProtocolError as exc:
-            raise requests.exceptions.ChunkedEncodingError(exc) from None
-        except urllib3.exceptions.DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(exc) from None
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            raise requests.ConnectionError(exc) from None
-        except urllib3.exceptions.SSLError as exc:
-            raise requests.exceptions.SSLError(exc) from None
-        finally:
-            answer.release_conn()
-        if answer.get_redirect_location():
-            return self.session.request(method, url, headers=headers, timeout=timeout)
-        response = requests.Response()
-        response.status_code, response.reason, response.url = answer.status, answer.reason or "", url
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response._content = body  # type: ignore[attr-defined]
-        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
-        if "set-cookie" in response.headers:
-            self.off = True
-            requests.cookies.extract_cookies_to_jar(self.session.cookies, requests.Request("GET", url).prepare(),
-                                                    answer)
-        return response
-
-
-_SEND = HTTPAdapter.send  # requests' own; a mock (responses) replaces it on the class
-
-
-def _requests_own_send() -> bool:
-    """Whether ``HTTPAdapter.send`` is requests' own (not a test mock, even one patched before this import)."""
-    send = HTTPAdapter.send
-    return send is _SEND and getattr(send, "__module__", None) == "requests.adapters"
 
 
 def mask_url(url: str) -> str:
@@ -792,20 +673,21 @@ class HttpClient:
             return path
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def request(self, method: str, path: str, *, bucket: str | None = None, lean: bool = False,
-                **kw: Any) -> requests.Response:
-        """Send with retries; return the successful response or raise ConnectorError. ``lean``: over the
-        session's lean keep-alive transport when it takes the call (``sellerguard.keepalive``; same answers)."""
+    def request(self, method: str, path: str, *, bucket: str | None = None, **kw: Any) -> requests.Response:
+        """Send through the session with retries; return the successful response or raise ConnectorError.
+
+        ``bucket`` names the rate limit the call spends (none: unpaced); ``kw`` goes to ``Session.request``
+        (``params``, ``json``, ``headers`` merged over the client's)."""
         refreshed = False
         # the first attempt outside tenacity: most calls succeed at once, and its machinery was ~0.1 ms of CPU
         # per call (issue 21); any other outcome is handed to the retry loop as its first attempt, unchanged
-        first = [self._send(method, path, bucket, kw, lean)]
+        first = [self._send(method, path, bucket, kw)]
         if first[0][1] is None:
             return first[0][0]  # type: ignore[return-value]
 
         def attempt() -> requests.Response:
             nonlocal refreshed
-            response, rule = first.pop() if first else self._send(method, path, bucket, kw, lean)
+            response, rule = first.pop() if first else self._send(method, path, bucket, kw)
             if rule is None:
                 return response  # type: ignore[return-value]
             where = f"{self.marketplace}: {method} {mask_url(self.url(path)).split('?')[0]}"
@@ -863,16 +745,10 @@ class HttpClient:
     def get_each(self, paths: Sequence[str], *, workers: int = 1, **kw: Any) -> list[Any]:
         """``get_json`` of each path, ``workers`` at a time over the keep-alive session (``concurrently``); the
         buckets pace every call as usual. Per-order detail calls use it (issue 21)."""
-        return concurrently(lambda path: self.get_json(path, lean=True, **kw), paths, workers)
+        return concurrently(lambda path: self.get_json(path, **kw), paths, workers)
 
     def json(self, response: requests.Response, path: str) -> Any:
         """The body as JSON; not JSON (HTML with 200, truncated, NaN) is a payload error naming the request id."""
-        content = response.content
-        if content:  # the usual case first; anything json.loads refuses gets parse_json's checks and message
-            try:
-                return json.loads(content, parse_constant=_no_constant)
-            except (ValueError, RecursionError, UnicodeDecodeError):
-                pass
         message = (self.rule("json") or DEFAULT_ERRORS["json"]).message
         try:
             return parse_json(response.content, self.marketplace, mask_url(path).split("?")[0], message=message)
@@ -893,7 +769,7 @@ class HttpClient:
         return random.uniform(0, min(60.0, 2.0 ** state.attempt_number))
 
     def _send(
-        self, method: str, path: str, bucket: str | None, kw: dict[str, Any], lean: bool = False
+        self, method: str, path: str, bucket: str | None, kw: dict[str, Any]
     ) -> tuple[requests.Response | None, ErrorRule | None]:
         if self.app is not None:  # the app's quota first: a refusal spends none of the account's own bucket
             self.app.acquire(bucket, self.url(path))
@@ -912,9 +788,7 @@ class HttpClient:
         with self._count_lock:
             self.calls += 1
         try:
-            send = self.session.lean.request if lean and type(self.session) is PooledSession \
-                else self.session.request  # type: ignore[attr-defined]
-            response = send(method, self.url(path), headers=headers, timeout=self.timeout, **rest)
+            response = self.session.request(method, self.url(path), headers=headers, timeout=self.timeout, **rest)
         except requests.Timeout:
             return None, self.rule("timeout")
         except (requests.exceptions.ContentDecodingError, requests.exceptions.InvalidJSONError):

@@ -61,17 +61,20 @@ def _no_constant(name: str) -> Any:
 def parse_json(content: bytes | str | None, marketplace: str, where: str, *, request_id: str | None = None,
                message: str = "the marketplace sent a response that is not valid JSON") -> Any:
     """JSON that is really JSON: empty, HTML, truncated, NaN/Infinity or absurdly nested is a payload error."""
+    refused: Exception | None = None
+    if content:  # a good body is parsed as is: the emptiness check (a copy of every body) only after a refusal
+        try:
+            return json.loads(content, parse_constant=_no_constant)
+        except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+            refused = exc
     if content is None or not content.strip():
         raise ConnectorError(f"{message}: the body is empty", kind="payload", where=f"{marketplace}: {where}",
                              request_id=request_id)
-    try:
-        return json.loads(content, parse_constant=_no_constant)
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        head = content[:15] if isinstance(content, str) else content[:15].decode("utf-8", "replace")
-        hint = "an HTML page" if head.lstrip().lower().startswith(("<!doctype", "<html", "<?xml", "<")) else (
-            f"{type(exc).__name__}: {_cut(str(exc), 80)}")
-        raise ConnectorError(f"{message} ({hint})", kind="payload", where=f"{marketplace}: {where}",
-                             request_id=request_id) from None
+    head = content[:15] if isinstance(content, str) else content[:15].decode("utf-8", "replace")
+    hint = "an HTML page" if head.lstrip().lower().startswith(("<!doctype", "<html", "<?xml", "<")) else (
+        f"{type(refused).__name__}: {_cut(str(refused), 80)}")
+    raise ConnectorError(f"{message} ({hint})", kind="payload", where=f"{marketplace}: {where}",
+                         request_id=request_id)
 
 
 def require_object(node: Any, marketplace: str, where: str, field: str = "(root)") -> dict[str, Any]:

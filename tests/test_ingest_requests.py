@@ -1,5 +1,5 @@
 """Requests of an eBay orders backfill and of the incremental sync after it, end to end over loopback HTTP (the
-bench's page server, bench/ebay_pages.py; detail calls over the lean keep-alive transport): pages + one
+bench's page server, bench/ebay_pages.py; detail calls through the pooled requests session): pages + one
 ``shipping_fulfillment`` per order listing a fulfillment, then pages only (issue 21 item 1,
 docs/connectors/ebay.md). Real clock: the server's orders end an hour before now, inside the 90-day backfill."""
 
