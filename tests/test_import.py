@@ -1,5 +1,6 @@
 import gzip
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def test_account_that_no_config_could_name_is_refused(store, tmp_path):
 
 # -- encodings, corrupt gzip, plausibility, new facts, buyer ids ------------------------------------------
 
-FIELD_CASES = Path(__file__).resolve().parents[2] / "shared" / "field-cases"
+# the field cases live outside the repo, beside it (as tests/conftest.py's SPECS); SELLERGUARD_FIELD_CASES moves them
+REPO = Path(__file__).resolve().parents[1]
+FIELD_CASES = Path(os.environ.get("SELLERGUARD_FIELD_CASES", REPO.parent / "shared" / "field-cases"))
+HANDMADE = Path(__file__).resolve().parent / "fixtures" / "import"
 
 
 def order_line(**kw):
@@ -108,10 +112,18 @@ def order_line(**kw):
 def test_excel_csv_with_a_byte_order_mark_imports(store, tmp_path):
     case = FIELD_CASES / "messages_excel_bom.csv"
     if not case.is_file():
-        pytest.skip(f"field case not found at {case}")
+        pytest.skip(f"field case not found at {case} (set SELLERGUARD_FIELD_CASES to the shared/field-cases folder)")
     assert case.read_bytes().startswith(b"\xef\xbb\xbfkind,")
     result = import_files(store, [case])
     assert result.records == result.changed == store.count("message", account="etsy-field") > 0
+
+
+def test_handmade_excel_csv_with_a_byte_order_mark_and_crlf_imports(store):
+    # the same path in every clone: BOM before the header, CRLF line ends, an empty first_reply_at (unanswered)
+    case = HANDMADE / "messages_excel_bom.csv"
+    assert case.read_bytes().startswith(b"\xef\xbb\xbfkind,") and b"\r\n" in case.read_bytes()
+    result = import_files(store, [case])
+    assert result.records == result.changed == store.count("message", account="bom-shop") == 3
 
 
 def test_byte_order_mark_in_jsonl_and_gzip(store, tmp_path):
