@@ -8,30 +8,20 @@ SQLite only: the SQL dialects are covered by the fidelity tests; these stay fast
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from conftest import NOW, D, H
-from pg import store_on
+from worked_helpers import builtin_pack, cli_status, sqlite_store, threshold_metric
 
-from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Cancellation, Claim, Message, Rating, ReportedMetric, Return, Shipment
-from sellerguard.store import Store
 
-PACK = load_pack(builtin_pack_dir() / "amazon.toml")
+PACK = builtin_pack("amazon")
 S = timedelta(seconds=1)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    yield from store_on("sqlite", tmp_path, "wa")
-
-
-def metric(world, metric_id: str, **kw):
-    kw.setdefault("horizon", 0)
-    return world.metric(metric_id, pack=PACK, **kw)
+store = sqlite_store("wa")
+metric = threshold_metric(PACK)
 
 
 def feedback(world, ref: str, stars: int, at: datetime = NOW, removed: bool = False) -> None:
@@ -368,12 +358,6 @@ def test_import_and_status_json_end_to_end(tmp_path):
     """The issue's own inputs through the CLI: 4 MFN orders, one seller cancellation and one buyer-requested: PFCR
     1/4 = 25%; order A (3 units, late) + B (1 unit, on time), both tracked: OTDR 1 of 4 units = 25%; a 2-star
     feedback arriving yesterday on an order of 1 Oct: ODR 1/3 (A, B and it are the 60 days' MFN orders)."""
-    import json
-
-    from click.testing import CliRunner
-
-    from sellerguard.cli import cli
-
     def order(ref, at, **kw):
         return {"kind": "order", "account": "shop", "external_id": ref, "purchased_at": at, "fulfilment": "seller",
                 "status": "shipped", **kw}
@@ -393,16 +377,9 @@ def test_import_and_status_json_end_to_end(tmp_path):
             order("F", "2026-10-01T10:00:00Z"),
             {"kind": "rating", "account": "shop", "external_id": "r1", "rating_kind": "seller_feedback", "score": "2",
              "score_normalized": 2, "negative": True, "rated_at": "2026-11-22T10:00:00Z", "order_ref": "F"}]
-    src = tmp_path / "shop.jsonl"
-    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    (tmp_path / "sg.toml").write_text("")
-    base = ["--config", str(tmp_path / "sg.toml"), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
-    run = CliRunner().invoke(cli, [*base, "import", str(src)])
-    assert run.exit_code == 0, run.output
-    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", "2026-11-23T12:00:00Z"])
-    assert run.exit_code == 2, run.output  # critical
-    [acc] = json.loads(run.output)["accounts"]
-    got = {m["id"]: (m["numerator"], m["denominator"], m["level"]) for m in acc["metrics"]}
+    code, metrics = cli_status(tmp_path, rows, "2026-11-23T12:00:00Z")
+    assert code == 2, metrics  # critical
+    got = {k: (m["numerator"], m["denominator"], m["level"]) for k, m in metrics.items()}
     assert got["amazon.pre_fulfillment_cancel_rate"] == (1, 4, "critical")
     assert got["amazon.on_time_delivery_rate"] == (1, 4, "critical")
     assert got["amazon.odr"] == (1, 3, "critical")

@@ -19,13 +19,13 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from worked_helpers import builtin_pack
 
 from sellerguard.config import PolicyOverride
 from sellerguard.connectors.bol_normalize import normalize_indicator
-from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Cancellation, Message, Order, OrderLine, ReportedMetric, Shipment
 
-PACK = load_pack(builtin_pack_dir() / "bol.toml")
+PACK = builtin_pack("bol")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 D = timedelta(days=1)
 H = timedelta(hours=1)

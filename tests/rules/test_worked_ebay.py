@@ -9,31 +9,21 @@ transactions, else 12; evaluation on the 20th. SQLite only, to stay fast.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from conftest import NOW, D, H
-from pg import store_on
+from worked_helpers import builtin_pack, cli_status, sqlite_store, threshold_metric
 
-from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Claim, ReportedMetric, Shipment
-from sellerguard.store import Store
 
-PACK = load_pack(builtin_pack_dir() / "ebay.toml")
+PACK = builtin_pack("ebay")
 S = timedelta(seconds=1)
 AT = NOW - 20 * D  # inside every lookback
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    yield from store_on("sqlite", tmp_path, "we")
-
-
-def metric(world, metric_id: str, **kw):
-    kw.setdefault("horizon", 0)
-    return world.metric(metric_id, pack=PACK, **kw)
+store = sqlite_store("we")
+metric = threshold_metric(PACK)
 
 
 def buyer(name: str) -> str:
@@ -297,25 +287,6 @@ def test_ebays_own_level_words(world, metric_id, word, level):
     assert metric(world, metric_id).level == level
 
 # -- the public path: `sellerguard import` + `status --json` -------------------------------------------------------
-
-
-def cli_status(tmp_path, rows: list[dict], as_of: str) -> tuple[int, dict]:
-    """Import `rows` (JSONL) and run `status --json --as-of`: (exit code, metrics by id)."""
-    import json
-
-    from click.testing import CliRunner
-
-    from sellerguard.cli import cli
-
-    src = tmp_path / "shop.jsonl"
-    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    (tmp_path / "sg.toml").write_text("")
-    base = ["--config", str(tmp_path / "sg.toml"), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
-    run = CliRunner().invoke(cli, [*base, "import", str(src)])
-    assert run.exit_code == 0, run.output
-    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", as_of])
-    [acc] = json.loads(run.output)["accounts"]
-    return run.exit_code, {m["id"]: m for m in acc["metrics"]}
 
 
 def test_import_and_status_json_end_to_end(tmp_path):

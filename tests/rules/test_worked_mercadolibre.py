@@ -19,14 +19,14 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from worked_helpers import builtin_pack, cli_run
 
 from sellerguard.config import AccountConfig, Config
 from sellerguard.connectors.mercadolibre_normalize import normalize_claim, normalize_reputation
 from sellerguard.rules.engine import Engine, accounts_to_check
-from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Order, Shipment
 
-PACK = load_pack(builtin_pack_dir() / "mercadolibre.toml")
+PACK = builtin_pack("mercadolibre")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 D = timedelta(days=1)
 H = timedelta(hours=1)
@@ -375,12 +375,6 @@ def test_a_mexican_seller_without_a_configured_region_gets_mexicos_limits(world)
 def test_end_to_end_import_with_the_site_then_status_json(tmp_path):
     # the checker's path: an `account` line naming the site (MLM), 200 sales and 4 claims decided against the
     # seller -> 2.0 %: above Mexico's 1.5 % green limit, up to its 3 % yellow -> yellow, critical, exit code 2
-    import json
-
-    from click.testing import CliRunner
-
-    from sellerguard.cli import cli
-
     lines = [{"kind": "account", "id": "mx-shop", "marketplace": "mercadolibre", "region": "MLM"}]
     lines += [{"kind": "order", "account": "mx-shop", "external_id": f"{2000000000 + i}",
                "purchased_at": "2026-11-13T12:00:00Z", "fulfilment": "seller", "status": "delivered", "site": "MLM"}
@@ -388,15 +382,9 @@ def test_end_to_end_import_with_the_site_then_status_json(tmp_path):
     lines += [{"kind": "claim", "account": "mx-shop", "external_id": f"c{i}", "claim_kind": "case",
                "order_ref": f"{2000000000 + i}", "opened_at": "2026-11-18T12:00:00Z",
                "closed_at": "2026-11-19T12:00:00Z", "seller_at_fault": True} for i in range(4)]
-    data = tmp_path / "ml.jsonl"
-    data.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    cfg = tmp_path / "sg.toml"
-    cfg.write_text("")
-    base = ["--config", str(cfg), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
-    assert CliRunner().invoke(cli, [*base, "import", str(data)]).exit_code == 0
-    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", "2026-11-23T12:00:00Z"])
-    assert run.exit_code == 2, run.output
-    acc = json.loads(run.output)["accounts"][0]
+    code, doc = cli_run(tmp_path, lines, "2026-11-23T12:00:00Z")
+    assert code == 2, doc
+    acc = doc["accounts"][0]
     claims = next(m for m in acc["metrics"] if m["id"] == "mercadolibre.claims_rate")
     assert (claims["value"], claims["threshold"], claims["colour"], claims["level"]) == (0.02, 0.015, "yellow",
                                                                                         "critical")

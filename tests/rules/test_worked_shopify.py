@@ -15,14 +15,14 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from worked_helpers import builtin_pack
 
 from sellerguard.config import AccountConfig, Config, PolicyOverride
 from sellerguard.errors import ConfigError
 from sellerguard.rules.engine import Engine, accounts_to_check
-from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Claim, Order, Shipment
 
-PACK = load_pack(builtin_pack_dir() / "shopify.toml")
+PACK = builtin_pack("shopify")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 D = timedelta(days=1)
 H = timedelta(hours=1)

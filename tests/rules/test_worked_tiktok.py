@@ -18,13 +18,14 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from worked_helpers import builtin_pack, cli_run
+
 from sellerguard.config import AccountConfig, Config
 from sellerguard.connectors.tiktok_normalize import normalize_order
 from sellerguard.rules.engine import Engine, accounts_to_check
-from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Order, OrderLine, Rating, Return
 
-PACK = load_pack(builtin_pack_dir() / "tiktok.toml")
+PACK = builtin_pack("tiktok")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # Monday
 D = timedelta(days=1)
 H = timedelta(hours=1)
@@ -407,12 +408,6 @@ def test_sfcr_an_unpaid_order_cancelled_by_the_system_is_not_a_seller_fault(worl
 def test_end_to_end_import_us_and_gb_shops_at_exactly_4_percent(tmp_path):
     # the checker's path: two imported shops (account lines with their region), 100 orders each, 4 dispatched
     # late = 4.0 %: the US shop meets "<= 4 %" (warn band), the GB shop breaches "< 4 %" (critical)
-    import json
-
-    from click.testing import CliRunner
-
-    from sellerguard.cli import cli
-
     lines = []
     for region in ("US", "GB"):
         acc = f"tt-{region.lower()}"
@@ -424,15 +419,9 @@ def test_end_to_end_import_us_and_gb_shops_at_exactly_4_percent(tmp_path):
                           "fulfilment": "seller", "status": "delivered", "order_type": "NORMAL"})
             lines.append({"kind": "shipment", "account": acc, "external_id": f"s{region}{i}",
                           "order_ref": f"{region}{i}", "shipped_at": at, "confirmed_at": at, "tracking_number": "T"})
-    data = tmp_path / "tt.jsonl"
-    data.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-    cfg = tmp_path / "sg.toml"
-    cfg.write_text("")
-    base = ["--config", str(cfg), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
-    assert CliRunner().invoke(cli, [*base, "import", str(data)]).exit_code == 0
-    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", "2026-11-23T12:00:00Z"])
+    _, doc = cli_run(tmp_path, lines, "2026-11-23T12:00:00Z")
     ldr = {a["account"]: next(m for m in a["metrics"] if m["id"] == "tiktok.late_dispatch_rate")
-           for a in json.loads(run.output)["accounts"]}
+           for a in doc["accounts"]}
     assert (ldr["tt-us"]["value"], ldr["tt-us"]["level"]) == (0.04, "warn")
     assert (ldr["tt-gb"]["value"], ldr["tt-gb"]["level"]) == (0.04, "critical")
 

@@ -8,30 +8,20 @@ product's answer from the store + engine, `horizon=0`. SQLite only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from conftest import NOW, D, H
-from pg import store_on
+from worked_helpers import builtin_pack, cli_status, sqlite_store, threshold_metric
 
-from sellerguard.rules.packs import builtin_pack_dir, load_pack
 from sellerguard.schema import Message, Rating, ReportedMetric, Shipment
-from sellerguard.store import Store
 
-PACK = load_pack(builtin_pack_dir() / "walmart.toml")
+PACK = builtin_pack("walmart")
 S = timedelta(seconds=1)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    yield from store_on("sqlite", tmp_path, "ww")
-
-
-def metric(world, metric_id: str, **kw):
-    kw.setdefault("horizon", 0)
-    return world.metric(metric_id, pack=PACK, **kw)
+store = sqlite_store("ww")
+metric = threshold_metric(PACK)
 
 
 def figure(world, metric_id: str, value: float, at: datetime = NOW - H) -> None:
@@ -230,25 +220,6 @@ def test_srr_counts_walmart_customer_care_inquiries(world):
 
 
 # -- the public path: `sellerguard import` + `status --json` -------------------------------------------------------
-
-
-def cli_status(tmp_path, rows: list[dict], as_of: str) -> tuple[int, dict]:
-    """Import `rows` (JSONL) and run `status --json --as-of`: (exit code, metrics by id)."""
-    import json
-
-    from click.testing import CliRunner
-
-    from sellerguard.cli import cli
-
-    src = tmp_path / "shop.jsonl"
-    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    (tmp_path / "sg.toml").write_text("")
-    base = ["--config", str(tmp_path / "sg.toml"), "--db", f"sqlite:///{tmp_path / 'sg.db'}"]
-    run = CliRunner().invoke(cli, [*base, "import", str(src)])
-    assert run.exit_code == 0, run.output
-    run = CliRunner().invoke(cli, [*base, "status", "--json", "--as-of", as_of])
-    [acc] = json.loads(run.output)["accounts"]
-    return run.exit_code, {m["id"]: m for m in acc["metrics"]}
 
 
 def test_import_and_status_json_end_to_end(tmp_path):
