@@ -50,11 +50,8 @@ PATTERN_SHRINK = 2.0  # pseudo-observations of "no weekday effect" per weekday
 # sandbox's phases, real sellers' bad weeks): the Beta's strength is a fraction of the orders read (sd ~2x binomial).
 RECENT_WEIGHT = 0.3  # weight of a recent order/event in the strength of the rate's Beta (1 = plain counts)
 OLDER_WEIGHT = 0.1  # weight of an older one
-PERSISTENCE = 0.0  # share of the gap between the recent and the window's share carried into the horizon (0: jumps
-# revert; 0.1-0.5 scored worse on the tuning world)
-RISE_PERSISTENCE = 0.0  # the same share for a recent rise only (0.1-0.3 scored worse left out; a knob for refits)
-DISAGREEMENT = 0.0  # the Beta's strength over 1 + this x (relative gap between recent and window share)^2: a rate
-# that just moved less sure than one that held (1 and 3 scored worse left out; a knob for refits)
+# The rate's mean is the window's share: carrying part of a recent jump or rise forward, and weakening the Beta when
+# the recent and the window's share disagree, were tried and scored worse left out; both were dropped (docs/forecast.md)
 # Isotonic recalibration of odds that are not certain (0 and 1 stay): (model, calibrated) knots, linear between,
 # fitted on four training worlds pooled (tuning, holdout, fresh, train-d) by ``scripts/forecast-tune fit --world
 # tuning,holdout,fresh,train-d``; RECENT_WEIGHT 0.3 and this map were chosen by leaving one training world out at a
@@ -142,21 +139,26 @@ class _Discrete:
         if log_first < TAIL_LOG:  # beyond the mode the terms only fall: the sum is below top x this, nothing
             return 0.0 if upper else 1.0
         term, total = math.exp(log_first), 0.0
-        # ``ratio`` written out in the loop (the same float operations): this sum is most of the odds' cost
+        # ``ratio`` written out once here (the same float operations): this sum is most of the odds' cost, and
+        # calling the method per term made ``sf`` 20-40 % slower (medians 52-62 vs 42-43 us per call, six cases,
+        # 2 x 6 interleaved runs at load 3-8, /work/sg-team/notes-cleanup-forecast.md; results bit-identical); in
+        # ``outlook`` 28.3 -> 25.0 ms per status (docs/forecast.md, Cost)
         top, beta, n, a, b = self.top, self.kind == "betabinom", self.n, self.a, self.b
         keep = 1 - b  # negbinom: 1 - q
         while term > 0.0 and 0 <= k <= top:
             total += term
             if term <= 1e-17 * total:
                 break
+            j = k if upper else k - 1  # pmf(j + 1) / pmf(j) links this term and the next
+            if j < 0:
+                break
+            r = (n - j) * (j + a) / ((j + 1) * (n - j - 1 + b)) if beta else (j + a) / (j + 1) * keep
             if upper:
-                term *= (n - k) * (k + a) / ((k + 1) * (n - k - 1 + b)) if beta else (k + a) / (k + 1) * keep
-                k += 1
+                term *= r
+                k = j + 1
             else:
-                k -= 1
-                if k < 0:
-                    break
-                term = term / ((n - k) * (k + a) / ((k + 1) * (n - k - 1 + b)) if beta else (k + a) / (k + 1) * keep)
+                term = term / r
+                k = j
         return min(total, 1.0) if upper else min(max(1.0 - total, 0.0), 1.0)
 
     def quantiles(self, qs: tuple[float, ...]) -> list[int]:
@@ -284,16 +286,12 @@ def _basis(series: Series, history: Series | None) -> _Basis:
 
 
 def _rate_beta(b: _Basis) -> tuple[float, float]:
-    """Beta(a, b) of the future defect share. Its mean is the long-run share (every day read) moved
-    ``PERSISTENCE`` of the way toward the recent share: a recent jump partly persists, partly reverts. Its
-    strength (a + b) is an effective count: recent events weigh ``RECENT_WEIGHT``, older ones ``OLDER_WEIGHT``,
-    so the band is wider than sampling error alone."""
-    recent = (b.d_recent + 0.5) / (b.n_recent + 1.0)
-    overall = (b.d_recent + b.d_older + 0.5) / (b.n_recent + b.n_older + 1.0)
-    gap = recent - overall
-    mean = overall + (RISE_PERSISTENCE if gap > 0 else PERSISTENCE) * gap
-    strength = (1.0 + RECENT_WEIGHT * b.n_recent + OLDER_WEIGHT * b.n_older) \
-        / (1.0 + DISAGREEMENT * (gap / overall) ** 2)
+    """Beta(a, b) of the future defect share. Its mean is the long-run share (every day read, Jeffreys-smoothed):
+    a recent jump is not carried forward (rates that jump mostly come back within the horizon). Its strength
+    (a + b) is an effective count: recent events weigh ``RECENT_WEIGHT``, older ones ``OLDER_WEIGHT``, so the band
+    is wider than sampling error alone."""
+    mean = (b.d_recent + b.d_older + 0.5) / (b.n_recent + b.n_older + 1.0)
+    strength = 1.0 + RECENT_WEIGHT * b.n_recent + OLDER_WEIGHT * b.n_older
     return mean * strength, (1.0 - mean) * strength
 
 

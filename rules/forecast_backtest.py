@@ -34,6 +34,11 @@ FORECASTERS = ("probability", "level", "forecast_day")
 # share by 2+ points and the binomial noise alone (sd 7 points at 50 %) nears the 10-point goal; forecasts of one
 # account's metric on consecutive days are alike, so ``Bin.series`` says how many independent-ish runs it holds
 MIN_POPULATED = 50
+# Too few to score: the comparison of the forecasters is decided by the uncertain forecasts (0 < p < 1) that a
+# breach followed (a certain 0 or 1 is window arithmetic the naive rules mostly share). Below these the Brier
+# scores are a handful of runs' luck and ``Result.warnings`` says so (the demo store: 11 such forecasts)
+MIN_UNCERTAIN_BREACHES = MIN_POPULATED  # uncertain forecasts followed by a breach
+MIN_UNCERTAIN_BREACH_RUNS = 10  # distinct account/metric runs among them
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,25 @@ class Result:
             seen = sum(f.outcome for f in group) / n if n else None
             runs = len({(f.account, f.metric) for f in group})
             out.append(Bin(i / bins, (i + 1) / bins, n, mean, seen, runs, cluster_se(group, forecaster)))
+        return out
+
+    def warnings(self) -> list[str]:
+        """Why the scores cannot be trusted, if they cannot: no forecast scored, or fewer than
+        ``MIN_UNCERTAIN_BREACHES`` uncertain forecasts followed by a breach, or fewer than
+        ``MIN_UNCERTAIN_BREACH_RUNS`` runs holding them, or no populated decile. Empty when none applies; the
+        scores themselves are the same either way."""
+        if not self.forecasts:
+            return ["no forecast could be scored: the range holds no day whose whole horizon was judged"]
+        out = []
+        hits = [f for f in self.forecasts if 0.0 < f.probability < 1.0 and f.outcome]
+        runs = len({(f.account, f.metric) for f in hits})
+        if len(hits) < MIN_UNCERTAIN_BREACHES or runs < MIN_UNCERTAIN_BREACH_RUNS:
+            out.append(f"too few breaches to score: {len(hits)} uncertain forecasts (0 < p < 1) followed by a "
+                       f"breach, in {runs} account/metric runs (needs {MIN_UNCERTAIN_BREACHES} in "
+                       f"{MIN_UNCERTAIN_BREACH_RUNS}); the Brier scores here are a few runs' luck, not a "
+                       "comparison of the forecasters (docs/forecast.md, 'Too few to score')")
+        if not any(b.populated for b in self.reliability()):
+            out.append(f"no decile holds {MIN_POPULATED} forecasts: the reliability table cannot be judged")
         return out
 
     def worst_gap(self, min_count: int = MIN_POPULATED) -> float | None:

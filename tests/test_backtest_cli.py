@@ -46,6 +46,15 @@ def test_backtest_scores_probability_and_naive_rules(db, tmp_path):
     bins = doc["reliability"]["probability"]
     assert len(bins) == 10 and sum(b["count"] for b in bins) == doc["forecasts"]
     assert plot.read_bytes().startswith(b"\x89PNG")
+    # one replayed day of one account: far too few to score, and the document says so
+    assert doc["warnings"] and doc["warnings"][0].startswith("too few breaches to score")
+
+
+def test_backtest_table_warns_when_too_few_to_score(db):
+    result = run(db, "backtest", "--from", "2026-11-15", "--to", "2026-11-16", "--horizon", "1")
+    assert result.exit_code == 0, result.output
+    assert "Warning: these scores rest on too few forecasts" in result.output
+    assert "Warning: too few breaches to score" in result.output
 
 
 def test_backtest_refuses_a_range_shorter_than_the_horizon(db):

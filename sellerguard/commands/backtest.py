@@ -40,6 +40,7 @@ def _document(result: Any) -> dict[str, Any]:
         "reliability": {name: [{**vars(b), "populated": b.populated} for b in result.reliability(name)]
                         for name in FORECASTERS},
         "min_populated": MIN_POPULATED, "worst_gap": result.worst_gap(),
+        "warnings": result.warnings(),  # empty when the forecasts are enough to score (docs/forecast.md)
     }
 
 
@@ -61,6 +62,9 @@ def _print(result: Any) -> None:
     scores.add_column("Brier", justify="right")
     names = {"probability": "breach_probability", "level": "today's level (breached now)",
              "forecast_day": "deterministic forecast day (breached now or breach_forecast)"}
+    if result.warnings():  # said before the scores too, so they are not read alone
+        console.print("Warning: these scores rest on too few forecasts (details at the end)", markup=False,
+                      highlight=False)
     for name in FORECASTERS:
         brier = result.brier(name)
         scores.add_row(names[name], "-" if brier is None else f"{brier:.4f}")
@@ -81,6 +85,8 @@ def _print(result: Any) -> None:
                   markup=False, highlight=False)
     worst = result.worst_gap()
     console.print(f"Largest gap over populated deciles: {_pct(worst)}", markup=False, highlight=False)
+    for warning in result.warnings():
+        console.print(f"Warning: {warning}", markup=False, highlight=False)
 
 
 def plot(result: Any, path: str) -> None:

@@ -120,7 +120,7 @@ def test_average_metric() -> None:
                threshold=4.0)
     good = series(m, [10.0] * 30, [48.0] * 30, kind="average")  # 4.8 average
     bad = series(m, [10.0] * 30, [48.0] * 16 + [38.0] * 14, kind="average")  # recent 3.8
-    # the recent drop counts, not in full: rates that jump mostly come back (PERSISTENCE, docs/forecast.md)
+    # the recent drop counts, not in full: the recent ratings weigh RECENT_WEIGHT, older ones OLDER_WEIGHT
     assert odds(m, good).probability < 0.01 < 0.1 < odds(m, bad).probability
 
 
@@ -178,21 +178,3 @@ def test_recalibration_is_monotone_and_keeps_only_proven_certainties() -> None:
     assert all(a <= b for a, b in itertools.pairwise(out))
     assert forecast.calibrated(0.0) == 0.0 and forecast.calibrated(1.0) == 1.0
     assert all(0.0 < forecast.calibrated(p) < 1.0 for p in (1e-12, 0.97, 1 - 1e-12))
-
-
-def test_rise_persistence_moves_only_rises_and_disagreement_widens(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The refit knobs (0 in the shipped model): a share of a recent rise carried forward raises the odds of a
-    metric that just got worse and leaves one that just got better alone; DISAGREEMENT widens the Beta."""
-    m = metric(threshold=0.02)
-    rising = series(m, [100.0] * 30, [1.0] * 16 + [2.0] * 14)  # 1 % then 2 % lately
-    falling = series(m, [100.0] * 30, [2.0] * 16 + [1.0] * 14)
-    before = odds(m, rising).probability, odds(m, falling).probability
-    monkeypatch.setattr(forecast, "RISE_PERSISTENCE", 0.5)
-    assert odds(m, rising).probability > before[0]
-    assert odds(m, falling).probability == before[1]
-    monkeypatch.setattr(forecast, "RISE_PERSISTENCE", 0.0)
-    b = forecast._basis(rising, None)
-    a0, b0 = forecast._rate_beta(b)
-    monkeypatch.setattr(forecast, "DISAGREEMENT", 2.0)
-    a1, b1 = forecast._rate_beta(b)
-    assert a1 / (a1 + b1) == pytest.approx(a0 / (a0 + b0)) and a1 + b1 < a0 + b0
