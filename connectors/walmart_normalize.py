@@ -287,11 +287,16 @@ def normalize_order(account: str, raw: Any, ship_node: str, site: str = "US",
     )]
     for number, s in shipments.items():
         confirmed = min(s["confirmed"]) if s["confirmed"] else None
+        delivered = min(s["delivered"]) if s["delivered"] else None
+        # shipDateTime is typed by the seller at ship confirmation: one later than the delivery is a typing
+        # slip, not a fact (the schema refuses a delivery before shipping); unknown for that shipment only,
+        # so one record does not fail the stream
+        shipped = None if delivered is not None and s["shipped_at"] > delivered else s["shipped_at"]
         records.append(Shipment(
-            account=account, external_id=f"{po}-{number}", order_ref=str(po), shipped_at=s["shipped_at"],
+            account=account, external_id=f"{po}-{number}", order_ref=str(po), shipped_at=shipped,
             confirmed_at=confirmed, carrier=s["carrier"],
             tracking_number=s["tracking"], tracking_validated=None,  # Walmart's VTR figure says it per order
-            delivered_at=min(s["delivered"]) if s["delivered"] else None, item_count=s["qty"],
+            delivered_at=delivered, item_count=s["qty"],
             # the ship confirmation carries the tracking number: the line's Shipped statusDate is the upload
             tracking_uploaded_at=confirmed if s["tracking"] else None,
         ))
