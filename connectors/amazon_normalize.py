@@ -202,6 +202,9 @@ def normalize_order(account: str, order: Any, where: str, field: str,
         qty = sum(_count(p.get("quantity"), where, f"{field}.packages[{i}].packageItems[{j}].quantity")
                   for j, p in enumerate(_list(package.get("packageItems"), where,
                                               f"{field}.packages[{i}].packageItems")))
+        delivered = updated if state == "DELIVERED" else None
+        if delivered is not None and shipped is not None and shipped > delivered:
+            shipped = None  # a seller-given ship date after the delivery: unknown, not a delivery before shipping
         records.append(Shipment(
             account=account, external_id=f"{order_id}-{ref}", order_ref=order_id, shipped_at=shipped,
             confirmed_at=created or shipped, carrier=package.get("carrier") or None,
@@ -210,7 +213,7 @@ def normalize_order(account: str, order: Any, where: str, field: str,
             # the package is created when the seller confirms shipment with its tracking number
             tracking_uploaded_at=created if package.get("trackingNumber") else None,
             # Amazon gives no delivery time: the order's last update is when DELIVERED was set (docs: Quirks).
-            delivered_at=updated if state == "DELIVERED" else None,
+            delivered_at=delivered,
             item_count=qty or None, raw_hash=hashed,
         ))
     cancel = _cancellation(account, order_id, items, status, updated, where, field)

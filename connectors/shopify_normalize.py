@@ -301,13 +301,18 @@ def normalize_order(account: str, node: Any, handling_days: int | None = None, s
         created = ts(f.get("createdAt"), f"{where}: fulfillments.createdAt")
         number = text(tracking.get("number"), f"{where}: fulfillments[{i}].trackingInfo.number")
         in_transit = opt_ts(f.get("inTransitAt"), f"{where}: fulfillments.inTransitAt")
+        delivered = opt_ts(f.get("deliveredAt"), f"{where}: fulfillments.deliveredAt")
+        shipped = in_transit or created
+        # a fulfilment recorded after its delivery (merchant or app back-filling events): the hand-over time is
+        # unknown, never a delivery before shipping (the schema refuses it; one record must not fail the stream)
+        shipped = None if delivered is not None and shipped > delivered else shipped
         shipments.append(Shipment(
             account=account, external_id=f"{oid}-{required_id(f.get('id'), f'{where}: fulfillments[{i}].id')}",
-            order_ref=oid, shipped_at=in_transit or created, confirmed_at=created,
+            order_ref=oid, shipped_at=shipped, confirmed_at=created,
             carrier=text(tracking.get("company"), f"{where}: fulfillments[{i}].trackingInfo.company"),
             tracking_number=number,
             tracking_validated=True if isinstance(display, str) and display in TRACKED_STATUSES else None,
-            delivered_at=opt_ts(f.get("deliveredAt"), f"{where}: fulfillments.deliveredAt"),
+            delivered_at=delivered,
             item_count=quantity(f.get("totalQuantity"), f"{where}: fulfillments[{i}].totalQuantity"),
             tracking_uploaded_at=created if number else None,  # the tracking came with the fulfilment
             first_scan_at=in_transit,  # the carrier's first in-transit event
