@@ -36,7 +36,7 @@ FORECASTERS = ("probability", "level", "forecast_day")
 MIN_POPULATED = 50
 # Too few to score: the comparison of the forecasters is decided by the uncertain forecasts (0 < p < 1) that a
 # breach followed (a certain 0 or 1 is window arithmetic the naive rules mostly share). Below these the Brier
-# scores are a handful of runs' luck and ``Result.warnings`` says so (the demo store: 11 such forecasts)
+# scores are a handful of runs' luck and ``Result.warnings`` says so (the demo store: 55 such forecasts in 3 runs)
 MIN_UNCERTAIN_BREACHES = MIN_POPULATED  # uncertain forecasts followed by a breach
 MIN_UNCERTAIN_BREACH_RUNS = 10  # distinct account/metric runs among them
 
