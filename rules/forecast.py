@@ -141,7 +141,7 @@ class _Discrete:
         term, total = math.exp(log_first), 0.0
         # ``ratio`` written out once here (the same float operations): this sum is most of the odds' cost, and
         # calling the method per term made ``sf`` 20-40 % slower (medians 52-62 vs 42-43 us per call, six cases,
-        # 2 x 6 interleaved runs at load 3-8, /work/sg-team/notes-cleanup-forecast.md; results bit-identical); in
+        # 2 x 6 interleaved runs at load 3-8, docs/forecast.md "Cost"; results bit-identical); in
         # ``outlook`` 28.3 -> 25.0 ms per status (docs/forecast.md, Cost)
         top, beta, n, a, b = self.top, self.kind == "betabinom", self.n, self.a, self.b
         keep = 1 - b  # negbinom: 1 - q
