@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
-from sellerguard.payload import WARNED, iso_time, object_list, payload_error
+from sellerguard.payload import WARNED, ident, iso_time, object_list, payload_error
 from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
@@ -193,9 +193,9 @@ def normalize_order(account: str, order: Any, where: str, field: str,
         raw_hash=hashed,
     )]
     for i, package in enumerate(packages):
-        ref = package.get("packageReferenceId")
-        if not ref:
-            raise bad(where, f"{field}.packages[{i}].packageReferenceId", "missing")
+        # an id, never a list or an object made into one: a garbled id stored the package under a key the clean
+        # answer never overwrites, while the cursor moved past the real one (fuzz: wrap_list on packageReferenceId)
+        ref = ident(package.get("packageReferenceId"), "amazon", where, f"{field}.packages[{i}].packageReferenceId")
         state = states[i]
         shipped = when(package.get("shipTime"), where, f"{field}.packages[{i}].shipTime", required=False)
         created = when(package.get("createdTime"), where, f"{field}.packages[{i}].createdTime", required=False)

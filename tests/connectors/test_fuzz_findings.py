@@ -123,6 +123,20 @@ def test_bol_a_delivery_date_far_off_is_a_payload_error_not_an_overflow(day):
         end_of_day(day, "orderItems[0].fulfilment.latestDeliveryDate", "/retailer/orders/{order-id}")
 
 
+def test_an_amazon_package_id_made_a_list_is_a_payload_error_and_the_clean_sync_stores_the_package():
+    """packageReferenceId ['1'] was stored as package "<order>-['1']" while the cursor moved past the order, so the
+    real package never arrived (found by the fuzz: orders response #6, wrap_list, node 600)."""
+    import fuzz
+
+    h = _harness("amazon")
+    m = h.find("orders", "/orders/2026-01-01/orders", "wrap_list", "packageReferenceId")
+    with fuzz.quiet():
+        findings = h.check(m)
+    first, _ = h.last
+    assert not findings and "payload" in [o.error_kind for o in first.outcomes]
+    assert any("packageReferenceId: not an id" in (o.error or "") for o in first.outcomes)
+
+
 _HARNESSES: dict = {}
 
 
