@@ -670,8 +670,10 @@ def _postgres_settings(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
+    # the wait first: switching a fresh file to WAL needs its lock, and a second store opening the same new file
+    # while the first migrates it must wait for it, not fail with "database is locked"
+    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
