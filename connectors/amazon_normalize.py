@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sellerguard.errors import ConnectorError
-from sellerguard.payload import WARNED, ident, iso_time, object_list, payload_error
+from sellerguard.payload import WARNED, ident, iso_time, object_list, payload_error, ship_time
 from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
     Cancellation,
@@ -203,8 +203,7 @@ def normalize_order(account: str, order: Any, where: str, field: str,
                   for j, p in enumerate(_list(package.get("packageItems"), where,
                                               f"{field}.packages[{i}].packageItems")))
         delivered = updated if state == "DELIVERED" else None
-        if delivered is not None and shipped is not None and shipped > delivered:
-            shipped = None  # a seller-given ship date after the delivery: unknown, not a delivery before shipping
+        shipped = ship_time(shipped, delivered)
         records.append(Shipment(
             account=account, external_id=f"{order_id}-{ref}", order_ref=order_id, shipped_at=shipped,
             confirmed_at=created or shipped, carrier=package.get("carrier") or None,

@@ -18,6 +18,7 @@ from typing import Any
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
 from sellerguard.payload import payload_error as shared_payload_error
+from sellerguard.payload import ship_time
 from sellerguard.schema import (
     Cancellation,
     Claim,
@@ -302,10 +303,8 @@ def normalize_order(account: str, node: Any, handling_days: int | None = None, s
         number = text(tracking.get("number"), f"{where}: fulfillments[{i}].trackingInfo.number")
         in_transit = opt_ts(f.get("inTransitAt"), f"{where}: fulfillments.inTransitAt")
         delivered = opt_ts(f.get("deliveredAt"), f"{where}: fulfillments.deliveredAt")
-        shipped = in_transit or created
-        # a fulfilment recorded after its delivery (merchant or app back-filling events): the hand-over time is
-        # unknown, never a delivery before shipping (the schema refuses it; one record must not fail the stream)
-        shipped = None if delivered is not None and shipped > delivered else shipped
+        # a fulfilment recorded after its delivery (merchant or app back-filling events): hand-over time unknown
+        shipped = ship_time(in_transit or created, delivered)
         shipments.append(Shipment(
             account=account, external_id=f"{oid}-{required_id(f.get('id'), f'{where}: fulfillments[{i}].id')}",
             order_ref=oid, shipped_at=shipped, confirmed_at=created,

@@ -20,7 +20,7 @@ from typing import Any
 
 from sellerguard.errors import ConnectorError
 from sellerguard.paginate import dig
-from sellerguard.payload import WARNED, object_list
+from sellerguard.payload import WARNED, object_list, ship_time
 from sellerguard.payload import payload_error as shared_payload_error
 from sellerguard.payload import warn_unknown as shared_warn_unknown
 from sellerguard.schema import (
@@ -288,10 +288,7 @@ def normalize_order(account: str, raw: Any, ship_node: str, site: str = "US",
     for number, s in shipments.items():
         confirmed = min(s["confirmed"]) if s["confirmed"] else None
         delivered = min(s["delivered"]) if s["delivered"] else None
-        # shipDateTime is typed by the seller at ship confirmation: one later than the delivery is a typing
-        # slip, not a fact (the schema refuses a delivery before shipping); unknown for that shipment only,
-        # so one record does not fail the stream
-        shipped = None if delivered is not None and s["shipped_at"] > delivered else s["shipped_at"]
+        shipped = ship_time(s["shipped_at"], delivered)  # shipDateTime is typed by the seller at ship confirmation
         records.append(Shipment(
             account=account, external_id=f"{po}-{number}", order_ref=str(po), shipped_at=shipped,
             confirmed_at=confirmed, carrier=s["carrier"],

@@ -277,6 +277,13 @@ def epoch_time(value: Any, marketplace: str, where: str, field: str, *, required
     return _in_range(parsed, marketplace, where, field, value, now, future)
 
 
+def ship_time(shipped: datetime | None, delivered: datetime | None) -> datetime | None:
+    """A seller-given ship time, or None when it is later than the delivery: a typing slip or a back-filled
+    event, not a fact (the schema refuses a delivery before shipping; unknown for that shipment only, so one
+    record does not fail the stream)."""
+    return None if shipped is not None and delivered is not None and shipped > delivered else shipped
+
+
 WARNED: set[tuple[str, str, str]] = set()  # (marketplace, field, value) already logged by warn_unknown
 
 
