@@ -46,6 +46,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import String, case, delete, func, select, true, type_coerce
@@ -528,36 +529,28 @@ class _Shape:
 
 
 SHAPES_MAX = 256  # window shapes kept per process (a pack has ~5 windows per moment)
-_SHAPES: dict[tuple[datetime, datetime, datetime], _Shape] = {}
-COLUMNS_MAX = 50_000  # decoded day rows kept per process (1M x 10 reads ~6,000 per evaluation)
-_COLUMNS: dict[str, tuple[tuple[Any, ...], ...]] = {}
+COLUMNS_MAX = 50_000  # decoded day rows (and parsed day texts) kept per process (1M x 10 reads ~6,000 per evaluation)
 
 
-_MOMENTS: dict[Any, datetime] = {}
+@lru_cache(maxsize=SHAPES_MAX)
+def _shape_of(start: datetime, end: datetime, as_of: datetime) -> _Shape:
+    """The per-hour tables of a window: a pure function of the bounds, shared by every evaluation of the process."""
+    return _Shape.of(start, end, as_of)
 
 
+@lru_cache(maxsize=COLUMNS_MAX)
 def _moment(text: Any) -> datetime:
     """A stored day or settles_at (text on SQLite) as an aware datetime, parsed once per process (bounded)."""
-    got = _MOMENTS.get(text)
-    if got is None:
-        if len(_MOMENTS) >= COLUMNS_MAX:
-            _MOMENTS.clear()
-        got = _MOMENTS[text] = _aware(text)  # type: ignore[assignment]
-    return got  # type: ignore[return-value]
+    return _aware(text)  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=COLUMNS_MAX)
 def _hour_columns(hours: str) -> tuple[tuple[Any, ...], ...]:
     """A day row's ``hours`` JSON as columns (hour, events, units, defects, defect events, unknown); () for none.
     Memoized by the text itself: a day row that has not changed decodes once per process (a daemon, repeated
     evaluations), whatever the moment; a changed row is another text."""
-    got = _COLUMNS.get(hours)
-    if got is None:
-        decoded = json.loads(hours)
-        got = tuple(zip(*decoded, strict=True)) if decoded else ()
-        if len(_COLUMNS) >= COLUMNS_MAX:
-            _COLUMNS.clear()
-        _COLUMNS[hours] = got
-    return got
+    decoded = json.loads(hours)
+    return tuple(zip(*decoded, strict=True)) if decoded else ()
 
 
 class Rollups(RollupSource):
@@ -612,16 +605,10 @@ class Rollups(RollupSource):
             return [r for k in keys for r in got[1].get(k, ()) if d0 <= r[1] <= d1]
         return self._read(session, account, keys, d0, d1)
 
-
     def _shape(self, start: datetime, end: datetime, as_of: datetime) -> _Shape:
         """The per-hour tables of a window, shared by every series with the same bounds (most of a pack's), and
         by every evaluation of the process at that moment (a pure function of the bounds)."""
-        got = _SHAPES.get((start, end, as_of))
-        if got is None:
-            if len(_SHAPES) >= SHAPES_MAX:
-                _SHAPES.clear()
-            got = _SHAPES[(start, end, as_of)] = _Shape.of(start, end, as_of)
-        return got
+        return _shape_of(start, end, as_of)
 
     @classmethod
     def of(cls, session: Session) -> Rollups | None:

@@ -24,7 +24,7 @@ def rows_by_key(conn: Any, t: Table, columns: list[str], key: str,
     for account, value in keys:
         by_account.setdefault(account, []).append(value)
     for account, values in by_account.items():
-        for part in _chunks(sorted(set(values))):
+        for part in chunks(sorted(set(values))):
             size = 1 << (len(part) - 1).bit_length()
             params = {f"k{i}": v for i, v in enumerate(part + part[-1:] * (size - len(part)))}
             yield from conn.execute(_key_select(t.name, tuple(columns), key, size), {"a": account, **params})
@@ -38,6 +38,7 @@ def _key_select(table: str, columns: tuple[str, ...], key: str, size: int) -> An
         *[t.c[c] for c in columns])
 
 
-def _chunks(items: list[Any]) -> Iterable[list[Any]]:
+def chunks(items: list[Any]) -> Iterable[list[Any]]:
+    """``items`` in lists of at most CHUNK (one IN list each)."""
     for i in range(0, len(items), CHUNK):
         yield items[i:i + CHUNK]

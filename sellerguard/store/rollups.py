@@ -12,14 +12,14 @@ an older release) can never make a rollup lie; ``sellerguard rollups rebuild`` r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
-from sellerguard.store.lookup import rows_by_key
+from sellerguard.store.lookup import chunks, rows_by_key
 from sellerguard.store.rollup_tables import RollupDirtyRow
 from sellerguard.store.tables import RECORD_TABLES
 
@@ -35,7 +35,6 @@ PLACES: dict[str, tuple[str, ...]] = {
 }
 # kinds whose rows a population judges through their order (filters, units, buyer): messages are judged alone
 ORDER_DEPENDENTS = ("shipment", "cancellation", "rating", "claim", "return")
-CHUNK = 500  # keys per IN list
 
 Maintainer = Callable[[Session, str, set[str]], None]
 _MAINTAINERS: list[Maintainer] = []
@@ -63,11 +62,6 @@ def _table(kind: str) -> Table:
     return RECORD_TABLES[kind].__table__  # type: ignore[attr-defined]
 
 
-def _chunks(items: list[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(items), CHUNK):
-        yield items[i:i + CHUNK]
-
-
 def _places(row: Any, kind: str) -> list[datetime]:
     get = row.get if isinstance(row, dict) else (lambda c: getattr(row, c))
     return [d for c in PLACES[kind] if (d := day_of(get(c))) is not None]
@@ -80,7 +74,7 @@ def covered(session: Session, accounts: set[str]) -> set[str]:
 
     t = RollupCoverRow.__table__  # type: ignore[attr-defined]
     found: set[str] = set()
-    for part in _chunks(sorted(accounts)):
+    for part in chunks(sorted(accounts)):
         found.update(a for a, in session.execute(select(t.c.account).distinct().where(t.c.account.in_(part))))
     return found
 
@@ -185,7 +179,7 @@ def mark(session: Session, dialect: str, dirty: set[tuple[str, datetime]], inser
         return
     table = RollupDirtyRow.__table__  # type: ignore[attr-defined]
     rows = [{"account": a, "day": d} for a, d in sorted(dirty)]
-    for part in _chunks(rows):
+    for part in chunks(rows):
         session.connection().execute(insert(table).on_conflict_do_nothing(index_elements=["account", "day"]), part)
     accounts = {a for a, _ in dirty}
     for maintainer in _MAINTAINERS:
