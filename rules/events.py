@@ -114,6 +114,16 @@ def _confirmed() -> ColumnElement[Any]:
     return func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at)
 
 
+def _any_confirmed(o: Table) -> _Col[bool]:
+    """The order has a shipment confirmed (or shipped)."""
+    return exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None))
+
+
+def _earlier(earlier: Any, row: Table, at: str) -> _Col[bool]:
+    """``earlier`` (an alias of ``row``'s table) comes before ``row`` by ``at``, ties broken by id."""
+    return or_(earlier.c[at] < row.c[at], and_(earlier.c[at] == row.c[at], earlier.c.id < row.c.id))
+
+
 # -- order defects -------------------------------------------------------------------------------------
 
 
@@ -203,7 +213,7 @@ def shipped_late(o: Table, ctx: Ctx) -> _Col[bool]:
     """A shipment confirmed after ship-by, or ship-by passed with no confirmation (and not cancelled). With
     ``first_confirmation`` only the order's first confirmation counts: marked shipped by the ship-by is on time
     whatever records come later (Etsy's standard: "orders marked shipped by the ship-by date")."""
-    any_confirmed = exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None))
+    any_confirmed = _any_confirmed(o)
     if getattr(ctx.params, "first_confirmation", False):
         in_time = exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None),
                                  not_(_after_ship_by(o, ctx, _confirmed())))
@@ -226,8 +236,7 @@ def _tracking_exempt(o: Table, ctx: Ctx) -> Any:
 def late_or_untracked(o: Table, ctx: Ctx) -> _Col[bool]:
     """Etsy Star Seller: not marked shipped by the ship-by, or shipped without tracking (unless exempt)."""
     tracked = exists().where(*_related(SHIPMENTS, o), SHIPMENTS.c.tracking_number.is_not(None))
-    shipped = exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None))
-    untracked = and_(shipped, not_(tracked), not_(_tracking_exempt(o, ctx)))
+    untracked = and_(_any_confirmed(o), not_(tracked), not_(_tracking_exempt(o, ctx)))
     return or_(shipped_late(o, ctx), untracked)
 
 
@@ -262,8 +271,7 @@ def first_review_negative(o: Table, ctx: Ctx) -> _Col[bool]:
         earlier.c.order_ref == RATINGS.c.order_ref,
         earlier.c.rating_kind == "product_review",
         earlier.c.removed.is_(False),
-        or_(earlier.c.rated_at < RATINGS.c.rated_at,
-            and_(earlier.c.rated_at == RATINGS.c.rated_at, earlier.c.id < RATINGS.c.id)),
+        _earlier(earlier, RATINGS, "rated_at"),
     ))
     return exists().where(
         *_related(RATINGS, o),
@@ -527,7 +535,7 @@ def population_filters(events: str, params: Any, ctx: Ctx) -> list[_Col[bool]]:
         delivered = exists().where(*_related(SHIPMENTS, t), SHIPMENTS.c.delivered_at.is_not(None))
         terms.append(or_(t.c.status == "delivered", delivered))
     if getattr(params, "shipped_only", False) and events == "orders":
-        terms.append(exists().where(*_related(SHIPMENTS, t), _confirmed().is_not(None)))
+        terms.append(_any_confirmed(t))
     if fields := deadlines_needed(events, params):
         terms.append(deadline_known(t, ctx, fields))  # the rest is counted apart as unknown
     if events == "orders":
@@ -568,8 +576,7 @@ def messages_to_answer(m: Table, params: Any) -> list[_Col[bool]]:
         earlier = MESSAGES.alias("earlier_message")
         terms.append(not_(exists().where(
             earlier.c.account == m.c.account, earlier.c.thread_id == m.c.thread_id,
-            or_(earlier.c.received_at < m.c.received_at,
-                and_(earlier.c.received_at == m.c.received_at, earlier.c.id < m.c.id)))))
+            _earlier(earlier, m, "received_at"))))
     return terms
 
 
