@@ -36,6 +36,7 @@ from sellerguard.errors import ConnectorError
 from sellerguard.http import AccessToken, ErrorRule, HttpClient
 from sellerguard.oauth import load_state, refresh_rotating, valid_token
 from sellerguard.paginate import walk
+from sellerguard.payload import count
 from sellerguard.schema import Record, ReportedMetric
 
 MARKETPLACE = "tiktok"
@@ -301,10 +302,8 @@ def _check_total(data: dict[str, Any], seen: int, key: str, where: str) -> None:
     """At the last page: fewer records than the search's ``total_count`` is a payload error (the cursor stays), not
     a finished scan. A record gone from a page of an answer that counts them was read as "done" and the cursor moved
     past it for good (issue 18's fuzz, seed 777). More than the count is not checked (records may arrive)."""
-    total = data.get("total_count")
-    if isinstance(total, str) and total.isdigit():
-        total = int(total)
-    if isinstance(total, int) and not isinstance(total, bool) and seen < total:
+    total = count(data.get("total_count"), MARKETPLACE, where, "data.total_count", required=False)
+    if total is not None and seen < total:
         raise bad(where, f"data.{key}", f"{seen} records in all pages, fewer than data.total_count {total}")
 
 

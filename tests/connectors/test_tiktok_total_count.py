@@ -51,3 +51,16 @@ def test_an_order_without_line_items_is_a_payload_error_not_an_order_without_its
     with pytest.raises(ConnectorError) as exc:
         normalize_order("tts-1", order, "POST /orders/search", "data.orders[0]")
     assert exc.value.kind == "payload" and "data.orders[0].line_items" in str(exc.value)
+
+
+@pytest.mark.parametrize("total", [-1, True, 2.5, "3 orders", 10**12])
+@responses.activate
+def test_a_garbled_total_count_is_one_payload_error_naming_it_and_the_cursor_stays(store, clock, total):
+    # payload.count: a negative, boolean, fractional, textual or absurd count was ignored (or compared as is)
+    now = int(clock.now().timestamp())
+    fake = FakeTikTok(responses.mock, now, orders=orders(3, now - 3600))
+    fake.faults["/order/202309/orders/search"] = [
+        (200, {}, envelope({"orders": orders(3, now - 3600), "total_count": total, "next_page_token": ""}))]
+    outcome = run(store, clock, streams=["orders"])
+    assert outcome.error_kind == "payload" and "data.total_count" in outcome.error
+    assert store.cursor("tts-1", "orders") is None
