@@ -738,25 +738,28 @@ def window_volume(session: Session, account: str, metric: Metric, params: Any, a
     start, end = window_bounds(metric, as_of)
     if metric.fallback_window is not None and metric.fallback_window.of == "sales":
         return sales_count(session, account, start, end, at_most)
-    # the groups of a pack sharing a population table, anchor and window ask the same count (eBay: three per
-    # account and moment): asked once per evaluation session, which reads and never writes
-    seen = session.info.setdefault("sellerguard_volumes", {})
-    key = (account, params.events, params.anchor, start, end, at_most)
-    if key not in seen:
-        table = POPULATIONS[params.events].table
-        anchor = table.c[params.anchor]
-        rows = select(table.c.id).where(table.c.account == account, anchor >= start, anchor < end)
-        if at_most is not None:
-            rows = rows.limit(at_most)
-        seen[key] = int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
-    return seen[key]
+    table = POPULATIONS[params.events].table
+    anchor = table.c[params.anchor]
+    return _count_once(session, (account, params.events, params.anchor, start, end, at_most),
+                       select(table.c.id).where(table.c.account == account, anchor >= start, anchor < end), at_most)
 
 
 def sales_count(session: Session, account: str, start: datetime, end: datetime, at_most: int | None = None) -> int:
     """The seller's sales bought in ``[start, end)``: orders by ``purchased_at``, cancelled ones left out (what
     Mercado Libre's 40-sale window switch and 10-sale minimum count). ``at_most`` stops counting there."""
-    rows = select(ORDERS.c.id).where(ORDERS.c.account == account, ORDERS.c.purchased_at >= start,
-                                     ORDERS.c.purchased_at < end, ORDERS.c.status != "cancelled")
-    if at_most is not None:
-        rows = rows.limit(at_most)
-    return int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+    return _count_once(session, (account, "sales", start, end, at_most),
+                       select(ORDERS.c.id).where(ORDERS.c.account == account, ORDERS.c.purchased_at >= start,
+                                                 ORDERS.c.purchased_at < end, ORDERS.c.status != "cancelled"),
+                       at_most)
+
+
+def _count_once(session: Session, key: tuple[Any, ...], rows: Any, at_most: int | None) -> int:
+    """The number of ``rows`` (at most ``at_most``), counted once per evaluation session (which reads and never
+    writes): the groups of a pack sharing a population table, anchor and window ask the same count (eBay: three per
+    account and moment), and every metric and period with a sales minimum asks the seller's sales again."""
+    seen = session.info.setdefault("sellerguard_volumes", {})
+    if key not in seen:
+        if at_most is not None:
+            rows = rows.limit(at_most)
+        seen[key] = int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+    return seen[key]
