@@ -343,6 +343,13 @@ def week_figures(session: Session, account: str, metric: Metric, weeks: list[Wee
     return figures
 
 
+def _policy_of(metric: Metric) -> dict[str, Any]:
+    """The metric's policy fields every periodic figure carries."""
+    return {"threshold": metric.threshold, "warn": metric.warn, "comparator": metric.comparator,
+            "warn_comparator": metric.warn_comparator, "breach_level": metric.breach_level,
+            "confirmed": metric.confirmed, "consequence": metric.consequence, "source": metric.source}
+
+
 def _figures(fig: WeekFigure) -> PeriodFigures:
     t = fig.tally
     row = fig.reported
@@ -374,9 +381,7 @@ def evaluate(session: Session, account: str, metric: Metric, active: list[Metric
     t, row = final.tally, final.reported
     base: dict[str, Any] = {
         "id": metric.id, "name": metric.name, "window_days": 7, "window_start": last.start, "window_end": last.end,
-        "threshold": metric.threshold, "warn": metric.warn, "comparator": metric.comparator,
-        "warn_comparator": metric.warn_comparator, "breach_level": metric.breach_level,
-        "confirmed": metric.confirmed, "consequence": metric.consequence, "source": metric.source,
+        **_policy_of(metric),
         "period": last.label, "running": _figures(current),
         "reported_value": row.value if row is not None else None,
     }
@@ -459,9 +464,7 @@ def _strikes(session: Session, account: str, metric: Metric, params: PeriodicPar
     base: dict[str, Any] = {
         "id": metric.id, "name": metric.name, "value": count, "numerator": count, "denominator": None,
         "window_days": 7 * params.weeks, "window_start": weeks[-1].start, "window_end": weeks[0].end,
-        "threshold": metric.threshold, "warn": metric.warn, "comparator": metric.comparator,
-        "warn_comparator": metric.warn_comparator, "breach_level": metric.breach_level,
-        "confirmed": metric.confirmed, "consequence": metric.consequence, "source": metric.source,
+        **_policy_of(metric),
         "period": f"{weeks[-1].label}..{weeks[0].label}", "strikes": strike_weeks,
         "window_kind": "iso_weeks", "unit": "events", "defect_count": count,
     }
