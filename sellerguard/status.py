@@ -181,7 +181,7 @@ def account_table(acc: AccountStatus) -> Table:
         table.add_row("(no policy pack for this marketplace)", Text("UNKNOWN", style="magenta"), *[""] * 6)
     notes = [n for m in acc.metrics if (n := _note(m))]
     if notes:
-        table.caption = _as_text(["\n".join(notes)])[0]
+        table.caption = Text("\n".join(notes))  # never console markup (_as_text)
     return table
 
 
