@@ -10,8 +10,6 @@ from typing import Any
 
 from sqlalchemy import Table, text
 
-from sellerguard.store.tables import RECORD_TABLES
-
 CHUNK = 500  # keys per IN list
 
 
@@ -27,14 +25,13 @@ def rows_by_key(conn: Any, t: Table, columns: list[str], key: str,
         for part in chunks(sorted(set(values))):
             size = 1 << (len(part) - 1).bit_length()
             params = {f"k{i}": v for i, v in enumerate(part + part[-1:] * (size - len(part)))}
-            yield from conn.execute(_key_select(t.name, tuple(columns), key, size), {"a": account, **params})
+            yield from conn.execute(_key_select(t, tuple(columns), key, size), {"a": account, **params})
 
 
 @cache
-def _key_select(table: str, columns: tuple[str, ...], key: str, size: int) -> Any:
-    t = next(r.__table__ for r in RECORD_TABLES.values() if r.__table__.name == table)  # type: ignore[attr-defined]
+def _key_select(t: Table, columns: tuple[str, ...], key: str, size: int) -> Any:
     keys = ", ".join(f":k{i}" for i in range(size))
-    return text(f"SELECT {', '.join(columns)} FROM {table} WHERE account = :a AND {key} IN ({keys})").columns(
+    return text(f"SELECT {', '.join(columns)} FROM {t.name} WHERE account = :a AND {key} IN ({keys})").columns(
         *[t.c[c] for c in columns])
 
 
