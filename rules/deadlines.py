@@ -23,13 +23,21 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, exists, func, not_, select
+from sqlalchemy import Select, bindparam, exists, not_, select
 from sqlalchemy.orm import Session
 
 from sellerguard.rules.assess import value_of
 from sellerguard.rules.calculators import Series
 from sellerguard.rules.calendars import BusinessCalendar
-from sellerguard.rules.events import MESSAGES, ORDERS, RETURNS, SHIP_BY_DEFECTS, SHIPMENTS, messages_to_answer
+from sellerguard.rules.events import (
+    MESSAGES,
+    ORDERS,
+    RETURNS,
+    SHIP_BY_DEFECTS,
+    SHIPMENTS,
+    messages_to_answer,
+    shipment_confirmed_at,
+)
 from sellerguard.rules.handling import derive_ship_by, handling_calendar
 from sellerguard.rules.packs import EventParams, Metric, ResponseParams
 from sellerguard.rules.report import Deadline
@@ -210,7 +218,7 @@ def _open_orders(*, needs_tracking: bool = False) -> list[Any]:
     """Conditions of a seller-fulfilled order of ``account`` not yet confirmed as shipped (with a tracking number
     when ``needs_tracking``)."""
     confirmed = [SHIPMENTS.c.account == ORDERS.c.account, SHIPMENTS.c.order_ref == ORDERS.c.external_id,
-                 func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at).is_not(None)]
+                 shipment_confirmed_at().is_not(None)]
     if needs_tracking:
         confirmed.append(SHIPMENTS.c.tracking_number.is_not(None))
     return [ORDERS.c.account == bindparam("account"), ORDERS.c.fulfilment == "seller",

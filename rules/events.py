@@ -110,13 +110,14 @@ def _fault(ctx: Ctx) -> _Col[bool]:
     return decided
 
 
-def _confirmed() -> ColumnElement[Any]:
+def shipment_confirmed_at() -> ColumnElement[Any]:
+    """When a shipment was confirmed (else shipped): the moment a ship-by is judged by."""
     return func.coalesce(SHIPMENTS.c.confirmed_at, SHIPMENTS.c.shipped_at)
 
 
 def _any_confirmed(o: Table) -> _Col[bool]:
     """The order has a shipment confirmed (or shipped)."""
-    return exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None))
+    return exists().where(*_related(SHIPMENTS, o), shipment_confirmed_at().is_not(None))
 
 
 def _earlier(earlier: Any, row: Table, at: str) -> _Col[bool]:
@@ -215,11 +216,11 @@ def shipped_late(o: Table, ctx: Ctx) -> _Col[bool]:
     whatever records come later (Etsy's standard: "orders marked shipped by the ship-by date")."""
     any_confirmed = _any_confirmed(o)
     if getattr(ctx.params, "first_confirmation", False):
-        in_time = exists().where(*_related(SHIPMENTS, o), _confirmed().is_not(None),
-                                 not_(_after_ship_by(o, ctx, _confirmed())))
+        in_time = exists().where(*_related(SHIPMENTS, o), shipment_confirmed_at().is_not(None),
+                                 not_(_after_ship_by(o, ctx, shipment_confirmed_at())))
         late = and_(any_confirmed, not_(in_time))
     else:
-        late = exists().where(*_related(SHIPMENTS, o), _after_ship_by(o, ctx, _confirmed()))
+        late = exists().where(*_related(SHIPMENTS, o), _after_ship_by(o, ctx, shipment_confirmed_at()))
     overdue = and_(_ship_by_passed(o, ctx), o.c.status != "cancelled", not_(any_confirmed))
     return and_(ctx.ship_by(o).is_not(None), or_(late, overdue))
 
@@ -308,7 +309,7 @@ def attempted_late(o: Table, ctx: Ctx) -> _Col[bool]:
 def delivered_late_otdr(o: Table, ctx: Ctx) -> _Col[bool]:
     """Amazon OTDR: ``delivered_late``, and also a package confirmed as shipped after the deliver-by (it can never be
     on time) or whose tracking was uploaded only after delivery (Amazon US help 200847280)."""
-    extra = [exists().where(*_related(SHIPMENTS, o), _after(ctx, _confirmed(), o.c.deliver_by))]
+    extra = [exists().where(*_related(SHIPMENTS, o), _after(ctx, shipment_confirmed_at(), o.c.deliver_by))]
     uploaded = SHIPMENTS.c.get("tracking_uploaded_at")
     if uploaded is not None:
         extra.append(exists().where(*_related(SHIPMENTS, o), uploaded > SHIPMENTS.c.delivered_at))
@@ -334,7 +335,8 @@ def tracking_not_on_time(o: Table, ctx: Ctx) -> _Col[bool]:
     An order still inside its handling time is not a defect yet.
     """
     uploaded_col = SHIPMENTS.c.get("tracking_uploaded_at")
-    uploaded = func.coalesce(uploaded_col, _confirmed()) if uploaded_col is not None else _confirmed()
+    confirmed = shipment_confirmed_at()
+    uploaded = func.coalesce(uploaded_col, confirmed) if uploaded_col is not None else confirmed
     ship_by = ctx.ship_by(o)
     good = exists().where(
         *_related(SHIPMENTS, o),
