@@ -161,7 +161,7 @@ def count(value: Any, marketplace: str, where: str, field: str, *, required: boo
         if required:
             raise payload_error(marketplace, where, field, "missing")
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, str) and not value.isascii()):  # Decimal('٤٧') is 47
         raise payload_error(marketplace, where, field, f"not a count: {show(value)}")
     try:
         number = Decimal(str(value).strip()) if isinstance(value, str | int | float | Decimal) else None
@@ -181,7 +181,8 @@ def number(value: Any, marketplace: str, where: str, field: str, *, required: bo
         if required:
             raise payload_error(marketplace, where, field, "missing")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal) or \
+            (isinstance(value, str) and not value.isascii()):  # float('٤٧') is 47.0: ASCII digits only
         raise payload_error(marketplace, where, field, f"not a number: {show(value)}")
     try:
         result = float(value)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sellerguard import payload
 from sellerguard.connectors import walmart_unpublished
 from sellerguard.errors import ConnectorError
 
@@ -178,3 +179,12 @@ def test_bol_indicator_percentages_as_shares_or_percent_still_read():
     for value in (96, 0.96):
         [row] = normalize_indicator("bol", _indicator(value), final=True, as_of=NOW)
         assert row.value == pytest.approx(0.04) and row.numerator == 9  # the late share: 1 - 0.96
+
+
+@pytest.mark.parametrize("helper", [payload.count, payload.number])
+@pytest.mark.parametrize("value", ["\u0664\u0667", "\uff14\uff17", "4\u0667"])
+def test_a_count_or_number_in_other_scripts_digits_is_a_payload_error(helper, value):
+    # Decimal('٤٧') and float('٤٧') are 47: a garbled field in Arabic-Indic or full-width digits passed as a figure
+    with pytest.raises(ConnectorError) as exc:
+        helper(value, "bol", "GET /x", "score.value")
+    assert exc.value.kind == "payload" and "score.value" in str(exc.value)
