@@ -31,6 +31,12 @@ from sellerguard.rules.periodic import PeriodicParams
 
 Comparator = Literal["<", "<=", ">", ">="]
 
+
+def same_direction(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ at most in being strict or inclusive ("<" and "<=", not "<" and ">")."""
+    return a[:1] == b[:1]
+
+
 # Whose pages a metric's ``source`` may be: the marketplace's own (help, seller university, developer docs, and its
 # official GitHub organisation), by host suffix or URL prefix. A rule shown to a seller (status, Slack) cites the
 # marketplace itself; anything else goes to ``sources`` as ``{ url = "...", third_party = true }``.
@@ -342,7 +348,7 @@ class Metric(_Strict):
                 raise ValueError("window_align: ISO weeks are always Monday 00:00 to Monday 00:00")
             if self.fallback_window is not None:
                 raise ValueError("fallback_window: not allowed with ISO weeks")
-        if self.warn_comparator is not None and self.warn_comparator[:1] != self.comparator[:1]:
+        if self.warn_comparator is not None and not same_direction(self.warn_comparator, self.comparator):
             raise ValueError(f"warn_comparator: '{self.warn_comparator}' must keep the direction of "
                              f"'{self.comparator}' (only strict or inclusive)")
         if self.min_volume_days is not None and self.min_volume_of != "sales":
@@ -521,7 +527,7 @@ def _parse_site(pack: Pack, label: str, row: Any, where: str) -> SiteLimits:
             if name not in SITE_FIELDS:
                 raise ConfigError(f"a site may change {', '.join(SITE_FIELDS)}; not '{name}'",
                                   where=f"{at}.{key}.{name}")
-        if "comparator" in fields and str(fields["comparator"])[:1] != base.comparator[:1]:
+        if "comparator" in fields and not same_direction(str(fields["comparator"]), base.comparator):
             raise ConfigError(f"a site may make '{base.comparator}' strict or inclusive, not turn it into "
                               f"'{fields['comparator']}'", where=f"{at}.{key}.comparator")
         merged = {**base.model_dump(), **fields}
