@@ -139,7 +139,8 @@ def _rows(path: Path, progress: Progress | None) -> Iterator[tuple[int, dict[str
                     try:
                         data = json.loads(line)
                     except json.JSONDecodeError as exc:
-                        raise InputError(f"not valid JSON: {exc.msg}", where=f"{path}:{lineno}") from None
+                        raise InputError(f"not valid JSON: {exc.msg} (column {exc.colno})",
+                                         where=f"{path}:{lineno}") from None
                     except RecursionError:
                         raise InputError("not valid JSON: nested too deeply", where=f"{path}:{lineno}") from None
                     if not isinstance(data, dict):

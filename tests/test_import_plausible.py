@@ -147,3 +147,18 @@ def test_cli_refusal_is_one_line_exit_3(tmp_path: Path) -> None:
     assert result.exit_code == 3 and lines == [f"Error: {f}:1: item_count: True is a boolean, not a number"], \
         result.output
 
+
+
+
+def test_a_broken_json_line_names_its_column(tmp_path):
+    """An unterminated string used to end the message mid-sentence ('Invalid control character at'): the column
+    says where, on one line, exit 3, no database."""
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"kind": "order", "external_id": "a\n')
+    db = tmp_path / "sg.db"
+    (tmp_path / "empty.toml").write_text("")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "empty.toml"), "--db", f"sqlite:///{db}",
+                                      "import", "--marketplace", "amazon", str(f)])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 3 and len(lines) == 1 and not db.exists(), result.output
+    assert lines[0].startswith(f"Error: {f}:1: not valid JSON: ") and lines[0].endswith("(column 36)"), lines[0]
